@@ -1,0 +1,70 @@
+"""Parts at one scale (DESIGN.md step 8): HDBSCAN over the point features,
+noise to the nearest labelled point, faces vote, unvoted faces copy the
+nearest voted face."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .config import ClusterConfig
+
+log = logging.getLogger(__name__)
+
+
+def cluster_points(features: np.ndarray, xyz: np.ndarray, cfg: ClusterConfig) -> np.ndarray:
+    """(N,) int32 point labels >= 0: HDBSCAN clusters, noise points taking the
+    label of the nearest labelled point in space.
+
+    features : (N, D) float32; xyz : (N, 3) float32
+    """
+    import hdbscan
+
+    n = len(features)
+    if n <= cfg.min_cluster_size:
+        return np.zeros(n, np.int32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # hdbscan warns about sklearn internals it uses
+        labels = hdbscan.HDBSCAN(
+            min_cluster_size=cfg.min_cluster_size, min_samples=cfg.min_samples,
+            cluster_selection_epsilon=cfg.epsilon, core_dist_n_jobs=2,
+        ).fit_predict(features.astype(np.float64))
+    labels = labels.astype(np.int32)
+    noise = labels < 0
+    if noise.all():
+        return np.zeros(n, np.int32)
+    if noise.any():
+        _, nn = cKDTree(xyz[~noise]).query(xyz[noise])
+        labels[noise] = labels[~noise][nn]
+    return labels
+
+
+def vote_faces(point_labels: np.ndarray, point_face: np.ndarray, face_centers: np.ndarray) -> np.ndarray:
+    """(F,) int32 face labels, contiguous from 0, largest part first.
+
+    point_labels : (N,) int >= 0; point_face : (N,) int face of each point;
+    face_centers : (F, 3) float centroid of each face
+    """
+    n_faces = len(face_centers)
+    n_labels = int(point_labels.max()) + 1
+    votes = np.zeros((n_faces, n_labels), np.int32)
+    np.add.at(votes, (point_face, point_labels), 1)
+    voted = votes.any(axis=1)
+    labels = votes.argmax(axis=1).astype(np.int32)
+    if not voted.all():
+        _, nn = cKDTree(face_centers[voted]).query(face_centers[~voted])
+        labels[~voted] = labels[voted][nn]
+    return relabel_by_size(labels)
+
+
+def relabel_by_size(labels: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """(F,) int32 labels renumbered 0..P-1 by decreasing size (ties by old id)."""
+    uniq, inverse = np.unique(labels, return_inverse=True)
+    size = np.bincount(inverse, weights=weights, minlength=len(uniq))
+    order = np.lexsort((uniq, -size))
+    rank = np.empty(len(uniq), np.int32)
+    rank[order] = np.arange(len(uniq), dtype=np.int32)
+    return rank[inverse.ravel()]

@@ -1,0 +1,196 @@
+"""The default mask source: no download, no GPU.
+
+It proposes candidate parts at many granularities (k-means of the
+commute-time embedding of the face graph, each cluster split into connected
+patches), keeps those whose boundary is a real part boundary (short for the
+part's size, or running along concave creases), and arranges the kept ones
+into a nested family, so that every scale of the field has one clean
+partition to learn. The asset's own structure (connected pieces, scene
+nodes, materials) enters first, as parts that are always kept. Each 3D part
+is then drawn into every view as a 2D mask, as SAM's masks would be, and
+carries the scale of all its points (DESIGN.md step 5), seen or not.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from sklearn.cluster import KMeans
+
+from .geometry import FaceGraph, face_graph, spectral_embedding
+from .loading import Asset
+from .config import MaskConfig
+from .masks import ViewMasks, group_scales
+from .rendering import View
+from .sampling import Points
+
+log = logging.getLogger(__name__)
+
+#: Cluster counts of the candidate partitions.
+GRANULARITIES = tuple(range(2, 31))
+EMBEDDING_SIZE = 16
+#: Keep a candidate when its boundary cost is below this (see ``boundary_cost``).
+MAX_BOUNDARY_COST = 2.0
+#: Dihedral scale of concave creases in the boundary weight.
+CREASE_SCALE = 0.05
+#: Faces fed to k-means; the rest are assigned to the nearest center.
+KMEANS_SAMPLE = 40000
+
+
+def split_connected(labels: np.ndarray, graph: FaceGraph) -> np.ndarray:
+    """(F,) int32 labels where every label is one connected patch of faces."""
+    a, b = graph.pairs[:, 0], graph.pairs[:, 1]
+    same = labels[a] == labels[b]
+    n = len(labels)
+    adj = sp.coo_matrix((np.ones(same.sum()), (a[same], b[same])), shape=(n, n))
+    _, comp = connected_components(adj, directed=False)
+    return comp.astype(np.int32)
+
+
+def crease_weight(graph: FaceGraph) -> np.ndarray:
+    """(E,) link weight for boundary costs: 1 on smooth or convex links, near 0
+    across concave creases (the minima rule: parts meet at concave creases)."""
+    return np.exp(-np.where(graph.concave, graph.angle, 0.0) / CREASE_SCALE)
+
+
+def boundary_cost(member: np.ndarray, graph: FaceGraph, weighted_length: np.ndarray,
+                  area: np.ndarray) -> float:
+    """Crease-weighted boundary length over the square root of the smaller
+    side's area: small for a limb behind a narrow neck or a part behind a
+    concave crease, large for an arbitrary patch of a smooth surface.
+
+    member : (F,) bool, the candidate part
+    """
+    cut = member[graph.pairs[:, 0]] != member[graph.pairs[:, 1]]
+    inside = area[member].sum()
+    smaller = min(inside, area.sum() - inside)
+    if smaller <= 0:
+        return 0.0
+    return float(weighted_length[cut].sum() / np.sqrt(smaller))
+
+
+def candidate_parts(embedding: np.ndarray, graph: FaceGraph, seed: int = 0) -> list[np.ndarray]:
+    """Connected patches of k-means clusters of the embedding, for every k in
+    GRANULARITIES: a list of (F,) bool masks (duplicates included)."""
+    n = len(embedding)
+    rng = np.random.default_rng(seed)
+    fit_on = embedding if n <= KMEANS_SAMPLE else embedding[rng.choice(n, KMEANS_SAMPLE, replace=False)]
+    out = []
+    for k in GRANULARITIES:
+        if k >= len(fit_on):
+            break
+        km = KMeans(k, n_init=1, max_iter=60, random_state=seed).fit(fit_on)
+        labels = split_connected(km.predict(embedding).astype(np.int32), graph)
+        for lab in range(labels.max() + 1):
+            out.append(labels == lab)
+    return out
+
+
+def nested_family(candidates: list[np.ndarray], costs: np.ndarray, max_cost: float,
+                  tolerance: float = 0.02) -> list[np.ndarray]:
+    """Greedily keep the cheapest candidates that nest with every kept one:
+    two parts may be disjoint or one inside the other (up to ``tolerance`` of
+    the smaller), and a near copy (IoU > 0.9) of a kept part is skipped."""
+    kept: list[np.ndarray] = []
+    sizes: list[int] = []
+    for j in np.argsort(costs, kind="stable"):
+        if costs[j] > max_cost:
+            break
+        m = candidates[j]
+        n = int(m.sum())
+        ok = n > 0
+        for other, size in zip(kept, sizes):
+            inter = int(np.count_nonzero(m & other))
+            small = min(n, size)
+            if inter >= 0.9 * max(n, size):
+                ok = False
+            elif tolerance * small < inter < (1 - tolerance) * small:
+                ok = False
+            if not ok:
+                break
+        if ok:
+            kept.append(m)
+            sizes.append(n)
+    return kept
+
+
+def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = None,
+                      embedding: np.ndarray | None = None) -> np.ndarray:
+    """(L, F) int32 face label layers (-1 = not in a part of that layer): a
+    nested family of parts, one layer per nesting depth, the whole object first."""
+    mesh = asset.mesh
+    graph = graph or face_graph(mesh)
+    if embedding is None:
+        embedding = spectral_embedding(mesh, graph, EMBEDDING_SIZE)
+    area = np.asarray(mesh.area_faces, np.float64)
+    weighted_length = crease_weight(graph) * graph.length
+
+    structural = []
+    for cue in (graph.piece, asset.face_node, asset.face_material):
+        if len(np.unique(cue)) > 1:
+            structural += [cue == v for v in np.unique(cue)]
+    candidates = candidate_parts(embedding, graph, seed)
+    costs = np.array([boundary_cost(m, graph, weighted_length, area) for m in candidates])
+    parts = nested_family(structural + candidates,
+                          np.concatenate([np.full(len(structural), -1.0), costs]), MAX_BOUNDARY_COST)
+    log.info("default masks: %d of %d candidate parts kept", len(parts), len(candidates) + len(structural))
+    return nested_layers(parts, asset.n_faces)
+
+
+def nested_layers(parts: list[np.ndarray], n_faces: int) -> np.ndarray:
+    """Pack a nested family into (L, F) int32 layers by depth; layer 0 is the
+    whole object. A part's depth is the number of kept parts holding it."""
+    parts = sorted(parts, key=lambda m: -int(m.sum()))
+    depth = []
+    for i, m in enumerate(parts):
+        n = m.sum()
+        depth.append(sum(1 for other in parts[:i] if np.count_nonzero(m & other) > 0.5 * n))
+    n_layers = 1 + (max(depth) + 1 if depth else 0)
+    layers = np.full((n_layers, n_faces), -1, np.int32)
+    layers[0] = 0
+    count = np.zeros(n_layers, np.int32)
+    for m, d in zip(parts, depth):
+        layer = layers[d + 1]
+        layer[m & (layer < 0)] = count[d + 1]
+        count[d + 1] += 1
+    return layers
+
+
+def segment_scales(segments: np.ndarray, points: Points) -> list[np.ndarray]:
+    """Per layer, (labels,) float64 3D scale of every segment over all its
+    sampled points, seen or not (DESIGN step 5's formula)."""
+    out = []
+    for layer in segments:
+        lab = layer[points.face]
+        sel = lab >= 0
+        out.append(group_scales(points.xyz[sel], lab[sel], int(layer.max()) + 1))
+    return out
+
+
+def object_view(segments: np.ndarray, scales: list, points: Points, cfg: MaskConfig) -> ViewMasks:
+    """The parts over every sampled point at once, as one extra 'view' that
+    sees the whole object: parts whose pieces no single rendered view shows
+    together (a leg half hidden by a table top) still pull together."""
+    columns, kept = [], []
+    for layer, scale in zip(segments, scales):
+        lab = layer[points.face]
+        for label in np.unique(lab[lab >= 0]):
+            col = lab == label
+            if col.sum() >= cfg.min_points:
+                columns.append(col)
+                kept.append(scale[label])
+    member = np.stack(columns, axis=1) if columns else np.zeros((len(points), 0), bool)
+    return ViewMasks(np.arange(len(points), dtype=np.int32), member, np.asarray(kept, np.float32))
+
+
+def default_layers(views: list[View], segments: np.ndarray) -> list[np.ndarray]:
+    """Per view, (L, H, W) int32 label layers: each 3D segment's visible pixels."""
+    out = []
+    for view in views:
+        face = view.face
+        layers = np.where(face[None] >= 0, segments[:, np.maximum(face, 0)], -1)
+        out.append(layers.astype(np.int32))
+    return out

@@ -1,0 +1,146 @@
+"""Surface structure the default masks are built from: the face adjacency
+graph with concavity-aware weights, its spectral (commute-time) embedding,
+and connected pieces."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import eigsh
+from scipy.spatial import cKDTree
+
+from .sampling import face_normals
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FaceGraph:
+    """Faces as nodes, shared edges as links (vertices merged by position).
+
+    pairs : (E, 2) int64, adjacent faces
+    angle : (E,) float64, 1 - cos(dihedral angle), 0 flat .. 2 folded
+    concave : (E,) bool, the crease between the two faces is concave
+    length : (E,) float64, length of the shared edge (0 for proximity links)
+    piece : (F,) int32, connected piece of each face over shared edges
+    """
+
+    pairs: np.ndarray
+    angle: np.ndarray
+    concave: np.ndarray
+    length: np.ndarray
+    piece: np.ndarray
+
+    @property
+    def n_faces(self) -> int:
+        return len(self.piece)
+
+
+def merged_faces(mesh, decimals: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """Faces over vertices merged by rounded position: (F, 3) int64 faces, (V', 3) positions."""
+    vertices = np.asarray(mesh.vertices)
+    _, first, inverse = np.unique(np.round(vertices, decimals), axis=0,
+                                  return_index=True, return_inverse=True)
+    return inverse.ravel()[np.asarray(mesh.faces)], vertices[first]
+
+
+def face_graph(mesh) -> FaceGraph:
+    """Adjacency over shared (merged) edges, with dihedral angle and concavity."""
+    faces, verts = merged_faces(mesh)
+    n_faces = len(faces)
+    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    owner = np.repeat(np.arange(n_faces), 3)
+    order = np.lexsort((edges[:, 1], edges[:, 0]))
+    edges, owner = edges[order], owner[order]
+    same = np.all(edges[1:] == edges[:-1], axis=1)
+    # link consecutive owners of the same edge (non-manifold edges chain up)
+    idx = np.nonzero(same)[0]
+    pairs = np.stack([owner[idx], owner[idx + 1]], axis=1)
+    shared = edges[idx]
+    keep = pairs[:, 0] != pairs[:, 1]
+    pairs, shared = pairs[keep], shared[keep]
+
+    normals = face_normals(verts, faces)
+    cos = np.clip(np.einsum("ij,ij->i", normals[pairs[:, 0]], normals[pairs[:, 1]]), -1, 1)
+    # the corner of face b off the shared edge lies in front of face a's plane: concave
+    fb = faces[pairs[:, 1]]
+    off = np.where((fb != shared[:, :1]) & (fb != shared[:, 1:]), fb, -1).max(axis=1)
+    height = np.einsum("ij,ij->i", verts[off] - verts[shared[:, 0]], normals[pairs[:, 0]])
+    scale = np.linalg.norm(verts[shared[:, 0]] - verts[shared[:, 1]], axis=1)
+    concave = height > 1e-9 * np.maximum(scale, 1e-12)
+    adjacency = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
+                              shape=(n_faces, n_faces))
+    _, piece = connected_components(adjacency, directed=False)
+    return FaceGraph(pairs=pairs.astype(np.int64), angle=1.0 - cos, concave=concave,
+                     length=scale, piece=piece.astype(np.int32))
+
+
+def affinity(graph: FaceGraph, convex_weight: float = 0.15, floor: float = 1e-3) -> np.ndarray:
+    """(E,) float64 link weights: exp(-d / mean d) with d the dihedral term,
+    convex creases counting ``convex_weight`` as much as concave ones
+    (Katz and Tal), floored so a sliver never cuts itself off."""
+    d = np.where(graph.concave, 1.0, convex_weight) * graph.angle
+    return np.maximum(np.exp(-d / max(d.mean(), 1e-12)), floor)
+
+
+def proximity_links(centroids: np.ndarray, piece: np.ndarray, k: int = 4) -> np.ndarray:
+    """(E', 2) int64 links from faces to the nearest faces of other pieces, so
+    a model made of separate pieces still forms one graph."""
+    n_pieces = piece.max() + 1
+    if n_pieces < 2:
+        return np.zeros((0, 2), np.int64)
+    tree = cKDTree(centroids)
+    _, nn = tree.query(centroids, k=min(len(centroids), 16))
+    links = []
+    for j in range(1, nn.shape[1]):
+        other = piece[nn[:, j]] != piece
+        links.append(np.stack([np.nonzero(other)[0], nn[other, j]], axis=1))
+    links = np.concatenate(links)
+    if not len(links):
+        return np.zeros((0, 2), np.int64)
+    # keep the k closest cross-piece links of each face
+    dist = np.linalg.norm(centroids[links[:, 0]] - centroids[links[:, 1]], axis=1)
+    order = np.lexsort((dist, links[:, 0]))
+    links = links[order]
+    rank = np.arange(len(links)) - np.searchsorted(links[:, 0], links[:, 0])
+    return links[rank < k].astype(np.int64)
+
+
+def spectral_embedding(mesh, graph: FaceGraph, n: int = 16, convex_weight: float = 0.15,
+                       bridge: float = 0.05) -> np.ndarray:
+    """(F, n) float32 commute-time embedding of the faces: eigenvectors of the
+    normalized Laplacian of the concavity-weighted face graph, each divided
+    by the square root of its eigenvalue. Separate pieces are bridged by
+    weak proximity links (weight ``bridge``)."""
+    n_faces = graph.n_faces
+    w = affinity(graph, convex_weight)
+    pairs = graph.pairs
+    centroids = np.asarray(mesh.triangles_center)
+    links = proximity_links(centroids, graph.piece)
+    if len(links):
+        pairs = np.concatenate([pairs, links])
+        w = np.concatenate([w, np.full(len(links), bridge)])
+    W = sp.coo_matrix((np.r_[w, w], (np.r_[pairs[:, 0], pairs[:, 1]], np.r_[pairs[:, 1], pairs[:, 0]])),
+                      shape=(n_faces, n_faces)).tocsr()
+    deg = np.asarray(W.sum(axis=1)).ravel()
+    isolated = deg <= 0
+    deg[isolated] = 1.0
+    d_inv = sp.diags(1.0 / np.sqrt(deg))
+    L = (sp.eye(n_faces) - d_inv @ W @ d_inv).tocsc()
+    k = min(n + 1, n_faces - 2)
+    if k < 2:
+        return np.zeros((n_faces, n), np.float32)
+    v0 = np.random.default_rng(0).random(n_faces)  # ARPACK's start, fixed: same input, same output
+    vals, vecs = eigsh(L, k=k, sigma=-1e-3, which="LM", v0=v0)
+    order = np.argsort(vals)
+    vals, vecs = vals[order][1:], (d_inv @ vecs[:, order])[:, 1:]
+    # an eigenvector's sign is arbitrary: make its largest entry positive
+    vecs *= np.sign(vecs[np.abs(vecs).argmax(axis=0), np.arange(vecs.shape[1])])
+    emb = vecs / np.sqrt(np.maximum(vals, 1e-6))
+    out = np.zeros((n_faces, n), np.float32)
+    out[:, :emb.shape[1]] = emb
+    return out

@@ -1,0 +1,214 @@
+"""Load a mesh file into one normalized mesh that keeps, per face, the node it
+came from and what its surface looks like (texture, vertex or material color).
+
+Face order is a contract: it is the order of
+``trimesh.load(path, force='mesh', process=False).faces``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import trimesh
+
+log = logging.getLogger(__name__)
+
+FORMATS = {".glb": "GLB", ".gltf": "glTF", ".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF"}
+FORMAT_LIST = "GLB, glTF, OBJ, PLY, STL or OFF"
+
+
+class InputError(ValueError):
+    """A file PartScope cannot use; the message is one sentence for a person."""
+
+
+@dataclass
+class Asset:
+    """One object, normalized (largest bounding-box side 1, centered at 0).
+
+    mesh : trimesh.Trimesh, faces in the contract order, vertices normalized
+    face_node : (F,) int32, index into ``node_names``
+    node_names : list of str, one per scene node (primitive) holding geometry
+    face_material : (F,) int32, index into ``textures`` or -1 for none
+    textures : list of (h, w, 4) uint8 images
+    corner_uv : (F, 3, 2) float32 texture coordinates, NaN without texture
+    corner_color : (F, 3, 4) uint8, vertex or material color (texture tint)
+    to_original : (4, 4) float64, maps normalized coordinates to the file's
+    digest : str, sha256 over geometry and appearance, the object's identity
+    name : str, file name
+    source_meshes : list of trimesh.Trimesh, one per node in ``node_names``,
+        in the file's own coordinates with their original visuals (for export)
+    """
+
+    mesh: trimesh.Trimesh
+    face_node: np.ndarray
+    node_names: list
+    face_material: np.ndarray
+    textures: list
+    corner_uv: np.ndarray
+    corner_color: np.ndarray
+    to_original: np.ndarray
+    digest: str
+    name: str
+    source_meshes: list
+
+    @property
+    def n_faces(self) -> int:
+        return len(self.mesh.faces)
+
+    @property
+    def has_texture(self) -> bool:
+        return bool(self.textures) and bool((self.face_material >= 0).any())
+
+
+def load_asset(path: str) -> Asset:
+    """Load GLB, glTF, OBJ, PLY, STL or OFF; raise InputError with a sentence."""
+    name = os.path.basename(str(path))
+    if not os.path.isfile(path):
+        raise InputError(f"There is no file at '{path}': check the path and try again.")
+    ext = os.path.splitext(name)[1].lower()
+    if ext not in FORMATS:
+        raise InputError(
+            f"'{name}' is not a format PartScope reads: use {FORMAT_LIST}.")
+    fmt = FORMATS[ext]
+    try:
+        scene = trimesh.load_scene(path, process=False)
+    except Exception as exc:  # any parser failure means the same thing to a person
+        log.debug("loader failed on %s: %r", name, exc)
+        raise InputError(
+            f"'{name}' could not be read as {fmt}: the file looks damaged or is "
+            f"not really {fmt} ({type(exc).__name__}); re-export it and try again.") from exc
+
+    meshes, node_names = [], []
+    n_points = 0
+    for geom in scene.dump():
+        if isinstance(geom, trimesh.Trimesh):
+            if len(geom.faces):
+                meshes.append(geom)
+                node_names.append(str(geom.metadata.get("node") or geom.metadata.get("name")
+                                      or f"node_{len(node_names)}"))
+        elif isinstance(geom, trimesh.PointCloud):
+            n_points += len(geom.vertices)
+    if not meshes:
+        if n_points:
+            raise InputError(
+                f"'{name}' is a point cloud ({n_points} points, no faces): PartScope "
+                "segments surface meshes; export the model with its faces.")
+        raise InputError(f"'{name}' holds no faces: the scene is empty; export a model with geometry.")
+
+    vertices = np.vstack([m.vertices for m in meshes]).astype(np.float64)
+    offsets = np.cumsum([0] + [len(m.vertices) for m in meshes])[:-1]
+    faces = np.vstack([m.faces + o for m, o in zip(meshes, offsets)]).astype(np.int64)
+    if not np.isfinite(vertices).all():
+        raise InputError(
+            f"'{name}' has vertices with NaN or infinite coordinates: repair or re-export the mesh.")
+    if faces.min() < 0 or faces.max() >= len(vertices):
+        raise InputError(f"'{name}' has faces that point at missing vertices: re-export the mesh.")
+
+    lo, hi = vertices.min(0), vertices.max(0)
+    extent = float((hi - lo).max())
+    if extent <= 0:
+        raise InputError(f"'{name}' has no extent (all vertices at one point): it is not a usable mesh.")
+    center = (lo + hi) / 2
+    to_original = np.eye(4)
+    to_original[:3, :3] *= extent
+    to_original[:3, 3] = center
+    mesh = trimesh.Trimesh((vertices - center) / extent, faces, process=False)
+
+    face_node = np.repeat(np.arange(len(meshes), dtype=np.int32), [len(m.faces) for m in meshes])
+    textures, mat_ids, uvs, colors = [], [], [], []
+    for m in meshes:
+        tex, uv, color = _appearance(m)
+        if tex is not None:
+            textures.append(tex)
+        mat_ids.append(np.full(len(m.faces), len(textures) - 1 if tex is not None else -1, np.int32))
+        uvs.append(uv)
+        colors.append(color)
+    asset = Asset(
+        mesh=mesh, face_node=face_node, node_names=node_names,
+        face_material=np.concatenate(mat_ids), textures=textures,
+        corner_uv=np.concatenate(uvs).astype(np.float32),
+        corner_color=np.concatenate(colors).astype(np.uint8),
+        to_original=to_original, digest="", name=name, source_meshes=meshes)
+    asset.digest = _digest(vertices, faces, asset)
+    log.info("loaded %s: %d faces, %d nodes, %d textures", name, len(faces), len(meshes), len(textures))
+    return asset
+
+
+def _appearance(m: trimesh.Trimesh):
+    """Texture image (h, w, 4) uint8 or None, (F, 3, 2) corner uv, (F, 3, 4) corner color."""
+    n = len(m.faces)
+    uv = np.full((n, 3, 2), np.nan, np.float32)
+    color = np.full((n, 3, 4), 200, np.uint8)
+    color[..., 3] = 255
+    visual = m.visual
+    tex = None
+    if isinstance(visual, trimesh.visual.TextureVisuals):
+        material = visual.material
+        base = _material_color(material)
+        color[:] = base
+        image = getattr(material, "image", None)
+        if image is None:
+            image = getattr(material, "baseColorTexture", None)
+        if image is not None and visual.uv is not None and len(visual.uv) == len(m.vertices):
+            tex = np.asarray(image.convert("RGBA"), dtype=np.uint8)
+            uv = np.asarray(visual.uv, np.float32)[m.faces]
+    elif isinstance(visual, trimesh.visual.ColorVisuals) and visual.defined:
+        if visual.kind == "vertex":
+            color = np.asarray(visual.vertex_colors, np.uint8)[m.faces]
+        elif visual.kind == "face":
+            color = np.repeat(np.asarray(visual.face_colors, np.uint8)[:, None], 3, axis=1)
+    return tex, uv, color
+
+
+def _material_color(material) -> np.ndarray:
+    """(4,) uint8 base color of a trimesh material (PBR factor or diffuse)."""
+    for attr in ("baseColorFactor", "diffuse", "main_color"):
+        value = getattr(material, attr, None)
+        if value is not None:
+            value = np.asarray(value, dtype=np.float64).ravel()
+            if value.size >= 3:
+                if value.max() <= 1.0 and attr == "baseColorFactor" and value.dtype.kind == "f":
+                    value = value * 255
+                out = np.full(4, 255.0)
+                out[:value.size] = value[:4]
+                return np.clip(out, 0, 255).astype(np.uint8)
+    return np.array([200, 200, 200, 255], np.uint8)
+
+
+def _digest(vertices: np.ndarray, faces: np.ndarray, asset: Asset) -> str:
+    h = hashlib.sha256()
+    for arr in (vertices.astype(np.float64), faces.astype(np.int64), asset.face_node,
+                asset.corner_color, np.nan_to_num(asset.corner_uv, nan=-1.0), asset.face_material):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    for tex in asset.textures:
+        h.update(np.ascontiguousarray(tex).tobytes())
+    return h.hexdigest()[:32]
+
+
+def surface_color(asset: Asset, face: np.ndarray, bary: np.ndarray) -> np.ndarray:
+    """Color where a point lies on the surface.
+
+    face : (n,) int face indices
+    bary : (n, 3) float barycentric weights of the face's corners
+    returns (n, 3) uint8 RGB: texture (nearest texel, wrapped, times the
+    corner tint) where the face has one, else the interpolated corner color.
+    """
+    face = np.asarray(face)
+    bary = np.asarray(bary, dtype=np.float32)
+    rgba = np.einsum("nk,nkc->nc", bary, asset.corner_color[face].astype(np.float32))
+    mat = asset.face_material[face]
+    for t, image in enumerate(asset.textures):
+        sel = np.nonzero(mat == t)[0]
+        if not len(sel):
+            continue
+        uv = np.einsum("nk,nkc->nc", bary[sel], asset.corner_uv[face[sel]])
+        uv = np.nan_to_num(uv) % 1.0
+        h, w = image.shape[:2]
+        col = np.clip((uv[:, 0] * (w - 1)).round().astype(np.int64), 0, w - 1)
+        row = np.clip(((1.0 - uv[:, 1]) * (h - 1)).round().astype(np.int64), 0, h - 1)
+        rgba[sel] = image[row, col].astype(np.float32) * rgba[sel] / 255.0
+    return np.clip(rgba[:, :3], 0, 255).astype(np.uint8)

@@ -1,0 +1,238 @@
+"""The orchestrator: ``Engine.fit(asset)`` runs the stages once (render, masks,
+field) and returns a ``PartField`` that answers ``parts(scale)`` cheaply."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .clustering import cluster_points, vote_faces
+from .config import SegmentConfig, config_key, default_scales
+from .field import ScaleField, ScaleTransform, field_features, fit_field
+from .geometry import face_graph, spectral_embedding
+from .geomasks import EMBEDDING_SIZE
+from .loading import Asset
+from .masks import build_view_masks, drop_background_masks, masks_to_layers
+from .rendering import render_views
+from .sampling import Points, sample_points
+from .settings import Settings, load_settings, pick_device
+from .timing import StageTimer
+
+log = logging.getLogger(__name__)
+
+BACKBONES = ("none", "spectral")
+MASK_SOURCES = ("default", "sam")
+STAGES = ("loading", "rendering", "masks", "fitting", "clustering")
+
+
+def _scale_key(scale: float) -> float:
+    return round(float(scale), 3)
+
+
+@dataclass
+class PartField:
+    """A fitted object: features at any scale, parts at any scale.
+
+    asset : Asset
+    points : Points, the sampled points the field is defined on
+    model, transform : the trained field and its scale transform
+    backbone : (N, B) float32 per-point backbone features or None
+    config : SegmentConfig it was fitted with
+    seconds : dict of stage -> wall seconds of the fit
+    """
+
+    asset: Asset
+    points: Points
+    model: ScaleField
+    transform: ScaleTransform
+    backbone: np.ndarray | None
+    config: SegmentConfig
+    seconds: dict = field(default_factory=dict)
+    _labels: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def features(self, scale: float) -> np.ndarray:
+        """(N, D) float32 point features at ``scale``."""
+        return field_features(self.model, self.transform, self.points, scale, self.backbone)
+
+    def point_labels(self, scale: float) -> np.ndarray:
+        """(N,) int32 cluster of every sampled point at ``scale``."""
+        return cluster_points(self.features(scale), self.points.xyz, self.config.cluster)
+
+    def parts(self, scale: float) -> np.ndarray:
+        """(F,) int32 face labels at ``scale``, contiguous from 0, largest first.
+        Computed once per scale (rounded to 0.001), then cached."""
+        key = _scale_key(scale)
+        with self._lock:
+            cached = self._labels.get(key)
+        if cached is not None:
+            return cached
+        labels = vote_faces(self.point_labels(key), self.points.face, self.asset.mesh.triangles_center)
+        with self._lock:
+            self._labels[key] = labels
+        return labels
+
+    def ladder(self, scales=None) -> np.ndarray:
+        """(S, F) int32 face labels at every scale (default 0, 0.1, ..., 2)."""
+        scales = default_scales() if scales is None else scales
+        return np.stack([self.parts(s) for s in scales])
+
+    def select(self, face: int, scale: float, ladder=None) -> np.ndarray:
+        """(F,) bool: the group of ``face`` at ``scale`` (SAMPart3D's click
+        plus scale). Nested by construction: the part holding the face at
+        every ladder scale up to ``scale`` is included, so a selection only
+        grows with the scale. ladder : scales to nest over (default 0..2 by 0.1)."""
+        if not 0 <= int(face) < self.asset.n_faces:
+            raise ValueError(f"Face {face} is not on this object (it has {self.asset.n_faces} faces).")
+        ladder = default_scales() if ladder is None else np.asarray(ladder)
+        steps = [s for s in ladder if s < scale - 1e-6] + [scale]
+        selected = np.zeros(self.asset.n_faces, bool)
+        for s in steps:
+            labels = self.parts(s)
+            selected |= labels == labels[face]
+        return selected
+
+    def from_mask(self, camera, mask: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, float]:
+        """A part from a 2D mask drawn on a view (SAMPart3D's mask prompt).
+
+        camera : rendering.Camera of the view the mask was drawn on
+        mask : (H, W) bool, the painted pixels
+        returns ((F,) bool faces of the part, the scale the mask implies):
+        the scale is the mask-scale formula over the 3D points under the
+        paint; the part is every point whose feature at that scale lies
+        within ``threshold`` of the painted points' central feature.
+        """
+        from scipy.spatial import cKDTree
+
+        from .masks import mask_scale, pixel_points
+        from .rendering import Renderer
+
+        mask = np.asarray(mask, bool)
+        if mask.shape != (camera.resolution, camera.resolution):
+            raise ValueError(f"The mask is {mask.shape[1]}x{mask.shape[0]} pixels but the view is "
+                             f"{camera.resolution}x{camera.resolution}.")
+        view = Renderer(self.asset).render(camera, shade=False)
+        pix = pixel_points(view, cKDTree(self.points.xyz), self.config.masks.pixel_radius)
+        painted = np.unique(pix[mask & (pix >= 0)])
+        if len(painted) < 3:
+            raise ValueError("The mask covers no visible part of the object: paint over the model itself.")
+        scale = float(np.clip(mask_scale(self.points.xyz[painted]), 0.0, 2.0))
+        feats = self.features(scale)
+        sample = painted if len(painted) <= 512 else np.random.default_rng(0).choice(painted, 512, replace=False)
+        f = feats[sample]
+        center = f[np.argmin(np.linalg.norm(f[:, None] - f[None], axis=-1).sum(axis=1))]
+        chosen = np.linalg.norm(feats - center, axis=1) < threshold
+        votes = np.bincount(self.points.face[chosen], minlength=self.asset.n_faces)
+        total = np.bincount(self.points.face, minlength=self.asset.n_faces)
+        faces = votes * 2 > total
+        # faces without samples follow their nearest sampled face
+        empty = total == 0
+        if empty.any() and (~empty).any():
+            _, nn = cKDTree(self.asset.mesh.triangles_center[~empty]).query(self.asset.mesh.triangles_center[empty])
+            faces[empty] = faces[~empty][nn]
+        return faces, scale
+
+    @property
+    def cached_scales(self) -> list[float]:
+        with self._lock:
+            return sorted(self._labels)
+
+    # -- packing, for disk caches and session state ------------------------
+    def to_state(self) -> dict:
+        """Plain numpy/py state (no tensors); ``PartField.from_state`` rebuilds it."""
+        with self._lock:
+            labels = dict(self._labels)
+        return {
+            "points": {k: getattr(self.points, k) for k in ("xyz", "face", "normal", "color")},
+            "weights": {k: v.detach().cpu().numpy() for k, v in self.model.state_dict().items()},
+            "backbone_dim": 0 if self.backbone is None else int(self.backbone.shape[1]),
+            "backbone": self.backbone,
+            "quantiles": self.transform.quantiles,
+            "config": self.config,
+            "seconds": dict(self.seconds),
+            "labels": labels,
+        }
+
+    @classmethod
+    def from_state(cls, asset: Asset, state: dict) -> "PartField":
+        cfg = state["config"]
+        model = ScaleField(cfg.field, state["backbone_dim"])
+        model.load_state_dict({k: torch.as_tensor(v) for k, v in state["weights"].items()}, strict=True)
+        pf = cls(asset=asset, points=Points(**state["points"]), model=model.eval(),
+                 transform=ScaleTransform(state["quantiles"]), backbone=state["backbone"],
+                 config=cfg, seconds=dict(state["seconds"]))
+        pf._labels.update(state["labels"])
+        return pf
+
+
+class Engine:
+    """Owns the device and the models; fits objects one at a time on the
+    accelerator (a lock serializes GPU work), returns numpy-backed results."""
+
+    def __init__(self, config: SegmentConfig | None = None, settings: Settings | None = None):
+        self.config = config or SegmentConfig()
+        self.settings = settings or load_settings()
+        self.device = pick_device(self.settings.device)
+        self._lock = threading.Lock()
+        if self.config.masks.source not in MASK_SOURCES:
+            raise ValueError(f"Unknown mask source '{self.config.masks.source}': use one of {', '.join(MASK_SOURCES)}.")
+        if self.config.field.backbone not in BACKBONES:
+            raise ValueError(f"Unknown backbone '{self.config.field.backbone}': use one of {', '.join(BACKBONES)}.")
+
+    def cache_key(self, asset: Asset) -> str:
+        """Identity of a fit: the object's content and every setting."""
+        import hashlib
+        import json
+
+        blob = json.dumps(config_key(self.config), sort_keys=True, default=str)
+        return f"{asset.digest}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+
+    def fit(self, asset: Asset, progress=None, timer: StageTimer | None = None) -> PartField:
+        """Render, mask, fit. progress : callable(stage, fraction) or None."""
+        cfg = self.config
+        timer = timer or StageTimer()
+        report = progress or (lambda stage, fraction: None)
+        with self._lock:
+            with timer.stage("sampling"):
+                points = sample_points(asset, cfg.sample.n_points, cfg.seed)
+            report("rendering", 0.0)
+            with timer.stage("rendering"):
+                views = render_views(asset, cfg.render)
+            report("masks", 0.0)
+            with timer.stage("masks"):
+                graph = face_graph(asset.mesh)
+                embedding = None
+                if cfg.masks.source == "default" or cfg.field.backbone == "spectral":
+                    embedding = spectral_embedding(asset.mesh, graph, EMBEDDING_SIZE)
+                masks = self._masks(asset, views, points, graph, embedding)
+            backbone = None
+            if cfg.field.backbone == "spectral":
+                backbone = embedding[points.face]
+                backbone = backbone / (np.abs(backbone).max(axis=0, keepdims=True) + 1e-9)
+            report("fitting", 0.0)
+            with timer.stage("fitting"):
+                model, transform = fit_field(points, masks, cfg.field, backbone, cfg.seed, self.device,
+                                             progress=lambda f: report("fitting", f))
+            model = model.cpu()
+        return PartField(asset, points, model, transform, backbone, cfg, timer.seconds)
+
+    def _masks(self, asset, views, points, graph, embedding) -> list:
+        """The masks of every view over the sampled points (ViewMasks list)."""
+        cfg = self.config
+        if cfg.masks.source == "sam":
+            from .sam import sam_masks
+
+            raw = sam_masks(views, cfg.masks, self.device, self.settings)
+            layers = [masks_to_layers(drop_background_masks(m, v.face, cfg.masks.max_background))
+                      for m, v in zip(raw, views)]
+            return build_view_masks(views, layers, points, cfg.masks)
+        from .geomasks import default_layers, geometry_segments, object_view, segment_scales
+
+        segments = geometry_segments(asset, cfg.seed, graph, embedding)
+        scales = segment_scales(segments, points)
+        masks = build_view_masks(views, default_layers(views, segments), points, cfg.masks, scales)
+        return masks + [object_view(segments, scales, points, cfg.masks)]

@@ -1,0 +1,52 @@
+"""Deployment settings, read from the environment in one place.
+
+PARTSCOPE_CACHE_DIR   where weights and fitted objects are kept (~/.cache/partscope)
+PARTSCOPE_DEVICE      'cpu', 'cuda' or 'auto' (default: cuda when torch sees one)
+PARTSCOPE_SAM_CHECKPOINT  a local SAM checkpoint to use instead of downloading
+OPENAI_API_KEY        key for the naming endpoint (never logged or stored)
+OPENAI_BASE_URL       OpenAI-compatible endpoint (vLLM, Ollama, ...)
+PARTSCOPE_LLM_MODEL   multimodal model used for naming (gpt-4o)
+PARTSCOPE_MAX_UPLOAD_MB  largest upload the web app accepts (50)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    cache_dir: str
+    device: str
+    sam_checkpoint: str | None
+    openai_base_url: str | None
+    llm_model: str
+    max_upload_mb: float
+
+    @property
+    def openai_api_key(self) -> str | None:
+        """Read at use, never stored on the object, so it cannot leak through repr."""
+        return os.environ.get("OPENAI_API_KEY") or None
+
+
+def load_settings() -> Settings:
+    return Settings(
+        cache_dir=os.path.expanduser(os.environ.get("PARTSCOPE_CACHE_DIR", "~/.cache/partscope")),
+        device=os.environ.get("PARTSCOPE_DEVICE", "auto"),
+        sam_checkpoint=os.environ.get("PARTSCOPE_SAM_CHECKPOINT") or None,
+        openai_base_url=os.environ.get("OPENAI_BASE_URL") or None,
+        llm_model=os.environ.get("PARTSCOPE_LLM_MODEL", "gpt-4o"),
+        max_upload_mb=float(os.environ.get("PARTSCOPE_MAX_UPLOAD_MB", "50")),
+    )
+
+
+def pick_device(preference: str = "auto") -> str:
+    """'cuda' when asked for or available under 'auto', else 'cpu'."""
+    import torch
+
+    if preference == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("PARTSCOPE_DEVICE=cuda but torch sees no CUDA device; use cpu or auto.")
+    return preference

@@ -1,0 +1,72 @@
+"""Small real inputs the tests build: a table fused into one surface, two
+separate boxes, and a textured GLB with several nodes."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import trimesh
+from PIL import Image
+
+PSB = os.environ.get("PARTSCOPE_PSB", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "psb-dev"))
+
+LEG_CENTERS = [(-0.4, -0.25), (0.4, -0.25), (-0.4, 0.25), (0.4, 0.25)]
+
+
+def table() -> tuple[trimesh.Trimesh, np.ndarray]:
+    """A table top and four legs, boolean-unioned into one closed surface.
+
+    Returns the mesh and (F,) int labels of the human parts: 0 top, 1..4 legs
+    (a face belongs to the leg it lies inside of, else to the top).
+    """
+    import manifold3d  # noqa: F401  (trimesh's boolean engine)
+
+    top = trimesh.creation.box(extents=[1.0, 0.06, 0.6])
+    top.apply_translation([0, 0.47, 0])
+    pieces = [top]
+    for x, z in LEG_CENTERS:
+        leg = trimesh.creation.box(extents=[0.07, 0.5, 0.07])
+        leg.apply_translation([x, 0.22, z])
+        pieces.append(leg)
+    mesh = trimesh.boolean.union(pieces, engine="manifold")
+    # remesh so the surface has enough faces for sampling to be meaningful
+    mesh = trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(mesh.vertices, mesh.faces, max_edge=0.04))
+    centers = mesh.triangles_center
+    labels = np.zeros(len(mesh.faces), int)
+    for k, (x, z) in enumerate(LEG_CENTERS, start=1):
+        inside = (np.abs(centers[:, 0] - x) <= 0.036) & (np.abs(centers[:, 2] - z) <= 0.036) & (centers[:, 1] < 0.44)
+        labels[inside] = k
+    return mesh, labels
+
+
+def two_boxes(gap: float = 0.6) -> trimesh.Trimesh:
+    """Two unit-ish boxes side by side with a gap, one mesh, two pieces."""
+    a = trimesh.creation.box(extents=[0.5, 0.5, 0.5])
+    b = trimesh.creation.box(extents=[0.5, 0.5, 0.5])
+    b.apply_translation([0.5 + gap, 0, 0])
+    mesh = trimesh.util.concatenate([a, b])
+    return trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(mesh.vertices, mesh.faces, max_edge=0.08))
+
+
+def textured_scene() -> trimesh.Scene:
+    """Three nodes: two textured boxes (each its own image) and a
+    vertex-colored sphere, placed apart."""
+    rng = np.random.default_rng(0)
+    scene = trimesh.Scene()
+    for i, color in enumerate([(255, 0, 0), (0, 0, 255)]):
+        box = trimesh.creation.box(extents=[0.4, 0.4, 0.4])
+        box.apply_translation([i * 0.8, 0, 0])
+        image = np.zeros((16, 16, 3), np.uint8)
+        image[:] = color
+        image[:8, :8] = 255 - np.array(color)
+        uv = rng.random((len(box.vertices), 2))
+        material = trimesh.visual.material.PBRMaterial(
+            baseColorTexture=Image.fromarray(image), baseColorFactor=[255, 255, 255, 255])
+        box.visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
+        scene.add_geometry(box, node_name=f"box_{i}", geom_name=f"box_{i}")
+    sphere = trimesh.creation.icosphere(subdivisions=2, radius=0.2)
+    sphere.apply_translation([0.4, 0.6, 0])
+    sphere.visual.vertex_colors = np.tile([0, 200, 0, 255], (len(sphere.vertices), 1))
+    scene.add_geometry(sphere, node_name="ball", geom_name="ball")
+    return scene

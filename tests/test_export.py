@@ -1,0 +1,362 @@
+"""Exports on real files: a textured, vertex-colored multi-node GLB built here,
+loaded through core.loading, cut by labels that cross its nodes, written and
+read back; and a PSB mesh with a human segmentation."""
+
+import io
+import json
+import os
+import re
+import struct
+import zipfile
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+from scipy.spatial import cKDTree
+
+from core.export import (colored_scene, part_names, part_palette, segmented_scene,
+                         write_glb, write_labels, write_parts_zip)
+from core.loading import load_asset
+
+PSB = "/work/shared/psb-dev"
+TEXTURE_SIZES = {"crate": (8, 8), "drum": (16, 8)}  # PIL (width, height)
+
+
+def _textured_box(extents, size, seed):
+    box = trimesh.creation.box(extents=extents).subdivide()
+    rng = np.random.default_rng(seed)
+    image = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+    box.visual = trimesh.visual.TextureVisuals(uv=rng.random((len(box.vertices), 2)), image=image)
+    return box
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """A GLB with two textured nodes (one rotated) and one vertex-colored node,
+    side by side along x, and its asset."""
+    crate = _textured_box((1.0, 0.8, 0.6), TEXTURE_SIZES["crate"], 1)
+    drum = _textured_box((0.9, 0.7, 0.9), TEXTURE_SIZES["drum"], 2)
+    painted = trimesh.creation.box(extents=(1.0, 0.5, 0.5)).subdivide()
+    painted.visual = trimesh.visual.ColorVisuals(
+        vertex_colors=np.random.default_rng(3).integers(0, 256, (len(painted.vertices), 4), dtype=np.uint8))
+    scene = trimesh.Scene()
+    scene.add_geometry(crate, node_name="crate", geom_name="crate",
+                       transform=trimesh.transformations.translation_matrix([-1.0, 0.2, 0.0]))
+    turn = trimesh.transformations.rotation_matrix(0.6, [0, 1, 0])
+    turn[:3, 3] = [0.0, 0.0, 0.3]
+    scene.add_geometry(drum, node_name="drum", geom_name="drum", transform=turn)
+    scene.add_geometry(painted, node_name="painted", geom_name="painted",
+                       transform=trimesh.transformations.translation_matrix([1.0, -0.1, 0.0]))
+    path = str(tmp_path_factory.mktemp("model") / "model.glb")
+    scene.export(path)
+    return path, load_asset(path)
+
+
+def _cut(asset, delete=True):
+    """3 parts by x bands (each band crosses node boundaries); every 7th face deleted."""
+    x = asset.mesh.triangles_center[:, 0]
+    labels = np.digitize(x, np.quantile(x, [0.3, 0.65])).astype(np.int64)
+    if delete:
+        labels[np.arange(len(labels)) % 7 == 3] = -1
+    return labels
+
+
+def _source(path):
+    """The source file as one mesh in the face-order contract: (vertices, faces)."""
+    mesh = trimesh.load(path, force="mesh", process=False)
+    return np.asarray(mesh.vertices), np.asarray(mesh.faces)
+
+
+def _parts(scene):
+    """{root node name: [geometry names under it]} of a loaded scene."""
+    graph = scene.graph.transforms
+    base = scene.graph.base_frame
+    out = {name: [] for name in graph.children.get(base, [])}
+    for node in scene.graph.nodes_geometry:
+        root = node
+        while graph.parents[root] != base:
+            root = graph.parents[root]
+        out[root].append(scene.graph[node][1])
+    return out
+
+
+def _glb_json(path_or_bytes):
+    data = path_or_bytes if isinstance(path_or_bytes, bytes) else open(path_or_bytes, "rb").read()
+    length, kind = struct.unpack("<II", data[12:20])
+    assert kind == 0x4E4F534A
+    return json.loads(data[20:20 + length])
+
+
+def _node_of_geometry(asset, geometry):
+    """Which source node a reloaded piece came from: its vertices all lie on
+    that node's vertices. Returns (node index, (n,) index of the matching vertex)."""
+    for i, source in enumerate(asset.source_meshes):
+        dist, idx = cKDTree(source.vertices).query(geometry.vertices)
+        if dist.max() < 1e-5:
+            return i, idx
+    raise AssertionError("a piece whose vertices match no source node")
+
+
+def test_segmented_glb_one_named_node_per_part(model, tmp_path):
+    path, asset = model
+    labels = _cut(asset)
+    names = ["Lid top", "lid top", None]
+    out = write_glb(segmented_scene(asset, labels, names), tmp_path / "seg.glb")
+
+    # in the file itself: exactly one node per part, each with one mesh
+    tree = _glb_json(out)
+    assert [n["name"] for n in tree["nodes"]] == ["Lid_top", "lid_top_2", "part_02"]
+    assert all("mesh" in n and "children" not in n for n in tree["nodes"])
+    assert [n["extras"]["part_id"] for n in tree["nodes"]] == [0, 1, 2]
+    assert tree["nodes"][0]["extras"]["display_name"] == "Lid top"
+    n_prims = [len(tree["meshes"][n["mesh"]]["primitives"]) for n in tree["nodes"]]
+    assert max(n_prims) > 1, "the bands should cross node boundaries"
+
+    scene = trimesh.load_scene(out, process=False)
+    parts = _parts(scene)
+    assert set(parts) == {"Lid_top", "lid_top_2", "part_02"}
+    for k, name in enumerate(["Lid_top", "lid_top_2", "part_02"]):
+        assert sum(len(scene.geometry[g].faces) for g in parts[name]) == (labels == k).sum()
+    assert sum(len(g.faces) for g in scene.geometry.values()) == (labels >= 0).sum()
+
+
+def test_segmented_glb_geometry_and_appearance(model, tmp_path):
+    path, asset = model
+    labels = _cut(asset)
+    out = write_glb(segmented_scene(asset, labels), tmp_path / "seg.glb")
+    scene = trimesh.load_scene(out, process=False)
+    vertices, faces = _source(path)
+
+    # original coordinates: bounds of the kept faces of the source file
+    kept = vertices[faces[labels >= 0]].reshape(-1, 3)
+    assert np.allclose(scene.bounds, [kept.min(0), kept.max(0)], atol=1e-6)
+
+    # deleted faces are gone, kept faces all there (matched by centroid)
+    centers = vertices[faces].mean(axis=1)
+    exported = np.vstack([g.triangles_center for g in scene.geometry.values()])
+    dist, idx = cKDTree(centers).query(exported)
+    assert dist.max() < 1e-5
+    assert (labels[idx] >= 0).all()
+    assert sorted(idx.tolist()) == np.flatnonzero(labels >= 0).tolist()
+
+    seen = set()
+    for geometry in scene.geometry.values():
+        node, match = _node_of_geometry(asset, geometry)
+        source = asset.source_meshes[node]
+        name = asset.node_names[node]
+        seen.add(name)
+        if name in TEXTURE_SIZES:
+            image = geometry.visual.material.baseColorTexture
+            assert image is not None and image.size == TEXTURE_SIZES[name]
+            original = source.visual.material.baseColorTexture
+            assert np.array_equal(np.asarray(image.convert("RGB")), np.asarray(original.convert("RGB")))
+            assert np.allclose(geometry.visual.uv, source.visual.uv[match], atol=1e-6)
+        else:
+            assert geometry.visual.kind == "vertex"
+            assert np.array_equal(geometry.visual.vertex_colors, source.visual.vertex_colors[match])
+    assert seen == {"crate", "drum", "painted"}
+
+
+def test_segmented_glb_without_deletions_keeps_bounds(model, tmp_path):
+    path, asset = model
+    out = write_glb(segmented_scene(asset, _cut(asset, delete=False)), tmp_path / "all.glb")
+    vertices, faces = _source(path)
+    scene = trimesh.load_scene(out, process=False)
+    assert np.allclose(scene.bounds, trimesh.load_scene(path, process=False).bounds, atol=1e-6)
+    assert sum(len(g.faces) for g in scene.geometry.values()) == len(faces)
+
+
+def test_colored_glb(model, tmp_path):
+    path, asset = model
+    labels = _cut(asset)
+    colors = part_palette(3)
+    out = write_glb(colored_scene(asset, labels, {1: "middle"}), tmp_path / "colored.glb")
+    tree = _glb_json(out)
+    assert [n["name"] for n in tree["nodes"]] == ["part_00", "middle", "part_02"]
+    scene = trimesh.load_scene(out, process=False)
+    by_name = _parts(scene)
+    for k, name in enumerate(["part_00", "middle", "part_02"]):
+        (geometry,) = [scene.geometry[g] for g in by_name[name]]
+        assert len(geometry.faces) == (labels == k).sum()
+        assert np.array_equal(geometry.visual.material.baseColorFactor[:3], colors[k])
+    vertices, faces = _source(path)
+    kept = vertices[faces[labels >= 0]].reshape(-1, 3)
+    assert np.allclose(scene.bounds, [kept.min(0), kept.max(0)], atol=1e-6)
+
+
+def test_parts_zip(model, tmp_path):
+    path, asset = model
+    labels = _cut(asset)
+    out = write_parts_zip(asset, labels, ["Lid top", "con", None], tmp_path / "parts.zip")
+    with zipfile.ZipFile(out) as archive:
+        assert sorted(archive.namelist()) == ["Lid_top.glb", "con_.glb", "part_02.glb"]
+        for k, (member, node) in enumerate([("Lid_top.glb", "Lid_top"), ("con_.glb", "con"),
+                                            ("part_02.glb", "part_02")]):
+            data = archive.read(member)
+            tree = _glb_json(data)
+            assert [n["name"] for n in tree["nodes"]] == [node]
+            scene = trimesh.load_scene(io.BytesIO(data), file_type="glb", process=False)
+            assert list(_parts(scene)) == [node]
+            assert sum(len(g.faces) for g in scene.geometry.values()) == (labels == k).sum()
+            for geometry in scene.geometry.values():
+                name = asset.node_names[_node_of_geometry(asset, geometry)[0]]
+                if name in TEXTURE_SIZES:
+                    assert geometry.visual.material.baseColorTexture.size == TEXTURE_SIZES[name]
+                else:
+                    assert geometry.visual.kind == "vertex"
+
+
+def test_labels_round_trip(tmp_path):
+    labels = np.array([0, 2, 2, -1, 1, 0, 2], np.int64)
+    json_path, npy_path = write_labels(labels, tmp_path / "l.json", tmp_path / "l.npy",
+                                       names=["seat", "leg", "leg"])
+    loaded = np.load(npy_path)
+    assert loaded.dtype == np.int32 and np.array_equal(loaded, labels)
+    table = json.loads(open(json_path, encoding="utf-8").read())
+    assert table["face_labels"] == labels.tolist()
+    assert table["n_parts"] == 3 and table["n_deleted"] == 1 and table["n_faces"] == 7
+    assert [(p["id"], p["name"], p["display_name"], p["faces"]) for p in table["parts"]] == [
+        (0, "seat", "seat", 2), (1, "leg", "leg", 1), (2, "leg_2", "leg", 3)]
+
+
+def test_palette_deterministic_and_distinct():
+    small, large = part_palette(5), part_palette(64)
+    assert small.shape == (5, 3) and small.dtype == np.uint8
+    assert np.array_equal(small, large[:5]) and np.array_equal(part_palette(64), large)
+    assert len({tuple(c) for c in large}) == 64
+    neighbours = np.abs(large[1:].astype(int) - large[:-1].astype(int)).sum(axis=1)
+    assert neighbours.min() > 60
+    assert part_palette(0).shape == (0, 3)
+
+
+def test_part_names_safe_and_unique():
+    names = part_names(6, ["left front wheel", "Wheel", "wheel", "", "world", "a/b.c:d[0]"])
+    assert names == ["left_front_wheel", "Wheel", "wheel_2", "part_03", "world_2", "a_b_c_d_0"]
+    assert all(re.fullmatch(r"[\w-]+", n) for n in names)
+    assert part_names(2, {"1": "lamp shade"}) == ["part_00", "lamp_shade"]
+    assert len(part_names(1, ["x" * 200])[0].encode()) <= 56
+    with pytest.raises(ValueError):
+        part_names(3, ["a"])
+
+
+def test_bad_labels(model):
+    _, asset = model
+    with pytest.raises(ValueError, match="one label per face"):
+        segmented_scene(asset, np.zeros(asset.n_faces - 1, int))
+    with pytest.raises(ValueError, match="nothing to export"):
+        colored_scene(asset, np.full(asset.n_faces, -1))
+    with pytest.raises(ValueError, match="integers"):
+        segmented_scene(asset, np.zeros(asset.n_faces))
+
+
+@pytest.mark.skipif(not os.path.isdir(PSB), reason="the shared PSB meshes are not on this machine")
+def test_colored_psb_mesh(tmp_path):
+    asset = load_asset(f"{PSB}/off/1.off")
+    labels = np.loadtxt(f"{PSB}/seg/1/1_0.seg", dtype=np.int64)
+    assert len(labels) == asset.n_faces
+    out = write_glb(colored_scene(asset, labels), tmp_path / "psb.glb")
+    scene = trimesh.load_scene(out, process=False)
+    parts = _parts(scene)
+    counts = np.bincount(labels)
+    assert len(parts) == len(counts) == labels.max() + 1
+    for k, count in enumerate(counts):
+        assert sum(len(scene.geometry[g].faces) for g in parts[f"part_{k:02d}"]) == count
+    source = trimesh.load(f"{PSB}/off/1.off", process=False)
+    assert np.allclose(scene.bounds, source.bounds, atol=1e-5)
+
+
+def test_face_colors_kept_exactly(tmp_path):
+    box = trimesh.creation.box(extents=(2.0, 1.0, 0.5)).subdivide()
+    rng = np.random.default_rng(4)
+    box.visual = trimesh.visual.ColorVisuals(
+        face_colors=rng.integers(0, 256, (len(box.faces), 4), dtype=np.uint8))
+    box.export(tmp_path / "painted.ply")
+    asset = load_asset(str(tmp_path / "painted.ply"))
+    original = asset.source_meshes[0]
+    assert original.visual.kind == "face"
+    labels = (asset.mesh.triangles_center[:, 0] > 0).astype(np.int64)
+    out = write_glb(segmented_scene(asset, labels), tmp_path / "painted.glb")
+    scene = trimesh.load_scene(out, process=False)
+    assert sum(len(g.faces) for g in scene.geometry.values()) == len(original.faces)
+    tree = cKDTree(original.triangles_center)
+    for geometry in scene.geometry.values():
+        corner_colors = geometry.visual.vertex_colors[geometry.faces]
+        assert (corner_colors == corner_colors[:, :1]).all()
+        dist, idx = tree.query(geometry.triangles_center)
+        assert dist.max() < 1e-6
+        assert np.array_equal(corner_colors[:, 0], original.visual.face_colors[idx])
+
+
+def test_pieces_do_not_touch_the_asset(model):
+    _, asset = model
+    scene = segmented_scene(asset, _cut(asset))
+    textured = [g for g in scene.geometry.values() if isinstance(g.visual, trimesh.visual.TextureVisuals)]
+    before = [np.array(m.visual.material.baseColorFactor) if m.visual.material.baseColorFactor is not None
+              else None for m in asset.source_meshes if isinstance(m.visual, trimesh.visual.TextureVisuals)]
+    first = hash(textured[0].visual.material)
+    textured[0].visual.material.baseColorFactor = [255, 0, 0, 255]
+    assert hash(textured[0].visual.material) != first
+    after = [np.array(m.visual.material.baseColorFactor) if m.visual.material.baseColorFactor is not None
+             else None for m in asset.source_meshes if isinstance(m.visual, trimesh.visual.TextureVisuals)]
+    assert all((a is None and b is None) or np.array_equal(a, b) for a, b in zip(before, after))
+    # the texture's pixels are shared with the asset, not copied
+    image = textured[0].visual.material.baseColorTexture
+    assert any(m.visual.material.baseColorTexture.im is image.im for m in asset.source_meshes
+               if isinstance(m.visual, trimesh.visual.TextureVisuals))
+
+
+def test_write_downloads(model, tmp_path):
+    from core.export import write_downloads
+    _, asset = model
+    labels = _cut(asset)
+    paths = write_downloads(asset, labels, tmp_path, names=["a", "b", "c"], stem="m")
+    assert sorted(os.path.basename(p) for p in paths.values()) == [
+        "m_labels.json", "m_labels.npy", "m_parts.glb", "m_parts.zip"]
+    assert [n["name"] for n in _glb_json(paths["glb"])["nodes"]] == ["a", "b", "c"]
+    with zipfile.ZipFile(paths["zip"]) as archive:
+        assert sorted(archive.namelist()) == ["a.glb", "b.glb", "c.glb"]
+    assert np.array_equal(np.load(paths["npy"]), labels)
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".partscope-")]
+
+
+def test_exports_are_deterministic(model, tmp_path):
+    _, asset = model
+    labels = _cut(asset)
+    first = open(write_glb(segmented_scene(asset, labels), tmp_path / "a.glb"), "rb").read()
+    second = open(write_glb(segmented_scene(asset, labels), tmp_path / "b.glb"), "rb").read()
+    assert first == second
+
+
+def test_jpeg_textures(tmp_path):
+    """A texture whose format is unknown (trimesh's scene.dump() in the loader
+    drops it) is written losslessly as PNG; one still known to be a JPEG is
+    written as JPEG with its own quantization tables."""
+    y, x = np.mgrid[0:64, 0:64]
+    pixels = np.stack([x * 4, y * 4, (x + y) * 2], -1).astype(np.uint8)
+    encoded = io.BytesIO()
+    Image.fromarray(pixels).save(encoded, format="JPEG", quality=90)
+    box = trimesh.creation.box().subdivide()
+    box.visual = trimesh.visual.TextureVisuals(
+        uv=np.random.default_rng(5).random((len(box.vertices), 2)),
+        image=Image.open(io.BytesIO(encoded.getvalue())))
+    trimesh.Scene(box).export(tmp_path / "jpeg.glb")
+    asset = load_asset(str(tmp_path / "jpeg.glb"))
+    material = asset.source_meshes[0].visual.material
+    labels = np.zeros(asset.n_faces, int)
+
+    def exported(name):
+        out = write_glb(segmented_scene(asset, labels), tmp_path / name)
+        (geometry,) = trimesh.load_scene(out, process=False).geometry.values()
+        image = geometry.visual.material.baseColorTexture
+        return _glb_json(out)["images"][0]["mimeType"], np.asarray(image.convert("RGB"), float)
+
+    mime, image = exported("png.glb")
+    assert mime == "image/png"
+    assert np.array_equal(image, np.asarray(material.baseColorTexture.convert("RGB"), float))
+
+    jpeg = Image.open(io.BytesIO(encoded.getvalue()))
+    material.baseColorTexture = jpeg
+    mime, image = exported("jpeg_out.glb")
+    assert mime == "image/jpeg"
+    assert np.abs(image - np.asarray(jpeg.convert("RGB"), float)).mean() < 1.0
