@@ -1,0 +1,39 @@
+# PartScope web app.
+#   docker build -t partscope .                       # CPU image
+#   docker build -t partscope --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128 .   # CUDA
+#   docker run --rm -p 7860:7860 -v partscope-data:/data partscope        # add --gpus all for CUDA
+# Fitted objects and model weights live in the /data volume and survive restarts.
+FROM python:3.11-slim
+
+# torch comes from this index (the pin itself is in constraints.txt); the CPU
+# index keeps the image small, a CUDA index makes it use the GPU.
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+
+ENV PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    GRADIO_SERVER_NAME=0.0.0.0 \
+    GRADIO_SERVER_PORT=7860 \
+    GRADIO_ANALYTICS_ENABLED=False \
+    PARTSCOPE_CACHE_DIR=/data/cache \
+    HF_HOME=/data/huggingface
+
+RUN useradd --create-home --uid 1000 partscope \
+ && mkdir -p /data \
+ && chown partscope:partscope /data
+
+WORKDIR /app
+COPY requirements.txt constraints.txt ./
+RUN pip install --extra-index-url "${TORCH_INDEX}" -c constraints.txt -r requirements.txt
+
+COPY app.py ./
+COPY core ./core
+COPY webapp ./webapp
+COPY assets ./assets
+
+USER partscope
+VOLUME ["/data"]
+EXPOSE 7860
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
+  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:7860/', timeout=4)"
+CMD ["python", "app.py"]

@@ -1,0 +1,32 @@
+"""Start the PartScope web app: ``python app.py``.
+
+Serves on 0.0.0.0:7860 unless GRADIO_SERVER_NAME / GRADIO_SERVER_PORT say
+otherwise; deployment settings (cache folder, device, upload limit) come from
+the environment (see core/settings.py).
+"""
+
+import logging
+import os
+import signal
+
+from core.pipeline import Engine
+from core.settings import load_settings
+from webapp import build_demo
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt  # Gradio closes its server on this (docker stop sends SIGTERM)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    signal.signal(signal.SIGTERM, _stop)
+    settings = load_settings()
+    demo = build_demo(Engine(settings=settings))
+    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+                server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+                max_file_size=int(settings.max_upload_mb * 2**20))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,347 @@
+"""Event handlers of the web app. They validate input, call the engine, and
+return data or paths; a person sees a sentence (``gr.Error``), never a stack
+trace. No module state: everything hangs off one ``Handlers`` object that
+``build_demo`` makes, so tests can build their own.
+
+Sessions hold a ``Session`` (a key and a few strings) in ``gr.State``; the
+fitted objects live in the shared ``FieldStore`` and on disk (``FitCache``).
+"""
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import gradio as gr
+
+from core.export import write_downloads
+from core.loading import FORMAT_LIST, InputError, load_asset
+
+from . import gpu
+from .panels import count_plot, parts_table
+from .store import FieldStore, Fitted
+from .viewer import mesh_payload
+
+log = logging.getLogger(__name__)
+
+STAGES = {  # engine stage -> (progress span, what the bar says)
+    "rendering": (0.05, 0.12, "Rendering views"),
+    "masks": (0.12, 0.30, "Building 2D masks"),
+    "fitting": (0.30, 0.92, "Fitting the scale field"),
+}
+N_OPEN_OUTPUTS = 8
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a browser session holds: which object it shows and where its files are."""
+
+    key: str
+    """Engine cache key of the object (content and settings)."""
+    digest: str
+    """The object's content digest: what the viewer knows it by."""
+    name: str
+    """File name as uploaded."""
+    path: str
+    """The session's copy of the upload (to reload the object if memory dropped it)."""
+    folder: str
+    """The session's own folder (uploads, exports), removed when the session ends."""
+    n_faces: int
+
+
+def remove_session_folder(session) -> None:
+    """``gr.State`` delete callback: the session's folder goes with its state."""
+    if isinstance(session, Session):
+        shutil.rmtree(session.folder, ignore_errors=True)
+
+
+class Handlers:
+    """The web app's event handlers over one engine.
+
+    engine : core.pipeline.Engine
+    cache : core.cache.FitCache or None (no disk cache)
+    store : FieldStore
+    session_root : folder holding one folder per browser session
+    max_upload_mb : largest upload accepted
+    default_scale : granularity shown first after a fit
+    """
+
+    def __init__(self, engine, cache, store: FieldStore, *, session_root: str,
+                 max_upload_mb: float, default_scale: float):
+        self.engine = engine
+        self.cache = cache
+        self.store = store
+        self.session_root = session_root
+        self.max_upload_mb = max_upload_mb
+        self.default_scale = default_scale
+        self._fit_slot = threading.Semaphore(1)
+        self._showing: dict[str, Session] = {}  # session hash -> what it shows
+        self._meshes: OrderedDict[str, dict] = OrderedDict()  # digest -> viewer geometry, recent first
+        self._meshes_lock = threading.Lock()
+        self._fitted: set[str] = set()  # keys fitted or loaded here (worth reloading if memory dropped them)
+        os.makedirs(session_root, exist_ok=True)
+
+    # ------------------------------------------------------------ sessions
+    def session_folder(self, request: gr.Request | None) -> str:
+        """The session's own folder, made on first use."""
+        sid = getattr(request, "session_hash", None) or "anonymous"
+        folder = os.path.join(self.session_root, re.sub(r"[^A-Za-z0-9_-]", "_", sid)[:64])
+        os.makedirs(folder, exist_ok=True)
+        return folder
+
+    def start_session(self, request: gr.Request):
+        self.session_folder(request)
+
+    def end_session(self, request: gr.Request):
+        sid = getattr(request, "session_hash", None)
+        if sid:
+            self._showing.pop(sid, None)
+            shutil.rmtree(self.session_folder(request), ignore_errors=True)
+
+    # ------------------------------------------------------------ open and fit
+    def open_model(self, file, progress=gr.Progress(), request: gr.Request = None):
+        """Load, fit (or take from a cache), show the default granularity.
+
+        Yields (session, viewer, n_parts, scale, parts table, plot, status,
+        downloads): first the model in its own look, then its parts.
+        """
+        if not file:
+            yield (gr.skip(),) * N_OPEN_OUTPUTS
+            return
+        name = os.path.basename(str(file))
+        try:
+            yield from self._open(str(file), name, progress, request)
+        except gr.Error:
+            raise
+        except Exception as exc:
+            log.exception("opening %s failed", name)
+            raise gr.Error(f"PartScope could not segment '{name}' ({type(exc).__name__}); the server "
+                           "logged the details. Try again, or try another file.", print_exception=False) from None
+
+    def _open(self, upload: str, name: str, progress, request):
+        size_mb = os.path.getsize(upload) / 2**20
+        if size_mb > self.max_upload_mb:
+            raise gr.Error(f"'{name}' is {size_mb:.0f} MB; PartScope takes files up to {self.max_upload_mb:g} MB. "
+                           "Simplify or compress the model and try again.", print_exception=False)
+        folder = self.session_folder(request)
+        progress(0.0, desc=f"Loading {name}")
+        path = os.path.join(folder, "upload", name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        shutil.copyfile(upload, path)
+        try:
+            asset = load_asset(path)
+        except InputError as exc:
+            raise gr.Error(str(exc), title="This file cannot be used", print_exception=False) from None
+        key = self.engine.cache_key(asset)
+        session = Session(key=key, digest=asset.digest, name=name, path=path, folder=folder, n_faces=asset.n_faces)
+        self._remember_mesh(asset)
+        if request is not None and request.session_hash:
+            self._showing[request.session_hash] = session
+        about = f"**{name}**: {asset.n_faces:,} faces, {len(asset.node_names)} node(s)"
+
+        item = self.store.get(key) or self._from_disk(key, asset)
+        if item is not None:
+            progress(0.95, desc="Clustering parts")
+            first = item.result(self.default_scale)
+            self.store.fill_ladder(item, self.default_scale)
+            yield self._shown(session, item, first, f"{about}. Ready from the cache.")
+            return
+
+        yield (session, {"key": asset.digest}, None, self.default_scale,
+               parts_table(None), None, f"{about}. Fitting...", None)
+        try:
+            item, seconds = self._fit(key, asset, progress)
+        except Exception:
+            yield (gr.skip(),) * 6 + (f"{about}. The fit failed.", gr.skip())
+            raise
+        fitted, fit_end = time.perf_counter(), time.time()
+        progress(0.95, desc="Clustering parts")
+        first = item.result(self.default_scale)
+        self.store.fill_ladder(item, self.default_scale)
+        if seconds is None:
+            yield self._shown(session, item, first, f"{about}. Fitted for another session meanwhile.")
+            return
+        log.info("first parts of %s %.2f s after the fit (fit %.1f s, ended at epoch %.3f)", name,
+                 time.perf_counter() - fitted, seconds, fit_end)
+        yield self._shown(session, item, first, f"{about}. Fitted in {seconds:.1f} s.")
+
+    def _shown(self, session: Session, item: Fitted, result: dict, status: str):
+        counts = item.counts()
+        return (session, result["value"], len(result["faces"]),
+                result["scale"], parts_table(result), count_plot(counts, n_scales=len(item.scales)),
+                status, None)
+
+    def _from_disk(self, key: str, asset) -> Fitted | None:
+        if self.cache is None:
+            return None
+        try:
+            field = self.cache.get(self.engine, asset)
+        except Exception:  # a damaged cache entry costs a refit, not the session
+            log.exception("reading the fit cache failed for %s", asset.name)
+            return None
+        if field is None:
+            return None
+        self._fitted.add(key)
+        return self.store.add(Fitted(key, asset, field))
+
+    def _fit(self, key: str, asset, progress) -> tuple[Fitted, float | None]:
+        """(fitted object, fit seconds): a new fit, or (item, None) when another
+        session fitted the same object while this one waited for the slot."""
+        def report(stage: str, fraction: float) -> None:
+            lo, hi, text = STAGES.get(stage, (0.0, 0.0, stage.capitalize()))
+            progress(lo + (hi - lo) * min(max(float(fraction), 0.0), 1.0), desc=text)
+
+        if not self._fit_slot.acquire(blocking=False):
+            progress(0.01, desc="Waiting: another model is being fitted")
+            self._fit_slot.acquire()
+        try:
+            item = self.store.get(key) or self._from_disk(key, asset)
+            if item is not None:
+                return item, None
+            report("rendering", 0.0)
+            t0 = time.perf_counter()
+            field = gpu.fit(self.engine, asset, report)
+            seconds = time.perf_counter() - t0
+            if self.cache is not None:
+                try:
+                    self.cache.put(self.engine, field)
+                except Exception:
+                    log.exception("writing the fit cache failed for %s", asset.name)
+            self._fitted.add(key)
+            # kept before the slot opens, so a session waiting for it finds this fit
+            return self.store.add(Fitted(key, asset, field)), seconds
+        finally:
+            self._fit_slot.release()
+
+    def save_ladder(self, item: Fitted) -> None:
+        """Store callback: once a whole ladder is computed, keep it on disk too."""
+        if self.cache is not None:
+            self.cache.put(self.engine, item.field)
+
+    # ------------------------------------------------------------ after the fit
+    def watch_ladder(self, session, request: gr.Request = None):
+        """Yield the part-count plot as the ladder fills in behind the first result."""
+        item = self._item(session, reload=False)
+        if item is None:
+            return
+        sid = getattr(request, "session_hash", None)
+        seen = len(item.counts())
+        while not item.complete and not item.evicted:
+            done = item.wait_for_more(seen, timeout=1.0)
+            if sid and sid in self._showing and self._showing[sid].key != item.key:
+                return  # the session moved on to another object
+            if done != seen:
+                seen = done
+                yield count_plot(item.counts(), n_scales=len(item.scales))
+            elif not self.store.filling(item.key):
+                break
+        yield count_plot(item.counts(), n_scales=len(item.scales))
+
+    def set_scale(self, session, scale):
+        """Slider move: (viewer value, number of parts, parts table) at the
+        ladder scale nearest ``scale``; cached after the first time."""
+        item = self._item(session)
+        if item is None or scale is None:
+            return gr.skip(), gr.skip(), gr.skip()
+        try:
+            result = item.result(float(scale))
+        except Exception as exc:
+            log.exception("parts of %s at scale %s failed", session.name, scale)
+            raise gr.Error(f"Cutting '{session.name}' at scale {float(scale):.1f} failed ({type(exc).__name__}); "
+                           "the server logged the details. Try another scale.", print_exception=False) from None
+        return result["value"], len(result["faces"]), parts_table(result)
+
+    def face_click(self, session, evt: gr.EventData):
+        """A click on the model: which part the face belongs to at the shown scale."""
+        data = getattr(evt, "_data", None) or {}
+        item = self._item(session)
+        if item is None or "face" not in data:
+            return gr.skip()
+        face, scale = int(data["face"]), data.get("scale")
+        if not 0 <= face < item.asset.n_faces or scale is None:
+            return gr.skip()  # a face outside this object, or no parts shown yet
+        result = item.result(float(scale))
+        part = int(result["labels"][face])
+        if part < 0:
+            return f"Face {face:,} belongs to no part at scale {result['scale']:.1f}."
+        return (f"Face {face:,} is in **part {part}** at scale {result['scale']:.1f}: "
+                f"{int(result['faces'][part]):,} faces, {100 * result['share'][part]:.1f}% of the surface.")
+
+    def export(self, session, scale, request: gr.Request = None):
+        """Write the downloads for the shown granularity: segmented GLB, ZIP of
+        one GLB per part, face labels as JSON and NPY."""
+        item = self._item(session)
+        if item is None:
+            raise gr.Error("Open a model first; the downloads are its parts.", print_exception=False)
+        result = item.result(float(scale if scale is not None else self.default_scale))
+        folder = os.path.join(self.session_folder(request), "exports", f"scale_{result['scale']:.1f}")
+        os.makedirs(folder, exist_ok=True)
+        stem = re.sub(r"[^\w-]+", "_", os.path.splitext(session.name)[0]).strip("_") or "model"
+        stem = f"{stem}_scale{result['scale']:.1f}"
+        try:
+            paths = write_downloads(item.asset, result["labels"], folder, stem=stem)
+        except Exception as exc:
+            log.exception("export of %s failed", session.name)
+            raise gr.Error(f"Writing the downloads failed ({type(exc).__name__}); the server logged the "
+                           "details.", print_exception=False) from None
+        return [paths["glb"], paths["zip"], paths["json"], paths["npy"]]
+
+    # ------------------------------------------------------------ viewer geometry
+    MESHES_KEPT = 16
+    """Viewer geometries kept in memory (a few MB each for 50k faces)."""
+
+    def _remember_mesh(self, asset) -> None:
+        with self._meshes_lock:
+            if asset.digest in self._meshes:
+                self._meshes.move_to_end(asset.digest)
+                return
+        payload = mesh_payload(asset)
+        with self._meshes_lock:
+            self._meshes[asset.digest] = payload
+            while len(self._meshes) > self.MESHES_KEPT:
+                self._meshes.popitem(last=False)
+
+    def viewer_mesh(self, key) -> dict | None:
+        """The viewer's server function: the geometry of an object opened here
+        recently, by its content digest (None for any other key). The digest
+        is the capability: only a session that was sent it, or that has the
+        file, knows it."""
+        if not isinstance(key, str):
+            return None
+        with self._meshes_lock:
+            payload = self._meshes.get(key)
+        if payload is None:  # dropped from the recent ones: rebuild it if the object is in memory
+            item = next((i for i in self.store.items() if i.asset.digest == key), None)
+            if item is not None:
+                self._remember_mesh(item.asset)
+                with self._meshes_lock:
+                    payload = self._meshes.get(key)
+        return payload
+
+    # ------------------------------------------------------------ helpers
+    def _item(self, session, reload: bool = True) -> Fitted | None:
+        """The session's fitted object, back from the disk cache if memory dropped it."""
+        if not isinstance(session, Session):
+            return None
+        item = self.store.get(session.key)
+        if item is None and reload and session.key in self._fitted and os.path.isfile(session.path):
+            try:
+                item = self._from_disk(session.key, load_asset(session.path))
+            except InputError:
+                return None
+            if item is not None and not item.complete:
+                self.store.fill_ladder(item, self.default_scale)
+        return item
+
+
+def upload_label(max_upload_mb: float) -> str:
+    return f"Model: {FORMAT_LIST}, up to {max_upload_mb:g} MB"
+
+
+def default_session_root() -> str:
+    return os.path.join(tempfile.gettempdir(), "partscope-sessions")

@@ -1,0 +1,68 @@
+"""What sits beside the slider: the parts table and the plot of part count
+against scale."""
+
+from __future__ import annotations
+
+import html
+
+MAX_ROWS = 400
+"""Rows shown in the parts table; the rest are summed up in one line."""
+
+
+def parts_table(result: dict | None, names=None) -> str:
+    """HTML table of one granularity's parts: id, color, faces, share of surface.
+
+    result : a ``Fitted.result`` dict or None (no model yet)
+    names : None or list of (str or None) per part
+    """
+    if result is None:
+        return "<div class='ps-parts-empty'>Parts appear here once a model is fitted.</div>"
+    faces, share, colors = result["faces"], result["share"], result["colors"]
+    named = names is not None and any(names)
+    rows = []
+    for k in range(min(len(faces), MAX_ROWS)):
+        name = ((names[k] if k < len(names) else None) or "") if named else None
+        rows.append(
+            f"<tr data-part='{k}'><td>{k}</td>"
+            f"<td><span class='ps-swatch' style='background:{colors[k]}' title='{colors[k]}'></span></td>"
+            + ("" if name is None else f"<td>{html.escape(name)}</td>")
+            + f"<td>{int(faces[k]):,}</td><td>{100 * float(share[k]):.1f}%</td></tr>")
+    more = ""
+    if len(faces) > MAX_ROWS:
+        rest = len(faces) - MAX_ROWS
+        more = (f"<tr><td colspan='{5 if named else 4}'>... and {rest:,} smaller parts "
+                f"({100 * float(share[MAX_ROWS:].sum()):.1f}% of the surface)</td></tr>")
+    head = "<th>Part</th><th>Color</th>" + ("<th>Name</th>" if named else "") + "<th>Faces</th><th>Surface</th>"
+    return (f"<table class='ps-parts{' named' if named else ''}'><thead><tr>{head}</tr></thead><tbody>"
+            + "".join(rows) + more + "</tbody></table>")
+
+
+def count_plot(counts: dict, current: float | None = None, n_scales: int = 21):
+    """Plotly figure: number of parts at each computed scale; flat stretches
+    are the object's natural granularities."""
+    import plotly.graph_objects as go
+
+    xs = sorted(counts)
+    ys = [counts[x] for x in xs]
+    fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines+markers", line={"shape": "hv", "color": "#3b6fd4"},
+                               marker={"size": 6}, hovertemplate="scale %{x:.1f}: %{y} parts<extra></extra>"))
+    if current is not None:
+        fig.add_vline(x=current, line={"color": "#d4603b", "dash": "dot", "width": 1})
+    title = "Parts per scale" if len(xs) >= n_scales else f"Parts per scale ({len(xs)} of {n_scales} computed)"
+    fig.update_layout(
+        title={"text": title, "font": {"size": 13}, "x": 0.02},
+        height=220, margin={"l": 40, "r": 10, "t": 32, "b": 36},
+        xaxis={"title": {"text": "scale (fine to coarse)"}, "range": [-0.05, 2.05], "dtick": 0.5},
+        yaxis={"title": {"text": "parts"}, "rangemode": "tozero"},
+        plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)", showlegend=False)
+    return fig
+
+
+CSS = """
+.ps-parts { width: 100%; border-collapse: collapse; font-size: 13px; }
+.ps-parts th, .ps-parts td { padding: 3px 8px; text-align: left; border-bottom: 1px solid var(--border-color-primary); }
+.ps-parts td:nth-last-child(-n+2), .ps-parts th:nth-last-child(-n+2) { text-align: right; }
+.ps-swatch { display: inline-block; width: 14px; height: 14px; border-radius: 3px; vertical-align: -2px;
+             border: 1px solid rgba(0,0,0,0.2); }
+.ps-parts-empty { color: var(--body-text-color-subdued); font-size: 13px; padding: 8px 0; }
+"""

@@ -1,0 +1,225 @@
+"""Fitted objects held in memory for the sessions that use them.
+
+A ``Fitted`` wraps one ``PartField`` with what the web app asks of it many
+times: part labels, part sizes and viewer payloads per scale of the ladder
+(0, 0.1, ..., 2), each computed once, by whichever asks first (the
+background ladder or a slider move), never twice at the same time.
+
+``FieldStore`` keeps the most recently used fitted objects (a bounded LRU,
+shared by all sessions, keyed by the engine's cache key, so two people on the
+same model share one) and fills their ladders on one background thread,
+the default scale first. Sessions hold only the key; an object evicted here
+comes back from the disk cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future
+
+import numpy as np
+
+from core.config import default_scales
+from core.export import part_palette
+
+from .viewer import parts_payload
+
+log = logging.getLogger(__name__)
+
+
+def ladder_order(scales: np.ndarray, first: float) -> list[float]:
+    """The ladder's scales, ``first`` (snapped) first, then outwards from it."""
+    scales = [round(float(s), 3) for s in scales]
+    return sorted(scales, key=lambda s: (abs(s - first), s))
+
+
+class Fitted:
+    """One fitted object and its per-scale results.
+
+    key : engine cache key (content and settings)
+    asset : core.loading.Asset
+    field : core.pipeline.PartField
+    scales : (S,) float ladder the slider snaps to
+    """
+
+    def __init__(self, key: str, asset, field, scales=None):
+        self.key = key
+        self.asset = asset
+        self.field = field
+        self.scales = np.asarray(default_scales() if scales is None else scales, np.float64)
+        self.area = np.asarray(asset.mesh.area_faces, np.float64)
+        self.evicted = False
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._futures: dict[float, Future] = {}
+        for s in field.cached_scales:
+            if self._on_ladder(s):
+                done = Future()
+                done.set_result(self._describe(s, field.parts(s)))
+                self._futures[self.snap(s)] = done
+
+    def _on_ladder(self, scale: float) -> bool:
+        return bool(np.isclose(self.scales, scale, atol=1e-6).any())
+
+    def snap(self, scale: float) -> float:
+        """The ladder scale nearest ``scale``."""
+        return round(float(self.scales[np.abs(self.scales - float(scale)).argmin()]), 3)
+
+    def result(self, scale: float) -> dict:
+        """Labels, part sizes and viewer value at the ladder scale nearest ``scale``:
+        {"scale", "labels" (F,) int32, "faces" (P,), "share" (P,), "colors", "value"}."""
+        s = self.snap(scale)
+        with self._lock:
+            future = self._futures.get(s)
+            owner = future is None
+            if owner:
+                future = self._futures[s] = Future()
+        if owner:
+            try:
+                future.set_result(self._describe(s, self.field.parts(s)))
+            except BaseException as exc:
+                future.set_exception(exc)
+                with self._lock:
+                    self._futures.pop(s, None)
+                raise
+            with self._changed:
+                self._changed.notify_all()
+        return future.result()
+
+    def _describe(self, scale: float, labels: np.ndarray) -> dict:
+        labels = np.asarray(labels, np.int32)
+        n_parts = int(labels.max()) + 1 if len(labels) else 0
+        kept = labels >= 0
+        faces = np.bincount(labels[kept], minlength=n_parts)
+        area = np.bincount(labels[kept], weights=self.area[kept], minlength=n_parts)
+        share = area / max(float(self.area.sum()), 1e-300)
+        colors = ["#%02x%02x%02x" % tuple(int(c) for c in rgb) for rgb in part_palette(n_parts)]
+        value = parts_payload(self.asset.digest, scale, labels, colors, faces, share)
+        return {"scale": scale, "labels": labels, "faces": faces, "share": share, "colors": colors,
+                "value": value}
+
+    def counts(self) -> dict[float, int]:
+        """{scale: number of parts} for the scales computed so far."""
+        with self._lock:
+            done = {s: f for s, f in self._futures.items() if f.done() and f.exception() is None}
+        return {s: len(f.result()["faces"]) for s, f in sorted(done.items())}
+
+    @property
+    def complete(self) -> bool:
+        with self._lock:
+            return all(self.snap(s) in self._futures and self._futures[self.snap(s)].done()
+                       for s in self.scales)
+
+    def wait_for_more(self, seen: int, timeout: float) -> int:
+        """Block until more than ``seen`` scales are done (or ``timeout`` s);
+        returns how many are done."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._n_done() > seen or self.evicted, timeout)
+            return self._n_done()
+
+    def _n_done(self) -> int:
+        return sum(f.done() for f in self._futures.values())
+
+
+class FieldStore:
+    """A bounded LRU of ``Fitted`` objects and one background ladder thread.
+
+    capacity : int, fitted objects kept in memory
+    on_complete : callable(Fitted) or None, called on the ladder thread once an
+        object's whole ladder is computed (the app writes it to the disk cache)
+    """
+
+    def __init__(self, capacity: int = 6, on_complete=None):
+        self.capacity = capacity
+        self.on_complete = on_complete
+        self._items: OrderedDict[str, Fitted] = OrderedDict()
+        self._lock = threading.Lock()
+        self._jobs: queue.Queue = queue.Queue()
+        self._queued: set[str] = set()
+        self._thread = threading.Thread(target=self._work, name="partscope-ladder", daemon=True)
+        self._thread.start()
+
+    def get(self, key: str) -> Fitted | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+            return item
+
+    def add(self, item: Fitted) -> Fitted:
+        """Keep ``item`` (or the one already kept under its key, which is returned)."""
+        with self._lock:
+            kept = self._items.get(item.key)
+            if kept is not None:
+                self._items.move_to_end(item.key)
+                return kept
+            self._items[item.key] = item
+            evicted = []
+            while len(self._items) > self.capacity:
+                evicted.append(self._items.popitem(last=False)[1])
+        for old in evicted:
+            self._evict(old)
+        return item
+
+    def forget(self, key: str) -> None:
+        """Drop an object from memory; sessions get it back from the disk cache."""
+        with self._lock:
+            item = self._items.pop(key, None)
+        if item is not None:
+            self._evict(item)
+
+    def _evict(self, item: Fitted) -> None:
+        item.evicted = True
+        with item._changed:
+            item._changed.notify_all()
+        log.info("dropped %s from memory", item.asset.name)
+
+    def items(self) -> list[Fitted]:
+        """The fitted objects in memory, least recently used first."""
+        with self._lock:
+            return list(self._items.values())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def fill_ladder(self, item: Fitted, first: float) -> None:
+        """Compute every ladder scale of ``item`` in the background, ``first`` first
+        (nothing to do, and no ``on_complete``, when the ladder is complete)."""
+        if item.complete:
+            return
+        with self._lock:
+            if item.key in self._queued:
+                return
+            self._queued.add(item.key)
+        self._jobs.put((item, first))
+
+    def filling(self, key: str) -> bool:
+        """Whether the ladder of ``key`` is queued or being computed."""
+        with self._lock:
+            return key in self._queued
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            item, first = job
+            try:
+                for s in ladder_order(item.scales, item.snap(first)):
+                    if item.evicted:
+                        break
+                    item.result(s)
+                if not item.evicted and self.on_complete is not None:
+                    self.on_complete(item)
+            except Exception:  # one object's failure must not stop the others' ladders
+                log.exception("ladder of %s failed", item.asset.name)
+            finally:
+                with self._lock:
+                    self._queued.discard(item.key)
+
+    def close(self) -> None:
+        self._jobs.put(None)
