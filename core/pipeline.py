@@ -54,6 +54,7 @@ class PartField:
     seconds: dict = field(default_factory=dict)
     _labels: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _renderer: object = field(default=None, repr=False)
 
     def features(self, scale: float) -> np.ndarray:
         """(N, D) float32 point features at ``scale``."""
@@ -109,13 +110,12 @@ class PartField:
         from scipy.spatial import cKDTree
 
         from .masks import mask_scale, pixel_points
-        from .rendering import Renderer
 
         mask = np.asarray(mask, bool)
         if mask.shape != (camera.resolution, camera.resolution):
             raise ValueError(f"The mask is {mask.shape[1]}x{mask.shape[0]} pixels but the view is "
                              f"{camera.resolution}x{camera.resolution}.")
-        view = Renderer(self.asset).render(camera, shade=False)
+        view = self.renderer.render(camera, shade=False)
         pix = pixel_points(view, cKDTree(self.points.xyz), self.config.masks.pixel_radius)
         painted = np.unique(pix[mask & (pix >= 0)])
         if len(painted) < 3:
@@ -135,6 +135,15 @@ class PartField:
             _, nn = cKDTree(self.asset.mesh.triangles_center[~empty]).query(self.asset.mesh.triangles_center[empty])
             faces[empty] = faces[~empty][nn]
         return faces, scale
+
+    @property
+    def renderer(self):
+        """The ray-casting scene of this object, built once on first use."""
+        if self._renderer is None:
+            from .rendering import Renderer
+
+            self._renderer = Renderer(self.asset)
+        return self._renderer
 
     @property
     def cached_scales(self) -> list[float]:

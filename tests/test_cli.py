@@ -72,3 +72,53 @@ def test_bad_scales_exit_with_a_sentence(tmp_path):
     path.write_text("OFF\n3 1 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n")
     proc = cli("segment", str(path), "--out", str(tmp_path / "o"), "--scales", "0,fine")
     assert proc.returncode == 2 and "--scales" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_name_writes_names_and_a_named_glb(tmp_path):
+    """`name` reuses the fitted object, asks the chat endpoint about every part
+    (the fake server checks each highlight against the part) and writes
+    names.json and a GLB whose nodes carry the names."""
+    from fake_llm import FakeLLM
+
+    from core.naming import CanonicalViews, render_canonical
+    from core.rendering import Renderer
+
+    path = tmp_path / "box_and_post.ply"
+    box = trimesh.creation.box(extents=[0.5, 0.5, 0.5])
+    post = trimesh.creation.box(extents=[0.15, 0.9, 0.15])
+    post.apply_translation([2.0, 0.2, 0])
+    trimesh.util.concatenate([box, post]).export(path)
+    env = {"PARTSCOPE_CACHE_DIR": str(tmp_path / "cache"), "OPENAI_API_KEY": "sk-test-not-a-real-key"}
+    first = cli("segment", str(path), "--out", str(tmp_path / "seg"), "--scales", "0", env=env)
+    assert first.returncode == 0, first.stderr
+    labels = np.load(tmp_path / "seg" / "labels.npz")["face_labels"][0]
+    asset = load_asset(str(path))
+    views = CanonicalViews(render_canonical(asset), labels)
+    renderer = Renderer(asset)
+    names = {0: "box", 1: "post"}
+    if asset.mesh.triangles_center[labels == 0, 0].mean() > 0:
+        names = {0: "post", 1: "box"}
+    masks = {}
+    for part, name in names.items():
+        face = renderer.render(views.camera(part)).face
+        masks[name] = (face >= 0) & (labels[np.maximum(face, 0)] == part)
+    with FakeLLM(part_masks=masks, object_name="pair of boxes") as fake:
+        proc = cli("name", str(path), "--scale", "0", "--out", str(tmp_path / "named"),
+                   env={**env, "OPENAI_BASE_URL": fake.base_url})
+    assert proc.returncode == 0, proc.stderr
+    assert "fit cache hit" in proc.stderr
+    got = json.loads((tmp_path / "named" / "names.json").read_text())
+    assert {int(k): v for k, v in got.items()} == names
+    assert all(r.iou > 0.9 for r in fake.part_requests())
+    scene = trimesh.load(tmp_path / "named" / "named_parts.glb")
+    assert {"box", "post"} <= set(scene.graph.nodes)
+    assert "sk-test" not in proc.stderr
+
+
+def test_name_without_a_key_says_how_to_enable(tmp_path):
+    path = tmp_path / "tri.off"
+    path.write_text("OFF\n4 2 0\n0 0 0\n1 0 0\n0 1 0\n1 1 0\n3 0 1 2\n3 1 3 2\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    proc = subprocess.run([sys.executable, "-m", "core", "name", str(path), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, cwd=ROOT, env={**env, "PARTSCOPE_CACHE_DIR": str(tmp_path)})
+    assert proc.returncode == 2 and "OPENAI_API_KEY" in proc.stderr and "Traceback" not in proc.stderr
