@@ -20,6 +20,7 @@ def _stop(signum, frame):
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     signal.signal(signal.SIGTERM, _stop)
     settings = load_settings()
     demo = build_demo(Engine(settings=settings))

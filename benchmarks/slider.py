@@ -24,6 +24,7 @@ Prints the figures and writes them to benchmarks/results/slider.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -137,35 +138,48 @@ def server_command(port: int, cache_dir: str, fast: bool) -> list[str]:
     return [sys.executable, __file__, "--serve", str(port), "--cache", cache_dir] + (["--fast"] if fast else [])
 
 
-def slider_fn_index(url: str) -> int:
-    config = httpx.get(url + "config").json()
-    return next(d["id"] for d in config["dependencies"] if d.get("api_name") == "set_scale")
-
-
-def queue_call(http, url: str, session_hash: str, fn_index: int, data: list) -> None:
-    """One event through the queue as the page sends it (join, then read the
-    session's event stream to the end of this event). gradio_client adds
-    ~70 ms of its own per call, so it is not used for timing."""
-    joined = http.post(url + "gradio_api/queue/join", json={
-        "data": data, "fn_index": fn_index, "session_hash": session_hash, "event_data": None,
-        "trigger_id": None}).json()
-    with http.stream("GET", url + "gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
-        for line in stream.iter_lines():
-            if line.startswith("data:") and joined["event_id"] in line and "process_completed" in line:
-                if '"success": true' not in line.replace('"success":true', '"success": true'):
-                    raise RuntimeError(f"slider call failed: {line[:300]}")
-                return
-
-
-def bench_server(models: list[str], cache_dir: str, moves: int, log_path: str, fast: bool) -> dict:
-    from gradio_client import Client, handle_file
-
+@contextlib.contextmanager
+def server_process(cache_dir: str, fast: bool, log_path: str):
+    """Yield (url, process) of the app served by another process, logging to ``log_path``."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(server_command(port, cache_dir, fast), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     try:
         wait_up(url, proc)
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def slider_fn_index(url: str) -> int:
+    config = httpx.get(url + "config").json()
+    return next(d["id"] for d in config["dependencies"] if d.get("api_name") == "set_scale")
+
+
+def queue_call(http, url: str, session_hash: str, fn_index: int, data: list, event_data=None) -> None:
+    """One event through the queue as the page sends it (join, then read the
+    session's event stream to the end of this event). gradio_client adds
+    ~70 ms of its own per call, so it is not used for timing."""
+    joined = http.post(url + "gradio_api/queue/join", json={
+        "data": data, "fn_index": fn_index, "session_hash": session_hash, "event_data": event_data,
+        "trigger_id": None}).json()
+    with http.stream("GET", url + "gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:") and joined["event_id"] in line and "process_completed" in line:
+                if '"success": true' not in line.replace('"success":true', '"success": true'):
+                    raise RuntimeError(f"call failed: {line[:300]}")
+                return
+
+
+def bench_server(models: list[str], cache_dir: str, moves: int, log_path: str, fast: bool) -> dict:
+    from gradio_client import Client, handle_file
+
+    with server_process(cache_dir, fast, log_path) as (url, proc):
         base = proc_memory_mb(proc.pid)
         clients = [Client(url, verbose=False) for _ in models]
         t0 = time.perf_counter()
@@ -187,15 +201,9 @@ def bench_server(models: list[str], cache_dir: str, moves: int, log_path: str, f
                 for c in clients:
                     s = float(rng.choice(scales))
                     t = time.perf_counter()
-                    queue_call(http, url, c.session_hash, fn_index, [None, s])
+                    queue_call(http, url, c.session_hash, fn_index, [None, None, s])
                     rtt.append(time.perf_counter() - t)
         memory = proc_memory_mb(proc.pid)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
     text = open(log_path).read()
     first = [float(x) for x in re.findall(r"first parts of .* ([\d.]+) s after the fit", text)]
     fits = [float(x) for x in re.findall(r"after the fit \(fit ([\d.]+) s", text)]
@@ -206,7 +214,9 @@ def bench_server(models: list[str], cache_dir: str, moves: int, log_path: str, f
 
 # ------------------------------------------------------------------ handler timing
 
-def bench_handler(model: str, cache_dir: str, moves: int, fast: bool) -> dict:
+def local_app(model: str, cache_dir: str, fast: bool):
+    """The app's handlers in this process over the model, fitted (or taken
+    from the disk cache): (handlers, Session, Fitted). Close with ``close_local``."""
     from core.cache import FitCache
     from core.loading import load_asset
     from core.pipeline import Engine
@@ -217,38 +227,48 @@ def bench_handler(model: str, cache_dir: str, moves: int, fast: bool) -> dict:
     settings = dataclasses.replace(load_settings(), cache_dir=cache_dir)
     engine = Engine(fast_config() if fast else None, settings=settings)
     cache = FitCache(os.path.join(cache_dir, "fits"))
-    store = FieldStore(capacity=2)
-    handlers = Handlers(engine, cache, store, session_root=tempfile.mkdtemp(), max_upload_mb=100,
+    handlers = Handlers(engine, cache, FieldStore(capacity=2), session_root=tempfile.mkdtemp(), max_upload_mb=100,
                         default_scale=0.5)
     asset = load_asset(model)
     key = engine.cache_key(asset)
     field = cache.get(engine, asset)
     if field is None:
         field = engine.fit(asset)
-    item = store.add(Fitted(key, asset, field))
+        cache.put(engine, field)
+    item = handlers.store.add(Fitted(key, asset, field))
     session = Session(key=key, digest=asset.digest, name=os.path.basename(model), path=model, folder="",
                       n_faces=asset.n_faces)
+    return handlers, session, item
+
+
+def close_local(handlers) -> None:
+    handlers.store.close()
+    handlers.cache.close()
+
+
+def bench_handler(model: str, cache_dir: str, moves: int, fast: bool) -> dict:
+    handlers, session, item = local_app(model, cache_dir, fast)
+    cached_before = len(item.field.cached_scales)
     scales = [round(0.1 * i, 1) for i in range(21)]
-    cold = []
+    cold, work = [], None
     for s in scales:
         t = time.perf_counter()
-        handlers.set_scale(session, s)
+        work = handlers.editing.set_scale(session, work, s)[0]
         cold.append(time.perf_counter() - t)
     rng = np.random.default_rng(1)
     warm = []
     for _ in range(moves):
         s = float(rng.choice(scales))
         t = time.perf_counter()
-        handlers.set_scale(session, s)
+        handlers.editing.set_scale(session, work, s)
         warm.append(time.perf_counter() - t)
     t = time.perf_counter()
-    field.parts(0.55)  # off the ladder: what computing a scale on demand costs
+    item.field.parts(0.55)  # off the ladder: what computing a scale on demand costs
     on_demand = time.perf_counter() - t
-    store.close()
-    cache.close()
-    return {"faces": asset.n_faces, "warm": summary_ms(warm), "first_touch_of_each_scale": summary_ms(cold),
+    close_local(handlers)
+    return {"faces": item.asset.n_faces, "warm": summary_ms(warm), "first_touch_of_each_scale": summary_ms(cold),
             "one_scale_computed_on_demand_s": round(on_demand, 3),
-            "cached_scales_before_first_touch": len(item.field.cached_scales)}
+            "cached_scales_before_first_touch": cached_before}
 
 
 # ------------------------------------------------------------------ browser
@@ -257,13 +277,7 @@ def bench_browser(model: str, fresh_model: str, cache_dir: str, fast: bool, log_
     """``model`` is in the cache; ``fresh_model`` is not (it is fitted here)."""
     from playwright.sync_api import sync_playwright
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(server_command(port, cache_dir, fast), stdout=log, stderr=subprocess.STDOUT,
-                                cwd=ROOT)
-    try:
-        wait_up(url, proc)
+    with server_process(cache_dir, fast, log_path) as (url, _):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -301,12 +315,6 @@ def bench_browser(model: str, fresh_model: str, cache_dir: str, fast: bool, log_
             drawn_epoch = page.evaluate(
                 "(performance.timeOrigin + document.querySelector('.ps-viewer').partscope.timings().drawn_at) / 1000")
             browser.close()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
     ends = re.findall(r"\(fit ([\d.]+) s, ended at epoch ([\d.]+)\)", open(log_path).read())
     fit_s, fit_end = (float(ends[-1][0]), float(ends[-1][1])) if ends else (None, None)
     return {"upload_to_parts_shown_cache_hit_s": round(shown, 2),

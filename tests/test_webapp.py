@@ -90,7 +90,7 @@ def test_the_viewer_gets_the_geometry_by_digest_only(app, fitted):
 def test_slider_recolors_and_part_count_changes(fitted):
     counts = {}
     for s in default_scales():
-        viewer, n_parts, table = fitted.client.predict(float(s), api_name="/set_scale")
+        viewer, n_parts, table, *_ = fitted.client.predict(float(s), api_name="/set_scale")
         labels = decode(viewer["labels"], viewer["dtype"])
         assert viewer["scale"] == pytest.approx(float(s))
         assert len(np.unique(labels)) == n_parts == viewer["n_parts"]
@@ -106,7 +106,7 @@ def test_slider_snaps_to_the_ladder(fitted):
 
 
 def test_downloads_hold_the_shown_parts(fitted):
-    viewer, n_parts, _ = fitted.client.predict(0.0, api_name="/set_scale")
+    viewer, n_parts, *_ = fitted.client.predict(0.0, api_name="/set_scale")
     labels = decode(viewer["labels"], viewer["dtype"])
     files = fitted.client.predict(0.0, api_name="/export")
     by_ext = {os.path.splitext(f)[1]: f for f in files}

@@ -3,10 +3,14 @@ return data or paths; a person sees a sentence (``gr.Error``), never a stack
 trace. No module state: everything hangs off one ``Handlers`` object that
 ``build_demo`` makes, so tests can build their own.
 
-Sessions hold a ``Session`` (a key and a few strings) in ``gr.State``; the
-fitted objects live in the shared ``FieldStore`` and on disk (``FitCache``).
+Sessions hold a ``Session`` (a key and a few strings) and a ``Workbench``
+(their part list and selection, webapp/work.py) in ``gr.State``; the fitted
+objects live in the shared ``FieldStore`` and on disk (``FitCache``). The
+slider, clicks, masks and edits are ``Editing``'s (webapp/editing.py), part
+naming is ``Naming``'s (webapp/names.py).
 """
 
+import hashlib
 import logging
 import os
 import re
@@ -23,9 +27,12 @@ from core.export import write_downloads
 from core.loading import FORMAT_LIST, InputError, load_asset
 
 from . import gpu
+from .editing import Editing
+from .names import Naming
 from .panels import count_plot, parts_table
 from .store import FieldStore, Fitted
 from .viewer import mesh_payload
+from .work import follow, new_workbench
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +41,7 @@ STAGES = {  # engine stage -> (progress span, what the bar says)
     "masks": (0.12, 0.30, "Building 2D masks"),
     "fitting": (0.30, 0.92, "Fitting the scale field"),
 }
-N_OPEN_OUTPUTS = 8
+N_OPEN_OUTPUTS = 9
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,8 @@ class Handlers:
         self._meshes: OrderedDict[str, dict] = OrderedDict()  # digest -> viewer geometry, recent first
         self._meshes_lock = threading.Lock()
         self._fitted: set[str] = set()  # keys fitted or loaded here (worth reloading if memory dropped them)
+        self.editing = Editing(self)
+        self.naming = Naming(self, self.editing)
         os.makedirs(session_root, exist_ok=True)
 
     # ------------------------------------------------------------ sessions
@@ -107,8 +116,9 @@ class Handlers:
     def open_model(self, file, progress=gr.Progress(), request: gr.Request = None):
         """Load, fit (or take from a cache), show the default granularity.
 
-        Yields (session, viewer, n_parts, scale, parts table, plot, status,
-        downloads): first the model in its own look, then its parts.
+        Yields (session, work, viewer, n_parts, scale, parts table, plot,
+        status, downloads): first the model in its own look, then its parts
+        (a fresh part list of them in ``work``).
         """
         if not file:
             yield (gr.skip(),) * N_OPEN_OUTPUTS
@@ -152,12 +162,12 @@ class Handlers:
             yield self._shown(session, item, first, f"{about}. Ready from the cache.")
             return
 
-        yield (session, {"key": asset.digest}, None, self.default_scale,
+        yield (session, None, {"key": asset.digest}, None, self.default_scale,
                parts_table(None), None, f"{about}. Fitting...", None)
         try:
             item, seconds = self._fit(key, asset, progress)
         except Exception:
-            yield (gr.skip(),) * 6 + (f"{about}. The fit failed.", gr.skip())
+            yield (gr.skip(),) * 7 + (f"{about}. The fit failed.", gr.skip())
             raise
         fitted, fit_end = time.perf_counter(), time.time()
         progress(0.95, desc="Clustering parts")
@@ -172,7 +182,7 @@ class Handlers:
 
     def _shown(self, session: Session, item: Fitted, result: dict, status: str):
         counts = item.counts()
-        return (session, result["value"], len(result["faces"]),
+        return (session, new_workbench(item, result["scale"]), result["value"], len(result["faces"]),
                 result["scale"], parts_table(result), count_plot(counts, n_scales=len(item.scales)),
                 status, None)
 
@@ -242,49 +252,29 @@ class Handlers:
                 break
         yield count_plot(item.counts(), n_scales=len(item.scales))
 
-    def set_scale(self, session, scale):
-        """Slider move: (viewer value, number of parts, parts table) at the
-        ladder scale nearest ``scale``; cached after the first time."""
-        item = self._item(session)
-        if item is None or scale is None:
-            return gr.skip(), gr.skip(), gr.skip()
-        try:
-            result = item.result(float(scale))
-        except Exception as exc:
-            log.exception("parts of %s at scale %s failed", session.name, scale)
-            raise gr.Error(f"Cutting '{session.name}' at scale {float(scale):.1f} failed ({type(exc).__name__}); "
-                           "the server logged the details. Try another scale.", print_exception=False) from None
-        return result["value"], len(result["faces"]), parts_table(result)
-
-    def face_click(self, session, evt: gr.EventData):
-        """A click on the model: which part the face belongs to at the shown scale."""
-        data = getattr(evt, "_data", None) or {}
-        item = self._item(session)
-        if item is None or "face" not in data:
-            return gr.skip()
-        face, scale = int(data["face"]), data.get("scale")
-        if not 0 <= face < item.asset.n_faces or scale is None:
-            return gr.skip()  # a face outside this object, or no parts shown yet
-        result = item.result(float(scale))
-        part = int(result["labels"][face])
-        if part < 0:
-            return f"Face {face:,} belongs to no part at scale {result['scale']:.1f}."
-        return (f"Face {face:,} is in **part {part}** at scale {result['scale']:.1f}: "
-                f"{int(result['faces'][part]):,} faces, {100 * result['share'][part]:.1f}% of the surface.")
-
-    def export(self, session, scale, request: gr.Request = None):
-        """Write the downloads for the shown granularity: segmented GLB, ZIP of
-        one GLB per part, face labels as JSON and NPY."""
-        item = self._item(session)
-        if item is None:
-            raise gr.Error("Open a model first; the downloads are its parts.", print_exception=False)
-        result = item.result(float(scale if scale is not None else self.default_scale))
-        folder = os.path.join(self.session_folder(request), "exports", f"scale_{result['scale']:.1f}")
-        os.makedirs(folder, exist_ok=True)
+    def export(self, session, work, scale, request: gr.Request = None):
+        """Write the downloads of the session's part list (the automatic parts
+        at ``scale`` while it follows the slider): segmented GLB with one node
+        per part named by its name, ZIP of one GLB per part, face labels as
+        JSON and NPY. Deleted parts are left out; hidden ones stay."""
+        item, work = self.editing.bench(session, work, scale)
+        with work.lock:
+            if work.following and scale is not None:
+                follow(item, work, float(scale))
+            labels, names, following = work.parts.labels, list(work.parts.names), work.following
+        if not (labels >= 0).any():
+            raise gr.Error("Every part is deleted: there is nothing to download. Undo brings them back.",
+                           print_exception=False)
         stem = re.sub(r"[^\w-]+", "_", os.path.splitext(session.name)[0]).strip("_") or "model"
-        stem = f"{stem}_scale{result['scale']:.1f}"
+        if following and not any(names):
+            stem, sub = f"{stem}_scale{work.scale:.1f}", f"scale_{work.scale:.1f}"
+        else:  # an edited list: a folder per content, so an earlier download is never overwritten
+            digest = hashlib.sha1(labels.tobytes() + repr(names).encode()).hexdigest()[:10]
+            stem, sub = f"{stem}_edited", f"edited_{digest}"
+        folder = os.path.join(self.session_folder(request), "exports", sub)
+        os.makedirs(folder, exist_ok=True)
         try:
-            paths = write_downloads(item.asset, result["labels"], folder, stem=stem)
+            paths = write_downloads(item.asset, labels, folder, names=names, stem=stem)
         except Exception as exc:
             log.exception("export of %s failed", session.name)
             raise gr.Error(f"Writing the downloads failed ({type(exc).__name__}); the server logged the "

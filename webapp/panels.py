@@ -9,23 +9,35 @@ MAX_ROWS = 400
 """Rows shown in the parts table; the rest are summed up in one line."""
 
 
-def parts_table(result: dict | None, names=None) -> str:
-    """HTML table of one granularity's parts: id, color, faces, share of surface.
+def parts_table(result: dict | None, names=None, hidden=None, errors=None) -> str:
+    """HTML table of a part list: id, color, name, faces, share of surface.
 
-    result : a ``Fitted.result`` dict or None (no model yet)
+    result : a ``Fitted.result``-like dict ("faces", "share", "colors") or
+        None (no model yet)
     names : None or list of (str or None) per part
+    hidden : None or (P,) bool, parts hidden in the viewer (marked, kept)
+    errors : None or {part id: sentence}, naming errors shown in the name column
     """
     if result is None:
         return "<div class='ps-parts-empty'>Parts appear here once a model is fitted.</div>"
     faces, share, colors = result["faces"], result["share"], result["colors"]
-    named = names is not None and any(names)
+    errors = errors or {}
+    named = (names is not None and any(names)) or bool(errors)
     rows = []
     for k in range(min(len(faces), MAX_ROWS)):
-        name = ((names[k] if k < len(names) else None) or "") if named else None
+        name = None
+        if named:
+            given = names[k] if names is not None and k < len(names) else None
+            name = html.escape(given or "")
+            if not given and k in errors:
+                name = f"<span class='ps-error' title='{html.escape(errors[k], quote=True)}'>not named: " \
+                       f"{html.escape(errors[k])}</span>"
+        off = hidden is not None and bool(hidden[k])
+        swatch = colors[k] or "transparent"
         rows.append(
-            f"<tr data-part='{k}'><td>{k}</td>"
-            f"<td><span class='ps-swatch' style='background:{colors[k]}' title='{colors[k]}'></span></td>"
-            + ("" if name is None else f"<td>{html.escape(name)}</td>")
+            f"<tr data-part='{k}'{' class=ps-hidden' if off else ''}><td>{k}{' (hidden)' if off else ''}</td>"
+            f"<td><span class='ps-swatch' style='background:{swatch}' title='{colors[k]}'></span></td>"
+            + ("" if name is None else f"<td class='ps-name'>{name}</td>")
             + f"<td>{int(faces[k]):,}</td><td>{100 * float(share[k]):.1f}%</td></tr>")
     more = ""
     if len(faces) > MAX_ROWS:
@@ -64,5 +76,7 @@ CSS = """
 .ps-parts td:nth-last-child(-n+2), .ps-parts th:nth-last-child(-n+2) { text-align: right; }
 .ps-swatch { display: inline-block; width: 14px; height: 14px; border-radius: 3px; vertical-align: -2px;
              border: 1px solid rgba(0,0,0,0.2); }
+.ps-parts tr.ps-hidden td { color: var(--body-text-color-subdued); }
+.ps-parts .ps-error { color: var(--error-text-color, #c0392b); }
 .ps-parts-empty { color: var(--body-text-color-subdued); font-size: 13px; padding: 8px 0; }
 """

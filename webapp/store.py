@@ -14,6 +14,7 @@ comes back from the disk cache.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
@@ -25,7 +26,7 @@ import numpy as np
 from core.config import default_scales
 from core.export import part_palette
 
-from .viewer import parts_payload
+from .viewer import hex_colors, parts_payload
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class Fitted:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._futures: dict[float, Future] = {}
+        self._naming_views = None
         for s in field.cached_scales:
             if self._on_ladder(s):
                 done = Future()
@@ -92,14 +94,40 @@ class Fitted:
     def _describe(self, scale: float, labels: np.ndarray) -> dict:
         labels = np.asarray(labels, np.int32)
         n_parts = int(labels.max()) + 1 if len(labels) else 0
-        kept = labels >= 0
-        faces = np.bincount(labels[kept], minlength=n_parts)
-        area = np.bincount(labels[kept], weights=self.area[kept], minlength=n_parts)
-        share = area / max(float(self.area.sum()), 1e-300)
-        colors = ["#%02x%02x%02x" % tuple(int(c) for c in rgb) for rgb in part_palette(n_parts)]
+        faces, share = self.sizes(labels, n_parts)
+        colors = hex_colors(part_palette(n_parts))
         value = parts_payload(self.asset.digest, scale, labels, colors, faces, share)
         return {"scale": scale, "labels": labels, "faces": faces, "share": share, "colors": colors,
                 "value": value}
+
+    def sizes(self, labels: np.ndarray, n_parts: int) -> tuple[np.ndarray, np.ndarray]:
+        """(P,) faces and (P,) share of the surface area of each part of
+        ``labels`` (F,) int (-1: no part)."""
+        kept = labels >= 0
+        faces = np.bincount(labels[kept], minlength=n_parts)
+        area = np.bincount(labels[kept], weights=self.area[kept], minlength=n_parts)
+        return faces, area / max(float(self.area.sum()), 1e-300)
+
+    def select(self, face: int, scale: float) -> np.ndarray:
+        """(F,) bool: the group of ``face`` at the ladder scale nearest ``scale``,
+        nested over the ladder (``PartField.select``). The ladder scales it
+        needs are computed once, here or by the background ladder, never twice."""
+        s = self.snap(scale)
+        for step in self.scales[self.scales <= s + 1e-6]:
+            self.result(step)
+        return self.field.select(int(face), s, ladder=self.scales)
+
+    def naming_views(self) -> list:
+        """The canonical renders the namer shows the LLM (core.naming), made once."""
+        with self._lock:
+            views = self._naming_views
+        if views is None:
+            from core.naming import render_canonical
+
+            views = render_canonical(self.asset)
+            with self._lock:
+                self._naming_views = views
+        return views
 
     def counts(self) -> dict[float, int]:
         """{scale: number of parts} for the scales computed so far."""
@@ -139,8 +167,12 @@ class FieldStore:
         self._lock = threading.Lock()
         self._jobs: queue.Queue = queue.Queue()
         self._queued: set[str] = set()
+        self._closing = False
         self._thread = threading.Thread(target=self._work, name="partscope-ladder", daemon=True)
         self._thread.start()
+        # a ladder thread still inside torch or hdbscan when the interpreter
+        # finalizes aborts the process ("terminate called ..."): stop it first
+        atexit.register(self.close)
 
     def get(self, key: str) -> Fitted | None:
         with self._lock:
@@ -210,10 +242,10 @@ class FieldStore:
             item, first = job
             try:
                 for s in ladder_order(item.scales, item.snap(first)):
-                    if item.evicted:
+                    if item.evicted or self._closing:
                         break
                     item.result(s)
-                if not item.evicted and self.on_complete is not None:
+                if not (item.evicted or self._closing) and self.on_complete is not None:
                     self.on_complete(item)
             except Exception:  # one object's failure must not stop the others' ladders
                 log.exception("ladder of %s failed", item.asset.name)
@@ -221,5 +253,8 @@ class FieldStore:
                 with self._lock:
                     self._queued.discard(item.key)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 60.0) -> None:
+        """Stop the ladder thread after the scale it is computing (idempotent)."""
+        self._closing = True
         self._jobs.put(None)
+        self._thread.join(timeout)

@@ -9,7 +9,9 @@ the geometry goes to the browser once per object, and a slider move sends
 only one int16 per face plus a small part table, so the camera stays put and
 a 50k-face update is ~130 kB. Hover and clicks pick faces exactly from a GPU
 id buffer; a click fires the ``face_click`` event with the face id and the
-camera, which is what click selection and mask prompts need.
+camera, which is what click selection and mask prompts need; its "Paint this
+view" button fires ``paint_view`` with the camera, for a mask prompt on the
+angle the person is looking from.
 
 The component's value names the object (``key``, its content digest) and,
 once there are parts, carries them. The geometry is not in the value or in
@@ -27,7 +29,10 @@ mesh  : {"key", "name", "n_faces", "radius", "positions" (V, 3) float32,
 value : {"key"} for a model without parts yet, or {"key", "scale",
          "n_parts", "labels" (F,) int16 (or int32, see "dtype"), "colors"
          [hex per part, "" hides it], "faces" [int per part], "share" [float
-         per part, share of the surface area], "names" [str or None per part]}
+         per part, share of the surface area], "names" [str or None per part],
+         "edited" bool (the list was edited, so it is not "the parts at
+         scale"), "selected" (F,) bits packed little-endian (uint8) or None:
+         the selection, drawn with the rest dimmed}
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 from PIL import Image
+
+from core.rendering import Camera
 
 STATIC = Path(__file__).with_name("static")
 MAX_TEXTURE = 1024
@@ -61,7 +68,8 @@ class PartViewer(gr.HTML):
     Set its value to ``{"key": digest}`` to show an object in its own look,
     or to a ``parts_payload`` to color its parts; ``viewer.face_click(fn, ...)``
     receives clicks (``evt._data``: face, part, scale, x, y, button, shift,
-    alt, camera).
+    alt, camera) and ``viewer.paint_view(fn, ...)`` the "Paint this view"
+    button (``evt._data``: camera; see ``viewer_camera``).
     """
 
     def __init__(self, value=None, *, mesh_source=None, **kwargs):
@@ -121,14 +129,22 @@ def _data_url(texture: np.ndarray) -> str:
     return f"data:image/{kind};base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
 
 
+def hex_colors(rgb: np.ndarray, hidden=None) -> list[str]:
+    """"#rrggbb" per row of (P, 3) uint8 colors; "" where ``hidden`` (P,) bool is set."""
+    return ["" if hidden is not None and hidden[k] else "#%02x%02x%02x" % tuple(int(c) for c in row[:3])
+            for k, row in enumerate(rgb)]
+
+
 def parts_payload(key: str, scale: float, labels: np.ndarray, colors: list, faces: np.ndarray,
-                  share: np.ndarray, names=None) -> dict:
-    """The ``value`` for one granularity.
+                  share: np.ndarray, names=None, selected=None, edited: bool = False) -> dict:
+    """The ``value`` for one granularity or one edited part list.
 
     labels : (F,) int part id per face, -1 for none
     colors : list of P "#rrggbb" strings ("" hides a part)
     faces : (P,) int faces per part; share : (P,) float share of the surface
     names : None or list of P (str or None)
+    selected : None or (F,) bool, the selection to highlight
+    edited : whether the list was edited (the viewer says so instead of the scale)
     """
     n_parts = len(colors)
     wide = n_parts > np.iinfo(np.int16).max
@@ -142,4 +158,28 @@ def parts_payload(key: str, scale: float, labels: np.ndarray, colors: list, face
         "faces": [int(x) for x in faces],
         "share": [round(float(x), 5) for x in share],
         "names": list(names) if names is not None else [None] * n_parts,
+        "edited": bool(edited),
+        "selected": None if selected is None else b64(np.packbits(selected, bitorder="little"), "u1"),
     }
+
+
+def viewer_camera(info, resolution: int) -> Camera:
+    """The ``core.rendering.Camera`` of the viewer's camera as its events send
+    it ({"eye", "target", "fov_deg", ...}): same eye, same direction, y up,
+    the viewer's vertical field of view, square at ``resolution`` pixels (the
+    middle square of what the person sees). ValueError for anything else."""
+    try:
+        eye = np.asarray(info["eye"], np.float64).reshape(3)
+        target = np.asarray(info["target"], np.float64).reshape(3)
+        fov = float(info["fov_deg"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError("The viewer sent no usable camera; reload the page and try again.") from None
+    back = eye - target
+    if not (np.isfinite(back).all() and np.linalg.norm(back) > 1e-9 and 1.0 < fov < 170.0):
+        raise ValueError("The viewer sent no usable camera; reset the view and try again.")
+    back /= np.linalg.norm(back)
+    right = np.cross([0.0, 1.0, 0.0], back)
+    if np.linalg.norm(right) < 1e-6:  # looking straight up or down
+        right = np.array([1.0, 0.0, 0.0])
+    right /= np.linalg.norm(right)
+    return Camera(eye, np.stack([right, np.cross(back, right), back], axis=1), fov, int(resolution))

@@ -1,26 +1,35 @@
 """End to end in a real browser (Debian's chromium driven by Playwright):
 upload a model, wait for its parts, orbit, move the slider, hover and click a
-part, switch to the original look, download, and a bad file's message.
+part, switch to the original look, download, and a bad file's message; click
+to select and grow the selection with the slider, paint a mask on a view and
+get its 3D part, rename a part and find the name in the download.
 
 Needs /usr/bin/chromium (``apt-get install -y chromium``); never
-``playwright install``. Screenshots go to the test's temp folder and to
-/tmp/partscope_e2e.png.
+``playwright install``. Screenshots go to the test's temp folder, to
+/tmp/partscope_e2e.png and (selection and mask panel) /tmp/partscope_interact.png.
 """
 
+import json
 import os
 import shutil
+import struct
 import time
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from core.loading import load_asset
+from core.rendering import Renderer, reference_cameras
 from tests.e2e.launch import ASSETS, running_app, shared_cache_dir
+from webapp.editing import PAINT_RESOLUTION
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 TABLE = os.path.join(ASSETS, "table.glb")
 SCREENSHOT = "/tmp/partscope_e2e.png"
+INTERACT_SCREENSHOT = "/tmp/partscope_interact.png"
 
 pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -156,3 +165,111 @@ def test_a_bad_file_gets_a_message_and_the_page_goes_on(app, page, tmp_path):
     page.locator("#upload button[aria-label='Clear']").click()
     page.set_input_files("#upload input[type=file]", TABLE)
     page.wait_for_selector(".ps-viewer[data-state=parts]", timeout=300_000)
+
+
+def viewer_eval(page, expression):
+    return page.evaluate(f"(() => {{ const v = document.querySelector('.ps-viewer').partscope; return {expression}; }})()")
+
+
+def open_table(demo, page, url):
+    page.goto(url)
+    page.set_input_files("#upload input[type=file]", TABLE)
+    page.wait_for_selector(".ps-viewer[data-state=parts]", timeout=300_000)
+    page.wait_for_function("document.querySelector('#mask-status').innerText.includes('view 1')", timeout=60_000)
+    handlers = demo.partscope
+    return handlers.store.get(handlers.engine.cache_key(load_asset(TABLE)))
+
+
+def paint_on_editor(page, pixels):
+    """Drag the brush through image pixels (row, col) of the mask editor's view."""
+    page.locator("#mask-editor").scroll_into_view_if_needed()
+    canvas = page.locator("#mask-editor canvas").first.bounding_box()
+    zoom = float(page.locator("#mask-editor span[role=button]", has_text="%").first.inner_text().rstrip("%")) / 100
+    size = PAINT_RESOLUTION * zoom
+    left = canvas["x"] + (canvas["width"] - size) / 2
+    top = canvas["y"] + (canvas["height"] - size) / 2
+    points = [(left + (c + 0.5) * zoom, top + (r + 0.5) * zoom) for r, c in pixels]
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(x, y, steps=4)
+    page.mouse.up()
+
+
+def test_click_paint_rename_and_download(app, page, tmp_path):
+    demo, url = app
+    item = open_table(demo, page, url)
+    scale = float(viewer_attr(page, "scale"))
+
+    # a click selects the group of the face under the cursor, highlighted with the rest dimmed
+    x, y, face = a_point_on_the_model(page)
+    page.mouse.click(x, y)
+    page.wait_for_selector(".ps-viewer:not([data-selected='0'])[data-selected]", timeout=30_000)
+    expected = item.select(face, scale)
+    assert viewer_eval(page, "v.selected()") == np.flatnonzero(expected).tolist()
+    assert f"Face {face:,} is in" in page.inner_text("#picked")
+    picked_part = int(item.result(scale)["labels"][face])
+    assert page.inner_text("#targets").splitlines()[-1].startswith(f"{picked_part} (")  # picked for editing
+
+    # the slider grows the selection around the same face
+    page.locator("#scale input[type=range]").fill("2")
+    page.wait_for_selector(".ps-viewer[data-scale='2.0']", timeout=30_000)
+    page.wait_for_function(f"Number(document.querySelector('.ps-viewer').dataset.selected) >= {expected.sum()}")
+    grown = np.array(viewer_eval(page, "v.selected()"))
+    assert set(np.flatnonzero(expected)) <= set(grown) and face in grown
+    page.locator("#scale input[type=range]").fill(str(scale))
+    page.wait_for_selector(f".ps-viewer[data-scale='{scale:.1f}']", timeout=30_000)
+
+    # paint over the largest part of view 1, get the 3D part
+    cfg = replace(item.field.config.render, resolution=PAINT_RESOLUTION)
+    view = Renderer(item.asset).render(reference_cameras(cfg, float(np.linalg.norm(item.asset.mesh.extents)))[0])
+    labels = item.result(scale)["labels"]
+    seen = np.where(view.face >= 0, labels[np.maximum(view.face, 0)], -1)
+    target = int(np.bincount(seen[seen >= 0]).argmax())
+    rows, cols = np.nonzero(seen == target)
+    r0, c0 = int(np.median(rows)), int(np.median(cols))
+    assert seen[r0, c0] == target
+    paint_on_editor(page, [(r0, c0 - 6), (r0, c0), (r0, c0 + 6)])
+    page.click("#mask-find")
+    page.wait_for_function("document.querySelector('#mask-status').innerText.includes('The part at scale')",
+                           timeout=60_000)
+    page.wait_for_selector("#mask-result img")
+    selected = set(viewer_eval(page, "v.selected()"))
+    assert int(view.face[r0, c0]) in selected
+    part = np.flatnonzero(labels == target)
+    assert len(selected & set(part.tolist())) >= 0.8 * len(part)
+    page.screenshot(path=str(tmp_path / "interact.png"), full_page=True)
+    shutil.copyfile(tmp_path / "interact.png", INTERACT_SCREENSHOT)
+
+    # "Paint this view" puts the viewer's angle in the mask editor
+    page.click(".ps-btn[data-act=paint]")
+    page.wait_for_function("document.querySelector('#mask-status').innerText.includes(\"the viewer's angle\")",
+                           timeout=30_000)
+
+    # rename the clicked part; the hover, the table and the download carry the name
+    page.locator(".ps-viewer").scroll_into_view_if_needed()
+    x, y, face = a_point_on_the_model(page)
+    box = page.locator(".ps-canvas").bounding_box()
+    at = (x - box["x"], y - box["y"])  # where that face is on the canvas
+    page.mouse.click(x, y)
+    page.wait_for_function(f"document.querySelector('#picked').innerText.includes('Face {face:,} is in')")
+    page.fill("#part-name textarea, #part-name input", "table top")
+    page.click("#rename")
+    page.wait_for_function("document.querySelector('#parts-table').innerText.includes('table top')", timeout=30_000)
+    assert viewer_attr(page, "edited") == "true"
+    page.locator(".ps-viewer").scroll_into_view_if_needed()
+    box = page.locator(".ps-canvas").bounding_box()
+    page.mouse.move(box["x"] + at[0] + 1, box["y"] + at[1])
+    page.mouse.move(box["x"] + at[0], box["y"] + at[1])
+    page.wait_for_function("document.querySelector('.ps-tip').innerText.includes('table top')", timeout=10_000)
+    page.click("#export")
+    page.wait_for_function("document.querySelectorAll('#downloads a').length >= 4", timeout=60_000)
+    with page.expect_download() as download:
+        page.locator("#downloads a[download$='_parts.glb']").first.click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    data = saved.read_bytes()
+    length = struct.unpack_from("<I", data, 12)[0]
+    gltf = json.loads(data[20:20 + length])
+    roots = [gltf["nodes"][i]["name"] for i in gltf["scenes"][gltf.get("scene", 0)]["nodes"]]
+    assert "table_top" in roots and saved.name.endswith("_edited_parts.glb")

@@ -4,7 +4,9 @@
 // props.value names the object ({key}) and, once there are parts, carries
 //   them: {key, scale, n_parts, labels (base64 int16 or int32, one part id
 //   per face, -1 = no face), dtype, colors (hex per part, "" = hidden),
-//   faces, share, names}.
+//   faces, share, names, edited (the list was edited), selected (base64 of
+//   one bit per face, little-endian, or null: the selection, drawn with the
+//   rest of the model dimmed)}.
 // server.viewer_mesh(key) answers the geometry once per object: {key,
 //   n_faces, positions, faces, colors | color, uv, material, textures,
 //   radius}; arrays are base64 little-endian (float32 positions, uint32
@@ -14,7 +16,8 @@
 // A slider move only replaces two small textures (part id per face, color per
 // part); the camera is never touched by it. Hover and clicks pick the face
 // under the cursor from an id buffer (face id + 1 as RGB) read back once per
-// camera pose; a click fires trigger('face_click', {face, part, camera, ...}).
+// camera pose; a click fires trigger('face_click', {face, part, camera, ...}),
+// and the "Paint this view" button trigger('paint_view', {camera}).
 
 const root = element.querySelector('.ps-viewer');
 const canvas = root.querySelector('.ps-canvas');
@@ -23,6 +26,7 @@ const note = root.querySelector('.ps-note');
 const legend = root.querySelector('.ps-legend');
 const lookBtn = root.querySelector('[data-act="look"]');
 const resetBtn = root.querySelector('[data-act="reset"]');
+const paintBtn = root.querySelector('[data-act="paint"]');
 
 const gl = canvas.getContext('webgl2', { antialias: true, alpha: true });
 if (!gl) {
@@ -43,13 +47,14 @@ layout(location = 1) in vec4 aColor;
 layout(location = 2) in vec2 aUV;
 layout(location = 3) in float aMat;
 uniform mat4 uProj, uView;
-uniform highp isampler2D uLabels;
+uniform highp isampler2D uLabels, uSel;
 uniform sampler2D uPalette;
 out vec3 vPos; out vec4 vColor; out vec2 vUV;
-flat out int vMat; flat out int vPart; flat out int vFace; flat out vec4 vPartColor;
+flat out int vMat; flat out int vPart; flat out int vFace; flat out int vSel; flat out vec4 vPartColor;
 void main() {
   int f = gl_VertexID / 3;
   int part = texelFetch(uLabels, ivec2(f % ${TEX_W}, f / ${TEX_W}), 0).r;
+  vSel = texelFetch(uSel, ivec2(f % ${TEX_W}, f / ${TEX_W}), 0).r;
   vPartColor = part >= 0 ? texelFetch(uPalette, ivec2(part % ${TEX_W}, part / ${TEX_W}), 0) : vec4(0.0);
   vec4 p = uView * vec4(aPos, 1.0);
   vPos = p.xyz; vColor = aColor; vUV = aUV;
@@ -60,8 +65,8 @@ void main() {
 const FRAG = `#version 300 es
 precision highp float; precision highp int;
 in vec3 vPos; in vec4 vColor; in vec2 vUV;
-flat in int vMat; flat in int vPart; flat in vec4 vPartColor;
-uniform int uLook, uPass, uHasLabels, uHover;
+flat in int vMat; flat in int vPart; flat in int vSel; flat in vec4 vPartColor;
+uniform int uLook, uPass, uHasLabels, uHover, uHasSel;
 uniform sampler2D uTex;
 out vec4 outColor;
 void main() {
@@ -81,6 +86,7 @@ void main() {
   float light = 0.3 + 0.5 * max(dot(n, v), 0.0) + 0.3 * max(dot(n, key), 0.0);
   vec3 c = base * light;
   if (uHover >= 0 && vPart == uHover) c = mix(c, vec3(1.0), 0.3);
+  if (uHasSel == 1 && vSel == 0) c = vec3(0.42 + 0.4 * dot(c, vec3(0.299, 0.587, 0.114)));
   outColor = vec4(min(c, vec3(1.0)), 1.0);
 }`;
 
@@ -121,8 +127,8 @@ const idPass = compile(VERT, FRAG_ID);
 // ---------------------------------------------------------------- state
 const S = {
   meshKey: null, nFaces: 0, radius: 1, center: [0, 0, 0],
-  vao: null, buffers: [], textures: [], labelTex: null, paletteTex: null,
-  hasLabels: false, labels: null, parts: null, look: 'parts', hover: -1,
+  vao: null, buffers: [], textures: [], labelTex: null, paletteTex: null, selTex: null,
+  hasLabels: false, hasSel: false, labels: null, parts: null, look: 'parts', hover: -1,
   cam: null, dirty: false, idDirty: true, idBuf: null, idW: 0, idH: 0,
   fbo: null, fboColor: null, fboDepth: null,
 };
@@ -156,10 +162,12 @@ function freeMesh() {
   if (S.vao) gl.deleteVertexArray(S.vao);
   for (const b of S.buffers) gl.deleteBuffer(b);
   for (const t of S.textures) gl.deleteTexture(t);
-  for (const t of [S.labelTex, S.paletteTex]) if (t) gl.deleteTexture(t);
+  for (const t of [S.labelTex, S.paletteTex, S.selTex]) if (t) gl.deleteTexture(t);
   Object.assign(S, { meshKey: null, nFaces: 0, vao: null, buffers: [], textures: [],
-    labelTex: null, paletteTex: null, hasLabels: false, labels: null, parts: null, hover: -1 });
+    labelTex: null, paletteTex: null, selTex: null, hasLabels: false, hasSel: false, labels: null, parts: null,
+    hover: -1 });
   resetBtn.disabled = true;
+  paintBtn.disabled = true;
 }
 
 function attribute(loc, data, size, type, normalized) {
@@ -229,6 +237,7 @@ async function buildMesh(m) {
   S.textures = textures;
   S.radius = m.radius || 0.87;
   S.labelTex = intTexture(new Int32Array(TEX_W * Math.ceil(F / TEX_W)).fill(-1), Math.ceil(F / TEX_W));
+  S.selTex = intTexture(new Int32Array(TEX_W * Math.ceil(F / TEX_W)), Math.ceil(F / TEX_W));
   S.paletteTex = rgbaTexture(new Uint8Array(TEX_W * 4), 1);
   S.cam = homeCamera();
   root.dataset.faces = String(F);
@@ -266,10 +275,33 @@ function applyParts(v) {
   S.idDirty = true;
   if (S.hover >= P) S.hover = -1;
   lookBtn.disabled = false;
-  legend.textContent = `${v.n_parts} part${v.n_parts === 1 ? '' : 's'} at scale ${Number(v.scale).toFixed(1)}`;
+  paintBtn.disabled = false;
+  const selected = applySelection(v.selected);
+  const scale = Number(v.scale).toFixed(1);
+  legend.textContent = `${v.n_parts} part${v.n_parts === 1 ? '' : 's'}` +
+    (v.edited ? ' (edited list)' : ` at scale ${scale}`) +
+    (selected ? ` · ${selected.toLocaleString()} faces selected` : '');
   root.dataset.parts = String(v.n_parts);
-  root.dataset.scale = Number(v.scale).toFixed(1);
+  root.dataset.scale = scale;
+  root.dataset.edited = v.edited ? 'true' : 'false';
+  root.dataset.selected = String(selected);
   root.dataset.state = 'parts';
+}
+
+// the selection: one bit per face (little-endian bytes), or null; returns how many faces
+function applySelection(b64) {
+  const rows = Math.ceil(S.nFaces / TEX_W);
+  const sel = new Int32Array(TEX_W * rows);
+  let n = 0;
+  if (b64) {
+    const bits = bytes(b64);
+    for (let f = 0; f < S.nFaces; f++) { sel[f] = (bits[f >> 3] >> (f & 7)) & 1; n += sel[f]; }
+  }
+  gl.bindTexture(gl.TEXTURE_2D, S.selTex);
+  gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, TEX_W, rows, gl.RED_INTEGER, gl.INT, sel);
+  S.hasSel = n > 0;
+  S.sel = sel;
+  return n;
 }
 
 function clearParts() {
@@ -280,9 +312,11 @@ function clearParts() {
     gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, TEX_W, rows, gl.RED_INTEGER, gl.INT,
       new Int32Array(TEX_W * rows).fill(-1));
   }
-  Object.assign(S, { hasLabels: false, labels: null, parts: null, hover: -1, idDirty: true });
+  Object.assign(S, { hasLabels: false, hasSel: false, labels: null, parts: null, hover: -1, idDirty: true });
   legend.textContent = S.meshKey ? 'Original look (parts appear when the fit is done)' : '';
   lookBtn.disabled = true;
+  paintBtn.disabled = true;
+  delete root.dataset.selected;
   delete root.dataset.parts;
   root.dataset.state = 'mesh';
 }
@@ -351,9 +385,12 @@ function setCommon(p) {
   gl.uniformMatrix4fv(p.uni.uView, false, viewMatrix(c));
   gl.activeTexture(gl.TEXTURE1); gl.bindTexture(gl.TEXTURE_2D, S.labelTex);
   gl.activeTexture(gl.TEXTURE2); gl.bindTexture(gl.TEXTURE_2D, S.paletteTex);
+  gl.activeTexture(gl.TEXTURE3); gl.bindTexture(gl.TEXTURE_2D, S.selTex);
   gl.uniform1i(p.uni.uLabels, 1);
   gl.uniform1i(p.uni.uPalette, 2);
+  gl.uniform1i(p.uni.uSel, 3);
   gl.uniform1i(p.uni.uHasLabels, S.hasLabels ? 1 : 0);
+  if (p.uni.uHasSel) gl.uniform1i(p.uni.uHasSel, S.hasSel ? 1 : 0);
   gl.bindVertexArray(S.vao);
 }
 
@@ -374,6 +411,7 @@ function draw() {
   gl.uniform1i(u.uTex, 0);
   gl.activeTexture(gl.TEXTURE0);
   if (!original) {
+    gl.bindTexture(gl.TEXTURE_2D, null);  // unit 0 may hold an integer texture a sampler2D must not see
     gl.uniform1i(u.uPass, -2);
     gl.drawArrays(gl.TRIANGLES, 0, S.nFaces * 3);
   } else {
@@ -549,6 +587,7 @@ lookBtn.addEventListener('click', () => {
   requestDraw();
 });
 resetBtn.addEventListener('click', () => { if (S.meshKey) { S.cam = homeCamera(); moved(); } });
+paintBtn.addEventListener('click', () => { if (S.cam) trigger('paint_view', { camera: cameraInfo() }); });
 
 // keyboard, with the viewer focused: arrows orbit, +/- zoom, r resets, o toggles the look
 root.addEventListener('keydown', (e) => {
@@ -621,11 +660,12 @@ function schedule() {
 watch('value', schedule);
 schedule();
 
-// for the browser tests and the interaction tools to come
+// for the browser tests and benchmarks
 root.partscope = {
   state: () => ({ meshKey: S.meshKey, faces: S.nFaces, hasLabels: S.hasLabels, look: S.look,
     parts: S.parts ? S.parts.n_parts : 0, camera: S.cam ? cameraInfo() : null }),
   pick: (x, y) => pickFace(x, y),
+  selected: () => (S.hasSel ? [...S.sel.subarray(0, S.nFaces).keys()].filter((f) => S.sel[f]) : []),
   timings: () => ({ ...timings }),
   ready: () => chain,
 };
