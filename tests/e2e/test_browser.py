@@ -171,6 +171,26 @@ def viewer_eval(page, expression):
     return page.evaluate(f"(() => {{ const v = document.querySelector('.ps-viewer').partscope; return {expression}; }})()")
 
 
+def paint_and_find(page, pixels, attempts=3):
+    """Paint ``pixels`` and ask for their part. A stroke drawn while the editor
+    was still laying out its view misses the model and the page answers with
+    a sentence instead; the brush then goes over the same pixels again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        paint_on_editor(page, pixels)
+        page.click("#mask-find")
+        try:
+            page.wait_for_function(
+                "document.querySelector('#mask-status').innerText.includes('The part at scale')", timeout=30_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise AssertionError("no part came from the painted mask; the page says:\n"
+                                     + page.inner_text("body")[-3000:]) from None
+            page.wait_for_timeout(1000)
+
+
 def open_table(demo, page, url):
     page.goto(url)
     page.set_input_files("#upload input[type=file]", TABLE)
@@ -229,10 +249,7 @@ def test_click_paint_rename_and_download(app, page, tmp_path):
     rows, cols = np.nonzero(seen == target)
     r0, c0 = int(np.median(rows)), int(np.median(cols))
     assert seen[r0, c0] == target
-    paint_on_editor(page, [(r0, c0 - 6), (r0, c0), (r0, c0 + 6)])
-    page.click("#mask-find")
-    page.wait_for_function("document.querySelector('#mask-status').innerText.includes('The part at scale')",
-                           timeout=60_000)
+    paint_and_find(page, [(r0, c0 - 6), (r0, c0), (r0, c0 + 6)])
     page.wait_for_selector("#mask-result img")
     selected = set(viewer_eval(page, "v.selected()"))
     assert int(view.face[r0, c0]) in selected
