@@ -51,8 +51,8 @@ def build_demo(engine, *, cache: FitCache | None | bool = True, store: FieldStor
         command line), or None/False for no disk cache
     store : FieldStore of fitted objects in memory (default: a new one with
         ``memory_slots`` slots)
-    session_root : folder for the per-session folders (default: the system's
-        temp dir)
+    session_root : folder for the per-session folders (default: a new folder
+        in the system's temp dir)
     max_upload_mb : largest upload (default: settings.max_upload_mb)
     """
     settings = engine.settings

@@ -10,6 +10,7 @@ slider, clicks, masks and edits are ``Editing``'s (webapp/editing.py), part
 naming is ``Naming``'s (webapp/names.py).
 """
 
+import atexit
 import hashlib
 import logging
 import os
@@ -334,4 +335,8 @@ def upload_label(max_upload_mb: float) -> str:
 
 
 def default_session_root() -> str:
-    return os.path.join(tempfile.gettempdir(), "partscope-sessions")
+    """A new folder of this server's own in the system's temp dir: two servers,
+    or two users on one machine, never share (or fight over) session folders."""
+    root = tempfile.mkdtemp(prefix="partscope-sessions-")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
