@@ -142,18 +142,13 @@ function bytes(b64) {
   return out;
 }
 
-function intTexture(data, rows) {
+// A TEX_W-wide data texture read with texelFetch: one int per texel from an
+// Int32Array (labels, selection), RGBA bytes from a Uint8Array (palette).
+function dataTexture(data, rows) {
   const tex = gl.createTexture();
   gl.bindTexture(gl.TEXTURE_2D, tex);
-  gl.texImage2D(gl.TEXTURE_2D, 0, gl.R32I, TEX_W, rows, 0, gl.RED_INTEGER, gl.INT, data);
-  for (const p of [gl.TEXTURE_MIN_FILTER, gl.TEXTURE_MAG_FILTER]) gl.texParameteri(gl.TEXTURE_2D, p, gl.NEAREST);
-  return tex;
-}
-
-function rgbaTexture(data, rows) {
-  const tex = gl.createTexture();
-  gl.bindTexture(gl.TEXTURE_2D, tex);
-  gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, TEX_W, rows, 0, gl.RGBA, gl.UNSIGNED_BYTE, data);
+  if (data instanceof Int32Array) gl.texImage2D(gl.TEXTURE_2D, 0, gl.R32I, TEX_W, rows, 0, gl.RED_INTEGER, gl.INT, data);
+  else gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, TEX_W, rows, 0, gl.RGBA, gl.UNSIGNED_BYTE, data);
   for (const p of [gl.TEXTURE_MIN_FILTER, gl.TEXTURE_MAG_FILTER]) gl.texParameteri(gl.TEXTURE_2D, p, gl.NEAREST);
   return tex;
 }
@@ -236,9 +231,9 @@ async function buildMesh(m) {
   S.nFaces = F;
   S.textures = textures;
   S.radius = m.radius || 0.87;
-  S.labelTex = intTexture(new Int32Array(TEX_W * Math.ceil(F / TEX_W)).fill(-1), Math.ceil(F / TEX_W));
-  S.selTex = intTexture(new Int32Array(TEX_W * Math.ceil(F / TEX_W)), Math.ceil(F / TEX_W));
-  S.paletteTex = rgbaTexture(new Uint8Array(TEX_W * 4), 1);
+  S.labelTex = dataTexture(new Int32Array(TEX_W * Math.ceil(F / TEX_W)).fill(-1), Math.ceil(F / TEX_W));
+  S.selTex = dataTexture(new Int32Array(TEX_W * Math.ceil(F / TEX_W)), Math.ceil(F / TEX_W));
+  S.paletteTex = dataTexture(new Uint8Array(TEX_W * 4), 1);
   S.cam = homeCamera();
   root.dataset.faces = String(F);
   root.dataset.state = 'mesh';
@@ -267,7 +262,7 @@ function applyParts(v) {
     pal.set([(n >> 16) & 255, (n >> 8) & 255, n & 255, 255], k * 4);
   });
   gl.deleteTexture(S.paletteTex);
-  S.paletteTex = rgbaTexture(pal, prow);
+  S.paletteTex = dataTexture(pal, prow);
 
   S.labels = labels;
   S.parts = v;
