@@ -14,6 +14,13 @@ from .config import ClusterConfig
 
 log = logging.getLogger(__name__)
 
+#: Features within one cell of this size (per axis) count as one place for the
+#: clusterer, which keeps at most ``min_samples`` points per cell: a fitted
+#: field packs a part's points into near-duplicates, and thousands of them
+#: make HDBSCAN's neighbor search slow while adding nothing (every core
+#: distance in a full cell stays within the cell's size).
+FEATURE_CELL = 2e-3
+
 
 def cluster_points(features: np.ndarray, xyz: np.ndarray, cfg: ClusterConfig) -> np.ndarray:
     """(N,) int32 point labels >= 0: HDBSCAN clusters, noise points taking the
@@ -26,13 +33,18 @@ def cluster_points(features: np.ndarray, xyz: np.ndarray, cfg: ClusterConfig) ->
     n = len(features)
     if n <= cfg.min_cluster_size:
         return np.zeros(n, np.int32)
+    keep, cell = thin_duplicates(features, FEATURE_CELL, cfg.min_samples)
+    if keep.sum() <= cfg.min_cluster_size:  # every point in one cell: one part
+        return np.zeros(n, np.int32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # hdbscan warns about sklearn internals it uses
-        labels = hdbscan.HDBSCAN(
+        kept = hdbscan.HDBSCAN(
             min_cluster_size=cfg.min_cluster_size, min_samples=cfg.min_samples,
             cluster_selection_epsilon=cfg.epsilon, core_dist_n_jobs=2,
-        ).fit_predict(features.astype(np.float64))
-    labels = labels.astype(np.int32)
+        ).fit_predict(features[keep].astype(np.float64))
+    by_cell = np.full(cell.max() + 1, -1, np.int32)
+    by_cell[cell[keep]] = kept
+    labels = by_cell[cell]
     noise = labels < 0
     if noise.all():
         return np.zeros(n, np.int32)
@@ -40,6 +52,21 @@ def cluster_points(features: np.ndarray, xyz: np.ndarray, cfg: ClusterConfig) ->
         _, nn = cKDTree(xyz[~noise]).query(xyz[noise])
         labels[noise] = labels[~noise][nn]
     return labels
+
+
+def thin_duplicates(features: np.ndarray, cell: float, cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the first ``cap`` points of every grid cell of size ``cell``.
+
+    features : (N, D) float; returns ((N,) bool kept, (N,) int cell of each point)
+    """
+    key = np.floor(features / cell).astype(np.int64)
+    _, cell_id, count = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    cell_id = cell_id.ravel()
+    order = np.argsort(cell_id, kind="stable")
+    first = np.concatenate([[0], np.cumsum(count)[:-1]])
+    rank = np.empty(len(features), np.int64)
+    rank[order] = np.arange(len(features)) - first[cell_id[order]]
+    return rank < cap, cell_id
 
 
 def vote_faces(point_labels: np.ndarray, point_face: np.ndarray, face_centers: np.ndarray) -> np.ndarray:

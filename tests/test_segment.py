@@ -80,3 +80,52 @@ def test_packed_state_round_trip(table_fit):
     again = PartField.from_state(field.asset, state)
     np.testing.assert_allclose(again.features(0.7), field.features(0.7), atol=1e-6)
     np.testing.assert_array_equal(again.parts(0.1), field.parts(0.1))
+
+
+def test_balanced_sampling_gives_small_parts_their_share():
+    """A view holding a 900-point part and a 100-point part: uniform draws
+    give the small one a tenth of the points; balance 1 draws both about equally."""
+    from core.field import _balanced_pick
+    from core.masks import ViewMasks
+
+    member = np.zeros((1000, 2), bool)
+    member[:900, 0] = True
+    member[900:, 1] = True
+    vm = ViewMasks(np.arange(1000, dtype=np.int32), member, np.array([1.0, 0.2], np.float32))
+    rng = np.random.default_rng(0)
+    share = {}
+    for balance in (0.0, 1.0):
+        pick, group = _balanced_pick(rng, vm, 0.0, 100, balance, {})
+        assert (group == np.where(pick < 900, 0, 1)).all()
+        share[balance] = np.mean(group == 1)
+    assert share[0.0] < 0.2
+    assert 0.35 < share[1.0] < 0.65
+
+
+def test_thinned_clustering_matches_plain_hdbscan():
+    """Dense near-duplicate features (as a fitted field makes) are thinned
+    before HDBSCAN; the clusters are the ones HDBSCAN finds on every point."""
+    import warnings
+
+    import hdbscan
+    from sklearn.metrics import adjusted_rand_score
+
+    from core.clustering import FEATURE_CELL, cluster_points, thin_duplicates
+    from core.config import ClusterConfig
+
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(4, 8))
+    sizes, spreads = [3000, 1500, 400, 60], [3e-4, 3e-4, 3e-2, 3e-4]
+    feats = np.concatenate([c + rng.normal(scale=d, size=(k, 8))
+                            for c, k, d in zip(centers, sizes, spreads)]).astype(np.float32)
+    xyz = rng.random((len(feats), 3)).astype(np.float32)
+    cfg = ClusterConfig()
+    keep, _ = thin_duplicates(feats, FEATURE_CELL, cfg.min_samples)
+    assert keep.sum() < 0.5 * len(feats)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = hdbscan.HDBSCAN(min_cluster_size=cfg.min_cluster_size, min_samples=cfg.min_samples,
+                                cluster_selection_epsilon=cfg.epsilon).fit_predict(feats.astype(np.float64))
+    labels = cluster_points(feats, xyz, cfg)
+    assert len(np.unique(plain[plain >= 0])) == 4
+    assert adjusted_rand_score(plain, labels) == 1.0
