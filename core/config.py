@@ -78,9 +78,6 @@ class FieldConfig:
     (0: uniform, as the paper's pixels; 1: every group equally often). PSB dev,
     count-matched mIoU / best-scale mIoU / RI error: 0 -> 0.663 / 0.670 / 0.105,
     0.5 -> 0.675 / 0.700 / 0.111, 1 -> 0.671 / 0.713 / 0.129."""
-    uniform_scales: float = 0.1
-    """Share of draws whose scale is uniform over the slider's 0-2 range; the
-    rest follow this object's mask-scale distribution."""
     lr: float = 3e-3
     """Peak learning rate of the one-cycle schedule (paper: 1e-4 over 5,000 steps)."""
     margin: float = 1.0

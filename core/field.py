@@ -139,7 +139,7 @@ def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone
         s_draw = np.zeros(n_views)
         for slot, v in enumerate(rng.integers(len(usable), size=n_views)):
             vm = usable[v]
-            s = float(transform.sample(rng, 1)[0]) if rng.random() >= cfg.uniform_scales else float(rng.uniform(0, 2))
+            s = float(transform.sample(rng, 1)[0]) if rng.random() > 0.1 else float(rng.uniform(0, 2))
             pick, group = _balanced_pick(rng, vm, s, n_pts, cfg.balance, cache)
             ids[slot] = vm.points[pick]
             groups[slot] = group
