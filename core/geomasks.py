@@ -59,14 +59,17 @@ def crease_weight(graph: FaceGraph) -> np.ndarray:
 def boundary_cost(member: np.ndarray, graph: FaceGraph, weighted_length: np.ndarray,
                   area: np.ndarray) -> float:
     """Crease-weighted boundary length over the square root of the smaller
-    side's area: small for a limb behind a narrow neck or a part behind a
-    concave crease, large for an arbitrary patch of a smooth surface.
+    side's area, the sides being the part and the rest of its connected
+    piece (other pieces are parts already): small for a limb behind a narrow
+    neck or a part behind a concave crease, large for an arbitrary patch of
+    a smooth surface.
 
-    member : (F,) bool, the candidate part
+    member : (F,) bool, the candidate part (a connected patch)
     """
     cut = member[graph.pairs[:, 0]] != member[graph.pairs[:, 1]]
     inside = area[member].sum()
-    smaller = min(inside, area.sum() - inside)
+    piece = graph.piece == graph.piece[np.argmax(member)]
+    smaller = min(inside, area[piece].sum() - inside)
     if smaller <= 0:
         return 0.0
     return float(weighted_length[cut].sum() / np.sqrt(smaller))
