@@ -77,7 +77,7 @@ class FieldConfig:
     """Points of a view are drawn with weight 1 / (size of their group) ** balance
     (0: uniform, as the paper's pixels; 1: every group equally often). PSB dev,
     count-matched mIoU / best-scale mIoU / RI error: 0 -> 0.663 / 0.670 / 0.105,
-    0.5 -> 0.675 / 0.700 / 0.111, 1 -> 0.671 / 0.713 / 0.129."""
+    0.5 -> 0.675 / 0.701 / 0.111, 1 -> 0.671 / 0.713 / 0.129."""
     lr: float = 3e-3
     """Peak learning rate of the one-cycle schedule (paper: 1e-4 over 5,000 steps)."""
     margin: float = 1.0

@@ -132,7 +132,7 @@ def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps)
     n_views, n_pts = cfg.views_per_step, cfg.points_per_view
-    cache: dict = {}
+    cache: list[dict] = [{} for _ in usable]  # per view: groups per scale interval
     for step in range(cfg.steps):
         ids = np.zeros((n_views, n_pts), np.int64)
         groups = np.full((n_views, n_pts), -1, np.int64)
@@ -140,7 +140,7 @@ def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone
         for slot, v in enumerate(rng.integers(len(usable), size=n_views)):
             vm = usable[v]
             s = float(transform.sample(rng, 1)[0]) if rng.random() > 0.1 else float(rng.uniform(0, 2))
-            pick, group = _balanced_pick(rng, vm, s, n_pts, cfg.balance, cache)
+            pick, group = _balanced_pick(rng, vm, s, n_pts, cfg.balance, cache[v])
             ids[slot] = vm.points[pick]
             groups[slot] = group
             s_draw[slot] = s
@@ -162,8 +162,9 @@ def _balanced_pick(rng, vm: ViewMasks, s: float, n: int, balance: float, cache: 
     """Draw ``n`` of a view's points, each with weight 1 / (size of its group
     at scale ``s``) ** balance, so small parts get pairs too; returns the
     picked indices into ``vm.points`` and their groups. Groups change only
-    where ``s`` passes a mask's scale: ``cache`` keeps them per interval."""
-    key = (id(vm), int(np.count_nonzero(vm.scales < s)))
+    where ``s`` passes a mask's scale: ``cache`` keeps this view's groups
+    per interval."""
+    key = int(np.count_nonzero(vm.scales < s))
     if key not in cache:
         group = groups_at(vm.member, vm.scales, s)
         p = np.bincount(group + 1)[group + 1].astype(np.float64) ** -balance

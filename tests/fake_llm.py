@@ -136,7 +136,9 @@ class FakeLLM:
         assert len(images) == 1, f"expected one image, got {len(images)}"
         image = images[0]
         mask = orange_pixels(image)
-        record = Recorded(kind="part" if mask.any() else "object", part=None, iou=0.0,
+        # the question says which it is (an object's own colors can look orange)
+        asks_part = any("highlighted" in t for t in texts)
+        record = Recorded(kind="part" if asks_part else "object", part=None, iou=0.0,
                           mask=mask, texts=texts, image_size=image.shape[:2],
                           authorization=headers.get("Authorization", ""), mode="normal",
                           started=time.monotonic())

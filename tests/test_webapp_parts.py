@@ -21,7 +21,7 @@ from core.export import part_names
 from core.loading import load_asset
 from core.naming import CanonicalViews
 from core.rendering import Camera, Renderer, reference_cameras
-from fake_llm import FakeLLM
+from fake_llm import FakeLLM, iou
 from tests.e2e.launch import ASSETS, running_app, shared_cache_dir
 from webapp.editing import PAINT_RESOLUTION
 from webapp.viewer import viewer_camera
@@ -336,8 +336,12 @@ def naming_server(app, client, richest, tmp_path, monkeypatch):
 
 def test_naming_streams_names_into_the_list_and_the_downloads(app, client, richest, naming_server):
     fake, labels, expected = naming_server
-    failing = expected[1]
-    fake.part_modes = {failing: "unauthorized"}  # its error echoes part of the key
+    # fail a part whose highlight no other part shares (the legs of a
+    # symmetric table look alike from their own best views)
+    masks = fake.part_masks
+    k = next(i for i, name in enumerate(expected)
+             if all(iou(masks[name], masks[other]) < 0.9 for other in expected if other != name))
+    fake.part_modes = {expected[k]: "unauthorized"}  # its error echoes part of the key
     job = client.submit([], api_name="/name_parts")
     value, n, table, picker, note, status = job.result(timeout=120)
     steps = job.outputs()
@@ -345,18 +349,20 @@ def test_naming_streams_names_into_the_list_and_the_downloads(app, client, riche
     counts = [sum(bool(x) for x in step[0]["names"]) for step in steps]
     assert counts == sorted(counts) and counts[0] == 0 and counts[-1] == n - 1
     names = value["names"]
-    assert names[1] is None and "Retry 1 failed part" in status and "refused the API key" in table
-    assert set(filter(None, names)) <= set(expected) and names[0] == expected[0]
+    assert names[k] is None and "Retry 1 failed part" in status and "refused the API key" in table
+    # every other part got the name of a part that looks the same from its view
+    assert all(iou(masks[names[i]], masks[expected[i]]) >= 0.9 for i in range(n) if i != k)
     assert KEY not in json.dumps(steps) and KEY[8:14] not in json.dumps(steps)
 
     # retry asks about the failed part only
     fake.part_modes = {}
     asked = len(fake.part_requests())
     value, *_, status = client.predict([], api_name="/name_parts")
-    assert len(fake.part_requests()) == asked + 1 and value["names"][1] == expected[1]
+    assert len(fake.part_requests()) == asked + 1 and value["names"][k] == expected[k]
     assert status.startswith("Named 1 of 1")
     roots = glb_roots(export(client, richest)[".glb"])
-    assert roots == part_names(n, value["names"]) == [name.replace(" ", "_") for name in value["names"]]
+    assert roots == part_names(n, value["names"])  # alike legs share a name: made unique
+    assert all(root.startswith(name.replace(" ", "_")) for root, name in zip(roots, value["names"]))
 
     # a name is edited like any other, and undone
     value, *_ = client.predict([0], "lid", api_name="/rename")
