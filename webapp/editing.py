@@ -22,7 +22,7 @@ from core.naming import highlight
 from core.rendering import reference_cameras
 
 from .viewer import viewer_camera
-from .work import (Workbench, follow, new_workbench, part_choices, split_labels, table_html,
+from .work import (Workbench, follow, listing, new_workbench, part_choices, split_labels, table_html,
                    view_value)
 
 log = logging.getLogger(__name__)
@@ -133,8 +133,10 @@ class Editing:
     def show(self, item, work: Workbench, message: str = "", targets=()) -> tuple:
         """(work, viewer value, parts, table, picker, undo, redo, note); the
         picker offers the list's parts with ``targets`` picked (None: as it is)."""
-        picker = gr.skip() if targets is None else gr.update(choices=part_choices(work), value=list(targets))
-        return (work, view_value(item, work), work.parts.n_parts, table_html(item, work), picker,
+        listed = listing(item, work)  # part sizes, once for the viewer, the table and the picker
+        picker = (gr.skip() if targets is None else
+                  gr.update(choices=part_choices(work, listed["faces"]), value=list(targets)))
+        return (work, view_value(item, work, listed), work.parts.n_parts, table_html(work, listed), picker,
                 gr.update(interactive=work.parts.can_undo), gr.update(interactive=work.parts.can_redo),
                 note(work, message))
 

@@ -100,23 +100,25 @@ def listing(item, work: Workbench) -> dict:
     return {"faces": faces, "share": share, "colors": hex_colors(state.colors)}
 
 
-def view_value(item, work: Workbench) -> dict:
-    """The viewer's value: the list's parts (hidden ones uncolored), names and selection."""
-    state, listed = work.parts.state, listing(item, work)
+def view_value(item, work: Workbench, listed: dict | None = None) -> dict:
+    """The viewer's value: the list's parts (hidden ones uncolored), names and
+    selection. listed : ``listing(item, work)`` if the caller has it."""
+    state, listed = work.parts.state, listed or listing(item, work)
     return parts_payload(item.asset.digest, work.scale, state.labels, hex_colors(state.colors, state.hidden),
                          listed["faces"], listed["share"], names=state.names, selected=work.selection,
                          edited=not work.following)
 
 
-def table_html(item, work: Workbench) -> str:
+def table_html(work: Workbench, listed: dict) -> str:
+    """The parts table of the list; listed : ``listing(item, work)``."""
     state = work.parts.state
-    return parts_table(listing(item, work), names=state.names, hidden=state.hidden, errors=work.naming_errors())
+    return parts_table(listed, names=state.names, hidden=state.hidden, errors=work.naming_errors())
 
 
-def part_choices(work: Workbench) -> list[tuple[str, int]]:
-    """(label, id) per part for the part picker: "3 · lamp shade (1,204 faces)"."""
+def part_choices(work: Workbench, counts: np.ndarray) -> list[tuple[str, int]]:
+    """(label, id) per part for the part picker: "3 · lamp shade (1,204 faces)";
+    counts : (P,) faces per part (``listing(...)["faces"]``)."""
     state = work.parts.state
-    counts = np.bincount(state.labels[state.labels >= 0], minlength=state.n_parts)
     return [(f"{k}{' · ' + state.names[k] if state.names[k] else ''} ({int(counts[k]):,} faces)"
              f"{' hidden' if state.hidden[k] else ''}", k) for k in range(state.n_parts)]
 
