@@ -1,6 +1,6 @@
 """Surface structure the default masks are built from: the face adjacency
-graph with concavity-aware weights, its spectral (commute-time) embedding,
-and connected pieces."""
+graph with concavity- and thickness-aware weights, its spectral
+(commute-time) embedding, and connected pieces."""
 
 from __future__ import annotations
 
@@ -13,9 +13,13 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
 from scipy.spatial import cKDTree
 
+from .rendering import ray_scene
 from .sampling import face_normals
 
 log = logging.getLogger(__name__)
+
+#: Change of log thickness between neighbors that weakens their link by 1/e.
+THICKNESS_SCALE = 0.05
 
 
 @dataclass
@@ -27,6 +31,7 @@ class FaceGraph:
     concave : (E,) bool, the crease between the two faces is concave
     length : (E,) float64, length of the shared edge (0 for proximity links)
     piece : (F,) int32, connected piece of each face over shared edges
+    thickness : (F,) float64, log shape diameter, smoothed over neighbors
     """
 
     pairs: np.ndarray
@@ -34,6 +39,7 @@ class FaceGraph:
     concave: np.ndarray
     length: np.ndarray
     piece: np.ndarray
+    thickness: np.ndarray
 
     @property
     def n_faces(self) -> int:
@@ -75,16 +81,62 @@ def face_graph(mesh) -> FaceGraph:
     adjacency = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
                               shape=(n_faces, n_faces))
     _, piece = connected_components(adjacency, directed=False)
-    return FaceGraph(pairs=pairs.astype(np.int64), angle=1.0 - cos, concave=concave,
-                     length=scale, piece=piece.astype(np.int32))
+    pairs = pairs.astype(np.int64)
+    thickness = smooth(np.log(np.maximum(shape_diameter(mesh), 1e-6)), pairs, n_faces)
+    return FaceGraph(pairs=pairs, angle=1.0 - cos, concave=concave, length=scale,
+                     piece=piece.astype(np.int32), thickness=thickness)
+
+
+def shape_diameter(mesh, n_rays: int = 16, cone_deg: float = 60.0, seed: int = 0) -> np.ndarray:
+    """(F,) float64 shape diameter function (Shapira et al.): the median length
+    of rays cast inward from each face's centroid, in a cone around the
+    inverted normal. Faces whose rays all miss (open or inside-out surfaces)
+    get the median of the rest."""
+    normals = face_normals(mesh.vertices, mesh.faces)
+    n_faces = len(normals)
+    rng = np.random.default_rng(seed)
+    z = rng.uniform(np.cos(np.radians(cone_deg)), 1.0, n_rays)
+    phi = rng.uniform(0.0, 2 * np.pi, n_rays)
+    r = np.sqrt(1.0 - z * z)
+    # an orthonormal frame (u, w, inward) per face
+    inward = -normals
+    helper = np.where(np.abs(inward[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+    u = np.cross(inward, helper)
+    u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
+    w = np.cross(inward, u)
+    dirs = ((r * np.cos(phi))[None, :, None] * u[:, None] + (r * np.sin(phi))[None, :, None] * w[:, None]
+            + z[None, :, None] * inward[:, None]).reshape(-1, 3)
+    origins = np.repeat(np.asarray(mesh.triangles_center) - 1e-5 * normals, n_rays, axis=0)
+    hit = ray_scene(mesh).run(origins.astype(np.float32), dirs.astype(np.float32), output=1)
+    length = np.where(hit["geomID"] >= 0, hit["tfar"], np.nan).reshape(n_faces, n_rays)
+    seen = ~np.isnan(length).all(axis=1)
+    out = np.full(n_faces, 1.0)
+    if seen.any():
+        out[seen] = np.nanmedian(length[seen], axis=1)
+        out[~seen] = np.median(out[seen])
+    return out
+
+
+def smooth(values: np.ndarray, pairs: np.ndarray, n_faces: int, rounds: int = 5) -> np.ndarray:
+    """Average each face's value with its neighbors', ``rounds`` times."""
+    a, b = pairs[:, 0], pairs[:, 1]
+    W = sp.coo_matrix((np.ones(2 * len(pairs)), (np.r_[a, b], np.r_[b, a])),
+                      shape=(n_faces, n_faces)).tocsr() + sp.eye(n_faces, format="csr")
+    degree = np.asarray(W.sum(axis=1)).ravel()
+    for _ in range(rounds):
+        values = (W @ values) / degree
+    return values
 
 
 def affinity(graph: FaceGraph, convex_weight: float = 0.15, floor: float = 1e-3) -> np.ndarray:
     """(E,) float64 link weights: exp(-d / mean d) with d the dihedral term,
     convex creases counting ``convex_weight`` as much as concave ones
-    (Katz and Tal), floored so a sliver never cuts itself off."""
+    (Katz and Tal), times exp(-|change of log thickness| / THICKNESS_SCALE)
+    so a limb parts from the body where it thickens; floored so a sliver
+    never cuts itself off."""
     d = np.where(graph.concave, 1.0, convex_weight) * graph.angle
-    return np.maximum(np.exp(-d / max(d.mean(), 1e-12)), floor)
+    t = np.abs(graph.thickness[graph.pairs[:, 0]] - graph.thickness[graph.pairs[:, 1]])
+    return np.maximum(np.exp(-d / max(d.mean(), 1e-12) - t / THICKNESS_SCALE), floor)
 
 
 def proximity_links(centroids: np.ndarray, piece: np.ndarray, k: int = 4) -> np.ndarray:

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 BACKBONES = ("none", "spectral")
 MASK_SOURCES = ("default", "sam")
 STAGES = ("loading", "rendering", "masks", "fitting", "clustering")
+#: Part of every fit's cache key: bump it when a fit changes with no setting
+#: changing, so fits cached by an older version are not served.
+FIT_VERSION = 2
 
 
 def _scale_key(scale: float) -> float:
@@ -197,7 +200,7 @@ class Engine:
         import hashlib
         import json
 
-        blob = json.dumps(config_key(self.config), sort_keys=True, default=str)
+        blob = json.dumps([FIT_VERSION, config_key(self.config)], sort_keys=True, default=str)
         return f"{asset.digest}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
     def fit(self, asset: Asset, progress=None, timer: StageTimer | None = None) -> PartField:

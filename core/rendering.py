@@ -107,15 +107,21 @@ def reference_cameras(cfg: RenderConfig, diagonal: float) -> list[Camera]:
     return cams
 
 
+def ray_scene(mesh) -> rtcore_scene.EmbreeScene:
+    """An embree scene of the mesh; ``run(origins, dirs, output=1)`` casts rays."""
+    scene = rtcore_scene.EmbreeScene()
+    TriangleMesh(scene=scene, vertices=np.asarray(mesh.vertices, np.float32),
+                 indices=np.asarray(mesh.faces, np.int32))
+    return scene
+
+
 class Renderer:
     """Holds the ray-tracing scene of one asset; renders any camera."""
 
     def __init__(self, asset: Asset):
         self.asset = asset
         self.normals = face_normals(asset.mesh.vertices, asset.mesh.faces).astype(np.float32)
-        self.scene = rtcore_scene.EmbreeScene()
-        TriangleMesh(scene=self.scene, vertices=asset.mesh.vertices.astype(np.float32),
-                     indices=asset.mesh.faces.astype(np.int32))
+        self.scene = ray_scene(asset.mesh)
 
     def render(self, camera: Camera, shade: bool = True) -> View:
         origins, dirs = camera.rays()

@@ -1,0 +1,45 @@
+import dataclasses
+
+import numpy as np
+import trimesh
+
+from core.geometry import affinity, face_graph, shape_diameter
+
+
+def test_shape_diameter_of_a_sphere_is_a_chord_and_scales_with_it():
+    # a chord at angle a to the inward normal is 2 r cos a, and the rays lie
+    # within 60 degrees of the inward normal: every diameter is in [r, 2r]
+    medians = []
+    for radius in (0.5, 0.1):
+        sphere = trimesh.creation.icosphere(subdivisions=3, radius=radius)
+        diameter = shape_diameter(sphere)
+        assert np.all((diameter > radius) & (diameter < 2 * radius))
+        medians.append(np.median(diameter))
+    assert abs(medians[0] / medians[1] - 5.0) < 0.05
+
+
+def test_shape_diameter_of_an_inside_out_surface_is_finite():
+    sphere = trimesh.creation.icosphere(subdivisions=2, radius=0.5)
+    flipped = trimesh.Trimesh(sphere.vertices, sphere.faces[:, ::-1], process=False)
+    assert np.all(np.isfinite(shape_diameter(flipped)))
+
+
+def test_links_weaken_where_a_limb_thickens():
+    # a thin rod growing out of a thick one through a cone: counting
+    # thickness weakens the links across the cone, not those along the rods
+    profile = [(0.0, -0.6), (0.3, -0.6), (0.3, 0.0), (0.06, 0.25), (0.06, 0.8), (0.0, 0.8)]
+    limb = trimesh.creation.revolve(profile, sections=48)
+    limb = trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(limb.vertices, limb.faces, max_edge=0.03))
+    graph = face_graph(limb)
+    height = limb.triangles_center[:, 2]
+    z = height[graph.pairs]
+
+    def cut(weight, height):
+        return weight[(z.min(axis=1) < height) & (z.max(axis=1) >= height)].sum()
+
+    assert np.median(graph.thickness[height > 0.35]) < np.median(graph.thickness[height < -0.1]) - 1.0
+    flat = affinity(dataclasses.replace(graph, thickness=np.zeros_like(graph.thickness)))
+    weight = affinity(graph)
+    kept = {h: cut(weight, h) / cut(flat, h) for h in (-0.3, 0.2, 0.5)}
+    assert kept[0.2] < 0.8 * min(kept[-0.3], kept[0.5])
+    assert min(kept[-0.3], kept[0.5]) > 0.95
