@@ -53,8 +53,9 @@ def score(labels: np.ndarray, scales: np.ndarray, humans: list[np.ndarray], targ
     }
 
 
-def run_mesh(path: str, out: str, masks: str) -> tuple[dict, float]:
-    cmd = [sys.executable, "-m", "core", "segment", path, "--out", out, "--masks", masks, "--no-cache"]
+def run_mesh(path: str, out: str, masks: str, seed: int = 0) -> tuple[dict, float]:
+    cmd = [sys.executable, "-m", "core", "segment", path, "--out", out, "--masks", masks, "--seed", str(seed),
+           "--no-cache"]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=os.path.dirname(HERE))
     wall = time.perf_counter() - start
@@ -66,7 +67,7 @@ def run_mesh(path: str, out: str, masks: str) -> tuple[dict, float]:
 
 def markdown(report: dict) -> str:
     lines = [f"# PSB ({report['masks']} masks): {len(report['meshes'])} meshes", "",
-             f"Measured {report['date']} on {report['machine']}.", "",
+             f"Measured {report['date']} on {report['machine']}, seed {report.get('seed', 0)}.", "",
              "| mesh | faces | human parts | parts | scale | RI error | mIoU | best-scale mIoU | wall s | s per scale "
              "| peak MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -89,6 +90,7 @@ def main(argv=None) -> int:
     p.add_argument("--root", required=True, help="PSB folder with off/, seg/ and nSeg-ByModel.txt")
     p.add_argument("--ids", help="comma-separated model ids (default: every mesh in off/)")
     p.add_argument("--masks", default="default", choices=("default", "sam"))
+    p.add_argument("--seed", type=int, default=0, help="seed of every run; another seed shows the spread")
     p.add_argument("--results", default=os.path.join(HERE, "results"))
     args = p.parse_args(argv)
 
@@ -99,7 +101,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for model in ids:
             out = os.path.join(tmp, str(model))
-            run, wall = run_mesh(os.path.join(args.root, "off", f"{model}.off"), out, args.masks)
+            run, wall = run_mesh(os.path.join(args.root, "off", f"{model}.off"), out, args.masks, args.seed)
             data = np.load(os.path.join(out, "labels.npz"))
             row = {"model": model, "faces": run["faces"], "wall_seconds": wall,
                    "stage_seconds": run["seconds"], "peak_mb": run["peak_rss_mb"]}
@@ -123,10 +125,11 @@ def main(argv=None) -> int:
         "max_seconds_per_scale": float(max(r["seconds_per_scale"] for r in rows)),
         "median_stage_seconds": {k: float(np.median([r["stage_seconds"].get(k, 0.0) for r in rows])) for k in stages},
     }
-    report = {"masks": args.masks, "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} CPU cores",
+    report = {"masks": args.masks, "seed": args.seed, "date": time.strftime("%Y-%m-%d"),
+              "machine": f"{os.cpu_count()} CPU cores",
               "meshes": rows, "summary": summary}
     os.makedirs(args.results, exist_ok=True)
-    stem = os.path.join(args.results, f"psb-{args.masks}")
+    stem = os.path.join(args.results, f"psb-{args.masks}" + (f"-seed{args.seed}" if args.seed else ""))
     with open(stem + ".json", "w") as f:
         json.dump(report, f, indent=1)
     with open(stem + ".md", "w") as f:

@@ -85,7 +85,8 @@ def candidate_parts(embedding: np.ndarray, graph: FaceGraph, seed: int = 0) -> l
     for k in GRANULARITIES:
         if k >= len(fit_on):
             break
-        km = KMeans(k, n_init=1, max_iter=60, random_state=seed).fit(fit_on)
+        # a start of its own per k, so one unlucky start cannot miss a part at every k
+        km = KMeans(k, n_init=1, max_iter=60, random_state=seed * 1000 + k).fit(fit_on)
         labels = split_connected(km.predict(embedding).astype(np.int32), graph)
         for lab in range(labels.max() + 1):
             out.append(labels == lab)
