@@ -117,11 +117,15 @@ def shape_diameter(mesh, n_rays: int = 16, cone_deg: float = 60.0, seed: int = 0
     return out
 
 
+def link_matrix(pairs: np.ndarray, weight: np.ndarray, n_faces: int) -> sp.csr_matrix:
+    """(F, F) symmetric sparse matrix with ``weight`` on both directions of each link."""
+    a, b = pairs[:, 0], pairs[:, 1]
+    return sp.coo_matrix((np.r_[weight, weight], (np.r_[a, b], np.r_[b, a])), shape=(n_faces, n_faces)).tocsr()
+
+
 def smooth(values: np.ndarray, pairs: np.ndarray, n_faces: int, rounds: int = 5) -> np.ndarray:
     """Average each face's value with its neighbors', ``rounds`` times."""
-    a, b = pairs[:, 0], pairs[:, 1]
-    W = sp.coo_matrix((np.ones(2 * len(pairs)), (np.r_[a, b], np.r_[b, a])),
-                      shape=(n_faces, n_faces)).tocsr() + sp.eye(n_faces, format="csr")
+    W = link_matrix(pairs, np.ones(len(pairs)), n_faces) + sp.eye(n_faces, format="csr")
     degree = np.asarray(W.sum(axis=1)).ravel()
     for _ in range(rounds):
         values = (W @ values) / degree
@@ -176,8 +180,7 @@ def spectral_embedding(mesh, graph: FaceGraph, n: int = 16, convex_weight: float
     if len(links):
         pairs = np.concatenate([pairs, links])
         w = np.concatenate([w, np.full(len(links), bridge)])
-    W = sp.coo_matrix((np.r_[w, w], (np.r_[pairs[:, 0], pairs[:, 1]], np.r_[pairs[:, 1], pairs[:, 0]])),
-                      shape=(n_faces, n_faces)).tocsr()
+    W = link_matrix(pairs, w, n_faces)
     deg = np.asarray(W.sum(axis=1)).ravel()
     isolated = deg <= 0
     deg[isolated] = 1.0

@@ -40,8 +40,8 @@ def test_links_weaken_where_a_limb_thickens():
     height = limb.triangles_center[:, 2]
     z = height[graph.pairs]
 
-    def cut(weight, height):
-        return weight[(z.min(axis=1) < height) & (z.max(axis=1) >= height)].sum()
+    def cut(weight, level):
+        return weight[(z.min(axis=1) < level) & (z.max(axis=1) >= level)].sum()
 
     assert np.median(graph.thickness[height > 0.35]) < np.median(graph.thickness[height < -0.1]) - 1.0
     flat = affinity(dataclasses.replace(graph, thickness=np.zeros_like(graph.thickness)))

@@ -103,7 +103,8 @@ def listing(item, work: Workbench) -> dict:
 def view_value(item, work: Workbench, listed: dict | None = None) -> dict:
     """The viewer's value: the list's parts (hidden ones uncolored), names and
     selection. listed : ``listing(item, work)`` if the caller has it."""
-    state, listed = work.parts.state, listed or listing(item, work)
+    state = work.parts.state
+    listed = listing(item, work) if listed is None else listed
     return parts_payload(item.asset.digest, work.scale, state.labels, hex_colors(state.colors, state.hidden),
                          listed["faces"], listed["share"], names=state.names, selected=work.selection,
                          edited=not work.following)
