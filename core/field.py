@@ -139,7 +139,7 @@ def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone
         s_draw = np.zeros(n_views)
         for slot, v in enumerate(rng.integers(len(usable), size=n_views)):
             vm = usable[v]
-            s = float(transform.sample(rng, 1)[0]) if rng.random() > 0.1 else float(rng.uniform(0, 2))
+            s = _draw_scale(rng, transform, cfg.fine_share)
             pick, group = _balanced_pick(rng, vm, s, n_pts, cfg.balance, cache[v])
             ids[slot] = vm.points[pick]
             groups[slot] = group
@@ -156,6 +156,21 @@ def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone
         if step % 100 == 0:
             log.debug("field step %d loss %.4f", step, loss.item())
     return model.eval(), transform
+
+
+def _draw_scale(rng, transform: ScaleTransform, fine_share: float) -> float:
+    """One training scale: 0 (every point in its smallest mask) with
+    probability ``fine_share``, else mostly a draw from this object's mask
+    scales, one time in ten uniform on [0, 2]. The draws from the mask
+    scales almost never fall below the smallest mask's scale (it is the
+    distribution's minimum), so without the first case the finest level,
+    which is what the slider shows at 0, is hardly ever trained."""
+    r = rng.random()
+    if r < fine_share:
+        return 0.0
+    if r < fine_share + 0.1:
+        return float(rng.uniform(0, 2))
+    return float(transform.sample(rng, 1)[0])
 
 
 def _balanced_pick(rng, vm: ViewMasks, s: float, n: int, balance: float, cache: dict) -> tuple[np.ndarray, np.ndarray]:
