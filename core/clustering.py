@@ -1,6 +1,6 @@
 """Parts at one scale (DESIGN.md step 8): HDBSCAN over the point features,
 noise to the nearest labelled point, faces vote, unvoted faces copy the
-nearest voted face."""
+nearest voted face; then each part is split into its connected regions."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .config import ClusterConfig
+from .geometry import split_connected
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +80,44 @@ def vote_faces(point_labels: np.ndarray, point_face: np.ndarray, face_centers: n
     n_labels = int(point_labels.max()) + 1
     votes = np.zeros((n_faces, n_labels), np.int32)
     np.add.at(votes, (point_face, point_labels), 1)
-    voted = votes.any(axis=1)
     labels = votes.argmax(axis=1).astype(np.int32)
-    if not voted.all():
-        _, nn = cKDTree(face_centers[voted]).query(face_centers[~voted])
-        labels[~voted] = labels[voted][nn]
-    return relabel_by_size(labels)
+    return relabel_by_size(copy_nearest(labels, votes.any(axis=1), face_centers))
+
+
+def split_regions(labels: np.ndarray, links: np.ndarray, face_centers: np.ndarray, area: np.ndarray,
+                  min_share: float) -> np.ndarray:
+    """(F,) int32 face labels where a part the field spreads over several
+    regions of one surface (a left and a right hand it cannot tell apart)
+    becomes one part per region. Separate pieces that do not touch may still
+    share a part (the coarse end stays the whole object). A region under
+    ``min_share`` of the surface area that was split off is a fragment and
+    joins the nearest region.
+
+    labels : (F,) int; links : (E, 2) faces that touch (``geometry.surface_links``);
+    face_centers : (F, 3); area : (F,) face areas
+    """
+    labels = np.asarray(labels)
+    regions = split_connected(labels, links)
+    surface = split_connected(np.zeros_like(labels), links)
+    first = np.unique(regions, return_index=True)[1]
+    label, where = labels[first], surface[first]  # per region
+    _, key, n_alike = np.unique(np.stack([label, where], axis=1), axis=0, return_inverse=True,
+                                return_counts=True)
+    split = n_alike[key.ravel()] > 1  # its label has other regions on the same surface
+    part = np.where(split, label.max() + 1 + np.arange(len(first)), label)[regions]
+    fragment = (split & (np.bincount(regions, weights=area) < min_share * area.sum()))[regions]
+    if not fragment.all():
+        part = copy_nearest(part, ~fragment, face_centers)
+    return relabel_by_size(part)
+
+
+def copy_nearest(labels: np.ndarray, known: np.ndarray, face_centers: np.ndarray) -> np.ndarray:
+    """``labels`` with every face not ``known`` taking the label of the nearest known face."""
+    if not known.all():
+        labels = labels.copy()
+        _, nn = cKDTree(face_centers[known]).query(face_centers[~known])
+        labels[~known] = labels[known][nn]
+    return labels
 
 
 def relabel_by_size(labels: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:

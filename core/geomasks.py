@@ -16,11 +16,9 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 from sklearn.cluster import KMeans
 
-from .geometry import FaceGraph, face_graph, spectral_embedding
+from .geometry import FaceGraph, face_graph, spectral_embedding, split_connected
 from .loading import Asset
 from .config import MaskConfig
 from .masks import ViewMasks, group_scales
@@ -38,16 +36,6 @@ MAX_BOUNDARY_COST = 2.0
 CREASE_SCALE = 0.05
 #: Faces fed to k-means; the rest are assigned to the nearest center.
 KMEANS_SAMPLE = 40000
-
-
-def split_connected(labels: np.ndarray, graph: FaceGraph) -> np.ndarray:
-    """(F,) int32 labels where every label is one connected patch of faces."""
-    a, b = graph.pairs[:, 0], graph.pairs[:, 1]
-    same = labels[a] == labels[b]
-    n = len(labels)
-    adj = sp.coo_matrix((np.ones(same.sum()), (a[same], b[same])), shape=(n, n))
-    _, comp = connected_components(adj, directed=False)
-    return comp.astype(np.int32)
 
 
 def crease_weight(graph: FaceGraph) -> np.ndarray:
@@ -87,7 +75,7 @@ def candidate_parts(embedding: np.ndarray, graph: FaceGraph, seed: int = 0) -> l
             break
         # a start of its own per k, so one unlucky start cannot miss a part at every k
         km = KMeans(k, n_init=1, max_iter=60, random_state=seed * 1000 + k).fit(fit_on)
-        labels = split_connected(km.predict(embedding).astype(np.int32), graph)
+        labels = split_connected(km.predict(embedding).astype(np.int32), graph.pairs)
         for lab in range(labels.max() + 1):
             out.append(labels == lab)
     return out

@@ -54,8 +54,9 @@ def merged_faces(mesh, decimals: int = 6) -> tuple[np.ndarray, np.ndarray]:
     return inverse.ravel()[np.asarray(mesh.faces)], vertices[first]
 
 
-def face_graph(mesh) -> FaceGraph:
-    """Adjacency over shared (merged) edges, with dihedral angle and concavity."""
+def edge_pairs(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Faces that share an edge (vertices merged by position): (F, 3) merged
+    faces, (V', 3) positions, (E, 2) int64 face pairs, (E, 2) their shared edge."""
     faces, verts = merged_faces(mesh)
     n_faces = len(faces)
     edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
@@ -68,8 +69,33 @@ def face_graph(mesh) -> FaceGraph:
     pairs = np.stack([owner[idx], owner[idx + 1]], axis=1)
     shared = edges[idx]
     keep = pairs[:, 0] != pairs[:, 1]
-    pairs, shared = pairs[keep], shared[keep]
+    return faces, verts, pairs[keep].astype(np.int64), shared[keep]
 
+
+def split_connected(labels: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """(F,) int32 labels where every label is one connected patch of faces.
+
+    pairs : (E, 2) int links between faces (see ``edge_pairs``)
+    """
+    a, b = pairs[:, 0], pairs[:, 1]
+    same = labels[a] == labels[b]
+    n = len(labels)
+    adj = sp.coo_matrix((np.ones(same.sum()), (a[same], b[same])), shape=(n, n))
+    return connected_components(adj, directed=False)[1].astype(np.int32)
+
+
+def surface_links(mesh) -> np.ndarray:
+    """(E, 2) int64 links between faces that touch: a shared edge, or, between
+    separate pieces of the model, proximity (see ``proximity_links``)."""
+    pairs = edge_pairs(mesh)[2]
+    piece = split_connected(np.zeros(len(mesh.faces), np.int32), pairs)
+    return np.concatenate([pairs, proximity_links(np.asarray(mesh.triangles_center), piece)])
+
+
+def face_graph(mesh) -> FaceGraph:
+    """Adjacency over shared (merged) edges, with dihedral angle and concavity."""
+    faces, verts, pairs, shared = edge_pairs(mesh)
+    n_faces = len(faces)
     normals = face_normals(verts, faces)
     cos = np.clip(np.einsum("ij,ij->i", normals[pairs[:, 0]], normals[pairs[:, 1]]), -1, 1)
     # the corner of face b off the shared edge lies in front of face a's plane: concave
@@ -78,13 +104,10 @@ def face_graph(mesh) -> FaceGraph:
     height = np.einsum("ij,ij->i", verts[off] - verts[shared[:, 0]], normals[pairs[:, 0]])
     scale = np.linalg.norm(verts[shared[:, 0]] - verts[shared[:, 1]], axis=1)
     concave = height > 1e-9 * np.maximum(scale, 1e-12)
-    adjacency = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
-                              shape=(n_faces, n_faces))
-    _, piece = connected_components(adjacency, directed=False)
-    pairs = pairs.astype(np.int64)
+    piece = split_connected(np.zeros(n_faces, np.int32), pairs)
     thickness = smooth(np.log(np.maximum(shape_diameter(mesh), 1e-6)), pairs, n_faces)
     return FaceGraph(pairs=pairs, angle=1.0 - cos, concave=concave, length=scale,
-                     piece=piece.astype(np.int32), thickness=thickness)
+                     piece=piece, thickness=thickness)
 
 
 def shape_diameter(mesh, n_rays: int = 16, cone_deg: float = 60.0, seed: int = 0) -> np.ndarray:

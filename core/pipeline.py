@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .clustering import cluster_points, vote_faces
+from .clustering import cluster_points, split_regions, vote_faces
 from .config import SegmentConfig, config_key, default_scales
 from .field import ScaleField, ScaleTransform, field_features, fit_field
-from .geometry import face_graph, spectral_embedding
+from .geometry import face_graph, spectral_embedding, surface_links
 from .geomasks import EMBEDDING_SIZE
 from .loading import Asset
 from .masks import build_view_masks, drop_background_masks, masks_to_layers
@@ -29,7 +29,7 @@ MASK_SOURCES = ("default", "sam")
 STAGES = ("loading", "rendering", "masks", "fitting", "clustering")
 #: Part of every fit's cache key: bump it when a fit changes with no setting
 #: changing, so fits cached by an older version are not served.
-FIT_VERSION = 3
+FIT_VERSION = 4
 
 
 def _scale_key(scale: float) -> float:
@@ -58,6 +58,7 @@ class PartField:
     _labels: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _renderer: object = field(default=None, repr=False)
+    _links: np.ndarray | None = field(default=None, repr=False)
 
     def features(self, scale: float) -> np.ndarray:
         """(N, D) float32 point features at ``scale``."""
@@ -68,14 +69,19 @@ class PartField:
         return cluster_points(self.features(scale), self.points.xyz, self.config.cluster)
 
     def parts(self, scale: float) -> np.ndarray:
-        """(F,) int32 face labels at ``scale``, contiguous from 0, largest first.
+        """(F,) int32 face labels at ``scale``, contiguous from 0, largest first,
+        each part one connected region of the surface.
         Computed once per scale (rounded to 0.001), then cached."""
         key = _scale_key(scale)
         with self._lock:
             cached = self._labels.get(key)
         if cached is not None:
             return cached
-        labels = vote_faces(self.point_labels(key), self.points.face, self.asset.mesh.triangles_center)
+        mesh = self.asset.mesh
+        labels = vote_faces(self.point_labels(key), self.points.face, mesh.triangles_center)
+        # a region smaller than one cluster's worth of points is a fragment
+        min_share = self.config.cluster.min_cluster_size / len(self.points)
+        labels = split_regions(labels, self.links, mesh.triangles_center, mesh.area_faces, min_share)
         with self._lock:
             self._labels[key] = labels
         return labels
@@ -147,6 +153,13 @@ class PartField:
 
             self._renderer = Renderer(self.asset)
         return self._renderer
+
+    @property
+    def links(self) -> np.ndarray:
+        """(E, 2) faces that touch (``geometry.surface_links``), found once on first use."""
+        if self._links is None:
+            self._links = surface_links(self.asset.mesh)
+        return self._links
 
     @property
     def cached_scales(self) -> list[float]:

@@ -153,3 +153,27 @@ def test_thinned_clustering_matches_plain_hdbscan():
     labels = cluster_points(feats, xyz, cfg)
     assert len(np.unique(plain[plain >= 0])) == 4
     assert adjusted_rand_score(plain, labels) == 1.0
+
+
+def test_a_part_spread_over_two_places_becomes_two_parts():
+    """Legs 1 and 2 of the fused table share one label (a field that cannot
+    tell them apart): they become two parts. Stray faces of leg 3's label on
+    the top join the top; two boxes far apart may still share a part."""
+    from core.clustering import split_regions
+    from core.geometry import surface_links
+
+    mesh, human = table()
+    labels = np.where(human == 2, 1, human)
+    top = np.nonzero(human == 0)[0]
+    stray = top[np.argsort(np.linalg.norm(mesh.triangles_center[top] - [0, 0.5, 0], axis=1))[:4]]
+    labels[stray] = 3
+    out = split_regions(labels, surface_links(mesh), mesh.triangles_center, mesh.area_faces, 0.002)
+    assert len(np.unique(out)) == 5
+    for part in range(5):
+        faces = human == part
+        assert iou(out == np.bincount(out[faces]).argmax(), faces) > 0.98, part
+
+    boxes = two_boxes(gap=1.5)
+    one = np.zeros(len(boxes.faces), np.int32)
+    out = split_regions(one, surface_links(boxes), boxes.triangles_center, boxes.area_faces, 0.002)
+    assert (out == 0).all()
