@@ -1,6 +1,7 @@
 """Parts at one scale (DESIGN.md step 8): HDBSCAN over the point features,
 noise to the nearest labelled point, faces vote, unvoted faces copy the
-nearest voted face; then each part is split into its connected regions."""
+nearest voted face; then a part spread over separate regions of one surface
+becomes one part per region."""
 
 from __future__ import annotations
 
