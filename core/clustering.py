@@ -72,7 +72,8 @@ def thin_duplicates(features: np.ndarray, cell: float, cap: int) -> tuple[np.nda
 
 
 def vote_faces(point_labels: np.ndarray, point_face: np.ndarray, face_centers: np.ndarray) -> np.ndarray:
-    """(F,) int32 face labels, contiguous from 0, largest part first.
+    """(F,) int32 face labels: the point label most of a face's points carry
+    (``split_regions`` then numbers the parts by size).
 
     point_labels : (N,) int >= 0; point_face : (N,) int face of each point;
     face_centers : (F, 3) float centroid of each face
@@ -82,7 +83,7 @@ def vote_faces(point_labels: np.ndarray, point_face: np.ndarray, face_centers: n
     votes = np.zeros((n_faces, n_labels), np.int32)
     np.add.at(votes, (point_face, point_labels), 1)
     labels = votes.argmax(axis=1).astype(np.int32)
-    return relabel_by_size(copy_nearest(labels, votes.any(axis=1), face_centers))
+    return copy_nearest(labels, votes.any(axis=1), face_centers)
 
 
 def split_regions(labels: np.ndarray, links: np.ndarray, face_centers: np.ndarray, area: np.ndarray,
