@@ -26,7 +26,8 @@ FEATURE_CELL = 2e-3
 
 def cluster_points(features: np.ndarray, xyz: np.ndarray, cfg: ClusterConfig) -> np.ndarray:
     """(N,) int32 point labels >= 0: HDBSCAN clusters, noise points taking the
-    label of the nearest labelled point in space.
+    label of the nearest labelled point in space; all one cluster when no gap
+    between the features reaches ``cfg.epsilon``.
 
     features : (N, D) float32; xyz : (N, 3) float32
     """
@@ -40,10 +41,15 @@ def cluster_points(features: np.ndarray, xyz: np.ndarray, cfg: ClusterConfig) ->
         return np.zeros(n, np.int32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # hdbscan warns about sklearn internals it uses
-        kept = hdbscan.HDBSCAN(
+        clusterer = hdbscan.HDBSCAN(
             min_cluster_size=cfg.min_cluster_size, min_samples=cfg.min_samples,
             cluster_selection_epsilon=cfg.epsilon, core_dist_n_jobs=2,
-        ).fit_predict(features[keep].astype(np.float64))
+        ).fit(features[keep].astype(np.float64))
+    # HDBSCAN never selects its root, so it splits even a blob that is all one
+    # group: when every point links to the rest within epsilon, it is one part
+    if clusterer.single_linkage_tree_.to_numpy()[-1, 2] < cfg.epsilon:
+        return np.zeros(n, np.int32)
+    kept = clusterer.labels_
     by_cell = np.full(cell.max() + 1, -1, np.int32)
     by_cell[cell[keep]] = kept
     labels = by_cell[cell]

@@ -155,6 +155,23 @@ def test_thinned_clustering_matches_plain_hdbscan():
     assert adjusted_rand_score(plain, labels) == 1.0
 
 
+def test_features_closer_than_epsilon_are_one_part():
+    """At the coarse end a fitted field packs the whole object into one tight
+    spot; HDBSCAN still splits it in two unless the gap is checked."""
+    from core.clustering import cluster_points
+    from core.config import ClusterConfig
+
+    rng = np.random.default_rng(0)
+    xyz = rng.random((400, 3)).astype(np.float32)
+    cfg = ClusterConfig()
+    for gap, parts in [(0.3 * cfg.epsilon, 1), (10 * cfg.epsilon, 2)]:
+        centers = np.repeat([[0.0] * 8, [gap] + [0.0] * 7], 200, axis=0)
+        feats = (centers + rng.normal(scale=0.01 * cfg.epsilon, size=centers.shape)).astype(np.float32)
+        labels = cluster_points(feats, xyz, cfg)
+        counts = [len(np.unique(labels[:200])), len(np.unique(labels[200:])), len(np.unique(labels))]
+        assert counts == [1, 1, parts], gap
+
+
 def test_a_part_spread_over_two_places_becomes_two_parts():
     """Legs 1 and 2 of the fused table share one label (a field that cannot
     tell them apart): they become two parts. Stray faces of leg 3's label on
