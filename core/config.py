@@ -78,10 +78,11 @@ class FieldConfig:
     (0: uniform, as the paper's pixels; 1: every group equally often). PSB dev,
     count-matched mIoU / best-scale mIoU / RI error: 0 -> 0.663 / 0.670 / 0.105,
     0.5 -> 0.675 / 0.701 / 0.111, 1 -> 0.671 / 0.713 / 0.129."""
-    fine_share: float = 0.2
+    fine_share: float = 0.35
     """Share of views trained at scale 0, each point in its smallest mask (the
     paper draws a level per pixel, so its finest level gets a fair share too;
-    drawn from the mask scales alone, it is almost never trained)."""
+    drawn from the mask scales alone, it is almost never trained). PSB dev,
+    count-matched mIoU seed 0 / seed 1: 0.2 -> 0.706 / 0.722, 0.35 -> 0.718 / 0.735."""
     lr: float = 3e-3
     """Peak learning rate of the one-cycle schedule (paper: 1e-4 over 5,000 steps)."""
     margin: float = 1.0
