@@ -1,12 +1,18 @@
 """Quality and speed on the Princeton Segmentation Benchmark.
 
-    python -m benchmarks.psb --root ../shared/psb-dev [--ids 1,21] [--masks default]
+    python -m benchmarks.psb --root ../shared/psb-dev [--ids 1,21] [--masks default] [--perturb]
 
 Runs the command line (``python -m core segment``, no fit cache) on every
 mesh, then scores, per mesh and overall, the Rand Index error and the
 class-agnostic part mIoU at the scale whose part count is closest to the
 human count (nSeg-ByModel.txt), the best-scale mIoU, the time per stage and
 the peak memory. Writes benchmarks/results/psb-<masks>.json and .md.
+
+``--perturb`` runs every mesh as another exporter might have written it, a
+stand-in for meshes the method was never tuned on: turned by a random
+rotation, faces shuffled, half of them wound the other way round, and no
+vertex shared (a triangle soup, as STL writes it); the human labels follow
+the shuffle. Writes psb-<masks>-perturbed.*.
 """
 
 from __future__ import annotations
@@ -53,6 +59,23 @@ def score(labels: np.ndarray, scales: np.ndarray, humans: list[np.ndarray], targ
     }
 
 
+def perturbed(path: str, out: str, seed: int) -> np.ndarray:
+    """Write ``path`` rotated, shuffled, half reverse-wound and unshared to
+    ``out``; returns (F,) int64, the original face of each written face."""
+    import trimesh
+    from scipy.spatial.transform import Rotation
+
+    mesh = trimesh.load(path, force="mesh", process=False)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(mesh.faces))
+    faces = mesh.faces[order]
+    flip = rng.random(len(faces)) < 0.5
+    faces[flip] = faces[flip, ::-1]
+    corners = (mesh.vertices @ Rotation.random(random_state=seed).as_matrix().T)[faces.ravel()]
+    trimesh.Trimesh(corners, np.arange(len(corners)).reshape(-1, 3), process=False).export(out)
+    return order
+
+
 def run_mesh(path: str, out: str, masks: str, seed: int = 0) -> tuple[dict, float]:
     cmd = [sys.executable, "-m", "core", "segment", path, "--out", out, "--masks", masks, "--seed", str(seed),
            "--no-cache"]
@@ -66,7 +89,8 @@ def run_mesh(path: str, out: str, masks: str, seed: int = 0) -> tuple[dict, floa
 
 
 def markdown(report: dict) -> str:
-    lines = [f"# PSB ({report['masks']} masks): {len(report['meshes'])} meshes", "",
+    kind = " rotated, shuffled, rewound and unshared" if report.get("perturbed") else ""
+    lines = [f"# PSB ({report['masks']} masks): {len(report['meshes'])} meshes{kind}", "",
              f"Measured {report['date']} on {report['machine']}, seed {report.get('seed', 0)}.", "",
              "| mesh | faces | human parts | parts | scale | RI error | mIoU | best-scale mIoU | wall s | s per scale "
              "| peak MB |",
@@ -91,6 +115,8 @@ def main(argv=None) -> int:
     p.add_argument("--ids", help="comma-separated model ids (default: every mesh in off/)")
     p.add_argument("--masks", default="default", choices=("default", "sam"))
     p.add_argument("--seed", type=int, default=0, help="seed of every run; another seed shows the spread")
+    p.add_argument("--perturb", action="store_true",
+                   help="rotate, shuffle, rewind and unshare every mesh first (see above)")
     p.add_argument("--results", default=os.path.join(HERE, "results"))
     args = p.parse_args(argv)
 
@@ -101,14 +127,18 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for model in ids:
             out = os.path.join(tmp, str(model))
-            run, wall = run_mesh(os.path.join(args.root, "off", f"{model}.off"), out, args.masks, args.seed)
+            path = os.path.join(args.root, "off", f"{model}.off")
+            humans = human_segmentations(args.root, model)
+            if args.perturb:
+                order = perturbed(path, os.path.join(tmp, f"{model}.off"), model * 1000 + args.seed)
+                path, humans = os.path.join(tmp, f"{model}.off"), [h[order] for h in humans]
+            run, wall = run_mesh(path, out, args.masks, args.seed)
             data = np.load(os.path.join(out, "labels.npz"))
             row = {"model": model, "faces": run["faces"], "wall_seconds": wall,
                    "stage_seconds": run["seconds"], "peak_mb": run["peak_rss_mb"]}
             # each scale of the ladder is clustered on its own: the stage over the count
             row["seconds_per_scale"] = run["seconds"]["clustering"] / len(data["scales"])
-            row.update(score(data["face_labels"], data["scales"], human_segmentations(args.root, model),
-                             counts[model - 1]))
+            row.update(score(data["face_labels"], data["scales"], humans, counts[model - 1]))
             rows.append(row)
             print(f"{model:4d} faces {row['faces']:6d} human {row['human_count']:2d} -> {row['parts']:2d} parts "
                   f"@{row['scale']:.1f}  RI {row['rand_index_error']:.3f}  mIoU {row['miou']:.3f}  "
@@ -125,11 +155,12 @@ def main(argv=None) -> int:
         "max_seconds_per_scale": float(max(r["seconds_per_scale"] for r in rows)),
         "median_stage_seconds": {k: float(np.median([r["stage_seconds"].get(k, 0.0) for r in rows])) for k in stages},
     }
-    report = {"masks": args.masks, "seed": args.seed, "date": time.strftime("%Y-%m-%d"),
+    report = {"masks": args.masks, "seed": args.seed, "perturbed": args.perturb, "date": time.strftime("%Y-%m-%d"),
               "machine": f"{os.cpu_count()} CPU cores",
               "meshes": rows, "summary": summary}
     os.makedirs(args.results, exist_ok=True)
-    stem = os.path.join(args.results, f"psb-{args.masks}" + (f"-seed{args.seed}" if args.seed else ""))
+    stem = os.path.join(args.results, f"psb-{args.masks}" + ("-perturbed" if args.perturb else "")
+                        + (f"-seed{args.seed}" if args.seed else ""))
     with open(stem + ".json", "w") as f:
         json.dump(report, f, indent=1)
     with open(stem + ".md", "w") as f:

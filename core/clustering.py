@@ -12,7 +12,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .config import ClusterConfig
-from .geometry import split_connected
+from .topology import split_connected
 
 log = logging.getLogger(__name__)
 

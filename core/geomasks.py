@@ -5,8 +5,9 @@ commute-time embedding of the face graph, each cluster split into connected
 patches), keeps those whose boundary is a real part boundary (short for the
 part's size, or running along concave creases), and arranges the kept ones
 into a nested family, so that every scale of the field has one clean
-partition to learn. The asset's own structure (connected pieces, scene
-nodes, materials) enters first, as parts that are always kept. Each 3D part
+partition to learn. The asset's own structure enters first: connected
+pieces, scene nodes and materials as parts that are always kept, texture
+islands as candidates judged like the rest. Each 3D part
 is then drawn into every view as a 2D mask, as SAM's masks would be, and
 carries the scale of all its points (DESIGN.md step 5), seen or not.
 """
@@ -18,7 +19,8 @@ import logging
 import numpy as np
 from sklearn.cluster import KMeans
 
-from .geometry import FaceGraph, face_graph, spectral_embedding, split_connected
+from .geometry import FaceGraph, face_graph, spectral_embedding
+from .topology import split_connected, texture_islands
 from .loading import Asset
 from .config import MaskConfig
 from .masks import ViewMasks, group_scales
@@ -36,6 +38,8 @@ MAX_BOUNDARY_COST = 2.0
 CREASE_SCALE = 0.05
 #: Faces fed to k-means; the rest are assigned to the nearest center.
 KMEANS_SAMPLE = 40000
+#: Texture islands holding less of the surface than this are not candidates.
+MIN_ISLAND_SHARE = 0.01
 
 
 def crease_weight(graph: FaceGraph) -> np.ndarray:
@@ -81,6 +85,21 @@ def candidate_parts(embedding: np.ndarray, graph: FaceGraph, seed: int = 0) -> l
     return out
 
 
+def island_parts(asset: Asset, area: np.ndarray) -> list[np.ndarray]:
+    """Texture islands holding at least MIN_ISLAND_SHARE of the surface, as
+    (F,) bool candidate parts. An artist's UV seams often run along part
+    boundaries, but seams also cut smooth surfaces (and generated atlases
+    cut anywhere), so an island is judged by its boundary like any candidate.
+
+    area : (F,) face areas
+    """
+    if not asset.has_texture:
+        return []
+    islands = texture_islands(asset.mesh, asset.corner_uv)
+    share = np.bincount(islands + 1, weights=area) / area.sum()
+    return [islands == i for i in np.nonzero(share[1:] >= MIN_ISLAND_SHARE)[0]]
+
+
 def nested_family(candidates: list[np.ndarray], costs: np.ndarray, max_cost: float,
                   tolerance: float = 0.02) -> list[np.ndarray]:
     """Greedily keep the cheapest candidates that nest with every kept one:
@@ -124,7 +143,8 @@ def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = Non
     for cue in (graph.piece, asset.face_node, asset.face_material):
         if len(np.unique(cue)) > 1:
             structural += [cue == v for v in np.unique(cue)]
-    candidates = candidate_parts(embedding, graph, seed)
+    # islands first: a tie in cost goes to the boundary two cues agree on
+    candidates = island_parts(asset, area) + candidate_parts(embedding, graph, seed)
     costs = np.array([boundary_cost(m, graph, weighted_length, area) for m in candidates])
     parts = nested_family(structural + candidates,
                           np.concatenate([np.full(len(structural), -1.0), costs]), MAX_BOUNDARY_COST)

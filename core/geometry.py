@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
 from scipy.spatial import cKDTree
 
 from .rendering import ray_scene
 from .sampling import face_normals
+from .topology import edge_pairs, split_connected
 
 log = logging.getLogger(__name__)
 
@@ -44,44 +44,6 @@ class FaceGraph:
     @property
     def n_faces(self) -> int:
         return len(self.piece)
-
-
-def merged_faces(mesh, decimals: int = 6) -> tuple[np.ndarray, np.ndarray]:
-    """Faces over vertices merged by rounded position: (F, 3) int64 faces, (V', 3) positions."""
-    vertices = np.asarray(mesh.vertices)
-    _, first, inverse = np.unique(np.round(vertices, decimals), axis=0,
-                                  return_index=True, return_inverse=True)
-    return inverse.ravel()[np.asarray(mesh.faces)], vertices[first]
-
-
-def edge_pairs(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Faces that share an edge (vertices merged by position): (F, 3) merged
-    faces, (V', 3) positions, (E, 2) int64 face pairs, (E, 2) their shared edge."""
-    faces, verts = merged_faces(mesh)
-    n_faces = len(faces)
-    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    owner = np.repeat(np.arange(n_faces), 3)
-    order = np.lexsort((edges[:, 1], edges[:, 0]))
-    edges, owner = edges[order], owner[order]
-    same = np.all(edges[1:] == edges[:-1], axis=1)
-    # link consecutive owners of the same edge (non-manifold edges chain up)
-    idx = np.nonzero(same)[0]
-    pairs = np.stack([owner[idx], owner[idx + 1]], axis=1)
-    shared = edges[idx]
-    keep = pairs[:, 0] != pairs[:, 1]
-    return faces, verts, pairs[keep].astype(np.int64), shared[keep]
-
-
-def split_connected(labels: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """(F,) int32 labels where every label is one connected patch of faces.
-
-    pairs : (E, 2) int links between faces (see ``edge_pairs``)
-    """
-    a, b = pairs[:, 0], pairs[:, 1]
-    same = labels[a] == labels[b]
-    n = len(labels)
-    adj = sp.coo_matrix((np.ones(same.sum()), (a[same], b[same])), shape=(n, n))
-    return connected_components(adj, directed=False)[1].astype(np.int32)
 
 
 def surface_links(mesh) -> np.ndarray:

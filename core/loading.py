@@ -2,7 +2,8 @@
 came from and what its surface looks like (texture, vertex or material color).
 
 Face order is a contract: it is the order of
-``trimesh.load(path, force='mesh', process=False).faces``.
+``trimesh.load(path, force='mesh', process=False).faces``. Windings are not:
+faces wound inward are turned, so every piece faces out.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import trimesh
+
+from .topology import outward_flips
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,7 @@ class InputError(ValueError):
 class Asset:
     """One object, normalized (largest bounding-box side 1, centered at 0).
 
-    mesh : trimesh.Trimesh, faces in the contract order, vertices normalized
+    mesh : trimesh.Trimesh, faces in the contract order, wound outward, vertices normalized
     face_node : (F,) int32, index into ``node_names``
     node_names : list of str, one per scene node (primitive) holding geometry
     face_material : (F,) int32, index into ``textures`` or -1 for none
@@ -134,8 +137,22 @@ def load_asset(path: str) -> Asset:
         corner_color=np.concatenate(colors).astype(np.uint8),
         to_original=to_original, digest="", name=name, source_meshes=meshes)
     asset.digest = _digest(vertices, faces, asset)
+    _wind_outward(asset)
     log.info("loaded %s: %d faces, %d nodes, %d textures", name, len(faces), len(meshes), len(textures))
     return asset
+
+
+def _wind_outward(asset: Asset) -> None:
+    """Rewind faces in place so every piece is wound one way, facing out
+    (files often mix windings); face order and look stay as they were."""
+    flip = outward_flips(asset.mesh)
+    if flip.any():
+        log.info("%d of %d faces were wound inward: turned", flip.sum(), len(flip))
+        faces = asset.mesh.faces.copy()
+        faces[flip] = faces[flip, ::-1]
+        asset.mesh = trimesh.Trimesh(asset.mesh.vertices, faces, process=False)
+        asset.corner_uv[flip] = asset.corner_uv[flip, ::-1]
+        asset.corner_color[flip] = asset.corner_color[flip, ::-1]
 
 
 def _appearance(m: trimesh.Trimesh):

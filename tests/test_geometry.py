@@ -65,3 +65,44 @@ def test_default_masks_find_the_part_whatever_the_seed():
         best = max((np.count_nonzero(cap & (layer == k)) / np.count_nonzero(cap | (layer == k))
                     for layer in layers for k in range(layer.max() + 1)))
         assert best > 0.9, f"seed {seed}: the cap's best mask has IoU {best:.2f}"
+
+
+def test_texture_islands_end_at_uv_seams(tmp_path):
+    # the fused table, unwrapped one island per human part (top, four legs),
+    # beside an untextured ball: islands follow the seams, not the surface
+    from PIL import Image
+
+    from core.geomasks import island_parts
+    from core.topology import edge_pairs, split_connected, texture_islands
+    from meshes import table
+
+    mesh, human = table()
+    corners = mesh.vertices[mesh.faces].reshape(-1, 3)
+    part = np.repeat(human, 3)
+    uv = np.stack([0.18 * part + 0.1 * (corners[:, 0] + 0.5), 0.5 + 0.5 * corners[:, 1]], axis=1)
+    material = trimesh.visual.material.PBRMaterial(baseColorTexture=Image.new("RGB", (8, 8), (200, 120, 40)))
+    unwrapped = trimesh.Trimesh(corners, np.arange(len(corners)).reshape(-1, 3), process=False,
+                                visual=trimesh.visual.TextureVisuals(uv=uv, material=material))
+    ball = trimesh.creation.icosphere(subdivisions=2, radius=0.1)
+    ball.apply_translation([0, 1.0, 0])
+    scene = trimesh.Scene()
+    scene.add_geometry(unwrapped, node_name="table")
+    scene.add_geometry(ball, node_name="ball")
+    path = str(tmp_path / "unwrapped.glb")
+    scene.export(path)
+    asset = load_asset(path)
+    on_table = asset.face_node == asset.node_names.index("table")
+    assert on_table.sum() == len(human)
+    islands = texture_islands(asset.mesh, asset.corner_uv)
+    assert np.all(islands[~on_table] == -1)
+    # one island per connected patch of a part (a face the labels give a
+    # leg with no leg face beside it is a patch, and an island, of its own)
+    patches = split_connected(human, edge_pairs(mesh)[2])
+    pairs = np.unique(np.stack([islands[on_table], patches], axis=1), axis=0)
+    assert len(pairs) == len(np.unique(patches)) == len(np.unique(islands[on_table]))
+    # the top and the legs hold over 1% of the surface each: the candidates
+    area = np.asarray(asset.mesh.area_faces)
+    parts = island_parts(asset, area)
+    share = np.bincount(patches, area[on_table]) / area.sum()
+    assert sorted(share[share > 0.01].tolist()) == pytest.approx(sorted(area[p].sum() / area.sum() for p in parts))
+    assert len(parts) == 5

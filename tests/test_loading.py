@@ -69,6 +69,35 @@ def test_psb_off_keeps_face_order():
     assert len(labels) == asset.n_faces
 
 
+def test_faces_wound_inward_are_turned_and_keep_their_colors(tmp_path):
+    # a ball wound inward everywhere, a box with every other face reversed;
+    # every vertex has a color of its own
+    ball = trimesh.creation.icosphere(subdivisions=2, radius=0.3)
+    box = trimesh.creation.box(extents=[0.4, 0.4, 0.4])
+    box.apply_translation([1.0, 0, 0])
+    mesh = trimesh.util.concatenate([ball, box])
+    faces = mesh.faces.copy()
+    wrong = np.zeros(len(faces), bool)
+    wrong[:len(ball.faces)] = True
+    wrong[len(ball.faces)::2] = True
+    faces[wrong] = faces[wrong, ::-1]
+    colors = np.random.default_rng(0).integers(0, 255, (len(mesh.vertices), 4), dtype=np.uint8)
+    colors[:, 3] = 255
+    path = str(tmp_path / "mixed.ply")
+    trimesh.Trimesh(mesh.vertices, faces, vertex_colors=colors, process=False).export(path)
+    asset = load_asset(path)
+    assert asset.mesh.is_winding_consistent
+    for piece in asset.mesh.split(only_watertight=True):
+        assert piece.volume > 0  # facing out
+    # the same corners in the same face order, reversed exactly where they were wrong
+    file_corners = asset.mesh.vertices[faces]
+    turned = ~np.all(np.isclose(asset.mesh.vertices[asset.mesh.faces], file_corners), axis=(1, 2))
+    np.testing.assert_array_equal(turned, wrong)
+    np.testing.assert_allclose(asset.mesh.vertices[asset.mesh.faces][wrong], file_corners[wrong][:, ::-1])
+    # each corner keeps its vertex's color
+    np.testing.assert_array_equal(asset.corner_color, colors[asset.mesh.faces])
+
+
 def test_digest_is_content_identity(tmp_path):
     a, b = str(tmp_path / "a.glb"), str(tmp_path / "b.glb")
     textured_scene().export(a)
