@@ -40,6 +40,11 @@ CREASE_SCALE = 0.05
 KMEANS_SAMPLE = 40000
 #: Texture islands holding less of the surface than this are not candidates.
 MIN_ISLAND_SHARE = 0.01
+#: No part holds less of the surface than this: the area of one HDBSCAN
+#: cluster (30 of 15,000 points), so nothing smaller can be a part at any
+#: scale. Without it a model of thousands of separate leaves or bolts makes
+#: a candidate of each, and the masks take minutes.
+MIN_PART_SHARE = 0.002
 
 
 def crease_weight(graph: FaceGraph) -> np.ndarray:
@@ -67,9 +72,10 @@ def boundary_cost(member: np.ndarray, graph: FaceGraph, weighted_length: np.ndar
     return float(weighted_length[cut].sum() / np.sqrt(smaller))
 
 
-def candidate_parts(embedding: np.ndarray, graph: FaceGraph, seed: int = 0) -> list[np.ndarray]:
+def candidate_parts(embedding: np.ndarray, graph: FaceGraph, area: np.ndarray, seed: int = 0) -> list[np.ndarray]:
     """Connected patches of k-means clusters of the embedding, for every k in
-    GRANULARITIES: a list of (F,) bool masks (duplicates included)."""
+    GRANULARITIES, holding at least MIN_PART_SHARE of the surface: a list of
+    (F,) bool masks (duplicates included). area : (F,) face areas."""
     n = len(embedding)
     rng = np.random.default_rng(seed)
     fit_on = embedding if n <= KMEANS_SAMPLE else embedding[rng.choice(n, KMEANS_SAMPLE, replace=False)]
@@ -80,8 +86,8 @@ def candidate_parts(embedding: np.ndarray, graph: FaceGraph, seed: int = 0) -> l
         # a start of its own per k, so one unlucky start cannot miss a part at every k
         km = KMeans(k, n_init=1, max_iter=60, random_state=seed * 1000 + k).fit(fit_on)
         labels = split_connected(km.predict(embedding).astype(np.int32), graph.pairs)
-        for lab in range(labels.max() + 1):
-            out.append(labels == lab)
+        share = np.bincount(labels, weights=area) / area.sum()
+        out += [labels == lab for lab in np.nonzero(share >= MIN_PART_SHARE)[0]]
     return out
 
 
@@ -141,10 +147,12 @@ def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = Non
 
     structural = []
     for cue in (graph.piece, asset.face_node, asset.face_material):
-        if len(np.unique(cue)) > 1:
-            structural += [cue == v for v in np.unique(cue)]
+        values, which = np.unique(cue, return_inverse=True)
+        if len(values) > 1:
+            share = np.bincount(which.ravel(), weights=area) / area.sum()
+            structural += [cue == values[i] for i in np.nonzero(share >= MIN_PART_SHARE)[0]]
     # islands first: a tie in cost goes to the boundary two cues agree on
-    candidates = island_parts(asset, area) + candidate_parts(embedding, graph, seed)
+    candidates = island_parts(asset, area) + candidate_parts(embedding, graph, area, seed)
     costs = np.array([boundary_cost(m, graph, weighted_length, area) for m in candidates])
     parts = nested_family(structural + candidates,
                           np.concatenate([np.full(len(structural), -1.0), costs]), MAX_BOUNDARY_COST)

@@ -106,3 +106,31 @@ def test_texture_islands_end_at_uv_seams(tmp_path):
     share = np.bincount(patches, area[on_table]) / area.sum()
     assert sorted(share[share > 0.01].tolist()) == pytest.approx(sorted(area[p].sum() / area.sum() for p in parts))
     assert len(parts) == 5
+
+
+def test_pieces_too_small_to_be_parts_are_not_masks():
+    # a trunk among 1,500 separate leaves, each under one cluster's worth of
+    # the surface: no leaf becomes a mask of its own, the trunk does
+    from core.geomasks import MIN_PART_SHARE
+    from core.loading import Asset
+
+    rng = np.random.default_rng(0)
+    trunk = trimesh.creation.cylinder(radius=0.05, height=1.0, sections=16)
+    leaves = []
+    for _ in range(1500):
+        leaf = trimesh.Trimesh([[0, 0, 0], [0.05, 0, 0], [0.05, 0.05, 0], [0, 0.05, 0]], [[0, 1, 2], [0, 2, 3]])
+        leaf.apply_transform(trimesh.transformations.random_rotation_matrix(rng.random(3)))
+        leaf.apply_translation(rng.normal(0, 0.2, 3) + [0, 0, 0.6])
+        leaves.append(leaf)
+    mesh = trimesh.util.concatenate([trunk] + leaves)
+    n = len(mesh.faces)
+    asset = Asset(mesh=mesh, face_node=np.zeros(n, np.int32), node_names=["tree"],
+                  face_material=np.full(n, -1, np.int32), textures=[], corner_uv=np.full((n, 3, 2), np.nan),
+                  corner_color=np.full((n, 3, 4), 200, np.uint8), to_original=np.eye(4), digest="", name="tree",
+                  source_meshes=[mesh])
+    layers = geometry_segments(asset)
+    area = mesh.area_faces
+    shares = [area[layer == k].sum() / area.sum() for layer in layers for k in range(layer.max() + 1)]
+    assert min(shares) >= MIN_PART_SHARE
+    is_trunk = np.arange(n) < len(trunk.faces)
+    assert any(np.array_equal(layer == k, is_trunk) for layer in layers[1:] for k in range(layer.max() + 1))
