@@ -1,7 +1,7 @@
 """How the faces of a mesh hang together, over vertices merged by position
 (a file that repeats a vertex at every UV seam, or writes a triangle soup,
-still gives one surface): shared edges, connected patches, and one
-consistent outward winding."""
+still gives one surface): shared edges, connected patches, one consistent
+outward winding, and texture islands."""
 
 from __future__ import annotations
 
