@@ -86,9 +86,16 @@ def candidate_parts(embedding: np.ndarray, graph: FaceGraph, area: np.ndarray, s
         # a start of its own per k, so one unlucky start cannot miss a part at every k
         km = KMeans(k, n_init=1, max_iter=60, random_state=seed * 1000 + k).fit(fit_on)
         labels = split_connected(km.predict(embedding).astype(np.int32), graph.pairs)
-        share = np.bincount(labels, weights=area) / area.sum()
-        out += [labels == lab for lab in np.nonzero(share >= MIN_PART_SHARE)[0]]
+        out += label_masks(labels, area, MIN_PART_SHARE)
     return out
+
+
+def label_masks(labels: np.ndarray, area: np.ndarray, min_share: float) -> list[np.ndarray]:
+    """(F,) bool mask of every label >= 0 that holds at least ``min_share`` of
+    the surface, in label order. labels : (F,) int; area : (F,) face areas."""
+    on = labels >= 0
+    share = np.bincount(labels[on], weights=area[on]) / area.sum()
+    return [labels == lab for lab in np.nonzero(share >= min_share)[0]]
 
 
 def island_parts(asset: Asset, area: np.ndarray) -> list[np.ndarray]:
@@ -101,9 +108,7 @@ def island_parts(asset: Asset, area: np.ndarray) -> list[np.ndarray]:
     """
     if not asset.has_texture:
         return []
-    islands = texture_islands(asset.mesh, asset.corner_uv)
-    share = np.bincount(islands + 1, weights=area) / area.sum()
-    return [islands == i for i in np.nonzero(share[1:] >= MIN_ISLAND_SHARE)[0]]
+    return label_masks(texture_islands(asset.mesh, asset.corner_uv), area, MIN_ISLAND_SHARE)
 
 
 def nested_family(candidates: list[np.ndarray], costs: np.ndarray, max_cost: float,
@@ -148,9 +153,8 @@ def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = Non
     structural = []
     for cue in (graph.piece, asset.face_node, asset.face_material):
         values, which = np.unique(cue, return_inverse=True)
-        if len(values) > 1:
-            share = np.bincount(which.ravel(), weights=area) / area.sum()
-            structural += [cue == values[i] for i in np.nonzero(share >= MIN_PART_SHARE)[0]]
+        if len(values) > 1:  # every value a group, -1 (no material) too
+            structural += label_masks(which.ravel(), area, MIN_PART_SHARE)
     # islands first: a tie in cost goes to the boundary two cues agree on
     candidates = island_parts(asset, area) + candidate_parts(embedding, graph, area, seed)
     costs = np.array([boundary_cost(m, graph, weighted_length, area) for m in candidates])
