@@ -38,6 +38,9 @@ MAX_BOUNDARY_COST = 2.0
 CREASE_SCALE = 0.05
 #: Faces fed to k-means; the rest are assigned to the nearest center.
 KMEANS_SAMPLE = 40000
+#: k-means starts per k, the best kept: one start lands in a poor local
+#: optimum often enough that the family changed with the face order alone.
+KMEANS_STARTS = 3
 #: Texture islands holding less of the surface than this are not candidates.
 MIN_ISLAND_SHARE = 0.01
 #: No part holds less of the surface than this: the area of one HDBSCAN
@@ -84,7 +87,7 @@ def candidate_parts(embedding: np.ndarray, graph: FaceGraph, area: np.ndarray, s
         if k >= len(fit_on):
             break
         # a start of its own per k, so one unlucky start cannot miss a part at every k
-        km = KMeans(k, n_init=1, max_iter=60, random_state=seed * 1000 + k).fit(fit_on)
+        km = KMeans(k, n_init=KMEANS_STARTS, max_iter=60, random_state=seed * 1000 + k).fit(fit_on)
         labels = split_connected(km.predict(embedding).astype(np.int32), graph.pairs)
         out += label_masks(labels, area, MIN_PART_SHARE)
     return out

@@ -72,28 +72,34 @@ def face_graph(mesh) -> FaceGraph:
                      piece=piece, thickness=thickness)
 
 
-def shape_diameter(mesh, n_rays: int = 16, cone_deg: float = 60.0, seed: int = 0) -> np.ndarray:
+def shape_diameter(mesh, n_rays: int = 32, cone_deg: float = 60.0, seed: int = 0) -> np.ndarray:
     """(F,) float64 shape diameter function (Shapira et al.): the median length
     of rays cast inward from each face's centroid, in a cone around the
-    inverted normal. Faces whose rays all miss (open or inside-out surfaces)
-    get the median of the rest."""
-    normals = face_normals(mesh.vertices, mesh.faces)
+    inverted normal. The rays are laid out in each face's own frame (its
+    longest edge, in both directions), so the same face gets the same rays
+    however the model is turned. Faces whose rays all miss (open or
+    inside-out surfaces) get the median of the rest."""
+    vertices, faces = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces)
+    normals = face_normals(vertices, faces)
     n_faces = len(normals)
     rng = np.random.default_rng(seed)
-    z = rng.uniform(np.cos(np.radians(cone_deg)), 1.0, n_rays)
-    phi = rng.uniform(0.0, 2 * np.pi, n_rays)
+    z = rng.uniform(np.cos(np.radians(cone_deg)), 1.0, n_rays // 2)
+    phi = rng.uniform(0.0, 2 * np.pi, n_rays // 2)
+    # each ray and its mirror across the cone's axis: an edge's two directions give one set
+    z, phi = np.r_[z, z], np.r_[phi, phi + np.pi]
     r = np.sqrt(1.0 - z * z)
-    # an orthonormal frame (u, w, inward) per face
-    inward = -normals
-    helper = np.where(np.abs(inward[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
-    u = np.cross(inward, helper)
+    # an orthonormal frame (u, w, inward) per face, u along its longest edge
+    tri = vertices[faces]
+    edges = tri[:, [1, 2, 0]] - tri
+    u = edges[np.arange(n_faces), np.argmax(np.linalg.norm(edges, axis=2), axis=1)]
     u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
+    inward = -normals
     w = np.cross(inward, u)
     dirs = ((r * np.cos(phi))[None, :, None] * u[:, None] + (r * np.sin(phi))[None, :, None] * w[:, None]
             + z[None, :, None] * inward[:, None]).reshape(-1, 3)
-    origins = np.repeat(np.asarray(mesh.triangles_center) - 1e-5 * normals, n_rays, axis=0)
+    origins = np.repeat(np.asarray(mesh.triangles_center) - 1e-5 * normals, len(z), axis=0)
     hit = ray_scene(mesh).run(origins.astype(np.float32), dirs.astype(np.float32), output=1)
-    length = np.where(hit["geomID"] >= 0, hit["tfar"], np.nan).reshape(n_faces, n_rays)
+    length = np.where(hit["geomID"] >= 0, hit["tfar"], np.nan).reshape(n_faces, len(z))
     seen = ~np.isnan(length).all(axis=1)
     out = np.full(n_faces, 1.0)
     if seen.any():

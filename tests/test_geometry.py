@@ -30,6 +30,17 @@ def test_shape_diameter_of_an_inside_out_surface_is_finite():
     assert np.all(np.isfinite(shape_diameter(flipped)))
 
 
+def test_shape_diameter_does_not_depend_on_the_pose():
+    # the rays are laid out in each face's own frame: a turned and shifted
+    # copy of a model gets the same thickness on every face
+    limb = trimesh.creation.capsule(height=0.6, radius=0.1, count=[16, 16])
+    limb.apply_transform(trimesh.transformations.scale_and_translate([1.0, 1.5, 0.7]))
+    turned = limb.copy()
+    turned.apply_transform(trimesh.transformations.random_rotation_matrix(np.random.default_rng(3).random(3)))
+    turned.apply_translation([0.3, -0.2, 0.1])
+    assert np.allclose(shape_diameter(turned), shape_diameter(limb), rtol=1e-4)
+
+
 def test_links_weaken_where_a_limb_thickens():
     # a thin rod growing out of a thick one through a cone: counting
     # thickness weakens the links across the cone, not those along the rods
