@@ -1,6 +1,6 @@
 """Quality and speed on the Princeton Segmentation Benchmark.
 
-    python -m benchmarks.psb --root ../shared/psb-dev [--ids 1,21] [--masks default] [--perturb]
+    python -m benchmarks.psb --root ../shared/psb-dev [--ids 1,21] [--masks default] [--perturb] [--refine N]
 
 Runs the command line (``python -m core segment``, no fit cache) on every
 mesh, then scores, per mesh and overall, the Rand Index error and the
@@ -13,6 +13,11 @@ stand-in for meshes the method was never tuned on: turned by a random
 rotation, faces shuffled, half of them wound the other way round, and no
 vertex shared (a triangle soup, as STL writes it); the human labels follow
 the shuffle. Writes psb-<masks>-perturbed.*.
+
+``--refine N`` cuts every face into four, N times over (the shape does not
+change, only how finely it is tessellated), a stand-in for the same objects
+written by a denser exporter or a scanner; each human label follows its
+face. Writes psb-<masks>-refinedN.*.
 """
 
 from __future__ import annotations
@@ -76,6 +81,20 @@ def perturbed(path: str, out: str, seed: int) -> np.ndarray:
     return order
 
 
+def refined(path: str, out: str, times: int) -> np.ndarray:
+    """Write ``path`` with every face cut in four, ``times`` times over, to
+    ``out``; returns (F',) int64, the original face of each written face."""
+    import trimesh
+
+    mesh = trimesh.load(path, force="mesh", process=False)
+    vertices, faces = mesh.vertices, mesh.faces
+    for _ in range(times):
+        # face i becomes faces 4i .. 4i + 3
+        vertices, faces = trimesh.remesh.subdivide(vertices, faces)
+    trimesh.Trimesh(vertices, faces, process=False).export(out)
+    return np.repeat(np.arange(len(mesh.faces)), 4 ** times)
+
+
 def run_mesh(path: str, out: str, masks: str, seed: int = 0) -> tuple[dict, float]:
     cmd = [sys.executable, "-m", "core", "segment", path, "--out", out, "--masks", masks, "--seed", str(seed),
            "--no-cache"]
@@ -90,6 +109,8 @@ def run_mesh(path: str, out: str, masks: str, seed: int = 0) -> tuple[dict, floa
 
 def markdown(report: dict) -> str:
     kind = " rotated, shuffled, rewound and unshared" if report.get("perturbed") else ""
+    if report.get("refine"):
+        kind += f", every face cut in {4 ** report['refine']}"
     lines = [f"# PSB ({report['masks']} masks): {len(report['meshes'])} meshes{kind}", "",
              f"Measured {report['date']} on {report['machine']}, seed {report.get('seed', 0)}.", "",
              "| mesh | faces | human parts | parts | scale | RI error | mIoU | best-scale mIoU | wall s | s per scale "
@@ -117,6 +138,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of every run; another seed shows the spread")
     p.add_argument("--perturb", action="store_true",
                    help="rotate, shuffle, rewind and unshare every mesh first (see above)")
+    p.add_argument("--refine", type=int, default=0, help="cut every face in four, this many times over, first")
     p.add_argument("--results", default=os.path.join(HERE, "results"))
     args = p.parse_args(argv)
 
@@ -132,6 +154,9 @@ def main(argv=None) -> int:
             if args.perturb:
                 order = perturbed(path, os.path.join(tmp, f"{model}.off"), model * 1000 + args.seed)
                 path, humans = os.path.join(tmp, f"{model}.off"), [h[order] for h in humans]
+            if args.refine:
+                order = refined(path, os.path.join(tmp, f"{model}-fine.off"), args.refine)
+                path, humans = os.path.join(tmp, f"{model}-fine.off"), [h[order] for h in humans]
             run, wall = run_mesh(path, out, args.masks, args.seed)
             data = np.load(os.path.join(out, "labels.npz"))
             row = {"model": model, "faces": run["faces"], "wall_seconds": wall,
@@ -155,11 +180,12 @@ def main(argv=None) -> int:
         "max_seconds_per_scale": float(max(r["seconds_per_scale"] for r in rows)),
         "median_stage_seconds": {k: float(np.median([r["stage_seconds"].get(k, 0.0) for r in rows])) for k in stages},
     }
-    report = {"masks": args.masks, "seed": args.seed, "perturbed": args.perturb, "date": time.strftime("%Y-%m-%d"),
-              "machine": f"{os.cpu_count()} CPU cores",
+    report = {"masks": args.masks, "seed": args.seed, "perturbed": args.perturb, "refine": args.refine,
+              "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} CPU cores",
               "meshes": rows, "summary": summary}
     os.makedirs(args.results, exist_ok=True)
     stem = os.path.join(args.results, f"psb-{args.masks}" + ("-perturbed" if args.perturb else "")
+                        + (f"-refined{args.refine}" if args.refine else "")
                         + (f"-seed{args.seed}" if args.seed else ""))
     with open(stem + ".json", "w") as f:
         json.dump(report, f, indent=1)

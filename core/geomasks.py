@@ -36,7 +36,7 @@ EMBEDDING_SIZE = 16
 MAX_BOUNDARY_COST = 2.0
 #: Dihedral scale of concave creases in the boundary weight.
 CREASE_SCALE = 0.05
-#: Faces fed to k-means; the rest are assigned to the nearest center.
+#: Faces (one per patch) fed to k-means; the rest are assigned to the nearest center.
 KMEANS_SAMPLE = 40000
 #: k-means starts per k, the best kept: one start lands in a poor local
 #: optimum often enough that the family changed with the face order alone.
@@ -79,9 +79,9 @@ def candidate_parts(embedding: np.ndarray, graph: FaceGraph, area: np.ndarray, s
     """Connected patches of k-means clusters of the embedding, for every k in
     GRANULARITIES, holding at least MIN_PART_SHARE of the surface: a list of
     (F,) bool masks (duplicates included). area : (F,) face areas."""
-    n = len(embedding)
     rng = np.random.default_rng(seed)
-    fit_on = embedding if n <= KMEANS_SAMPLE else embedding[rng.choice(n, KMEANS_SAMPLE, replace=False)]
+    nodes = np.unique(graph.patch, return_index=True)[1]  # a patch's faces share their embedding
+    fit_on = embedding[nodes if len(nodes) <= KMEANS_SAMPLE else rng.choice(nodes, KMEANS_SAMPLE, replace=False)]
     out = []
     for k in GRANULARITIES:
         if k >= len(fit_on):

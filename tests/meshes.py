@@ -32,12 +32,18 @@ def table() -> tuple[trimesh.Trimesh, np.ndarray]:
     mesh = trimesh.boolean.union(pieces, engine="manifold")
     # remesh so the surface has enough faces for sampling to be meaningful
     mesh = trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(mesh.vertices, mesh.faces, max_edge=0.04))
+    return mesh, table_parts(mesh)
+
+
+def table_parts(mesh: trimesh.Trimesh) -> np.ndarray:
+    """(F,) int human part of every face of a ``table`` (cut finer or not):
+    the leg it lies inside of (1..4), else 0, the top."""
     centers = mesh.triangles_center
     labels = np.zeros(len(mesh.faces), int)
     for k, (x, z) in enumerate(LEG_CENTERS, start=1):
         inside = (np.abs(centers[:, 0] - x) <= 0.036) & (np.abs(centers[:, 2] - z) <= 0.036) & (centers[:, 1] < 0.44)
         labels[inside] = k
-    return mesh, labels
+    return labels
 
 
 def two_boxes(gap: float = 0.6) -> trimesh.Trimesh:
