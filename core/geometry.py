@@ -81,7 +81,7 @@ def face_graph(mesh) -> FaceGraph:
     patch = face_patches(np.asarray(mesh.triangles_center), area, smooth_links)
     # each patch's largest face stands for it (every face, below MAX_FACES)
     order = np.lexsort((-area, patch))
-    first = order[np.r_[True, patch[order][1:] != patch[order][:-1]]]
+    first = order[np.unique(patch[order], return_index=True)[1]]
     diameter = shape_diameter(mesh, faces=first)[patch]
     thickness = smooth(np.log(np.maximum(diameter, 1e-6)), pairs, n_faces)
     return FaceGraph(pairs=pairs, angle=1.0 - cos, concave=concave, length=scale,
