@@ -57,7 +57,7 @@ def cluster_points(features: np.ndarray, xyz: np.ndarray, cfg: ClusterConfig) ->
     if noise.all():
         return np.zeros(n, np.int32)
     if noise.any():
-        _, nn = cKDTree(xyz[~noise]).query(xyz[noise])
+        _, nn = cKDTree(xyz[~noise]).query(xyz[noise], workers=-1)
         labels[noise] = labels[~noise][nn]
     return labels
 
@@ -77,19 +77,29 @@ def thin_duplicates(features: np.ndarray, cell: float, cap: int) -> tuple[np.nda
     return rank < cap, cell_id
 
 
-def vote_faces(point_labels: np.ndarray, point_face: np.ndarray, face_centers: np.ndarray) -> np.ndarray:
-    """(F,) int32 face labels: the point label most of a face's points carry
-    (``split_regions`` then numbers the parts by size).
+def vote_faces(point_labels: np.ndarray, point_face: np.ndarray, donor: np.ndarray) -> np.ndarray:
+    """(F,) int32 face labels: the point label most of a face's points carry,
+    a face without points taking its donor's (``split_regions`` then numbers
+    the parts by size).
 
     point_labels : (N,) int >= 0; point_face : (N,) int face of each point;
-    face_centers : (F, 3) float centroid of each face
+    donor : (F,) int from ``vote_donors``
     """
-    n_faces = len(face_centers)
-    n_labels = int(point_labels.max()) + 1
-    votes = np.zeros((n_faces, n_labels), np.int32)
+    votes = np.zeros((len(donor), int(point_labels.max()) + 1), np.int32)
     np.add.at(votes, (point_face, point_labels), 1)
-    labels = votes.argmax(axis=1).astype(np.int32)
-    return copy_nearest(labels, votes.any(axis=1), face_centers)
+    return votes.argmax(axis=1).astype(np.int32)[donor]
+
+
+def vote_donors(point_face: np.ndarray, face_centers: np.ndarray) -> np.ndarray:
+    """(F,) int: each face itself where it holds a sampled point, else the
+    nearest face that does (the same at every scale, so found once).
+
+    point_face : (N,) int face of each point; face_centers : (F, 3)
+    """
+    donor = np.arange(len(face_centers))
+    voted = np.zeros(len(face_centers), bool)
+    voted[point_face] = True
+    return copy_nearest(donor, voted, face_centers)
 
 
 def split_regions(labels: np.ndarray, links: np.ndarray, face_centers: np.ndarray, area: np.ndarray,
@@ -123,7 +133,7 @@ def copy_nearest(labels: np.ndarray, known: np.ndarray, face_centers: np.ndarray
     """``labels`` with every face not ``known`` taking the label of the nearest known face."""
     if not known.all():
         labels = labels.copy()
-        _, nn = cKDTree(face_centers[known]).query(face_centers[~known])
+        _, nn = cKDTree(face_centers[known]).query(face_centers[~known], workers=-1)
         labels[~known] = labels[known][nn]
     return labels
 

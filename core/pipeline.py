@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .clustering import cluster_points, split_regions, vote_faces
+from .clustering import cluster_points, split_regions, vote_donors, vote_faces
 from .config import SegmentConfig, config_key, default_scales
 from .field import ScaleField, ScaleTransform, field_features, fit_field
 from .geometry import face_graph, spectral_embedding, surface_links
@@ -59,6 +59,7 @@ class PartField:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _renderer: object = field(default=None, repr=False)
     _links: np.ndarray | None = field(default=None, repr=False)
+    _donors: np.ndarray | None = field(default=None, repr=False)
 
     def features(self, scale: float) -> np.ndarray:
         """(N, D) float32 point features at ``scale``."""
@@ -78,7 +79,7 @@ class PartField:
         if cached is not None:
             return cached
         mesh = self.asset.mesh
-        labels = vote_faces(self.point_labels(key), self.points.face, mesh.triangles_center)
+        labels = vote_faces(self.point_labels(key), self.points.face, self.donors)
         # a region smaller than one cluster's worth of points is a fragment
         min_share = self.config.cluster.min_cluster_size / len(self.points)
         labels = split_regions(labels, self.links, mesh.triangles_center, mesh.area_faces, min_share)
@@ -160,6 +161,13 @@ class PartField:
         if self._links is None:
             self._links = surface_links(self.asset.mesh)
         return self._links
+
+    @property
+    def donors(self) -> np.ndarray:
+        """(F,) int face whose vote each face takes (``clustering.vote_donors``), found once."""
+        if self._donors is None:
+            self._donors = vote_donors(self.points.face, self.asset.mesh.triangles_center)
+        return self._donors
 
     @property
     def cached_scales(self) -> list[float]:

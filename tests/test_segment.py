@@ -194,3 +194,21 @@ def test_a_part_spread_over_two_places_becomes_two_parts():
     one = np.zeros(len(boxes.faces), np.int32)
     out = split_regions(one, surface_links(boxes), boxes.triangles_center, boxes.area_faces, 0.002)
     assert (out == 0).all()
+
+
+def test_faces_take_their_points_majority_else_the_nearest_voted_face():
+    """On the fused table, points on the top say 0 and points on the legs say
+    1, with only one face in ten sampled: every face gets its own region's label."""
+    from core.clustering import vote_donors, vote_faces
+
+    mesh, human = table()
+    rng = np.random.default_rng(0)
+    sampled = rng.choice(len(mesh.faces), len(mesh.faces) // 10, replace=False)
+    point_face = np.repeat(sampled, 3)
+    point_labels = (human[point_face] > 0).astype(np.int32)
+    point_labels[::3] = 1 - point_labels[::3]  # one of each face's three points disagrees
+    donor = vote_donors(point_face, mesh.triangles_center)
+    assert (donor[sampled] == sampled).all()
+    labels = vote_faces(point_labels, point_face, donor)
+    assert (labels[sampled] == (human[sampled] > 0)).all()
+    assert ((labels == (human > 0)).mean()) > 0.97
