@@ -43,7 +43,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-MODEL = "/work/shared/psb-dev/off/281.off"
+MODEL = os.path.join(os.path.dirname(ROOT), "shared", "psb-dev", "off", "281.off")
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]

@@ -18,8 +18,8 @@ from scipy.spatial import cKDTree
 from core.export import (colored_scene, part_names, part_palette, segmented_scene,
                          write_glb, write_labels, write_parts_zip)
 from core.loading import load_asset
+from meshes import PSB
 
-PSB = "/work/shared/psb-dev"
 TEXTURE_SIZES = {"crate": (8, 8), "drum": (16, 8)}  # PIL (width, height)
 
 
