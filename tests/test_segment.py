@@ -198,7 +198,8 @@ def test_a_part_spread_over_two_places_becomes_two_parts():
 
 def test_faces_take_their_points_majority_else_the_nearest_voted_face():
     """On the fused table, points on the top say 0 and points on the legs say
-    1, with only one face in ten sampled: every face gets its own region's label."""
+    1, with only one face in ten sampled: each sampled face keeps its majority
+    and nearly every other face gets its own region's label from a neighbour."""
     from core.clustering import vote_donors, vote_faces
 
     mesh, human = table()
