@@ -9,9 +9,13 @@ import logging
 import os
 import signal
 
-from core.pipeline import Engine
+from core import threads
 from core.settings import load_settings
-from webapp import build_demo
+
+threads.prepare(load_settings().threads)  # before numpy, torch and scikit-learn load
+
+from core.pipeline import Engine  # noqa: E402
+from webapp import build_demo  # noqa: E402
 
 
 def _stop(signum, frame):

@@ -43,7 +43,8 @@ def cluster_points(features: np.ndarray, xyz: np.ndarray, cfg: ClusterConfig) ->
         warnings.simplefilter("ignore")  # hdbscan warns about sklearn internals it uses
         clusterer = hdbscan.HDBSCAN(
             min_cluster_size=cfg.min_cluster_size, min_samples=cfg.min_samples,
-            cluster_selection_epsilon=cfg.epsilon, core_dist_n_jobs=2,
+            cluster_selection_epsilon=cfg.epsilon,
+            core_dist_n_jobs=1,  # hdbscan parallelizes only above 16,384 points, with processes
         ).fit(features[keep].astype(np.float64))
     # HDBSCAN never selects its root, so it splits even a blob that is all one
     # group: when every point links to the rest within epsilon, it is one part

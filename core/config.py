@@ -68,11 +68,19 @@ class FieldConfig:
     n_frequencies: int = 6
     """Fourier frequencies for the point position fed to the skip MLP."""
     steps: int = 400
-    """Optimizer steps (paper: 5,000 on a GPU)."""
+    """Most optimizer steps (paper: 5,000 on a GPU); see ``steps_per_mask``."""
+    min_steps: int = 120
+    """Fewest optimizer steps."""
+    steps_per_mask: int = 12
+    """Steps per mask of the view holding the most masks: a box of a few
+    parts needs fewer than a figure of thirty."""
     views_per_step: int = 8
     """Views drawn per step (paper: 90 images)."""
     points_per_view: int = 256
     """Points drawn per view and step (paper: 256 pixels)."""
+    containment_share: float = 1.0
+    """Share of a step's views whose pairs also train containment (the same
+    pairs at a larger scale); the rest skip that second pass."""
     balance: float = 0.5
     """Points of a view are drawn with weight 1 / (size of their group) ** balance
     (0: uniform, as the paper's pixels; 1: every group equally often). PSB dev,

@@ -86,6 +86,42 @@ def part_palette(n: int) -> np.ndarray:
     return np.round(_hsv_to_rgb(hue, sat, val) * 255).astype(np.uint8).reshape(-1, 3)
 
 
+def inherited_colors(labels: np.ndarray, area: np.ndarray, parent=None) -> np.ndarray:
+    """Palette indices (``part_palette``) that keep a part's color across
+    scales, so a person sees what merged when the slider moves.
+
+    Each part's parent is the coarser part that holds most of its area; the
+    largest part of each parent keeps the parent's color, every other part
+    takes the first palette color that no part here has. Without a parent,
+    part k gets color k.
+
+    labels : (F,) int part of every face, 0..P-1; area : (F,) face areas
+    parent : None, or (parent labels (F,) int, (Q,) int their palette indices)
+    returns (P,) int64 palette index of every part
+    """
+    labels = np.asarray(labels)
+    n = int(labels.max()) + 1 if len(labels) else 0
+    if parent is None:
+        return np.arange(n, dtype=np.int64)
+    parent_labels, parent_index = (np.asarray(a) for a in parent)
+    key, inverse = np.unique(labels.astype(np.int64) * (len(parent_index) + 1) + parent_labels, return_inverse=True)
+    overlap = np.bincount(inverse.ravel(), weights=area)
+    part, owner = key // (len(parent_index) + 1), key % (len(parent_index) + 1)
+    best = np.lexsort((-overlap, part))  # per part, its largest overlap first
+    first = best[np.r_[True, part[best][1:] != part[best][:-1]]]
+    parent_of = np.empty(n, np.int64)
+    parent_of[part[first]] = owner[first]
+    size = np.bincount(labels, weights=area, minlength=n)
+    order = np.lexsort((np.arange(n), -size, parent_of))  # per parent, its largest part first
+    keeps = order[np.r_[True, parent_of[order][1:] != parent_of[order][:-1]]]
+    index = np.full(n, -1, np.int64)
+    index[keeps] = parent_index[parent_of[keeps]]
+    rest = np.nonzero(index < 0)[0]
+    free = np.setdiff1d(np.arange(len(rest) + len(keeps)), index[keeps])
+    index[rest] = free[:len(rest)]
+    return index
+
+
 def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
     """(n,) hue, saturation, value in [0, 1] -> (n, 3) float RGB in [0, 1]."""
     i = np.floor(h * 6).astype(np.int64) % 6

@@ -101,20 +101,31 @@ class ScaleField(nn.Module):
         return out
 
 
-def groups_at(member: np.ndarray, scales: np.ndarray, s: float) -> np.ndarray:
-    """(n,) int group of each point at scale ``s``: the smallest mask holding it
-    whose scale reaches ``s``; past every mask, its largest (containment);
-    -1 where no mask holds it. member : (n, M) bool; scales : (M,)."""
-    eligible = member & (scales >= s)[None, :]
-    smallest = np.where(eligible, scales[None, :], np.inf).argmin(axis=1)
-    largest = np.where(member, scales[None, :], -np.inf).argmax(axis=1)
-    group = np.where(eligible.any(axis=1), smallest, largest)
-    return np.where(member.any(axis=1), group, -1)
+def group_table(member: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every point's group at every scale, at once. At scale s a point's group
+    is the smallest mask holding it whose scale reaches s; past every mask,
+    its largest (containment); -1 where no mask holds it.
+
+    member : (n, M) bool; scales : (M,)
+    returns ((M,) sorted mask scales, (n, M + 1) int32 table): at scale s,
+    with k the number of masks below s, column k holds each point's group
+    (a mask index)
+    """
+    order = np.argsort(scales, kind="stable")
+    m = member[:, order]
+    n, n_masks = m.shape
+    table = np.empty((n, n_masks + 1), np.int32)
+    held = m.any(axis=1)
+    table[:, n_masks] = np.where(held, order[n_masks - 1 - np.argmax(m[:, ::-1], axis=1)] if n_masks else -1, -1)
+    for k in range(n_masks - 1, -1, -1):
+        table[:, k] = np.where(m[:, k], order[k], table[:, k + 1])
+    return np.asarray(scales)[order], table
 
 
 def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone: np.ndarray | None = None,
               seed: int = 0, device: str = "cpu", progress=None) -> tuple[ScaleField, ScaleTransform]:
     """Train the field on one object's masks. Same seed, same result (on CPU).
+    It takes ``fit_steps(masks, cfg)`` steps, so the cost follows the object.
 
     backbone : (N, B) float32 per-point features or None
     progress : callable(fraction) or None
@@ -129,33 +140,52 @@ def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone
     if not usable:
         log.warning("no usable masks: the field stays untrained")
         return model.eval(), transform
+    steps = fit_steps(usable, cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps)
-    n_views, n_pts = cfg.views_per_step, cfg.points_per_view
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)
     cache: list[dict] = [{} for _ in usable]  # per view: groups per scale interval
-    for step in range(cfg.steps):
-        ids = np.zeros((n_views, n_pts), np.int64)
-        groups = np.full((n_views, n_pts), -1, np.int64)
-        s_draw = np.zeros(n_views)
-        for slot, v in enumerate(rng.integers(len(usable), size=n_views)):
-            vm = usable[v]
-            s = _draw_scale(rng, transform, cfg.fine_share)
-            pick, group = _balanced_pick(rng, vm, s, n_pts, cfg.balance, cache[v])
-            ids[slot] = vm.points[pick]
-            groups[slot] = group
-            s_draw[slot] = s
-        larger = s_draw[:, None] + (2.0 - s_draw[:, None]) * rng.random((n_views, n_pts))
-        loss = _pair_loss(model, inputs, bb, transform, ids, groups, np.repeat(s_draw[:, None], n_pts, 1),
-                          larger, cfg.margin, device)
+    n_big = max(1, round(cfg.containment_share * cfg.views_per_step))
+    for step in range(steps):
+        loss = _pair_loss(model, inputs, bb, transform, *_draw_batch(rng, usable, transform, cfg, cache),
+                          cfg.margin, device, n_big)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
         if progress is not None and step % 20 == 0:
-            progress(step / cfg.steps)
+            progress(step / steps)
         if step % 100 == 0:
             log.debug("field step %d loss %.4f", step, loss.item())
+    log.info("field: %d steps", steps)
     return model.eval(), transform
+
+
+def fit_steps(masks: list[ViewMasks], cfg: FieldConfig) -> int:
+    """Optimizer steps for these masks: ``cfg.steps_per_mask`` per mask of the
+    view holding the most (the parts the field must tell apart at some
+    scale), at least ``cfg.min_steps``, at most ``cfg.steps``."""
+    most = max((m.member.shape[1] for m in masks), default=0)
+    return int(np.clip(cfg.steps_per_mask * most, min(cfg.min_steps, cfg.steps), cfg.steps))
+
+
+def _draw_batch(rng, usable: list[ViewMasks], transform: ScaleTransform, cfg: FieldConfig, cache: list[dict]):
+    """One step's draws: (ids, groups, scales, larger scales), each (V, P):
+    ``cfg.views_per_step`` views, one scale each, ``cfg.points_per_view``
+    points per view drawn by ``_balanced_pick``, and for each point a larger
+    scale for the containment term."""
+    n_views, n_pts = cfg.views_per_step, cfg.points_per_view
+    ids = np.zeros((n_views, n_pts), np.int64)
+    groups = np.full((n_views, n_pts), -1, np.int64)
+    s_draw = np.zeros(n_views)
+    for slot, v in enumerate(rng.integers(len(usable), size=n_views)):
+        vm = usable[v]
+        s = _draw_scale(rng, transform, cfg.fine_share)
+        pick, group = _balanced_pick(rng, vm, s, n_pts, cfg.balance, cache[v])
+        ids[slot] = vm.points[pick]
+        groups[slot] = group
+        s_draw[slot] = s
+    larger = s_draw[:, None] + (2.0 - s_draw[:, None]) * rng.random((n_views, n_pts))
+    return ids, groups, np.repeat(s_draw[:, None], n_pts, 1), larger
 
 
 def _draw_scale(rng, transform: ScaleTransform, fine_share: float) -> float:
@@ -176,12 +206,14 @@ def _draw_scale(rng, transform: ScaleTransform, fine_share: float) -> float:
 def _balanced_pick(rng, vm: ViewMasks, s: float, n: int, balance: float, cache: dict) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` of a view's points, each with weight 1 / (size of its group
     at scale ``s``) ** balance, so small parts get pairs too; returns the
-    picked indices into ``vm.points`` and their groups. Groups change only
-    where ``s`` passes a mask's scale: ``cache`` keeps this view's groups
-    per interval."""
-    key = int(np.count_nonzero(vm.scales < s))
+    picked indices into ``vm.points`` and their groups. ``cache`` keeps this
+    view's ``group_table`` and the draw weights per column of it."""
+    if "table" not in cache:
+        cache["table"] = group_table(vm.member, vm.scales)
+    sorted_scales, table = cache["table"]
+    key = int(np.searchsorted(sorted_scales, s, side="left"))  # masks below s
     if key not in cache:
-        group = groups_at(vm.member, vm.scales, s)
+        group = table[:, key]
         p = np.bincount(group + 1)[group + 1].astype(np.float64) ** -balance
         cache[key] = group, p / p.sum()
     group, p = cache[key]
@@ -189,17 +221,18 @@ def _balanced_pick(rng, vm: ViewMasks, s: float, n: int, balance: float, cache: 
     return pick, group[pick]
 
 
-def _pair_loss(model, inputs, bb, transform, ids, groups, s, larger, margin, device):
+def _pair_loss(model, inputs, bb, transform, ids, groups, s, larger, margin, device, n_big=None):
     """Contrastive loss over pairs inside each view. ids, groups, s, larger :
-    (V, P) arrays; groups -1 marks points no mask holds."""
+    (V, P) arrays; groups -1 marks points no mask holds. The containment
+    term (pairs again at their larger scale) is measured on the first
+    ``n_big`` views (default all): an estimate of the same mean for less work."""
     n_views, n_pts = ids.shape
+    n_big = n_views if n_big is None else n_big
     idx = torch.as_tensor(ids.ravel(), device=device)
     sub = {k: v[idx] for k, v in inputs.items()}
     b = None if bb is None else bb[idx]
     z = torch.as_tensor(transform(s.ravel()), device=device)[:, None]
-    z_big = torch.as_tensor(transform(larger.ravel()), device=device)[:, None]
     f = model(sub, b, z).view(n_views, n_pts, -1)
-    f_big = model(sub, b, z_big).view(n_views, n_pts, -1)
     g = torch.as_tensor(groups, device=device)
     valid = (g >= 0)[:, :, None] & (g >= 0)[:, None, :]
     same = g[:, :, None] == g[:, None, :]
@@ -207,9 +240,15 @@ def _pair_loss(model, inputs, bb, transform, ids, groups, s, larger, margin, dev
     pos = (valid & same & ~eye).float()
     neg = (valid & ~same).float()
     d = _distances(f)
-    d_big = _distances(f_big)
     n_pos, n_neg = pos.sum().clamp(min=1), neg.sum().clamp(min=1)
-    return ((d * pos).sum() + (d_big * pos).sum()) / n_pos + (F.relu(margin - d) * neg).sum() / n_neg
+    loss = (d * pos).sum() / n_pos + (F.relu(margin - d) * neg).sum() / n_neg
+    if n_big:
+        m = n_big * n_pts
+        z_big = torch.as_tensor(transform(larger[:n_big].ravel()), device=device)[:, None]
+        f_big = model({k: v[:m] for k, v in sub.items()}, None if b is None else b[:m], z_big)
+        pos_big = pos[:n_big]
+        loss = loss + (_distances(f_big.view(n_big, n_pts, -1)) * pos_big).sum() / pos_big.sum().clamp(min=1)
+    return loss
 
 
 def _distances(f: torch.Tensor) -> torch.Tensor:

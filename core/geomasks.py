@@ -15,10 +15,12 @@ carries the scale of all its points (DESIGN.md step 5), seen or not.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.cluster import KMeans
 
+from .clustering import relabel_by_size
 from .geometry import FaceGraph, face_graph, spectral_embedding
 from .topology import split_connected, texture_islands
 from .loading import Asset
@@ -221,3 +223,34 @@ def default_layers(views: list[View], segments: np.ndarray) -> list[np.ndarray]:
         layers = np.where(face[None] >= 0, segments[:, np.maximum(face, 0)], -1)
         out.append(layers.astype(np.int32))
     return out
+
+
+@dataclass
+class MaskParts:
+    """Parts straight from the default masks' nested family, before the field
+    is fitted: at scale s every face is in its smallest segment whose scale
+    reaches s (past every segment, its largest), the rule the field is
+    trained to follow (``field.group_table``). A quick first answer.
+
+    segments : (L, F) int32 label layers (``geometry_segments``), -1 = none
+    scales : per layer, (labels,) float 3D scale of each segment (``segment_scales``)
+    """
+
+    segments: np.ndarray
+    scales: list
+
+    @property
+    def cached_scales(self) -> list:
+        return []
+
+    def parts(self, scale: float) -> np.ndarray:
+        """(F,) int32 face labels at ``scale``, contiguous from 0, largest first."""
+        seg = self.segments
+        known = seg >= 0
+        size = np.stack([np.asarray(sc, np.float64)[np.maximum(layer, 0)] for layer, sc in zip(seg, self.scales)])
+        eligible = known & (size >= scale)
+        smallest = np.where(eligible, size, np.inf).argmin(axis=0)
+        largest = np.where(known, size, -np.inf).argmax(axis=0)
+        layer = np.where(eligible.any(axis=0), smallest, largest)
+        group = layer.astype(np.int64) * (int(seg.max()) + 1) + seg[layer, np.arange(seg.shape[1])]
+        return relabel_by_size(group)

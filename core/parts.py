@@ -35,10 +35,11 @@ class PartState:
         return len(self.names)
 
 
-def _fresh(labels: np.ndarray) -> PartState:
+def _fresh(labels: np.ndarray, colors=None) -> PartState:
     labels = np.asarray(labels, np.int32)
     n = int(labels.max()) + 1 if (labels >= 0).any() else 0
-    return PartState(labels, (None,) * n, part_palette(n), np.zeros(n, bool))
+    colors = part_palette(n) if colors is None else np.asarray(colors, np.uint8).reshape(n, 3)
+    return PartState(labels, (None,) * n, colors, np.zeros(n, bool))
 
 
 def _compact(labels: np.ndarray, names, colors, hidden) -> PartState:
@@ -61,9 +62,10 @@ class PartList:
     _redo: list = field(default_factory=list, repr=False)
 
     @classmethod
-    def from_labels(cls, labels: np.ndarray) -> "PartList":
-        """Start from (F,) int labels (contiguous from 0, -1 deleted)."""
-        return cls(_fresh(labels))
+    def from_labels(cls, labels: np.ndarray, colors=None) -> "PartList":
+        """Start from (F,) int labels (contiguous from 0, -1 deleted) and
+        their (P, 3) uint8 colors (default: the palette in part order)."""
+        return cls(_fresh(labels, colors))
 
     # -- views ---------------------------------------------------------------
     @property
@@ -117,9 +119,9 @@ class PartList:
         self.state = self._redo.pop()
         return True
 
-    def reset(self, labels: np.ndarray) -> PartState:
+    def reset(self, labels: np.ndarray, colors=None) -> PartState:
         """Replace the whole list (e.g. the slider moved), as one undoable edit."""
-        return self._push(_fresh(labels))
+        return self._push(_fresh(labels, colors))
 
     # -- edits -----------------------------------------------------------------
     def _check(self, *parts):

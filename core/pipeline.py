@@ -19,6 +19,7 @@ from .loading import Asset
 from .masks import build_view_masks, drop_background_masks, masks_to_layers
 from .rendering import render_views
 from .sampling import Points, sample_points
+from . import threads
 from .settings import Settings, load_settings, pick_device
 from .timing import StageTimer
 
@@ -224,12 +225,19 @@ class Engine:
         blob = json.dumps([FIT_VERSION, config_key(self.config)], sort_keys=True, default=str)
         return f"{asset.digest}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
-    def fit(self, asset: Asset, progress=None, timer: StageTimer | None = None) -> PartField:
-        """Render, mask, fit. progress : callable(stage, fraction) or None."""
+    def fit(self, asset: Asset, progress=None, timer: StageTimer | None = None, preview=None) -> PartField:
+        """Render, mask, fit.
+
+        progress : callable(stage, fraction) or None
+        preview : callable(geomasks.MaskParts) or None, called as soon as the
+            default masks exist with the parts they give (first parts while the
+            field is fitted; SAM masks have no 3D family and give none)
+        """
         cfg = self.config
         timer = timer or StageTimer()
         report = progress or (lambda stage, fraction: None)
         with self._lock:
+            log.info("fitting %s on %s thread(s)", asset.name, threads.use(self.settings.threads))
             with timer.stage("sampling"):
                 points = sample_points(asset, cfg.sample.n_points, cfg.seed)
             report("rendering", 0.0)
@@ -241,7 +249,9 @@ class Engine:
                 embedding = None
                 if cfg.masks.source == "default" or cfg.field.backbone == "spectral":
                     embedding = spectral_embedding(asset.mesh, graph, EMBEDDING_SIZE)
-                masks = self._masks(asset, views, points, graph, embedding)
+                masks, family = self._masks(asset, views, points, graph, embedding)
+            if preview is not None and family is not None:
+                preview(family)
             backbone = None
             if cfg.field.backbone == "spectral":
                 backbone = embedding[points.face]
@@ -253,8 +263,9 @@ class Engine:
             model = model.cpu()
         return PartField(asset, points, model, transform, backbone, cfg, timer.seconds)
 
-    def _masks(self, asset, views, points, graph, embedding) -> list:
-        """The masks of every view over the sampled points (ViewMasks list)."""
+    def _masks(self, asset, views, points, graph, embedding) -> tuple[list, object]:
+        """The masks of every view over the sampled points (ViewMasks list),
+        and the default masks' parts (geomasks.MaskParts; None for SAM)."""
         cfg = self.config
         if cfg.masks.source == "sam":
             from .sam import sam_masks
@@ -262,10 +273,10 @@ class Engine:
             raw = sam_masks(views, cfg.masks, self.device, self.settings)
             layers = [masks_to_layers(drop_background_masks(m, v.face, cfg.masks.max_background))
                       for m, v in zip(raw, views)]
-            return build_view_masks(views, layers, points, cfg.masks)
-        from .geomasks import default_layers, geometry_segments, object_view, segment_scales
+            return build_view_masks(views, layers, points, cfg.masks), None
+        from .geomasks import MaskParts, default_layers, geometry_segments, object_view, segment_scales
 
         segments = geometry_segments(asset, cfg.seed, graph, embedding)
         scales = segment_scales(segments, points)
         masks = build_view_masks(views, default_layers(views, segments), points, cfg.masks, scales)
-        return masks + [object_view(segments, scales, points, cfg.masks)]
+        return masks + [object_view(segments, scales, points, cfg.masks)], MaskParts(segments, scales)

@@ -7,6 +7,7 @@ OPENAI_API_KEY        key for the naming endpoint (never logged or stored)
 OPENAI_BASE_URL       OpenAI-compatible endpoint (vLLM, Ollama, ...)
 PARTSCOPE_LLM_MODEL   multimodal model used for naming (gpt-4o)
 PARTSCOPE_MAX_UPLOAD_MB  largest upload the web app accepts (50)
+PARTSCOPE_THREADS     threads of one fit (default 0: the cores free when it starts; core/threads.py)
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class Settings:
     openai_base_url: str | None
     llm_model: str
     max_upload_mb: float
+    threads: int = 0
+    """Threads of one fit (torch, OpenMP, BLAS); 0: the cores free when it starts."""
 
     @property
     def openai_api_key(self) -> str | None:
@@ -38,6 +41,7 @@ def load_settings() -> Settings:
         openai_base_url=os.environ.get("OPENAI_BASE_URL") or None,
         llm_model=os.environ.get("PARTSCOPE_LLM_MODEL", "gpt-4o"),
         max_upload_mb=float(os.environ.get("PARTSCOPE_MAX_UPLOAD_MB", "50")),
+        threads=int(os.environ.get("PARTSCOPE_THREADS") or 0),
     )
 
 

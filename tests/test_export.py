@@ -15,7 +15,7 @@ import trimesh
 from PIL import Image
 from scipy.spatial import cKDTree
 
-from core.export import (colored_scene, part_names, part_palette, segmented_scene,
+from core.export import (colored_scene, inherited_colors, part_names, part_palette, segmented_scene,
                          write_glb, write_labels, write_parts_zip)
 from core.loading import load_asset
 from meshes import PSB
@@ -228,6 +228,21 @@ def test_palette_deterministic_and_distinct():
     neighbours = np.abs(large[1:].astype(int) - large[:-1].astype(int)).sum(axis=1)
     assert neighbours.min() > 60
     assert part_palette(0).shape == (0, 3)
+
+
+def test_a_part_keeps_the_color_of_the_coarser_part_it_came_from():
+    area = np.array([1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 0.5, 0.5])
+    coarse = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    coarse_colors = np.array([7, 3])  # palette indices the coarser scale gave its parts
+    fine = np.array([0, 0, 2, 2, 1, 1, 3, 3])  # part 0 split into 0 and 2; part 1 into 1 and 3
+    colors = inherited_colors(fine, area, (coarse, coarse_colors))
+    # the larger piece of each keeps its color, the others take the first colors no part has
+    assert colors.tolist() == [7, 3, 0, 1]
+    # a tie in size goes to the lower part id
+    assert inherited_colors(np.array([1, 1, 0, 0, 2, 2, 2, 2]), area, (coarse, coarse_colors)).tolist() == [7, 0, 3]
+    # a part straddling two coarser parts comes from the one holding most of its area
+    assert inherited_colors(np.array([1, 1, 1, 1, 1, 0, 0, 0]), area, (coarse, coarse_colors)).tolist() == [3, 7]
+    assert inherited_colors(np.array([0, 1, 0]), np.ones(3)).tolist() == [0, 1]  # no parent: the palette order
 
 
 def test_part_names_safe_and_unique():

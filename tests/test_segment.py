@@ -15,12 +15,19 @@ def fast_config(seed=0) -> SegmentConfig:
 
 
 @pytest.fixture(scope="module")
-def table_fit(tmp_path_factory):
+def table_run(tmp_path_factory):
+    """The table fitted once: (field, human labels, the first parts the masks gave)."""
     mesh, human = table()
     path = str(tmp_path_factory.mktemp("table") / "table.ply")
     mesh.export(path)
-    field = Engine(fast_config()).fit(load_asset(path))
-    return field, human
+    first = []
+    field = Engine(fast_config()).fit(load_asset(path), preview=first.append)
+    return field, human, first
+
+
+@pytest.fixture(scope="module")
+def table_fit(table_run):
+    return table_run[:2]
 
 
 def iou(a, b):
@@ -41,6 +48,22 @@ def test_each_leg_is_its_own_part_at_a_fine_scale(table_fit):
     assert len(leg_parts) == 4
     top = np.bincount(labels[human == 0]).argmax()
     assert top not in leg_parts
+
+
+def test_first_parts_come_from_the_masks_before_the_field(table_run):
+    """The default masks' family answers at once, with the rule the field
+    learns: legs apart at scale 0, the whole table past every mask (the
+    table's own scale, 10 x std of its points, is above 2)."""
+    field, human, first = table_run
+    assert len(first) == 1
+    fine, coarse = first[0].parts(0.0), first[0].parts(10.0)
+    assert first[0].parts(2.0).max() < fine.max()
+    assert fine.shape == human.shape and set(np.unique(fine)) == set(range(fine.max() + 1))
+    legs = {np.bincount(fine[human == leg]).argmax() for leg in range(1, 5)}
+    assert len(legs) == 4 and np.bincount(fine[human == 0]).argmax() not in legs
+    for leg in range(1, 5):
+        assert iou(fine == np.bincount(fine[human == leg]).argmax(), human == leg) > 0.7
+    assert (coarse == 0).all()
 
 
 def test_part_count_falls_as_the_scale_grows(table_fit):

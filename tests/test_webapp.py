@@ -78,6 +78,19 @@ def test_open_shows_parts_of_every_face(fitted):
     assert downloads is None
 
 
+def test_first_parts_from_the_masks_show_while_the_field_is_fitted(fitted):
+    status = fitted.out[5]
+    if "cache" in status:
+        pytest.skip("the table came from the fit cache: there was no fit to wait for")
+    asset = load_asset(TABLE)
+    firsts = [i for i, step in enumerate(fitted.steps) if "First parts" in str(step[5])]
+    assert firsts and firsts[0] < len(fitted.steps) - 1, [str(s[5])[:60] for s in fitted.steps]
+    viewer, n_parts = fitted.steps[firsts[0]][:2]
+    labels = decode(viewer["labels"], viewer["dtype"])
+    assert viewer["key"] == asset.digest and len(labels) == asset.n_faces
+    assert len(np.unique(labels)) == n_parts == viewer["n_parts"] >= 2
+
+
 def test_the_viewer_gets_the_geometry_by_digest_only(app, fitted):
     handlers = app.demo.partscope
     asset = load_asset(TABLE)
@@ -272,8 +285,10 @@ def test_a_scale_is_computed_once_however_many_ask():
         t.start()
     for t in threads:
         t.join()
-    assert field.calls == [1.0] and all(r is results[0] for r in results)
-    assert item.result(1.04)["scale"] == 1.0 and field.calls == [1.0]
+    # each once: 1.0, and the coarser scales its colors come from
+    coarser = [round(float(s), 3) for s in default_scales() if s >= 1.0]
+    assert sorted(field.calls) == coarser and all(r is results[0] for r in results)
+    assert item.result(1.04)["scale"] == 1.0 and sorted(field.calls) == coarser
 
 
 def test_the_ladder_fills_in_behind_the_default_first():
@@ -290,6 +305,46 @@ def test_the_ladder_fills_in_behind_the_default_first():
     finally:
         store.close()
     assert ladder_order(default_scales(), 0.5)[:3] == [0.5, 0.4, 0.6]
+
+
+def test_colors_follow_the_parts_across_the_ladder():
+    asset = load_asset(TABLE)
+    item = Fitted("k", asset, _CountingField(asset))
+    whole = item.result(2.0)
+    assert len(whole["faces"]) == 1
+    for fine, coarse in zip(item.scales[:-1], item.scales[1:]):
+        a, b = item.result(fine), item.result(coarse)
+        assert len(set(a["colors"])) == len(a["colors"])  # distinct at every scale
+        # a finer part comes from the coarser part holding most of its area; the
+        # largest finer part that comes from a coarser part wears its color
+        overlap = np.zeros((len(a["faces"]), len(b["faces"])))
+        np.add.at(overlap, (a["labels"], b["labels"]), item.area)
+        parent = overlap.argmax(axis=1)
+        size = overlap.sum(axis=1)
+        for part in np.unique(parent):
+            children = np.nonzero(parent == part)[0]
+            assert a["colors"][children[np.argmax(size[children])]] == b["colors"][part]
+    assert item.result(0.0)["colors"][0] == whole["colors"][0]
+
+
+def test_the_slider_moves_the_first_parts_while_the_field_is_fitted(tmp_path):
+    asset = load_asset(TABLE)
+    store = FieldStore(capacity=1)
+    handlers = Handlers(engine=None, cache=None, store=store, session_root=str(tmp_path), max_upload_mb=1,
+                        default_scale=0.5)
+    session = Session(key="k", digest=asset.digest, name="table.glb", path=TABLE, folder=str(tmp_path),
+                      n_faces=asset.n_faces)
+    request = types.SimpleNamespace(session_hash="s1")
+    try:
+        assert "labels" not in handlers.editing.set_scale(session, None, 0.0, request)[1]  # no parts yet
+        handlers._previews["k"] = Fitted("k", asset, _CountingField(asset))
+        for scale, parts in ((0.0, 4), (2.0, 1)):
+            out = handlers.editing.set_scale(session, None, scale, request)
+            viewer, n_parts = out[1], out[2]
+            assert viewer["key"] == asset.digest and viewer["scale"] == scale and n_parts == parts
+        assert handlers._wanted_scale["s1"] == 2.0  # where the field's parts will open
+    finally:
+        store.close()
 
 
 def test_the_store_forgets_the_least_recently_used():

@@ -21,6 +21,7 @@ from PIL import Image
 from core.naming import highlight
 from core.rendering import reference_cameras
 
+from .panels import parts_table
 from .viewer import viewer_camera
 from .work import (Workbench, follow, listing, new_workbench, part_choices, split_labels, table_html,
                    view_value)
@@ -148,11 +149,16 @@ class Editing:
         return self.show(item, work)
 
     # ------------------------------------------------------------ slider and clicks
-    def set_scale(self, session, work, scale):
+    def set_scale(self, session, work, scale, request: gr.Request = None):
         """Slider move: a following list becomes the parts at the ladder scale
         nearest ``scale``; a clicked selection grows or shrinks around its face.
         Returns ``show`` + the selection text."""
         item, work = self.bench(session, work, scale, required=False)
+        quick = self.app.preview(session) if item is None else None
+        if quick is not None and scale is not None:  # first parts from the masks, while the field is fitted
+            self.app.want_scale(request, float(scale))
+            result = quick.result(float(scale))
+            return (gr.skip(), result["value"], len(result["faces"]), parts_table(result)) + (gr.skip(),) * 5
         if item is None or scale is None:
             return (gr.skip(),) * 9
         with work.lock:
@@ -355,7 +361,7 @@ class Editing:
             s = item.snap(work.scale if scale is None else float(scale))
             if work.following and s == work.scale:
                 return f"The list is the automatic parts at scale {s:.1f} already.", []
-            work.recut(item.result(s)["labels"], s, undoable=True)
+            work.recut(item.result(s), undoable=True)
             if work.face is not None:
                 work.select(item.select(work.face, s), work.face)
             return f"The list is the automatic parts at scale {s:.1f} again.", []

@@ -23,6 +23,6 @@ def _gpu(duration: int):
 
 
 @_gpu(FIT_SECONDS)
-def fit(engine, asset, progress=None):
-    """``engine.fit(asset, progress)`` on the accelerator when one is lent."""
-    return engine.fit(asset, progress=progress)
+def fit(engine, asset, progress=None, preview=None):
+    """``engine.fit(asset, progress, preview=preview)`` on the accelerator when one is lent."""
+    return engine.fit(asset, progress=progress, preview=preview)

@@ -11,9 +11,11 @@ naming is ``Naming``'s (webapp/names.py).
 """
 
 import atexit
+import contextvars
 import hashlib
 import logging
 import os
+import queue
 import re
 import shutil
 import tempfile
@@ -43,6 +45,8 @@ STAGES = {  # engine stage -> (progress span, what the bar says)
     "fitting": (0.30, 0.92, "Fitting the scale field"),
 }
 N_OPEN_OUTPUTS = 9
+PREVIEW_NOTE = ("First parts, straight from the masks; the scale field is being fitted and its parts replace "
+                "these when it is ready.")
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,8 @@ class Handlers:
         self._meshes: OrderedDict[str, dict] = OrderedDict()  # digest -> viewer geometry, recent first
         self._meshes_lock = threading.Lock()
         self._fitted: set[str] = set()  # keys fitted or loaded here (worth reloading if memory dropped them)
+        self._previews: dict[str, Fitted] = {}  # key -> first parts from the masks, while it is fitted
+        self._wanted_scale: dict[str, float] = {}  # session hash -> scale chosen on the first parts
         self.editing = Editing(self)
         self.naming = Naming(self, self.editing)
         os.makedirs(session_root, exist_ok=True)
@@ -165,15 +171,24 @@ class Handlers:
 
         yield (session, None, {"key": asset.digest}, None, self.default_scale,
                parts_table(None), None, f"{about}. Fitting...", None)
+        sid = getattr(request, "session_hash", None)
+
+        def preview(quick: Fitted):
+            result = quick.result(self._wanted_scale.get(sid, self.default_scale))
+            log.info("first parts of %s (from the masks) at epoch %.3f", name, time.time())
+            return (session, gr.skip(), result["value"], len(result["faces"]), gr.skip(), parts_table(result),
+                    gr.skip(), f"{about}. {PREVIEW_NOTE}", gr.skip())
+
         try:
-            item, seconds = self._fit(key, asset, progress)
+            item, seconds = yield from self._fit(key, asset, progress, preview)
         except Exception:
+            self._wanted_scale.pop(sid, None)
             yield (gr.skip(),) * 7 + (f"{about}. The fit failed.", gr.skip())
             raise
         fitted, fit_end = time.perf_counter(), time.time()
         progress(0.95, desc="Clustering parts")
-        first = item.result(self.default_scale)
-        self.store.fill_ladder(item, self.default_scale)
+        first = item.result(self._wanted_scale.pop(sid, self.default_scale))
+        self.store.fill_ladder(item, first["scale"])
         if seconds is None:
             yield self._shown(session, item, first, f"{about}. Fitted for another session meanwhile.")
             return
@@ -200,23 +215,57 @@ class Handlers:
         self._fitted.add(key)
         return self.store.add(Fitted(key, asset, field))
 
-    def _fit(self, key: str, asset, progress) -> tuple[Fitted, float | None]:
-        """(fitted object, fit seconds): a new fit, or (item, None) when another
-        session fitted the same object while this one waited for the slot."""
-        def report(stage: str, fraction: float) -> None:
-            lo, hi, text = STAGES.get(stage, (0.0, 0.0, stage.capitalize()))
-            progress(lo + (hi - lo) * min(max(float(fraction), 0.0), 1.0), desc=text)
-
+    def _fit(self, key: str, asset, progress, preview):
+        """Generator: fits ``asset`` on a thread of its own, yields
+        ``preview(quick)`` once the masks give first parts (a ``Fitted`` over
+        ``geomasks.MaskParts``), and returns (fitted object, fit seconds), or
+        (item, None) when another session fitted the same object while this
+        one waited for the slot. The fit runs to the end and is kept even if
+        the page goes away meanwhile."""
         if not self._fit_slot.acquire(blocking=False):
             progress(0.01, desc="Waiting: another model is being fitted")
             self._fit_slot.acquire()
         try:
             item = self.store.get(key) or self._from_disk(key, asset)
-            if item is not None:
-                return item, None
-            report("rendering", 0.0)
+        except BaseException:
+            self._fit_slot.release()
+            raise
+        if item is not None:
+            self._fit_slot.release()
+            return item, None
+        events: queue.Queue = queue.Queue()
+        # the request's context goes along (a ZeroGPU Space reads it to lend the GPU)
+        threading.Thread(target=contextvars.copy_context().run, args=(self._fit_on_thread, key, asset, events),
+                         daemon=True, name=f"partscope-fit-{asset.name}").start()
+        shows = "Fitting the scale field"
+        try:
+            while True:
+                kind, *data = events.get()
+                if kind == "progress":
+                    stage, fraction = data
+                    lo, hi, text = STAGES.get(stage, (0.0, 0.0, stage.capitalize()))
+                    progress(lo + (hi - lo) * min(max(float(fraction), 0.0), 1.0),
+                             desc=text if stage != "fitting" else shows)
+                elif kind == "preview":
+                    quick = Fitted(key, asset, data[0], note="first parts, from the masks; fitting the field")
+                    self._previews[key] = quick
+                    shows = "Showing first parts from the masks; fitting the scale field"
+                    yield preview(quick)
+                elif kind == "error":
+                    raise data[0]
+                else:
+                    return tuple(data)
+        finally:
+            self._previews.pop(key, None)
+
+    def _fit_on_thread(self, key: str, asset, events: queue.Queue) -> None:
+        """The fit itself, on its own thread; holds the fit slot until it ends
+        and keeps the result in memory and on disk, then posts ("done",
+        item, seconds) to ``events`` (or ("error", exception))."""
+        try:
             t0 = time.perf_counter()
-            field = gpu.fit(self.engine, asset, report)
+            field = gpu.fit(self.engine, asset, lambda stage, f: events.put(("progress", stage, f)),
+                            lambda family: events.put(("preview", family)))
             seconds = time.perf_counter() - t0
             if self.cache is not None:
                 try:
@@ -225,9 +274,21 @@ class Handlers:
                     log.exception("writing the fit cache failed for %s", asset.name)
             self._fitted.add(key)
             # kept before the slot opens, so a session waiting for it finds this fit
-            return self.store.add(Fitted(key, asset, field)), seconds
+            events.put(("done", self.store.add(Fitted(key, asset, field)), seconds))
+        except BaseException as exc:
+            events.put(("error", exc))
         finally:
             self._fit_slot.release()
+
+    def preview(self, session) -> Fitted | None:
+        """The first parts from the masks of the object ``session`` waits for, while it is fitted."""
+        return self._previews.get(session.key) if isinstance(session, Session) else None
+
+    def want_scale(self, request, scale: float) -> None:
+        """Remember the scale a session chose while its object was fitted: the fit's parts open there."""
+        sid = getattr(request, "session_hash", None)
+        if sid:
+            self._wanted_scale[sid] = float(scale)
 
     def save_ladder(self, item: Fitted) -> None:
         """Store callback: once a whole ladder is computed, keep it on disk too."""

@@ -24,7 +24,7 @@ from concurrent.futures import Future
 import numpy as np
 
 from core.config import default_scales
-from core.export import part_palette
+from core.export import inherited_colors, part_palette
 
 from .viewer import hex_colors, parts_payload
 
@@ -44,10 +44,12 @@ class Fitted:
     asset : core.loading.Asset
     field : core.pipeline.PartField
     scales : (S,) float ladder the slider snaps to
+    note : a few words the viewer's legend adds to every scale's parts, or None
     """
 
-    def __init__(self, key: str, asset, field, scales=None):
+    def __init__(self, key: str, asset, field, scales=None, note: str | None = None):
         self.key = key
+        self.note = note
         self.asset = asset
         self.field = field
         self.scales = np.asarray(default_scales() if scales is None else scales, np.float64)
@@ -57,7 +59,7 @@ class Fitted:
         self._changed = threading.Condition(self._lock)
         self._futures: dict[float, Future] = {}
         self._naming_views = None
-        for s in field.cached_scales:
+        for s in sorted(field.cached_scales, reverse=True):  # coarse first: colors come from coarser parts
             if self._on_ladder(s):
                 done = Future()
                 done.set_result(self._describe(s, field.parts(s)))
@@ -72,7 +74,10 @@ class Fitted:
 
     def result(self, scale: float) -> dict:
         """Labels, part sizes and viewer value at the ladder scale nearest ``scale``:
-        {"scale", "labels" (F,) int32, "faces" (P,), "share" (P,), "colors", "value"}."""
+        {"scale", "labels" (F,) int32, "faces" (P,), "share" (P,), "palette" (P,)
+        palette indices, "rgb" (P, 3) uint8, "colors" (hex), "value"}. A part
+        keeps the color of the part it belongs to at the next coarser scale
+        (``core.export.inherited_colors``), so that scale comes first."""
         s = self.snap(scale)
         with self._lock:
             future = self._futures.get(s)
@@ -95,10 +100,17 @@ class Fitted:
         labels = np.asarray(labels, np.int32)
         n_parts = int(labels.max()) + 1 if len(labels) else 0
         faces, share = self.sizes(labels, n_parts)
-        colors = hex_colors(part_palette(n_parts))
-        value = parts_payload(self.asset.digest, scale, labels, colors, faces, share)
-        return {"scale": scale, "labels": labels, "faces": faces, "share": share, "colors": colors,
-                "value": value}
+        coarser = self.scales[self.scales > scale + 1e-6]
+        parent = None
+        if len(coarser):
+            up = self.result(coarser.min())
+            parent = (up["labels"], up["palette"])
+        palette = inherited_colors(labels, self.area, parent)
+        rgb = part_palette(int(palette.max()) + 1 if n_parts else 0)[palette]
+        colors = hex_colors(rgb)
+        value = parts_payload(self.asset.digest, scale, labels, colors, faces, share, note=self.note)
+        return {"scale": scale, "labels": labels, "faces": faces, "share": share, "palette": palette,
+                "rgb": rgb, "colors": colors, "value": value}
 
     def sizes(self, labels: np.ndarray, n_parts: int) -> tuple[np.ndarray, np.ndarray]:
         """(P,) faces and (P,) share of the surface area of each part of

@@ -32,7 +32,8 @@ value : {"key"} for a model without parts yet, or {"key", "scale",
          per part, share of the surface area], "names" [str or None per part],
          "edited" bool (the list was edited, so it is not "the parts at
          scale"), "selected" (F,) bits packed little-endian (uint8) or None:
-         the selection, drawn with the rest dimmed}
+         the selection, drawn with the rest dimmed, "note" a few words the
+         legend adds (the first parts from the masks say so) or None}
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def hex_colors(rgb: np.ndarray, hidden=None) -> list[str]:
 
 
 def parts_payload(key: str, scale: float, labels: np.ndarray, colors: list, faces: np.ndarray,
-                  share: np.ndarray, names=None, selected=None, edited: bool = False) -> dict:
+                  share: np.ndarray, names=None, selected=None, edited: bool = False, note=None) -> dict:
     """The ``value`` for one granularity or one edited part list.
 
     labels : (F,) int part id per face, -1 for none
@@ -145,6 +146,7 @@ def parts_payload(key: str, scale: float, labels: np.ndarray, colors: list, face
     names : None or list of P (str or None)
     selected : None or (F,) bool, the selection to highlight
     edited : whether the list was edited (the viewer says so instead of the scale)
+    note : None or a few words for the legend
     """
     n_parts = len(colors)
     wide = n_parts > np.iinfo(np.int16).max
@@ -160,6 +162,7 @@ def parts_payload(key: str, scale: float, labels: np.ndarray, colors: list, face
         "names": list(names) if names is not None else [None] * n_parts,
         "edited": bool(edited),
         "selected": None if selected is None else b64(np.packbits(selected, bitorder="little"), "u1"),
+        "note": note,
     }
 
 

@@ -60,14 +60,15 @@ class Workbench:
         """Whether the list follows the slider (it is the automatic parts, unedited)."""
         return self.parts.state is self.auto
 
-    def recut(self, labels: np.ndarray, scale: float, undoable: bool) -> None:
-        """Make the list the automatic parts ``labels`` (F,) at ``scale``: as one
-        undoable edit, or in place of the current automatic list (a slider move)."""
+    def recut(self, result: dict, undoable: bool) -> None:
+        """Make the list the automatic parts of ``result`` (``Fitted.result``):
+        as one undoable edit, or in place of the current automatic list (a
+        slider move)."""
         if undoable:
-            self.parts.reset(labels)
+            self.parts.reset(result["labels"], result["rgb"])
         else:
-            self.parts.state = PartList.from_labels(labels).state
-        self.auto, self.scale = self.parts.state, scale
+            self.parts.state = PartList.from_labels(result["labels"], result["rgb"]).state
+        self.auto, self.scale = self.parts.state, result["scale"]
 
     def naming_errors(self) -> dict:
         return self.errors if self.errors_of is self.parts.labels else {}
@@ -78,9 +79,9 @@ class Workbench:
 
 def new_workbench(item, scale: float) -> Workbench:
     """A fresh list of the automatic parts of ``item`` (a store.Fitted) at ``scale``."""
-    s = item.snap(scale)
-    parts = PartList.from_labels(item.result(s)["labels"])
-    return Workbench(item.key, parts, s, auto=parts.state)
+    result = item.result(scale)
+    parts = PartList.from_labels(result["labels"], result["rgb"])
+    return Workbench(item.key, parts, result["scale"], auto=parts.state)
 
 
 def follow(item, work: Workbench, scale: float) -> None:
@@ -88,7 +89,7 @@ def follow(item, work: Workbench, scale: float) -> None:
     that scale (no history), and a clicked selection grows or shrinks to it."""
     work.scale = item.snap(scale)
     if work.following:
-        work.recut(item.result(work.scale)["labels"], work.scale, undoable=False)
+        work.recut(item.result(work.scale), undoable=False)
     if work.face is not None:
         work.selection = item.select(work.face, work.scale)
 

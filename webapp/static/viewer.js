@@ -275,12 +275,13 @@ function applyParts(v) {
   const scale = Number(v.scale).toFixed(1);
   legend.textContent = `${v.n_parts} part${v.n_parts === 1 ? '' : 's'}` +
     (v.edited ? ' (edited list)' : ` at scale ${scale}`) +
+    (v.note ? ` · ${v.note}` : '') +
     (selected ? ` · ${selected.toLocaleString()} faces selected` : '');
   root.dataset.parts = String(v.n_parts);
   root.dataset.scale = scale;
   root.dataset.edited = v.edited ? 'true' : 'false';
   root.dataset.selected = String(selected);
-  root.dataset.state = 'parts';
+  root.dataset.state = v.note ? 'first-parts' : 'parts';
 }
 
 // the selection: one bit per face (little-endian bytes), or null; returns how many faces

@@ -1,0 +1,82 @@
+"""Thread counts, set on purpose.
+
+Every numeric library brings a thread pool sized to the machine: torch's
+intra-op pool, OpenBLAS, scikit-learn's OpenMP loops. Pools whose idle
+threads spin make each other, and anything else running, crawl: on 2 cores
+under a 2-process load, a fit step took 1.8 s with torch's default 2 threads
+against 0.14 s with one (benchmarks/results/threads.md). So:
+
+- each process says once, before those libraries load, that idle pool
+  threads sleep (``prepare``);
+- each fit takes as many threads as there are cores nobody else is using
+  when it starts (``use(0)``, measured by ``free_cpus``): both cores on a
+  quiet 2-core machine (a step in 55 ms instead of 91), one under load (a
+  step in 142 ms, where two threads that must wait for each other take 215).
+
+``PARTSCOPE_THREADS`` (``Settings.threads``) fixes the count instead; -1
+leaves the libraries as they are (for comparison only).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+_POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def prepare(threads: int) -> None:
+    """Let idle pool threads sleep instead of spin, and size the OpenMP and
+    BLAS pools to ``threads`` (0: every CPU this process may use; -1: leave
+    everything as the libraries make it). Call before numpy, torch or
+    scikit-learn are imported (they read these once); a value the person
+    set in the environment wins."""
+    if threads < 0:
+        return
+    for var in _POOLS:
+        os.environ.setdefault(var, str(threads or cpu_count()))
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def free_cpus(window: float = 0.1) -> int:
+    """Cores nobody else is using now: the idle share of every CPU over
+    ``window`` seconds while this thread waits (at least 1, at most the CPUs
+    this process may use). Work on this process's other threads counts as
+    someone else's."""
+    def sample():
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:9]]
+        return ticks[3] + ticks[4], sum(ticks)  # idle + iowait, all
+
+    try:
+        idle0, total0 = sample()
+        time.sleep(window)
+        idle1, total1 = sample()
+    except (OSError, ValueError, IndexError):  # no /proc: assume the machine is ours
+        return cpu_count()
+    n_cpus = os.cpu_count() or 1
+    idle = n_cpus * (idle1 - idle0) / max(total1 - total0, 1)
+    return int(min(max(round(idle), 1), cpu_count()))
+
+
+def use(threads: int) -> int:
+    """Run this thread's torch work, scikit-learn's OpenMP loops and BLAS on
+    ``threads`` threads (0: ``free_cpus()``; -1: as they are). Returns the count."""
+    if threads < 0:
+        return threads
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threads = threads or free_cpus()
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    threadpool_limits(threads)
+    return threads
