@@ -130,6 +130,25 @@ def test_list_inputs(tmp_path):
         list_inputs(str(tmp_path / "*.stl"))
 
 
+def test_label_sets_from_json(tmp_path):
+    from core.cli import read_label_sets
+
+    def read(data):
+        (tmp_path / "labels.json").write_text(json.dumps(data))
+        return read_label_sets(str(tmp_path / "labels.json"))
+
+    assert read({"Animals": {"u1": ["head", "leg"]}, "Food": {"u2": ["cup"]}}) == {"u1": ["head", "leg"],
+                                                                                    "u2": ["cup"]}
+    assert read({"u1": ["head"]}) == {"u1": ["head"]}
+    assert read(["seat", "leg"]) == ["seat", "leg"]
+    for bad in ({"u1": []}, {"u1": "head"}, [1, 2], {"Animals": {"u1": [""]}}):
+        with pytest.raises(InputError, match="must hold a list of names"):
+            read(bad)
+    (tmp_path / "labels.json").write_text("{not json")
+    with pytest.raises(InputError, match="could not be read as JSON"):
+        read_label_sets(str(tmp_path / "labels.json"))
+
+
 def test_batch_writes_every_object_and_one_failure_stops_nothing(local_run):
     result, out = local_run["result"], local_run["out"]
     records = read_manifest(out)
