@@ -1,6 +1,6 @@
 """Objects per hour of ``python -m core batch``: local processes and Ray, 1 and 2 workers.
 
-    python benchmarks/batch.py [--psb-root ../shared/psb-dev] [--psb 4] [--modes local1,local2,ray1,ray2]
+    python benchmarks/batch.py [--psb-root ../shared/psb-dev] [--psb 4] [--objects N] [--modes local1,local2,ray1,ray2]
 
 The objects are the example assets plus the first N PSB meshes. Every mode
 fits every object afresh (no fit cache) into its own folder, one thread per
@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     p.add_argument("--psb-root", default=os.environ.get("PARTSCOPE_PSB", os.path.join(HERE, "..", "..", "shared",
                                                                                        "psb-dev")))
     p.add_argument("--psb", type=int, default=4, help="PSB meshes to add to the 4 example assets")
+    p.add_argument("--objects", type=int, help="only the first N of those")
     p.add_argument("--modes", default="local1,local2,ray1,ray2")
     p.add_argument("--results", default=os.path.join(HERE, "results"))
     args = p.parse_args(argv)
@@ -42,7 +43,7 @@ def main(argv=None) -> int:
     assets = sorted(glob.glob(os.path.join(HERE, "..", "assets", "*.glb")))
     psb = sorted(glob.glob(os.path.join(args.psb_root, "off", "*.off")),
                  key=lambda f: int(os.path.basename(f)[:-4]))[:args.psb]
-    paths = [os.path.abspath(f) for f in assets + psb]
+    paths = [os.path.abspath(f) for f in assets + psb][:args.objects]
     settings = load_settings()
     rows, first = [], None
     with tempfile.TemporaryDirectory() as tmp:

@@ -53,9 +53,11 @@ def cmd_segment(args) -> int:
 def cmd_name(args) -> int:
     from .batch import name_to_folder
     from .cache import FitCache, fit_cached
-    from .naming import NamingUnavailable
+    from .naming import NamingUnavailable, naming_unavailable_reason
 
     settings = load_settings()
+    if naming_unavailable_reason(settings):  # say so before a fit, not after
+        raise InputError(naming_unavailable_reason(settings))
     asset = load_asset(args.input)
     engine = _engine(args)
     cache = None if args.no_cache else FitCache(os.path.join(engine.settings.cache_dir, "fits"))
