@@ -33,3 +33,93 @@ def part_miou(pred: np.ndarray, human: np.ndarray) -> float:
     n = _contingency(pred, human).astype(np.float64)
     union = n.sum(1)[:, None] + n.sum(0)[None, :] - n
     return float((n / union).max(0).mean())
+
+
+# ------------------------------------------- PartObjaverse-Tiny (SAMPart3D's)
+# Ground truth and predictions are (F,) int per face, -1 unassigned. IoUs are
+# over all faces (a predicted part that takes unassigned faces pays for them),
+# as in the evaluation published with the dataset, so scores compare.
+
+
+def part_ious(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """(G, P) IoU of every ground-truth part (gt >= 0, ids ascending) with
+    every predicted part (pred >= 0, ids ascending)."""
+    gt_ids, gi = np.unique(gt, return_inverse=True)
+    pred_ids, pi = np.unique(pred, return_inverse=True)
+    n = np.zeros((len(gt_ids), len(pred_ids)), np.int64)
+    np.add.at(n, (gi, pi), 1)
+    inter = n[gt_ids >= 0][:, pred_ids >= 0].astype(np.float64)
+    union = n.sum(1)[gt_ids >= 0][:, None] + n.sum(0)[pred_ids >= 0][None, :] - inter
+    return inter / np.maximum(union, 1)
+
+
+def class_agnostic_miou(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Per ground-truth part the best IoU over predicted parts, averaged over
+    the ground-truth parts; NaN when nothing is assigned."""
+    ious = part_ious(pred, gt)
+    if not len(ious):
+        return float("nan")
+    return float(ious.max(axis=1, initial=0.0).mean())
+
+
+def semantic_miou(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean over the labels present in ``gt`` of IoU(pred == label, gt == label);
+    pred, gt : (F,) int label index per face, -1 none. NaN without labels."""
+    labels = np.unique(gt[gt >= 0])
+    if not len(labels):
+        return float("nan")
+    return float(np.mean([((pred == c) & (gt == c)).sum() / ((pred == c) | (gt == c)).sum() for c in labels]))
+
+
+def _majority(values: np.ndarray) -> int:
+    ids, counts = np.unique(values, return_counts=True)
+    return int(ids[np.argmax(counts)])
+
+
+def average_precision(hits: list, n_gt: int) -> float:
+    """101-point interpolated AP of predictions in rank order (``hits``:
+    True for a true positive) against ``n_gt`` ground-truth instances. The
+    curve starts at recall 0, precision 1, as in the published evaluation."""
+    hits = np.asarray(hits, bool)
+    tp, fp = np.cumsum(hits), np.cumsum(~hits)
+    recall = np.concatenate([[0.0], tp / n_gt])
+    precision = np.concatenate([[1.0], tp / np.maximum(tp + fp, 1)])
+    return float(np.mean([precision[recall >= t].max(initial=0.0) for t in np.linspace(0, 1, 101)]))
+
+
+def instance_map(pred_sem: np.ndarray, pred_ins: np.ndarray, gt_sem: np.ndarray, gt_ins: np.ndarray,
+                 threshold: float = 0.5) -> float:
+    """Mean over labels with ground-truth instances of the AP at IoU >
+    ``threshold`` (mAP50 by default).
+
+    An instance's label is the most common label of its faces (-1 ones are
+    left out of the ranking). Predicted instances are ranked by id (PartScope
+    numbers parts largest first); each is matched to the unmatched
+    ground-truth instance of its label it overlaps most, a true positive when
+    that IoU is above the threshold. NaN when no ground-truth instance.
+    """
+    gt_ids = [i for i in np.unique(gt_ins) if i >= 0]
+    gt_label = {i: _majority(gt_sem[gt_ins == i]) for i in gt_ids}
+    gt_label = {i: c for i, c in gt_label.items() if c >= 0}
+    if not gt_label:
+        return float("nan")
+    hits = {c: [] for c in set(gt_label.values())}
+    used = set()
+    for k in (i for i in np.unique(pred_ins) if i >= 0):
+        mask = pred_ins == k
+        c = _majority(pred_sem[mask])
+        if c < 0:
+            continue
+        best, best_iou = None, 0.0
+        for i, ci in gt_label.items():
+            if ci == c and i not in used:
+                other = gt_ins == i
+                iou = (mask & other).sum() / (mask | other).sum()
+                if iou > best_iou:
+                    best, best_iou = i, iou
+        hit = best is not None and best_iou > threshold
+        if hit:
+            used.add(best)
+        hits.setdefault(c, []).append(hit)
+    n_gt = {c: sum(ci == c for ci in gt_label.values()) for c in set(gt_label.values())}
+    return float(np.mean([average_precision(hits[c], n_gt[c]) if hits[c] else 0.0 for c in n_gt]))

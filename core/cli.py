@@ -1,4 +1,5 @@
-"""Command line: ``python -m core segment|name INPUT --out DIR``."""
+"""Command line: ``python -m core segment|name INPUT --out DIR`` and
+``python -m core batch INPUTS --out DIR``."""
 
 from __future__ import annotations
 
@@ -6,9 +7,7 @@ import argparse
 import json
 import logging
 import os
-import resource
 import sys
-import time
 
 import numpy as np
 
@@ -32,77 +31,103 @@ def parse_scales(text: str | None) -> np.ndarray:
     return scales
 
 
+def _config(args) -> SegmentConfig:
+    cfg = SegmentConfig(seed=args.seed)
+    cfg.masks.source = args.masks
+    return cfg
+
+
 def _engine(args):
     from .pipeline import Engine
 
-    cfg = SegmentConfig(seed=args.seed)
-    cfg.masks.source = args.masks
-    return Engine(cfg, load_settings())
-
-
-def _fit(args, engine, asset):
-    from .cache import FitCache, fit_cached
-
-    cache = None if args.no_cache else FitCache(os.path.join(engine.settings.cache_dir, "fits"))
-    field = fit_cached(engine, asset, cache)
-    return field, cache
+    return Engine(_config(args), load_settings())
 
 
 def cmd_segment(args) -> int:
-    from .export import colored_scene, write_glb
+    from .batch import segment_to_folder
 
-    start = time.perf_counter()
-    scales = parse_scales(args.scales)
-    asset = load_asset(args.input)
-    engine = _engine(args)
-    field, cache = _fit(args, engine, asset)
-    t = time.perf_counter()
-    labels = field.ladder(scales)
-    field.seconds["clustering"] = time.perf_counter() - t
-    log.info("clustering %.2f s for %d scales", field.seconds["clustering"], len(scales))
-    if cache is not None:
-        cache.put(engine, field)
-    os.makedirs(args.out, exist_ok=True)
-    t = time.perf_counter()
-    np.savez_compressed(os.path.join(args.out, "labels.npz"), scales=scales.astype(np.float32),
-                        face_labels=labels.astype(np.int32))
-    for s, lab in zip(scales, labels):
-        write_glb(colored_scene(asset, lab), os.path.join(args.out, f"parts_scale_{s:.2f}.glb"))
-    field.seconds["export"] = time.perf_counter() - t
-    total = time.perf_counter() - start
-    peak_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    summary = {"input": os.path.abspath(args.input), "faces": asset.n_faces, "peak_rss_mb": peak_kb / 1024,
-               "parts": [int(l.max()) + 1 for l in labels], "scales": scales.tolist(),
-               "seconds": {**{k: round(v, 3) for k, v in field.seconds.items()}, "total": round(total, 3)}}
-    with open(os.path.join(args.out, "run.json"), "w") as f:
-        json.dump(summary, f, indent=1)
-    log.info("wrote %d scales to %s in %.1f s", len(scales), args.out, total)
+    segment_to_folder(args.input, args.out, parse_scales(args.scales), _engine(args), not args.no_cache)
     return 0
 
 
 def cmd_name(args) -> int:
-    from .export import segmented_scene, write_glb
-    from .naming import NamingUnavailable, name_parts, write_names
+    from .batch import name_to_folder
+    from .cache import FitCache, fit_cached
+    from .naming import NamingUnavailable, naming_unavailable_reason
 
     settings = load_settings()
+    if naming_unavailable_reason(settings):  # say so before a fit, not after
+        raise InputError(naming_unavailable_reason(settings))
     asset = load_asset(args.input)
     engine = _engine(args)
-    field, cache = _fit(args, engine, asset)
-    labels = field.parts(args.scale)
+    cache = None if args.no_cache else FitCache(os.path.join(engine.settings.cache_dir, "fits"))
+    field = fit_cached(engine, asset, cache)
+    if cache is not None:
+        cache.close()
     try:
-        results = name_parts(asset, labels, settings)
+        name_to_folder(asset, field.parts(args.scale), settings, args.out)
     except NamingUnavailable as exc:
         raise InputError(str(exc)) from None
-    os.makedirs(args.out, exist_ok=True)
-    write_names(results, os.path.join(args.out, "names.json"))
-    names = {k: r.name for k, r in results.items() if r.name}
-    write_glb(segmented_scene(asset, labels, names), os.path.join(args.out, "named_parts.glb"))
-    failed = {k: r.error for k, r in results.items() if r.error}
-    for k, err in sorted(failed.items()):
-        log.warning("part %d: %s", k, err)
-    log.info("named %d of %d parts into %s", len(names), len(results), args.out)
     return 0
+
+
+def read_label_sets(path: str) -> dict | list:
+    """Allowed part names from a JSON file: {category: {stem: [names]}} (as
+    PartObjaverse-Tiny's semantic.json), {stem: [names]}, or one [names] list
+    for every object. Returns {stem: [names]} or the one list."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"--labels '{path}' could not be read as JSON ({exc}).") from None
+
+    def names(value):
+        return isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value)
+
+    if names(data):
+        return data
+    if isinstance(data, dict):
+        flat = {}
+        for key, value in data.items():
+            if names(value):
+                flat[key] = value
+            elif isinstance(value, dict) and all(names(v) for v in value.values()):
+                flat.update(value)
+            else:
+                break
+        else:
+            return flat
+    raise InputError(f"--labels '{path}' must hold a list of names, {{object: [names]}} or "
+                     "{category: {object: [names]}} (as PartObjaverse-Tiny_semantic.json).")
+
+
+def cmd_batch(args) -> int:
+    from .batch import import_ray, list_inputs, run_batch
+    from .naming import naming_unavailable_reason
+
+    settings = load_settings()
+    scales = parse_scales(args.scales)
+    paths = list_inputs(args.inputs)
+    if min(args.workers, args.cpus_per_object) < 1 or args.gpus_per_object < 0:
+        raise InputError("--workers and --cpus-per-object must be 1 or more, --gpus-per-object 0 or more.")
+    use_ray = args.ray is not None
+    if use_ray:
+        import_ray()
+    label_sets = read_label_sets(args.labels) if args.labels else None
+    name_scale = args.name_scale if (args.name or label_sets is not None) else None
+    if name_scale is not None and naming_unavailable_reason(settings):
+        raise InputError(naming_unavailable_reason(settings))
+    if isinstance(label_sets, list):
+        label_sets = {os.path.splitext(os.path.basename(p))[0]: label_sets for p in paths}
+    result = run_batch(paths, args.out, scales, _config(args), settings, use_cache=not args.no_cache,
+                       workers=args.workers, cpus=args.cpus_per_object, use_ray=use_ray,
+                       ray_address=args.ray or None, gpus=args.gpus_per_object, retries=args.retries,
+                       name_scale=name_scale, label_sets=label_sets,
+                       log_level=logging.DEBUG if args.verbose else logging.WARNING)
+    n_ok = len(result.records) - len(result.failed)
+    log.info("%d done, %d failed, %d skipped (done before); manifest: %s", n_ok, len(result.failed),
+             result.skipped, os.path.join(args.out, "manifest.jsonl"))
+    return 1 if result.failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,6 +144,24 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub.choices["segment"].add_argument("--scales", help="comma-separated scales (default 0,0.1,...,2.0)")
     sub.choices["name"].add_argument("--scale", type=float, default=0.5, help="granularity to name (default 0.5)")
+    b = sub.add_parser("batch", help="segment (and name) many models, locally or on a Ray cluster")
+    b.add_argument("inputs", help="a folder, a glob ('models/*.glb') or a text file of paths")
+    b.add_argument("--out", required=True, help="output folder: one folder per object and manifest.jsonl")
+    b.add_argument("--scales", help="comma-separated scales (default 0,0.1,...,2.0)")
+    b.add_argument("--masks", choices=("default", "sam"), default="default", help="2D mask source")
+    b.add_argument("--seed", type=int, default=0, help="random seed (same seed, same labels)")
+    b.add_argument("--no-cache", action="store_true", help="fit again even if an object was fitted before")
+    b.add_argument("--workers", type=int, default=1, help="objects at once: local processes, or a local Ray cluster's size (default 1)")
+    b.add_argument("--cpus-per-object", type=int, default=1, help="threads (Ray: CPUs) per object (default 1)")
+    b.add_argument("--gpus-per-object", type=float, default=0, help="GPUs per object, with --ray (default 0)")
+    b.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="run as Ray tasks: on a local cluster, or on the cluster at ADDRESS (auto, ray://...)")
+    b.add_argument("--retries", type=int, default=2, help="tries again after a lost worker (default 2)")
+    b.add_argument("--name", action="store_true", help="also name the parts (needs OPENAI_API_KEY or OPENAI_BASE_URL)")
+    b.add_argument("--name-scale", type=float, default=0.5, help="granularity to name (default 0.5)")
+    b.add_argument("--labels", help="JSON of allowed part names per object (e.g. PartObjaverse-Tiny_semantic.json); "
+                                    "implies --name")
+    b.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
 
@@ -127,7 +170,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
-        return {"segment": cmd_segment, "name": cmd_name}[args.command](args)
+        return {"segment": cmd_segment, "name": cmd_name, "batch": cmd_batch}[args.command](args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -82,6 +82,11 @@ PART_PROMPT = (
     "in black; the rest of the object is greyed out. The two small panels show the whole "
     "object from other angles. What is the highlighted part called? Answer with the "
     "part's short name only.")
+LABEL_PROMPT = (
+    "Choose the name of the highlighted part from this list of allowed names: {names}. "
+    "Answer with one name from the list, exactly as written.")
+LABEL_REMINDER = (
+    "'{answer}' is not one of the allowed names. Answer with exactly one of: {names}.")
 HOW_TO_ENABLE = (
     "Part naming needs a multimodal LLM: set OPENAI_API_KEY to use OpenAI, or set "
     "OPENAI_BASE_URL to an OpenAI-compatible server (vLLM, Ollama, ...; no key needed "
@@ -110,6 +115,10 @@ class NamingUnavailable(RuntimeError):
 
 class MalformedAnswer(ValueError):
     """The model's answer is not a short name."""
+
+
+class OutsideLabelSet(MalformedAnswer):
+    """The model's answer is not one of the allowed names."""
 
 
 class Refusal(ValueError):
@@ -356,24 +365,71 @@ def parse_name(text: str | None) -> str:
     return answer
 
 
+def _label_key(text: str) -> str:
+    """How names are compared: lowercase, '_' and '-' as spaces, one space."""
+    return " ".join(text.lower().replace("_", " ").replace("-", " ").split())
+
+
+def match_label(text: str | None, labels) -> str:
+    """The allowed name the model's answer is, or OutsideLabelSet.
+
+    Compared without case, with '_', '-' and runs of spaces as one space, and
+    an 's' of a plural forgiven ('Legs' is 'leg'); one pair of surrounding
+    quotes and a trailing period (inside or outside them) are forgiven. Apologies
+    raise Refusal. returns the name as written in ``labels``.
+    """
+    if not text or not text.strip():
+        raise MalformedAnswer("the answer was empty")
+    answer = " ".join(text.split())
+    if _REFUSAL.match(answer.lower()):
+        raise Refusal(answer)
+    answer = answer.rstrip(".").strip()
+    if len(answer) >= 2 and answer[0] == answer[-1] and answer[0] in "\"'`":
+        answer = answer[1:-1].strip().rstrip(".").strip()
+    key = _label_key(answer)
+    for candidate in (key, key[:-1] if key.endswith("s") else None, key + "s"):
+        for label in labels:
+            if candidate and _label_key(label) == candidate:
+                return label
+    raise OutsideLabelSet(answer)
+
+
+def _label_list(labels) -> str:
+    return ", ".join(f'"{label}"' for label in labels)
+
+
 def _snippet(text: str, key: str | None, limit: int = 60) -> str:
     text = redact(" ".join(str(text).split()), key)
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _ask(client, model: str, prompt: str, image_url: str) -> str:
-    """One chat completion with one image (a data URL); the parsed name, or raises."""
+def _ask(client, model: str, prompt: str, image_url: str, labels=None) -> str:
+    """One chat completion with one image (a data URL); the parsed name, or
+    raises. With ``labels`` (allowed names) the answer must be one of them:
+    an answer outside the set is pointed out once, in the same conversation."""
+    messages = [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": [
+            {"type": "text", "text": prompt},
+            {"type": "image_url", "image_url": {"url": image_url}},
+        ]},
+    ]
+    if labels is None:
+        return parse_name(_complete(client, model, messages))
+    content = _complete(client, model, messages)
     try:
-        response = client.chat.completions.create(
-            model=model,
-            messages=[
-                {"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": [
-                    {"type": "text", "text": prompt},
-                    {"type": "image_url", "image_url": {"url": image_url}},
-                ]},
-            ],
-        )
+        return match_label(content, labels)
+    except OutsideLabelSet as exc:
+        messages += [{"role": "assistant", "content": content},
+                     {"role": "user", "content": LABEL_REMINDER.format(
+                         answer=_snippet(exc, None), names=_label_list(labels))}]
+    return match_label(_complete(client, model, messages), labels)
+
+
+def _complete(client, model: str, messages: list) -> str | None:
+    """The text of one chat completion, or raises NotACompletion / Refusal."""
+    try:
+        response = client.chat.completions.create(model=model, messages=messages)
     except json.JSONDecodeError as exc:
         raise NotACompletion("its body is not JSON") from exc
     choices = getattr(response, "choices", None)
@@ -382,7 +438,7 @@ def _ask(client, model: str, prompt: str, image_url: str) -> str:
         raise NotACompletion("it has no message")
     if getattr(message, "refusal", None) or choices[0].finish_reason == "content_filter":
         raise Refusal("refused")
-    return parse_name(message.content)
+    return message.content
 
 
 def _server_message(exc) -> str:
@@ -406,7 +462,7 @@ def _retry_wait(exc) -> float:
 
 
 def _ask_safely(client, model: str, prompt: str, image: Image.Image, *, key: str | None,
-                timeout: float, url: str) -> NameResult:
+                timeout: float, url: str, labels=None) -> NameResult:
     """``_ask`` with retries for transient failures; every failure becomes a
     NameResult with a sentence (redacted), never an exception."""
     import openai
@@ -415,9 +471,12 @@ def _ask_safely(client, model: str, prompt: str, image: Image.Image, *, key: str
     for attempt in range(RETRIES + 1):
         last = attempt == RETRIES
         try:
-            return NameResult(name=_ask(client, model, prompt, image_url))
+            return NameResult(name=_ask(client, model, prompt, image_url, labels))
         except Refusal:
             return NameResult(error="The model declined to name this part.")
+        except OutsideLabelSet as exc:
+            return NameResult(error=f"The model's answer '{_snippet(exc, key)}' is not one of "
+                                    "the allowed names, also when asked again.")
         except MalformedAnswer as exc:
             return NameResult(error=f"The model's answer was not a short name: "
                                     f"'{_snippet(exc, key)}'.")
@@ -467,13 +526,17 @@ def _asset_id(asset: Asset) -> str:
     return h.hexdigest()[:32]
 
 
-def cache_key(asset: Asset, faces: np.ndarray | None, model: str, base_url: str) -> str:
+def cache_key(asset: Asset, faces: np.ndarray | None, model: str, base_url: str, labels=None) -> str:
     """Cache key of one part (``faces``: its sorted (n,) face indices) or of
-    the whole object (``faces`` None), for one model at one endpoint."""
+    the whole object (``faces`` None), for one model at one endpoint, named
+    freely or (``labels``) from a set of allowed names."""
     face_hash = None
     if faces is not None:
         face_hash = hashlib.sha256(np.asarray(faces, np.int64).tobytes()).hexdigest()
-    payload = json.dumps([CACHE_VERSION, _asset_id(asset), face_hash, model, base_url])
+    parts = [CACHE_VERSION, _asset_id(asset), face_hash, model, base_url]
+    if labels is not None and faces is not None:
+        parts.append(list(labels))
+    payload = json.dumps(parts)
     return "name:" + hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -506,7 +569,7 @@ def _check_parts(face_labels: np.ndarray, n_faces: int, part_ids) -> list[int]:
 def name_parts(asset: Asset, face_labels: np.ndarray, settings: Settings, part_ids=None,
                on_result: Callable[[int, NameResult], None] | None = None, max_workers: int = 4,
                timeout: float = 30, cache=None, views: list[View] | None = None,
-               ) -> dict[int, NameResult]:
+               label_set=None) -> dict[int, NameResult]:
     """Name parts of an object with the multimodal LLM of ``settings``.
 
     Parameters
@@ -525,6 +588,11 @@ def name_parts(asset: Asset, face_labels: np.ndarray, settings: Settings, part_i
     views : list of View from ``render_canonical(asset)``, to reuse renders
         across calls (another granularity of the same object); rendered
         here, only when some part is not cached, if None
+    label_set : sequence of str, the allowed names (e.g. one object's list in
+        PartObjaverse-Tiny's semantic.json): the model is asked to choose one
+        for each part; an answer outside the set, compared as in
+        ``match_label``, is pointed out to it once, then becomes an error.
+        Names are then written as in the set. None: free names.
 
     Returns
     -------
@@ -536,10 +604,15 @@ def name_parts(asset: Asset, face_labels: np.ndarray, settings: Settings, part_i
     ------
     NamingUnavailable : no key for OpenAI's API (says how to enable naming),
         or the openai package is missing
-    ValueError : face_labels of the wrong shape, unknown part ids
+    ValueError : face_labels of the wrong shape, unknown part ids, an empty
+        label set
     """
     face_labels = np.asarray(face_labels)
     parts = _check_parts(face_labels, asset.n_faces, part_ids)
+    if label_set is not None:
+        label_set = [str(x) for x in label_set]
+        if not label_set or not all(_label_key(x) for x in label_set):
+            raise ValueError("label_set must be a non-empty list of non-empty names")
     key = _api_key(settings)
     try:
         import openai
@@ -560,7 +633,7 @@ def name_parts(asset: Asset, face_labels: np.ndarray, settings: Settings, part_i
     own_cache = cache is None
     store = open_cache(settings) if own_cache else (None if cache is False else cache)
     try:
-        keys = {p: cache_key(asset, np.flatnonzero(face_labels == p), model, url) for p in parts}
+        keys = {p: cache_key(asset, np.flatnonzero(face_labels == p), model, url, label_set) for p in parts}
         todo = []
         for p in parts:
             name = store.get(keys[p]) if store is not None else None
@@ -576,7 +649,7 @@ def name_parts(asset: Asset, face_labels: np.ndarray, settings: Settings, part_i
             try:
                 _name_uncached(client, canonical, todo, asset, store, keys, report,
                                model=model, url=url, key=settings.openai_api_key,
-                               timeout=timeout, max_workers=max_workers)
+                               timeout=timeout, max_workers=max_workers, labels=label_set)
             finally:
                 client.close()
     finally:
@@ -590,8 +663,9 @@ def name_parts(asset: Asset, face_labels: np.ndarray, settings: Settings, part_i
 
 def _name_uncached(client, views: CanonicalViews, todo: list[int], asset: Asset, store,
                    keys: dict, report, *, model: str, url: str, key: str | None,
-                   timeout: float, max_workers: int) -> None:
-    """Ask about the object, then about each part in ``todo``, concurrently."""
+                   timeout: float, max_workers: int, labels=None) -> None:
+    """Ask about the object, then about each part in ``todo``, concurrently
+    (choosing from ``labels`` when given)."""
     ask = dict(key=key, timeout=timeout, url=url)
     object_key = cache_key(asset, None, model, url)
     object_name = store.get(object_key) if store is not None else None
@@ -605,9 +679,12 @@ def _name_uncached(client, views: CanonicalViews, todo: list[int], asset: Asset,
                         asset.name, answer.error)
     log.info("%s looks like: %s", asset.name, object_name)
     prompt = (f"The object is: {object_name}. " if object_name else "") + PART_PROMPT
+    if labels is not None:
+        prompt = prompt.replace(" Answer with the part's short name only.", "")
+        prompt += " " + LABEL_PROMPT.format(names=_label_list(labels))
 
     def one(part_id: int) -> NameResult:
-        return _ask_safely(client, model, prompt, views.part_image(part_id), **ask)
+        return _ask_safely(client, model, prompt, views.part_image(part_id), labels=labels, **ask)
 
     visible = [p for p in todo if views.best_view(p) is not None]
     for p in todo:
@@ -626,6 +703,24 @@ def _name_uncached(client, views: CanonicalViews, todo: list[int], asset: Asset,
         finally:
             for future in futures:
                 future.cancel()
+
+
+def semantic_labels(face_labels: np.ndarray, results: dict, label_set) -> np.ndarray:
+    """Per-face semantic labels from named parts.
+
+    face_labels : (F,) int part id per face, -1 deleted
+    results : {part id: NameResult or str or None}, names from ``label_set``
+    returns (F,) int32, the index in ``label_set`` of each face's part name,
+    -1 where the part has no name from the set (or the face is deleted)
+    """
+    face_labels = np.asarray(face_labels)
+    index = {label: i for i, label in reversed(list(enumerate(label_set)))}
+    lookup = np.full(int(face_labels.max(initial=-1)) + 2, -1, np.int32)
+    for part_id, value in results.items():
+        name = value.name if isinstance(value, NameResult) else value
+        if name in index and 0 <= int(part_id) < len(lookup) - 1:
+            lookup[int(part_id)] = index[name]
+    return lookup[np.where(face_labels >= 0, face_labels, len(lookup) - 1)]
 
 
 def write_names(names: dict, path: str) -> str:

@@ -14,7 +14,8 @@ normal, slow (sleeps past the client's timeout), garbage (a sentence instead
 of a name), 429 (rate limit, Retry-After: 0), refusal (OpenAI's refusal
 field), unauthorized (401 whose message echoes part of the key, as OpenAI's
 does), echo (400 whose message carries the whole key, as some proxies' do),
-not_json (200 with an HTML page, as a wrong base URL gives).
+not_json (200 with an HTML page, as a wrong base URL gives), outside_once
+(a name outside the allowed set, then the right one once told so).
 
 Test meshes must be untextured (grey): a saturated object color would look
 like highlight.
@@ -33,7 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 from PIL import Image
 
-MODES = ("normal", "slow", "garbage", "429", "refusal", "unauthorized", "echo", "not_json")
+MODES = ("normal", "slow", "garbage", "429", "refusal", "unauthorized", "echo", "not_json",
+         "outside_once")
 
 
 def orange_pixels(image: np.ndarray) -> np.ndarray:
@@ -182,6 +184,8 @@ class FakeLLM:
                 model, "Sure! The highlighted region appears to be a leg: it holds up the top.")
         if record.kind == "object":
             return 200, {}, _completion(model, self.object_name)
+        if mode == "outside_once" and not any("is not one of the allowed" in t for t in record.texts):
+            return 200, {}, _completion(model, "gizmo")
         if record.part is None or record.iou < 0.5:
             return 200, {}, _completion(model, "unknown part")
         return 200, {}, _completion(model, record.part)

@@ -18,8 +18,9 @@ import trimesh
 
 from core.loading import load_asset
 from core.naming import (
-    HOW_TO_ENABLE, CanonicalViews, NameResult, NamingUnavailable, Refusal, MalformedAnswer,
-    canonical_cameras, name_parts, parse_name, redact, render_canonical, write_names)
+    HOW_TO_ENABLE, CanonicalViews, NameResult, NamingUnavailable, OutsideLabelSet, Refusal,
+    MalformedAnswer, canonical_cameras, match_label, name_parts, parse_name, redact,
+    render_canonical, semantic_labels, write_names)
 from core.rendering import Renderer
 from core.settings import Settings
 from fake_llm import FakeLLM, iou
@@ -251,6 +252,40 @@ def test_key_never_leaks(table, renders, fake, settings_for, caplog, tmp_path):
     for text in texts:
         for fragment in fragments:
             assert fragment not in text
+
+
+def test_names_from_a_label_set_give_per_face_semantic_labels(table, renders, fake, settings_for):
+    """The prompt lists the allowed names; answers are matched to them without
+    case, '_'/'-' or a plural 's'; one outside the set is pointed out once,
+    then becomes an error; faces of unnamed parts get -1."""
+    asset, labels = table
+    allowed = ["Table Top", "front_left_leg", "Front Right Leg", "back left legs", "Back-Right-Leg",
+               "drawer"]
+    fake.part_modes = {"front right leg": "outside_once", "back right leg": "garbage"}
+    results = name_parts(asset, labels, settings_for(fake.base_url), cache=False, views=renders,
+                         label_set=allowed)
+    assert {p: r.name for p, r in results.items()} == {
+        0: "Table Top", 1: "front_left_leg", 2: "Front Right Leg", 3: "back left legs", 4: None, 5: None}
+    assert "not one of the allowed names" in results[4].error and "Sure! The highlighted" in results[4].error
+    for r in fake.part_requests():
+        assert '"Table Top", "front_left_leg"' in r.texts[1] and '"drawer"' in r.texts[1]
+    asked = [r for r in fake.part_requests() if r.part == "front right leg"]
+    assert len(asked) == 2 and "'gizmo' is not one of the allowed names" in asked[1].texts[-1]
+    np.testing.assert_array_equal(semantic_labels(labels, results, allowed),
+                                  np.array([0, 1, 2, 3, -1, -1])[labels])
+
+
+def test_match_label():
+    labels = ["Leg", "arm_rest", "seat back", "wheel"]
+    assert match_label("leg", labels) == "Leg"
+    assert match_label('"Arm rest".', labels) == "arm_rest"
+    assert match_label("seat-back", labels) == "seat back"
+    assert match_label("Wheels", labels) == "wheel"
+    for bad in ["legs of the chair", "armrest", "cushion"]:
+        with pytest.raises(OutsideLabelSet):
+            match_label(bad, labels)
+    with pytest.raises(Refusal):
+        match_label("Sorry, I cannot tell.", labels)
 
 
 def test_parse_name():

@@ -1,0 +1,449 @@
+"""Segment (and name) many models: one output folder per object (the
+``segment`` contract), a manifest of JSON lines, resumable, one failing object
+never stopping the others; in local worker processes or as Ray tasks.
+
+``segment_to_folder`` and ``name_to_folder`` are the per-object work that
+``python -m core segment`` / ``name`` and ``python -m core batch`` share.
+
+Manifest (``DIR/manifest.jsonl``), one line per finished attempt, the last
+line of an input wins::
+
+    {"input": abs path, "out": folder name, "digest": sha256 of the file (32 hex),
+     "status": "ok" | "failed", "seconds": wall s, "scales": [...],
+     "parts": [parts per scale], "named": parts named or null,
+     "error": a sentence or null, "settings": key of the run's settings}
+
+An input counts as done, and is skipped by a later run, when its last line is
+"ok" with the same settings key and file digest and its labels.npz exists.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import logging
+import os
+import resource
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+from .config import SegmentConfig, config_key
+from .loading import FORMATS, InputError, load_asset
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.jsonl"
+RAY_PIN = "ray==2.60.0"
+RAY_MISSING = (f"--ray needs Ray, an optional extra: pip install -r requirements-ray.txt "
+               f"(or pip install {RAY_PIN}), or leave out --ray to run locally.")
+
+
+def set_threads(cpus: int) -> None:
+    """Give this process ``cpus`` compute threads (torch intra-op), so that
+    N workers x C threads fill N x C cores and no more. A stand-in for the
+    engine's own thread settings (issue 18)."""
+    import torch
+
+    torch.set_num_threads(max(1, int(cpus)))
+
+
+# ------------------------------------------------------------ one object
+
+
+def segment_to_folder(path: str, out: str, scales: np.ndarray, engine, use_cache: bool = True):
+    """Load, fit (or take the cached fit), cut at every scale and write the
+    ``segment`` contract to ``out``: labels.npz (``scales`` (S,) float32,
+    ``face_labels`` (S, F) int32), parts_scale_<s>.glb per scale, run.json.
+
+    returns (asset, field, summary dict as written to run.json); raises
+    InputError for a file PartScope cannot use.
+    """
+    from .cache import FitCache, fit_cached
+    from .export import colored_scene, write_glb
+
+    start = time.perf_counter()
+    asset = load_asset(path)
+    cache = FitCache(os.path.join(engine.settings.cache_dir, "fits")) if use_cache else None
+    try:
+        field = fit_cached(engine, asset, cache)
+        t = time.perf_counter()
+        labels = field.ladder(scales)
+        field.seconds["clustering"] = time.perf_counter() - t
+        log.info("clustering %.2f s for %d scales", field.seconds["clustering"], len(scales))
+        if cache is not None:
+            cache.put(engine, field)
+    finally:
+        if cache is not None:
+            cache.close()
+    os.makedirs(out, exist_ok=True)
+    t = time.perf_counter()
+    np.savez_compressed(os.path.join(out, "labels.npz"), scales=np.asarray(scales, np.float32),
+                        face_labels=labels.astype(np.int32))
+    for s, lab in zip(scales, labels):
+        write_glb(colored_scene(asset, lab), os.path.join(out, f"parts_scale_{s:.2f}.glb"))
+    field.seconds["export"] = time.perf_counter() - t
+    total = time.perf_counter() - start
+    peak_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    summary = {"input": os.path.abspath(path), "faces": asset.n_faces, "peak_rss_mb": peak_kb / 1024,
+               "parts": [int(l.max()) + 1 for l in labels], "scales": [float(s) for s in scales],
+               "seconds": {**{k: round(v, 3) for k, v in field.seconds.items()}, "total": round(total, 3)}}
+    with open(os.path.join(out, "run.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    log.info("wrote %d scales to %s in %.1f s", len(scales), out, total)
+    return asset, field, summary
+
+
+def name_to_folder(asset, labels: np.ndarray, settings: Settings, out: str,
+                   label_set=None) -> dict:
+    """Name the parts of ``labels`` ((F,) int) and write names.json and
+    named_parts.glb to ``out``; with ``label_set`` (allowed names) also
+    semantic.npy ((F,) int32 index into the set, -1 unnamed) and
+    semantic.json ({"labels": [...], "parts": {id: label or null}}).
+
+    returns {part id: NameResult}; raises NamingUnavailable.
+    """
+    from .export import segmented_scene, write_glb
+    from .naming import name_parts, semantic_labels, write_names
+
+    results = name_parts(asset, labels, settings, label_set=label_set)
+    os.makedirs(out, exist_ok=True)
+    write_names(results, os.path.join(out, "names.json"))
+    names = {k: r.name for k, r in results.items() if r.name}
+    write_glb(segmented_scene(asset, labels, names), os.path.join(out, "named_parts.glb"))
+    if label_set is not None:
+        np.save(os.path.join(out, "semantic.npy"), semantic_labels(labels, results, label_set))
+        with open(os.path.join(out, "semantic.json"), "w", encoding="utf-8") as f:
+            json.dump({"labels": list(label_set), "parts": {str(k): names.get(k) for k in results}},
+                      f, indent=1, ensure_ascii=False)
+    for k, r in sorted(results.items()):
+        if r.error:
+            log.warning("part %d: %s", k, r.error)
+    log.info("named %d of %d parts into %s", len(names), len(results), out)
+    return results
+
+
+# ------------------------------------------------------------------ jobs
+
+
+@dataclass(frozen=True)
+class Job:
+    """One object of a batch, everything a worker needs (picklable)."""
+
+    input: str
+    """Absolute path of the model file."""
+    out: str
+    """The object's output folder."""
+    scales: tuple
+    config: SegmentConfig
+    settings: Settings
+    use_cache: bool = True
+    cpus: int = 1
+    """Compute threads the worker gives the object."""
+    name_scale: float | None = None
+    """Name the parts at this scale; None: no naming."""
+    label_set: tuple | None = None
+    """Allowed names for this object (naming chooses among them)."""
+    key: str = ""
+    """Key of the run's settings, for resuming."""
+    digest: str = ""
+    """sha256 of the file's bytes (32 hex), '' when unreadable."""
+
+
+def run_job(job: Job) -> dict:
+    """Do one object; never raises: a failure becomes a manifest record with a
+    sentence (the traceback of an unexpected one goes to ``out/error.txt``)."""
+    from .pipeline import Engine
+
+    start = time.perf_counter()
+    record = failed_record(job)
+    try:
+        engine = Engine(job.config, job.settings)
+        asset, field, summary = segment_to_folder(job.input, job.out, np.asarray(job.scales, np.float32),
+                                                  engine, job.use_cache)
+        record["parts"] = summary["parts"]
+        if job.name_scale is not None:
+            results = name_to_folder(asset, field.parts(job.name_scale), job.settings, job.out,
+                                     job.label_set)
+            record["named"] = sum(r.ok for r in results.values())
+        record["status"] = "ok"
+        if os.path.exists(os.path.join(job.out, "error.txt")):  # from an earlier failed try
+            os.remove(os.path.join(job.out, "error.txt"))
+    except InputError as exc:
+        record["error"] = str(exc)
+    except Exception as exc:  # noqa: BLE001 (one object's failure must not stop the batch)
+        name = os.path.basename(job.input)
+        record["error"] = (f"PartScope failed on '{name}' ({type(exc).__name__}: {str(exc)[:200]}); "
+                           f"the traceback is in {os.path.join(job.out, 'error.txt')}.")
+        os.makedirs(job.out, exist_ok=True)
+        with open(os.path.join(job.out, "error.txt"), "w") as f:
+            f.write(traceback.format_exc())
+    record["seconds"] = round(time.perf_counter() - start, 3)
+    return record
+
+
+def _ray_task(job: Job) -> dict:
+    set_threads(job.cpus)
+    return run_job(job)
+
+
+def failed_record(job: Job, why: str | None = None) -> dict:
+    """The manifest record of an object that failed (``why``: the sentence)."""
+    return {"input": job.input, "out": os.path.basename(job.out), "digest": job.digest,
+            "status": "failed", "seconds": 0.0, "scales": list(job.scales), "parts": None,
+            "named": None, "error": why, "settings": job.key}
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def list_inputs(spec: str) -> list[str]:
+    """The model files named by ``spec``: a folder (its model files, at any
+    depth), a glob pattern, or a text file of paths (one a line, relative to
+    the text file, # comments). Absolute paths, sorted, no repeats; a listed
+    path that does not exist is kept (its object fails with a sentence).
+    Raises InputError when nothing is found."""
+    if os.path.isdir(spec):
+        found = [os.path.join(d, f) for d, _, files in os.walk(spec) for f in files]
+        paths = [p for p in found if os.path.splitext(p)[1].lower() in FORMATS]
+        where = f"the folder '{spec}'"
+    elif os.path.isfile(spec) and os.path.splitext(spec)[1].lower() not in FORMATS:
+        base = os.path.dirname(os.path.abspath(spec))
+        with open(spec, encoding="utf-8") as f:
+            lines = [line.split("#", 1)[0].strip() for line in f]
+        paths = [os.path.join(base, os.path.expanduser(line)) for line in lines if line]
+        where = f"the list '{spec}'"
+    else:
+        paths = [p for p in glob.glob(os.path.expanduser(spec), recursive=True) if os.path.isfile(p)]
+        where = f"'{spec}'"
+    paths = sorted({os.path.abspath(p) for p in paths})
+    if not paths:
+        raise InputError(f"No model files found in {where}: give a folder, a glob like 'models/*.glb' "
+                         f"or a text file with one path a line ({', '.join(FORMATS)}).")
+    return paths
+
+
+def output_folders(paths: list[str], out: str) -> dict[str, str]:
+    """path -> its output folder: ``out/<file stem>``, with a short hash of
+    the path added where two inputs share a stem."""
+    stems = [os.path.splitext(os.path.basename(p))[0] for p in paths]
+    taken = {s: stems.count(s) for s in stems}
+    return {p: os.path.join(out, s if taken[s] == 1 else f"{s}-{hashlib.sha1(p.encode()).hexdigest()[:8]}")
+            for p, s in zip(paths, stems)}
+
+
+def file_digest(path: str) -> str:
+    """sha256 of a file's bytes (32 hex), '' when it cannot be read."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return ""
+    return h.hexdigest()[:32]
+
+
+def settings_key(scales, config: SegmentConfig, name_scale, label_set) -> str:
+    """Identity of what a run writes per object (not where or how fast)."""
+    blob = json.dumps([[round(float(s), 4) for s in scales], config_key(config), name_scale,
+                       None if label_set is None else list(label_set)], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def read_manifest(out: str) -> dict[str, dict]:
+    """input path -> its last record in ``out/manifest.jsonl`` ({} if none);
+    a torn last line (a run killed mid-write) is ignored."""
+    records = {}
+    try:
+        with open(os.path.join(out, MANIFEST), encoding="utf-8") as f:
+            for line in f:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                records[record["input"]] = record
+    except FileNotFoundError:
+        pass
+    return records
+
+
+def is_done(record: dict | None, job: Job) -> bool:
+    return (record is not None and record.get("status") == "ok" and record.get("settings") == job.key
+            and os.path.isfile(os.path.join(job.out, "labels.npz")) and file_digest(job.input) == record.get("digest"))
+
+
+# ------------------------------------------------------------- executors
+
+
+def run_local(jobs: list[Job], workers: int, on_done: Callable[[dict], None], retries: int = 1,
+              log_level: int = logging.WARNING) -> None:
+    """Run ``jobs`` in ``workers`` spawned processes, one object each at a
+    time; ``on_done(record)`` in this thread as each finishes. A worker that
+    dies (killed, out of memory) takes its pool down: the objects it held are
+    tried again, up to ``retries`` more times each, on a new pool."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    queue, lost = deque(jobs), {}
+    cpus = max((j.cpus for j in jobs), default=1)
+    while queue:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(cpus, log_level))
+        running, broken = {}, False
+        try:
+            while (queue and not broken) or running:
+                while queue and not broken and len(running) < workers:
+                    job = queue.popleft()
+                    running[pool.submit(run_job, job)] = job
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = running.pop(future)
+                    try:
+                        on_done(future.result())
+                    except BrokenProcessPool:
+                        broken = True
+                        lost[job.input] = lost.get(job.input, 0) + 1
+                        if lost[job.input] > retries:
+                            on_done(failed_record(job, "The worker process died while on this object "
+                                                      f"({lost[job.input]} tries): it may need more memory "
+                                                      "than the machine has; try it alone with --workers 1."))
+                        else:
+                            log.warning("a worker died; %s goes again", os.path.basename(job.input))
+                            queue.appendleft(job)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _init_worker(cpus: int, log_level: int) -> None:
+    logging.basicConfig(level=log_level, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    set_threads(cpus)
+
+
+def import_ray():
+    """The ray module, or InputError saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise InputError(RAY_MISSING) from None
+    return ray
+
+
+def run_ray(jobs: list[Job], on_done: Callable[[dict], None], address: str | None = None,
+            workers: int = 1, cpus: int = 1, gpus: float = 0, retries: int = 2) -> None:
+    """Run ``jobs`` as Ray tasks (``num_cpus=cpus``, ``num_gpus=gpus``, tried
+    again up to ``retries`` times when a worker or node is lost). Without an
+    address a local cluster of ``workers * cpus`` CPUs is started for the run;
+    with one (``auto``, ``ray://host:10001``, ...) the cluster's own size
+    decides, and the ``core`` package is shipped to it (its nodes need the
+    requirements installed). ``on_done(record)`` here as each finishes."""
+    ray = import_ray()
+    started = not ray.is_initialized()
+    if started:
+        runtime_env = {"py_modules": [os.path.dirname(os.path.abspath(__file__))]}
+        if address:
+            ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+        else:
+            # Ray starts workers at niceness 15, below every other process: on a
+            # busy machine they would barely run. Here they are the whole job.
+            os.environ.setdefault("RAY_worker_niceness", "0")
+            ray.init(num_cpus=workers * cpus, include_dashboard=False, runtime_env=runtime_env,
+                     log_to_driver=False)
+            have = ray.cluster_resources().get("GPU", 0)
+            if gpus > have:
+                ray.shutdown()
+                raise InputError(f"--gpus-per-object {gpus:g} but this machine has {have:g} GPUs that "
+                                 "Ray can use: leave it out to run on the CPU.")
+    try:
+        task = ray.remote(_ray_task).options(num_cpus=cpus, num_gpus=gpus, max_retries=retries)
+        pending = {task.remote(job): job for job in jobs}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                job = pending.pop(ref)
+                try:
+                    record = ray.get(ref)
+                except ray.exceptions.RayError as exc:
+                    record = failed_record(job, f"The Ray worker running this object was lost "
+                                              f"{retries + 1} times ({type(exc).__name__}): it may need "
+                                              "more memory than a node has.")
+                on_done(record)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+# ------------------------------------------------------------------ batch
+
+
+@dataclass
+class BatchResult:
+    """What a batch did: records of this run, and how many were skipped."""
+
+    records: list = field(default_factory=list)
+    skipped: int = 0
+
+    @property
+    def failed(self) -> list:
+        return [r for r in self.records if r["status"] != "ok"]
+
+
+def run_batch(paths: list[str], out: str, scales, config: SegmentConfig, settings: Settings, *,
+              use_cache: bool = True, workers: int = 1, cpus: int = 1, ray_address: str | None = None,
+              use_ray: bool = False, gpus: float = 0, retries: int = 2, name_scale: float | None = None,
+              label_sets: dict | None = None, progress: bool = True,
+              log_level: int = logging.WARNING) -> BatchResult:
+    """Segment (and name) every model in ``paths`` into ``out/<stem>/``.
+
+    label_sets : {file stem: [allowed names]} or None; with naming, objects
+        with a set are named by choosing from it, others freely
+    returns BatchResult; the manifest in ``out`` has one line per object done.
+    """
+    from tqdm import tqdm
+
+    os.makedirs(out, exist_ok=True)
+    folders = output_folders(paths, out)
+    previous = read_manifest(out)
+    jobs, skipped = [], 0
+    for path in paths:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        labels = (label_sets or {}).get(stem) if name_scale is not None else None
+        labels = tuple(labels) if labels else None
+        job = Job(input=path, out=folders[path], scales=tuple(float(s) for s in scales), config=config,
+                  settings=settings, use_cache=use_cache, cpus=cpus, name_scale=name_scale,
+                  label_set=labels, key=settings_key(scales, config, name_scale, labels))
+        if is_done(previous.get(path), job):
+            skipped += 1
+            continue
+        jobs.append(replace(job, digest=file_digest(path)))
+    log.info("%d objects to do, %d done before (skipped), output in %s", len(jobs), skipped, out)
+    result = BatchResult(skipped=skipped)
+    if not jobs:
+        return result
+    bar = tqdm(total=len(jobs), unit="obj", desc="batch", disable=not progress, dynamic_ncols=True)
+    with open(os.path.join(out, MANIFEST), "a", encoding="utf-8") as manifest:
+        def on_done(record: dict) -> None:
+            manifest.write(json.dumps(record) + "\n")
+            manifest.flush()
+            result.records.append(record)
+            if record["status"] != "ok":
+                bar.write(f"failed: {os.path.basename(record['input'])}: {record['error']}")
+            bar.update(1)
+            bar.set_postfix(failed=len(result.failed))
+
+        try:
+            if use_ray:
+                run_ray(jobs, on_done, ray_address, workers, cpus, gpus, retries)
+            else:
+                run_local(jobs, workers, on_done, retries, log_level)
+        finally:
+            bar.close()
+    return result
