@@ -33,6 +33,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import threads
 from .config import SegmentConfig, config_key
 from .loading import FORMATS, InputError, load_asset
 from .settings import Settings
@@ -43,15 +44,6 @@ MANIFEST = "manifest.jsonl"
 RAY_PIN = "ray==2.60.0"
 RAY_MISSING = (f"--ray needs Ray, an optional extra: pip install -r requirements-ray.txt "
                f"(or pip install {RAY_PIN}), or leave out --ray to run locally.")
-
-
-def set_threads(cpus: int) -> None:
-    """Give this process ``cpus`` compute threads (torch intra-op), so that
-    N workers x C threads fill N x C cores and no more. A stand-in for the
-    engine's own thread settings (issue 18)."""
-    import torch
-
-    torch.set_num_threads(max(1, int(cpus)))
 
 
 # ------------------------------------------------------------ one object
@@ -66,7 +58,7 @@ def segment_to_folder(path: str, out: str, scales: np.ndarray, engine, use_cache
     InputError for a file PartScope cannot use.
     """
     from .cache import FitCache, fit_cached
-    from .export import colored_scene, write_glb
+    from .export import colored_scene, ladder_colors, write_glb
 
     start = time.perf_counter()
     asset = load_asset(path)
@@ -86,8 +78,8 @@ def segment_to_folder(path: str, out: str, scales: np.ndarray, engine, use_cache
     t = time.perf_counter()
     np.savez_compressed(os.path.join(out, "labels.npz"), scales=np.asarray(scales, np.float32),
                         face_labels=labels.astype(np.int32))
-    for s, lab in zip(scales, labels):
-        write_glb(colored_scene(asset, lab), os.path.join(out, f"parts_scale_{s:.2f}.glb"))
+    for s, lab, colors in zip(scales, labels, ladder_colors(labels, scales, asset.mesh.area_faces)):
+        write_glb(colored_scene(asset, lab, colors=colors), os.path.join(out, f"parts_scale_{s:.2f}.glb"))
     field.seconds["export"] = time.perf_counter() - t
     total = time.perf_counter() - start
     peak_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -146,7 +138,7 @@ class Job:
     settings: Settings
     use_cache: bool = True
     cpus: int = 1
-    """Compute threads the worker gives the object."""
+    """Compute threads the worker gives the object (``settings.threads`` is the same)."""
     name_scale: float | None = None
     """Name the parts at this scale; None: no naming."""
     label_set: tuple | None = None
@@ -190,7 +182,7 @@ def run_job(job: Job) -> dict:
 
 
 def _ray_task(job: Job) -> dict:
-    set_threads(job.cpus)
+    threads.use(job.cpus)
     return run_job(job)
 
 
@@ -325,7 +317,7 @@ def run_local(jobs: list[Job], workers: int, on_done: Callable[[dict], None], re
 
 def _init_worker(cpus: int, log_level: int) -> None:
     logging.basicConfig(level=log_level, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    set_threads(cpus)
+    threads.use(cpus)
 
 
 def import_ray():
@@ -418,7 +410,7 @@ def run_batch(paths: list[str], out: str, scales, config: SegmentConfig, setting
         labels = (label_sets or {}).get(stem) if name_scale is not None else None
         labels = tuple(labels) if labels else None
         job = Job(input=path, out=folders[path], scales=tuple(float(s) for s in scales), config=config,
-                  settings=settings, use_cache=use_cache, cpus=cpus, name_scale=name_scale,
+                  settings=replace(settings, threads=cpus), use_cache=use_cache, cpus=cpus, name_scale=name_scale,
                   label_set=labels, key=settings_key(scales, config, name_scale, labels))
         if is_done(previous.get(path), job):
             skipped += 1

@@ -122,6 +122,19 @@ def inherited_colors(labels: np.ndarray, area: np.ndarray, parent=None) -> np.nd
     return index
 
 
+def ladder_colors(labels: np.ndarray, scales, area: np.ndarray) -> list:
+    """(P_s, 3) uint8 colors of the parts at every scale, each part keeping
+    the color of the part it came from at the next coarser scale
+    (``inherited_colors``). labels : (S, F) int; scales : (S,); area : (F,)"""
+    out: list = [None] * len(labels)
+    parent = None
+    for i in np.argsort(-np.asarray(scales, np.float64), kind="stable"):
+        index = inherited_colors(labels[i], area, parent)
+        out[i] = part_palette(int(index.max()) + 1 if len(index) else 0)[index]
+        parent = (labels[i], index)
+    return out
+
+
 def _hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
     """(n,) hue, saturation, value in [0, 1] -> (n, 3) float RGB in [0, 1]."""
     i = np.floor(h * 6).astype(np.int64) % 6

@@ -15,7 +15,7 @@ import trimesh
 from PIL import Image
 from scipy.spatial import cKDTree
 
-from core.export import (colored_scene, inherited_colors, part_names, part_palette, segmented_scene,
+from core.export import (colored_scene, inherited_colors, ladder_colors, part_names, part_palette, segmented_scene,
                          write_glb, write_labels, write_parts_zip)
 from core.loading import load_asset
 from meshes import PSB
@@ -243,6 +243,18 @@ def test_a_part_keeps_the_color_of_the_coarser_part_it_came_from():
     # a part straddling two coarser parts comes from the one holding most of its area
     assert inherited_colors(np.array([1, 1, 1, 1, 1, 0, 0, 0]), area, (coarse, coarse_colors)).tolist() == [3, 7]
     assert inherited_colors(np.array([0, 1, 0]), np.ones(3)).tolist() == [0, 1]  # no parent: the palette order
+
+
+def test_the_ladder_colors_follow_the_parts_from_coarse_to_fine():
+    labels = np.array([[0, 0, 1, 2], [0, 0, 1, 1], [0, 0, 0, 0]])  # scales 0, 1, 2: one part splits at a time
+    area = np.array([2.0, 2.0, 1.0, 1.5])
+    colors = ladder_colors(labels, [0.0, 1.0, 2.0], area)
+    palette = part_palette(3)
+    assert np.array_equal(colors[2], palette[[0]]) and np.array_equal(colors[1], palette[[0, 1]])
+    # the right half splits: its larger piece (part 2) keeps its color, part 1 is new
+    assert np.array_equal(colors[0], palette[[0, 2, 1]])
+    shuffled = ladder_colors(labels[[2, 0, 1]], [2.0, 0.0, 1.0], area)  # any order of scales
+    assert all(np.array_equal(a, b) for a, b in zip(shuffled, [colors[2], colors[0], colors[1]]))
 
 
 def test_part_names_safe_and_unique():
