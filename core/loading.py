@@ -9,6 +9,7 @@ faces wound inward are turned, so every piece faces out.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 from dataclasses import dataclass
@@ -16,12 +17,16 @@ from dataclasses import dataclass
 import numpy as np
 import trimesh
 
+from . import gltf
 from .topology import outward_flips
 
 log = logging.getLogger(__name__)
 
 FORMATS = {".glb": "GLB", ".gltf": "glTF", ".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF"}
 FORMAT_LIST = "GLB, glTF, OBJ, PLY, STL or OFF"
+#: Surface area (of the model scaled to a largest side of 1) below which
+#: there is nothing to segment: every face is flat as a line or a point.
+MIN_AREA = 1e-9
 
 
 class InputError(ValueError):
@@ -77,30 +82,33 @@ def load_asset(path: str) -> Asset:
         raise InputError(
             f"'{name}' is not a format PartScope reads: use {FORMAT_LIST}.")
     fmt = FORMATS[ext]
-    try:
-        scene = trimesh.load_scene(path, process=False)
-    except Exception as exc:  # any parser failure means the same thing to a person
-        log.debug("loader failed on %s: %r", name, exc)
-        raise InputError(
-            f"'{name}' could not be read as {fmt}: the file looks damaged or is "
-            f"not really {fmt} ({type(exc).__name__}); re-export it and try again.") from exc
+    if os.path.getsize(path) == 0:
+        raise InputError(f"'{name}' is empty (0 bytes): the upload or the export did not finish; try again.")
+    scene = _read_scene(path, name, fmt)
 
     meshes, node_names = [], []
-    n_points = 0
+    n_points = n_lines = 0
     for geom in scene.dump():
         if isinstance(geom, trimesh.Trimesh):
             if len(geom.faces):
                 meshes.append(geom)
                 node_names.append(str(geom.metadata.get("node") or geom.metadata.get("name")
                                       or f"node_{len(node_names)}"))
+            else:
+                n_points += len(geom.vertices)
         elif isinstance(geom, trimesh.PointCloud):
             n_points += len(geom.vertices)
+        elif isinstance(geom, trimesh.path.Path):
+            n_lines += len(geom.entities)
     if not meshes:
+        if n_lines:
+            raise InputError(f"'{name}' holds only lines, no faces: export a model with surfaces.")
         if n_points:
             raise InputError(
                 f"'{name}' is a point cloud ({n_points} points, no faces): PartScope "
                 "segments surface meshes; export the model with its faces.")
-        raise InputError(f"'{name}' holds no faces: the scene is empty; export a model with geometry.")
+        raise InputError(f"'{name}' holds no faces: it is empty, damaged or not really {fmt}; "
+                         "export the model again.")
 
     vertices = np.vstack([m.vertices for m in meshes]).astype(np.float64)
     offsets = np.cumsum([0] + [len(m.vertices) for m in meshes])[:-1]
@@ -120,6 +128,9 @@ def load_asset(path: str) -> Asset:
     to_original[:3, :3] *= extent
     to_original[:3, 3] = center
     mesh = trimesh.Trimesh((vertices - center) / extent, faces, process=False)
+    if mesh.area < MIN_AREA:
+        raise InputError(f"'{name}' has only faces of zero area (flat as a line or a point): it has no "
+                         "surface to segment; repair or re-export the mesh.")
 
     face_node = np.repeat(np.arange(len(meshes), dtype=np.int32), [len(m.faces) for m in meshes])
     textures, mat_ids, uvs, colors = [], [], [], []
@@ -140,6 +151,27 @@ def load_asset(path: str) -> Asset:
     _wind_outward(asset)
     log.info("loaded %s: %d faces, %d nodes, %d textures", name, len(faces), len(meshes), len(textures))
     return asset
+
+
+def _read_scene(path: str, name: str, fmt: str) -> trimesh.Scene:
+    """The file as a trimesh scene; glTF checked and decoded first (core/gltf.py)."""
+    source, kind = path, None
+    try:
+        if fmt in ("GLB", "glTF"):
+            tree, buffers = gltf.read(path)
+            gltf.check(tree)
+            if gltf.needs_decoding(tree):
+                source = io.BytesIO(gltf.decode(tree, buffers, os.path.dirname(os.path.abspath(path))))
+                kind = "glb"
+    except gltf.GltfError as exc:
+        raise InputError(f"'{name}' {exc}.") from None
+    try:
+        return trimesh.load_scene(source, file_type=kind, process=False)
+    except Exception as exc:  # any parser failure means the same thing to a person
+        log.info("loader failed on %s: %r", name, exc)
+        raise InputError(
+            f"'{name}' could not be read as {fmt}: the file looks damaged or is not really {fmt}; "
+            "export it again and try again.") from exc
 
 
 def _wind_outward(asset: Asset) -> None:
