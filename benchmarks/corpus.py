@@ -230,6 +230,24 @@ def gltf_files(scene: trimesh.Scene, stem: str, draco: bool = False) -> dict:
     return {f"{stem}.gltf": json.dumps(tree).encode(), **renamed}
 
 
+def zipped(files: dict, folder: str = "") -> bytes:
+    """The files as one ZIP (inside ``folder``), with the clutter a Mac adds."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(folder + name, data)
+            archive.writestr(f"__MACOSX/{folder}._{name}", b"\0\5\26\7")
+    return buf.getvalue()
+
+
+def climbing_gltf(scene: trimesh.Scene) -> bytes:
+    tree = json.loads(gltf_files(scene, "climbs")["climbs.gltf"])
+    tree["buffers"][0]["uri"] = "../secret.bin"
+    return json.dumps(tree).encode()
+
+
 def latin1_obj() -> bytes:
     box = trimesh.creation.box()
     lines = ["# modèle exporté par Caféteria", "o boîte"]
@@ -301,6 +319,8 @@ def build_cases() -> list[Case]:
     cases = [
         Case({"textured.glb": plain}, faces=n),
         Case(gltf_files(scene, "separate"), faces=n),
+        Case({"separate.zip": zipped(gltf_files(scene, "separate"), folder="model/")}, faces=n),
+        Case({"draco_separate.zip": zipped(gltf_files(scene, "draco_sep", draco=True))}, faces=n),
         Case({"draco.glb": draco}, faces=n),
         Case(gltf_files(scene, "draco_separate", draco=True), faces=n),
         Case({"meshopt.glb": meshopt_glb(plain)}, faces=n),
@@ -347,8 +367,19 @@ def build_cases() -> list[Case]:
         Case({"not_json.gltf": b"\x89PNG\r\n binary junk"},
              sentence="'not_json.gltf' is not valid glTF: its text is not JSON."),
         Case({"lonely.gltf": gltf_files(scene, "lonely")["lonely.gltf"]},
-             sentence="'lonely.gltf' refers to 'lonely_gltf_buffer_0.bin', which is not beside it: upload the "
-                      ".gltf with its .bin and images (several files, or one ZIP)."),
+             sentence="'lonely.gltf' refers to 'lonely_gltf_buffer_0.bin', which is not beside it: keep the "
+                      ".gltf with its .bin and images (in the web app, upload the three as one ZIP)."),
+        Case({"climbs.gltf": climbing_gltf(scene)},
+             sentence="'climbs.gltf' refers to '../secret.bin', outside its own folder; PartScope reads only "
+                      "files beside the glTF."),
+        Case({"two_models.zip": zipped({"a.glb": plain, "b.obj": latin1_obj()})},
+             sentence="'two_models.zip' holds 2 models (a.glb, b.obj): a ZIP must hold one model "
+                      "(GLB, glTF, OBJ, PLY, STL or OFF) with the files it refers to."),
+        Case({"no_model.zip": zipped({"readme.txt": b"hello"})},
+             sentence="'no_model.zip' holds no model: a ZIP must hold one model (GLB, glTF, OBJ, PLY, STL or OFF) "
+                      "with the files it refers to."),
+        Case({"damaged.zip": zipped(gltf_files(scene, "damaged"))[:300]},
+             sentence="'damaged.zip' is not a ZIP that can be opened: the file looks damaged; make the ZIP again."),
         Case({"web.glb": edit_glb(plain, web_uri)},
              sentence="'web.glb' refers to 'https://example.com/model.bin' on the web; PartScope reads only "
                       "files beside the glTF."),

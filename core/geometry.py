@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import eigsh
+from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from scipy.spatial import cKDTree
 
 from .rendering import ray_scene
@@ -26,6 +26,13 @@ THICKNESS_SCALE = 0.05
 #: and 3.5 GB; the parts are found on 15,000 sampled points anyway.
 MAX_FACES = 60_000
 PATCHES = 40_000
+#: The most patches a model is ever cut into (see ``face_patches``): the
+#: embedding's cost grows with it, and a 1M-face scene of 11,000 separate
+#: pieces had 187,000 patches that never span a crease.
+MAX_PATCHES = 60_000
+#: ARPACK restarts allowed before the embedding falls back (see
+#: ``smallest_eigenpairs``); shift-invert needs a few on any mesh seen so far.
+EIGSH_ITERATIONS = 300
 
 
 @dataclass
@@ -78,7 +85,7 @@ def face_graph(mesh) -> FaceGraph:
     area = np.asarray(mesh.area_faces)
     # a patch never spans a crease that alone would halve a link
     smooth_links = pairs[crease(1.0 - cos, concave) < np.log(2.0)]
-    patch = face_patches(np.asarray(mesh.triangles_center), area, smooth_links)
+    patch = face_patches(np.asarray(mesh.triangles_center), area, smooth_links, pairs)
     # each patch's largest face stands for it (every face, below MAX_FACES)
     order = np.lexsort((-area, patch))
     first = order[np.unique(patch[order], return_index=True)[1]]
@@ -88,22 +95,46 @@ def face_graph(mesh) -> FaceGraph:
                      piece=piece, thickness=thickness, patch=patch)
 
 
-def face_patches(centroids: np.ndarray, area: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+def face_patches(centroids: np.ndarray, area: np.ndarray, pairs: np.ndarray,
+                 links: np.ndarray | None = None) -> np.ndarray:
     """(F,) int32 patch of every face, numbered from 0: every face its own
     patch up to MAX_FACES faces; above, faces that share a grid cell (sized
     for about PATCHES cells on the surface) and are joined by ``pairs``.
+    Never more than MAX_PATCHES patches: where that gives more (thousands of
+    small separate pieces, faceted surfaces), pieces smaller than a cell are
+    pooled per cell, then patches may span any of ``links``, then the cells
+    grow, until it does not.
 
-    centroids : (F, 3); area : (F,) face areas; pairs : (E, 2) links that a patch may span
+    centroids : (F, 3); area : (F,) face areas; pairs : (E, 2) links that a
+    patch may span; links : (E', 2) all links between faces (default ``pairs``)
     """
     n_faces = len(centroids)
     if n_faces <= MAX_FACES:
         return np.arange(n_faces, dtype=np.int32)
+    links = pairs if links is None else links
     cell = np.sqrt(area.sum() / PATCHES)
-    key = np.floor(centroids / max(cell, 1e-12)).astype(np.int64)
-    cell_id = np.unique(key, axis=0, return_inverse=True)[1].ravel().astype(np.int32)
-    patch = split_connected(cell_id, pairs)
+    cells = grid_cells(centroids, cell)
+    piece = split_connected(np.zeros(n_faces, np.int32), links)
+    small = np.nonzero((np.bincount(piece, area) < cell**2)[piece])[0]
+    # each small piece's faces linked to the first small face of their cell
+    first = np.full(cells.max() + 1, -1, np.int64)
+    first[cells[small[::-1]]] = small[::-1]
+    pooled = np.stack([small, first[cells[small]]], axis=1)
+    for spans in (pairs, np.concatenate([pairs, pooled]), np.concatenate([links, pooled])):
+        patch = split_connected(cells, spans)
+        if patch.max() < MAX_PATCHES:
+            break
+    while patch.max() >= MAX_PATCHES:
+        cell *= 2
+        patch = grid_cells(centroids, cell)
     log.info("%d faces in %d patches", n_faces, patch.max() + 1)
     return patch
+
+
+def grid_cells(centroids: np.ndarray, size: float) -> np.ndarray:
+    """(F,) int32 grid cell of every centroid, cells of side ``size``, numbered from 0."""
+    key = np.floor(centroids / max(size, 1e-12)).astype(np.int64)
+    return np.unique(key, axis=0, return_inverse=True)[1].ravel().astype(np.int32)
 
 
 def shape_diameter(mesh, n_rays: int = 32, cone_deg: float = 60.0, seed: int = 0,
@@ -204,6 +235,26 @@ def proximity_links(centroids: np.ndarray, piece: np.ndarray, k: int = 4) -> np.
     return links[rank < k].astype(np.int64)
 
 
+def smallest_eigenpairs(L: sp.csc_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` smallest eigenvalues (k,) and eigenvectors (n, k) of a
+    normalized Laplacian ``L`` (spectrum in [0, 2]), at a bounded cost:
+    shift-invert ARPACK (fast, exact), and if it does not converge within
+    EIGSH_ITERATIONS, the largest of 2I - L by products alone, also bounded;
+    what converged is returned (possibly fewer than k)."""
+    v0 = np.random.default_rng(0).random(L.shape[0])  # ARPACK's start, fixed: same input, same output
+    try:
+        return eigsh(L, k=k, sigma=-1e-3, which="LM", v0=v0, maxiter=EIGSH_ITERATIONS)
+    except ArpackNoConvergence:
+        log.warning("shift-invert eigensolver did not converge in %d iterations: products alone", EIGSH_ITERATIONS)
+    flipped = (2.0 * sp.eye(L.shape[0]) - L).tocsr()
+    try:
+        vals, vecs = eigsh(flipped, k=k, which="LA", v0=v0, maxiter=EIGSH_ITERATIONS, tol=1e-4)
+    except ArpackNoConvergence as exc:
+        log.warning("eigensolver converged on %d of %d vectors", len(exc.eigenvalues), k)
+        vals, vecs = exc.eigenvalues, exc.eigenvectors
+    return 2.0 - vals, vecs
+
+
 def spectral_embedding(mesh, graph: FaceGraph, n: int = 16, convex_weight: float = 0.15,
                        bridge: float = 0.05) -> np.ndarray:
     """(F, n) float32 commute-time embedding of the faces: eigenvectors of the
@@ -233,8 +284,10 @@ def spectral_embedding(mesh, graph: FaceGraph, n: int = 16, convex_weight: float
     k = min(n + 1, n_nodes - 2)
     if k < 2:
         return np.zeros((n_faces, n), np.float32)
-    v0 = np.random.default_rng(0).random(n_nodes)  # ARPACK's start, fixed: same input, same output
-    vals, vecs = eigsh(L, k=k, sigma=-1e-3, which="LM", v0=v0)
+    vals, vecs = smallest_eigenpairs(L, k)
+    if len(vals) < 2:
+        log.warning("no spectral embedding: the eigensolver found nothing; the masks use pieces and nodes only")
+        return np.zeros((n_faces, n), np.float32)
     order = np.argsort(vals)
     vals, vecs = vals[order][1:], (d_inv @ vecs[:, order])[:, 1:]
     # an eigenvector's sign is arbitrary: make its largest entry positive

@@ -65,6 +65,9 @@ def read(path: str) -> tuple[dict, list]:
             buffers.append(binary if i == 0 else None)
         else:
             buffers.append(_resource(uri, folder))
+    for image in tree.get("images", []):
+        if "uri" in image and not image["uri"].startswith("data:"):
+            _resource(image["uri"], folder)  # there, and inside the folder
     return tree, buffers
 
 
@@ -104,9 +107,12 @@ def _resource(uri: str, folder: str) -> bytes:
     if "://" in uri:
         raise GltfError(f"refers to '{uri}' on the web; PartScope reads only files beside the glTF")
     path = os.path.normpath(os.path.join(folder, unquote(uri)))
+    if not path.startswith(os.path.join(folder, "")):
+        raise GltfError(f"refers to '{unquote(uri)}', outside its own folder; PartScope reads only files "
+                        "beside the glTF")
     if not os.path.isfile(path):
-        raise GltfError(f"refers to '{unquote(uri)}', which is not beside it: upload the .gltf with its "
-                        ".bin and images (several files, or one ZIP)")
+        raise GltfError(f"refers to '{unquote(uri)}', which is not beside it: keep the .gltf with its .bin "
+                        "and images (in the web app, upload the three as one ZIP)")
     with open(path, "rb") as f:
         return f.read()
 

@@ -12,6 +12,9 @@ import hashlib
 import io
 import logging
 import os
+import shutil
+import tempfile
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +27,8 @@ log = logging.getLogger(__name__)
 
 FORMATS = {".glb": "GLB", ".gltf": "glTF", ".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF"}
 FORMAT_LIST = "GLB, glTF, OBJ, PLY, STL or OFF"
+#: Most bytes a ZIP may unpack to (a glTF with its .bin and images).
+MAX_UNZIPPED = 2**30
 #: Surface area (of the model scaled to a largest side of 1) below which
 #: there is nothing to segment: every face is flat as a line or a point.
 MIN_AREA = 1e-9
@@ -73,11 +78,15 @@ class Asset:
 
 
 def load_asset(path: str) -> Asset:
-    """Load GLB, glTF, OBJ, PLY, STL or OFF; raise InputError with a sentence."""
+    """Load GLB, glTF, OBJ, PLY, STL or OFF, or a ZIP holding one (a glTF with
+    its .bin and images); raise InputError with a sentence."""
     name = os.path.basename(str(path))
     if not os.path.isfile(path):
         raise InputError(f"There is no file at '{path}': check the path and try again.")
     ext = os.path.splitext(name)[1].lower()
+    if ext == ".zip":
+        with tempfile.TemporaryDirectory(prefix="partscope-zip-") as folder:
+            return load_asset(_unzip_model(path, name, folder))
     if ext not in FORMATS:
         raise InputError(
             f"'{name}' is not a format PartScope reads: use {FORMAT_LIST}.")
@@ -151,6 +160,33 @@ def load_asset(path: str) -> Asset:
     _wind_outward(asset)
     log.info("loaded %s: %d faces, %d nodes, %d textures", name, len(faces), len(meshes), len(textures))
     return asset
+
+
+def _unzip_model(path: str, name: str, folder: str) -> str:
+    """Unpack a ZIP into ``folder``; the path of the one model in it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()
+                       and not m.filename.startswith("__MACOSX/") and not os.path.basename(m.filename).startswith(".")]
+            if sum(m.file_size for m in members) > MAX_UNZIPPED:
+                raise InputError(f"'{name}' unpacks to more than {MAX_UNZIPPED >> 30} GB: zip only the model, "
+                                 "its .bin and its images.")
+            models = [m.filename for m in members if os.path.splitext(m.filename)[1].lower() in FORMATS]
+            if len(models) != 1:
+                found = f"{len(models)} models ({', '.join(sorted(models)[:4])})" if models else "no model"
+                raise InputError(f"'{name}' holds {found}: a ZIP must hold one model ({FORMAT_LIST}) "
+                                 "with the files it refers to.")
+            for m in members:
+                target = os.path.normpath(os.path.join(folder, m.filename))
+                if not target.startswith(os.path.abspath(folder) + os.sep):
+                    continue  # a name that climbs out of the folder: never written
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with archive.open(m) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+    except (zipfile.BadZipFile, EOFError, OSError):
+        raise InputError(f"'{name}' is not a ZIP that can be opened: the file looks damaged; "
+                         "make the ZIP again.") from None
+    return os.path.join(folder, models[0])
 
 
 def _read_scene(path: str, name: str, fmt: str) -> trimesh.Scene:
