@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from scipy.spatial import cKDTree
 
@@ -30,9 +31,10 @@ PATCHES = 40_000
 #: embedding's cost grows with it, and a 1M-face scene of 11,000 separate
 #: pieces had 187,000 patches that never span a crease.
 MAX_PATCHES = 60_000
-#: ARPACK restarts allowed before the embedding falls back (see
-#: ``smallest_eigenpairs``); shift-invert needs a few on any mesh seen so far.
-EIGSH_ITERATIONS = 300
+#: Shift-invert eigensolver tries (shift, restarts allowed), see
+#: ``smallest_eigenpairs``: a few restarts do on one connected model; a scene
+#: of 122 machines has eigenvalues of 3e-8 .. 1e-7 that only the second separates.
+SHIFTS = ((-1e-3, 30), (-1e-6, 100))
 
 
 @dataclass
@@ -235,20 +237,48 @@ def proximity_links(centroids: np.ndarray, piece: np.ndarray, k: int = 4) -> np.
     return links[rank < k].astype(np.int64)
 
 
+def component_bridges(points: np.ndarray, W: sp.csr_matrix) -> np.ndarray:
+    """(B, 2) int64 links that join the connected components of the graph
+    ``W`` into one, so its Laplacian has a single zero eigenvalue (pieces
+    beyond each other's proximity links, such as the machines of a scene,
+    otherwise leave a zero eigenvalue each, a cluster the eigensolver crawls
+    through). Each round links every component, at the node nearest its
+    centroid, to the nearest other component (Boruvka's rounds: at most
+    log2 of the components). points : (N, 3) where each node lies."""
+    n_comp, comp = connected_components(W, directed=False)
+    links = []
+    while n_comp > 1:
+        size = np.bincount(comp)
+        centers = np.stack([np.bincount(comp, points[:, c]) for c in range(3)], axis=1) / size[:, None]
+        gap = np.linalg.norm(points - centers[comp], axis=1)
+        order = np.lexsort((gap, comp))
+        stand_in = order[np.searchsorted(comp[order], np.arange(n_comp))]
+        _, nn = cKDTree(centers).query(centers, k=2)
+        other = np.where(nn[:, 0] != np.arange(n_comp), nn[:, 0], nn[:, 1])
+        links.append(np.stack([stand_in, stand_in[other]], axis=1))
+        joined = sp.coo_matrix((np.ones(n_comp), (np.arange(n_comp), other)), shape=(n_comp, n_comp))
+        n_comp, merged = connected_components(joined, directed=False)
+        comp = merged[comp]
+    return np.concatenate(links).astype(np.int64) if links else np.zeros((0, 2), np.int64)
+
+
 def smallest_eigenpairs(L: sp.csc_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` smallest eigenvalues (k,) and eigenvectors (n, k) of a
     normalized Laplacian ``L`` (spectrum in [0, 2]), at a bounded cost:
-    shift-invert ARPACK (fast, exact), and if it does not converge within
-    EIGSH_ITERATIONS, the largest of 2I - L by products alone, also bounded;
-    what converged is returned (possibly fewer than k)."""
+    shift-invert ARPACK at each of SHIFTS in turn, each with a bounded number
+    of restarts (a shift far from a cluster of tiny eigenvalues crawls
+    through it; one nearer zero separates them), then the largest of 2I - L
+    by products alone, also bounded; what converged is returned (possibly
+    fewer than k)."""
     v0 = np.random.default_rng(0).random(L.shape[0])  # ARPACK's start, fixed: same input, same output
-    try:
-        return eigsh(L, k=k, sigma=-1e-3, which="LM", v0=v0, maxiter=EIGSH_ITERATIONS)
-    except ArpackNoConvergence:
-        log.warning("shift-invert eigensolver did not converge in %d iterations: products alone", EIGSH_ITERATIONS)
+    for sigma, restarts in SHIFTS:
+        try:
+            return eigsh(L, k=k, sigma=sigma, which="LM", v0=v0, maxiter=restarts)
+        except ArpackNoConvergence:
+            log.warning("eigensolver shifted by %g did not converge in %d restarts", sigma, restarts)
     flipped = (2.0 * sp.eye(L.shape[0]) - L).tocsr()
     try:
-        vals, vecs = eigsh(flipped, k=k, which="LA", v0=v0, maxiter=EIGSH_ITERATIONS, tol=1e-4)
+        vals, vecs = eigsh(flipped, k=k, which="LA", v0=v0, maxiter=SHIFTS[-1][1], tol=1e-4)
     except ArpackNoConvergence as exc:
         log.warning("eigensolver converged on %d of %d vectors", len(exc.eigenvalues), k)
         vals, vecs = exc.eigenvalues, exc.eigenvectors
@@ -276,6 +306,11 @@ def spectral_embedding(mesh, graph: FaceGraph, n: int = 16, convex_weight: float
     if n_nodes < n_faces:
         P = sp.csr_matrix((np.ones(n_faces), (np.arange(n_faces), graph.patch)), shape=(n_faces, n_nodes))
         W = (P.T @ W @ P).tocsr()
+    count = np.bincount(graph.patch, minlength=n_nodes)[:, None]
+    where = np.stack([np.bincount(graph.patch, centroids[:, c], n_nodes) for c in range(3)], axis=1) / count
+    bridges = component_bridges(where, W)
+    if len(bridges):
+        W = W + link_matrix(bridges, np.full(len(bridges), bridge), n_nodes)
     deg = np.asarray(W.sum(axis=1)).ravel()
     isolated = deg <= 0
     deg[isolated] = 1.0

@@ -20,6 +20,7 @@ import trimesh
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+from benchmarks.corpus import zero_area_obj, zipped
 from core.config import default_scales
 from core.loading import load_asset
 from tests.e2e.launch import ASSETS, running_app, shared_cache_dir
@@ -186,6 +187,39 @@ def test_bad_input_gets_a_sentence_and_the_app_keeps_serving(app, fitted, tmp_pa
     assert fitted.client.predict(1.0, api_name="/set_scale")[1] >= 1
     with pytest.raises(AppError, match="Open a model first"):
         client.predict(1.0, api_name="/export")
+
+
+def test_a_refused_upload_clears_the_old_model_and_says_why(app, fitted, tmp_path):
+    client = Client(app.url, verbose=False)
+    assert client.predict(handle_file(TABLE), api_name="/open_model")[3] >= 1  # the table, from the cache
+    bad = tmp_path / "flat.obj"
+    bad.write_bytes(zero_area_obj())
+    job = client.submit(handle_file(str(bad)), api_name="/open_model")
+    with pytest.raises(AppError) as err:
+        job.result(timeout=120)
+    sentence = ("'flat.obj' has only faces of zero area (flat as a line or a point): it has no surface to "
+                "segment; repair or re-export the mesh.")
+    assert str(err.value) == sentence
+    session, work, view, n_parts, _, _, plot, status, downloads = job.outputs()[-1]
+    assert (session, work, view, n_parts, plot, downloads) == (None,) * 6
+    assert status == f"**This file cannot be used.** {sentence}"
+    with pytest.raises(AppError, match="Open a model first"):
+        client.predict(1.0, api_name="/export")
+
+
+def test_clearing_the_upload_box_clears_the_view(app, fitted):
+    client = Client(app.url, verbose=False)
+    assert client.predict(handle_file(TABLE), api_name="/open_model")[3] >= 1
+    session, work, view, n_parts, _, _, plot, status, _ = client.predict(None, api_name="/open_model")
+    assert (session, work, view, n_parts, plot) == (None,) * 5 and status == "No model yet."
+
+
+def test_a_zip_of_the_model_opens_like_the_model(app, fitted, tmp_path):
+    path = tmp_path / "table.zip"
+    with open(TABLE, "rb") as f:
+        path.write_bytes(zipped({"table.glb": f.read()}, folder="table/"))
+    out = Client(app.url, verbose=False).predict(handle_file(str(path)), api_name="/open_model")
+    assert out[3] == fitted.out[3] and "Ready from the cache" in out[7]
 
 
 # ------------------------------------------------------------------ sessions

@@ -121,24 +121,36 @@ class Handlers:
         status, downloads): first the model in its own look, then its parts
         (a fresh part list of them in ``work``).
         """
-        if not file:
-            yield (gr.skip(),) * N_OPEN_OUTPUTS
+        if not file:  # the upload box was cleared: so is the view
+            yield self._nothing_shown(request, "No model yet.")
             return
         name = os.path.basename(str(file))
         try:
             yield from self._open(str(file), name, progress, request)
         except gr.Error:
             raise
-        except Exception as exc:
+        except Exception:
             log.exception("opening %s failed", name)
-            raise gr.Error(f"PartScope could not segment '{name}' ({type(exc).__name__}); the server "
+            raise gr.Error(f"PartScope could not segment '{name}': something went wrong on the server, which "
                            "logged the details. Try again, or try another file.", print_exception=False) from None
+
+    def _nothing_shown(self, request, status: str) -> tuple:
+        """open_model's outputs with no model: the view, parts and downloads cleared."""
+        sid = getattr(request, "session_hash", None)
+        if sid:
+            self._showing.pop(sid, None)
+        return (None, None, None, None, self.default_scale, parts_table(None), None, status, None)
+
+    def _refuse(self, request, sentence: str):
+        """Clear the old model, say why where the status is, and fail the event with the same sentence."""
+        yield self._nothing_shown(request, f"**This file cannot be used.** {sentence}")
+        raise gr.Error(sentence, title="This file cannot be used", print_exception=False)
 
     def _open(self, upload: str, name: str, progress, request):
         size_mb = os.path.getsize(upload) / 2**20
         if size_mb > self.max_upload_mb:
-            raise gr.Error(f"'{name}' is {size_mb:.0f} MB; PartScope takes files up to {self.max_upload_mb:g} MB. "
-                           "Simplify or compress the model and try again.", print_exception=False)
+            yield from self._refuse(request, f"'{name}' is {size_mb:.0f} MB; PartScope takes files up to "
+                                    f"{self.max_upload_mb:g} MB. Simplify or compress the model and try again.")
         folder = self.session_folder(request)
         progress(0.0, desc=f"Loading {name}")
         path = os.path.join(folder, "upload", name)
@@ -147,7 +159,7 @@ class Handlers:
         try:
             asset = load_asset(path)
         except InputError as exc:
-            raise gr.Error(str(exc), title="This file cannot be used", print_exception=False) from None
+            yield from self._refuse(request, str(exc))
         key = self.engine.cache_key(asset)
         session = Session(key=key, digest=asset.digest, name=name, path=path, folder=folder, n_faces=asset.n_faces)
         self._remember_mesh(asset)
@@ -331,7 +343,7 @@ class Handlers:
 
 
 def upload_label(max_upload_mb: float) -> str:
-    return f"Model: {FORMAT_LIST}, up to {max_upload_mb:g} MB"
+    return f"Model: {FORMAT_LIST} (a glTF with its .bin and images: one ZIP), up to {max_upload_mb:g} MB"
 
 
 def default_session_root() -> str:
