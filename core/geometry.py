@@ -33,7 +33,8 @@ PATCHES = 40_000
 MAX_PATCHES = 60_000
 #: Shift-invert eigensolver tries (shift, restarts allowed), see
 #: ``smallest_eigenpairs``: a few restarts do on one connected model; a scene
-#: of 122 machines has eigenvalues of 3e-8 .. 1e-7 that only the second separates.
+#: of 122 machines has eigenvalues of 3e-8 .. 1e-7 that only the second
+#: separates (tried first where components were bridged).
 SHIFTS = ((-1e-3, 30), (-1e-6, 100))
 
 
@@ -262,16 +263,17 @@ def component_bridges(points: np.ndarray, W: sp.csr_matrix) -> np.ndarray:
     return np.concatenate(links).astype(np.int64) if links else np.zeros((0, 2), np.int64)
 
 
-def smallest_eigenpairs(L: sp.csc_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+def smallest_eigenpairs(L: sp.csc_matrix, k: int, tiny: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` smallest eigenvalues (k,) and eigenvectors (n, k) of a
     normalized Laplacian ``L`` (spectrum in [0, 2]), at a bounded cost:
     shift-invert ARPACK at each of SHIFTS in turn, each with a bounded number
     of restarts (a shift far from a cluster of tiny eigenvalues crawls
     through it; one nearer zero separates them), then the largest of 2I - L
     by products alone, also bounded; what converged is returned (possibly
-    fewer than k)."""
+    fewer than k). tiny : the graph is known to have tiny eigenvalues (its
+    components were bridged): start with the shift nearest zero."""
     v0 = np.random.default_rng(0).random(L.shape[0])  # ARPACK's start, fixed: same input, same output
-    for sigma, restarts in SHIFTS:
+    for sigma, restarts in sorted(SHIFTS, key=lambda s: abs(s[0])) if tiny else SHIFTS:
         try:
             return eigsh(L, k=k, sigma=sigma, which="LM", v0=v0, maxiter=restarts)
         except ArpackNoConvergence:
@@ -319,7 +321,7 @@ def spectral_embedding(mesh, graph: FaceGraph, n: int = 16, convex_weight: float
     k = min(n + 1, n_nodes - 2)
     if k < 2:
         return np.zeros((n_faces, n), np.float32)
-    vals, vecs = smallest_eigenpairs(L, k)
+    vals, vecs = smallest_eigenpairs(L, k, tiny=len(bridges) > 0)
     if len(vals) < 2:
         log.warning("no spectral embedding: the eigensolver found nothing; the masks use pieces and nodes only")
         return np.zeros((n_faces, n), np.float32)

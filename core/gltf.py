@@ -76,8 +76,10 @@ def split_glb(data: bytes) -> tuple[dict, bytes | None]:
     if len(data) < 20:
         raise GltfError("is not a complete GLB: the file is cut short")
     version, length = struct.unpack_from("<II", data, 4)
+    if version == 1:
+        raise GltfError("is GLB version 1 (glTF 1.0); PartScope reads glTF 2.0: export it again as glTF 2.0")
     if version != 2:
-        raise GltfError(f"is GLB version {version}; PartScope reads glTF 2.0")
+        raise GltfError("is not valid GLB: its header is damaged")
     pos, tree, binary = 12, None, None
     while pos + 8 <= min(length, len(data)):
         size, kind = struct.unpack_from("<II", data, pos)

@@ -21,6 +21,7 @@ from PIL import Image
 from core.naming import highlight
 from core.rendering import reference_cameras
 
+from .panels import parts_table
 from .viewer import viewer_camera
 from .work import (Workbench, follow, listing, new_workbench, part_choices, split_labels, table_html,
                    view_value)
@@ -143,8 +144,9 @@ class Editing:
     def refresh(self, session, work):
         """The whole work panel as it stands (after a model opens)."""
         item, work = self.bench(session, work, required=False)
-        if item is None:
-            return (gr.skip(),) * 8
+        if item is None:  # no model (a refused file, a cleared upload): an empty panel
+            return (None, gr.skip(), None, parts_table(None), gr.update(choices=[], value=[]),
+                    gr.update(interactive=False), gr.update(interactive=False), "")
         return self.show(item, work)
 
     # ------------------------------------------------------------ slider and clicks
@@ -202,7 +204,9 @@ class Editing:
     def paint_reference(self, session, work, index):
         """Show fitted reference view ``index`` to paint on: (work, editor, result, status)."""
         item, work = self.bench(session, work, required=False)
-        if item is None or index is None:
+        if item is None:  # no model: nothing to paint on
+            return gr.skip(), None, None, ""
+        if index is None:
             return (gr.skip(),) * 4
         cfg = replace(item.field.config.render, resolution=PAINT_RESOLUTION)
         cameras = reference_cameras(cfg, float(np.linalg.norm(item.asset.mesh.extents)))

@@ -141,16 +141,16 @@ class Handlers:
             self._showing.pop(sid, None)
         return (None, None, None, None, self.default_scale, parts_table(None), None, status, None)
 
-    def _refuse(self, request, sentence: str):
-        """Clear the old model, say why where the status is, and fail the event with the same sentence."""
-        yield self._nothing_shown(request, f"**This file cannot be used.** {sentence}")
-        raise gr.Error(sentence, title="This file cannot be used", print_exception=False)
+    def _refuse(self, request, sentence: str) -> tuple:
+        """open_model's outputs for a refused file: the old model cleared, the reason where the status is."""
+        return self._nothing_shown(request, f"**This file cannot be used.** {sentence}")
 
     def _open(self, upload: str, name: str, progress, request):
         size_mb = os.path.getsize(upload) / 2**20
         if size_mb > self.max_upload_mb:
-            yield from self._refuse(request, f"'{name}' is {size_mb:.0f} MB; PartScope takes files up to "
-                                    f"{self.max_upload_mb:g} MB. Simplify or compress the model and try again.")
+            yield self._refuse(request, f"'{name}' is {size_mb:.1f} MB; PartScope takes files up to "
+                               f"{self.max_upload_mb:g} MB. Simplify or compress the model and try again.")
+            return
         folder = self.session_folder(request)
         progress(0.0, desc=f"Loading {name}")
         path = os.path.join(folder, "upload", name)
@@ -159,7 +159,8 @@ class Handlers:
         try:
             asset = load_asset(path)
         except InputError as exc:
-            yield from self._refuse(request, str(exc))
+            yield self._refuse(request, str(exc))
+            return
         key = self.engine.cache_key(asset)
         session = Session(key=key, digest=asset.digest, name=name, path=path, folder=folder, n_faces=asset.n_faces)
         self._remember_mesh(asset)
@@ -256,8 +257,9 @@ class Handlers:
         seen = len(item.counts())
         while not item.complete and not item.evicted:
             done = item.wait_for_more(seen, timeout=1.0)
-            if sid and sid in self._showing and self._showing[sid].key != item.key:
-                return  # the session moved on to another object
+            shown = self._showing.get(sid)
+            if sid and (shown is None or shown.key != item.key):
+                return  # the session moved on to another object, or to none
             if done != seen:
                 seen = done
                 yield count_plot(item.counts(), n_scales=len(item.scales))
