@@ -186,12 +186,20 @@ def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = Non
 
 def nested_layers(parts: list[np.ndarray], n_faces: int) -> np.ndarray:
     """Pack a nested family into (L, F) int32 layers by depth; layer 0 is the
-    whole object. A part's depth is the number of kept parts holding it."""
+    whole object. A part's depth is the number of kept parts holding it
+    (more than half of it): its parent's depth plus one, the parent being
+    the smallest larger part that holds most of its faces."""
     parts = sorted(parts, key=lambda m: -int(m.sum()))
+    owner = np.full(n_faces, -1)  # the smallest part so far holding each face
     depth = []
     for i, m in enumerate(parts):
-        n = m.sum()
-        depth.append(sum(1 for other in parts[:i] if np.count_nonzero(m & other) > 0.5 * n))
+        faces = np.nonzero(m)[0]
+        held = owner[faces]
+        held = held[held >= 0]
+        parent = np.bincount(held).argmax() if len(held) else -1
+        depth.append(depth[parent] + 1 if parent >= 0 and np.count_nonzero(held == parent) > 0.5 * len(faces)
+                     else 0)
+        owner[faces] = i
     n_layers = 1 + (max(depth) + 1 if depth else 0)
     layers = np.full((n_layers, n_faces), -1, np.int32)
     layers[0] = 0

@@ -2,8 +2,10 @@
 came from and what its surface looks like (texture, vertex or material color).
 
 Face order is a contract: it is the order of
-``trimesh.load(path, force='mesh', process=False).faces``. Windings are not:
-faces wound inward are turned, so every piece faces out.
+``trimesh.load(path, force='mesh', process=False).faces`` (for compressed
+glTF, of the file ``gltf.decode`` makes of it). Windings are not: faces wound
+inward are turned, so every piece faces out. A file that cannot be used
+raises ``InputError`` with one sentence that names the cause.
 """
 
 from __future__ import annotations

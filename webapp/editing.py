@@ -160,10 +160,10 @@ class Editing:
         with work.lock:
             try:
                 follow(item, work, float(scale))
-            except Exception as exc:
+            except Exception:
                 log.exception("parts of %s at scale %s failed", session.name, scale)
-                raise gr.Error(f"Cutting '{session.name}' at scale {float(scale):.1f} failed "
-                               f"({type(exc).__name__}); the server logged the details. Try another scale.",
+                raise gr.Error(f"Cutting '{session.name}' at scale {float(scale):.1f} failed on the server, "
+                               "which logged the details. Try another scale.",
                                print_exception=False) from None
             text = clicked_text(item, work) if work.face is not None else gr.skip()
             return self.show(item, work, targets=() if work.following else None) + (text,)

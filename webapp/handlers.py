@@ -290,10 +290,10 @@ class Handlers:
         os.makedirs(folder, exist_ok=True)
         try:
             paths = write_downloads(item.asset, labels, folder, names=names, stem=stem)
-        except Exception as exc:
+        except Exception:
             log.exception("export of %s failed", session.name)
-            raise gr.Error(f"Writing the downloads failed ({type(exc).__name__}); the server logged the "
-                           "details.", print_exception=False) from None
+            raise gr.Error("Writing the downloads failed on the server, which logged the details; try again.",
+                           print_exception=False) from None
         return [paths["glb"], paths["zip"], paths["json"], paths["npy"]]
 
     # ------------------------------------------------------------ viewer geometry
