@@ -303,6 +303,11 @@ def unknown_extension(tree, binary):
     return binary
 
 
+def dangling(tree, binary):
+    tree["meshes"][0]["primitives"][0]["attributes"]["POSITION"] = 999
+    return binary
+
+
 def web_uri(tree, binary):
     tree["buffers"][0]["uri"] = "https://example.com/model.bin"
     return binary
@@ -395,6 +400,9 @@ def build_cases() -> list[Case]:
         Case({"ktx2_damaged.glb": ktx2_glb(plain, damage=True)},
              sentence="'ktx2_damaged.glb' has a KTX2 texture that does not decode: the file is damaged; "
                       "export it again, or with PNG or JPEG textures."),
+        Case({"dangling.glb": edit_glb(meshopt_glb(plain), dangling)},
+             sentence="'dangling.glb' is not valid GLB: it refers to parts of itself that are not there; "
+                      "export it again."),
         Case({"garbage.obj": bytes(range(256)) * 8},
              sentence="'garbage.obj' holds no faces: it is empty, damaged or not really OBJ; export the model again."),
         Case({"garbage.stl": b"\x00\x01" * 20},

@@ -203,6 +203,10 @@ def _read_scene(path: str, name: str, fmt: str) -> trimesh.Scene:
                 kind = "glb"
     except gltf.GltfError as exc:
         raise InputError(f"'{name}' {exc}.") from None
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        log.info("glTF structure of %s: %r", name, exc)
+        raise InputError(f"'{name}' is not valid {fmt}: it refers to parts of itself that are not there; "
+                         "export it again.") from None
     try:
         return trimesh.load_scene(source, file_type=kind, process=False)
     except Exception as exc:  # any parser failure means the same thing to a person
