@@ -170,8 +170,6 @@ def test_a_bad_file_gets_a_message_and_the_page_goes_on(app, page, tmp_path):
     page.wait_for_function(f"document.querySelector('#status').innerText.includes({sentence!r})", timeout=60_000)
     assert viewer_attr(page, "state") == "empty" and page.input_value("#n-parts input") == ""
     assert "Traceback" not in page.inner_text("body")
-    page.screenshot(path=str(tmp_path / "refused.png"), full_page=True)
-    shutil.copyfile(tmp_path / "refused.png", os.path.join(os.path.dirname(SCREENSHOT), "refused.png"))
     page.locator("#upload button[aria-label='Clear']").click()
     page.set_input_files("#upload input[type=file]", TABLE)
     page.wait_for_selector(".ps-viewer[data-state=parts]", timeout=300_000)
