@@ -176,7 +176,7 @@ def _bad_files(folder):
     ("empty.gltf", "'empty.gltf' holds no faces (no geometry): export a model with its meshes."),
     ("points.ply", "'points.ply' is a point cloud (300 points, no faces): PartScope segments surface meshes; "
                    "export the model with its faces."),
-    ("big.off", f"'big.off' is 0 MB; PartScope takes files up to {LIMIT_MB:g} MB. Simplify or compress the model "
+    ("big.off", f"'big.off' is 0.7 MB; PartScope takes files up to {LIMIT_MB:g} MB. Simplify or compress the model "
                 "and try again."),
     ("flat.obj", "'flat.obj' has only faces of zero area (flat as a line or a point): it has no surface to "
                  "segment; repair or re-export the mesh."),
@@ -186,10 +186,9 @@ def test_a_refused_file_clears_the_old_model_and_says_why(app, fitted, tmp_path,
     sentence stands where the status is, and every session goes on."""
     path = _bad_files(tmp_path)[name]
     client = Client(app.url, verbose=False)
-    assert client.predict(handle_file(TABLE), api_name="/open_model")[3] >= 1  # the table, from the cache
-    session, work, view, n_parts, _, _, plot, status, downloads = client.predict(
-        handle_file(str(path)), api_name="/open_model")
-    assert (session, work, view, n_parts, plot, downloads) == (None,) * 6
+    assert client.predict(handle_file(TABLE), api_name="/open_model")[1] >= 1  # the table, from the cache
+    view, n_parts, _, _, plot, status, downloads = client.predict(handle_file(str(path)), api_name="/open_model")
+    assert (view, n_parts, plot, downloads) == (None,) * 4
     assert status == f"**This file cannot be used.** {says}"
     with pytest.raises(AppError, match="Open a model first"):
         client.predict(1.0, api_name="/export")
@@ -198,9 +197,9 @@ def test_a_refused_file_clears_the_old_model_and_says_why(app, fitted, tmp_path,
 
 def test_clearing_the_upload_box_clears_the_view(app, fitted):
     client = Client(app.url, verbose=False)
-    assert client.predict(handle_file(TABLE), api_name="/open_model")[3] >= 1
-    session, work, view, n_parts, _, _, plot, status, _ = client.predict(None, api_name="/open_model")
-    assert (session, work, view, n_parts, plot) == (None,) * 5 and status == "No model yet."
+    assert client.predict(handle_file(TABLE), api_name="/open_model")[1] >= 1
+    view, n_parts, _, _, plot, status, _ = client.predict(None, api_name="/open_model")
+    assert (view, n_parts, plot) == (None,) * 3 and status == "No model yet."
 
 
 def test_a_zip_of_the_model_opens_like_the_model(app, fitted, tmp_path):
@@ -208,7 +207,7 @@ def test_a_zip_of_the_model_opens_like_the_model(app, fitted, tmp_path):
     with open(TABLE, "rb") as f:
         path.write_bytes(zipped({"table.glb": f.read()}, folder="table/"))
     out = Client(app.url, verbose=False).predict(handle_file(str(path)), api_name="/open_model")
-    assert out[3] == fitted.out[3] and "Ready from the cache" in out[7]
+    assert out[1] == fitted.out[1] and "Ready from the cache" in out[5]
 
 
 # ------------------------------------------------------------------ sessions
