@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 #: Cluster counts of the candidate partitions.
 GRANULARITIES = tuple(range(2, 31))
 EMBEDDING_SIZE = 16
-#: Keep a candidate when its boundary cost is below this (see ``boundary_cost``).
+#: Keep a candidate when its boundary cost is below this (see ``boundary_costs``).
 MAX_BOUNDARY_COST = 2.0
 #: Dihedral scale of concave creases in the boundary weight.
 CREASE_SCALE = 0.05
@@ -58,79 +58,83 @@ def crease_weight(graph: FaceGraph) -> np.ndarray:
     return np.exp(-np.where(graph.concave, graph.angle, 0.0) / CREASE_SCALE)
 
 
-def boundary_cost(member: np.ndarray, graph: FaceGraph, weighted_length: np.ndarray,
-                  area: np.ndarray) -> float:
-    """Crease-weighted boundary length over the square root of the smaller
-    side's area, the sides being the part and the rest of its connected
-    piece (other pieces are parts already): small for a limb behind a narrow
-    neck or a part behind a concave crease, large for an arbitrary patch of
-    a smooth surface.
+def boundary_costs(labels: np.ndarray, graph: FaceGraph, weighted_length: np.ndarray,
+                   area: np.ndarray) -> np.ndarray:
+    """(L,) float64 cost of every label's part: crease-weighted boundary
+    length over the square root of the smaller side's area, the sides being
+    the part and the rest of its connected piece (other pieces are parts
+    already): small for a limb behind a narrow neck or a part behind a
+    concave crease, large for an arbitrary patch of a smooth surface. All
+    labels of a labeling at once, in one pass over the links.
 
-    member : (F,) bool, the candidate part (a connected patch)
+    labels : (F,) int, parts numbered from 0 (-1: in none), each a connected patch
     """
-    cut = member[graph.pairs[:, 0]] != member[graph.pairs[:, 1]]
-    inside = area[member].sum()
-    piece = graph.piece == graph.piece[np.argmax(member)]
-    smaller = min(inside, area[piece].sum() - inside)
-    if smaller <= 0:
-        return 0.0
-    return float(weighted_length[cut].sum() / np.sqrt(smaller))
+    n = int(labels.max()) + 1
+    a, b = labels[graph.pairs[:, 0]], labels[graph.pairs[:, 1]]
+    cut = a != b
+    length = np.zeros(n)
+    for side in (a, b):
+        inside = cut & (side >= 0)
+        length += np.bincount(side[inside], weighted_length[inside], n)
+    on = labels >= 0
+    inside = np.bincount(labels[on], area[on], n)
+    first = np.full(n, len(labels), np.int64)
+    np.minimum.at(first, labels[on], np.nonzero(on)[0])
+    piece_area = np.bincount(graph.piece, area)[graph.piece[np.minimum(first, len(labels) - 1)]]
+    smaller = np.minimum(inside, piece_area - inside)
+    return np.where(smaller > 0, length / np.sqrt(np.maximum(smaller, 1e-300)), 0.0)
 
 
-def candidate_parts(embedding: np.ndarray, graph: FaceGraph, area: np.ndarray, seed: int = 0) -> list[np.ndarray]:
+def candidate_parts(embedding: np.ndarray, graph: FaceGraph, area: np.ndarray, weighted_length: np.ndarray,
+                    seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
     """Connected patches of k-means clusters of the embedding, for every k in
     GRANULARITIES, holding at least MIN_PART_SHARE of the surface: a list of
-    (F,) bool masks (duplicates included). area : (F,) face areas."""
+    (n,) int32 face indices (duplicates included) and their (P,) boundary
+    costs. area : (F,) face areas; weighted_length : (E,) crease-weighted link lengths."""
     rng = np.random.default_rng(seed)
     nodes = np.unique(graph.patch, return_index=True)[1]  # a patch's faces share their embedding
     fit_on = embedding[nodes if len(nodes) <= KMEANS_SAMPLE else rng.choice(nodes, KMEANS_SAMPLE, replace=False)]
-    out = []
+    parts, costs = [], []
     for k in GRANULARITIES:
         if k >= len(fit_on):
             break
         # a start of its own per k, so one unlucky start cannot miss a part at every k
         km = KMeans(k, n_init=KMEANS_STARTS, max_iter=60, random_state=seed * 1000 + k).fit(fit_on)
         labels = split_connected(km.predict(embedding).astype(np.int32), graph.pairs)
-        out += label_masks(labels, area, MIN_PART_SHARE)
-    return out
+        found, which = label_parts(labels, area, MIN_PART_SHARE)
+        parts += found
+        costs.append(boundary_costs(labels, graph, weighted_length, area)[which])
+    return parts, np.concatenate(costs) if costs else np.zeros(0)
 
 
-def label_masks(labels: np.ndarray, area: np.ndarray, min_share: float) -> list[np.ndarray]:
-    """(F,) bool mask of every label >= 0 that holds at least ``min_share`` of
-    the surface, in label order. labels : (F,) int; area : (F,) face areas."""
-    on = labels >= 0
+def label_parts(labels: np.ndarray, area: np.ndarray, min_share: float) -> tuple[list[np.ndarray], np.ndarray]:
+    """(n,) int32 face indices of every label >= 0 that holds at least
+    ``min_share`` of the surface, in label order, and those labels.
+    labels : (F,) int; area : (F,) face areas."""
+    on = np.nonzero(labels >= 0)[0]
     share = np.bincount(labels[on], weights=area[on]) / area.sum()
-    return [labels == lab for lab in np.nonzero(share >= min_share)[0]]
+    order = on[np.argsort(labels[on], kind="stable")].astype(np.int32)
+    groups = np.split(order, np.cumsum(np.bincount(labels[on]))[:-1])
+    which = np.nonzero(share >= min_share)[0]
+    return [groups[lab] for lab in which], which
 
 
-def island_parts(asset: Asset, area: np.ndarray) -> list[np.ndarray]:
-    """Texture islands holding at least MIN_ISLAND_SHARE of the surface, as
-    (F,) bool candidate parts. An artist's UV seams often run along part
-    boundaries, but seams also cut smooth surfaces (and generated atlases
-    cut anywhere), so an island is judged by its boundary like any candidate.
-
-    area : (F,) face areas
-    """
-    if not asset.has_texture:
-        return []
-    return label_masks(texture_islands(asset.mesh, asset.corner_uv), area, MIN_ISLAND_SHARE)
-
-
-def nested_family(candidates: list[np.ndarray], costs: np.ndarray, max_cost: float,
+def nested_family(candidates: list[np.ndarray], costs: np.ndarray, max_cost: float, n_faces: int,
                   tolerance: float = 0.02) -> list[np.ndarray]:
-    """Greedily keep the cheapest candidates that nest with every kept one:
-    two parts may be disjoint or one inside the other (up to ``tolerance`` of
-    the smaller), and a near copy (IoU > 0.9) of a kept part is skipped."""
+    """Greedily keep the cheapest candidates ((n,) face indices) that nest
+    with every kept one: two parts may be disjoint or one inside the other
+    (up to ``tolerance`` of the smaller), and a near copy (IoU > 0.9) of a
+    kept part is skipped. Returns the kept parts as (F,) bool masks."""
     kept: list[np.ndarray] = []
     sizes: list[int] = []
     for j in np.argsort(costs, kind="stable"):
         if costs[j] > max_cost:
             break
         m = candidates[j]
-        n = int(m.sum())
+        n = len(m)
         ok = n > 0
         for other, size in zip(kept, sizes):
-            inter = int(np.count_nonzero(m & other))
+            inter = int(np.count_nonzero(other[m]))
             small = min(n, size)
             if inter >= 0.9 * max(n, size):
                 ok = False
@@ -139,7 +143,9 @@ def nested_family(candidates: list[np.ndarray], costs: np.ndarray, max_cost: flo
             if not ok:
                 break
         if ok:
-            kept.append(m)
+            mask = np.zeros(n_faces, bool)
+            mask[m] = True
+            kept.append(mask)
             sizes.append(n)
     return kept
 
@@ -147,7 +153,13 @@ def nested_family(candidates: list[np.ndarray], costs: np.ndarray, max_cost: flo
 def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = None,
                       embedding: np.ndarray | None = None) -> np.ndarray:
     """(L, F) int32 face label layers (-1 = not in a part of that layer): a
-    nested family of parts, one layer per nesting depth, the whole object first."""
+    nested family of parts, one layer per nesting depth, the whole object first.
+    The asset's own structure enters first: connected pieces, scene nodes and
+    materials as parts that are always kept; then texture islands (an
+    artist's UV seams often run along part boundaries, but seams also cut
+    smooth surfaces, and generated atlases cut anywhere, so an island holding
+    MIN_ISLAND_SHARE of the surface is judged by its boundary like any
+    candidate), then the embedding's candidates."""
     mesh = asset.mesh
     graph = graph or face_graph(mesh)
     if embedding is None:
@@ -159,24 +171,37 @@ def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = Non
     for cue in (graph.piece, asset.face_node, asset.face_material):
         values, which = np.unique(cue, return_inverse=True)
         if len(values) > 1:  # every value a group, -1 (no material) too
-            structural += label_masks(which.ravel(), area, MIN_PART_SHARE)
-    # islands first: a tie in cost goes to the boundary two cues agree on
-    candidates = island_parts(asset, area) + candidate_parts(embedding, graph, area, seed)
-    costs = np.array([boundary_cost(m, graph, weighted_length, area) for m in candidates])
-    parts = nested_family(structural + candidates,
-                          np.concatenate([np.full(len(structural), -1.0), costs]), MAX_BOUNDARY_COST)
+            structural += label_parts(which.ravel(), area, MIN_PART_SHARE)[0]
+    candidates, costs = [], []
+    if asset.has_texture:  # islands first: a tie in cost goes to the boundary two cues agree on
+        islands = texture_islands(mesh, asset.corner_uv)
+        candidates, which = label_parts(islands, area, MIN_ISLAND_SHARE)
+        costs = [boundary_costs(islands, graph, weighted_length, area)[which]]
+    found, found_costs = candidate_parts(embedding, graph, area, weighted_length, seed)
+    candidates += found
+    costs = np.concatenate(costs + [found_costs])
+    parts = nested_family(structural + candidates, np.concatenate([np.full(len(structural), -1.0), costs]),
+                          MAX_BOUNDARY_COST, asset.n_faces)
     log.info("default masks: %d of %d candidate parts kept", len(parts), len(candidates) + len(structural))
     return nested_layers(parts, asset.n_faces)
 
 
 def nested_layers(parts: list[np.ndarray], n_faces: int) -> np.ndarray:
     """Pack a nested family into (L, F) int32 layers by depth; layer 0 is the
-    whole object. A part's depth is the number of kept parts holding it."""
+    whole object. A part's depth is the number of kept parts holding it
+    (more than half of it): its parent's depth plus one, the parent being
+    the smallest larger part that holds most of its faces."""
     parts = sorted(parts, key=lambda m: -int(m.sum()))
+    owner = np.full(n_faces, -1)  # the smallest part so far holding each face
     depth = []
     for i, m in enumerate(parts):
-        n = m.sum()
-        depth.append(sum(1 for other in parts[:i] if np.count_nonzero(m & other) > 0.5 * n))
+        faces = np.nonzero(m)[0]
+        held = owner[faces]
+        held = held[held >= 0]
+        parent = np.bincount(held).argmax() if len(held) else -1
+        depth.append(depth[parent] + 1 if parent >= 0 and np.count_nonzero(held == parent) > 0.5 * len(faces)
+                     else 0)
+        owner[faces] = i
     n_layers = 1 + (max(depth) + 1 if depth else 0)
     layers = np.full((n_layers, n_faces), -1, np.int32)
     layers[0] = 0

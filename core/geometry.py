@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import eigsh
+from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from scipy.spatial import cKDTree
 
 from .rendering import ray_scene
@@ -26,6 +27,15 @@ THICKNESS_SCALE = 0.05
 #: and 3.5 GB; the parts are found on 15,000 sampled points anyway.
 MAX_FACES = 60_000
 PATCHES = 40_000
+#: The most patches a model is ever cut into (see ``face_patches``): the
+#: embedding's cost grows with it, and a 1M-face scene of 11,000 separate
+#: pieces had 187,000 patches that never span a crease.
+MAX_PATCHES = 60_000
+#: Shift-invert eigensolver tries (shift, restarts allowed), see
+#: ``smallest_eigenpairs``: a few restarts do on one connected model; a scene
+#: of 122 machines has eigenvalues of 3e-8 .. 1e-7 that only the second
+#: separates (tried first where components were bridged).
+SHIFTS = ((-1e-3, 30), (-1e-6, 100))
 
 
 @dataclass
@@ -78,7 +88,7 @@ def face_graph(mesh) -> FaceGraph:
     area = np.asarray(mesh.area_faces)
     # a patch never spans a crease that alone would halve a link
     smooth_links = pairs[crease(1.0 - cos, concave) < np.log(2.0)]
-    patch = face_patches(np.asarray(mesh.triangles_center), area, smooth_links)
+    patch = face_patches(np.asarray(mesh.triangles_center), area, smooth_links, pairs)
     # each patch's largest face stands for it (every face, below MAX_FACES)
     order = np.lexsort((-area, patch))
     first = order[np.unique(patch[order], return_index=True)[1]]
@@ -88,22 +98,46 @@ def face_graph(mesh) -> FaceGraph:
                      piece=piece, thickness=thickness, patch=patch)
 
 
-def face_patches(centroids: np.ndarray, area: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+def face_patches(centroids: np.ndarray, area: np.ndarray, pairs: np.ndarray,
+                 links: np.ndarray | None = None) -> np.ndarray:
     """(F,) int32 patch of every face, numbered from 0: every face its own
     patch up to MAX_FACES faces; above, faces that share a grid cell (sized
     for about PATCHES cells on the surface) and are joined by ``pairs``.
+    Never more than MAX_PATCHES patches: where that gives more (thousands of
+    small separate pieces, faceted surfaces), pieces smaller than a cell are
+    pooled per cell, then patches may span any of ``links``, then the cells
+    grow, until it does not.
 
-    centroids : (F, 3); area : (F,) face areas; pairs : (E, 2) links that a patch may span
+    centroids : (F, 3); area : (F,) face areas; pairs : (E, 2) links that a
+    patch may span; links : (E', 2) all links between faces (default ``pairs``)
     """
     n_faces = len(centroids)
     if n_faces <= MAX_FACES:
         return np.arange(n_faces, dtype=np.int32)
+    links = pairs if links is None else links
     cell = np.sqrt(area.sum() / PATCHES)
-    key = np.floor(centroids / max(cell, 1e-12)).astype(np.int64)
-    cell_id = np.unique(key, axis=0, return_inverse=True)[1].ravel().astype(np.int32)
-    patch = split_connected(cell_id, pairs)
+    cells = grid_cells(centroids, cell)
+    piece = split_connected(np.zeros(n_faces, np.int32), links)
+    small = np.nonzero((np.bincount(piece, area) < cell**2)[piece])[0]
+    # each small piece's faces linked to the first small face of their cell
+    first = np.full(cells.max() + 1, -1, np.int64)
+    first[cells[small[::-1]]] = small[::-1]
+    pooled = np.stack([small, first[cells[small]]], axis=1)
+    for spans in (pairs, np.concatenate([pairs, pooled]), np.concatenate([links, pooled])):
+        patch = split_connected(cells, spans)
+        if patch.max() < MAX_PATCHES:
+            break
+    while patch.max() >= MAX_PATCHES:
+        cell *= 2
+        patch = grid_cells(centroids, cell)
     log.info("%d faces in %d patches", n_faces, patch.max() + 1)
     return patch
+
+
+def grid_cells(centroids: np.ndarray, size: float) -> np.ndarray:
+    """(F,) int32 grid cell of every centroid, cells of side ``size``, numbered from 0."""
+    key = np.floor(centroids / max(size, 1e-12)).astype(np.int64)
+    return np.unique(key, axis=0, return_inverse=True)[1].ravel().astype(np.int32)
 
 
 def shape_diameter(mesh, n_rays: int = 32, cone_deg: float = 60.0, seed: int = 0,
@@ -204,6 +238,55 @@ def proximity_links(centroids: np.ndarray, piece: np.ndarray, k: int = 4) -> np.
     return links[rank < k].astype(np.int64)
 
 
+def component_bridges(points: np.ndarray, W: sp.csr_matrix) -> np.ndarray:
+    """(B, 2) int64 links that join the connected components of the graph
+    ``W`` into one, so its Laplacian has a single zero eigenvalue (pieces
+    beyond each other's proximity links, such as the machines of a scene,
+    otherwise leave a zero eigenvalue each, a cluster the eigensolver crawls
+    through). Each round links every component, at the node nearest its
+    centroid, to the nearest other component (Boruvka's rounds: at most
+    log2 of the components). points : (N, 3) where each node lies."""
+    n_comp, comp = connected_components(W, directed=False)
+    links = []
+    while n_comp > 1:
+        size = np.bincount(comp)
+        centers = np.stack([np.bincount(comp, points[:, c]) for c in range(3)], axis=1) / size[:, None]
+        gap = np.linalg.norm(points - centers[comp], axis=1)
+        order = np.lexsort((gap, comp))
+        stand_in = order[np.searchsorted(comp[order], np.arange(n_comp))]
+        _, nn = cKDTree(centers).query(centers, k=2)
+        other = np.where(nn[:, 0] != np.arange(n_comp), nn[:, 0], nn[:, 1])
+        links.append(np.stack([stand_in, stand_in[other]], axis=1))
+        joined = sp.coo_matrix((np.ones(n_comp), (np.arange(n_comp), other)), shape=(n_comp, n_comp))
+        n_comp, merged = connected_components(joined, directed=False)
+        comp = merged[comp]
+    return np.concatenate(links).astype(np.int64) if links else np.zeros((0, 2), np.int64)
+
+
+def smallest_eigenpairs(L: sp.csc_matrix, k: int, tiny: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` smallest eigenvalues (k,) and eigenvectors (n, k) of a
+    normalized Laplacian ``L`` (spectrum in [0, 2]), at a bounded cost:
+    shift-invert ARPACK at each of SHIFTS in turn, each with a bounded number
+    of restarts (a shift far from a cluster of tiny eigenvalues crawls
+    through it; one nearer zero separates them), then the largest of 2I - L
+    by products alone, also bounded; what converged is returned (possibly
+    fewer than k). tiny : the graph is known to have tiny eigenvalues (its
+    components were bridged): start with the shift nearest zero."""
+    v0 = np.random.default_rng(0).random(L.shape[0])  # ARPACK's start, fixed: same input, same output
+    for sigma, restarts in sorted(SHIFTS, key=lambda s: abs(s[0])) if tiny else SHIFTS:
+        try:
+            return eigsh(L, k=k, sigma=sigma, which="LM", v0=v0, maxiter=restarts)
+        except ArpackNoConvergence:
+            log.warning("eigensolver shifted by %g did not converge in %d restarts", sigma, restarts)
+    flipped = (2.0 * sp.eye(L.shape[0]) - L).tocsr()
+    try:
+        vals, vecs = eigsh(flipped, k=k, which="LA", v0=v0, maxiter=SHIFTS[-1][1], tol=1e-4)
+    except ArpackNoConvergence as exc:
+        log.warning("eigensolver converged on %d of %d vectors", len(exc.eigenvalues), k)
+        vals, vecs = exc.eigenvalues, exc.eigenvectors
+    return 2.0 - vals, vecs
+
+
 def spectral_embedding(mesh, graph: FaceGraph, n: int = 16, convex_weight: float = 0.15,
                        bridge: float = 0.05) -> np.ndarray:
     """(F, n) float32 commute-time embedding of the faces: eigenvectors of the
@@ -225,6 +308,11 @@ def spectral_embedding(mesh, graph: FaceGraph, n: int = 16, convex_weight: float
     if n_nodes < n_faces:
         P = sp.csr_matrix((np.ones(n_faces), (np.arange(n_faces), graph.patch)), shape=(n_faces, n_nodes))
         W = (P.T @ W @ P).tocsr()
+    count = np.bincount(graph.patch, minlength=n_nodes)[:, None]
+    where = np.stack([np.bincount(graph.patch, centroids[:, c], n_nodes) for c in range(3)], axis=1) / count
+    bridges = component_bridges(where, W)
+    if len(bridges):
+        W = W + link_matrix(bridges, np.full(len(bridges), bridge), n_nodes)
     deg = np.asarray(W.sum(axis=1)).ravel()
     isolated = deg <= 0
     deg[isolated] = 1.0
@@ -233,8 +321,10 @@ def spectral_embedding(mesh, graph: FaceGraph, n: int = 16, convex_weight: float
     k = min(n + 1, n_nodes - 2)
     if k < 2:
         return np.zeros((n_faces, n), np.float32)
-    v0 = np.random.default_rng(0).random(n_nodes)  # ARPACK's start, fixed: same input, same output
-    vals, vecs = eigsh(L, k=k, sigma=-1e-3, which="LM", v0=v0)
+    vals, vecs = smallest_eigenpairs(L, k, tiny=len(bridges) > 0)
+    if len(vals) < 2:
+        log.warning("no spectral embedding: the eigensolver found nothing; the masks use pieces and nodes only")
+        return np.zeros((n_faces, n), np.float32)
     order = np.argsort(vals)
     vals, vecs = vals[order][1:], (d_inv @ vecs[:, order])[:, 1:]
     # an eigenvector's sign is arbitrary: make its largest entry positive

@@ -2,26 +2,38 @@
 came from and what its surface looks like (texture, vertex or material color).
 
 Face order is a contract: it is the order of
-``trimesh.load(path, force='mesh', process=False).faces``. Windings are not:
-faces wound inward are turned, so every piece faces out.
+``trimesh.load(path, force='mesh', process=False).faces`` (for compressed
+glTF, of the file ``gltf.decode`` makes of it). Windings are not: faces wound
+inward are turned, so every piece faces out. A file that cannot be used
+raises ``InputError`` with one sentence that names the cause.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
+import shutil
+import tempfile
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 import trimesh
 
+from . import gltf
 from .topology import outward_flips
 
 log = logging.getLogger(__name__)
 
 FORMATS = {".glb": "GLB", ".gltf": "glTF", ".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF"}
 FORMAT_LIST = "GLB, glTF, OBJ, PLY, STL or OFF"
+#: Most bytes a ZIP may unpack to (a glTF with its .bin and images).
+MAX_UNZIPPED = 2**30
+#: Surface area (of the model scaled to a largest side of 1) below which
+#: there is nothing to segment: every face is flat as a line or a point.
+MIN_AREA = 1e-9
 
 
 class InputError(ValueError):
@@ -68,39 +80,46 @@ class Asset:
 
 
 def load_asset(path: str) -> Asset:
-    """Load GLB, glTF, OBJ, PLY, STL or OFF; raise InputError with a sentence."""
+    """Load GLB, glTF, OBJ, PLY, STL or OFF, or a ZIP holding one (a glTF with
+    its .bin and images); raise InputError with a sentence."""
     name = os.path.basename(str(path))
     if not os.path.isfile(path):
         raise InputError(f"There is no file at '{path}': check the path and try again.")
     ext = os.path.splitext(name)[1].lower()
+    if ext == ".zip":
+        with tempfile.TemporaryDirectory(prefix="partscope-zip-") as folder:
+            return load_asset(_unzip_model(path, name, folder))
     if ext not in FORMATS:
         raise InputError(
             f"'{name}' is not a format PartScope reads: use {FORMAT_LIST}.")
     fmt = FORMATS[ext]
-    try:
-        scene = trimesh.load_scene(path, process=False)
-    except Exception as exc:  # any parser failure means the same thing to a person
-        log.debug("loader failed on %s: %r", name, exc)
-        raise InputError(
-            f"'{name}' could not be read as {fmt}: the file looks damaged or is "
-            f"not really {fmt} ({type(exc).__name__}); re-export it and try again.") from exc
+    if os.path.getsize(path) == 0:
+        raise InputError(f"'{name}' is empty (0 bytes): the upload or the export did not finish; try again.")
+    scene = _read_scene(path, name, fmt)
 
     meshes, node_names = [], []
-    n_points = 0
+    n_points = n_lines = 0
     for geom in scene.dump():
         if isinstance(geom, trimesh.Trimesh):
             if len(geom.faces):
                 meshes.append(geom)
                 node_names.append(str(geom.metadata.get("node") or geom.metadata.get("name")
                                       or f"node_{len(node_names)}"))
+            else:
+                n_points += len(geom.vertices)
         elif isinstance(geom, trimesh.PointCloud):
             n_points += len(geom.vertices)
+        elif isinstance(geom, trimesh.path.Path):
+            n_lines += len(geom.entities)
     if not meshes:
+        if n_lines:
+            raise InputError(f"'{name}' holds only lines, no faces: export a model with surfaces.")
         if n_points:
             raise InputError(
                 f"'{name}' is a point cloud ({n_points} points, no faces): PartScope "
                 "segments surface meshes; export the model with its faces.")
-        raise InputError(f"'{name}' holds no faces: the scene is empty; export a model with geometry.")
+        raise InputError(f"'{name}' holds no faces: it is empty, damaged or not really {fmt}; "
+                         "export the model again.")
 
     vertices = np.vstack([m.vertices for m in meshes]).astype(np.float64)
     offsets = np.cumsum([0] + [len(m.vertices) for m in meshes])[:-1]
@@ -120,6 +139,9 @@ def load_asset(path: str) -> Asset:
     to_original[:3, :3] *= extent
     to_original[:3, 3] = center
     mesh = trimesh.Trimesh((vertices - center) / extent, faces, process=False)
+    if mesh.area < MIN_AREA:
+        raise InputError(f"'{name}' has only faces of zero area (flat as a line or a point): it has no "
+                         "surface to segment; repair or re-export the mesh.")
 
     face_node = np.repeat(np.arange(len(meshes), dtype=np.int32), [len(m.faces) for m in meshes])
     textures, mat_ids, uvs, colors = [], [], [], []
@@ -140,6 +162,58 @@ def load_asset(path: str) -> Asset:
     _wind_outward(asset)
     log.info("loaded %s: %d faces, %d nodes, %d textures", name, len(faces), len(meshes), len(textures))
     return asset
+
+
+def _unzip_model(path: str, name: str, folder: str) -> str:
+    """Unpack a ZIP into ``folder``; the path of the one model in it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()
+                       and not m.filename.startswith("__MACOSX/") and not os.path.basename(m.filename).startswith(".")]
+            if sum(m.file_size for m in members) > MAX_UNZIPPED:
+                raise InputError(f"'{name}' unpacks to more than {MAX_UNZIPPED >> 30} GB: zip only the model, "
+                                 "its .bin and its images.")
+            models = [m.filename for m in members if os.path.splitext(m.filename)[1].lower() in FORMATS]
+            if len(models) != 1:
+                found = f"{len(models)} models ({', '.join(sorted(models)[:4])})" if models else "no model"
+                raise InputError(f"'{name}' holds {found}: a ZIP must hold one model ({FORMAT_LIST}) "
+                                 "with the files it refers to.")
+            for m in members:
+                target = os.path.normpath(os.path.join(folder, m.filename))
+                if not target.startswith(os.path.abspath(folder) + os.sep):
+                    continue  # a name that climbs out of the folder: never written
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with archive.open(m) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+    except (zipfile.BadZipFile, EOFError, OSError):
+        raise InputError(f"'{name}' is not a ZIP that can be opened: the file looks damaged; "
+                         "make the ZIP again.") from None
+    return os.path.join(folder, models[0])
+
+
+def _read_scene(path: str, name: str, fmt: str) -> trimesh.Scene:
+    """The file as a trimesh scene; glTF checked and decoded first (core/gltf.py)."""
+    source, kind = path, None
+    try:
+        if fmt in ("GLB", "glTF"):
+            tree, buffers = gltf.read(path)
+            gltf.check(tree)
+            if gltf.needs_decoding(tree):
+                source = io.BytesIO(gltf.decode(tree, buffers, os.path.dirname(os.path.abspath(path))))
+                kind = "glb"
+    except gltf.GltfError as exc:
+        raise InputError(f"'{name}' {exc}.") from None
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        log.info("glTF structure of %s: %r", name, exc)
+        raise InputError(f"'{name}' is not valid {fmt}: it refers to parts of itself that are not there; "
+                         "export it again.") from None
+    try:
+        return trimesh.load_scene(source, file_type=kind, process=False)
+    except Exception as exc:  # any parser failure means the same thing to a person
+        log.info("loader failed on %s: %r", name, exc)
+        raise InputError(
+            f"'{name}' could not be read as {fmt}: the file looks damaged or is not really {fmt}; "
+            "export it again and try again.") from exc
 
 
 def _wind_outward(asset: Asset) -> None:

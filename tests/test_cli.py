@@ -50,7 +50,7 @@ def test_segment_writes_the_output_contract(tmp_path):
 @pytest.mark.parametrize("name,content,phrase", [
     ("missing.glb", None, "no file"),
     ("notes.txt", "hello", "not a format"),
-    ("bad.glb", "glTF\x02\x00\x00\x00 truncated", "could not be read"),
+    ("bad.glb", "glTF\x02\x00\x00\x00 truncated", "not a complete GLB"),
     ("empty.stl", "solid x\nendsolid x\n", "no faces"),
     ("cloud.ply", "ply\nformat ascii 1.0\nelement vertex 2\nproperty float x\nproperty float y\n"
                   "property float z\nend_header\n0 0 0\n1 1 1\n", "point cloud"),

@@ -87,7 +87,7 @@ def test_texture_islands_end_at_uv_seams(tmp_path):
     # beside an untextured ball: islands follow the seams, not the surface
     from PIL import Image
 
-    from core.geomasks import island_parts
+    from core.geomasks import MIN_ISLAND_SHARE, label_parts
     from core.topology import edge_pairs, split_connected, texture_islands
     from meshes import table
 
@@ -117,7 +117,7 @@ def test_texture_islands_end_at_uv_seams(tmp_path):
     assert len(pairs) == len(np.unique(patches)) == len(np.unique(islands[on_table]))
     # the top and the legs hold over 1% of the surface each: the candidates
     area = np.asarray(asset.mesh.area_faces)
-    parts = island_parts(asset, area)
+    parts = label_parts(islands, area, MIN_ISLAND_SHARE)[0]
     share = np.bincount(patches, area[on_table]) / area.sum()
     assert sorted(share[share > 0.01].tolist()) == pytest.approx(sorted(area[p].sum() / area.sum() for p in parts))
     assert len(parts) == 5
@@ -169,3 +169,76 @@ def test_a_large_model_is_embedded_over_patches_and_keeps_its_parts(tmp_path):
         best = max(np.count_nonzero(faces & (layer == lab)) / np.count_nonzero(faces | (layer == lab))
                    for layer in segments for lab in np.unique(layer[layer >= 0]))
         assert best > 0.9, part
+
+
+def machines(n: int = 12, bolts: int = 30) -> trimesh.Trimesh:
+    """``n`` separate boxes far apart, each with ``bolts`` separate small balls on top."""
+    rng = np.random.default_rng(0)
+    parts = []
+    for i in range(n):
+        body = trimesh.creation.box(extents=[0.5, 0.3, 0.4])
+        body = trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(body.vertices, body.faces, max_edge=0.06))
+        ball = trimesh.creation.icosphere(subdivisions=1, radius=0.012)
+        balls = [ball.copy().apply_translation([x, 0.162, z]) for x, z in rng.uniform(-0.2, 0.2, (bolts, 2))]
+        part = trimesh.util.concatenate([body] + balls)
+        parts.append(part.apply_translation([1.5 * (i % 4), 0, 1.5 * (i // 4)]))
+    return trimesh.util.concatenate(parts)
+
+
+def test_patches_stay_few_however_many_pieces(monkeypatch):
+    # 372 separate pieces, bolts of sharp facets: the crease-respecting
+    # patches would be about one per bolt face; the count holds at MAX_PATCHES
+    monkeypatch.setattr(geometry, "MAX_FACES", 1000)
+    monkeypatch.setattr(geometry, "PATCHES", 400)
+    monkeypatch.setattr(geometry, "MAX_PATCHES", 600)
+    mesh = machines()
+    graph = face_graph(mesh)
+    assert len(mesh.faces) > 30 * 600
+    assert 200 < graph.patch.max() + 1 <= 600
+    # a bolt may share a patch with other bolts, never with the body under it
+    sizes = np.bincount(graph.piece)
+    body = sizes[graph.piece] >= np.sort(sizes)[-12]
+    share = np.bincount(graph.patch, body) / np.bincount(graph.patch)
+    assert np.all((share == 0) | (share == 1))
+
+
+def test_separate_machines_are_embedded_quickly_and_apart(monkeypatch):
+    # twelve machines beyond each other's proximity links: bridged into one
+    # graph, the eigensolver converges without a fallback, and each machine
+    # sits apart from the others on the embedding's first axes
+    mesh = machines(bolts=5)
+    graph = face_graph(mesh)
+    assert graph.piece.max() + 1 == 12 * 6
+    warnings = []
+    monkeypatch.setattr(geometry.log, "warning", lambda *args: warnings.append(args))
+    emb = spectral_embedding(mesh, graph, 16)
+    assert not warnings and np.isfinite(emb).all()
+    machine = np.repeat(np.arange(12), len(mesh.faces) // 12)
+    centers = np.stack([emb[machine == m, :4].mean(axis=0) for m in range(12)])
+    spread = max(np.linalg.norm(emb[machine == m, :4] - centers[m], axis=1).mean() for m in range(12))
+    gaps = np.linalg.norm(centers[:, None] - centers[None], axis=2)[~np.eye(12, dtype=bool)]
+    assert np.sort(gaps)[len(gaps) // 2] > 3 * spread
+
+
+def test_an_eigensolver_that_cannot_converge_falls_back(monkeypatch):
+    # one restart is never enough: every shift gives up, products alone give
+    # what converged, and the embedding still comes back, finite
+    monkeypatch.setattr(geometry, "SHIFTS", ((-1e-3, 1), (-1e-6, 1)))
+    warnings = []
+    monkeypatch.setattr(geometry.log, "warning", lambda *args: warnings.append(args[0]))
+    mesh = machines(n=4, bolts=5)
+    emb = spectral_embedding(mesh, face_graph(mesh), 16)
+    assert emb.shape == (len(mesh.faces), 16) and np.isfinite(emb).all()
+    assert sum("did not converge" in w for w in warnings) == 2
+
+
+def test_component_bridges_join_every_component():
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(0)
+    points = rng.uniform(0, 10, (300, 3))
+    W = geometry.link_matrix(np.zeros((0, 2), np.int64), np.zeros(0), 300)  # 300 isolated nodes
+    links = geometry.component_bridges(points, W)
+    joined = W + geometry.link_matrix(links, np.ones(len(links)), 300)
+    assert connected_components(joined, directed=False)[0] == 1
+    assert len(links) < 2 * 300

@@ -131,7 +131,7 @@ def write(tmp_path, name, data):
 BAD_INPUTS = [
     ("missing", None, "no file"),
     ("model.fbx", b"Kaydara FBX Binary", "not a format PartScope reads"),
-    ("broken.glb", b"glTF\x02\x00\x00\x00garbage that is not a real glb file", "could not be read as GLB"),
+    ("broken.glb", b"glTF\x02\x00\x00\x00garbage that is not a real glb file", "not a complete GLB"),
     ("points.ply", "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\n"
      "property float z\nend_header\n0 0 0\n1 0 0\n0 1 0\n", "point cloud"),
     ("nan.off", "OFF\n3 1 0\n0 0 0\nnan 0 0\n0 1 0\n3 0 1 2\n", "NaN"),

@@ -20,6 +20,7 @@ import trimesh
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+from benchmarks.corpus import zero_area_obj, zipped
 from core.config import default_scales
 from core.loading import load_asset
 from tests.e2e.launch import ASSETS, running_app, shared_cache_dir
@@ -173,6 +174,7 @@ def _bad_files(folder):
     files["points.ply"] = cloud.export(file_type="ply")
     big = trimesh.creation.icosphere(subdivisions=5).export(file_type="off")
     files["big.off"] = big.encode() if isinstance(big, str) else big
+    files["flat.obj"] = zero_area_obj()
     paths = {}
     for name, data in files.items():
         paths[name] = folder / name
@@ -182,23 +184,43 @@ def _bad_files(folder):
 
 
 @pytest.mark.parametrize("name, says", [
-    ("corrupt.glb", "could not be read as GLB"),
-    ("model.fbx", "not a format PartScope reads"),
-    ("empty.gltf", "holds no faces"),
-    ("points.ply", "point cloud"),
-    ("big.off", f"up to {LIMIT_MB:g} MB"),
+    ("corrupt.glb", "'corrupt.glb' is not valid GLB: its header is damaged."),
+    ("model.fbx", "'model.fbx' is not a format PartScope reads: use GLB, glTF, OBJ, PLY, STL or OFF."),
+    ("empty.gltf", "'empty.gltf' holds no faces (no geometry): export a model with its meshes."),
+    ("points.ply", "'points.ply' is a point cloud (300 points, no faces): PartScope segments surface meshes; "
+                   "export the model with its faces."),
+    ("big.off", f"'big.off' is 0.7 MB; PartScope takes files up to {LIMIT_MB:g} MB. Simplify or compress the model "
+                "and try again."),
+    ("flat.obj", "'flat.obj' has only faces of zero area (flat as a line or a point): it has no surface to "
+                 "segment; repair or re-export the mesh."),
 ])
-def test_bad_input_gets_a_sentence_and_the_app_keeps_serving(app, fitted, tmp_path, name, says):
+def test_a_refused_file_clears_the_old_model_and_says_why(app, fitted, tmp_path, name, says):
+    """A session showing the table uploads a bad file: the table goes, the
+    sentence stands where the status is, and every session goes on."""
     path = _bad_files(tmp_path)[name]
     client = Client(app.url, verbose=False)
-    with pytest.raises(AppError) as err:
-        client.predict(handle_file(str(path)), api_name="/open_model")
-    message = str(err.value)
-    assert says in message and "Traceback" not in message
-    # the same session, and everyone else's, still work
-    assert fitted.client.predict(1.0, api_name="/set_scale")[1] >= 1
+    assert client.predict(handle_file(TABLE), api_name="/open_model")[1] >= 1  # the table, from the cache
+    view, n_parts, _, _, plot, status, downloads = client.predict(handle_file(str(path)), api_name="/open_model")
+    assert (view, n_parts, plot, downloads) == (None,) * 4
+    assert status == f"**This file cannot be used.** {says}"
     with pytest.raises(AppError, match="Open a model first"):
         client.predict(1.0, api_name="/export")
+    assert fitted.client.predict(1.0, api_name="/set_scale")[1] >= 1
+
+
+def test_clearing_the_upload_box_clears_the_view(app, fitted):
+    client = Client(app.url, verbose=False)
+    assert client.predict(handle_file(TABLE), api_name="/open_model")[1] >= 1
+    view, n_parts, _, _, plot, status, _ = client.predict(None, api_name="/open_model")
+    assert (view, n_parts, plot) == (None,) * 3 and status == "No model yet."
+
+
+def test_a_zip_of_the_model_opens_like_the_model(app, fitted, tmp_path):
+    path = tmp_path / "table.zip"
+    with open(TABLE, "rb") as f:
+        path.write_bytes(zipped({"table.glb": f.read()}, folder="table/"))
+    out = Client(app.url, verbose=False).predict(handle_file(str(path)), api_name="/open_model")
+    assert out[1] == fitted.out[1] and "Ready from the cache" in out[5]
 
 
 # ------------------------------------------------------------------ sessions

@@ -144,8 +144,9 @@ class Editing:
     def refresh(self, session, work):
         """The whole work panel as it stands (after a model opens)."""
         item, work = self.bench(session, work, required=False)
-        if item is None:
-            return (gr.skip(),) * 8
+        if item is None:  # no model (a refused file, a cleared upload): an empty panel
+            return (None, gr.skip(), None, parts_table(None), gr.update(choices=[], value=[]),
+                    gr.update(interactive=False), gr.update(interactive=False), "")
         return self.show(item, work)
 
     # ------------------------------------------------------------ slider and clicks
@@ -164,10 +165,10 @@ class Editing:
         with work.lock:
             try:
                 follow(item, work, float(scale))
-            except Exception as exc:
+            except Exception:
                 log.exception("parts of %s at scale %s failed", session.name, scale)
-                raise gr.Error(f"Cutting '{session.name}' at scale {float(scale):.1f} failed "
-                               f"({type(exc).__name__}); the server logged the details. Try another scale.",
+                raise gr.Error(f"Cutting '{session.name}' at scale {float(scale):.1f} failed on the server, "
+                               "which logged the details. Try another scale.",
                                print_exception=False) from None
             text = clicked_text(item, work) if work.face is not None else gr.skip()
             return self.show(item, work, targets=() if work.following else None) + (text,)
@@ -208,7 +209,9 @@ class Editing:
     def paint_reference(self, session, work, index):
         """Show fitted reference view ``index`` to paint on: (work, editor, result, status)."""
         item, work = self.bench(session, work, required=False)
-        if item is None or index is None:
+        if item is None:  # no model: nothing to paint on
+            return gr.skip(), None, None, ""
+        if index is None:
             return (gr.skip(),) * 4
         cfg = replace(item.field.config.render, resolution=PAINT_RESOLUTION)
         cameras = reference_cameras(cfg, float(np.linalg.norm(item.asset.mesh.extents)))

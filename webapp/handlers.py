@@ -127,24 +127,36 @@ class Handlers:
         status, downloads): first the model in its own look, then its parts
         (a fresh part list of them in ``work``).
         """
-        if not file:
-            yield (gr.skip(),) * N_OPEN_OUTPUTS
+        if not file:  # the upload box was cleared: so is the view
+            yield self._nothing_shown(request, "No model yet.")
             return
         name = os.path.basename(str(file))
         try:
             yield from self._open(str(file), name, progress, request)
         except gr.Error:
             raise
-        except Exception as exc:
+        except Exception:
             log.exception("opening %s failed", name)
-            raise gr.Error(f"PartScope could not segment '{name}' ({type(exc).__name__}); the server "
+            raise gr.Error(f"PartScope could not segment '{name}': something went wrong on the server, which "
                            "logged the details. Try again, or try another file.", print_exception=False) from None
+
+    def _nothing_shown(self, request, status: str) -> tuple:
+        """open_model's outputs with no model: the view, parts and downloads cleared."""
+        sid = getattr(request, "session_hash", None)
+        if sid:
+            self._showing.pop(sid, None)
+        return (None, None, None, None, self.default_scale, parts_table(None), None, status, None)
+
+    def _refuse(self, request, sentence: str) -> tuple:
+        """open_model's outputs for a refused file: the old model cleared, the reason where the status is."""
+        return self._nothing_shown(request, f"**This file cannot be used.** {sentence}")
 
     def _open(self, upload: str, name: str, progress, request):
         size_mb = os.path.getsize(upload) / 2**20
         if size_mb > self.max_upload_mb:
-            raise gr.Error(f"'{name}' is {size_mb:.0f} MB; PartScope takes files up to {self.max_upload_mb:g} MB. "
-                           "Simplify or compress the model and try again.", print_exception=False)
+            yield self._refuse(request, f"'{name}' is {size_mb:.1f} MB; PartScope takes files up to "
+                               f"{self.max_upload_mb:g} MB. Simplify or compress the model and try again.")
+            return
         folder = self.session_folder(request)
         progress(0.0, desc=f"Loading {name}")
         path = os.path.join(folder, "upload", name)
@@ -153,7 +165,8 @@ class Handlers:
         try:
             asset = load_asset(path)
         except InputError as exc:
-            raise gr.Error(str(exc), title="This file cannot be used", print_exception=False) from None
+            yield self._refuse(request, str(exc))
+            return
         key = self.engine.cache_key(asset)
         session = Session(key=key, digest=asset.digest, name=name, path=path, folder=folder, n_faces=asset.n_faces)
         self._remember_mesh(asset)
@@ -305,8 +318,9 @@ class Handlers:
         seen = len(item.counts())
         while not item.complete and not item.evicted:
             done = item.wait_for_more(seen, timeout=1.0)
-            if sid and sid in self._showing and self._showing[sid].key != item.key:
-                return  # the session moved on to another object
+            shown = self._showing.get(sid)
+            if sid and (shown is None or shown.key != item.key):
+                return  # the session moved on to another object, or to none
             if done != seen:
                 seen = done
                 yield count_plot(item.counts(), n_scales=len(item.scales))
@@ -337,10 +351,10 @@ class Handlers:
         os.makedirs(folder, exist_ok=True)
         try:
             paths = write_downloads(item.asset, labels, folder, names=names, stem=stem)
-        except Exception as exc:
+        except Exception:
             log.exception("export of %s failed", session.name)
-            raise gr.Error(f"Writing the downloads failed ({type(exc).__name__}); the server logged the "
-                           "details.", print_exception=False) from None
+            raise gr.Error("Writing the downloads failed on the server, which logged the details; try again.",
+                           print_exception=False) from None
         return [paths["glb"], paths["zip"], paths["json"], paths["npy"]]
 
     # ------------------------------------------------------------ viewer geometry
@@ -392,7 +406,7 @@ class Handlers:
 
 
 def upload_label(max_upload_mb: float) -> str:
-    return f"Model: {FORMAT_LIST}, up to {max_upload_mb:g} MB"
+    return f"Model: {FORMAT_LIST} (a glTF with its .bin and images: one ZIP), up to {max_upload_mb:g} MB"
 
 
 def default_session_root() -> str:

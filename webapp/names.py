@@ -107,10 +107,10 @@ class Naming:
         except NamingUnavailable as exc:
             results.put(str(exc))
             return
-        except Exception as exc:  # whatever it is, the segmentation stays usable
+        except Exception:  # whatever it is, the segmentation stays usable
             log.exception("naming the parts of %s failed", item.asset.name)
-            results.put(f"Naming failed ({type(exc).__name__}); the server logged the details. "
-                        "The parts are unchanged; try again.")
+            results.put("Naming failed on the server, which logged the details. The parts are unchanged; "
+                        "try again.")
             return
         results.put(None)
 
