@@ -144,10 +144,9 @@ def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)
     cache: list[dict] = [{} for _ in usable]  # per view: groups per scale interval
-    n_big = max(1, round(cfg.containment_share * cfg.views_per_step))
     for step in range(steps):
         loss = _pair_loss(model, inputs, bb, transform, *_draw_batch(rng, usable, transform, cfg, cache),
-                          cfg.margin, device, n_big)
+                          cfg.margin, device)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -211,7 +210,7 @@ def _balanced_pick(rng, vm: ViewMasks, s: float, n: int, balance: float, cache: 
     if "table" not in cache:
         cache["table"] = group_table(vm.member, vm.scales)
     sorted_scales, table = cache["table"]
-    key = int(np.searchsorted(sorted_scales, s, side="left"))  # masks below s
+    key = int(np.count_nonzero(sorted_scales < s))  # masks below s
     if key not in cache:
         group = table[:, key]
         p = np.bincount(group + 1)[group + 1].astype(np.float64) ** -balance
@@ -221,18 +220,17 @@ def _balanced_pick(rng, vm: ViewMasks, s: float, n: int, balance: float, cache: 
     return pick, group[pick]
 
 
-def _pair_loss(model, inputs, bb, transform, ids, groups, s, larger, margin, device, n_big=None):
+def _pair_loss(model, inputs, bb, transform, ids, groups, s, larger, margin, device):
     """Contrastive loss over pairs inside each view. ids, groups, s, larger :
-    (V, P) arrays; groups -1 marks points no mask holds. The containment
-    term (pairs again at their larger scale) is measured on the first
-    ``n_big`` views (default all): an estimate of the same mean for less work."""
+    (V, P) arrays; groups -1 marks points no mask holds."""
     n_views, n_pts = ids.shape
-    n_big = n_views if n_big is None else n_big
     idx = torch.as_tensor(ids.ravel(), device=device)
     sub = {k: v[idx] for k, v in inputs.items()}
     b = None if bb is None else bb[idx]
     z = torch.as_tensor(transform(s.ravel()), device=device)[:, None]
+    z_big = torch.as_tensor(transform(larger.ravel()), device=device)[:, None]
     f = model(sub, b, z).view(n_views, n_pts, -1)
+    f_big = model(sub, b, z_big).view(n_views, n_pts, -1)
     g = torch.as_tensor(groups, device=device)
     valid = (g >= 0)[:, :, None] & (g >= 0)[:, None, :]
     same = g[:, :, None] == g[:, None, :]
@@ -240,15 +238,9 @@ def _pair_loss(model, inputs, bb, transform, ids, groups, s, larger, margin, dev
     pos = (valid & same & ~eye).float()
     neg = (valid & ~same).float()
     d = _distances(f)
+    d_big = _distances(f_big)
     n_pos, n_neg = pos.sum().clamp(min=1), neg.sum().clamp(min=1)
-    loss = (d * pos).sum() / n_pos + (F.relu(margin - d) * neg).sum() / n_neg
-    if n_big:
-        m = n_big * n_pts
-        z_big = torch.as_tensor(transform(larger[:n_big].ravel()), device=device)[:, None]
-        f_big = model({k: v[:m] for k, v in sub.items()}, None if b is None else b[:m], z_big)
-        pos_big = pos[:n_big]
-        loss = loss + (_distances(f_big.view(n_big, n_pts, -1)) * pos_big).sum() / pos_big.sum().clamp(min=1)
-    return loss
+    return ((d * pos).sum() + (d_big * pos).sum()) / n_pos + (F.relu(margin - d) * neg).sum() / n_neg
 
 
 def _distances(f: torch.Tensor) -> torch.Tensor:

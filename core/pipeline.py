@@ -30,7 +30,7 @@ MASK_SOURCES = ("default", "sam")
 STAGES = ("loading", "rendering", "masks", "fitting", "clustering")
 #: Part of every fit's cache key: bump it when a fit changes with no setting
 #: changing, so fits cached by an older version are not served.
-FIT_VERSION = 8
+FIT_VERSION = 9
 
 
 def _scale_key(scale: float) -> float:
