@@ -44,7 +44,6 @@ STAGES = {  # engine stage -> (progress span, what the bar says)
     "masks": (0.12, 0.30, "Building 2D masks"),
     "fitting": (0.30, 0.92, "Fitting the scale field"),
 }
-N_OPEN_OUTPUTS = 9
 PREVIEW_NOTE = ("First parts, straight from the masks; the scale field is being fitted and its parts replace "
                 "these when it is ready.")
 
