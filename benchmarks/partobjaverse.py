@@ -1,7 +1,7 @@
 """Scores on PartObjaverse-Tiny (SAMPart3D's benchmark), in the dataset's own layout.
 
     python -m benchmarks.partobjaverse --root DIR [--out DIR] [--workers 2] [--ray [ADDRESS]]
-                                       [--fixed-scale 0.5] [--name] [--limit N]
+                                       [--fixed-scale 0.5] [--name] [--limit N] [--from-psb PSB_ROOT]
 
 DIR holds ``PartObjaverse-Tiny_semantic.json`` ({category: {uid: [labels]}}),
 the meshes ``<uid>.glb`` (in ``PartObjaverse-Tiny_mesh/`` or DIR itself) and
@@ -170,6 +170,38 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+PSB_CATEGORIES = {1: "human", 21: "cup", 41: "glasses", 61: "airplane", 81: "ant", 101: "chair", 121: "octopus",
+                  141: "table", 161: "teddy", 181: "hand", 201: "plier", 221: "fish", 241: "bird", 281: "armadillo",
+                  301: "bust", 321: "mech", 341: "bearing", 361: "vase", 381: "fourleg"}
+
+
+def layout_from_psb(psb: str, root: str) -> None:
+    """Write PSB meshes (``psb``/off/<id>.off) in this layout under ``root``:
+    ``psb<id>.glb``, each mesh's first human segmentation as its instance and
+    semantic ground truth (labels "segment k"), its category from its id
+    (the psb-dev README's list), so the harness runs on real meshes with
+    human parts when PartObjaverse-Tiny itself is not at hand."""
+    import glob
+
+    import trimesh
+
+    for sub in (MESH_DIRS[0], SEMANTIC_GT, INSTANCE_GT):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+    meta: dict = {}
+    for path in sorted(glob.glob(os.path.join(psb, "off", "*.off"))):
+        model = int(os.path.basename(path)[:-4])
+        uid = f"psb{model}"
+        trimesh.load(path, process=False).export(os.path.join(root, MESH_DIRS[0], f"{uid}.glb"))
+        seg = np.unique(np.loadtxt(os.path.join(psb, "seg", str(model), f"{model}_0.seg"), dtype=np.int64),
+                        return_inverse=True)[1]
+        for sub in (SEMANTIC_GT, INSTANCE_GT):
+            np.save(os.path.join(root, sub, f"{uid}.npy"), seg)
+        category = PSB_CATEGORIES[max(k for k in PSB_CATEGORIES if k <= model)]
+        meta.setdefault(category, {})[uid] = [f"segment {k}" for k in range(int(seg.max()) + 1)]
+    with open(os.path.join(root, SEMANTIC_JSON), "w", encoding="utf-8") as f:
+        json.dump(meta, f, indent=1)
+
+
 def main(argv=None) -> int:
     from core.loading import InputError
 
@@ -182,6 +214,7 @@ def main(argv=None) -> int:
     p.add_argument("--cpus-per-object", type=int, default=1)
     p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS", help="run the batch on Ray")
     p.add_argument("--limit", type=int, help="only the first N objects")
+    p.add_argument("--from-psb", metavar="PSB_ROOT", help="first write the PSB meshes in this layout into --root")
     p.add_argument("--results", default=os.path.join(HERE, "results"))
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
@@ -190,6 +223,8 @@ def main(argv=None) -> int:
     settings = load_settings()
     out = args.out or os.path.join(settings.cache_dir, "partobjaverse-run")
     try:
+        if args.from_psb:
+            layout_from_psb(args.from_psb, args.root)
         if args.name:
             from core.naming import naming_unavailable_reason
 

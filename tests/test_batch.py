@@ -16,11 +16,12 @@ import pytest
 import trimesh
 
 from benchmarks.metrics import class_agnostic_miou
-from benchmarks.partobjaverse import INSTANCE_GT, SEMANTIC_GT, SEMANTIC_JSON, evaluate
+from benchmarks.partobjaverse import INSTANCE_GT, SEMANTIC_GT, SEMANTIC_JSON, evaluate, layout_from_psb, read_layout
 from core.batch import MANIFEST, RAY_MISSING, list_inputs, read_manifest, run_batch
 from core.config import FieldConfig, RenderConfig, SampleConfig, SegmentConfig
 from core.loading import InputError, load_asset
 from core.settings import Settings
+from meshes import PSB
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCALES = [0.0, 1.0, 2.0]
@@ -221,6 +222,25 @@ def test_harness_scores_the_built_dataset(local_run):
     assert summary["categories"]["Daily-Used"]["objects"] == 1
     assert summary["overall"]["best"] == pytest.approx(50 * (rows["pair"]["best"] + rows["trio"]["best"]))
     assert "semantic_miou" not in summary["overall"]
+
+
+@pytest.mark.skipif(not os.path.isdir(PSB), reason="PSB meshes not found (set PARTSCOPE_PSB)")
+def test_psb_meshes_in_the_layout_keep_their_faces_and_human_parts(tmp_path):
+    """The harness's stand-in dataset: every PSB mesh as a GLB that loads with
+    the .off's faces in the .off's order, its first human segmentation as
+    ground truth, its category from its id."""
+    layout_from_psb(PSB, str(tmp_path))
+    items = {item["uid"]: item for item in read_layout(str(tmp_path))}
+    assert len(items) == len([n for n in os.listdir(os.path.join(PSB, "off")) if n.endswith(".off")])
+    item = items["psb21"]
+    assert item["category"] == "cup"
+    off = trimesh.load(os.path.join(PSB, "off", "21.off"), process=False)
+    glb = trimesh.load(item["mesh"], force="mesh", process=False)
+    np.testing.assert_allclose(glb.triangles_center, off.triangles_center, atol=1e-5)
+    human = np.loadtxt(os.path.join(PSB, "seg", "21", "21_0.seg"), dtype=np.int64)
+    gt = np.load(item["instance_gt"])
+    assert len(gt) == load_asset(item["mesh"]).n_faces == len(off.faces)
+    assert class_agnostic_miou(human, gt) == 1.0 and len(item["labels"]) == len(np.unique(human))
 
 
 def test_harness_names_parts_from_the_label_set(local_run, tmp_path):
