@@ -4,7 +4,8 @@ Every numeric library brings a thread pool sized to the machine: torch's
 intra-op pool, OpenBLAS, scikit-learn's OpenMP loops. Pools whose idle
 threads spin make each other, and anything else running, crawl: on 2 cores
 under a 2-process load, a fit step took 1.8 s with torch's default 2 threads
-against 0.14 s with one (benchmarks/results/threads.md). So:
+against 0.14 s with one (fit steps on PSB 121; whole commands, where
+the masks and clustering dilute it, in benchmarks/results/threads.md). So:
 
 - each process says once, before those libraries load, that idle pool
   threads sleep (``prepare``);
