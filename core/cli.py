@@ -133,24 +133,22 @@ def cmd_batch(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m core", description="PartScope: cut 3D models into parts.")
     sub = p.add_subparsers(dest="command", required=True)
-    for name, helptext in (("segment", "segment a mesh at a ladder of scales"),
-                           ("name", "segment, then name the parts with a multimodal LLM")):
-        c = sub.add_parser(name, help=helptext)
+    segment = sub.add_parser("segment", help="segment a mesh at a ladder of scales")
+    name = sub.add_parser("name", help="segment, then name the parts with a multimodal LLM")
+    b = sub.add_parser("batch", help="segment (and name) many models, locally or on a Ray cluster")
+    for c in (segment, name):
         c.add_argument("input", help="mesh file: GLB, glTF, OBJ, PLY, STL or OFF")
         c.add_argument("--out", required=True, help="output folder")
-        c.add_argument("--masks", choices=("default", "sam"), default="default", help="2D mask source")
-        c.add_argument("--seed", type=int, default=0, help="random seed (same seed, same labels)")
-        c.add_argument("--no-cache", action="store_true", help="fit again even if this object was fitted before")
-        c.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub.choices["segment"].add_argument("--scales", help="comma-separated scales (default 0,0.1,...,2.0)")
-    sub.choices["name"].add_argument("--scale", type=float, default=0.5, help="granularity to name (default 0.5)")
-    b = sub.add_parser("batch", help="segment (and name) many models, locally or on a Ray cluster")
     b.add_argument("inputs", help="a folder, a glob ('models/*.glb') or a text file of paths")
     b.add_argument("--out", required=True, help="output folder: one folder per object and manifest.jsonl")
-    b.add_argument("--scales", help="comma-separated scales (default 0,0.1,...,2.0)")
-    b.add_argument("--masks", choices=("default", "sam"), default="default", help="2D mask source")
-    b.add_argument("--seed", type=int, default=0, help="random seed (same seed, same labels)")
-    b.add_argument("--no-cache", action="store_true", help="fit again even if an object was fitted before")
+    for c in (segment, name, b):
+        c.add_argument("--masks", choices=("default", "sam"), default="default", help="2D mask source")
+        c.add_argument("--seed", type=int, default=0, help="random seed (same seed, same labels)")
+        c.add_argument("--no-cache", action="store_true", help="fit again even if an object was fitted before")
+        c.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    for c in (segment, b):
+        c.add_argument("--scales", help="comma-separated scales (default 0,0.1,...,2.0)")
+    name.add_argument("--scale", type=float, default=0.5, help="granularity to name (default 0.5)")
     b.add_argument("--workers", type=int, default=1, help="objects at once: local processes, or a local Ray cluster's size (default 1)")
     b.add_argument("--cpus-per-object", type=int, default=1, help="threads (Ray: CPUs) per object (default 1)")
     b.add_argument("--gpus-per-object", type=float, default=0, help="GPUs per object, with --ray (default 0)")
@@ -161,7 +159,6 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--name-scale", type=float, default=0.5, help="granularity to name (default 0.5)")
     b.add_argument("--labels", help="JSON of allowed part names per object (e.g. PartObjaverse-Tiny_semantic.json); "
                                     "implies --name")
-    b.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
 
