@@ -122,6 +122,12 @@ def inherited_colors(labels: np.ndarray, area: np.ndarray, parent=None) -> np.nd
     return index
 
 
+def palette_colors(index: np.ndarray) -> np.ndarray:
+    """(P, 3) uint8 colors of palette indices (``inherited_colors``)."""
+    index = np.asarray(index, np.int64)
+    return part_palette(int(index.max()) + 1 if len(index) else 0)[index]
+
+
 def ladder_colors(labels: np.ndarray, scales, area: np.ndarray) -> list:
     """(P_s, 3) uint8 colors of the parts at every scale, each part keeping
     the color of the part it came from at the next coarser scale
@@ -130,7 +136,7 @@ def ladder_colors(labels: np.ndarray, scales, area: np.ndarray) -> list:
     parent = None
     for i in np.argsort(-np.asarray(scales, np.float64), kind="stable"):
         index = inherited_colors(labels[i], area, parent)
-        out[i] = part_palette(int(index.max()) + 1 if len(index) else 0)[index]
+        out[i] = palette_colors(index)
         parent = (labels[i], index)
     return out
 

@@ -194,12 +194,13 @@ class Handlers:
         try:
             item, seconds = yield from self._fit(key, asset, progress, preview)
         except Exception:
-            self._wanted_scale.pop(sid, None)
             yield (gr.skip(),) * 7 + (f"{about}. The fit failed.", gr.skip())
             raise
+        finally:  # also when the page went away during the fit
+            wanted = self._wanted_scale.pop(sid, self.default_scale)
         fitted, fit_end = time.perf_counter(), time.time()
         progress(0.95, desc="Clustering parts")
-        first = item.result(self._wanted_scale.pop(sid, self.default_scale))
+        first = item.result(wanted)
         self.store.fill_ladder(item, first["scale"])
         if seconds is None:
             yield self._shown(session, item, first, f"{about}. Fitted for another session meanwhile.")

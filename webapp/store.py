@@ -24,7 +24,7 @@ from concurrent.futures import Future
 import numpy as np
 
 from core.config import default_scales
-from core.export import inherited_colors, part_palette
+from core.export import inherited_colors, palette_colors
 
 from .viewer import hex_colors, parts_payload
 
@@ -106,7 +106,7 @@ class Fitted:
             up = self.result(coarser.min())
             parent = (up["labels"], up["palette"])
         palette = inherited_colors(labels, self.area, parent)
-        rgb = part_palette(int(palette.max()) + 1 if n_parts else 0)[palette]
+        rgb = palette_colors(palette)
         colors = hex_colors(rgb)
         value = parts_payload(self.asset.digest, scale, labels, colors, faces, share, note=self.note)
         return {"scale": scale, "labels": labels, "faces": faces, "share": share, "palette": palette,
