@@ -57,6 +57,8 @@ def segment_to_folder(path: str, out: str, scales: np.ndarray, engine, use_cache
     returns (asset, field, summary dict as written to run.json); raises
     InputError for a file PartScope cannot use.
     """
+    import torch
+
     from .cache import FitCache, fit_cached
     from .export import colored_scene, ladder_colors, write_glb
 
@@ -66,7 +68,9 @@ def segment_to_folder(path: str, out: str, scales: np.ndarray, engine, use_cache
     try:
         field = fit_cached(engine, asset, cache)
         t = time.perf_counter()
-        labels = field.ladder(scales)
+        workers = torch.get_num_threads()  # the fit's threads now cut one scale each
+        threads.use(1)  # (PSB 121 on 2 cores: 2.6 s, against 3.2 s with 2 torch threads each, 3.5 s one by one)
+        labels = field.ladder(scales, workers=workers)
         field.seconds["clustering"] = time.perf_counter() - t
         log.info("clustering %.2f s for %d scales", field.seconds["clustering"], len(scales))
         if cache is not None:

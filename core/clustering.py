@@ -69,12 +69,14 @@ def thin_duplicates(features: np.ndarray, cell: float, cap: int) -> tuple[np.nda
     features : (N, D) float; returns ((N,) bool kept, (N,) int cell of each point)
     """
     key = np.floor(features / cell).astype(np.int64)
-    _, cell_id, count = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-    cell_id = cell_id.ravel()
-    order = np.argsort(cell_id, kind="stable")
-    first = np.concatenate([[0], np.cumsum(count)[:-1]])
-    rank = np.empty(len(features), np.int64)
-    rank[order] = np.arange(len(features)) - first[cell_id[order]]
+    order = np.lexsort(key.T[::-1])  # stable: a cell's points stay in index order
+    ordered = key[order]
+    starts = np.concatenate([[True], (ordered[1:] != ordered[:-1]).any(axis=1)])
+    sorted_cell = np.cumsum(starts) - 1
+    cell_id = np.empty(len(key), np.int64)
+    cell_id[order] = sorted_cell
+    rank = np.empty(len(key), np.int64)
+    rank[order] = np.arange(len(key)) - np.flatnonzero(starts)[sorted_cell]
     return rank < cap, cell_id
 
 

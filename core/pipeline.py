@@ -12,7 +12,7 @@ import torch
 
 from .clustering import cluster_points, split_regions, vote_donors, vote_faces
 from .config import SegmentConfig, config_key, default_scales
-from .field import ScaleField, ScaleTransform, field_features, fit_field
+from .field import ScaleField, ScaleTransform, field_features, fit_field, use_bfloat16
 from .geometry import face_graph, spectral_embedding, surface_links
 from .geomasks import EMBEDDING_SIZE
 from .loading import Asset
@@ -30,7 +30,7 @@ MASK_SOURCES = ("default", "sam")
 STAGES = ("loading", "rendering", "masks", "fitting", "clustering")
 #: Part of every fit's cache key: bump it when a fit changes with no setting
 #: changing, so fits cached by an older version are not served.
-FIT_VERSION = 9
+FIT_VERSION = 10
 
 
 def _scale_key(scale: float) -> float:
@@ -88,10 +88,17 @@ class PartField:
             self._labels[key] = labels
         return labels
 
-    def ladder(self, scales=None) -> np.ndarray:
-        """(S, F) int32 face labels at every scale (default 0, 0.1, ..., 2)."""
+    def ladder(self, scales=None, workers: int = 1) -> np.ndarray:
+        """(S, F) int32 face labels at every scale (default 0, 0.1, ..., 2),
+        cut by ``workers`` threads side by side (HDBSCAN runs on one core; a
+        second thread keeps a second core busy)."""
         scales = default_scales() if scales is None else scales
-        return np.stack([self.parts(s) for s in scales])
+        if workers <= 1:
+            return np.stack([self.parts(s) for s in scales])
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="partscope-ladder") as pool:
+            return np.stack(list(pool.map(self.parts, scales)))
 
     def select(self, face: int, scale: float, ladder=None) -> np.ndarray:
         """(F,) bool: the group of ``face`` at ``scale`` (SAMPart3D's click
@@ -216,13 +223,15 @@ class Engine:
             raise ValueError(f"Unknown mask source '{self.config.masks.source}': use one of {', '.join(MASK_SOURCES)}.")
         if self.config.field.backbone not in BACKBONES:
             raise ValueError(f"Unknown backbone '{self.config.field.backbone}': use one of {', '.join(BACKBONES)}.")
+        use_bfloat16(self.config.field.precision, self.device)  # an unknown precision is refused here
 
     def cache_key(self, asset: Asset) -> str:
-        """Identity of a fit: the object's content and every setting."""
+        """Identity of a fit: the object's content, every setting and the arithmetic it gets here."""
         import hashlib
         import json
 
-        blob = json.dumps([FIT_VERSION, config_key(self.config)], sort_keys=True, default=str)
+        half = use_bfloat16(self.config.field.precision, self.device)
+        blob = json.dumps([FIT_VERSION, config_key(self.config), half], sort_keys=True, default=str)
         return f"{asset.digest}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
     def fit(self, asset: Asset, progress=None, timer: StageTimer | None = None, preview=None) -> PartField:

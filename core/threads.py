@@ -12,7 +12,10 @@ the masks and clustering dilute it, in benchmarks/results/threads.md). So:
 - each fit takes as many threads as there are cores nobody else is using
   when it starts (``use(0)``, measured by ``free_cpus``): both cores on a
   quiet 2-core machine (a step in 55 ms instead of 91), one under load (a
-  step in 142 ms, where two threads that must wait for each other take 215).
+  step in 142 ms, where two threads that must wait for each other take 215);
+  a fit in bfloat16 trains on one thread (``field.fit_field``: its small
+  products gain nothing from two), and the command line's ladder then cuts
+  one scale per thread (``batch.segment_to_folder``).
 
 ``PARTSCOPE_THREADS`` (``Settings.threads``) fixes the count instead; -1
 leaves the libraries as they are (for comparison only).

@@ -74,12 +74,12 @@ def test_part_count_falls_as_the_scale_grows(table_fit):
     assert all(b <= a + 1 for a, b in zip(counts, counts[1:])), counts
 
 
-def test_same_seed_same_labels(tmp_path):
+def test_same_seed_same_labels_however_many_threads_cut_them(tmp_path):
     path = str(tmp_path / "boxes.ply")
     two_boxes().export(path)
     asset = load_asset(path)
-    first = Engine(fast_config(seed=5)).fit(asset).ladder([0.0, 1.0])
-    second = Engine(fast_config(seed=5)).fit(asset).ladder([0.0, 1.0])
+    first = Engine(fast_config(seed=5)).fit(asset).ladder([0.0, 0.5, 1.0])
+    second = Engine(fast_config(seed=5)).fit(asset).ladder([0.0, 0.5, 1.0], workers=2)
     np.testing.assert_array_equal(first, second)
 
 
@@ -126,11 +126,13 @@ def test_balanced_sampling_gives_small_parts_their_share():
     assert 0.35 < share[1.0] < 0.65
 
 
-def test_the_field_learns_the_finest_masks_at_scale_0():
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_the_field_learns_the_finest_masks_at_scale_0(precision):
     """Nested masks over points on a rod: a tip (the smallest mask) inside a
     half inside the whole. At scale 0 every point's group is its smallest
     mask, so the tip's features must lie apart from the rest of its half
-    (with no share of training at scale 0 the gap was 0.003)."""
+    (with no share of training at scale 0 the gap was 0.003), in either
+    arithmetic."""
     from core.field import field_features, fit_field
     from core.masks import ViewMasks
     from core.sampling import Points
@@ -143,10 +145,17 @@ def test_the_field_learns_the_finest_masks_at_scale_0():
     member = np.stack([tip, half, np.ones(n, bool)], axis=1)
     scales = np.array([mask_scale(xyz[m]) for m in member.T], np.float32)
     masks = [ViewMasks(np.arange(n, dtype=np.int32), member, scales)]
-    model, transform = fit_field(points, masks, FieldConfig(steps=150))
+    model, transform = fit_field(points, masks, FieldConfig(steps=150, precision=precision))
     f = field_features(model, transform, points, 0.0)
     gap = np.linalg.norm(f[tip].mean(axis=0) - f[half & ~tip].mean(axis=0))
     assert gap > 0.5, gap
+
+
+def test_an_unknown_precision_is_refused_with_the_choices():
+    from core.pipeline import Engine
+
+    with pytest.raises(ValueError, match="Unknown precision 'fp8': use auto, float32 or bfloat16"):
+        Engine(SegmentConfig(field=FieldConfig(precision="fp8")))
 
 
 def test_thinned_clustering_matches_plain_hdbscan():

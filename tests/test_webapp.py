@@ -307,10 +307,25 @@ def test_a_scale_is_computed_once_however_many_ask():
         t.start()
     for t in threads:
         t.join()
-    # each once: 1.0, and the coarser scales its colors come from
-    coarser = [round(float(s), 3) for s in default_scales() if s >= 1.0]
-    assert sorted(field.calls) == coarser and all(r is results[0] for r in results)
-    assert item.result(1.04)["scale"] == 1.0 and sorted(field.calls) == coarser
+    # once, and alone: the first scale asked for anchors the colors
+    assert field.calls == [1.0] and all(r is results[0] for r in results)
+    assert item.result(1.04)["scale"] == 1.0 and field.calls == [1.0]
+
+
+def test_colors_start_at_the_first_scale_shown_and_follow_parts_both_ways():
+    asset = load_asset(TABLE)
+    field = _CountingField(asset)
+    item = Fitted("k", asset, field)
+    anchor = item.result(1.0)  # 2 bands: the palette in order
+    assert anchor["palette"].tolist() == [0, 1]
+    finer = item.result(0.9)  # 3 bands: each of the 2 bands' largest piece keeps its color
+    assert sorted(field.calls) == [0.9, 1.0] and sorted(finer["palette"].tolist()) == [0, 1, 2]
+    coarse = item.result(2.0)  # 1 part: the color of its largest piece, through 1.1 ... 1.9
+    assert sorted(field.calls) == [0.9] + [round(float(s), 3) for s in default_scales() if s >= 1.0]
+    assert coarse["palette"].tolist()[0] in (0, 1)
+    labels = anchor["labels"]
+    largest = np.bincount(labels, weights=asset.mesh.area_faces).argmax()
+    assert coarse["palette"].tolist() == [anchor["palette"][largest]]
 
 
 def test_the_ladder_fills_in_behind_the_default_first():

@@ -226,7 +226,7 @@ class Handlers:
         if field is None:
             return None
         self._fitted.add(key)
-        return self.store.add(Fitted(key, asset, field))
+        return self.store.add(Fitted(key, asset, field, anchor=self.default_scale))
 
     def _fit(self, key: str, asset, progress, preview):
         """Generator: fits ``asset`` on a thread of its own, yields

@@ -47,7 +47,7 @@ class Fitted:
     note : a few words the viewer's legend adds to every scale's parts, or None
     """
 
-    def __init__(self, key: str, asset, field, scales=None, note: str | None = None):
+    def __init__(self, key: str, asset, field, scales=None, note: str | None = None, anchor: float | None = None):
         self.key = key
         self.note = note
         self.asset = asset
@@ -58,12 +58,13 @@ class Fitted:
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._futures: dict[float, Future] = {}
+        self._anchor = None if anchor is None else self.snap(anchor)
         self._naming_views = None
-        for s in sorted(field.cached_scales, reverse=True):  # coarse first: colors come from coarser parts
-            if self._on_ladder(s):
-                done = Future()
-                done.set_result(self._describe(s, field.parts(s)))
-                self._futures[self.snap(s)] = done
+        if self._anchor is not None:  # a field with parts already computed: describe them now
+            cached = {self.snap(s) for s in field.cached_scales if self._on_ladder(s)}
+            for s in ladder_order(self.scales, self._anchor):
+                if s in cached:
+                    self.result(s)
 
     def _on_ladder(self, scale: float) -> bool:
         return bool(np.isclose(self.scales, scale, atol=1e-6).any())
@@ -75,11 +76,17 @@ class Fitted:
     def result(self, scale: float) -> dict:
         """Labels, part sizes and viewer value at the ladder scale nearest ``scale``:
         {"scale", "labels" (F,) int32, "faces" (P,), "share" (P,), "palette" (P,)
-        palette indices, "rgb" (P, 3) uint8, "colors" (hex), "value"}. A part
-        keeps the color of the part it belongs to at the next coarser scale
-        (``core.export.inherited_colors``), so that scale comes first."""
+        palette indices, "rgb" (P, 3) uint8, "colors" (hex), "value"}.
+
+        Colors start at the anchor, the first scale asked for (or the one
+        given): there parts take the palette in order, and a part at any
+        other scale keeps the color of its part at the next scale towards the
+        anchor (``core.export.inherited_colors``), so that scale comes first
+        and the first parts shown wait for no other scale."""
         s = self.snap(scale)
         with self._lock:
+            if self._anchor is None:
+                self._anchor = s
             future = self._futures.get(s)
             owner = future is None
             if owner:
@@ -100,11 +107,11 @@ class Fitted:
         labels = np.asarray(labels, np.int32)
         n_parts = int(labels.max()) + 1 if len(labels) else 0
         faces, share = self.sizes(labels, n_parts)
-        coarser = self.scales[self.scales > scale + 1e-6]
         parent = None
-        if len(coarser):
-            up = self.result(coarser.min())
-            parent = (up["labels"], up["palette"])
+        if scale != self._anchor:
+            finer, coarser = self.scales[self.scales < scale - 1e-6], self.scales[self.scales > scale + 1e-6]
+            near = self.result(finer.max() if scale > self._anchor else coarser.min())
+            parent = (near["labels"], near["palette"])
         palette = inherited_colors(labels, self.area, parent)
         rgb = palette_colors(palette)
         colors = hex_colors(rgb)
