@@ -105,8 +105,9 @@ class FieldConfig:
     (the first layers, the distances and the loss stay float32; features are
     always computed in float32) or 'auto': bfloat16 on a CPU that multiplies
     it natively (AVX512-BF16 or AMX), else float32. A step on PSB 121, one
-    thread, quiet: 72-84 ms in float32, 51-56 ms in bfloat16 (two threads:
-    65-71 / 50 ms)."""
+    thread, quiet: 72-100 ms in float32, 51-59 ms in bfloat16; two threads
+    whose idle time sleeps (as PartScope runs them) took 72-75 ms in
+    bfloat16, so a bfloat16 fit trains on one (``field.fit_field``)."""
 
 
 @dataclass

@@ -223,15 +223,14 @@ class Engine:
             raise ValueError(f"Unknown mask source '{self.config.masks.source}': use one of {', '.join(MASK_SOURCES)}.")
         if self.config.field.backbone not in BACKBONES:
             raise ValueError(f"Unknown backbone '{self.config.field.backbone}': use one of {', '.join(BACKBONES)}.")
-        use_bfloat16(self.config.field.precision, self.device)  # an unknown precision is refused here
+        self.half = use_bfloat16(self.config.field.precision, self.device)  # refuses an unknown precision
 
     def cache_key(self, asset: Asset) -> str:
         """Identity of a fit: the object's content, every setting and the arithmetic it gets here."""
         import hashlib
         import json
 
-        half = use_bfloat16(self.config.field.precision, self.device)
-        blob = json.dumps([FIT_VERSION, config_key(self.config), half], sort_keys=True, default=str)
+        blob = json.dumps([FIT_VERSION, config_key(self.config), self.half], sort_keys=True, default=str)
         return f"{asset.digest}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
     def fit(self, asset: Asset, progress=None, timer: StageTimer | None = None, preview=None) -> PartField:
