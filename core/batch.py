@@ -68,8 +68,8 @@ def segment_to_folder(path: str, out: str, scales: np.ndarray, engine, use_cache
     try:
         field = fit_cached(engine, asset, cache)
         t = time.perf_counter()
-        workers = torch.get_num_threads()  # the fit's threads now cut one scale each
-        threads.use(1)  # (PSB 121 on 2 cores: 2.6 s, against 3.2 s with 2 torch threads each, 3.5 s one by one)
+        workers = torch.get_num_threads()  # a process per core clusters scales (PartField.ladder)
+        threads.use(1)  # this one computes their features meanwhile
         labels = field.ladder(scales, workers=workers)
         field.seconds["clustering"] = time.perf_counter() - t
         log.info("clustering %.2f s for %d scales", field.seconds["clustering"], len(scales))

@@ -132,6 +132,17 @@ def split_regions(labels: np.ndarray, links: np.ndarray, face_centers: np.ndarra
     return relabel_by_size(part)
 
 
+def nest(finer: np.ndarray, cut: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """(F,) int32 parts made of whole ``finer`` parts: each joins the part of
+    ``cut`` that holds most of its area; numbered by size.
+
+    finer, cut : (F,) int >= 0 face labels; area : (F,) face areas
+    """
+    overlap = np.zeros((int(finer.max()) + 1, int(cut.max()) + 1))
+    np.add.at(overlap, (finer, cut), area)
+    return relabel_by_size(overlap.argmax(axis=1)[finer])
+
+
 def copy_nearest(labels: np.ndarray, known: np.ndarray, face_centers: np.ndarray) -> np.ndarray:
     """``labels`` with every face not ``known`` taking the label of the nearest known face."""
     if not known.all():

@@ -75,10 +75,12 @@ class FieldConfig:
     """Steps per mask of the view holding the most masks: a box of a few
     parts needs fewer than a figure of thirty. PSB dev (3 to 40 masks a
     view), three seeds, average Rand Index error / count-matched mIoU:
-    16 per mask, at least 200 (median 272 steps), as fitted now: 0.109 /
-    0.718 (with the first layers in bfloat16 too: 0.104 / 0.722); 12 per
-    mask, at least 120 (median 204), whole network in bfloat16: 0.110 /
-    0.720, in float32: 0.107 / 0.718; 400 for all, float32: 0.103 / 0.728.
+    16 per mask, at least 200 (median 272 steps), as fitted now, parts
+    nested: 0.107 / 0.720 (cut scale by scale: 0.110 / 0.710; before the
+    fit's halves, 0.109 / 0.718, with the first layers in bfloat16 too:
+    0.104 / 0.722); 12 per mask, at least 120 (median 204), whole network
+    in bfloat16: 0.110 / 0.720, in float32: 0.107 / 0.718; 400 for all,
+    float32: 0.103 / 0.728 (those four cut scale by scale).
     One run differs from the next by +-0.02 with any change at all: single
     meshes flip between two cuts (PSB 201, 241, 301, 361)."""
     views_per_step: int = 8
@@ -104,10 +106,9 @@ class FieldConfig:
     """Arithmetic of the network while it is fitted: 'float32', 'bfloat16'
     (the first layers, the distances and the loss stay float32; features are
     always computed in float32) or 'auto': bfloat16 on a CPU that multiplies
-    it natively (AVX512-BF16 or AMX), else float32. A step on PSB 121, one
-    thread, quiet: 72-100 ms in float32, 51-59 ms in bfloat16; two threads
-    whose idle time sleeps (as PartScope runs them) took 72-75 ms in
-    bfloat16, so a bfloat16 fit trains on one (``field.fit_field``)."""
+    it natively (AVX512-BF16 or AMX), else float32. A step on PSB 121, the
+    halves of its views on two threads (``field.fit_field``), quiet: 60 ms
+    in float32, 42 ms in bfloat16."""
 
 
 @dataclass

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,12 +133,20 @@ def group_table(member: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone: np.ndarray | None = None,
-              seed: int = 0, device: str = "cpu", progress=None) -> tuple[ScaleField, ScaleTransform]:
-    """Train the field on one object's masks. Same seed, same result (on CPU).
-    It takes ``fit_steps(masks, cfg)`` steps, so the cost follows the object.
+              seed: int = 0, device: str = "cpu", progress=None, threads: int = 1) -> tuple[ScaleField, ScaleTransform]:
+    """Train the field on one object's masks. Same seed, same result (on CPU,
+    whatever ``threads``). It takes ``fit_steps(masks, cfg)`` steps, so the
+    cost follows the object.
 
     backbone : (N, B) float32 per-point features or None
     progress : callable(fraction) or None
+    threads : CPU threads to train on. Each step's views are cut in two
+        halves whose gradients are summed; with two threads or more each half
+        runs on its own thread, on one torch thread in bfloat16 (its small
+        products gain nothing from a second), on half the threads in float32.
+        PSB 121, ms per step in bfloat16: 62 on one thread, 42 on two; under
+        a competing 2-process load 111 on one, 67 on two (the halves do not
+        wait for each other while they run, as intra-op threads do).
     """
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
@@ -155,25 +164,36 @@ def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)
     cache: list[dict] = [{} for _ in usable]  # per view: groups per scale interval
-    threads = torch.get_num_threads()
-    if half and device == "cpu":
-        # small bfloat16 products gain nothing from a second thread: PSB 121,
-        # 400 steps, whole quiet 2-core machine: 23-24 s on one, 26-41 s on two
-        torch.set_num_threads(1)
+    before = torch.get_num_threads()
+    if device == "cpu":
+        torch.set_num_threads(1 if half else max(threads // 2, 1))
+    pool = ThreadPoolExecutor(1) if threads > 1 and device == "cpu" else None
+    params = list(model.parameters())
+
+    def gradients(share, counts):
+        loss = _pair_loss(model, inputs, bb, transform, *share, cfg.margin, device, half, counts)
+        return loss, torch.autograd.grad(loss, params)
+
     try:
         for step in range(steps):
-            loss = _pair_loss(model, inputs, bb, transform, *_draw_batch(rng, usable, transform, cfg, cache),
-                              cfg.margin, device, half)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+            batch = _draw_batch(rng, usable, transform, cfg, cache)
+            counts = _pair_counts(batch[1])
+            first, second = (tuple(a[k::2] for a in batch) for k in (0, 1))
+            later = pool.submit(gradients, second, counts) if pool else None
+            loss, grads = gradients(first, counts)
+            loss2, grads2 = later.result() if later else gradients(second, counts)
+            for p, g, g2 in zip(params, grads, grads2):
+                p.grad = g + g2
             opt.step()
             sched.step()
             if progress is not None and step % 20 == 0:
                 progress(step / steps)
             if step % 100 == 0:
-                log.debug("field step %d loss %.4f", step, loss.item())
+                log.debug("field step %d loss %.4f", step, loss.item() + loss2.item())
     finally:
-        torch.set_num_threads(threads)
+        if pool is not None:
+            pool.shutdown()
+        torch.set_num_threads(before)
     log.info("field: %d steps", steps)
     return model.eval(), transform
 
@@ -250,19 +270,31 @@ def use_bfloat16(precision: str, device: str) -> bool:
     return precision == "bfloat16"
 
 
-def _pair_loss(model, inputs, bb, transform, ids, groups, s, larger, margin, device, half=False):
-    """Contrastive loss over pairs inside each view. ids, groups, s, larger :
-    (V, P) arrays; groups -1 marks points no mask holds. ``half`` runs the
-    network in bfloat16; the distances and the loss stay float32."""
+def _pair_counts(groups: np.ndarray) -> tuple[int, int]:
+    """(same-group, different-group) ordered pairs of distinct points inside
+    each view, over the step's views; groups : (V, P), -1 for points no mask holds."""
+    n_pos = n_neg = 0
+    for row in groups:
+        sizes = np.bincount(row[row >= 0])
+        held, same = int(sizes.sum()), int((sizes * sizes).sum())
+        n_pos += same - held
+        n_neg += held * held - same
+    return max(n_pos, 1), max(n_neg, 1)
+
+
+def _pair_loss(model, inputs, bb, transform, ids, groups, s, larger, margin, device, half, counts):
+    """Contrastive loss over pairs inside each view, divided by the step's
+    pair ``counts`` (so the loss of a step's views cut in halves is the sum
+    of the halves'). ids, groups, s, larger : (V, P) arrays; groups -1 marks
+    points no mask holds. ``half`` runs the network in bfloat16; the distances
+    and the loss stay float32. Both scales go through one pass of the network."""
     n_views, n_pts = ids.shape
-    idx = torch.as_tensor(ids.ravel(), device=device)
+    idx = torch.as_tensor(np.concatenate([ids.ravel(), ids.ravel()]), device=device)
     sub = {k: v[idx] for k, v in inputs.items()}
     b = None if bb is None else bb[idx]
-    z = torch.as_tensor(transform(s.ravel()), device=device)[:, None]
-    z_big = torch.as_tensor(transform(larger.ravel()), device=device)[:, None]
+    z = torch.as_tensor(transform(np.concatenate([s.ravel(), larger.ravel()])), device=device)[:, None]
     with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=half):
-        f = model(sub, b, z).float().view(n_views, n_pts, -1)
-        f_big = model(sub, b, z_big).float().view(n_views, n_pts, -1)
+        f, f_big = model(sub, b, z).float().view(2, n_views, n_pts, -1)
     g = torch.as_tensor(groups, device=device)
     valid = (g >= 0)[:, :, None] & (g >= 0)[:, None, :]
     same = g[:, :, None] == g[:, None, :]
@@ -271,7 +303,7 @@ def _pair_loss(model, inputs, bb, transform, ids, groups, s, larger, margin, dev
     neg = (valid & ~same).float()
     d = _distances(f)
     d_big = _distances(f_big)
-    n_pos, n_neg = pos.sum().clamp(min=1), neg.sum().clamp(min=1)
+    n_pos, n_neg = counts
     return ((d * pos).sum() + (d_big * pos).sum()) / n_pos + (F.relu(margin - d) * neg).sum() / n_neg
 
 

@@ -9,13 +9,17 @@ the masks and clustering dilute it, in benchmarks/results/threads.md). So:
 
 - each process says once, before those libraries load, that idle pool
   threads sleep (``prepare``);
-- each fit takes as many threads as there are cores nobody else is using
-  when it starts (``use(0)``, measured by ``free_cpus``): both cores on a
-  quiet 2-core machine (a step in 55 ms instead of 91), one under load (a
-  step in 142 ms, where two threads that must wait for each other take 215);
-  a fit in bfloat16 trains on one thread (``field.fit_field``: its small
-  products gain nothing from two), and the command line's ladder then cuts
-  one scale per thread (``batch.segment_to_folder``).
+- the masks stage takes as many threads as there are cores nobody else is
+  using when it starts (``use(0)``, measured by ``free_cpus``): both cores
+  on a quiet 2-core machine, one under load (intra-op threads that must
+  wait for each other lose there: a float32 fit step took 215 ms on two
+  against 142 on one);
+- the fit cuts each step's views in two halves, each on its own thread with
+  one torch thread in bfloat16, on every core even under load, since the
+  halves do not wait for each other while they run (``field.fit_field``:
+  PSB 121, 42 ms a step quiet, 67 under a 2-process load, against 62 and
+  111 on one thread); the command line's ladder then runs HDBSCAN in one
+  forked process per core (``batch.segment_to_folder``).
 
 ``PARTSCOPE_THREADS`` (``Settings.threads``) fixes the count instead; -1
 leaves the libraries as they are (for comparison only).

@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+from core.config import default_scales
 from core.loading import load_asset
 from core.parts import PartList
 from core.pipeline import Engine
@@ -62,24 +63,23 @@ def test_click_selects_the_part_and_grows_with_the_scale(boxes):
 
 
 @pytest.mark.parametrize("model", [341, 201])
-def test_selections_nest_over_many_clicks_on_psb(model, tmp_path):
+def test_parts_and_selections_nest_over_the_ladder_on_psb(model, tmp_path):
     path = os.path.join(PSB, "off", f"{model}.off")
     if not os.path.exists(path):
         pytest.skip("PSB meshes not found (set PARTSCOPE_PSB)")
     field = Engine(fast_config()).fit(load_asset(path))
-    ladder = np.round(np.arange(0, 2.01, 0.25), 2)
+    ladder = field.ladder(workers=2)
+    for finer, coarser in zip(ladder, ladder[1:]):
+        pairs = np.unique(np.stack([finer, coarser], axis=1), axis=0)
+        assert len(np.unique(pairs[:, 0])) == len(pairs)  # each finer part inside one coarser part
+    counts = ladder.max(axis=1) + 1
+    assert counts[0] > 2 and (np.diff(counts) <= 0).all()
     rng = np.random.default_rng(0)
-    worst = 1.0
     for face in rng.choice(field.asset.n_faces, 25, replace=False):
-        sel = [field.select(face, s, ladder=ladder) for s in ladder]
-        assert all(s[face] for s in sel)
-        for i in range(len(ladder)):
-            for j in range(i + 1, len(ladder)):
-                kept = (sel[i] & sel[j]).sum() / sel[i].sum()
-                worst = min(worst, kept)
-    assert worst >= 0.95
-    # selection is a real part, not everything: the finest one is a strict subset
-    assert min(field.select(f, 0.0, ladder=ladder).mean() for f in range(0, field.asset.n_faces, 97)) < 0.9
+        sel = [field.select(face, s) for s in default_scales()]
+        assert sel[0][face] and all((a <= b).all() for a, b in zip(sel, sel[1:]))
+    # a selection is a real part, not everything: the finest one is a strict subset
+    assert min(field.select(f, 0.0).mean() for f in range(0, field.asset.n_faces, 97)) < 0.9
 
 
 def consistent(pl: PartList):

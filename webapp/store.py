@@ -128,13 +128,11 @@ class Fitted:
         return faces, area / max(float(self.area.sum()), 1e-300)
 
     def select(self, face: int, scale: float) -> np.ndarray:
-        """(F,) bool: the group of ``face`` at the ladder scale nearest ``scale``,
-        nested over the ladder (``PartField.select``). The ladder scales it
-        needs are computed once, here or by the background ladder, never twice."""
+        """(F,) bool: the part of ``face`` at the ladder scale nearest ``scale``
+        (``PartField.select``), computed once, here or by the background ladder."""
         s = self.snap(scale)
-        for step in self.scales[self.scales <= s + 1e-6]:
-            self.result(step)
-        return self.field.select(int(face), s, ladder=self.scales)
+        self.result(s)
+        return self.field.select(int(face), s)
 
     def naming_views(self) -> list:
         """The canonical renders the namer shows the LLM (core.naming), made once."""
