@@ -138,7 +138,7 @@ class PartField:
             from concurrent.futures import ProcessPoolExecutor
 
             top = max(_scale_key(s) for s in scales)
-            needed = {_scale_key(s) for s in scales} | {_scale_key(s) for s in default_scales() if s <= top}
+            needed = {_scale_key(s) for s in scales} | {k for k in map(_scale_key, default_scales()) if k <= top}
             with self._lock:
                 todo = sorted(needed - set(self._cuts))
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -150,7 +150,7 @@ class PartField:
 
     def select(self, face: int, scale: float) -> np.ndarray:
         """(F,) bool: the part of ``face`` at ``scale`` (SAMPart3D's click plus
-        scale); it only grows with the scale, as the parts are nested."""
+        scale); over the ladder's scales it only grows, as the parts nest."""
         if not 0 <= int(face) < self.asset.n_faces:
             raise ValueError(f"Face {face} is not on this object (it has {self.asset.n_faces} faces).")
         labels = self.parts(scale)
