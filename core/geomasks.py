@@ -25,7 +25,7 @@ from .geometry import FaceGraph, face_graph, spectral_embedding
 from .topology import split_connected, texture_islands
 from .loading import Asset
 from .config import MaskConfig
-from .masks import ViewMasks, group_scales
+from .masks import ViewMasks, group_scales, object_box
 from .rendering import View
 from .sampling import Points
 
@@ -244,9 +244,11 @@ def default_layers(views: list[View], segments: np.ndarray) -> list[np.ndarray]:
     """Per view, (L, H, W) int32 label layers: each 3D segment's visible pixels."""
     out = []
     for view in views:
-        face = view.face
-        layers = np.where(face[None] >= 0, segments[:, np.maximum(face, 0)], -1)
-        out.append(layers.astype(np.int32))
+        layers = np.full((len(segments),) + view.face.shape, -1, np.int32)
+        box = object_box(view.face >= 0)
+        face = view.face[box]
+        layers[:, box[0], box[1]] = np.where(face >= 0, segments[:, np.maximum(face, 0)], -1)
+        out.append(layers)
     return out
 
 

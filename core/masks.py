@@ -82,6 +82,15 @@ def erode_labels(labels: np.ndarray) -> np.ndarray:
     return np.where((labels >= 0) & (count >= 5), labels, -1)
 
 
+def object_box(on: np.ndarray) -> tuple[slice, slice]:
+    """Rows and columns of the box around the True pixels of ``on`` (H, W),
+    one pixel wider on every side: all a 3x3 erosion of them reads."""
+    rows, cols = np.nonzero(on.any(axis=1))[0], np.nonzero(on.any(axis=0))[0]
+    if not len(rows):
+        return slice(0, 0), slice(0, 0)
+    return slice(max(rows[0] - 1, 0), rows[-1] + 2), slice(max(cols[0] - 1, 0), cols[-1] + 2)
+
+
 def view_masks(layers: np.ndarray, pix: np.ndarray, xyz: np.ndarray, cfg: MaskConfig,
                label_scales: list | None = None) -> ViewMasks:
     """Turn one view's label layers into masks over sampled points.
@@ -94,7 +103,8 @@ def view_masks(layers: np.ndarray, pix: np.ndarray, xyz: np.ndarray, cfg: MaskCo
         then comes from the points the view sees, and masks reaching
         ``cfg.max_scale`` are dropped (the paper's rule for SAM masks)
     """
-    layers = erode_labels(layers)
+    box = object_box(pix >= 0)  # the object fills a part of the view: erode that part only
+    layers, pix = erode_labels(layers[:, box[0], box[1]]), pix[box]
     seen = pix >= 0
     pts = pix[seen]
     visible = np.unique(pts)

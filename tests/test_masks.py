@@ -54,6 +54,28 @@ def test_view_masks_over_points():
     assert sorted(vm3.scales.tolist()) == [0.5, 5.0]
 
 
+def test_view_masks_read_the_erosion_of_the_whole_view():
+    # a SAM-like mask spilling past the pixels that see points: the pixels at
+    # the edge of the seen ones keep their label from neighbours outside them
+    rng = np.random.default_rng(2)
+    layer = np.full((1, 12, 12), -1, np.int32)
+    layer[0, 0:7, 0:9] = 0
+    pix = np.full((12, 12), -1, np.int32)
+    pix[0:5, 2:6] = np.arange(20).reshape(5, 4)  # touches the top border
+    xyz = (0.01 * rng.random((20, 3))).astype(np.float32)
+    vm = view_masks(layer, pix, xyz, MaskConfig(min_points=1))
+    kept = erode_labels(layer[0])[pix >= 0] == 0
+    assert kept.all()  # the mask beyond the seen pixels keeps their edge
+    assert vm.member.shape == (20, 1) and vm.member[:, 0].all()
+    layer[0] = -1
+    layer[0, 0:5, 2:6] = 0  # now the mask ends with the seen pixels: its corners erode
+    vm = view_masks(layer, pix, xyz, MaskConfig(min_points=1))
+    expect = np.zeros(20, bool)
+    expect[pix[erode_labels(layer[0]) == 0]] = True
+    assert 0 < expect.sum() < 20
+    assert (vm.member[:, 0] == expect[vm.points]).all() and len(vm.points) == 20
+
+
 def test_background_rule():
     face = np.full((10, 10), -1)
     face[2:8, 2:8] = 7
