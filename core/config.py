@@ -73,7 +73,7 @@ class FieldConfig:
     """Fewest optimizer steps. PSB dev, the 12 meshes that 16 steps per mask
     gave under 300, three seeds, on the same masks, average Rand Index error /
     count-matched mIoU: at least 200, 0.113 / 0.744; at least 300, 0.106 /
-    0.751 (the bust, PSB 301, 12 masks a view: 0.216 -> 0.136 in every seed;
+    0.751 (the bust, PSB 301, 12 masks a view: 0.216 -> 0.130-0.146, every seed;
     two of its large parts stayed one after 200 steps)."""
     steps_per_mask: int = 16
     """Steps per mask of the view holding the most masks: a box of a few
