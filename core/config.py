@@ -81,9 +81,8 @@ class FieldConfig:
     view), three seeds, average Rand Index error / count-matched mIoU:
     16 per mask, at least 300 (median 300 steps), as fitted now, parts
     nested: 0.102 / 0.725; at least 200 (median 272): 0.107 / 0.720 (cut
-    scale by scale: 0.110 / 0.710; before the
-    fit's halves, 0.109 / 0.718, with the first layers in bfloat16 too:
-    0.104 / 0.722); 12 per mask, at least 120 (median 204), whole network
+    scale by scale: 0.110 / 0.710; before the fit's halves, 0.109 / 0.718,
+    with the first layers in bfloat16 too: 0.104 / 0.722); 12 per mask, at least 120 (median 204), whole network
     in bfloat16: 0.110 / 0.720, in float32: 0.107 / 0.718; 400 for all,
     float32: 0.103 / 0.728 (those four cut scale by scale).
     One run differs from the next by +-0.02 with any change at all: single
