@@ -19,6 +19,7 @@ An input counts as done, and is skipped by a later run, when its last line is
 
 from __future__ import annotations
 
+import gc
 import glob
 import hashlib
 import json
@@ -47,6 +48,24 @@ RAY_MISSING = (f"--ray needs Ray, an optional extra: pip install -r requirements
 
 
 # ------------------------------------------------------------ one object
+
+
+def preload() -> None:
+    """Import what a fit needs, the garbage collector off meanwhile, and
+    freeze what the imports made. Loading torch and scikit-learn makes
+    about 300,000 objects; the full collections they set off as they come,
+    and the one a fit's first step sets off when torch's optimizer imports
+    torch._dynamo (1.3 s), walk them all: PSB dev, 6 meshes, in turns with
+    and without, command median 26.8 -> 25.0 s. Frozen objects are never
+    walked again. For a process's entry point, once."""
+    gc.disable()
+    try:
+        import torch._dynamo  # noqa: F401
+
+        from . import cache, export, pipeline  # noqa: F401
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def segment_to_folder(path: str, out: str, scales: np.ndarray, engine, use_cache: bool = True):
@@ -322,6 +341,7 @@ def run_local(jobs: list[Job], workers: int, on_done: Callable[[dict], None], re
 def _init_worker(cpus: int, log_level: int) -> None:
     logging.basicConfig(level=log_level, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     threads.use(cpus)
+    preload()
 
 
 def import_ray():

@@ -44,20 +44,22 @@ def _engine(args):
 
 
 def cmd_segment(args) -> int:
-    from .batch import segment_to_folder
+    from .batch import preload, segment_to_folder
 
+    preload()
     segment_to_folder(args.input, args.out, parse_scales(args.scales), _engine(args), not args.no_cache)
     return 0
 
 
 def cmd_name(args) -> int:
-    from .batch import name_to_folder
+    from .batch import name_to_folder, preload
     from .cache import FitCache, fit_cached
     from .naming import NamingUnavailable, naming_unavailable_reason
 
     settings = load_settings()
     if naming_unavailable_reason(settings):  # say so before a fit, not after
         raise InputError(naming_unavailable_reason(settings))
+    preload()
     asset = load_asset(args.input)
     engine = _engine(args)
     cache = None if args.no_cache else FitCache(os.path.join(engine.settings.cache_dir, "fits"))
