@@ -161,7 +161,7 @@ def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone
     steps = fit_steps(usable, cfg)
     half = use_bfloat16(cfg.precision, device)
     log.info("field: %s arithmetic", "bfloat16" if half else "float32")
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, foreach=True)  # as the loop, bit for bit; 0.4 ms a step less on a CPU
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)
     cache: list[dict] = [{} for _ in usable]  # per view: groups per scale interval
     before = torch.get_num_threads()
