@@ -135,8 +135,8 @@ def group_table(member: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.
 def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone: np.ndarray | None = None,
               seed: int = 0, device: str = "cpu", progress=None, threads: int = 1) -> tuple[ScaleField, ScaleTransform]:
     """Train the field on one object's masks. Same seed, same result (on CPU,
-    whatever ``threads``). It takes ``fit_steps(masks, cfg)`` steps, so the
-    cost follows the object.
+    whatever ``threads``). Its steps and points per view follow the object
+    (``fit_size``).
 
     backbone : (N, B) float32 per-point features or None
     progress : callable(fraction) or None
@@ -158,7 +158,7 @@ def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone
     if not usable:
         log.warning("no usable masks: the field stays untrained")
         return model.eval(), transform
-    steps = fit_steps(usable, cfg)
+    steps, n_points = fit_size(usable, cfg)
     half = use_bfloat16(cfg.precision, device)
     log.info("field: %s arithmetic", "bfloat16" if half else "float32")
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, foreach=True)  # as the loop, bit for bit; 0.4 ms a step less on a CPU
@@ -176,7 +176,7 @@ def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone
 
     try:
         for step in range(steps):
-            batch = _draw_batch(rng, usable, transform, cfg, cache)
+            batch = _draw_batch(rng, usable, transform, cfg, n_points, cache)
             counts = _pair_counts(batch[1])
             first, second = (tuple(a[k::2] for a in batch) for k in (0, 1))
             later = pool.submit(gradients, second, counts) if pool else None
@@ -194,24 +194,28 @@ def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone
         if pool is not None:
             pool.shutdown()
         torch.set_num_threads(before)
-    log.info("field: %d steps", steps)
+    log.info("field: %d steps of %d points a view", steps, n_points)
     return model.eval(), transform
 
 
-def fit_steps(masks: list[ViewMasks], cfg: FieldConfig) -> int:
-    """Optimizer steps for these masks: ``cfg.steps_per_mask`` per mask of the
-    view holding the most (the parts the field must tell apart at some
-    scale), at least ``cfg.min_steps``, at most ``cfg.steps``."""
+def fit_size(masks: list[ViewMasks], cfg: FieldConfig) -> tuple[int, int]:
+    """(optimizer steps, points drawn per view and step) for these masks,
+    both counted per mask of the view holding the most (the parts the field
+    must tell apart at some scale): ``cfg.steps_per_mask`` steps, between
+    ``cfg.min_steps`` and ``cfg.steps``; ``cfg.points_per_mask`` points,
+    between ``cfg.min_points`` and ``cfg.points_per_view``."""
     most = max((m.member.shape[1] for m in masks), default=0)
-    return int(np.clip(cfg.steps_per_mask * most, min(cfg.min_steps, cfg.steps), cfg.steps))
+    steps = np.clip(cfg.steps_per_mask * most, min(cfg.min_steps, cfg.steps), cfg.steps)
+    points = np.clip(cfg.points_per_mask * most, min(cfg.min_points, cfg.points_per_view), cfg.points_per_view)
+    return int(steps), int(points)
 
 
-def _draw_batch(rng, usable: list[ViewMasks], transform: ScaleTransform, cfg: FieldConfig, cache: list[dict]):
+def _draw_batch(rng, usable: list[ViewMasks], transform: ScaleTransform, cfg: FieldConfig, n_pts: int, cache: list[dict]):
     """One step's draws: (ids, groups, scales, larger scales), each (V, P):
-    ``cfg.views_per_step`` views, one scale each, ``cfg.points_per_view``
-    points per view drawn by ``_balanced_pick``, and for each point a larger
-    scale for the containment term."""
-    n_views, n_pts = cfg.views_per_step, cfg.points_per_view
+    ``cfg.views_per_step`` views, one scale each, ``n_pts`` points per view
+    drawn by ``_balanced_pick``, and for each point a larger scale for the
+    containment term."""
+    n_views = cfg.views_per_step
     ids = np.zeros((n_views, n_pts), np.int64)
     groups = np.full((n_views, n_pts), -1, np.int64)
     s_draw = np.zeros(n_views)

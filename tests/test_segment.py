@@ -131,6 +131,24 @@ def test_balanced_sampling_gives_small_parts_their_share():
     assert 0.35 < share[1.0] < 0.65
 
 
+def test_the_fit_is_sized_by_the_view_holding_the_most_masks():
+    """Steps and points per view grow with the busiest view's masks, within
+    their bounds: a view of 3 parts is fitted with the fewest of both, one
+    of 30 with the most."""
+    from core.field import fit_size
+    from core.masks import ViewMasks
+
+    def view(n_masks):
+        member = np.eye(n_masks, dtype=bool).repeat(10, axis=0)
+        return ViewMasks(np.arange(len(member), dtype=np.int32), member, np.ones(n_masks, np.float32))
+
+    cfg = FieldConfig()
+    assert fit_size([view(3)], cfg) == (cfg.min_steps, cfg.min_points)
+    assert fit_size([view(3), view(30)], cfg) == (cfg.steps, cfg.points_per_view)
+    steps, points = fit_size([view(12), view(3)], cfg)
+    assert (steps, points) == (max(12 * cfg.steps_per_mask, cfg.min_steps), 12 * cfg.points_per_mask)
+
+
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_the_field_learns_the_finest_masks_at_scale_0(precision):
     """Nested masks over points on a rod: a tip (the smallest mask) inside a
