@@ -159,7 +159,7 @@ def main(argv=None) -> int:
                 path, humans = os.path.join(tmp, f"{model}-fine.off"), [h[order] for h in humans]
             run, wall = run_mesh(path, out, args.masks, args.seed)
             data = np.load(os.path.join(out, "labels.npz"))
-            row = {"model": model, "faces": run["faces"], "wall_seconds": wall,
+            row = {"model": model, "faces": run["faces"], "device": run["device"], "wall_seconds": wall,
                    "stage_seconds": run["seconds"], "peak_mb": run["peak_rss_mb"]}
             # each scale of the ladder is clustered on its own: the stage over the count
             row["seconds_per_scale"] = run["seconds"]["clustering"] / len(data["scales"])
@@ -181,7 +181,8 @@ def main(argv=None) -> int:
         "median_stage_seconds": {k: float(np.median([r["stage_seconds"].get(k, 0.0) for r in rows])) for k in stages},
     }
     report = {"masks": args.masks, "seed": args.seed, "perturbed": args.perturb, "refine": args.refine,
-              "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} CPU cores",
+              "date": time.strftime("%Y-%m-%d"),
+              "machine": ", ".join([f"{os.cpu_count()} CPU cores"] + sorted({r["device"] for r in rows} - {"cpu"})),
               "meshes": rows, "summary": summary}
     os.makedirs(args.results, exist_ok=True)
     stem = os.path.join(args.results, f"psb-{args.masks}" + ("-perturbed" if args.perturb else "")

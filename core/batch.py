@@ -68,10 +68,11 @@ def preload() -> None:
         gc.enable()
 
 
-def segment_to_folder(path: str, out: str, scales: np.ndarray, engine, use_cache: bool = True):
-    """Load, fit (or take the cached fit), cut at every scale and write the
-    ``segment`` contract to ``out``: labels.npz (``scales`` (S,) float32,
-    ``face_labels`` (S, F) int32), parts_scale_<s>.glb per scale, run.json.
+def segment_to_folder(path: str, out: str, scales: np.ndarray, engine, use_cache: bool = True, asset=None):
+    """Load (unless ``asset`` is ``path`` loaded already), fit (or take the
+    cached fit), cut at every scale and write the ``segment`` contract to
+    ``out``: labels.npz (``scales`` (S,) float32, ``face_labels`` (S, F)
+    int32), parts_scale_<s>.glb per scale, run.json.
 
     returns (asset, field, summary dict as written to run.json); raises
     InputError for a file PartScope cannot use.
@@ -82,7 +83,7 @@ def segment_to_folder(path: str, out: str, scales: np.ndarray, engine, use_cache
     from .export import colored_scene, ladder_colors, write_glb
 
     start = time.perf_counter()
-    asset = load_asset(path)
+    asset = asset if asset is not None else load_asset(path)
     cache = FitCache(os.path.join(engine.settings.cache_dir, "fits")) if use_cache else None
     try:
         field = fit_cached(engine, asset, cache)
@@ -107,7 +108,8 @@ def segment_to_folder(path: str, out: str, scales: np.ndarray, engine, use_cache
     total = time.perf_counter() - start
     peak_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    summary = {"input": os.path.abspath(path), "faces": asset.n_faces, "peak_rss_mb": peak_kb / 1024,
+    device = torch.cuda.get_device_name() if engine.device.startswith("cuda") else "cpu"
+    summary = {"input": os.path.abspath(path), "faces": asset.n_faces, "device": device, "peak_rss_mb": peak_kb / 1024,
                "parts": [int(l.max()) + 1 for l in labels], "scales": [float(s) for s in scales],
                "seconds": {**{k: round(v, 3) for k, v in field.seconds.items()}, "total": round(total, 3)}}
     with open(os.path.join(out, "run.json"), "w") as f:

@@ -46,21 +46,24 @@ def _engine(args):
 def cmd_segment(args) -> int:
     from .batch import preload, segment_to_folder
 
+    scales = parse_scales(args.scales)
+    asset = load_asset(args.input)  # a file it cannot use is refused before the libraries load (3-12 s)
     preload()
-    segment_to_folder(args.input, args.out, parse_scales(args.scales), _engine(args), not args.no_cache)
+    segment_to_folder(args.input, args.out, scales, _engine(args), not args.no_cache, asset)
     return 0
 
 
 def cmd_name(args) -> int:
     from .batch import name_to_folder, preload
-    from .cache import FitCache, fit_cached
     from .naming import NamingUnavailable, naming_unavailable_reason
 
     settings = load_settings()
     if naming_unavailable_reason(settings):  # say so before a fit, not after
         raise InputError(naming_unavailable_reason(settings))
-    preload()
     asset = load_asset(args.input)
+    preload()
+    from .cache import FitCache, fit_cached
+
     engine = _engine(args)
     cache = None if args.no_cache else FitCache(os.path.join(engine.settings.cache_dir, "fits"))
     field = fit_cached(engine, asset, cache)

@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 import trimesh
 
 from core.loading import load_asset
@@ -39,6 +40,7 @@ def test_segment_writes_the_output_contract(tmp_path):
         assert sum(len(g.faces) for g in scene.geometry.values()) == asset.n_faces
     run = json.loads((out / "run.json").read_text())
     assert {"rendering", "masks", "fitting", "clustering"} <= set(run["seconds"])
+    assert run["device"] == (torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu")
     assert "fitting" in proc.stderr  # the stage timer logs every stage
     # the same object again comes from the fit cache, with the same labels
     again = cli("segment", mesh, "--out", str(tmp_path / "again"), "--scales", "0,0.5,2", "--seed", "1",
@@ -65,6 +67,20 @@ def test_bad_input_exits_with_one_sentence(tmp_path, name, content, phrase):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and phrase.lower() in lines[0].lower()
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["segment", "name"])
+def test_a_bad_file_is_refused_before_torch_loads(tmp_path, command):
+    """A file the command cannot use is answered before torch and
+    scikit-learn load (3-12 s), not after."""
+    (tmp_path / "nan.off").write_text("OFF\n3 1 0\n0 0 0\nnan 1 0\n0 1 0\n3 0 1 2\n")
+    code = ("import sys; from core.cli import main; "
+            f"code = main([{command!r}, {str(tmp_path / 'nan.off')!r}, '--out', {str(tmp_path / 'o')!r}]); "
+            "print(code, 'torch' in sys.modules, 'sklearn' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "OPENAI_BASE_URL": "http://127.0.0.1:9"}, timeout=600)
+    assert proc.stdout.split() == ["2", "False", "False"], proc.stderr
+    assert "NaN" in proc.stderr
 
 
 def test_bad_scales_exit_with_a_sentence(tmp_path):
