@@ -44,12 +44,12 @@ def _engine(args):
 
 
 def cmd_segment(args) -> int:
-    from .batch import preload, segment_to_folder
+    from .batch import preload, segment_to_folder, timed_load
 
     scales = parse_scales(args.scales)
-    asset = load_asset(args.input)  # a file it cannot use is refused before the libraries load (3-12 s)
+    loaded = timed_load(args.input)  # a file it cannot use is refused before the libraries load (3-12 s)
     preload()
-    segment_to_folder(args.input, args.out, scales, _engine(args), not args.no_cache, asset)
+    segment_to_folder(args.input, args.out, scales, _engine(args), not args.no_cache, loaded)
     return 0
 
 

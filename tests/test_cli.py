@@ -39,7 +39,7 @@ def test_segment_writes_the_output_contract(tmp_path):
         assert len(scene.geometry) == row.max() + 1
         assert sum(len(g.faces) for g in scene.geometry.values()) == asset.n_faces
     run = json.loads((out / "run.json").read_text())
-    assert {"rendering", "masks", "fitting", "clustering"} <= set(run["seconds"])
+    assert {"loading", "rendering", "masks", "fitting", "clustering"} <= set(run["seconds"])
     assert run["device"] == (torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu")
     assert "fitting" in proc.stderr  # the stage timer logs every stage
     # the same object again comes from the fit cache, with the same labels
