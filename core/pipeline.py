@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -251,6 +252,26 @@ class PartField:
         return pf
 
 
+def warm_device(device: str, cfg) -> None:
+    """Start CUDA on ``device`` and load every kernel a fit launches, with a
+    fit of a few steps on a few points: the first object's fit then runs at
+    full speed (a process's first CUDA call takes seconds)."""
+    from dataclasses import replace
+
+    from .masks import ViewMasks
+
+    n = 64
+    rng = np.random.default_rng(0)
+    points = Points(rng.random((n, 3), dtype=np.float32) - 0.5, np.zeros(n, np.int32),
+                    np.tile(np.float32([0, 0, 1]), (n, 1)), np.zeros((n, 3), np.uint8))
+    member = np.arange(n)[:, None] // (n // 2) == np.arange(2)[None]
+    masks = [ViewMasks(np.arange(n, dtype=np.int32), member, np.float32([0.2, 0.4]))]
+    start = time.perf_counter()
+    fit_field(points, masks, replace(cfg, steps=4, min_steps=4), np.zeros((n, EMBEDDING_SIZE), np.float32),
+              device=device)
+    log.info("%s ready in %.1f s", device, time.perf_counter() - start)
+
+
 class Engine:
     """Owns the device and the models; fits objects one at a time on the
     accelerator (a lock serializes GPU work), returns numpy-backed results."""
@@ -265,6 +286,10 @@ class Engine:
         if self.config.field.backbone not in BACKBONES:
             raise ValueError(f"Unknown backbone '{self.config.field.backbone}': use one of {', '.join(BACKBONES)}.")
         self.half = use_bfloat16(self.config.field.precision, self.device)  # refuses an unknown precision
+        self._warm = None
+        if torch.device(self.device).type == "cuda":  # made while the first object's masks are cut on the CPU
+            self._warm = threading.Thread(target=warm_device, args=(self.device, self.config.field), daemon=True)
+            self._warm.start()
 
     def cache_key(self, asset: Asset) -> str:
         """Identity of a fit: the object's content, every setting and the arithmetic it gets here."""
@@ -286,19 +311,21 @@ class Engine:
         timer = timer or StageTimer()
         report = progress or (lambda stage, fraction: None)
         with self._lock:
-            log.info("fitting %s on %s thread(s)", asset.name, threads.use(self.settings.threads))
+            workers = threads.use(self.settings.threads)
+            log.info("fitting %s on %s thread(s)", asset.name, workers)
+            workers = max(workers, 1)  # views, rays and k-means side by side on threads
             with timer.stage("sampling"):
                 points = sample_points(asset, cfg.sample.n_points, cfg.seed)
             report("rendering", 0.0)
             with timer.stage("rendering"):
-                views = render_views(asset, cfg.render)
+                views = render_views(asset, cfg.render, workers)
             report("masks", 0.0)
             with timer.stage("masks"):
-                graph = face_graph(asset.mesh)
+                graph = face_graph(asset.mesh, workers)
                 embedding = None
                 if cfg.masks.source == "default" or cfg.field.backbone == "spectral":
                     embedding = spectral_embedding(asset.mesh, graph, EMBEDDING_SIZE)
-                masks, family = self._masks(asset, views, points, graph, embedding)
+                masks, family = self._masks(asset, views, points, graph, embedding, workers)
             if preview is not None and family is not None:
                 preview(family)
             backbone = None
@@ -306,6 +333,8 @@ class Engine:
                 backbone = embedding[points.face]
                 backbone = backbone / (np.abs(backbone).max(axis=0, keepdims=True) + 1e-9)
             report("fitting", 0.0)
+            if self._warm is not None:
+                self._warm.join()
             with timer.stage("fitting"):
                 # the fit's two halves sleep while they wait, so they take both
                 # cores even under load (field.fit_field)
@@ -315,7 +344,7 @@ class Engine:
             model = model.cpu()
         return PartField(asset, points, model, transform, backbone, cfg, timer.seconds)
 
-    def _masks(self, asset, views, points, graph, embedding) -> tuple[list, object]:
+    def _masks(self, asset, views, points, graph, embedding, workers: int = 1) -> tuple[list, object]:
         """The masks of every view over the sampled points (ViewMasks list),
         and the default masks' parts (geomasks.MaskParts; None for SAM)."""
         cfg = self.config
@@ -325,10 +354,10 @@ class Engine:
             raw = sam_masks(views, cfg.masks, self.device, self.settings)
             layers = [masks_to_layers(drop_background_masks(m, v.face, cfg.masks.max_background))
                       for m, v in zip(raw, views)]
-            return build_view_masks(views, layers, points, cfg.masks), None
+            return build_view_masks(views, layers, points, cfg.masks, workers=workers), None
         from .geomasks import MaskParts, default_layers, geometry_segments, object_view, segment_scales
 
-        segments = geometry_segments(asset, cfg.seed, graph, embedding)
+        segments = geometry_segments(asset, cfg.seed, graph, embedding, workers)
         scales = segment_scales(segments, points)
-        masks = build_view_masks(views, default_layers(views, segments), points, cfg.masks, scales)
+        masks = build_view_masks(views, default_layers(views, segments), points, cfg.masks, scales, workers)
         return masks + [object_view(segments, scales, points, cfg.masks)], MaskParts(segments, scales)

@@ -287,33 +287,87 @@ def sam_masks(views: list, cfg: MaskConfig, device: str, settings: Settings) -> 
     device : 'cpu', 'cuda' or 'auto'
     returns one (M, H, W) bool array per view, masks sorted by area, largest
     first (M may be 0).
+
+    On a GPU the image encoder, which is most of SAM's work, embeds the
+    views ENCODER_BATCH at a time in bfloat16, and the prompts go through the
+    mask decoder POINTS_PER_BATCH_GPU at a time.
     """
     if not views:
         return []
     device = pick_device(device)
+    on_gpu = torch.device(device).type == "cuda"
     path = checkpoint_path(cfg.sam_model, settings)
     generator_cls = import_segment_anything().SamAutomaticMaskGenerator
+    colors = [_view_color(view, i) for i, view in enumerate(views)]
     out = []
     with _LOCK:
         model = _cached_model(cfg.sam_model, path, device)
         generator = generator_cls(
             model, points_per_side=cfg.sam_points_per_side,
+            points_per_batch=POINTS_PER_BATCH_GPU if on_gpu else 64,
             pred_iou_thresh=cfg.sam_pred_iou_thresh,
             stability_score_thresh=cfg.sam_stability_thresh, output_mode="binary_mask")
+        generator.predictor = predictor = _Embedded(generator.predictor)
         start = time.perf_counter()
-        for i, view in enumerate(views):
+        batch = ENCODER_BATCH if on_gpu else 1
+        for first in range(0, len(colors), batch):
             t0 = time.perf_counter()
-            color = np.ascontiguousarray(view.color)
-            if color.ndim != 3 or color.shape[2] != 3 or color.dtype != np.uint8:
-                raise ValueError(
-                    f"view {i}: color must be (H, W, 3) uint8, got {color.shape} {color.dtype}.")
-            records = generator.generate(color)
-            out.append(_stack_by_area(records, color.shape[:2]))
-            log.info("SAM %s view %d: %d masks in %.1f s", cfg.sam_model, i, len(out[-1]),
-                     time.perf_counter() - t0)
+            features = embed_images(model, predictor.transform, colors[first:first + batch], on_gpu)
+            log.info("SAM %s: %d view(s) embedded in %.2f s", cfg.sam_model, len(features), time.perf_counter() - t0)
+            for i, (color, feature) in enumerate(zip(colors[first:first + batch], features), first):
+                t0 = time.perf_counter()
+                predictor.features_next = feature[None]
+                out.append(_stack_by_area(generator.generate(color), color.shape[:2]))
+                log.info("SAM %s view %d: %d masks in %.2f s", cfg.sam_model, i, len(out[-1]),
+                         time.perf_counter() - t0)
     log.info("SAM %s: %d views in %.1f s on %s", cfg.sam_model, len(views),
              time.perf_counter() - start, device)
     return out
+
+
+ENCODER_BATCH = 16
+"""Views embedded at once on a GPU (ViT-H: about 1 GB of activations a view)."""
+POINTS_PER_BATCH_GPU = 256
+"""Point prompts decoded at once on a GPU (the generator's default, 64, suits a CPU)."""
+
+
+def _view_color(view, i: int) -> np.ndarray:
+    color = np.ascontiguousarray(view.color)
+    if color.ndim != 3 or color.shape[2] != 3 or color.dtype != np.uint8:
+        raise ValueError(f"view {i}: color must be (H, W, 3) uint8, got {color.shape} {color.dtype}.")
+    return color
+
+
+@torch.no_grad()
+def embed_images(model, transform, colors: list[np.ndarray], half: bool = False) -> torch.Tensor:
+    """(B, 256, 64, 64) float32 SAM image embeddings of (H, W, 3) uint8 RGB
+    images, in one pass of the encoder (``half``: in bfloat16), as
+    ``SamPredictor.set_image`` computes them one at a time."""
+    device = model.device
+    x = torch.stack([torch.as_tensor(transform.apply_image(c)).permute(2, 0, 1) for c in colors]).to(device)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
+        return model.image_encoder(model.preprocess(x)).float()
+
+
+class _Embedded:
+    """The generator's SamPredictor, whose ``set_image`` takes the embedding
+    computed beforehand (``features_next``) instead of running the encoder:
+    the views are embedded in batches, the generator then works view by view."""
+
+    def __init__(self, predictor):
+        self._predictor = predictor
+        self.features_next = None
+
+    def __getattr__(self, name):
+        return getattr(self._predictor, name)
+
+    def set_image(self, image: np.ndarray, image_format: str = "RGB") -> None:
+        p = self._predictor
+        p.reset_image()
+        p.original_size = image.shape[:2]
+        p.input_size = p.transform.get_preprocess_shape(*image.shape[:2], p.model.image_encoder.img_size)
+        p.features, self.features_next = self.features_next, None
+        p.is_image_set = True
 
 
 def _stack_by_area(records: list[dict], shape: tuple[int, int]) -> np.ndarray:

@@ -273,6 +273,26 @@ def test_sam_masks_end_to_end(vit_b, tmp_path):
     assert sam.sam_masks([], LOW_THRESHOLDS, "cpu", settings) == []
 
 
+def test_batched_embeddings_give_the_masks_of_sams_own_generator(vit_b, tmp_path):
+    """Two views embedded in one batch, then decoded view by view, give the
+    masks SAM's own generator gives when it embeds each view itself."""
+    _, checkpoint = vit_b
+    views = [two_boxes_view(tmp_path, 128), two_boxes_view(tmp_path, 160)]
+    model = sam.build_sam("vit_b", checkpoint, "cpu")
+    predictor = sam.import_segment_anything().SamPredictor(model)
+    together = sam.embed_images(model, predictor.transform, [v.color for v in views])
+    for view, feature in zip(views, together):
+        predictor.set_image(view.color)
+        np.testing.assert_allclose(feature.numpy(), predictor.features[0].numpy(), atol=1e-4)
+    settings = dataclasses.replace(offline_settings(tmp_path), sam_checkpoint=checkpoint)
+    batched = sam.sam_masks(views, LOW_THRESHOLDS, "cpu", settings)
+    generator = sam.import_segment_anything().SamAutomaticMaskGenerator(
+        model, points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, output_mode="binary_mask")
+    for view, masks in zip(views, batched):
+        alone = sam._stack_by_area(generator.generate(view.color), view.color.shape[:2])
+        assert masks.shape == alone.shape and (masks == alone).mean() > 0.999
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_sam_masks_on_cuda(vit_b, tmp_path):
     _, checkpoint = vit_b
