@@ -116,20 +116,19 @@ def section_step(args) -> dict:
         points, masks, backbone = masks_of(os.path.join(args.psb, "off", f"{mesh}.off"))
         steps, n_points = fit_size([m for m in masks if m.member.shape[1]], FieldConfig())
         rows = {}
-        for graph in (True, False):
-            for precision in ("float32", "bfloat16"):
-                cfg = FieldConfig(cuda_graph=graph, precision=precision)
-                times = []
-                for _ in range(3):
-                    torch.cuda.synchronize()
-                    start = time.perf_counter()
-                    fit_field(points, masks, cfg, backbone, 0, "cuda")
-                    torch.cuda.synchronize()
-                    times.append(time.perf_counter() - start)
-                key = f"graph={graph},{precision}"
-                rows[key] = {"fit_s": times, "ms_per_step": 1000 * min(times) / steps}
-                print(f"  step {mesh} {key}: fits {', '.join(f'{t:.2f}' for t in times)} s, "
-                      f"{rows[key]['ms_per_step']:.2f} ms a step", flush=True)
+        for variant in args.step_variants.split(";"):
+            graph, precision = variant.split(",")
+            cfg = FieldConfig(cuda_graph=graph == "graph", precision=precision)
+            times = []
+            for _ in range(3):
+                torch.cuda.synchronize()
+                start = time.perf_counter()
+                fit_field(points, masks, cfg, backbone, 0, "cuda")
+                torch.cuda.synchronize()
+                times.append(time.perf_counter() - start)
+            rows[variant] = {"fit_s": times, "ms_per_step": 1000 * min(times) / steps}
+            print(f"  step {mesh} {variant}: fits {', '.join(f'{t:.2f}' for t in times)} s, "
+                  f"{rows[variant]['ms_per_step']:.2f} ms a step", flush=True)
         out[mesh] = {"steps": steps, "points_per_view": n_points, "variants": rows}
     return out
 
@@ -247,11 +246,44 @@ def section_batch(args) -> dict:
                         for p in glob.glob(os.path.join(folder, "*")) if os.path.isdir(p)}
         print(f"  batch {mode}: {out[mode]}", flush=True)
     out["gpu_over_cpu"] = out["gpu"]["objects_per_hour"] / out["cpu"]["objects_per_hour"]
+    from sklearn.metrics import adjusted_rand_score
+
+    scales = [round(s, 1) for s in np.arange(21) * 0.1]
+    out["ari_gpu_cpu_at_0.5_and_1.0"] = {
+        name: [adjusted_rand_score(labels["gpu"][name][scales.index(s)], labels["cpu"][name][scales.index(s)])
+               for s in (0.5, 1.0)] for name in sorted(labels["gpu"]) if name in labels["cpu"]}
     shutil.rmtree(work, ignore_errors=True)
     return out
 
 
-SECTIONS = {"env": section_env, "step": section_step, "warm": section_warm, "cli": section_cli,
+def section_profile(args) -> dict:
+    """Where a warm fit's time goes, on the largest-faced PSB meshes."""
+    import cProfile
+    import io
+    import pstats
+
+    from core.config import SegmentConfig
+    from core.loading import load_asset
+    from core.pipeline import Engine
+
+    engine = Engine(SegmentConfig())
+    engine.fit(load_asset(os.path.join(ASSETS, "mug.glb")))
+    out = {}
+    for mesh in args.profile_meshes.split(","):
+        asset = load_asset(os.path.join(args.psb, "off", f"{mesh}.off"))
+        prof = cProfile.Profile()
+        prof.enable()
+        field = engine.fit(asset)
+        field.parts(0.5)
+        prof.disable()
+        text = io.StringIO()
+        pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(45)
+        out[mesh] = {"stages": field.seconds, "profile": text.getvalue()}
+        print(f"  profile {mesh}: {field.seconds}", flush=True)
+    return out
+
+
+SECTIONS = {"env": section_env, "profile": section_profile, "step": section_step, "warm": section_warm, "cli": section_cli,
             "sam": section_sam, "batch": section_batch}
 
 
@@ -261,6 +293,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--sections", default=",".join(SECTIONS))
     p.add_argument("--step-meshes", default="121,281")
+    p.add_argument("--step-variants", default="graph,float32;graph,bfloat16;eager,float32;eager,bfloat16")
+    p.add_argument("--profile-meshes", default="21,281")
     p.add_argument("--warm-meshes", type=int, default=19)
     p.add_argument("--cli-meshes", type=int, default=19)
     p.add_argument("--cli-timeout", type=float, default=400)

@@ -15,12 +15,10 @@ carries the scale of all its points (DESIGN.md step 5), seen or not.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.cluster import KMeans
-from threadpoolctl import threadpool_limits
 
 from .clustering import relabel_by_size
 from .geometry import FaceGraph, face_graph, spectral_embedding
@@ -88,31 +86,21 @@ def boundary_costs(labels: np.ndarray, graph: FaceGraph, weighted_length: np.nda
 
 
 def candidate_parts(embedding: np.ndarray, graph: FaceGraph, area: np.ndarray, weighted_length: np.ndarray,
-                    seed: int = 0, workers: int = 1) -> tuple[list[np.ndarray], np.ndarray]:
+                    seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
     """Connected patches of k-means clusters of the embedding, for every k in
     GRANULARITIES, holding at least MIN_PART_SHARE of the surface: a list of
     (n,) int32 face indices (duplicates included) and their (P,) boundary
-    costs. area : (F,) face areas; weighted_length : (E,) crease-weighted link lengths.
-    The k-means of ``workers`` k at a time run side by side on threads, one
-    thread each (each k's result is the same either way)."""
+    costs. area : (F,) face areas; weighted_length : (E,) crease-weighted link lengths."""
     rng = np.random.default_rng(seed)
     nodes = np.unique(graph.patch, return_index=True)[1]  # a patch's faces share their embedding
     fit_on = embedding[nodes if len(nodes) <= KMEANS_SAMPLE else rng.choice(nodes, KMEANS_SAMPLE, replace=False)]
-
-    def clusters(k):
+    parts, costs = [], []
+    for k in GRANULARITIES:
+        if k >= len(fit_on):
+            break
         # a start of its own per k, so one unlucky start cannot miss a part at every k
         km = KMeans(k, n_init=KMEANS_STARTS, max_iter=60, random_state=seed * 1000 + k).fit(fit_on)
-        return km.predict(embedding).astype(np.int32)
-
-    ks = [k for k in GRANULARITIES if k < len(fit_on)]
-    if workers > 1:
-        with threadpool_limits(1), ThreadPoolExecutor(workers) as pool:
-            per_k = list(pool.map(clusters, ks))
-    else:
-        per_k = [clusters(k) for k in ks]
-    parts, costs = [], []
-    for assigned in per_k:
-        labels = split_connected(assigned, graph.pairs)
+        labels = split_connected(km.predict(embedding).astype(np.int32), graph.pairs)
         found, which = label_parts(labels, area, MIN_PART_SHARE)
         parts += found
         costs.append(boundary_costs(labels, graph, weighted_length, area)[which])
@@ -163,7 +151,7 @@ def nested_family(candidates: list[np.ndarray], costs: np.ndarray, max_cost: flo
 
 
 def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = None,
-                      embedding: np.ndarray | None = None, workers: int = 1) -> np.ndarray:
+                      embedding: np.ndarray | None = None) -> np.ndarray:
     """(L, F) int32 face label layers (-1 = not in a part of that layer): a
     nested family of parts, one layer per nesting depth, the whole object first.
     The asset's own structure enters first: connected pieces, scene nodes and
@@ -189,7 +177,7 @@ def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = Non
         islands = texture_islands(mesh, asset.corner_uv)
         candidates, which = label_parts(islands, area, MIN_ISLAND_SHARE)
         costs = [boundary_costs(islands, graph, weighted_length, area)[which]]
-    found, found_costs = candidate_parts(embedding, graph, area, weighted_length, seed, workers)
+    found, found_costs = candidate_parts(embedding, graph, area, weighted_length, seed)
     candidates += found
     costs = np.concatenate(costs + [found_costs])
     parts = nested_family(structural + candidates, np.concatenate([np.full(len(structural), -1.0), costs]),

@@ -10,7 +10,6 @@ draws one layer per granularity) or one mask (SAM: one layer per mask).
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,15 +57,14 @@ def group_scales(xyz: np.ndarray, group: np.ndarray, n_groups: int = 0) -> np.nd
     return np.linalg.norm(10.0 * np.sqrt(np.maximum(sq - mean ** 2, 0)), axis=1)
 
 
-def pixel_points(view: View, tree: cKDTree, radius: float, workers: int = -1) -> np.ndarray:
+def pixel_points(view: View, tree: cKDTree, radius: float) -> np.ndarray:
     """(H, W) int32: nearest sampled point of the surface point each pixel
-    sees, -1 for background or when none lies within ``radius`` (the
-    search on ``workers`` threads, -1: every CPU)."""
+    sees, -1 for background or when none lies within ``radius``."""
     out = np.full(view.face.shape, -1, np.int32)
     valid = view.face >= 0
     if valid.any():
         xyz = view.points()[valid]
-        dist, idx = tree.query(xyz, distance_upper_bound=radius, workers=workers)
+        dist, idx = tree.query(xyz, distance_upper_bound=radius, workers=-1)
         idx[~np.isfinite(dist)] = -1
         out[valid] = idx
     return out
@@ -155,20 +153,13 @@ def masks_to_layers(masks: np.ndarray) -> np.ndarray:
 
 
 def build_view_masks(views: list[View], layers_per_view: list[np.ndarray], points: Points,
-                     cfg: MaskConfig, label_scales: list | None = None, workers: int = 1) -> list[ViewMasks]:
-    """Masks of every view over the sampled points (DESIGN steps 3-5),
-    ``workers`` views at a time on threads."""
+                     cfg: MaskConfig, label_scales: list | None = None) -> list[ViewMasks]:
+    """Masks of every view over the sampled points (DESIGN steps 3-5)."""
     tree = cKDTree(points.xyz)
-
-    def one(view, layers):
-        pix = pixel_points(view, tree, cfg.pixel_radius, -1 if workers <= 1 else 1)
-        return view_masks(layers, pix, points.xyz, cfg, label_scales)
-
-    if workers <= 1:
-        out = [one(v, layers) for v, layers in zip(views, layers_per_view)]
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            out = list(pool.map(one, views, layers_per_view))
+    out = []
+    for view, layers in zip(views, layers_per_view):
+        pix = pixel_points(view, tree, cfg.pixel_radius)
+        out.append(view_masks(layers, pix, points.xyz, cfg, label_scales))
     n = sum(v.member.shape[1] for v in out)
     log.info("masks: %d over %d views", n, len(out))
     return out

@@ -3,6 +3,7 @@ field) and returns a ``PartField`` that answers ``parts(scale)`` cheaply."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import sys
 import threading
@@ -70,10 +71,18 @@ class PartField:
     _renderer: object = field(default=None, repr=False)
     _links: np.ndarray | None = field(default=None, repr=False)
     _donors: np.ndarray | None = field(default=None, repr=False)
+    _models: dict = field(default_factory=dict, repr=False)
 
-    def features(self, scale: float) -> np.ndarray:
-        """(N, D) float32 point features at ``scale``."""
-        return field_features(self.model, self.transform, self.points, scale, self.backbone)
+    def features(self, scale: float, device: str = "cpu") -> np.ndarray:
+        """(N, D) float32 point features at ``scale``, computed on ``device``
+        (the model stays on the CPU; a copy goes to another device once)."""
+        model = self.model
+        if device != "cpu":
+            with self._lock:
+                if device not in self._models:
+                    self._models[device] = copy.deepcopy(self.model).to(device)
+                model = self._models[device]
+        return field_features(model, self.transform, self.points, scale, self.backbone, device)
 
     def point_labels(self, scale: float) -> np.ndarray:
         """(N,) int32 cluster of every sampled point at ``scale``."""
@@ -127,12 +136,13 @@ class PartField:
                 store[key] = cached
         return cached
 
-    def ladder(self, scales=None, workers: int = 1) -> np.ndarray:
+    def ladder(self, scales=None, workers: int = 1, device: str = "cpu") -> np.ndarray:
         """(S, F) int32 face labels at every scale (default 0, 0.1, ..., 2).
         With ``workers`` > 1 (on Linux), that many forked processes run
         HDBSCAN side by side while this one computes the next scale's
-        features: HDBSCAN holds the interpreter's lock, so threads would take
-        turns. For the command line; a server should not fork."""
+        features (on ``device``): HDBSCAN holds the interpreter's lock, so
+        threads would take turns. For the command line; a server should not
+        fork."""
         scales = default_scales() if scales is None else scales
         if workers > 1 and sys.platform.startswith("linux"):
             import multiprocessing
@@ -143,8 +153,8 @@ class PartField:
             with self._lock:
                 todo = sorted(needed - set(self._cuts))
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                jobs = [(s, pool.submit(cluster_points, self.features(s), self.points.xyz, self.config.cluster))
-                        for s in todo]
+                jobs = [(s, pool.submit(cluster_points, self.features(s, device), self.points.xyz,
+                                        self.config.cluster)) for s in todo]
                 for s, job in jobs:
                     self.cut(s, job.result())
         return np.stack([self.parts(s) for s in scales])
@@ -313,7 +323,7 @@ class Engine:
         with self._lock:
             workers = threads.use(self.settings.threads)
             log.info("fitting %s on %s thread(s)", asset.name, workers)
-            workers = max(workers, 1)  # views, rays and k-means side by side on threads
+            workers = max(workers, 1)  # views and rays cast side by side on threads
             with timer.stage("sampling"):
                 points = sample_points(asset, cfg.sample.n_points, cfg.seed)
             report("rendering", 0.0)
@@ -325,7 +335,7 @@ class Engine:
                 embedding = None
                 if cfg.masks.source == "default" or cfg.field.backbone == "spectral":
                     embedding = spectral_embedding(asset.mesh, graph, EMBEDDING_SIZE)
-                masks, family = self._masks(asset, views, points, graph, embedding, workers)
+                masks, family = self._masks(asset, views, points, graph, embedding)
             if preview is not None and family is not None:
                 preview(family)
             backbone = None
@@ -344,7 +354,7 @@ class Engine:
             model = model.cpu()
         return PartField(asset, points, model, transform, backbone, cfg, timer.seconds)
 
-    def _masks(self, asset, views, points, graph, embedding, workers: int = 1) -> tuple[list, object]:
+    def _masks(self, asset, views, points, graph, embedding) -> tuple[list, object]:
         """The masks of every view over the sampled points (ViewMasks list),
         and the default masks' parts (geomasks.MaskParts; None for SAM)."""
         cfg = self.config
@@ -354,10 +364,10 @@ class Engine:
             raw = sam_masks(views, cfg.masks, self.device, self.settings)
             layers = [masks_to_layers(drop_background_masks(m, v.face, cfg.masks.max_background))
                       for m, v in zip(raw, views)]
-            return build_view_masks(views, layers, points, cfg.masks, workers=workers), None
+            return build_view_masks(views, layers, points, cfg.masks), None
         from .geomasks import MaskParts, default_layers, geometry_segments, object_view, segment_scales
 
-        segments = geometry_segments(asset, cfg.seed, graph, embedding, workers)
+        segments = geometry_segments(asset, cfg.seed, graph, embedding)
         scales = segment_scales(segments, points)
-        masks = build_view_masks(views, default_layers(views, segments), points, cfg.masks, scales, workers)
+        masks = build_view_masks(views, default_layers(views, segments), points, cfg.masks, scales)
         return masks + [object_view(segments, scales, points, cfg.masks)], MaskParts(segments, scales)
