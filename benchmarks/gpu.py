@@ -187,14 +187,12 @@ def section_sam(args) -> dict:
     torch.save(sam.SAM_BUILDERS["vit_h"]().state_dict(), checkpoint)
     out = {"build_and_save_s": time.perf_counter() - start}
     os.environ["PARTSCOPE_SAM_CHECKPOINT"] = checkpoint
-    settings = load_settings()
-    cfg = MaskConfig(source="sam", sam_model="vit_h")
+    source = sam.SamMasks(SegmentConfig(masks=MaskConfig(source="sam", sam_model="vit_h")), load_settings(), "cuda")
     start = time.perf_counter()
-    sam.sam_model("vit_h", settings, "cuda")
+    model = source.model
     out["load_s"] = time.perf_counter() - start
     asset = load_asset(os.path.join(args.psb, "off", f"{args.sam_mesh}.off"))
     views = render_views(asset, SegmentConfig().render)
-    model = sam.sam_model("vit_h", settings, "cuda")
     predictor = sam.import_segment_anything().SamPredictor(model)
     for _ in range(2):
         torch.cuda.synchronize()
@@ -204,7 +202,7 @@ def section_sam(args) -> dict:
         out.setdefault("encoder_16_views_s", []).append(time.perf_counter() - start)
     for _ in range(2):
         start = time.perf_counter()
-        masks = sam.sam_masks(views, cfg, "cuda", settings)
+        masks = source.view_masks(views)
         out.setdefault("masks_16_views_s", []).append(time.perf_counter() - start)
     out["masks_per_view"] = [len(m) for m in masks]
     out["seconds_per_view"] = min(out["masks_16_views_s"]) / len(views)

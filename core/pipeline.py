@@ -19,8 +19,9 @@ from .field import ScaleField, ScaleTransform, field_features, fit_field, use_bf
 from .geometry import face_graph, spectral_embedding, surface_links
 from .geomasks import EMBEDDING_SIZE
 from .loading import Asset
-from .masks import build_view_masks, drop_background_masks, masks_to_layers
+from .masks import build_view_masks
 from .rendering import render_views
+from .sam import SamMasks
 from .sampling import Points, sample_points
 from . import threads
 from .settings import Settings, load_settings, pick_device
@@ -29,7 +30,6 @@ from .timing import StageTimer
 log = logging.getLogger(__name__)
 
 BACKBONES = ("none", "spectral")
-MASK_SOURCES = ("default", "sam")
 STAGES = ("loading", "rendering", "masks", "fitting", "clustering")
 #: Part of every fit's cache key: bump it when a fit changes with no setting
 #: changing, so fits cached by an older version are not served.
@@ -293,6 +293,7 @@ class Engine:
         self._lock = threading.Lock()
         if self.config.masks.source not in MASK_SOURCES:
             raise ValueError(f"Unknown mask source '{self.config.masks.source}': use one of {', '.join(MASK_SOURCES)}.")
+        self.masks = MASK_SOURCES[self.config.masks.source](self.config, self.settings, self.device)
         if self.config.field.backbone not in BACKBONES:
             raise ValueError(f"Unknown backbone '{self.config.field.backbone}': use one of {', '.join(BACKBONES)}.")
         self.half = use_bfloat16(self.config.field.precision, self.device)  # refuses an unknown precision
@@ -335,7 +336,7 @@ class Engine:
                 embedding = None
                 if cfg.masks.source == "default" or cfg.field.backbone == "spectral":
                     embedding = spectral_embedding(asset.mesh, graph, EMBEDDING_SIZE)
-                masks, family = self._masks(asset, views, points, graph, embedding)
+                masks, family = self.masks(asset, views, points, graph, embedding)
             if preview is not None and family is not None:
                 preview(family)
             backbone = None
@@ -354,20 +355,27 @@ class Engine:
             model = model.cpu()
         return PartField(asset, points, model, transform, backbone, cfg, timer.seconds)
 
-    def _masks(self, asset, views, points, graph, embedding) -> tuple[list, object]:
-        """The masks of every view over the sampled points (ViewMasks list),
-        and the default masks' parts (geomasks.MaskParts; None for SAM)."""
-        cfg = self.config
-        if cfg.masks.source == "sam":
-            from .sam import sam_masks
 
-            raw = sam_masks(views, cfg.masks, self.device, self.settings)
-            layers = [masks_to_layers(drop_background_masks(m, v.face, cfg.masks.max_background))
-                      for m, v in zip(raw, views)]
-            return build_view_masks(views, layers, points, cfg.masks), None
+class GeometryMasks:
+    """The ``default`` mask source (``geomasks``): the nested family of parts
+    found from the geometry and the asset's structure, drawn into every
+    view, plus one view over every sampled point; its family gives the first
+    parts (``geomasks.MaskParts``). No download, no GPU."""
+
+    def __init__(self, config: SegmentConfig, settings: Settings, device: str = "cpu"):
+        self.cfg, self.seed = config.masks, config.seed
+
+    def __call__(self, asset, views, points, graph, embedding) -> tuple[list, object]:
         from .geomasks import MaskParts, default_layers, geometry_segments, object_view, segment_scales
 
-        segments = geometry_segments(asset, cfg.seed, graph, embedding)
+        segments = geometry_segments(asset, self.seed, graph, embedding)
         scales = segment_scales(segments, points)
-        masks = build_view_masks(views, default_layers(views, segments), points, cfg.masks, scales)
-        return masks + [object_view(segments, scales, points, cfg.masks)], MaskParts(segments, scales)
+        masks = build_view_masks(views, default_layers(views, segments), points, self.cfg, scales)
+        return masks + [object_view(segments, scales, points, self.cfg)], MaskParts(segments, scales)
+
+
+MASK_SOURCES = {"default": GeometryMasks, "sam": SamMasks}
+"""Mask sources by name: each is built once by the Engine with
+(SegmentConfig, Settings, device), keeps what it loads, and is called as
+source(asset, views, points, graph, embedding) -> (ViewMasks per view,
+first parts or None)."""
