@@ -53,15 +53,12 @@ RAY_MISSING = (f"--ray needs Ray, an optional extra: pip install -r requirements
 def preload() -> None:
     """Import what a fit needs, the garbage collector off meanwhile, and
     freeze what the imports made. Loading torch and scikit-learn makes
-    about 300,000 objects; the full collections they set off as they come,
-    and the one a fit's first step sets off when torch's optimizer imports
-    torch._dynamo (1.3 s), walk them all: collections took 0.79 s of a
-    command on PSB 241, 0.07 s with this. Frozen objects are never walked
-    again. For a process's entry point, once."""
+    hundreds of thousands of objects, and the full collections they set off
+    as they come walk them all (0.79 s of a command on PSB 241, 0.07 s with
+    this). Frozen objects are never walked again. For a process's entry
+    point, once."""
     gc.disable()
     try:
-        import torch._dynamo  # noqa: F401
-
         from . import cache, export, pipeline  # noqa: F401
     finally:
         gc.freeze()
@@ -97,7 +94,7 @@ def segment_to_folder(path: str, out: str, scales: np.ndarray, engine, use_cache
         t = time.perf_counter()
         workers = torch.get_num_threads()  # a process per core clusters scales (PartField.ladder)
         threads.use(1)  # this one computes their features meanwhile
-        labels = field.ladder(scales, workers=workers)
+        labels = field.ladder(scales, workers=workers, device=engine.device)
         field.seconds["clustering"] = time.perf_counter() - t
         log.info("clustering %.2f s for %d scales", field.seconds["clustering"], len(scales))
         if cache is not None:

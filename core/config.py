@@ -124,6 +124,10 @@ class FieldConfig:
     it natively (AVX512-BF16 or AMX), else float32. A step on PSB 121, the
     halves of its views on two threads (``field.fit_field``), quiet: 60 ms
     in float32, 42 ms in bfloat16."""
+    cuda_graph: bool = True
+    """On a CUDA device, record one training step (draws, network, loss,
+    gradients) once as a CUDA graph and replay it: hundreds of small kernels
+    launched as one."""
 
 
 @dataclass

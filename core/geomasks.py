@@ -257,7 +257,7 @@ class MaskParts:
     """Parts straight from the default masks' nested family, before the field
     is fitted: at scale s every face is in its smallest segment whose scale
     reaches s (past every segment, its largest), the rule the field is
-    trained to follow (``field.group_table``). A quick first answer.
+    trained to follow (``pairs.group_table``). A quick first answer.
 
     segments : (L, F) int32 label layers (``geometry_segments``), -1 = none
     scales : per layer, (labels,) float 3D scale of each segment (``segment_scales``)

@@ -13,7 +13,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from scipy.spatial import cKDTree
 
-from .rendering import ray_scene
+from .rendering import cast, ray_scene
 from .sampling import face_normals
 from .topology import edge_pairs, split_connected
 
@@ -72,8 +72,9 @@ def surface_links(mesh) -> np.ndarray:
     return np.concatenate([pairs, proximity_links(np.asarray(mesh.triangles_center), piece)])
 
 
-def face_graph(mesh) -> FaceGraph:
-    """Adjacency over shared (merged) edges, with dihedral angle and concavity."""
+def face_graph(mesh, workers: int = 1) -> FaceGraph:
+    """Adjacency over shared (merged) edges, with dihedral angle and concavity
+    (the shape diameter's rays cast on ``workers`` threads)."""
     faces, verts, pairs, shared = edge_pairs(mesh)
     n_faces = len(faces)
     normals = face_normals(verts, faces)
@@ -92,7 +93,7 @@ def face_graph(mesh) -> FaceGraph:
     # each patch's largest face stands for it (every face, below MAX_FACES)
     order = np.lexsort((-area, patch))
     first = order[np.unique(patch[order], return_index=True)[1]]
-    diameter = shape_diameter(mesh, faces=first)[patch]
+    diameter = shape_diameter(mesh, faces=first, workers=workers)[patch]
     thickness = smooth(np.log(np.maximum(diameter, 1e-6)), pairs, n_faces)
     return FaceGraph(pairs=pairs, angle=1.0 - cos, concave=concave, length=scale,
                      piece=piece, thickness=thickness, patch=patch)
@@ -141,7 +142,7 @@ def grid_cells(centroids: np.ndarray, size: float) -> np.ndarray:
 
 
 def shape_diameter(mesh, n_rays: int = 32, cone_deg: float = 60.0, seed: int = 0,
-                   faces: np.ndarray | None = None) -> np.ndarray:
+                   faces: np.ndarray | None = None, workers: int = 1) -> np.ndarray:
     """(F,) float64 shape diameter function (Shapira et al.): the median length
     of rays cast inward from each face's centroid, in a cone around the
     inverted normal. The rays are laid out in each face's own frame (its
@@ -171,7 +172,7 @@ def shape_diameter(mesh, n_rays: int = 32, cone_deg: float = 60.0, seed: int = 0
     dirs = ((r * np.cos(phi))[None, :, None] * u[:, None] + (r * np.sin(phi))[None, :, None] * w[:, None]
             + z[None, :, None] * inward[:, None]).reshape(-1, 3)
     origins = np.repeat(tri.mean(axis=1) - 1e-5 * normals, len(z), axis=0)
-    hit = ray_scene(mesh).run(origins.astype(np.float32), dirs.astype(np.float32), output=1)
+    hit = cast(ray_scene(mesh), origins.astype(np.float32), dirs.astype(np.float32), workers)
     length = np.where(hit["geomID"] >= 0, hit["tfar"], np.nan).reshape(n_faces, len(z))
     seen = ~np.isnan(length).all(axis=1)
     out = np.full(n_faces, 1.0)

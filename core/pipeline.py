@@ -3,9 +3,11 @@ field) and returns a ``PartField`` that answers ``parts(scale)`` cheaply."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,8 +19,9 @@ from .field import ScaleField, ScaleTransform, field_features, fit_field, use_bf
 from .geometry import face_graph, spectral_embedding, surface_links
 from .geomasks import EMBEDDING_SIZE
 from .loading import Asset
-from .masks import build_view_masks, drop_background_masks, masks_to_layers
+from .masks import build_view_masks
 from .rendering import render_views
+from .sam import SamMasks
 from .sampling import Points, sample_points
 from . import threads
 from .settings import Settings, load_settings, pick_device
@@ -27,7 +30,6 @@ from .timing import StageTimer
 log = logging.getLogger(__name__)
 
 BACKBONES = ("none", "spectral")
-MASK_SOURCES = ("default", "sam")
 STAGES = ("loading", "rendering", "masks", "fitting", "clustering")
 #: Part of every fit's cache key: bump it when a fit changes with no setting
 #: changing, so fits cached by an older version are not served.
@@ -69,10 +71,18 @@ class PartField:
     _renderer: object = field(default=None, repr=False)
     _links: np.ndarray | None = field(default=None, repr=False)
     _donors: np.ndarray | None = field(default=None, repr=False)
+    _models: dict = field(default_factory=dict, repr=False)
 
-    def features(self, scale: float) -> np.ndarray:
-        """(N, D) float32 point features at ``scale``."""
-        return field_features(self.model, self.transform, self.points, scale, self.backbone)
+    def features(self, scale: float, device: str = "cpu") -> np.ndarray:
+        """(N, D) float32 point features at ``scale``, computed on ``device``
+        (the model stays on the CPU; a copy goes to another device once)."""
+        model = self.model
+        if device != "cpu":
+            with self._lock:
+                if device not in self._models:
+                    self._models[device] = copy.deepcopy(self.model).to(device)
+                model = self._models[device]
+        return field_features(model, self.transform, self.points, scale, self.backbone, device)
 
     def point_labels(self, scale: float) -> np.ndarray:
         """(N,) int32 cluster of every sampled point at ``scale``."""
@@ -126,12 +136,13 @@ class PartField:
                 store[key] = cached
         return cached
 
-    def ladder(self, scales=None, workers: int = 1) -> np.ndarray:
+    def ladder(self, scales=None, workers: int = 1, device: str = "cpu") -> np.ndarray:
         """(S, F) int32 face labels at every scale (default 0, 0.1, ..., 2).
         With ``workers`` > 1 (on Linux), that many forked processes run
         HDBSCAN side by side while this one computes the next scale's
-        features: HDBSCAN holds the interpreter's lock, so threads would take
-        turns. For the command line; a server should not fork."""
+        features (on ``device``): HDBSCAN holds the interpreter's lock, so
+        threads would take turns. For the command line; a server should not
+        fork."""
         scales = default_scales() if scales is None else scales
         if workers > 1 and sys.platform.startswith("linux"):
             import multiprocessing
@@ -142,8 +153,8 @@ class PartField:
             with self._lock:
                 todo = sorted(needed - set(self._cuts))
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                jobs = [(s, pool.submit(cluster_points, self.features(s), self.points.xyz, self.config.cluster))
-                        for s in todo]
+                jobs = [(s, pool.submit(cluster_points, self.features(s, device), self.points.xyz,
+                                        self.config.cluster)) for s in todo]
                 for s, job in jobs:
                     self.cut(s, job.result())
         return np.stack([self.parts(s) for s in scales])
@@ -251,6 +262,26 @@ class PartField:
         return pf
 
 
+def warm_device(device: str, cfg) -> None:
+    """Start CUDA on ``device`` and load every kernel a fit launches, with a
+    fit of a few steps on a few points: the first object's fit then runs at
+    full speed (a process's first CUDA call takes seconds)."""
+    from dataclasses import replace
+
+    from .masks import ViewMasks
+
+    n = 64
+    rng = np.random.default_rng(0)
+    points = Points(rng.random((n, 3), dtype=np.float32) - 0.5, np.zeros(n, np.int32),
+                    np.tile(np.float32([0, 0, 1]), (n, 1)), np.zeros((n, 3), np.uint8))
+    member = np.arange(n)[:, None] // (n // 2) == np.arange(2)[None]
+    masks = [ViewMasks(np.arange(n, dtype=np.int32), member, np.float32([0.2, 0.4]))]
+    start = time.perf_counter()
+    fit_field(points, masks, replace(cfg, steps=4, min_steps=4), np.zeros((n, EMBEDDING_SIZE), np.float32),
+              device=device)
+    log.info("%s ready in %.1f s", device, time.perf_counter() - start)
+
+
 class Engine:
     """Owns the device and the models; fits objects one at a time on the
     accelerator (a lock serializes GPU work), returns numpy-backed results."""
@@ -262,9 +293,14 @@ class Engine:
         self._lock = threading.Lock()
         if self.config.masks.source not in MASK_SOURCES:
             raise ValueError(f"Unknown mask source '{self.config.masks.source}': use one of {', '.join(MASK_SOURCES)}.")
+        self.masks = MASK_SOURCES[self.config.masks.source](self.config, self.settings, self.device)
         if self.config.field.backbone not in BACKBONES:
             raise ValueError(f"Unknown backbone '{self.config.field.backbone}': use one of {', '.join(BACKBONES)}.")
         self.half = use_bfloat16(self.config.field.precision, self.device)  # refuses an unknown precision
+        self._warm = None
+        if torch.device(self.device).type == "cuda":  # made while the first object's masks are cut on the CPU
+            self._warm = threading.Thread(target=warm_device, args=(self.device, self.config.field), daemon=True)
+            self._warm.start()
 
     def cache_key(self, asset: Asset) -> str:
         """Identity of a fit: the object's content, every setting and the arithmetic it gets here."""
@@ -286,19 +322,21 @@ class Engine:
         timer = timer or StageTimer()
         report = progress or (lambda stage, fraction: None)
         with self._lock:
-            log.info("fitting %s on %s thread(s)", asset.name, threads.use(self.settings.threads))
+            workers = threads.use(self.settings.threads)
+            log.info("fitting %s on %s thread(s)", asset.name, workers)
+            workers = max(workers, 1)  # views and rays cast side by side on threads
             with timer.stage("sampling"):
                 points = sample_points(asset, cfg.sample.n_points, cfg.seed)
             report("rendering", 0.0)
             with timer.stage("rendering"):
-                views = render_views(asset, cfg.render)
+                views = render_views(asset, cfg.render, workers)
             report("masks", 0.0)
             with timer.stage("masks"):
-                graph = face_graph(asset.mesh)
+                graph = face_graph(asset.mesh, workers)
                 embedding = None
                 if cfg.masks.source == "default" or cfg.field.backbone == "spectral":
                     embedding = spectral_embedding(asset.mesh, graph, EMBEDDING_SIZE)
-                masks, family = self._masks(asset, views, points, graph, embedding)
+                masks, family = self.masks(asset, views, points, graph, embedding)
             if preview is not None and family is not None:
                 preview(family)
             backbone = None
@@ -306,6 +344,8 @@ class Engine:
                 backbone = embedding[points.face]
                 backbone = backbone / (np.abs(backbone).max(axis=0, keepdims=True) + 1e-9)
             report("fitting", 0.0)
+            if self._warm is not None:
+                self._warm.join()
             with timer.stage("fitting"):
                 # the fit's two halves sleep while they wait, so they take both
                 # cores even under load (field.fit_field)
@@ -315,20 +355,27 @@ class Engine:
             model = model.cpu()
         return PartField(asset, points, model, transform, backbone, cfg, timer.seconds)
 
-    def _masks(self, asset, views, points, graph, embedding) -> tuple[list, object]:
-        """The masks of every view over the sampled points (ViewMasks list),
-        and the default masks' parts (geomasks.MaskParts; None for SAM)."""
-        cfg = self.config
-        if cfg.masks.source == "sam":
-            from .sam import sam_masks
 
-            raw = sam_masks(views, cfg.masks, self.device, self.settings)
-            layers = [masks_to_layers(drop_background_masks(m, v.face, cfg.masks.max_background))
-                      for m, v in zip(raw, views)]
-            return build_view_masks(views, layers, points, cfg.masks), None
+class GeometryMasks:
+    """The ``default`` mask source (``geomasks``): the nested family of parts
+    found from the geometry and the asset's structure, drawn into every
+    view, plus one view over every sampled point; its family gives the first
+    parts (``geomasks.MaskParts``). No download, no GPU."""
+
+    def __init__(self, config: SegmentConfig, settings: Settings, device: str = "cpu"):
+        self.cfg, self.seed = config.masks, config.seed
+
+    def __call__(self, asset, views, points, graph, embedding) -> tuple[list, object]:
         from .geomasks import MaskParts, default_layers, geometry_segments, object_view, segment_scales
 
-        segments = geometry_segments(asset, cfg.seed, graph, embedding)
+        segments = geometry_segments(asset, self.seed, graph, embedding)
         scales = segment_scales(segments, points)
-        masks = build_view_masks(views, default_layers(views, segments), points, cfg.masks, scales)
-        return masks + [object_view(segments, scales, points, cfg.masks)], MaskParts(segments, scales)
+        masks = build_view_masks(views, default_layers(views, segments), points, self.cfg, scales)
+        return masks + [object_view(segments, scales, points, self.cfg)], MaskParts(segments, scales)
+
+
+MASK_SOURCES = {"default": GeometryMasks, "sam": SamMasks}
+"""Mask sources by name: each is built once by the Engine with
+(SegmentConfig, Settings, device), keeps what it loads, and is called as
+source(asset, views, points, graph, embedding) -> (ViewMasks per view,
+first parts or None)."""

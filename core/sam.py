@@ -3,14 +3,11 @@
 Checkpoints come from the official URLs, once, into ``<cache_dir>/sam/`` with
 a sha256 check (or from PARTSCOPE_SAM_CHECKPOINT), and load strictly: a
 missing or unexpected key is an error, never a half-initialized model.
+``SamMasks`` is the source an Engine builds and keeps: it loads its model on
+first use and runs under the Engine's lock, so nothing here is shared state.
 
-segment_anything imports four torchvision functions. Where torchvision is
-missing or broken (CPU torch with a CUDA torchvision build), a stand-in with
-the same semantics, written here over torch and PIL, is put in
-``sys.modules`` just for the import of segment_anything and taken out after.
-
-One lock serializes model loading and inference for the whole process: the
-web app serves several people and GPU work must not interleave.
+segment_anything imports four torchvision functions; where torchvision is
+missing or broken it gets PartScope's stand-in (``torchvision_standin``).
 """
 
 from __future__ import annotations
@@ -18,13 +15,11 @@ from __future__ import annotations
 import hashlib
 import http.client
 import importlib
-import importlib.machinery
 import logging
 import os
 import pickle
 import sys
 import tempfile
-import threading
 import time
 import types
 import urllib.request
@@ -33,10 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image
 
-from .config import MaskConfig
-from .settings import Settings, pick_device
+from .masks import ViewMasks, build_view_masks, drop_background_masks, masks_to_layers
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +68,6 @@ CHECKPOINTS: dict[str, SamCheckpoint] = {
 DOWNLOAD_TIMEOUT_S = 30.0
 _CHUNK = 1 << 20
 
-_LOCK = threading.Lock()
-"""Held while a model loads and while SAM runs: one user on the accelerator at a time."""
-_DOWNLOAD_LOCK = threading.Lock()
-_IMPORT_LOCK = threading.Lock()
-_MODELS: dict[tuple[str, str, str], torch.nn.Module] = {}
-
 
 # --------------------------------------------------------------------------
 # Checkpoints
@@ -107,9 +95,8 @@ def checkpoint_path(model_type: str, settings: Settings) -> str:
                 "point it at a SAM .pth checkpoint or unset it.")
         return path
     path = os.path.join(settings.cache_dir, "sam", entry.filename)
-    with _DOWNLOAD_LOCK:
-        if not os.path.isfile(path):
-            _download(model_type, entry, path)
+    if not os.path.isfile(path):
+        _download(model_type, entry, path)
     return path
 
 
@@ -252,68 +239,109 @@ def _check_keys(model: torch.nn.Module, state: Mapping, model_type: str, checkpo
         f"is it a {model_type} checkpoint? Set MaskConfig.sam_model to the checkpoint's type.")
 
 
-def sam_model(model_type: str, settings: Settings, device: str = "cpu") -> torch.nn.Module:
-    """The process-wide SAM model for this type, checkpoint and device (loaded once)."""
-    device = pick_device(device)
-    path = checkpoint_path(model_type, settings)
-    with _LOCK:
-        return _cached_model(model_type, path, device)
+class SamMasks:
+    """SAM's automatic masks as a mask source: ``source(asset, views, points,
+    graph, embedding)`` gives the masks of every view over the sampled points
+    and no first parts (SAM's masks have no 3D family). The model is built
+    and loaded on ``device`` on first use, then kept.
 
-
-def _cached_model(model_type: str, path: str, device: str) -> torch.nn.Module:
-    """Caller holds ``_LOCK``."""
-    key = (model_type, os.path.realpath(path), device)
-    if key not in _MODELS:
-        _MODELS[key] = build_sam(model_type, path, device)
-    return _MODELS[key]
-
-
-def clear_model_cache() -> None:
-    """Drop every cached model (frees its memory once no caller holds it)."""
-    with _LOCK:
-        _MODELS.clear()
-
-
-# --------------------------------------------------------------------------
-# Masks
-
-
-def sam_masks(views: list, cfg: MaskConfig, device: str, settings: Settings) -> list[np.ndarray]:
-    """SAM automatic masks for each view.
-
-    views : list of rendering.View, each with color (H, W, 3) uint8
-    cfg : MaskConfig; uses sam_model, sam_points_per_side,
-        sam_pred_iou_thresh, sam_stability_thresh
-    device : 'cpu', 'cuda' or 'auto'
-    returns one (M, H, W) bool array per view, masks sorted by area, largest
-    first (M may be 0).
+    On a GPU the image encoder, which is most of SAM's work, embeds the
+    views ENCODER_BATCH at a time in bfloat16, and the prompts go through the
+    mask decoder POINTS_PER_BATCH_GPU at a time.
     """
-    if not views:
-        return []
-    device = pick_device(device)
-    path = checkpoint_path(cfg.sam_model, settings)
-    generator_cls = import_segment_anything().SamAutomaticMaskGenerator
-    out = []
-    with _LOCK:
-        model = _cached_model(cfg.sam_model, path, device)
-        generator = generator_cls(
-            model, points_per_side=cfg.sam_points_per_side,
+
+    def __init__(self, config, settings: Settings, device: str = "cpu"):
+        self.cfg, self.settings, self.device = config.masks, settings, device
+        self._model = None
+
+    @property
+    def model(self) -> torch.nn.Module:
+        if self._model is None:
+            self._model = build_sam(self.cfg.sam_model, checkpoint_path(self.cfg.sam_model, self.settings),
+                                    self.device)
+        return self._model
+
+    def __call__(self, asset, views: list, points, graph=None, embedding=None) -> tuple[list[ViewMasks], None]:
+        cfg = self.cfg
+        layers = [masks_to_layers(drop_background_masks(m, v.face, cfg.max_background))
+                  for m, v in zip(self.view_masks(views), views)]
+        return build_view_masks(views, layers, points, cfg), None
+
+    def view_masks(self, views: list) -> list[np.ndarray]:
+        """One (M, H, W) bool array of masks per view (views: rendering.View
+        with color (H, W, 3) uint8), largest first; M may be 0."""
+        if not views:
+            return []
+        cfg = self.cfg
+        on_gpu = torch.device(self.device).type == "cuda"
+        colors = [_view_color(view, i) for i, view in enumerate(views)]
+        generator = import_segment_anything().SamAutomaticMaskGenerator(
+            self.model, points_per_side=cfg.sam_points_per_side,
+            points_per_batch=POINTS_PER_BATCH_GPU if on_gpu else 64,
             pred_iou_thresh=cfg.sam_pred_iou_thresh,
             stability_score_thresh=cfg.sam_stability_thresh, output_mode="binary_mask")
-        start = time.perf_counter()
-        for i, view in enumerate(views):
+        generator.predictor = predictor = _Embedded(generator.predictor)
+        start, out = time.perf_counter(), []
+        batch = ENCODER_BATCH if on_gpu else 1
+        for first in range(0, len(colors), batch):
+            chunk = colors[first:first + batch]
             t0 = time.perf_counter()
-            color = np.ascontiguousarray(view.color)
-            if color.ndim != 3 or color.shape[2] != 3 or color.dtype != np.uint8:
-                raise ValueError(
-                    f"view {i}: color must be (H, W, 3) uint8, got {color.shape} {color.dtype}.")
-            records = generator.generate(color)
-            out.append(_stack_by_area(records, color.shape[:2]))
-            log.info("SAM %s view %d: %d masks in %.1f s", cfg.sam_model, i, len(out[-1]),
-                     time.perf_counter() - t0)
-    log.info("SAM %s: %d views in %.1f s on %s", cfg.sam_model, len(views),
-             time.perf_counter() - start, device)
-    return out
+            features = embed_images(self.model, predictor.transform, chunk, on_gpu)
+            log.info("SAM %s: %d view(s) embedded in %.2f s", cfg.sam_model, len(chunk), time.perf_counter() - t0)
+            for i, (color, feature) in enumerate(zip(chunk, features), first):
+                t0 = time.perf_counter()
+                predictor.features_next = feature[None]
+                out.append(_stack_by_area(generator.generate(color), color.shape[:2]))
+                log.info("SAM %s view %d: %d masks in %.2f s", cfg.sam_model, i, len(out[-1]),
+                         time.perf_counter() - t0)
+        log.info("SAM %s: %d views in %.1f s on %s", cfg.sam_model, len(views),
+                 time.perf_counter() - start, self.device)
+        return out
+
+
+ENCODER_BATCH = 16
+"""Views embedded at once on a GPU (ViT-H: about 1 GB of activations a view)."""
+POINTS_PER_BATCH_GPU = 256
+"""Point prompts decoded at once on a GPU (the generator's default, 64, suits a CPU)."""
+
+
+def _view_color(view, i: int) -> np.ndarray:
+    color = np.ascontiguousarray(view.color)
+    if color.ndim != 3 or color.shape[2] != 3 or color.dtype != np.uint8:
+        raise ValueError(f"view {i}: color must be (H, W, 3) uint8, got {color.shape} {color.dtype}.")
+    return color
+
+
+@torch.no_grad()
+def embed_images(model, transform, colors: list[np.ndarray], half: bool = False) -> torch.Tensor:
+    """(B, 256, 64, 64) float32 SAM image embeddings of (H, W, 3) uint8 RGB
+    images, in one pass of the encoder (``half``: in bfloat16), as
+    ``SamPredictor.set_image`` computes them one at a time."""
+    device = model.device
+    x = torch.stack([torch.as_tensor(transform.apply_image(c)).permute(2, 0, 1) for c in colors]).to(device)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=half):
+        return model.image_encoder(model.preprocess(x)).float()
+
+
+class _Embedded:
+    """The generator's SamPredictor, whose ``set_image`` takes the embedding
+    computed beforehand (``features_next``) instead of running the encoder:
+    the views are embedded in batches, the generator then works view by view."""
+
+    def __init__(self, predictor):
+        self._predictor = predictor
+        self.features_next = None
+
+    def __getattr__(self, name):
+        return getattr(self._predictor, name)
+
+    def set_image(self, image: np.ndarray, image_format: str = "RGB") -> None:
+        p = self._predictor
+        p.reset_image()
+        p.original_size = image.shape[:2]
+        p.input_size = p.transform.get_preprocess_shape(*image.shape[:2], p.model.image_encoder.img_size)
+        p.features, self.features_next = self.features_next, None
+        p.is_image_set = True
 
 
 def _stack_by_area(records: list[dict], shape: tuple[int, int]) -> np.ndarray:
@@ -328,28 +356,21 @@ def _stack_by_area(records: list[dict], shape: tuple[int, int]) -> np.ndarray:
 # --------------------------------------------------------------------------
 # segment_anything import, with a torchvision stand-in where torchvision is unusable
 
-_SEGMENT_ANYTHING: types.ModuleType | None = None
-_STANDIN_MODULES = ("torchvision", "torchvision.ops", "torchvision.ops.boxes",
-                    "torchvision.transforms", "torchvision.transforms.functional")
-
 
 def import_segment_anything() -> types.ModuleType:
     """The segment_anything package, importable with or without a working torchvision."""
-    global _SEGMENT_ANYTHING
-    if _SEGMENT_ANYTHING is not None:
-        return _SEGMENT_ANYTHING
-    with _IMPORT_LOCK:
-        if _SEGMENT_ANYTHING is None:
-            try:
-                importlib.import_module("torchvision.ops.boxes")
-                importlib.import_module("torchvision.transforms.functional")
-            except Exception as exc:  # a broken install raises RuntimeError, OSError, ...
-                log.info("torchvision is unusable (%s: %s); segment_anything gets PartScope's "
-                         "stand-in", type(exc).__name__, exc)
-                _SEGMENT_ANYTHING = _import_with_standin()
-            else:
-                _SEGMENT_ANYTHING = _import_package()
-    return _SEGMENT_ANYTHING
+    if "segment_anything" in sys.modules:
+        return sys.modules["segment_anything"]
+    try:
+        importlib.import_module("torchvision.ops.boxes")
+        importlib.import_module("torchvision.transforms.functional")
+    except Exception as exc:  # a broken install raises RuntimeError, OSError, ...
+        from . import torchvision_standin
+
+        log.info("torchvision is unusable (%s: %s); segment_anything gets PartScope's stand-in",
+                 type(exc).__name__, exc)
+        return torchvision_standin.import_with(_import_package)
+    return _import_package()
 
 
 def _import_package() -> types.ModuleType:
@@ -361,137 +382,3 @@ def _import_package() -> types.ModuleType:
         raise ImportError(
             f"The 'sam' mask source needs the segment-anything package: {SAM_PACKAGE_HINT} "
             "(or use the default masks).", name=exc.name) from exc
-
-
-def _import_with_standin() -> types.ModuleType:
-    """Import segment_anything with the stand-in registered, then unregister it."""
-    saved = {name: mod for name, mod in sys.modules.items()
-             if name == "torchvision" or name.startswith("torchvision.")}
-    for name in saved:
-        del sys.modules[name]
-    sys.modules.update(_standin_modules())
-    try:
-        return _import_package()
-    finally:
-        for name in _STANDIN_MODULES:
-            sys.modules.pop(name, None)
-        sys.modules.update(saved)
-
-
-def _standin_modules() -> dict[str, types.ModuleType]:
-    mods = {}
-    for name in _STANDIN_MODULES:
-        mod = types.ModuleType(name, "PartScope's stand-in for what segment_anything uses.")
-        package = name.count(".") < 2
-        mod.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=package)
-        if package:
-            mod.__path__ = []
-        mods[name] = mod
-    mods["torchvision"].ops = mods["torchvision.ops"]
-    mods["torchvision"].transforms = mods["torchvision.transforms"]
-    mods["torchvision.ops"].boxes = mods["torchvision.ops.boxes"]
-    mods["torchvision.transforms"].functional = mods["torchvision.transforms.functional"]
-    mods["torchvision.ops.boxes"].batched_nms = batched_nms
-    mods["torchvision.ops.boxes"].box_area = box_area
-    mods["torchvision.transforms.functional"].resize = resize
-    mods["torchvision.transforms.functional"].to_pil_image = to_pil_image
-    return mods
-
-
-def _upcast(t: torch.Tensor) -> torch.Tensor:
-    """Wider dtype for products, as torchvision does (float32/64, int32/64)."""
-    if t.is_floating_point():
-        return t if t.dtype in (torch.float32, torch.float64) else t.float()
-    return t if t.dtype in (torch.int32, torch.int64) else t.int()
-
-
-def box_area(boxes: torch.Tensor) -> torch.Tensor:
-    """(N,) areas of (N, 4) boxes in (x1, y1, x2, y2) format (torchvision.ops.box_area)."""
-    boxes = _upcast(boxes)
-    return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-
-
-def batched_nms(boxes: torch.Tensor, scores: torch.Tensor, idxs: torch.Tensor,
-                iou_threshold: float) -> torch.Tensor:
-    """Non-maximum suppression done independently per category
-    (torchvision.ops.batched_nms).
-
-    boxes : (N, 4) float, (x1, y1, x2, y2)
-    scores : (N,) float
-    idxs : (N,) int, category of each box; boxes of different categories
-        never suppress each other
-    returns (K,) int64 indices of the kept boxes, by decreasing score. A box
-    is dropped when its IoU with a kept higher-scoring box of its category
-    exceeds ``iou_threshold``.
-    """
-    if boxes.numel() == 0:
-        return torch.empty((0,), dtype=torch.int64, device=boxes.device)
-    order = torch.sort(scores, descending=True, stable=True).indices
-    b = boxes[order]
-    cat = idxs.to(boxes.device)[order]
-    area = box_area(b)
-    lt = torch.maximum(b[:, None, :2], b[None, :, :2])
-    rb = torch.minimum(b[:, None, 2:], b[None, :, 2:])
-    wh = (rb - lt).clamp(min=0)
-    inter = wh[..., 0] * wh[..., 1]
-    iou = inter / (area[:, None] + area[None, :] - inter)
-    overlaps = ((iou > iou_threshold) & (cat[:, None] == cat[None, :])).cpu().numpy()
-    removed = np.zeros(len(order), bool)
-    keep = []
-    for i in range(len(order)):
-        if removed[i]:
-            continue
-        keep.append(i)
-        removed |= overlaps[i]
-    return order[torch.as_tensor(keep, dtype=torch.int64, device=order.device)]
-
-
-def resize(img, size, interpolation=None, max_size=None, antialias=True):
-    """Bilinear resize to ``size`` = (h, w) (torchvision.transforms.functional.resize).
-
-    A PIL image goes through PIL's bilinear filter (what torchvision does for
-    PIL input); a (..., C, H, W) tensor through antialiased bilinear
-    interpolation, rounded back for integer dtypes. Only the (h, w) form and
-    bilinear interpolation are provided: that is what segment_anything uses.
-    """
-    if interpolation is not None and getattr(interpolation, "value", interpolation) != "bilinear":
-        raise NotImplementedError("the torchvision stand-in resizes bilinearly only")
-    if max_size is not None or isinstance(size, int) or len(size) != 2:
-        raise NotImplementedError("the torchvision stand-in resizes to an explicit (h, w) only")
-    h, w = int(size[0]), int(size[1])
-    if isinstance(img, Image.Image):
-        if img.size == (w, h):
-            return img
-        return img.resize((w, h), Image.Resampling.BILINEAR)
-    if not isinstance(img, torch.Tensor):
-        raise TypeError(f"resize takes a PIL image or a tensor, not {type(img).__name__}")
-    if tuple(img.shape[-2:]) == (h, w):
-        return img
-    lead = img.shape[:-3]
-    x = img.reshape((-1,) + tuple(img.shape[-3:])).float()
-    x = torch.nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False,
-                                        antialias=bool(antialias))
-    if not img.is_floating_point():
-        x = x.round()
-        if img.dtype == torch.uint8:
-            x = x.clamp(0, 255)
-    return x.to(img.dtype).reshape(tuple(lead) + tuple(x.shape[-3:]))
-
-
-def to_pil_image(pic, mode=None) -> Image.Image:
-    """A PIL image of an (H, W[, C]) uint8 array or a (C, H, W) tensor
-    (torchvision.transforms.functional.to_pil_image for 1, 3 or 4 channels)."""
-    if isinstance(pic, torch.Tensor):
-        if pic.ndim == 2:
-            pic = pic[None]
-        if pic.is_floating_point():
-            pic = pic.mul(255).byte()
-        pic = pic.permute(1, 2, 0).cpu().numpy()
-    pic = np.asarray(pic)
-    if pic.ndim == 2:
-        pic = pic[:, :, None]
-    if pic.ndim != 3 or pic.shape[2] not in (1, 3, 4) or pic.dtype != np.uint8:
-        raise TypeError(f"the torchvision stand-in converts uint8 images with 1, 3 or 4 channels, "
-                        f"not {pic.dtype} {pic.shape}")
-    image = Image.fromarray(np.ascontiguousarray(pic[:, :, 0] if pic.shape[2] == 1 else pic))
-    return image if mode is None or image.mode == mode else image.convert(mode)

@@ -15,8 +15,8 @@ import torch
 import trimesh
 from PIL import Image
 
-from core import sam
-from core.config import MaskConfig
+from core import sam, torchvision_standin
+from core.config import MaskConfig, SegmentConfig
 from core.loading import load_asset
 from core.rendering import Camera, Renderer
 from core.settings import load_settings
@@ -33,7 +33,6 @@ def vit_b(tmp_path_factory):
     path = tmp_path_factory.mktemp("sam") / "sam_vit_b_random.pth"
     torch.save(state, path)
     yield state, str(path)
-    sam.clear_model_cache()
 
 
 def offline_settings(tmp_path):
@@ -152,14 +151,14 @@ def test_batched_nms_hand_checked():
     scores = torch.tensor([0.9, 0.8, 0.7, 0.95, 0.6])
     # IoU(0, 1) = 81 / 119 > 0.5; IoU(0, 4) = 0.5 exactly, not above: kept.
     # Box 3 equals box 0 but is another category, so both stay.
-    keep = sam.batched_nms(boxes, scores, torch.tensor([0, 0, 0, 1, 0]), 0.5)
+    keep = torchvision_standin.batched_nms(boxes, scores, torch.tensor([0, 0, 0, 1, 0]), 0.5)
     assert keep.dtype == torch.int64
     assert keep.tolist() == [3, 0, 2, 4]
     # One category: box 3 suppresses 0 and 1; box 4 (IoU 0.5 with 3) stays.
-    assert sam.batched_nms(boxes, scores, torch.zeros(5), 0.5).tolist() == [3, 2, 4]
-    assert sam.batched_nms(boxes, scores, torch.zeros(5), 0.4).tolist() == [3, 2]
-    assert sam.batched_nms(boxes[:0], scores[:0], torch.zeros(0), 0.5).tolist() == []
-    assert sam.box_area(boxes).tolist() == [100, 100, 100, 100, 50]
+    assert torchvision_standin.batched_nms(boxes, scores, torch.zeros(5), 0.5).tolist() == [3, 2, 4]
+    assert torchvision_standin.batched_nms(boxes, scores, torch.zeros(5), 0.4).tolist() == [3, 2]
+    assert torchvision_standin.batched_nms(boxes[:0], scores[:0], torch.zeros(0), 0.5).tolist() == []
+    assert torchvision_standin.box_area(boxes).tolist() == [100, 100, 100, 100, 50]
 
 
 def _real_torchvision():
@@ -180,7 +179,7 @@ def test_batched_nms_matches_torchvision():
         idxs = torch.randint(0, 3, (n,), generator=gen)
         for thr in (0.3, 0.7):
             expected = tv_boxes.batched_nms(boxes, scores, idxs, thr)
-            assert sam.batched_nms(boxes, scores, idxs, thr).tolist() == expected.tolist()
+            assert torchvision_standin.batched_nms(boxes, scores, idxs, thr).tolist() == expected.tolist()
 
 
 def test_resize_is_pil_bilinear_as_in_torchvision():
@@ -192,8 +191,8 @@ def test_resize_is_pil_bilinear_as_in_torchvision():
     assert out.dtype == np.uint8 and out.shape == (600, 1024, 3)
     assert np.array_equal(out, expected)
     tensor = torch.from_numpy(image).permute(2, 0, 1)
-    assert sam.resize(tensor, (600, 1024)).shape == (3, 600, 1024)
-    assert np.array_equal(np.asarray(sam.to_pil_image(tensor)), image)
+    assert torchvision_standin.resize(tensor, (600, 1024)).shape == (3, 600, 1024)
+    assert np.array_equal(np.asarray(torchvision_standin.to_pil_image(tensor)), image)
 
 
 PROBE = """
@@ -201,7 +200,7 @@ import sys
 from core import sam
 sa = sam.import_segment_anything()
 nms = sa.automatic_mask_generator.batched_nms
-print("standin" if nms is sam.batched_nms else nms.__module__)
+print("standin" if nms.__module__ == "core.torchvision_standin" else nms.__module__)
 print(sorted(m for m in sys.modules if m.startswith("torchvision")))
 """
 
@@ -260,30 +259,53 @@ def check_masks(masks: np.ndarray, resolution: int) -> None:
     assert (np.diff(areas) <= 0).all()
 
 
+def sam_source(checkpoint: str, tmp_path, device: str = "cpu") -> sam.SamMasks:
+    settings = dataclasses.replace(offline_settings(tmp_path), sam_checkpoint=checkpoint)
+    return sam.SamMasks(SegmentConfig(masks=LOW_THRESHOLDS), settings, device)
+
+
 def test_sam_masks_end_to_end(vit_b, tmp_path):
     _, checkpoint = vit_b
     view = two_boxes_view(tmp_path)
     assert (view.face >= 0).any() and (view.face < 0).any()
-    settings = dataclasses.replace(offline_settings(tmp_path), sam_checkpoint=checkpoint)
-    (masks,) = sam.sam_masks([view], LOW_THRESHOLDS, "cpu", settings)
+    source = sam_source(checkpoint, tmp_path)
+    (masks,) = source.view_masks([view])
     check_masks(masks, 256)
-    # the model is loaded once per process
-    assert sam.sam_model("vit_b", settings, "cpu") is sam.sam_model("vit_b", settings, "cpu")
-    assert not os.path.exists(settings.cache_dir)  # nothing was downloaded
-    assert sam.sam_masks([], LOW_THRESHOLDS, "cpu", settings) == []
+    assert source.model is source.model  # loaded once, kept by the source
+    assert not os.path.exists(source.settings.cache_dir)  # nothing was downloaded
+    assert source.view_masks([]) == []
+
+
+def test_batched_embeddings_give_the_masks_of_sams_own_generator(vit_b, tmp_path):
+    """Two views embedded in one batch, then decoded view by view, give the
+    masks SAM's own generator gives when it embeds each view itself."""
+    _, checkpoint = vit_b
+    views = [two_boxes_view(tmp_path, 128), two_boxes_view(tmp_path, 160)]
+    model = sam.build_sam("vit_b", checkpoint, "cpu")
+    predictor = sam.import_segment_anything().SamPredictor(model)
+    together = sam.embed_images(model, predictor.transform, [v.color for v in views])
+    for view, feature in zip(views, together):
+        predictor.set_image(view.color)
+        np.testing.assert_allclose(feature.numpy(), predictor.features[0].numpy(), atol=1e-4)
+    batched = sam_source(checkpoint, tmp_path).view_masks(views)
+    generator = sam.import_segment_anything().SamAutomaticMaskGenerator(
+        model, points_per_side=4, pred_iou_thresh=0.0, stability_score_thresh=0.0, output_mode="binary_mask")
+    for view, masks in zip(views, batched):
+        alone = sam._stack_by_area(generator.generate(view.color), view.color.shape[:2])
+        assert masks.shape == alone.shape and (masks == alone).mean() > 0.999
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_sam_masks_on_cuda(vit_b, tmp_path):
     _, checkpoint = vit_b
-    settings = dataclasses.replace(offline_settings(tmp_path), sam_checkpoint=checkpoint)
-    (masks,) = sam.sam_masks([two_boxes_view(tmp_path)], LOW_THRESHOLDS, "cuda", settings)
+    source = sam_source(checkpoint, tmp_path, "cuda")
+    (masks,) = source.view_masks([two_boxes_view(tmp_path)])
     check_masks(masks, 256)
-    assert next(sam.sam_model("vit_b", settings, "cuda").parameters()).is_cuda
+    assert next(source.model.parameters()).is_cuda
     gen = torch.Generator().manual_seed(1)
     xy = torch.rand(300, 2, generator=gen) * 100
     boxes = torch.cat([xy, xy + 10 + torch.rand(300, 2, generator=gen) * 30], dim=1)
     scores, idxs = torch.rand(300, generator=gen), torch.randint(0, 2, (300,), generator=gen)
-    on_cpu = sam.batched_nms(boxes, scores, idxs, 0.5)
-    on_cuda = sam.batched_nms(boxes.cuda(), scores.cuda(), idxs, 0.5)
+    on_cpu = torchvision_standin.batched_nms(boxes, scores, idxs, 0.5)
+    on_cuda = torchvision_standin.batched_nms(boxes.cuda(), scores.cuda(), idxs, 0.5)
     assert on_cuda.is_cuda and on_cuda.cpu().tolist() == on_cpu.tolist()

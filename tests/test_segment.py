@@ -113,22 +113,56 @@ def test_packed_state_round_trip(table_fit):
 
 def test_balanced_sampling_gives_small_parts_their_share():
     """A view holding a 900-point part and a 100-point part: uniform draws
-    give the small one a tenth of the points; balance 1 draws both about equally."""
-    from core.field import _balanced_pick
+    give the small one a tenth of the points; balance 1 draws both about
+    equally. Draws are without replacement and follow the group table."""
+    import torch
+
     from core.masks import ViewMasks
+    from core.pairs import MaskTables, draw
 
     member = np.zeros((1000, 2), bool)
     member[:900, 0] = True
     member[900:, 1] = True
-    vm = ViewMasks(np.arange(1000, dtype=np.int32), member, np.array([1.0, 0.2], np.float32))
-    rng = np.random.default_rng(0)
+    vm = ViewMasks(np.arange(1000, dtype=np.int32) + 5, member, np.array([1.0, 0.2], np.float32))
+    tables = MaskTables.build([vm], np.linspace(0.2, 1.0, 11), "cpu")
+    gen = torch.Generator().manual_seed(0)
     share = {}
     for balance in (0.0, 1.0):
-        pick, group = _balanced_pick(rng, vm, 0.0, 100, balance, {})
-        assert (group == np.where(pick < 900, 0, 1)).all()
-        share[balance] = np.mean(group == 1)
+        cfg = FieldConfig(balance=balance, fine_share=1.0, views_per_step=4)  # every view at scale 0
+        d = draw(tables, cfg, 100, gen)
+        ids, groups = d.ids.numpy() - 5, d.groups.numpy()
+        assert (groups == np.where(ids < 900, 0, 1)).all()
+        assert all(len(np.unique(row)) == 100 for row in ids)
+        assert (d.scale == 0).all() and (d.larger >= d.scale).all()
+        share[balance] = np.mean(groups == 1)
     assert share[0.0] < 0.2
     assert 0.35 < share[1.0] < 0.65
+
+
+def test_a_view_with_fewer_points_than_drawn_gives_what_it_has():
+    import torch
+
+    from core.masks import ViewMasks
+    from core.pairs import MaskTables, draw, pair_counts
+
+    small = ViewMasks(np.arange(10, dtype=np.int32), np.ones((10, 1), bool), np.array([0.5], np.float32))
+    tables = MaskTables.build([small], np.linspace(0, 1, 11), "cpu")
+    d = draw(tables, FieldConfig(views_per_step=2), 64, torch.Generator().manual_seed(1))
+    assert d.ids.shape == (2, 10) and (d.groups == 0).all()
+    n_pos, n_neg = pair_counts(d.groups, tables.groups.shape[1])
+    assert (n_pos.item(), n_neg.item()) == (2 * 10 * 9, 1)  # every pair in one group; the floor of 1
+
+
+def test_group_table_takes_the_smallest_mask_that_reaches_the_scale():
+    """Point 0 is in a small (0.2) and a large (1.0) mask, point 1 in the
+    large one only, point 2 in none: below 0.2 point 0 is in the small mask,
+    between 0.2 and 1 in the large one, past every mask in its largest."""
+    from core.pairs import group_table
+
+    member = np.array([[True, True], [True, False], [False, False]])
+    sorted_scales, table = group_table(member, np.array([1.0, 0.2]))
+    assert sorted_scales.tolist() == [0.2, 1.0]
+    assert table.tolist() == [[1, 0, 0], [0, 0, 0], [-1, -1, -1]]
 
 
 def test_the_fit_is_sized_by_the_view_holding_the_most_masks():
