@@ -137,14 +137,19 @@ def _require(tree: dict, extension: str, required: bool = True) -> None:
         tree["extensionsRequired"] = tree.get("extensionsRequired", []) + [extension]
 
 
-def _attributes(tree: dict, prefix: str):
-    """(accessor dict, float values (n, k)) of every float attribute whose name starts with ``prefix``."""
+def _attributes(tree: dict, prefix: str, shared_once: bool = True) -> list:
+    """(primitive, attribute name, accessor) of every float attribute whose
+    name starts with ``prefix``; an accessor primitives share, once (else
+    once per primitive)."""
+    seen, out = set(), []
     for mesh in tree["meshes"]:
         for prim in mesh["primitives"]:
             for name, index in prim["attributes"].items():
                 acc = tree["accessors"][index]
-                if name.startswith(prefix) and acc["componentType"] == 5126:
-                    yield prim, name, acc
+                if name.startswith(prefix) and acc["componentType"] == 5126 and index not in seen:
+                    seen.update([index] if shared_once else [])
+                    out.append((prim, name, acc))
+    return out
 
 
 def _read(tree: dict, binary: bytes, acc: dict) -> np.ndarray:
@@ -192,7 +197,7 @@ def normalized_uv_glb(data: bytes, dtype=np.uint8) -> bytes:
     tree, binary = gltf.split_glb(data)
     out = bytearray(binary)
     top = np.iinfo(dtype).max
-    for _, _, acc in list(_attributes(tree, "TEXCOORD")):
+    for _, _, acc in _attributes(tree, "TEXCOORD"):
         q = np.round(np.clip(_read(tree, binary, acc), 0, 1) * top).astype(dtype)
         q = np.pad(q, ((0, 0), (0, (-q.shape[1] * q.itemsize % 4) // q.itemsize)))  # rows of 4 bytes
         acc.update(componentType={np.uint8: 5121, np.uint16: 5123}[dtype], normalized=True, byteOffset=0,
@@ -208,7 +213,7 @@ def transformed_uv_glb(data: bytes, transform: dict, texcoord: int = 0) -> bytes
     tree, binary = gltf.split_glb(data)
     out = bytearray(binary)
     matrix = _uv_matrix(transform)
-    for prim, name, acc in list(_attributes(tree, "TEXCOORD_0")):
+    for prim, name, acc in _attributes(tree, "TEXCOORD_0", shared_once=False):
         uv = _read(tree, binary, acc).astype(np.float64)
         stored = (np.linalg.inv(matrix) @ np.c_[uv, np.ones(len(uv))].T).T[:, :2].astype(np.float32)
         view = _append(tree, out, stored)
@@ -291,8 +296,7 @@ def _as_list(indices: np.ndarray, mode: int) -> np.ndarray:
     if mode == FAN:
         return np.stack([np.full(len(indices) - 2, indices[0]), indices[1:-1], indices[2:]], 1).ravel()
     if mode == STRIP:
-        tri = [indices[[k, k + 1, k + 2]] if k % 2 == 0 else indices[[k + 1, k, k + 2]] for k in range(len(indices) - 2)]
-        return np.concatenate(tri)
+        return np.concatenate([indices[[k + k % 2, k + 1 - k % 2, k + 2]] for k in range(len(indices) - 2)])
     return indices
 
 
@@ -335,8 +339,8 @@ def with_lines(data: bytes) -> bytes:
                               "count": len(lines), "type": "SCALAR"})
     tree["meshes"][0]["primitives"].append({"attributes": {"POSITION": first["attributes"]["POSITION"]},
                                             "indices": len(tree["accessors"]) - 1, "mode": 1})
-    tree["meshes"].append({"name": "outline", "primitives": [{"attributes": {"POSITION": first["attributes"]["POSITION"]},
-                                                              "mode": 3}]})
+    outline = {"attributes": {"POSITION": first["attributes"]["POSITION"]}, "mode": 3}
+    tree["meshes"].append({"name": "outline", "primitives": [outline]})
     tree["nodes"].append({"name": "outline", "mesh": len(tree["meshes"]) - 1})
     tree["scenes"][tree.get("scene", 0)]["nodes"].append(len(tree["nodes"]) - 1)
     return gltf.glb_bytes(tree, bytes(out))
@@ -372,7 +376,7 @@ def ktx2_bytes(rgba: np.ndarray, vk_format: int, scheme: int = 0) -> bytes:
                                        ((values[..., :3] + 0.055) / 1.055) ** 2.4)
         else:
             values *= np.iinfo(np.dtype(dtype)).max
-        data = np.round(values).astype(dtype).tobytes() if np.dtype(dtype).kind != "f" else values.astype(dtype).tobytes()
+        data = (values if np.dtype(dtype).kind == "f" else np.round(values)).astype(dtype).tobytes()
     level = data
     if scheme == 3:
         import zlib

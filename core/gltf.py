@@ -63,9 +63,10 @@ def prepare(path: str) -> tuple[str | io.BytesIO, list[str], bool]:
 
     tree, buffers = read(path)
     check(tree)
-    quantized = any(DRACO in prim.get("extensions", {})
-                    or needs_float("POSITION", tree["accessors"][prim["attributes"].get("POSITION", -1)])
-                    for prim in _primitives(tree) if "POSITION" in prim.get("attributes", {}))
+    positions = [(prim, prim["attributes"]["POSITION"]) for prim in _primitives(tree)
+                 if "POSITION" in prim.get("attributes", {})]
+    quantized = any(DRACO in prim.get("extensions", {}) or needs_float("POSITION", tree["accessors"][index])
+                    for prim, index in positions)
     folder = os.path.dirname(os.path.abspath(path))
     warnings = drop_missing_maps(tree, folder)
     left_out = drop_non_triangles(tree)
@@ -243,8 +244,9 @@ def drop_missing_maps(tree: dict, folder: str) -> list[str]:
             if key in COLOR_MAPS:
                 resource(tree["images"][source]["uri"], folder)  # raises the sentence for a missing file
             del parent[key]
-            warnings.append(f"refers to '{missing[source]}' (its {MAP_NAMES.get(key, key)}), which is not beside "
-                            "it: the model is loaded without that map; keep the images beside the .gltf to keep it")
+            warning = (f"refers to '{missing[source]}' (its {MAP_NAMES.get(key, key)}), which is not beside it: "
+                       "the model is loaded without that map; keep the images beside the .gltf to keep it")
+            warnings += [warning] if warning not in warnings else []
     for i in missing:
         del tree["images"][i]["uri"]
     return warnings

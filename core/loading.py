@@ -10,7 +10,6 @@ raises ``InputError`` with one sentence that names the cause.
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import io
 import logging
@@ -24,6 +23,7 @@ import numpy as np
 import trimesh
 
 from . import gltf
+from .text import obj_source
 from .topology import close_cracks, outward_flips
 
 log = logging.getLogger(__name__)
@@ -205,14 +205,17 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     """The file as a trimesh scene, the warnings of what was left out (each
     the end of a sentence that starts with the file's name) and whether its
     positions were quantized: glTF checked and decoded first (core/gltf.py),
-    OBJ text read by ``read_text``."""
+    OBJ text read in its encoding (core/text.py)."""
     source, kind, resolver, warnings, quantized = path, None, None, [], False
     try:
         if fmt in ("GLB", "glTF"):
             source, warnings, quantized = gltf.prepare(path)
             kind = None if source is path else "glb"
         elif fmt == "OBJ":
-            source, kind, resolver = _obj_source(path, name)
+            source, resolver, only_lines = obj_source(path)
+            kind = "obj"
+            if only_lines:
+                raise InputError(f"'{name}' holds only lines, no faces: export a model with surfaces.")
     except gltf.GltfError as exc:
         raise InputError(f"'{name}' {exc}.") from None
     except InputError:
@@ -228,40 +231,6 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         raise InputError(
             f"'{name}' could not be read as {fmt}: the file looks damaged or is not really {fmt}; "
             "export it again and try again.") from exc
-
-
-def read_text(data: bytes) -> str:
-    """The text of a model file: UTF-8 (a BOM allowed), UTF-16 with its BOM,
-    else Windows-1252, the superset of Latin-1 that Windows tools write
-    (its five unassigned bytes read as Latin-1). Never a guess that changes
-    from file to file, so an .obj and its .mtl agree on every name."""
-    if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="partscope-latin1")
-
-
-codecs.register_error("partscope-latin1", lambda err: (err.object[err.start:err.end].decode("latin-1"), err.end))
-
-
-class _TextResolver(trimesh.resolvers.FilePathResolver):
-    """Files beside an OBJ, its .mtl files read by ``read_text`` (as UTF-8 for trimesh)."""
-
-    def get(self, name: str) -> bytes:
-        data = super().get(name)
-        return read_text(data).encode("utf-8") if name.lower().endswith(".mtl") else data
-
-
-def _obj_source(path: str, name: str):
-    """(file object, 'obj', resolver) of an OBJ as UTF-8; a file of lines and no faces is refused."""
-    with open(path, "rb") as f:
-        text = read_text(f.read())
-    starts = {line.split(None, 1)[0] for line in text.splitlines() if line.strip()}
-    if "l" in starts and "f" not in starts:
-        raise InputError(f"'{name}' holds only lines, no faces: export a model with surfaces.")
-    return io.BytesIO(text.encode("utf-8")), "obj", _TextResolver(path)
 
 
 def _wind_outward(asset: Asset) -> None:

@@ -123,11 +123,13 @@ def close_cracks(vertices: np.ndarray, faces: np.ndarray, group: np.ndarray, sha
     """
     from scipy.spatial import cKDTree
 
+    if len(np.unique(group)) < 2:
+        return vertices.copy()
     _, first, same = np.unique(vertices, axis=0, return_index=True, return_inverse=True)
-    merged = same.ravel()[faces]
+    merged = same.ravel()[faces].astype(np.int64)
     edges = np.sort(merged[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    unique, count = np.unique(edges, axis=0, return_counts=True)
-    border = unique[count == 1]
+    key, count = np.unique(edges[:, 0] * len(first) + edges[:, 1], return_counts=True)  # one number an edge
+    border = np.stack(np.divmod(key[count == 1], len(first)), axis=1)
     if not len(border):
         return vertices.copy()
     spot = vertices[first]

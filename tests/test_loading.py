@@ -209,7 +209,7 @@ def test_a_ktx2_format_it_cannot_decode_is_named():
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1"])
 def test_model_text_is_read_in_its_encoding(encoding):
-    from core.loading import read_text
+    from core.text import read_text
 
     text = "o Caña_à_façade\nusemtl Añil\n"
     if encoding == "cp1252":
