@@ -4,7 +4,8 @@ and normalized attributes, texture transforms, every primitive mode, plain
 and block-compressed KTX2, a glTF with its .bin and images beside it (and
 with a map missing), Latin-1 and Windows-1252 text, files made by gltfpack
 and glTF-Transform (tests/data), point clouds, lines, zero-area faces,
-truncated and damaged files. The files are made by corpus_files.py.
+truncated and damaged files. The files are made by corpus_files.py and
+corpus_ktx2.py.
 
 Each case says what loading it must give: a face count (and, where it has
 one, the look of its plain sibling: the same faces, area, connected pieces
@@ -32,6 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from benchmarks import corpus_files as make  # noqa: E402
+from benchmarks import corpus_ktx2 as ktx  # noqa: E402
 from benchmarks.corpus_files import zero_area_obj, zipped  # noqa: E402,F401  (the web tests take them from here)
 from core import gltf  # noqa: E402
 
@@ -107,14 +109,14 @@ def build_cases() -> list[Case]:
         like(("uv_transform_texcoord1.glb", make.transformed_uv_glb(plain, spin, texcoord=1))),
         like(("no_base_factor.glb", make.no_factor_glb(plain))),
         like(("unpadded_json.glb", make.unpadded_glb(plain))),
-        like(("ktx2.glb", make.ktx2_glb(plain))),
-        like(("ktx2_draco.glb", make.ktx2_glb(draco))),
-        *[like((f"ktx2_{label}.glb", make.ktx2_glb(plain, vk_format=vk, scheme=scheme))) for label, vk, scheme in (
+        like(("ktx2.glb", ktx.ktx2_glb(plain))),
+        like(("ktx2_draco.glb", ktx.ktx2_glb(draco))),
+        *[like((f"ktx2_{label}.glb", ktx.ktx2_glb(plain, vk_format=vk, scheme=scheme))) for label, vk, scheme in (
             ("rgb8", 23, 0), ("rgba8_srgb", 43, 0), ("rgba16", 91, 0), ("rgba16f", 97, 0), ("rgba32f", 109, 0),
             ("rgba8_zlib", 43, 3), ("rgba8_zstd", 43, 2))],
         *[case for label, vk in (("bc1", 131), ("bc7", 146)) for case in (
-            Case({f"ktx2_{label}_decoded.glb": make.bc_reference_glb(plain, vk)}, faces=n),
-            like((f"ktx2_{label}.glb", make.ktx2_glb(plain, vk_format=vk)), sibling=f"ktx2_{label}_decoded.glb"))],
+            Case({f"ktx2_{label}_decoded.glb": ktx.bc_reference_glb(plain, vk)}, faces=n),
+            like((f"ktx2_{label}.glb", ktx.ktx2_glb(plain, vk_format=vk)), sibling=f"ktx2_{label}_decoded.glb"))],
         like(("lines_and_triangles.glb", make.with_lines(plain)), warnings=(
             "'lines_and_triangles.glb' also holds 2 line primitives, which PartScope leaves out: only faces are "
             "segmented.",)),
@@ -203,10 +205,10 @@ def build_cases() -> list[Case]:
         Case({"meshopt_damaged.glb": make.meshopt_damaged(plain)},
              sentence="'meshopt_damaged.glb' has meshopt-compressed geometry that does not decode: the file is "
                       "damaged; export it again."),
-        Case({"ktx2_damaged.glb": make.ktx2_glb(plain, damage=True)},
+        Case({"ktx2_damaged.glb": ktx.ktx2_glb(plain, damage=True)},
              sentence="'ktx2_damaged.glb' has a KTX2 texture that does not decode: the file is damaged; "
                       "export it again, or with PNG or JPEG textures."),
-        Case({"ktx2_rgba8_damaged.glb": make.ktx2_glb(plain, damage=True, vk_format=43)},
+        Case({"ktx2_rgba8_damaged.glb": ktx.ktx2_glb(plain, damage=True, vk_format=43)},
              sentence="'ktx2_rgba8_damaged.glb' has a KTX2 texture that does not decode: the file is damaged; "
                       "export it again, or with PNG or JPEG textures."),
         Case({"dangling.glb": make.edit_glb(make.meshopt_glb(plain), make.dangling)},

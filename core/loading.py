@@ -2,16 +2,18 @@
 came from and what its surface looks like (texture, vertex or material color).
 
 Face order is a contract: it is the order of
-``trimesh.load(path, force='mesh', process=False).faces`` (for compressed
-glTF, of the file ``gltf.decode`` makes of it). Windings are not: faces wound
-inward are turned, so every piece faces out. A file that cannot be used
-raises ``InputError`` with one sentence that names the cause.
+``trimesh.load(path, force='mesh', process=False).faces`` (for a glTF that
+trimesh would misread, of the plain GLB ``gltf.prepare`` makes of it: the
+file's own primitives in its order, fans as triangles, no lines). Windings
+are not: faces wound inward are turned, so every piece faces out. A file
+that cannot be used raises ``InputError`` with one sentence that names the
+cause; what is left out of a file that can be used is said in
+``Asset.warnings``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import shutil
