@@ -103,6 +103,7 @@ def build_cases() -> list[Case]:
         like(("meshopt_khr.glb", make.meshopt_glb(plain, "KHR_meshopt_compression", version=1))),
         like(("quantized.glb", make.quantized_glb(plain))),
         like(("quantized_meshopt.glb", make.meshopt_glb(make.quantized_glb(plain)))),
+        like(("sparse_positions.glb", make.sparse_glb(plain))),
         like(("normalized_uv8.glb", make.normalized_uv_glb(plain, np.uint8))),
         like(("normalized_uv16.glb", make.normalized_uv_glb(plain, np.uint16))),
         like(("uv_transform.glb", make.transformed_uv_glb(plain, spin))),

@@ -192,6 +192,23 @@ def quantized_glb(data: bytes) -> bytes:
     return gltf.glb_bytes(tree, bytes(out))
 
 
+def sparse_glb(data: bytes) -> bytes:
+    """The first primitive's positions as a sparse accessor: the stored
+    positions with the first half of the vertices at the origin, and the
+    true ones for those vertices in its sparse part."""
+    tree, binary = gltf.split_glb(data)
+    out = bytearray(binary)
+    acc = tree["accessors"][tree["meshes"][0]["primitives"][0]["attributes"]["POSITION"]]
+    positions = _read(tree, binary, acc)
+    half = np.arange(len(positions) // 2, dtype=np.uint16)
+    base = positions.copy()
+    base[half] = 0
+    acc.update(bufferView=append_view(tree, out, base), byteOffset=0, sparse={
+        "count": len(half), "indices": {"bufferView": append_view(tree, out, half), "componentType": 5123},
+        "values": {"bufferView": append_view(tree, out, positions[half])}})
+    return gltf.glb_bytes(tree, bytes(out))
+
+
 def normalized_uv_glb(data: bytes, dtype=np.uint8) -> bytes:
     """Texture coordinates as normalized unsigned integers, which core glTF
     allows without any extension."""

@@ -65,7 +65,7 @@ def prepare(path: str) -> tuple[str | io.BytesIO, list[str], bool]:
     check(tree)
     positions = [(prim, prim["attributes"]["POSITION"]) for prim in _primitives(tree)
                  if "POSITION" in prim.get("attributes", {})]
-    quantized = any(DRACO in prim.get("extensions", {}) or needs_float("POSITION", tree["accessors"][index])
+    quantized = any(DRACO in prim.get("extensions", {}) or tree["accessors"][index].get("componentType") != 5126
                     for prim, index in positions)
     folder = os.path.dirname(os.path.abspath(path))
     warnings = drop_missing_maps(tree, folder)
@@ -303,7 +303,10 @@ def needs_decoding(tree: dict) -> bool:
 
 def needs_float(name: str, accessor: dict) -> bool:
     """Whether trimesh would misread this attribute: integer positions,
-    normals and texture coordinates (quantized or normalized), 16-bit colours."""
+    normals and texture coordinates (quantized or normalized), 16-bit
+    colours, and any sparse accessor (trimesh leaves its values out)."""
+    if "sparse" in accessor:
+        return True
     kind = accessor.get("componentType")
     if name in ("POSITION", "NORMAL") or name.startswith("TEXCOORD_"):
         return kind != 5126

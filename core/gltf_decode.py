@@ -2,10 +2,11 @@
 
 Geometry: Draco (``KHR_draco_mesh_compression``) and meshopt
 (``EXT_meshopt_compression``, ``KHR_meshopt_compression``) data decoded;
-triangle fans as triangle lists; integer positions, normals and texture
-coordinates (``KHR_mesh_quantization``, or normalized integers, which core
-glTF allows for texture coordinates) and 16-bit colours as floats,
-dequantized where the accessor is normalized. Looks: each material's base
+triangle fans as triangle lists; sparse accessors filled in; integer
+positions, normals and texture coordinates (``KHR_mesh_quantization``, or
+normalized integers, which core glTF allows for texture coordinates) and
+16-bit colours as floats, dequantized where the accessor is normalized.
+Looks: each material's base
 colour ``KHR_texture_transform`` and texture coordinate set applied to the
 coordinates, written as TEXCOORD_0 (the set trimesh reads); KTX2 images
 (Basis Universal or plain formats, core/ktx2.py) as PNG; every image inside
@@ -120,13 +121,23 @@ def _fan_to_list(prim: dict, out: "_Packer") -> None:
 
 
 def _to_float(index: int, tree: dict, out: "_Packer") -> None:
-    """Rewrite an integer (quantized) vertex attribute as float32, dequantized if normalized."""
+    """Rewrite a vertex attribute as float32: its sparse values put in,
+    integers (quantized) dequantized where normalized."""
     acc = tree["accessors"][index]
-    if "bufferView" not in acc:
-        return
     dtype = np.dtype(DTYPES[acc["componentType"]])
-    values = out.accessor_values(acc).astype(np.float32)
-    if acc.get("normalized"):
+    if "bufferView" in acc:
+        values = out.accessor_values(acc)
+    else:  # all zeros but what the sparse part gives
+        values = np.zeros((acc["count"], gltf.COMPONENTS[acc["type"]]), dtype)
+    if "sparse" in acc:
+        sparse = acc["sparse"]
+        where = {"count": sparse["count"], "type": "SCALAR", **sparse["indices"]}
+        what = {**acc, "count": sparse["count"], **sparse["values"]}
+        what.pop("sparse")
+        values = values.copy()
+        values[out.accessor_values(where).ravel()] = out.accessor_values(what)
+    values = values.astype(np.float32)
+    if acc.get("normalized") and dtype.kind in "iu":
         values = np.maximum(values / np.iinfo(dtype).max, -1.0)
     tree["accessors"][index] = tree["accessors"][out.accessor(values)]
 
