@@ -270,8 +270,9 @@ def compare(asset, plain, n_points: int = 2000) -> dict:
             "color": max(float(np.median(diff[node == k])) for k in np.unique(node))}
 
 
-def differences(case: Case, asset, plain=None) -> list[str]:
-    """What about a loaded file is not what its case says (empty: all is)."""
+def differences(case: Case, asset, d: dict | None = None) -> list[str]:
+    """What about a loaded file is not what its case says (empty: all is);
+    d : ``compare(asset, plain sibling)`` where the case has a sibling."""
     wrong = []
     if asset.n_faces != case.faces:
         wrong.append(f"{asset.n_faces} faces, expected {case.faces}")
@@ -284,8 +285,7 @@ def differences(case: Case, asset, plain=None) -> list[str]:
                     for k in range(len(asset.node_names)))
         if got != case.colors:
             wrong.append(f"colours {got}, expected {case.colors}")
-    if plain is not None:
-        d = compare(asset, plain)
+    if d is not None:
         if d["faces"][0] != d["faces"][1] or d["area"] > 1e-3 or d["pieces"][0] != d["pieces"][1]:
             wrong.append(f"not the plain file's surface: {d}")
         if d["color"] >= MAX_COLOR_DIFF:
@@ -309,10 +309,14 @@ def outcome(case: Case, path: str, plain_path: str | None = None) -> tuple[str, 
         return "crash", repr(exc)
     if case.sentence is not None:
         return "silently wrong", f"loaded {asset.n_faces} faces, expected: {case.sentence}"
-    wrong = differences(case, asset, load_asset(plain_path) if plain_path else None)
+    d = compare(asset, load_asset(plain_path)) if plain_path else None
+    wrong = differences(case, asset, d)
     if wrong:
         return "silently wrong", "; ".join(wrong)
-    return "loaded", f"{asset.n_faces} faces" + (f", as {case.sibling}" if case.sibling else "")
+    if d is None:
+        return "loaded", f"{asset.n_faces} faces"
+    return "loaded", (f"{asset.n_faces} faces, as {case.sibling}: area within {d['area']:.1e}, median colour "
+                      f"difference {d['color']:.0f}/255 (the largest of its nodes')")
 
 
 def _one(args):
