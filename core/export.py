@@ -27,13 +27,11 @@ How a part looks in the scenes and files written here:
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import logging
 import os
 import re
-import tempfile
 import time
 import unicodedata
 import weakref
@@ -45,6 +43,8 @@ import PIL.Image
 import trimesh
 from trimesh.exchange.gltf import export_glb
 from trimesh.visual.material import PBRMaterial, SimpleMaterial
+
+from .files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -546,7 +546,7 @@ def write_glb(scene: trimesh.Scene, path) -> str:
     """
     t0 = time.perf_counter()
     data = _glb_bytes(scene)
-    with _atomic_open(path) as f:
+    with atomic_write(path) as f:
         f.write(data)
     log.debug("wrote %s (%d bytes) in %.3f s", path, len(data), time.perf_counter() - t0)
     return str(path)
@@ -610,7 +610,7 @@ def write_downloads(asset, face_labels, folder, names=None, stem="model") -> dic
     paths = {key: os.path.join(folder, f"{stem}_{name}") for key, name in (
         ("glb", "parts.glb"), ("zip", "parts.zip"), ("json", "labels.json"), ("npy", "labels.npy"))}
     data = _glb_bytes(segmented_scene(asset, face_labels, names))
-    with _atomic_open(paths["glb"]) as f:
+    with atomic_write(paths["glb"]) as f:
         f.write(data)
     _write_zip(data, paths["zip"])
     write_labels(face_labels, paths["json"], paths["npy"], names)
@@ -621,7 +621,7 @@ def write_downloads(asset, face_labels, folder, names=None, stem="model") -> dic
 def _write_zip(glb: bytes, path) -> None:
     """The ZIP of one GLB per root node of ``glb`` (a GLB written by _glb_bytes)."""
     tree, binary = _read_glb(glb)
-    with _atomic_open(path) as f, zipfile.ZipFile(f, "w") as archive:
+    with atomic_write(path) as f, zipfile.ZipFile(f, "w") as archive:
         for root in tree["scenes"][tree.get("scene", 0)]["nodes"]:
             name = tree["nodes"][root]["name"]
             if name.casefold() in _WINDOWS_RESERVED:
@@ -675,27 +675,11 @@ def write_labels(face_labels, json_path, npy_path, names=None) -> tuple:
                    "faces": int(counts[k])} for k in range(n_parts)],
         "face_labels": labels.tolist(),
     }
-    with _atomic_open(json_path) as f:
+    with atomic_write(json_path) as f:
         f.write(json.dumps(table, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-    with _atomic_open(npy_path) as f:
+    with atomic_write(npy_path) as f:
         np.save(f, labels)
     return str(json_path), str(npy_path)
-
-
-@contextlib.contextmanager
-def _atomic_open(path):
-    """A binary file object whose content appears at ``path`` only once it is
-    complete (written beside it, then renamed); removed on failure."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".partscope-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 # ----------------------------------------------------------------- glTF plumbing

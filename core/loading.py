@@ -2,28 +2,31 @@
 came from and what its surface looks like (texture, vertex or material color).
 
 Face order is a contract: it is the order of
-``trimesh.load(path, force='mesh', process=False).faces`` (for compressed
-glTF, of the file ``gltf.decode`` makes of it). Windings are not: faces wound
-inward are turned, so every piece faces out. A file that cannot be used
-raises ``InputError`` with one sentence that names the cause.
+``trimesh.load(path, force='mesh', process=False).faces`` (for a glTF that
+trimesh would misread, of the plain GLB ``gltf.prepare`` makes of it: the
+file's own primitives in its order, fans as triangles, no lines). Windings
+are not: faces wound inward are turned, so every piece faces out. A file
+that cannot be used raises ``InputError`` with one sentence that names the
+cause; what is left out of a file that can be used is said in
+``Asset.warnings``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import trimesh
 
 from . import gltf
-from .topology import outward_flips
+from .text import obj_source
+from .topology import close_cracks, outward_flips
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,8 @@ class Asset:
     name : str, file name
     source_meshes : list of trimesh.Trimesh, one per node in ``node_names``,
         in the file's own coordinates with their original visuals (for export)
+    warnings : list of str, one sentence each for what was left out of the
+        file to load it (a map that is not beside it, line primitives)
     """
 
     mesh: trimesh.Trimesh
@@ -69,6 +74,7 @@ class Asset:
     digest: str
     name: str
     source_meshes: list
+    warnings: list = field(default_factory=list)
 
     @property
     def n_faces(self) -> int:
@@ -95,21 +101,21 @@ def load_asset(path: str) -> Asset:
     fmt = FORMATS[ext]
     if os.path.getsize(path) == 0:
         raise InputError(f"'{name}' is empty (0 bytes): the upload or the export did not finish; try again.")
-    scene = _read_scene(path, name, fmt)
+    scene, warnings, quantized = _read_scene(path, name, fmt)
 
     meshes, node_names = [], []
     n_points = n_lines = 0
     for geom in scene.dump():
         if isinstance(geom, trimesh.Trimesh):
             if len(geom.faces):
-                meshes.append(geom)
+                meshes.append(_keep_vertex_colors(geom, scene.geometry.get(geom.metadata.get("name"))))
                 node_names.append(str(geom.metadata.get("node") or geom.metadata.get("name")
                                       or f"node_{len(node_names)}"))
             else:
                 n_points += len(geom.vertices)
         elif isinstance(geom, trimesh.PointCloud):
             n_points += len(geom.vertices)
-        elif isinstance(geom, trimesh.path.Path):
+        elif hasattr(geom, "entities"):  # a trimesh Path: lines
             n_lines += len(geom.entities)
     if not meshes:
         if n_lines:
@@ -124,6 +130,9 @@ def load_asset(path: str) -> Asset:
     vertices = np.vstack([m.vertices for m in meshes]).astype(np.float64)
     offsets = np.cumsum([0] + [len(m.vertices) for m in meshes])[:-1]
     faces = np.vstack([m.faces + o for m, o in zip(meshes, offsets)]).astype(np.int64)
+    if quantized:  # seams between primitives as the uncompressed file shares them
+        group = np.repeat(np.arange(len(meshes)), [len(m.vertices) for m in meshes])
+        vertices = close_cracks(vertices, faces, group)
     if not np.isfinite(vertices).all():
         raise InputError(
             f"'{name}' has vertices with NaN or infinite coordinates: repair or re-export the mesh.")
@@ -157,9 +166,12 @@ def load_asset(path: str) -> Asset:
         face_material=np.concatenate(mat_ids), textures=textures,
         corner_uv=np.concatenate(uvs).astype(np.float32),
         corner_color=np.concatenate(colors).astype(np.uint8),
-        to_original=to_original, digest="", name=name, source_meshes=meshes)
+        to_original=to_original, digest="", name=name, source_meshes=meshes,
+        warnings=[f"'{name}' {w}." for w in warnings])
     asset.digest = _digest(vertices, faces, asset)
     _wind_outward(asset)
+    for warning in asset.warnings:
+        log.warning(warning)
     log.info("loaded %s: %d faces, %d nodes, %d textures", name, len(faces), len(meshes), len(textures))
     return asset
 
@@ -191,24 +203,31 @@ def _unzip_model(path: str, name: str, folder: str) -> str:
     return os.path.join(folder, models[0])
 
 
-def _read_scene(path: str, name: str, fmt: str) -> trimesh.Scene:
-    """The file as a trimesh scene; glTF checked and decoded first (core/gltf.py)."""
-    source, kind = path, None
+def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str], bool]:
+    """The file as a trimesh scene, the warnings of what was left out (each
+    the end of a sentence that starts with the file's name) and whether its
+    positions were quantized: glTF checked and decoded first (core/gltf.py),
+    OBJ text read in its encoding (core/text.py)."""
+    source, kind, resolver, warnings, quantized = path, None, None, [], False
     try:
         if fmt in ("GLB", "glTF"):
-            tree, buffers = gltf.read(path)
-            gltf.check(tree)
-            if gltf.needs_decoding(tree):
-                source = io.BytesIO(gltf.decode(tree, buffers, os.path.dirname(os.path.abspath(path))))
-                kind = "glb"
+            source, warnings, quantized = gltf.prepare(path)
+            kind = None if source is path else "glb"
+        elif fmt == "OBJ":
+            source, resolver, only_lines = obj_source(path)
+            kind = "obj"
+            if only_lines:
+                raise InputError(f"'{name}' holds only lines, no faces: export a model with surfaces.")
     except gltf.GltfError as exc:
         raise InputError(f"'{name}' {exc}.") from None
+    except InputError:
+        raise
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
         log.info("glTF structure of %s: %r", name, exc)
         raise InputError(f"'{name}' is not valid {fmt}: it refers to parts of itself that are not there; "
                          "export it again.") from None
     try:
-        return trimesh.load_scene(source, file_type=kind, process=False)
+        return trimesh.load_scene(source, file_type=kind, resolver=resolver, process=False), warnings, quantized
     except Exception as exc:  # any parser failure means the same thing to a person
         log.info("loader failed on %s: %r", name, exc)
         raise InputError(
@@ -230,7 +249,9 @@ def _wind_outward(asset: Asset) -> None:
 
 
 def _appearance(m: trimesh.Trimesh):
-    """Texture image (h, w, 4) uint8 or None, (F, 3, 2) corner uv, (F, 3, 4) corner color."""
+    """Texture image (h, w, 4) uint8 or None, (F, 3, 2) corner uv, (F, 3, 4)
+    corner color: the material's base color times the vertex colors (glTF's
+    COLOR_0), the texture's tint where there is one."""
     n = len(m.faces)
     uv = np.full((n, 3, 2), np.nan, np.float32)
     color = np.full((n, 3, 4), 200, np.uint8)
@@ -239,8 +260,12 @@ def _appearance(m: trimesh.Trimesh):
     tex = None
     if isinstance(visual, trimesh.visual.TextureVisuals):
         material = visual.material
-        base = _material_color(material)
-        color[:] = base
+        vertex = visual.vertex_attributes.get("color")
+        if vertex is not None and len(vertex) == len(m.vertices):
+            tint = trimesh.visual.color.to_rgba(np.asarray(vertex))[m.faces].astype(np.float64)
+            color = np.round(tint * _material_color(material) / 255.0).astype(np.uint8)
+        else:
+            color[:] = _material_color(material)
         image = getattr(material, "image", None)
         if image is None:
             image = getattr(material, "baseColorTexture", None)
@@ -255,19 +280,25 @@ def _appearance(m: trimesh.Trimesh):
     return tex, uv, color
 
 
+def _keep_vertex_colors(placed: trimesh.Trimesh, original) -> trimesh.Trimesh:
+    """``placed`` (a mesh of ``scene.dump()``) with the vertex colors of a
+    textured or material-colored ``original`` that the copy lost (glTF
+    COLOR_0 beside a material, which trimesh keeps as a vertex attribute)."""
+    color = getattr(getattr(original, "visual", None), "vertex_attributes", {}).get("color")
+    if (isinstance(placed.visual, trimesh.visual.TextureVisuals) and color is not None
+            and len(color) == len(placed.vertices)):
+        placed.visual.vertex_attributes["color"] = color
+    return placed
+
+
 def _material_color(material) -> np.ndarray:
-    """(4,) uint8 base color of a trimesh material (PBR factor or diffuse)."""
-    for attr in ("baseColorFactor", "diffuse", "main_color"):
-        value = getattr(material, attr, None)
-        if value is not None:
-            value = np.asarray(value, dtype=np.float64).ravel()
-            if value.size >= 3:
-                if value.max() <= 1.0 and attr == "baseColorFactor" and value.dtype.kind == "f":
-                    value = value * 255
-                out = np.full(4, 255.0)
-                out[:value.size] = value[:4]
-                return np.clip(out, 0, 255).astype(np.uint8)
-    return np.array([200, 200, 200, 255], np.uint8)
+    """(4,) uint8 base color of a trimesh material: a glTF material's
+    baseColorFactor, white where the file leaves it out (glTF's default);
+    an OBJ material's diffuse color."""
+    if isinstance(material, trimesh.visual.material.PBRMaterial):
+        factor = material.baseColorFactor
+        return np.full(4, 255, np.uint8) if factor is None else trimesh.visual.color.to_rgba(factor)
+    return trimesh.visual.color.to_rgba(material.main_color)
 
 
 def _digest(vertices: np.ndarray, faces: np.ndarray, asset: Asset) -> str:
@@ -297,7 +328,8 @@ def surface_color(asset: Asset, face: np.ndarray, bary: np.ndarray) -> np.ndarra
         if not len(sel):
             continue
         uv = np.einsum("nk,nkc->nc", bary[sel], asset.corner_uv[face[sel]])
-        uv = np.nan_to_num(uv) % 1.0
+        uv = np.nan_to_num(uv)
+        uv -= np.floor(uv + 1e-6)  # wrapped; within 1e-6 below a whole number counts as on it (quantized files)
         h, w = image.shape[:2]
         col = np.clip((uv[:, 0] * (w - 1)).round().astype(np.int64), 0, w - 1)
         row = np.clip(((1.0 - uv[:, 1]) * (h - 1)).round().astype(np.int64), 0, h - 1)

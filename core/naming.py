@@ -42,6 +42,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from .files import atomic_write
 from .loading import Asset
 from .rendering import Camera, Renderer, View
 from .settings import Settings
@@ -735,9 +736,6 @@ def write_names(names: dict, path: str) -> str:
     for part_id in sorted(names, key=int):
         value = names[part_id]
         out[str(int(part_id))] = value.name if isinstance(value, NameResult) else value
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(out, f, indent=2, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    with atomic_write(path) as f:
+        f.write((json.dumps(out, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     return path

@@ -347,6 +347,30 @@ def test_write_downloads(model, tmp_path):
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".partscope-")]
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_outputs_get_the_mode_the_umask_gives(model, tmp_path, umask):
+    """Every file written (the downloads, a lone GLB as the command line
+    writes parts_scale_*.glb, names.json) is readable as any file the user
+    writes is: 0666 less the umask, like open() gives, not mkstemp's 0600."""
+    from core.export import write_downloads
+    from core.naming import write_names
+
+    _, asset = model
+    old = os.umask(umask)
+    try:
+        paths = list(write_downloads(asset, _cut(asset), tmp_path, stem="m").values())
+        paths.append(write_glb(colored_scene(asset, _cut(asset)), tmp_path / "parts_scale_0.50.glb"))
+        paths.append(write_names({0: "lid"}, str(tmp_path / "names.json")))
+        with open(tmp_path / "by_open.txt", "w") as f:
+            f.write("x")
+    finally:
+        os.umask(old)
+    expected = os.stat(tmp_path / "by_open.txt").st_mode & 0o777
+    assert expected == 0o666 & ~umask
+    assert {os.path.basename(p): os.stat(p).st_mode & 0o777 for p in paths} == {
+        os.path.basename(p): expected for p in paths}
+
+
 def test_exports_are_deterministic(model, tmp_path):
     _, asset = model
     labels = _cut(asset)

@@ -147,3 +147,115 @@ def test_bad_inputs_give_one_clear_sentence(tmp_path, name, data, phrase):
     message = str(err.value)
     assert phrase.lower() in message.lower()
     assert "\n" not in message and message.endswith(".")
+
+
+def test_texture_transform_follows_the_extensions_example():
+    """KHR_texture_transform's example (offset 0 1, rotation pi/2, scale 0.5)
+    shows the lower left quarter of the image (v runs down): the unit
+    square's corners land in u 0..0.5, v 0.5..1."""
+    from core.gltf_decode import uv_matrix
+
+    m = uv_matrix({"offset": [0, 1], "rotation": np.pi / 2, "scale": [0.5, 0.5]})
+    square = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float)
+    np.testing.assert_allclose(square @ m[:, :2].T + m[:, 2], [[0, 1], [0, 0.5], [0.5, 0.5], [0.5, 1]], atol=1e-12)
+    np.testing.assert_allclose(uv_matrix({}), [[1, 0, 0], [0, 1, 0]])
+
+
+@pytest.mark.parametrize("vk_format,scheme,tolerance", [
+    (23, 0, 0), (43, 0, 0), (91, 0, 0), (97, 0, 1), (109, 0, 1), (43, 3, 0), (43, 2, 0)])
+def test_plain_ktx2_decodes_to_its_pixels(vk_format, scheme, tolerance):
+    from benchmarks.corpus_files import pattern
+    from benchmarks.corpus_ktx2 import ktx2_bytes
+    from core import ktx2
+
+    rgba = np.asarray(pattern(1, size=12).convert("RGBA")).copy()
+    rgba[..., 3] = np.arange(12)[None, :] * 20
+    got = ktx2.rgba(ktx2_bytes(rgba, vk_format, scheme))
+    channels = 3 if vk_format == 23 else 4
+    assert got.shape == rgba.shape
+    if channels == 3:
+        assert (got[..., 3] == 255).all()
+    assert np.abs(got[..., :channels].astype(int) - rgba[..., :channels]).max() <= tolerance
+
+
+@pytest.mark.parametrize("vk_format,n", [(131, 1), (146, 7)])
+def test_block_compressed_ktx2_decodes_as_its_blocks(vk_format, n):
+    """BC1 and BC7 (10 x 6 pixels: blocks cut at the edge) decode to what
+    their blocks hold, and that is near the image they were made from."""
+    from PIL import Image
+
+    from benchmarks.corpus_files import pattern
+    from benchmarks.corpus_ktx2 import bc_blocks, ktx2_bytes
+    from core import ktx2
+
+    rgba = np.asarray(pattern(0, size=12).convert("RGBA"))[:6, :10].copy()
+    got = ktx2.rgba(ktx2_bytes(rgba, vk_format))
+    blocks = np.asarray(Image.frombytes("RGBA", (12, 8), bc_blocks(rgba, vk_format), "bcn", n))[:6, :10]
+    assert got.shape == (6, 10, 4)
+    np.testing.assert_array_equal(got[..., :3], blocks[..., :3])
+    assert np.median(np.abs(got[..., :3].astype(int) - rgba[..., :3])) < 16
+
+
+def test_a_ktx2_format_it_cannot_decode_is_named():
+    from benchmarks.corpus_ktx2 import ktx2_bytes
+    from core import ktx2
+    from core.gltf import GltfError
+
+    data = bytearray(ktx2_bytes(np.zeros((4, 4, 4), np.uint8), 43))
+    data[12:16] = (157).to_bytes(4, "little")  # ASTC 4x4
+    with pytest.raises(GltfError) as err:
+        ktx2.rgba(bytes(data))
+    assert str(err.value) == ("has a KTX2 texture in a format PartScope cannot decode (Vulkan format 157): export it "
+                              "again with PNG, JPEG or Basis Universal textures")
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "cp1252", "latin-1"])
+def test_model_text_is_read_in_its_encoding(encoding):
+    from core.text import read_text
+
+    text = "o Caña_à_façade\nusemtl Añil\n"
+    if encoding == "cp1252":
+        text += "# “quoted” – €\n"
+    assert read_text(text.encode(encoding)) == text
+    assert read_text(b"o \x81\x8d\n") == "o \x81\x8d\n"  # bytes Windows-1252 leaves unassigned: as Latin-1
+
+
+def test_gltf_material_colours_follow_the_specification(tmp_path):
+    """No baseColorFactor means white (glTF's default), not a grey; vertex
+    colours (COLOR_0) are multiplied by the factor."""
+    from benchmarks.corpus_files import hand_glb
+    from core import gltf
+
+    tree, binary = gltf.split_glb(hand_glb([(np.eye(3, dtype=np.float32), np.array([0, 1, 2]), 4, 0)] * 2))
+    del tree["materials"][0]["pbrMetallicRoughness"]["baseColorFactor"]
+    tree["materials"][1]["pbrMetallicRoughness"]["baseColorFactor"] = [0.5, 1.0, 1.0, 1.0]
+    colours = np.array([[255, 0, 0, 255], [0, 255, 0, 255], [0, 0, 255, 255]], np.uint8)
+    view = {"buffer": 0, "byteOffset": len(binary), "byteLength": colours.nbytes}
+    tree["bufferViews"].append(view)
+    tree["accessors"].append({"bufferView": len(tree["bufferViews"]) - 1, "componentType": 5121, "count": 3,
+                              "type": "VEC4", "normalized": True})
+    tree["meshes"][1]["primitives"][0]["attributes"]["COLOR_0"] = len(tree["accessors"]) - 1
+    path = tmp_path / "colours.glb"
+    path.write_bytes(gltf.glb_bytes(tree, binary + colours.tobytes()))
+    asset = load_asset(str(path))
+    first = asset.face_node == asset.node_names.index("node_0")
+    assert (asset.corner_color[first] == 255).all()
+    np.testing.assert_array_equal(asset.corner_color[~first][0, :, :3], [[128, 0, 0], [0, 255, 0], [0, 0, 255]])
+
+
+def test_cracks_close_only_between_primitives():
+    """Two halves of a square, each its own primitive, moved apart by a
+    hundredth of an edge: their seam closes; the same gap inside one
+    primitive, or a gap of half an edge, stays open."""
+    from core.topology import close_cracks
+
+    left = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], float)
+    right = left + [1.01, 0, 0]
+    vertices = np.vstack([left, right])
+    faces = np.array([[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7]])
+    closed = close_cracks(vertices, faces, np.repeat([0, 1], 4))
+    np.testing.assert_array_equal(closed[[4, 7]], closed[[1, 2]])
+    np.testing.assert_array_equal(closed[[0, 3, 5, 6]], vertices[[0, 3, 5, 6]])
+    np.testing.assert_array_equal(close_cracks(vertices, faces, np.zeros(8, int)), vertices)
+    apart = np.vstack([left, left + [1.5, 0, 0]])
+    np.testing.assert_array_equal(close_cracks(apart, faces, np.repeat([0, 1], 4)), apart)

@@ -172,6 +172,7 @@ class Handlers:
         if request is not None and request.session_hash:
             self._showing[request.session_hash] = session
         about = f"**{name}**: {asset.n_faces:,} faces, {len(asset.node_names)} node(s)"
+        about += "".join(f". {warning[:-1]}" for warning in asset.warnings)  # what was left out, said
 
         item = self.store.get(key) or self._from_disk(key, asset)
         if item is not None:

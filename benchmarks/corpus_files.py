@@ -1,0 +1,550 @@
+"""The files of the input corpus (benchmarks/corpus.py), made here: scenes,
+and the same scenes written the ways other tools write them (Draco and
+meshopt by those libraries' own encoders, quantized and normalized
+attributes, texture transforms, every primitive mode, lines beside
+triangles, unpadded GLB chunks, separate files with a map missing,
+Windows-1252 text; KTX2 textures are in corpus_ktx2.py), plus the damaged
+files people upload by mistake.
+
+Each builder takes the bytes of a plain GLB (or a scene) and returns bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zipfile
+
+import numpy as np
+import trimesh
+from PIL import Image
+
+from core import gltf
+
+STRIP, FAN = 5, 6
+TRANSFORM, BASISU = "KHR_texture_transform", "KHR_texture_basisu"
+
+
+# ------------------------------------------------------------------ scenes
+def pattern(i: int, size: int = 16) -> Image.Image:
+    """A texture whose colour changes across it (a gradient, a checker and a
+    channel of its own per ``i``), so a coordinate read wrong shows."""
+    y, x = np.mgrid[:size, :size]
+    image = np.zeros((size, size, 3), np.uint8)
+    image[..., 0] = x * 255 // (size - 1)
+    image[..., 1] = y * 255 // (size - 1)
+    image[..., 2] = np.where((x // 4 + y // 4 + i) % 2 == 0, 230, 30)
+    return Image.fromarray(image)
+
+
+def textured_scene(n_nodes: int = 3) -> trimesh.Scene:
+    """Textured boxes (an image each; the first white, the others tinted)
+    and vertex-colored balls, ``n_nodes`` nodes apart."""
+    scene = trimesh.Scene()
+    rng = np.random.default_rng(0)
+    for i in range(n_nodes):
+        if i % 3 == 2:
+            mesh = trimesh.creation.icosphere(subdivisions=2, radius=0.2)
+            mesh.visual.vertex_colors = [0, 200, 0, 255]
+        else:
+            mesh = trimesh.creation.box(extents=[0.4, 0.4, 0.4])
+            uv = rng.uniform(0.05, 0.95, (len(mesh.vertices), 2))
+            tint = [255, 255, 255, 255] if i == 0 else [255, 210, 170, 255]
+            material = trimesh.visual.material.PBRMaterial(baseColorTexture=pattern(i), baseColorFactor=tint)
+            mesh.visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
+        mesh.apply_translation([0.6 * (i % 10), 0.6 * (i // 10), 0])
+        scene.add_geometry(mesh, geom_name=f"part_{i}")
+    return scene
+
+
+def split_ball() -> trimesh.Scene:
+    """One closed ball cut into two primitives (two textures) that share the
+    seam's vertex positions, as a model split by material is."""
+    ball = trimesh.creation.icosphere(subdivisions=3, radius=0.37)
+    ball.apply_translation([0.123, 0.0457, -0.31])
+    top = ball.triangles_center[:, 2] > ball.centroid[2]
+    scene = trimesh.Scene()
+    for i, keep in enumerate((top, ~top)):
+        half = ball.submesh([np.nonzero(keep)[0]], append=True)
+        uv = (half.vertices[:, :2] - half.bounds[0, :2]) / np.ptp(half.vertices[:, :2], axis=0)
+        half.visual = trimesh.visual.TextureVisuals(uv=uv, image=pattern(i))
+        scene.add_geometry(half, geom_name=f"half_{i}")
+    return scene
+
+
+def scene_faces(scene: trimesh.Scene) -> int:
+    return sum(len(g.faces) for g in scene.dump())
+
+
+def glb(scene: trimesh.Scene) -> bytes:
+    return scene.export(file_type="glb")
+
+
+# ------------------------------------------------------------------ compressed
+def draco_glb(scene: trimesh.Scene) -> bytes:
+    """Every primitive Draco-compressed (trimesh's exporter, with DracoPy)."""
+    return scene.export(file_type="glb", extension_draco=True)
+
+
+def _index_views(tree: dict) -> set:
+    return {tree["accessors"][p["indices"]]["bufferView"]
+            for m in tree["meshes"] for p in m["primitives"] if "indices" in p}
+
+
+def meshopt_glb(data: bytes, extension: str = "EXT_meshopt_compression", version: int = 0) -> bytes:
+    """A plain GLB with every geometry bufferView meshopt-compressed (meshopt's
+    encoder), the uncompressed data left out: its fallback buffer is empty,
+    as gltfpack writes it."""
+    import meshopt
+
+    tree, binary = gltf.split_glb(data)
+    indices = _index_views(tree)
+    rows = {a["bufferView"]: a for a in tree["accessors"] if "bufferView" in a}
+    out, fallback = bytearray(), 0
+    for i, view in enumerate(tree["bufferViews"]):
+        start = view.get("byteOffset", 0)
+        chunk = binary[start:start + view["byteLength"]]
+        out += b"\0" * (-len(out) % 4)
+        if i not in rows:  # images stay as they are
+            view["byteOffset"] = len(out)
+            out += chunk
+            continue
+        acc = rows[i]
+        if i in indices:
+            values, mode = np.frombuffer(chunk, gltf.DTYPES[acc["componentType"]]), "TRIANGLES"
+        else:
+            stride = view.get("byteStride") or len(chunk) // acc["count"]
+            values, mode = np.frombuffer(chunk, np.uint8).reshape(acc["count"], stride), "ATTRIBUTES"
+        packed = meshopt.encode_gltf_buffer(values, mode, version)
+        stride = values.itemsize if mode == "TRIANGLES" else values.shape[1]
+        ext = {"buffer": 0, "byteOffset": len(out), "byteLength": len(packed), "byteStride": stride,
+               "count": len(values), "mode": mode}
+        out += packed
+        tree["bufferViews"][i] = {"buffer": 1, "byteOffset": fallback, "byteLength": len(chunk),
+                                  "extensions": {extension: ext}}
+        if mode == "ATTRIBUTES":
+            tree["bufferViews"][i]["byteStride"] = stride
+        fallback += len(chunk) + (-len(chunk) % 4)
+    tree["buffers"] = [{"byteLength": len(out)},
+                       {"byteLength": fallback, "extensions": {extension: {"fallback": True}}}]
+    require(tree, extension)
+    return gltf.glb_bytes(tree, bytes(out))
+
+
+def require(tree: dict, extension: str, required: bool = True) -> None:
+    tree["extensionsUsed"] = tree.get("extensionsUsed", []) + [extension]
+    if required:
+        tree["extensionsRequired"] = tree.get("extensionsRequired", []) + [extension]
+
+
+def _attributes(tree: dict, prefix: str, shared_once: bool = True) -> list:
+    """(primitive, attribute name, accessor) of every float attribute whose
+    name starts with ``prefix``; an accessor primitives share, once (else
+    once per primitive)."""
+    seen, out = set(), []
+    for mesh in tree["meshes"]:
+        for prim in mesh["primitives"]:
+            for name, index in prim["attributes"].items():
+                acc = tree["accessors"][index]
+                if name.startswith(prefix) and acc["componentType"] == 5126 and index not in seen:
+                    seen.update([index] if shared_once else [])
+                    out.append((prim, name, acc))
+    return out
+
+
+def _read(tree: dict, binary: bytes, acc: dict) -> np.ndarray:
+    view = tree["bufferViews"][acc["bufferView"]]
+    width = gltf.COMPONENTS[acc["type"]]
+    start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
+    return np.frombuffer(binary, np.float32, acc["count"] * width, start).reshape(-1, width)
+
+
+def append_view(tree: dict, out: bytearray, values: np.ndarray, stride: int | None = None) -> int:
+    """A new bufferView over ``values`` at the end of ``out``; its index."""
+    out += b"\0" * (-len(out) % 4)
+    view = {"buffer": 0, "byteOffset": len(out), "byteLength": values.nbytes}
+    if stride:
+        view["byteStride"] = stride
+    tree["bufferViews"].append(view)
+    out += values.tobytes()
+    tree["buffers"] = [{"byteLength": len(out)}]
+    return len(tree["bufferViews"]) - 1
+
+
+def quantized_glb(data: bytes) -> bytes:
+    """Positions as int16 in thousandths (padded to 8 bytes a vertex: the same
+    shape, 1000 times larger) and texture coordinates as normalized uint16,
+    as KHR_mesh_quantization allows."""
+    tree, binary = gltf.split_glb(data)
+    out = bytearray(binary)
+    for prim, name, acc in [*_attributes(tree, "POSITION"), *_attributes(tree, "TEXCOORD")]:
+        values = _read(tree, binary, acc)
+        if name == "POSITION":
+            q = np.zeros((len(values), 4), np.int16)
+            q[:, :3] = np.round(values * 1000)
+            acc.update(componentType=5122, min=q[:, :3].min(0).tolist(), max=q[:, :3].max(0).tolist())
+        else:
+            q = np.round(np.clip(values, 0, 1) * 65535).astype(np.uint16)
+            acc.update(componentType=5123, normalized=True)
+        acc.update(byteOffset=0, bufferView=append_view(tree, out, q, stride=q.shape[1] * q.itemsize))
+    require(tree, "KHR_mesh_quantization")
+    return gltf.glb_bytes(tree, bytes(out))
+
+
+def sparse_glb(data: bytes) -> bytes:
+    """The first primitive's positions as a sparse accessor: the stored
+    positions with the first half of the vertices at the origin, and the
+    true ones for those vertices in its sparse part."""
+    tree, binary = gltf.split_glb(data)
+    out = bytearray(binary)
+    acc = tree["accessors"][tree["meshes"][0]["primitives"][0]["attributes"]["POSITION"]]
+    positions = _read(tree, binary, acc)
+    half = np.arange(len(positions) // 2, dtype=np.uint16)
+    base = positions.copy()
+    base[half] = 0
+    acc.update(bufferView=append_view(tree, out, base), byteOffset=0, sparse={
+        "count": len(half), "indices": {"bufferView": append_view(tree, out, half), "componentType": 5123},
+        "values": {"bufferView": append_view(tree, out, positions[half])}})
+    return gltf.glb_bytes(tree, bytes(out))
+
+
+def normalized_uv_glb(data: bytes, dtype=np.uint8) -> bytes:
+    """Texture coordinates as normalized unsigned integers, which core glTF
+    allows without any extension."""
+    tree, binary = gltf.split_glb(data)
+    out = bytearray(binary)
+    top = np.iinfo(dtype).max
+    for _, _, acc in _attributes(tree, "TEXCOORD"):
+        q = np.round(np.clip(_read(tree, binary, acc), 0, 1) * top).astype(dtype)
+        q = np.pad(q, ((0, 0), (0, (-q.shape[1] * q.itemsize % 4) // q.itemsize)))  # rows of 4 bytes
+        acc.update(componentType={np.uint8: 5121, np.uint16: 5123}[dtype], normalized=True, byteOffset=0,
+                   bufferView=append_view(tree, out, q, stride=q.shape[1] * q.itemsize))
+    return gltf.glb_bytes(tree, bytes(out))
+
+
+def transformed_uv_glb(data: bytes, transform: dict, texcoord: int = 0) -> bytes:
+    """Texture coordinates stored before a KHR_texture_transform that brings
+    them back (and, with ``texcoord`` 1, in TEXCOORD_1, with TEXCOORD_0 left
+    as zeros): the look is the plain file's only if the transform and the
+    coordinate set are applied."""
+    tree, binary = gltf.split_glb(data)
+    out = bytearray(binary)
+    matrix = _uv_matrix(transform)
+    for prim, name, acc in _attributes(tree, "TEXCOORD_0", shared_once=False):
+        uv = _read(tree, binary, acc).astype(np.float64)
+        stored = (np.linalg.inv(matrix) @ np.c_[uv, np.ones(len(uv))].T).T[:, :2].astype(np.float32)
+        view = append_view(tree, out, stored)
+        tree["accessors"].append({**acc, "bufferView": view, "byteOffset": 0})
+        prim["attributes"][f"TEXCOORD_{texcoord}"] = len(tree["accessors"]) - 1
+        if texcoord:
+            tree["accessors"].append({**acc, "bufferView": append_view(tree, out, np.zeros_like(stored)), "byteOffset": 0})
+            prim["attributes"]["TEXCOORD_0"] = len(tree["accessors"]) - 1
+    for material in tree["materials"]:
+        info = material.get("pbrMetallicRoughness", {}).get("baseColorTexture")
+        if info is not None:
+            info["extensions"] = {TRANSFORM: transform}
+            if texcoord:
+                info["texCoord"] = texcoord
+    require(tree, TRANSFORM, required=False)
+    return gltf.glb_bytes(tree, bytes(out))
+
+
+def _uv_matrix(transform: dict) -> np.ndarray:
+    """(3, 3) KHR_texture_transform as the extension's text gives it:
+    translation @ rotation @ scale, the rotation counter-clockwise in UV
+    space with v down (its example: offset 0 1, rotation pi/2, scale 0.5
+    shows the lower left quarter of the image). Written here apart from the
+    loader's own, so that the two check each other."""
+    (ox, oy), (sx, sy), r = transform["offset"], transform["scale"], transform["rotation"]
+    translation = np.array([[1, 0, ox], [0, 1, oy], [0, 0, 1]])
+    rotation = np.array([[np.cos(r), np.sin(r), 0], [-np.sin(r), np.cos(r), 0], [0, 0, 1]])
+    return translation @ rotation @ np.diag([sx, sy, 1])
+
+
+def no_factor_glb(data: bytes) -> bytes:
+    """The GLB without the baseColorFactor its materials state as white,
+    glTF's default, as many exporters write it (glTF-Transform drops it)."""
+    tree, binary = gltf.split_glb(data)
+    dropped = 0
+    for material in tree["materials"]:
+        pbr = material.setdefault("pbrMetallicRoughness", {})
+        if pbr.get("baseColorFactor", [1, 1, 1, 1]) == [1, 1, 1, 1]:
+            dropped += pbr.pop("baseColorFactor", None) is not None
+    assert dropped, "no white baseColorFactor to leave out"
+    return gltf.glb_bytes(tree, binary)
+
+
+def unpadded_glb(data: bytes) -> bytes:
+    """The GLB with its JSON chunk not padded to 4 bytes and the BIN chunk
+    right after it, as trimesh's own cube.glb and pins.glb are written."""
+    tree, binary = gltf.split_glb(data)
+    text = json.dumps(tree, separators=(",", ":")).encode()
+    if len(text) % 4 == 0:
+        text = json.dumps({**tree, "extras": {"pad": "x"}}, separators=(",", ":")).encode()
+    assert len(text) % 4
+    body = struct.pack("<II", len(text), gltf.JSON_CHUNK) + text
+    body += struct.pack("<II", len(binary), gltf.BIN_CHUNK) + binary
+    return gltf.GLB_MAGIC + struct.pack("<II", 2, 12 + len(body)) + body
+
+
+# ------------------------------------------------------------------ primitive modes
+def modes_glb(every_mode: bool) -> bytes:
+    """A hexagon drawn as a triangle fan, a ribbon as a triangle strip and a
+    quad as a triangle list, each its own node and colour; with
+    ``every_mode`` also a point, a line, a line loop and a line strip
+    primitive over the same vertices (as Khronos MeshPrimitiveModes); else
+    the same triangles written as triangle lists."""
+    ring = np.c_[np.cos(np.arange(6) * np.pi / 3), np.sin(np.arange(6) * np.pi / 3), np.zeros(6)]
+    hexagon = np.vstack([[0, 0, 0], ring]).astype(np.float32)
+    fan = np.array([0, 1, 2, 3, 4, 5, 6, 1])
+    ribbon = np.array([[x, y, 0] for x in range(5) for y in (0, 1)], np.float32) + [3, -0.5, 0]
+    strip = np.arange(10)
+    quad = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], np.float32) + [-3, -0.5, 0]
+    shapes = [(hexagon, fan, FAN), (ribbon, strip, STRIP), (quad, np.array([0, 1, 2, 0, 2, 3]), 4)]
+    if not every_mode:
+        shapes = [(v, _as_list(i, mode), 4) for v, i, mode in shapes]
+    prims = [(v, i, mode, k) for k, (v, i, mode) in enumerate(shapes)]
+    if every_mode:
+        prims += [(hexagon, None, mode, 0) for mode in (0, 1, 2, 3)]
+    return hand_glb(prims)
+
+
+def _as_list(indices: np.ndarray, mode: int) -> np.ndarray:
+    if mode == FAN:
+        return np.stack([np.full(len(indices) - 2, indices[0]), indices[1:-1], indices[2:]], 1).ravel()
+    if mode == STRIP:
+        return np.concatenate([indices[[k + k % 2, k + 1 - k % 2, k + 2]] for k in range(len(indices) - 2)])
+    return indices
+
+
+def hand_glb(prims) -> bytes:
+    """A GLB written by hand: one node and mesh per (positions, indices or
+    None, mode, colour number) primitive, each with its own material."""
+    tree = {"asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": list(range(len(prims)))}],
+            "nodes": [], "meshes": [], "accessors": [], "bufferViews": [], "materials": []}
+    out = bytearray()
+    colours = [[0.9, 0.2, 0.1, 1], [0.1, 0.3, 0.9, 1], [0.2, 0.8, 0.2, 1]]
+    for k, (positions, indices, mode, colour) in enumerate(prims):
+        attrs = {"POSITION": _accessor(tree, out, np.asarray(positions, np.float32))}
+        prim = {"attributes": attrs, "mode": mode, "material": k}
+        if indices is not None:
+            prim["indices"] = _accessor(tree, out, indices.astype(np.uint16))
+        tree["materials"].append({"pbrMetallicRoughness": {"baseColorFactor": colours[colour]}})
+        tree["meshes"].append({"name": f"mesh_{k}", "primitives": [prim]})
+        tree["nodes"].append({"name": f"node_{k}", "mesh": k})
+    return gltf.glb_bytes(tree, bytes(out))
+
+
+def _accessor(tree: dict, out: bytearray, values: np.ndarray) -> int:
+    kind = {np.dtype(np.float32): 5126, np.dtype(np.uint16): 5123}[values.dtype]
+    acc = {"bufferView": append_view(tree, out, values), "componentType": kind, "count": len(values),
+           "type": "VEC3" if values.ndim == 2 else "SCALAR"}
+    if values.ndim == 2:
+        acc.update(min=values.min(0).tolist(), max=values.max(0).tolist())
+    tree["accessors"].append(acc)
+    return len(tree["accessors"]) - 1
+
+
+def with_lines(data: bytes) -> bytes:
+    """The GLB with a line primitive added beside the triangles of its first
+    mesh and a line-strip-only mesh in a node of its own."""
+    tree, binary = gltf.split_glb(data)
+    out = bytearray(binary)
+    first = tree["meshes"][0]["primitives"][0]
+    lines = np.arange(4, dtype=np.uint16)
+    tree["accessors"].append({"bufferView": append_view(tree, out, lines), "componentType": 5123,
+                              "count": len(lines), "type": "SCALAR"})
+    tree["meshes"][0]["primitives"].append({"attributes": {"POSITION": first["attributes"]["POSITION"]},
+                                            "indices": len(tree["accessors"]) - 1, "mode": 1})
+    outline = {"attributes": {"POSITION": first["attributes"]["POSITION"]}, "mode": 3}
+    tree["meshes"].append({"name": "outline", "primitives": [outline]})
+    tree["nodes"].append({"name": "outline", "mesh": len(tree["meshes"]) - 1})
+    tree["scenes"][tree.get("scene", 0)]["nodes"].append(len(tree["nodes"]) - 1)
+    return gltf.glb_bytes(tree, bytes(out))
+
+
+def replace_images(data: bytes, encode) -> bytes:
+    """The GLB with each image's bytes and type replaced by ``encode(rgba) -> (bytes, mime type)``."""
+    tree, binary = gltf.split_glb(data)
+    out = bytearray(binary)
+    for image in tree["images"]:
+        view = tree["bufferViews"][image["bufferView"]]
+        png = binary[view["byteOffset"]:view["byteOffset"] + view["byteLength"]]
+        rgba = np.ascontiguousarray(np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")))
+        encoded, mime = encode(rgba)
+        image.update(bufferView=append_view(tree, out, np.frombuffer(encoded, np.uint8)), mimeType=mime)
+    return gltf.glb_bytes(tree, bytes(out))
+
+
+# ------------------------------------------------------------------ separate files
+def gltf_files(scene: trimesh.Scene, stem: str, draco: bool = False) -> dict:
+    """A .gltf with its .bin and images as separate files (the .gltf first)."""
+    files = scene.export(file_type="gltf", extension_draco=draco)
+    tree = json.loads(files.pop("model.gltf"))
+    for i, image in enumerate(tree.get("images", [])):  # trimesh writes them into a .bin: take them out
+        view = tree["bufferViews"][image.pop("bufferView")]
+        data = files[tree["buffers"][view["buffer"]]["uri"]]
+        image["uri"] = f"image_{i}.png"
+        files[image["uri"]] = data[view.get("byteOffset", 0):view.get("byteOffset", 0) + view["byteLength"]]
+    renamed = {}
+    for key in ("buffers", "images"):
+        for item in tree.get(key, []):
+            if "uri" in item:
+                new = f"{stem}_{item['uri']}"
+                renamed[new] = files[item["uri"]]
+                item["uri"] = new
+    return {f"{stem}.gltf": json.dumps(tree).encode(), **renamed}
+
+
+def missing_map_files(scene: trimesh.Scene, stem: str) -> dict:
+    """The separate glTF with a roughness map whose image is not among the
+    files (and a normal map whose image is)."""
+    files = gltf_files(scene, stem)
+    tree = json.loads(files[f"{stem}.gltf"])
+    tree["images"] += [{"uri": f"{stem}_roughness.png"}, {"uri": f"{stem}_normal.png"}]
+    tree["textures"] += [{"source": len(tree["images"]) - 2}, {"source": len(tree["images"]) - 1}]
+    pbr = tree["materials"][0].setdefault("pbrMetallicRoughness", {})
+    pbr["metallicRoughnessTexture"] = {"index": len(tree["textures"]) - 2}
+    tree["materials"][0]["normalTexture"] = {"index": len(tree["textures"]) - 1}
+    normal = io.BytesIO()
+    Image.new("RGB", (4, 4), (128, 128, 255)).save(normal, format="PNG")
+    return {**files, f"{stem}.gltf": json.dumps(tree).encode(), f"{stem}_normal.png": normal.getvalue()}
+
+
+def without_images(files: dict) -> dict:
+    """The separate glTF's files without its images."""
+    return {name: data for name, data in files.items() if not name.endswith(".png")}
+
+
+def zipped(files: dict, folder: str = "") -> bytes:
+    """The files as one ZIP (inside ``folder``), with the clutter a Mac adds."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(folder + name, data)
+            archive.writestr(f"__MACOSX/{folder}._{name}", b"\0\5\26\7")
+    return buf.getvalue()
+
+
+def climbing_gltf(scene: trimesh.Scene) -> bytes:
+    tree = json.loads(gltf_files(scene, "climbs")["climbs.gltf"])
+    tree["buffers"][0]["uri"] = "../secret.bin"
+    return json.dumps(tree).encode()
+
+
+# ------------------------------------------------------------------ text files
+def box_obj_lines(name: str) -> list:
+    box = trimesh.creation.box()
+    return ([f"o {name}"] + [f"v {x} {y} {z}" for x, y, z in box.vertices]
+            + [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in box.faces])
+
+
+def latin1_obj() -> bytes:
+    lines = ["# modèle exporté par Caféteria"] + box_obj_lines("boîte")
+    return ("\n".join(lines) + "\n").encode("latin-1")
+
+
+def cp1252_obj_files(stem: str) -> dict:
+    """An OBJ and its .mtl in Windows-1252, two boxes with a material each:
+    names with letters a guessing decoder reads as others ('ñ', 'à'), a
+    colour per material (trimesh names each piece after its material)."""
+    obj = [f"mtllib {stem}.mtl", "# “Piñata” exportée – n°2"] + box_obj_lines("Caña")
+    obj.insert(3, "usemtl Caña_roja")
+    top = box_obj_lines("Pièce_à_façade")
+    top[1:9] = [f"v {x} {y + 2} {z}" for x, y, z in trimesh.creation.box().vertices]
+    top[9:] = [f"f {a + 9} {b + 9} {c + 9}" for a, b, c in trimesh.creation.box().faces]
+    obj += [top[0], "usemtl Añil_à_façade"] + top[1:]
+    mtl = ["# matériaux", "newmtl Caña_roja", "Kd 0.9 0.1 0.1", "newmtl Añil_à_façade", "Kd 0.1 0.2 0.9"]
+    return {f"{stem}.obj": ("\n".join(obj) + "\n").encode("cp1252"),
+            f"{stem}.mtl": ("\n".join(mtl) + "\n").encode("cp1252")}
+
+
+def latin1_stl() -> bytes:
+    return trimesh.creation.box().export(file_type="stl_ascii").replace("solid ", "solid pièce ", 1).encode("latin-1")
+
+
+def latin1_binary_stl() -> bytes:
+    data = bytearray(trimesh.creation.box().export(file_type="stl"))
+    data[:80] = "Pièce usinée, exportée".encode("latin-1").ljust(80, b" ")
+    return bytes(data)
+
+
+def utf16_obj() -> bytes:
+    return latin1_obj().decode("latin-1").encode("utf-16")
+
+
+def lines_obj() -> bytes:
+    return b"# a wire\nv 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nl 1 2 3 4 1\n"
+
+
+def zero_area_obj() -> bytes:
+    lines = [f"v {i} {2 * i} {3 * i}" for i in range(6)] + ["f 1 2 3", "f 4 5 6", "f 1 3 5"]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def lines_glb() -> bytes:
+    return trimesh.Scene(trimesh.load_path(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0]]))).export(file_type="glb")
+
+
+def points_ply() -> bytes:
+    return ("ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\n"
+            "property float z\nend_header\n0 0 0\n1 0 0\n0 1 0\n").encode()
+
+
+def point_cloud_glb() -> bytes:
+    points = np.random.default_rng(0).uniform(-1, 1, (200, 3))
+    return trimesh.Scene(trimesh.PointCloud(points)).export(file_type="glb")
+
+
+# ------------------------------------------------------------------ damaged
+def edit_glb(data: bytes, edit) -> bytes:
+    """The GLB with ``edit(tree, binary) -> binary`` applied."""
+    tree, binary = gltf.split_glb(data)
+    binary = edit(tree, binary)
+    return gltf.glb_bytes(tree, binary)
+
+
+def damage_view(view_index: int):
+    """An edit that scrambles one bufferView's bytes."""
+    def edit(tree, binary):
+        view = tree["bufferViews"][view_index]
+        start = view.get("byteOffset", 0)
+        junk = np.random.default_rng(1).integers(0, 256, view["byteLength"], dtype=np.uint8).tobytes()
+        return binary[:start] + junk + binary[start + view["byteLength"]:]
+    return edit
+
+
+def only_images(tree, binary):
+    for key in ("meshes", "accessors", "materials", "textures", "samplers"):
+        tree.pop(key, None)
+    tree["nodes"] = [{"name": "empty"}]
+    tree["bufferViews"] = [v for i, v in enumerate(tree["bufferViews"])
+                           if i in {im["bufferView"] for im in tree["images"]}]
+    for i, image in enumerate(tree["images"]):
+        image["bufferView"] = i
+    return binary
+
+
+def unknown_extension(tree, binary):
+    tree["extensionsUsed"] = tree["extensionsRequired"] = ["EXT_mesh_gpu_instancing"]
+    return binary
+
+
+def dangling(tree, binary):
+    tree["meshes"][0]["primitives"][0]["attributes"]["POSITION"] = 999
+    return binary
+
+
+def web_uri(tree, binary):
+    tree["buffers"][0]["uri"] = "https://example.com/model.bin"
+    return binary
+
+
+def meshopt_damaged(plain: bytes) -> bytes:
+    data = meshopt_glb(plain)
+    tree, binary = gltf.split_glb(data)
+    ext = tree["bufferViews"][1]["extensions"]["EXT_meshopt_compression"]
+    start = ext["byteOffset"]
+    binary = binary[:start] + b"\xff" * ext["byteLength"] + binary[start + ext["byteLength"]:]
+    return gltf.glb_bytes(tree, binary)

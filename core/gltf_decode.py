@@ -1,0 +1,265 @@
+"""A glTF rewritten as the plain GLB trimesh reads right (see core/gltf.py).
+
+Geometry: Draco (``KHR_draco_mesh_compression``) and meshopt
+(``EXT_meshopt_compression``, ``KHR_meshopt_compression``) data decoded;
+triangle fans as triangle lists; sparse accessors filled in; integer
+positions, normals and texture coordinates (``KHR_mesh_quantization``, or
+normalized integers, which core glTF allows for texture coordinates) and
+16-bit colours as floats, dequantized where the accessor is normalized.
+Looks: each material's base
+colour ``KHR_texture_transform`` and texture coordinate set applied to the
+coordinates, written as TEXCOORD_0 (the set trimesh reads); KTX2 images
+(Basis Universal or plain formats, core/ktx2.py) as PNG; every image inside
+the one buffer. Face order and primitives stay as the file has them.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+
+from . import gltf
+from .gltf import DRACO, DTYPES, FAN, MESHOPT, TRANSFORM, GltfError
+
+
+def decode(tree: dict, buffers: list, folder: str) -> bytes:
+    """A plain GLB (one buffer) of ``tree`` (changed in place); folder :
+    where the glTF's own files lie."""
+    out = _Packer(tree, buffers)
+    for i, view in enumerate(tree.get("bufferViews", [])):
+        ext = next((view["extensions"][e] for e in MESHOPT if e in view.get("extensions", {})), None)
+        if ext is not None:
+            tree["bufferViews"][i] = out.view(_meshopt(ext, buffers), view.get("byteStride"))
+    for mesh in tree.get("meshes", []):
+        for prim in mesh.get("primitives", []):
+            if DRACO in prim.get("extensions", {}):
+                _draco(prim, out)
+            if prim.get("mode", 4) == FAN:
+                _fan_to_list(prim, out)
+            for name, index in prim.get("attributes", {}).items():
+                if gltf.needs_float(name, tree["accessors"][index]):
+                    _to_float(index, tree, out)
+    _bake_base_color_uv(tree, out)
+    _images(tree, out, folder)
+    for key in ("extensionsUsed", "extensionsRequired"):
+        if key in tree:
+            tree[key] = [e for e in tree[key] if e not in gltf.DECODED]
+    return out.glb()
+
+
+def _images(tree: dict, out: "_Packer", folder: str) -> None:
+    """Every image inside the buffer; KTX2 ones (also those a texture shows
+    only through ``KHR_texture_basisu``) as PNG."""
+    for texture in tree.get("textures", []):
+        ext = texture.get("extensions", {}).pop(gltf.BASISU, None)
+        if ext is not None and texture.get("source") is None:
+            texture["source"] = ext["source"]
+            tree["images"][ext["source"]]["mimeType"] = "image/ktx2"
+    used = {t["source"] for t in tree.get("textures", []) if t.get("source") is not None}
+    for i, image in enumerate(tree.get("images", [])):
+        if gltf.is_ktx2(image) and i not in used:  # a KTX2 copy beside a PNG or JPEG one
+            image.pop("uri", None), image.pop("bufferView", None)
+        elif gltf.is_ktx2(image):
+            data = gltf.resource(image["uri"], folder) if "uri" in image else out.view_bytes(image["bufferView"])
+            out.embed(image, _ktx2_png(data), "image/png")
+        elif "uri" in image:
+            out.embed(image, gltf.resource(image["uri"], folder), image.get("mimeType") or _mime(image["uri"]))
+
+
+def _mime(uri: str) -> str:
+    ext = uri.split("?")[0].rsplit(".", 1)[-1].lower()
+    return {"jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}.get(ext, "image/png")
+
+
+def _meshopt(ext: dict, buffers: list) -> bytes:
+    meshopt = gltf.optional_module("meshopt", MESHOPT[0], "meshopt compression", "meshopt==0.1.0")
+    source = buffers[ext["buffer"]] if ext["buffer"] < len(buffers) else None
+    if source is None:
+        raise GltfError("has meshopt-compressed data that is missing from the file")
+    start = ext.get("byteOffset", 0)
+    try:
+        rows = meshopt.decode_gltf_buffer(source[start:start + ext["byteLength"]], ext["count"], ext["byteStride"],
+                                          ext.get("mode", "ATTRIBUTES"), ext.get("filter", "NONE"))
+    except (ValueError, RuntimeError):
+        raise GltfError("has meshopt-compressed geometry that does not decode: the file is damaged; "
+                        "export it again") from None
+    return rows.tobytes()
+
+
+def _draco(prim: dict, out: "_Packer") -> None:
+    DracoPy = gltf.optional_module("DracoPy", DRACO, "Draco compression", "DracoPy==2.2.0")
+    ext = prim["extensions"].pop(DRACO)
+    try:
+        mesh = DracoPy.decode(out.view_bytes(ext["bufferView"]))
+    except Exception:  # DracoPy raises its own and ValueError/RuntimeError for damaged data
+        raise GltfError("has Draco-compressed geometry that does not decode: the file is damaged; "
+                        "export it again") from None
+    by_id = {a["unique_id"]: np.asarray(a["data"]) for a in mesh.attributes}
+    for name, ident in ext.get("attributes", {}).items():
+        if name in prim.get("attributes", {}) and ident in by_id:
+            prim["attributes"][name] = out.accessor(by_id[ident])
+    faces = np.asarray(getattr(mesh, "faces", np.zeros((0, 3))), np.uint32)
+    if not len(faces):
+        raise GltfError("has Draco-compressed data that holds no faces: it is a point cloud; "
+                        "PartScope segments surface meshes")
+    prim["indices"] = out.accessor(faces.reshape(-1))
+    prim["mode"] = 4
+
+
+def _fan_to_list(prim: dict, out: "_Packer") -> None:
+    """A triangle fan (0 1 2, 0 2 3, ...) rewritten as a triangle list, in order."""
+    tree = out.tree
+    if "indices" in prim:
+        fan = out.accessor_values(tree["accessors"][prim["indices"]]).ravel()
+    else:
+        fan = np.arange(tree["accessors"][prim["attributes"]["POSITION"]]["count"])
+    faces = np.stack([np.full(max(len(fan) - 2, 0), fan[0] if len(fan) else 0), fan[1:-1], fan[2:]], axis=1)
+    prim["indices"] = out.accessor(faces.reshape(-1).astype(np.uint32))
+    prim["mode"] = 4
+
+
+def _to_float(index: int, tree: dict, out: "_Packer") -> None:
+    """Rewrite a vertex attribute as float32: its sparse values put in,
+    integers (quantized) dequantized where normalized."""
+    acc = tree["accessors"][index]
+    dtype = np.dtype(DTYPES[acc["componentType"]])
+    if "bufferView" in acc:
+        values = out.accessor_values(acc)
+    else:  # all zeros but what the sparse part gives
+        values = np.zeros((acc["count"], gltf.COMPONENTS[acc["type"]]), dtype)
+    if "sparse" in acc:
+        sparse = acc["sparse"]
+        where = {"count": sparse["count"], "type": "SCALAR", **sparse["indices"]}
+        what = {**acc, "count": sparse["count"], **sparse["values"]}
+        what.pop("sparse")
+        values = values.copy()
+        values[out.accessor_values(where).ravel()] = out.accessor_values(what)
+    values = values.astype(np.float32)
+    if acc.get("normalized") and dtype.kind in "iu":
+        values = np.maximum(values / np.iinfo(dtype).max, -1.0)
+    tree["accessors"][index] = tree["accessors"][out.accessor(values)]
+
+
+def uv_matrix(transform: dict) -> np.ndarray:
+    """(2, 3) affine map of KHR_texture_transform: offset, then rotation,
+    then scale, applied to (u, v, 1). The rotation turns the UVs
+    counter-clockwise in the texture's own frame (v down), so that the
+    extension's example (offset 0 1, rotation pi/2, scale 0.5) picks the
+    lower left quarter of the image."""
+    (ox, oy), (sx, sy) = transform.get("offset", (0, 0)), transform.get("scale", (1, 1))
+    c, s = math.cos(transform.get("rotation", 0.0)), math.sin(transform.get("rotation", 0.0))
+    return np.array([[c * sx, s * sy, ox], [-s * sx, c * sy, oy]])
+
+
+def _bake_base_color_uv(tree: dict, out: "_Packer") -> None:
+    """Write each primitive's base colour texture coordinates, transformed as
+    its material says, as TEXCOORD_0; then drop the transform and set from
+    the material. (trimesh reads only TEXCOORD_0 and no transform; other
+    maps follow the base colour's coordinates there anyway.)"""
+    materials = tree.get("materials", [])
+    wanted = {i: gltf.base_color_uv(m) for i, m in enumerate(materials)}
+    wanted = {i: w for i, w in wanted.items() if w != (0, None)}
+    for mesh in tree.get("meshes", []):
+        for prim in mesh.get("primitives", []):
+            texcoord, transform = wanted.get(prim.get("material"), (0, None))
+            name = f"TEXCOORD_{texcoord}"
+            if prim.get("material") not in wanted or name not in prim.get("attributes", {}):
+                continue
+            uv = out.accessor_values(tree["accessors"][prim["attributes"][name]]).astype(np.float64)
+            if transform is not None:
+                uv = uv @ uv_matrix(transform)[:, :2].T + uv_matrix(transform)[:, 2]
+            prim["attributes"]["TEXCOORD_0"] = out.accessor(uv.astype(np.float32))
+    for i in wanted:
+        info = materials[i]["pbrMetallicRoughness"]["baseColorTexture"]
+        info.pop("texCoord", None)
+        info.get("extensions", {}).pop(TRANSFORM, None)
+
+
+def _ktx2_png(data: bytes) -> bytes:
+    from PIL import Image
+
+    from . import ktx2
+
+    buf = io.BytesIO()
+    Image.fromarray(ktx2.rgba(data), "RGBA").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+class _Packer:
+    """Lays out one GLB buffer: the file's buffers as they were, then new data."""
+
+    def __init__(self, tree: dict, buffers: list):
+        self.tree, self.old = tree, buffers
+        self.base, size = [], 0
+        for data in buffers:
+            size += -size % 8
+            self.base.append(size)
+            size += len(data or b"")
+        self.new_base = size + (-size % 8)
+        self.new = bytearray()
+
+    def view(self, data: bytes, stride=None) -> dict:
+        """A bufferView over new data (buffer -1 until ``glb`` lays it out)."""
+        self.new += b"\0" * (-len(self.new) % 8)
+        view = {"buffer": -1, "byteOffset": len(self.new), "byteLength": len(data)}
+        self.new += data
+        if stride:
+            view["byteStride"] = stride
+        return view
+
+    def _new_view(self, data: bytes) -> int:
+        self.tree.setdefault("bufferViews", []).append(self.view(data))
+        return len(self.tree["bufferViews"]) - 1
+
+    def view_bytes(self, index: int) -> bytes:
+        view = self.tree["bufferViews"][index]
+        source = self.new if view["buffer"] < 0 else self.old[view["buffer"]]
+        if source is None:
+            raise GltfError("is missing data its geometry refers to: the file is damaged; export it again")
+        start = view.get("byteOffset", 0)
+        return bytes(source[start:start + view["byteLength"]])
+
+    def accessor_values(self, acc: dict) -> np.ndarray:
+        """(count, k) values of an accessor, its bufferView's stride followed."""
+        dtype = np.dtype(DTYPES[acc["componentType"]])
+        row = dtype.itemsize * gltf.COMPONENTS[acc["type"]]
+        stride = self.tree["bufferViews"][acc["bufferView"]].get("byteStride") or row
+        data = np.frombuffer(self.view_bytes(acc["bufferView"]), np.uint8)[acc.get("byteOffset", 0):]
+        count = acc["count"]
+        if count and len(data) < (count - 1) * stride + row:
+            raise GltfError("has geometry that runs past the end of its data: the file is damaged; export it again")
+        rows = np.lib.stride_tricks.as_strided(data, (count, row), (stride, 1))
+        return rows.copy().view(dtype).reshape(count, -1)
+
+    def accessor(self, values: np.ndarray) -> int:
+        """A new accessor over ``values``, (n,) or (n, k): float32, or uint32 indices."""
+        values = np.ascontiguousarray(values)
+        kind = 5126 if values.dtype.kind == "f" else 5125
+        values = values.astype(DTYPES[kind])
+        width = 1 if values.ndim == 1 else values.shape[1]
+        acc = {"bufferView": self._new_view(values.tobytes()), "componentType": kind, "count": len(values),
+               "type": {1: "SCALAR", 2: "VEC2", 3: "VEC3", 4: "VEC4"}[width]}
+        if width == 3 and len(values):  # glTF requires bounds on positions
+            acc["min"], acc["max"] = values.min(axis=0).tolist(), values.max(axis=0).tolist()
+        self.tree.setdefault("accessors", []).append(acc)
+        return len(self.tree["accessors"]) - 1
+
+    def embed(self, image: dict, data: bytes, mime: str) -> None:
+        """Make ``image`` hold ``data`` in the buffer."""
+        image.pop("uri", None)
+        image["bufferView"], image["mimeType"] = self._new_view(data), mime
+
+    def glb(self) -> bytes:
+        """The tree and every byte as one GLB."""
+        for view in self.tree.get("bufferViews", []):
+            base = self.new_base if view["buffer"] < 0 else self.base[view["buffer"]]
+            view["byteOffset"], view["buffer"] = view.get("byteOffset", 0) + base, 0
+            view.pop("extensions", None)
+        binary = bytearray()
+        for base, data in zip(self.base, self.old):
+            binary += b"\0" * (base - len(binary)) + (data or b"")
+        binary += b"\0" * (self.new_base - len(binary)) + self.new
+        self.tree["buffers"] = [{"byteLength": len(binary)}]
+        return gltf.glb_bytes(self.tree, bytes(binary))
