@@ -14,7 +14,7 @@ from core.settings import load_settings
 
 threads.prepare(load_settings().threads)  # before numpy, torch and scikit-learn load
 
-from core.batch import preload  # noqa: E402
+from core.segment import preload  # noqa: E402
 from core.pipeline import Engine  # noqa: E402
 from webapp import build_demo  # noqa: E402
 

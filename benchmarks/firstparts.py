@@ -43,7 +43,7 @@ def one(path: str) -> dict:
     from core.settings import load_settings
 
     threads.prepare(load_settings().threads)
-    from core.batch import preload
+    from core.segment import preload
     from core.loading import load_asset
     from core.pipeline import Engine
     from webapp.store import Fitted  # the app's per-scale results: labels, colors, viewer payload

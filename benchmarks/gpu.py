@@ -68,8 +68,8 @@ def section_env(args) -> dict:
     out["import_torch_s"] = python_seconds("import torch")
     out["torch_and_cuda_s"] = python_seconds(
         "import torch; x = torch.ones(256, 256, device='cuda'); (x @ x).sum().item()")
-    out["import_engine_s"] = python_seconds("import core.cli, core.batch; core.batch.preload()")
-    took, proc = run([sys.executable, "-X", "importtime", "-c", "import core.cli, core.batch; core.batch.preload()"])
+    out["import_engine_s"] = python_seconds("import core.cli, core.segment; core.segment.preload()")
+    took, proc = run([sys.executable, "-X", "importtime", "-c", "import core.cli, core.segment; core.segment.preload()"])
     rows = []
     for line in proc.stderr.splitlines():
         parts = line.split("|")

@@ -13,7 +13,7 @@ code = main()
 # everything is written and closed by now; the interpreter's teardown (its
 # last garbage collection over every object torch and scikit-learn made,
 # their exit hooks, the modules) would take 0.3 s more, and up to 2 s
-# without the freeze of batch.preload
+# without the freeze of segment.preload
 logging.shutdown()
 sys.stdout.flush()
 sys.stderr.flush()

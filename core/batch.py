@@ -2,8 +2,8 @@
 ``segment`` contract), a manifest of JSON lines, resumable, one failing object
 never stopping the others; in local worker processes or as Ray tasks.
 
-``segment_to_folder`` and ``name_to_folder`` are the per-object work that
-``python -m core segment`` / ``name`` and ``python -m core batch`` share.
+Each object is written by ``core.segment`` (the ``segment`` contract, which
+``python -m core segment`` / ``name`` write too).
 
 Manifest (``DIR/manifest.jsonl``), one line per finished attempt, the last
 line of an input wins::
@@ -19,13 +19,11 @@ An input counts as done, and is skipped by a later run, when its last line is
 
 from __future__ import annotations
 
-import gc
 import glob
 import hashlib
 import json
 import logging
 import os
-import resource
 import time
 import traceback
 from collections import deque
@@ -36,7 +34,8 @@ import numpy as np
 
 from . import threads
 from .config import SegmentConfig, config_key
-from .loading import FORMATS, InputError, load_asset
+from .loading import FORMATS, InputError
+from .segment import name_to_folder, preload, segment_to_folder
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,111 +44,6 @@ MANIFEST = "manifest.jsonl"
 RAY_PIN = "ray==2.60.0"
 RAY_MISSING = (f"--ray needs Ray, an optional extra: pip install -r requirements-ray.txt "
                f"(or pip install {RAY_PIN}), or leave out --ray to run locally.")
-
-
-# ------------------------------------------------------------ one object
-
-
-def preload() -> None:
-    """Import what a fit needs, the garbage collector off meanwhile, and
-    freeze what the imports made. Loading torch and scikit-learn makes
-    hundreds of thousands of objects, and the full collections they set off
-    as they come walk them all (0.79 s of a command on PSB 241, 0.07 s with
-    this). Frozen objects are never walked again. For a process's entry
-    point, once."""
-    gc.disable()
-    try:
-        from . import cache, export, pipeline  # noqa: F401
-    finally:
-        gc.freeze()
-        gc.enable()
-
-
-def timed_load(path: str) -> tuple:
-    """(``load_asset(path)``, the seconds it took)."""
-    start = time.perf_counter()
-    asset = load_asset(path)
-    return asset, time.perf_counter() - start
-
-
-def segment_to_folder(path: str, out: str, scales: np.ndarray, engine, use_cache: bool = True, loaded=None):
-    """Load (unless ``loaded`` is ``timed_load(path)`` already), fit (or take
-    the cached fit), cut at every scale and write the ``segment`` contract to
-    ``out``: labels.npz (``scales`` (S,) float32, ``face_labels`` (S, F)
-    int32), parts_scale_<s>.glb per scale, run.json.
-
-    returns (asset, field, summary dict as written to run.json); raises
-    InputError for a file PartScope cannot use.
-    """
-    import torch
-
-    from .cache import FitCache, fit_cached
-    from .export import colored_scene, ladder_colors, write_glb
-
-    asset, loading = loaded or timed_load(path)
-    start = time.perf_counter() - loading  # the total counts the load
-    cache = FitCache(os.path.join(engine.settings.cache_dir, "fits")) if use_cache else None
-    try:
-        field = fit_cached(engine, asset, cache)
-        t = time.perf_counter()
-        workers = torch.get_num_threads()  # a process per core clusters scales (PartField.ladder)
-        threads.use(1)  # this one computes their features meanwhile
-        labels = field.ladder(scales, workers=workers, device=engine.device)
-        field.seconds["clustering"] = time.perf_counter() - t
-        log.info("clustering %.2f s for %d scales", field.seconds["clustering"], len(scales))
-        if cache is not None:
-            cache.put(engine, field)
-    finally:
-        if cache is not None:
-            cache.close()
-    os.makedirs(out, exist_ok=True)
-    t = time.perf_counter()
-    np.savez_compressed(os.path.join(out, "labels.npz"), scales=np.asarray(scales, np.float32),
-                        face_labels=labels.astype(np.int32))
-    for s, lab, colors in zip(scales, labels, ladder_colors(labels, scales, asset.mesh.area_faces)):
-        write_glb(colored_scene(asset, lab, colors=colors), os.path.join(out, f"parts_scale_{s:.2f}.glb"))
-    field.seconds["export"] = time.perf_counter() - t
-    total = time.perf_counter() - start
-    peak_kb = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    device = torch.cuda.get_device_name() if engine.device.startswith("cuda") else "cpu"
-    seconds = {"loading": loading, **field.seconds, "total": total}
-    summary = {"input": os.path.abspath(path), "faces": asset.n_faces, "device": device, "peak_rss_mb": peak_kb / 1024,
-               "parts": [int(l.max()) + 1 for l in labels], "scales": [float(s) for s in scales],
-               "seconds": {k: round(v, 3) for k, v in seconds.items()}}
-    with open(os.path.join(out, "run.json"), "w") as f:
-        json.dump(summary, f, indent=1)
-    log.info("wrote %d scales to %s in %.1f s", len(scales), out, total)
-    return asset, field, summary
-
-
-def name_to_folder(asset, labels: np.ndarray, settings: Settings, out: str,
-                   label_set=None) -> dict:
-    """Name the parts of ``labels`` ((F,) int) and write names.json and
-    named_parts.glb to ``out``; with ``label_set`` (allowed names) also
-    semantic.npy ((F,) int32 index into the set, -1 unnamed) and
-    semantic.json ({"labels": [...], "parts": {id: label or null}}).
-
-    returns {part id: NameResult}; raises NamingUnavailable.
-    """
-    from .export import segmented_scene, write_glb
-    from .naming import name_parts, semantic_labels, write_names
-
-    results = name_parts(asset, labels, settings, label_set=label_set)
-    os.makedirs(out, exist_ok=True)
-    write_names(results, os.path.join(out, "names.json"))
-    names = {k: r.name for k, r in results.items() if r.name}
-    write_glb(segmented_scene(asset, labels, names), os.path.join(out, "named_parts.glb"))
-    if label_set is not None:
-        np.save(os.path.join(out, "semantic.npy"), semantic_labels(labels, results, label_set))
-        with open(os.path.join(out, "semantic.json"), "w", encoding="utf-8") as f:
-            json.dump({"labels": list(label_set), "parts": {str(k): names.get(k) for k in results}},
-                      f, indent=1, ensure_ascii=False)
-    for k, r in sorted(results.items()):
-        if r.error:
-            log.warning("part %d: %s", k, r.error)
-    log.info("named %d of %d parts into %s", len(names), len(results), out)
-    return results
 
 
 # ------------------------------------------------------------------ jobs
@@ -209,11 +103,6 @@ def run_job(job: Job) -> dict:
             f.write(traceback.format_exc())
     record["seconds"] = round(time.perf_counter() - start, 3)
     return record
-
-
-def _ray_task(job: Job) -> dict:
-    threads.use(job.cpus)
-    return run_job(job)
 
 
 def failed_record(job: Job, why: str | None = None) -> dict:
@@ -360,50 +249,6 @@ def import_ray():
     return ray
 
 
-def run_ray(jobs: list[Job], on_done: Callable[[dict], None], address: str | None = None,
-            workers: int = 1, cpus: int = 1, gpus: float = 0, retries: int = 2) -> None:
-    """Run ``jobs`` as Ray tasks (``num_cpus=cpus``, ``num_gpus=gpus``, tried
-    again up to ``retries`` times when a worker or node is lost). Without an
-    address a local cluster of ``workers * cpus`` CPUs is started for the run;
-    with one (``auto``, ``ray://host:10001``, ...) the cluster's own size
-    decides, and the ``core`` package is shipped to it (its nodes need the
-    requirements installed). ``on_done(record)`` here as each finishes."""
-    ray = import_ray()
-    started = not ray.is_initialized()
-    if started:
-        runtime_env = {"py_modules": [os.path.dirname(os.path.abspath(__file__))]}
-        if address:
-            ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
-        else:
-            # Ray starts workers at niceness 15, below every other process: on a
-            # busy machine they would barely run. Here they are the whole job.
-            os.environ.setdefault("RAY_worker_niceness", "0")
-            ray.init(num_cpus=workers * cpus, include_dashboard=False, runtime_env=runtime_env,
-                     log_to_driver=False)
-            have = ray.cluster_resources().get("GPU", 0)
-            if gpus > have:
-                ray.shutdown()
-                raise InputError(f"--gpus-per-object {gpus:g} but this machine has {have:g} GPUs that "
-                                 "Ray can use: leave it out to run on the CPU.")
-    try:
-        task = ray.remote(_ray_task).options(num_cpus=cpus, num_gpus=gpus, max_retries=retries)
-        pending = {task.remote(job): job for job in jobs}
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                job = pending.pop(ref)
-                try:
-                    record = ray.get(ref)
-                except ray.exceptions.RayError as exc:
-                    record = failed_record(job, f"The Ray worker running this object was lost "
-                                              f"{retries + 1} times ({type(exc).__name__}): it may need "
-                                              "more memory than a node has.")
-                on_done(record)
-    finally:
-        if started:
-            ray.shutdown()
-
-
 # ------------------------------------------------------------------ batch
 
 
@@ -464,6 +309,8 @@ def run_batch(paths: list[str], out: str, scales, config: SegmentConfig, setting
 
         try:
             if use_ray:
+                from .raybatch import run_ray
+
                 run_ray(jobs, on_done, ray_address, workers, cpus, gpus, retries)
             else:
                 run_local(jobs, workers, on_done, retries, log_level)

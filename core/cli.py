@@ -44,7 +44,7 @@ def _engine(args):
 
 
 def cmd_segment(args) -> int:
-    from .batch import preload, segment_to_folder, timed_load
+    from .segment import preload, segment_to_folder, timed_load
 
     scales = parse_scales(args.scales)
     loaded = timed_load(args.input)  # a file it cannot use is refused before the libraries load (3-12 s)
@@ -54,7 +54,7 @@ def cmd_segment(args) -> int:
 
 
 def cmd_name(args) -> int:
-    from .batch import name_to_folder, preload
+    from .segment import name_to_folder, preload
     from .naming import NamingUnavailable, naming_unavailable_reason
 
     settings = load_settings()

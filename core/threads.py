@@ -19,7 +19,7 @@ the masks and clustering dilute it, in benchmarks/results/threads.md). So:
   halves do not wait for each other while they run (``field.fit_field``:
   PSB 121, 42 ms a step quiet, 67 under a 2-process load, against 62 and
   111 on one thread); the command line's ladder then runs HDBSCAN in one
-  forked process per core (``batch.segment_to_folder``).
+  forked process per core (``segment.segment_to_folder``).
 
 ``PARTSCOPE_THREADS`` (``Settings.threads``) fixes the count instead; -1
 leaves the libraries as they are (for comparison only).

@@ -249,7 +249,7 @@ def test_harness_names_parts_from_the_label_set(local_run, tmp_path):
     matches the part, so right names give semantic mIoU and mAP50 of 100."""
     from fake_llm import FakeLLM
 
-    from core.naming import CanonicalViews, render_canonical
+    from core.naming_views import CanonicalViews, render_canonical
     from core.rendering import Renderer
 
     root = make_dataset(tmp_path / "data", ["pair"])

@@ -96,7 +96,7 @@ def test_name_writes_names_and_a_named_glb(tmp_path):
     names.json and a GLB whose nodes carry the names."""
     from fake_llm import FakeLLM
 
-    from core.naming import CanonicalViews, render_canonical
+    from core.naming_views import CanonicalViews, render_canonical
     from core.rendering import Renderer
 
     path = tmp_path / "box_and_post.ply"

@@ -17,10 +17,11 @@ import pytest
 import trimesh
 
 from core.loading import load_asset
-from core.naming import (
-    HOW_TO_ENABLE, CanonicalViews, NameResult, NamingUnavailable, OutsideLabelSet, Refusal,
-    MalformedAnswer, canonical_cameras, match_label, name_parts, parse_name, redact,
-    render_canonical, semantic_labels, write_names)
+from core.llm import (
+    HOW_TO_ENABLE, MalformedAnswer, NameResult, NamingUnavailable, OutsideLabelSet, Refusal, match_label,
+    parse_name, redact)
+from core.naming import name_parts, semantic_labels, write_names
+from core.naming_views import CanonicalViews, canonical_cameras, render_canonical
 from core.rendering import Renderer
 from core.settings import Settings
 from fake_llm import FakeLLM, iou

@@ -19,7 +19,7 @@ from PIL import Image
 
 from core.export import part_names
 from core.loading import load_asset
-from core.naming import CanonicalViews
+from core.naming_views import CanonicalViews
 from core.rendering import Camera, Renderer, reference_cameras
 from fake_llm import FakeLLM, iou
 from tests.e2e.launch import ASSETS, running_app, shared_cache_dir

@@ -18,7 +18,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from core.naming import highlight
+from core.naming_views import highlight
 from core.rendering import reference_cameras
 
 from .panels import parts_table

@@ -139,7 +139,7 @@ class Fitted:
         with self._lock:
             views = self._naming_views
         if views is None:
-            from core.naming import render_canonical
+            from core.naming_views import render_canonical
 
             views = render_canonical(self.asset)
             with self._lock:
