@@ -30,6 +30,7 @@ def main() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     signal.signal(signal.SIGTERM, _stop)
     settings = load_settings()
+    threads.use(settings.threads)  # once, for every fit the app runs
     demo = build_demo(Engine(settings=settings))
     demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
                 server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 
+from . import threads
 from .config import SegmentConfig, default_scales
 from .loading import InputError, load_asset
 from .settings import load_settings
@@ -49,6 +50,7 @@ def cmd_segment(args) -> int:
     scales = parse_scales(args.scales)
     loaded = timed_load(args.input)  # a file it cannot use is refused before the libraries load (3-12 s)
     preload()
+    threads.use(load_settings().threads)
     segment_to_folder(args.input, args.out, scales, _engine(args), not args.no_cache, loaded)
     return 0
 
@@ -62,6 +64,7 @@ def cmd_name(args) -> int:
         raise InputError(naming_unavailable_reason(settings))
     asset = load_asset(args.input)
     preload()
+    threads.use(settings.threads)
     from .cache import FitCache, fit_cached
 
     engine = _engine(args)

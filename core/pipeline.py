@@ -322,9 +322,8 @@ class Engine:
         timer = timer or StageTimer()
         report = progress or (lambda stage, fraction: None)
         with self._lock:
-            workers = threads.use(self.settings.threads)
+            workers = threads.count()  # as the entry point set them
             log.info("fitting %s on %s thread(s)", asset.name, workers)
-            workers = max(workers, 1)  # views and rays cast side by side on threads
             with timer.stage("sampling"):
                 points = sample_points(asset, cfg.sample.n_points, cfg.seed)
             report("rendering", 0.0)

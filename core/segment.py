@@ -69,9 +69,9 @@ def segment_to_folder(path: str, out: str, scales: np.ndarray, engine, use_cache
     try:
         field = fit_cached(engine, asset, cache)
         t = time.perf_counter()
-        workers = torch.get_num_threads()  # a process per core clusters scales (PartField.ladder)
-        threads.use(1)  # this one computes their features meanwhile
-        labels = field.ladder(scales, workers=workers, device=engine.device)
+        workers = threads.count()  # a process per thread clusters scales (PartField.ladder)
+        with threads.limited(1):  # while this one computes their features
+            labels = field.ladder(scales, workers=workers, device=engine.device)
         field.seconds["clustering"] = time.perf_counter() - t
         log.info("clustering %.2f s for %d scales", field.seconds["clustering"], len(scales))
         if cache is not None:

@@ -2,24 +2,21 @@
 
 Every numeric library brings a thread pool sized to the machine: torch's
 intra-op pool, OpenBLAS, scikit-learn's OpenMP loops. Pools whose idle
-threads spin make each other, and anything else running, crawl: on 2 cores
-under a 2-process load, a fit step took 1.8 s with torch's default 2 threads
-against 0.14 s with one (fit steps on PSB 121; whole commands, where
-the masks and clustering dilute it, in benchmarks/results/threads.md). So:
+threads spin make each other, and anything else running, crawl, and
+intra-op threads that must wait for each other lose to fewer threads on a
+busy machine (benchmarks/results/threads.md measures the choices). So:
 
 - each process says once, before those libraries load, that idle pool
   threads sleep (``prepare``);
-- the masks stage takes as many threads as there are cores nobody else is
-  using when it starts (``use(0)``, measured by ``free_cpus``): both cores
-  on a quiet 2-core machine, one under load (intra-op threads that must
-  wait for each other lose there: a float32 fit step took 215 ms on two
-  against 142 on one);
-- the fit cuts each step's views in two halves, each on its own thread with
-  one torch thread in bfloat16, on every core even under load, since the
-  halves do not wait for each other while they run (``field.fit_field``:
-  PSB 121, 42 ms a step quiet, 67 under a 2-process load, against 62 and
-  111 on one thread); the command line's ladder then runs HDBSCAN in one
-  forked process per core (``segment.segment_to_folder``).
+- its entry point (the command line, the app, a batch worker) then gives
+  its work as many threads as there are cores nobody else is using when it
+  starts (``use(0)``, measured by ``free_cpus``), once; the engine reads
+  that count (``count``);
+- a stage that wants another count takes it for its length (``limited``):
+  the fit runs each step's two halves of views on two threads of one torch
+  thread each (``field.fit_field``), and the command line's ladder clusters
+  scales in one forked process per thread while it computes their features
+  on one (``segment.segment_to_folder``).
 
 ``PARTSCOPE_THREADS`` (``Settings.threads``) fixes the count instead; -1
 leaves the libraries as they are (for comparison only).
@@ -29,6 +26,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 
 _POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -88,3 +86,22 @@ def use(threads: int) -> int:
         torch.set_num_threads(threads)
     threadpool_limits(threads)
     return threads
+
+
+def count() -> int:
+    """The threads this process's entry point gave its work (``use``)."""
+    import torch
+
+    return torch.get_num_threads()
+
+
+@contextmanager
+def limited(threads: int):
+    """Run the block on ``threads`` threads (as ``use``), then go back to the
+    process's own count."""
+    before = count()
+    use(threads)
+    try:
+        yield
+    finally:
+        use(before)
