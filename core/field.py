@@ -105,7 +105,7 @@ class ScaleField(nn.Module):
 def _branch(net: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     """One MLP's L2-normalized float32 output. Its first layer always runs in
     float32: positions and spectral coordinates rounded to bfloat16 (3
-    digits) blur thin parts (PSB ant 81 lost 0.05-0.08 mIoU)."""
+    digits) blur thin parts."""
     with torch.autocast(x.device.type, enabled=False):
         first = net[0](x)
     return F.normalize(net[1:](first).float(), dim=1)
@@ -282,8 +282,8 @@ def use_bfloat16(precision: str, device: str) -> bool:
 def field_features(model: ScaleField, transform: ScaleTransform, points: Points, scale: float,
                    backbone: np.ndarray | None = None, device: str = "cpu", inputs: dict | None = None) -> np.ndarray:
     """(N, D) float32 features of every sampled point at ``scale``, in float32
-    whatever the fit's arithmetic (in bfloat16 the features move by up to 0.01,
-    and PSB mesh 81 lost 0.13 mIoU with it)."""
+    whatever the fit's arithmetic (in bfloat16 they move by up to 0.01, enough
+    to merge thin parts)."""
     inputs = inputs if inputs is not None else model.encode(points, device)
     n = len(points)
     z = torch.full((n, 1), float(transform(scale)), device=device)

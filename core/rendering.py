@@ -1,6 +1,5 @@
 """Ray-cast views of an asset (embree through embreex): per pixel the shaded
-color, the face id (-1 background) and the depth. About 30 ms for a 512x512
-view of a 50k-face mesh on two CPU cores."""
+color, the face id (-1 background) and the depth (method.md §2)."""
 
 from __future__ import annotations
 

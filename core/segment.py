@@ -31,9 +31,8 @@ def preload() -> None:
     """Import what a fit needs, the garbage collector off meanwhile, and
     freeze what the imports made. Loading torch and scikit-learn makes
     hundreds of thousands of objects, and the full collections they set off
-    as they come walk them all (0.79 s of a command on PSB 241, 0.07 s with
-    this). Frozen objects are never walked again. For a process's entry
-    point, once."""
+    as they come walk them all, again and again; frozen objects are never
+    walked again. For a process's entry point, once."""
     gc.disable()
     try:
         from . import cache, export, pipeline  # noqa: F401
