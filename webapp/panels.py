@@ -63,7 +63,8 @@ def count_plot(counts: dict, current: float | None = None, n_scales: int = 21):
     title = "Parts per scale" if len(xs) >= n_scales else f"Parts per scale ({len(xs)} of {n_scales} computed)"
     fig.update_layout(
         title={"text": title, "font": {"size": 13}, "x": 0.02},
-        height=220, margin={"l": 40, "r": 10, "t": 32, "b": 36},
+        height=220, margin={"l": 40, "r": 36, "t": 32, "b": 36},
+        modebar={"orientation": "v"},  # beside the plot, not over its title
         xaxis={"title": {"text": "scale (fine to coarse)"}, "range": [-0.05, 2.05], "dtick": 0.5},
         yaxis={"title": {"text": "parts"}, "rangemode": "tozero"},
         plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)", showlegend=False)
