@@ -97,7 +97,7 @@ def table_item(app):
 
 def open_here(app, path=TABLE):
     """(session, work) of the table opened by the real handler, in this process."""
-    *_, last = app.parts.fitting.open_model(path, progress=lambda *a, **k: None, request=None)
+    *_, last = app.parts.fitting.open_model(path, request=None)
     return last[app.page.session], last[app.page.work]
 
 

@@ -100,12 +100,11 @@ def _wire(app: PartScopeApp) -> None:
     """Connect the page's events to the handlers."""
     p, fitting, editing, masking = app.page, app.fitting, app.editing, app.masking
     state = [p.session, p.work]
-    per_model = p.per_model() + [p.scale, p.name_parts]
+    per_model = p.per_model() + [p.scale, p.name_parts, p.progress]
     edited = [p.work, p.view, p.table, p.targets, p.undo, p.redo, p.note, p.picked]
     painted = [p.work, p.editor, p.mask_result, p.mask_status]
     hidden = {"show_progress": "hidden"}
-    opening = {"concurrency_id": "open", "concurrency_limit": 4, "show_progress": "full",
-               "show_progress_on": [p.progress]}
+    opening = {"concurrency_id": "open", "concurrency_limit": 4, "show_progress": "hidden"}
     for event in (p.upload.upload(fitting.open_model, [p.upload], per_model, api_name="open_model", **opening),
                   p.examples.click(fitting.open_example, [p.examples], per_model, api_name=False, **opening)):
         event.success(fitting.watch_ladder, [p.session], [p.plot], api_name=False, concurrency_id="ladder",

@@ -129,7 +129,7 @@ class Editing:
     def refresh(self, session, work) -> dict:
         """The whole work panel once a model is open (nothing without one)."""
         item, work = self.bench(session, work, required=False)
-        return {} if item is None else self.show(item, work)
+        return {self.page.work: work} if item is None else self.show(item, work)
 
     # ------------------------------------------------------------ the slider and clicks
     def set_scale(self, session, work, scale, request: gr.Request = None) -> dict:
@@ -138,12 +138,12 @@ class Editing:
         around its face. The page has recoloured itself already, so the viewer
         is not sent again; the table, picker and selection text are."""
         if scale is None:
-            return {}
+            return {self.page.work: work}  # (a dict of nothing new: Gradio needs one output named)
         item, work = self.bench(session, work, scale, required=False)
         if item is None:
             if self.fitting.first_parts(session) is not None:  # the field's parts will open there
                 self.sessions.want_scale(request, float(scale))
-            return {}
+            return {self.page.work: work}
         with work.lock:
             try:
                 follow(item, work, float(scale))
@@ -173,7 +173,7 @@ class Editing:
         shift-click adds or removes the part in the picker and keeps the selection."""
         item, work = self.bench(session, work, scale, required=False)
         if item is None or face is None or not 0 <= int(face) < item.asset.n_faces:
-            return {}  # a face outside this object, or no parts shown yet
+            return {self.page.work: work}  # a face outside this object, or no parts shown yet
         face, scale = int(face), work.scale if scale is None else float(scale)
         with work.lock:
             part = int(work.parts.labels[face])

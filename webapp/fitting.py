@@ -26,7 +26,7 @@ from core.loading import InputError, load_asset
 from . import gpu
 from .names import naming_state
 from .page import NO_MODEL, example_paths
-from .panels import count_plot, parts_table
+from .panels import count_plot, parts_table, progress_bar
 from .payload import view_value as blank_value
 from .sessions import Session
 from .store import Fitted
@@ -42,6 +42,11 @@ STAGES = {  # engine stage -> (progress span, what the bar says)
 FIRST_NOTE = "first parts, from the masks; fitting the field"
 PREVIEW_NOTE = ("First parts, straight from the masks; the scale field is being fitted and its parts replace "
                 "these when it is ready.")
+
+
+def shown_bar(html: str):
+    """The progress element's update: the bar, or hidden when there is none."""
+    return gr.update(value=html, visible=bool(html))
 
 
 class FitJob:
@@ -87,31 +92,32 @@ class Fitting:
         self._fitted: set[str] = set()  # keys fitted or loaded here (worth reloading if memory dropped them)
 
     # ------------------------------------------------------------ opening
-    def open_model(self, file, progress=gr.Progress(), request: gr.Request = None):
+    def open_model(self, file, request: gr.Request = None):
         """Load, fit (or take from a cache), show the parts at the default scale.
         Yields dicts of the page's per-model outputs: first everything about
         the previous model cleared (the new one in its own look while it is
-        fitted), then its first parts, then its parts."""
+        fitted), then the progress as it moves, its first parts, its parts."""
         self.sessions.show(request, None)
         if not file:
             yield self.cleared(NO_MODEL)
             return
         name = os.path.basename(str(file))
         try:
-            yield from self._open(str(file), name, progress, request)
+            yield from self._open(str(file), name, request)
         except gr.Error:
             raise
         except Exception:
             log.exception("opening %s failed", name)
+            yield {self.page.progress: shown_bar("")}
             raise gr.Error(f"PartScope could not segment '{name}': something went wrong on the server, which "
                            "logged the details. Try again, or try another file.", print_exception=False) from None
 
-    def open_example(self, index, progress=gr.Progress(), request: gr.Request = None):
+    def open_example(self, index, request: gr.Request = None):
         """``open_model`` of example ``index`` (webapp.page.EXAMPLES)."""
         examples = example_paths()
         if not isinstance(index, int) or not 0 <= index < len(examples):
             raise gr.Error("There is no such example; pick one from the list.", print_exception=False)
-        yield from self.open_model(examples[index][0], progress, request)
+        yield from self.open_model(examples[index][0], request)
 
     def cleared(self, status: str) -> dict:
         """The per-model outputs with no model: everything said about the last one gone."""
@@ -120,15 +126,15 @@ class Fitting:
                 p.targets: gr.update(choices=[], value=[]), p.undo: gr.update(interactive=False),
                 p.redo: gr.update(interactive=False), p.note: "", p.table: parts_table(None), p.plot: None,
                 p.editor: None, p.mask_result: None, p.mask_status: "", p.downloads: None, p.upload: None,
-                p.scale: self.default_scale} | naming_state(p, self.engine.settings)
+                p.scale: self.default_scale, p.progress: shown_bar("")} | naming_state(p, self.engine.settings)
 
-    def _open(self, upload: str, name: str, progress, request):
+    def _open(self, upload: str, name: str, request):
         size_mb = os.path.getsize(upload) / 2**20
         if size_mb > self.max_upload_mb:
             yield self.cleared(f"**This file cannot be used.** '{name}' is {size_mb:.1f} MB; PartScope takes files "
                                f"up to {self.max_upload_mb:g} MB. Simplify or compress the model and try again.")
             return
-        progress(0.0, desc=f"Loading {name}")
+        yield {self.page.progress: shown_bar(progress_bar(0.0, f"Loading {name}"))}
         folder = self.sessions.folder(request)
         path = os.path.join(folder, "upload", name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -145,16 +151,16 @@ class Fitting:
         about = f"**{name}**: {asset.n_faces:,} faces, {len(asset.node_names)} node(s)"
         item = self.store.get(key) or self._from_disk(key, asset)
         if item is not None:
-            progress(0.95, desc="Clustering parts")
+            yield {self.page.progress: shown_bar(progress_bar(0.95, "Clustering parts"))}
             yield self._shown(session, item, self.default_scale, f"{about}. Ready from the cache.")
             return
         yield self.cleared(f"{about}. Fitting...") | {self.page.session: session, self.page.view: blank_value(
             asset.digest, name, default_scales(), self.default_scale)}
         job, started = self._job(key, asset)
-        item, seconds = yield from self._follow(job, progress, request, session, about)
+        item, seconds = yield from self._follow(job, request, session, about)
         if item is None:
             return  # the session opened something else meanwhile
-        progress(0.95, desc="Clustering parts")
+        yield {self.page.progress: shown_bar(progress_bar(0.95, "Clustering parts"))}
         wanted = self.sessions.wanted_scale(request, self.default_scale, forget=True)
         done = f"Fitted in {seconds:.1f} s." if started else "Fitted meanwhile for another session too."
         log.info("parts of %s after its fit (%.1f s), at epoch %.3f", name, seconds, time.time())
@@ -212,20 +218,24 @@ class Fitting:
         self.store.fill_ladder(first, self.default_scale)
         job.post(first=first)
 
-    def _follow(self, job: FitJob, progress, request, session: Session, about: str):
-        """Generator over a fit: yields the first parts when they come, returns
-        (item, seconds), or (None, None) once the session shows something else."""
-        seen, shown = -1, None
+    def _follow(self, job: FitJob, request, session: Session, about: str):
+        """Generator over a fit: yields its progress and the first parts when
+        they come, returns (item, seconds), or (None, None) once the session
+        shows something else."""
+        seen, shown, said = -1, None, None
         while True:
             seen = job.wait(seen, timeout=1.0)
             if not self.sessions.shows(request, session.key):
                 return None, None
             if job.error is not None:
-                yield {self.page.status: f"{about}. The fit failed."}
+                yield {self.page.status: f"{about}. The fit failed.", self.page.progress: shown_bar("")}
                 raise job.error
             if job.done:
                 return job.item, job.seconds
-            self._report(job, progress)
+            bar = self._report(job)
+            if bar != said:
+                said = bar
+                yield {self.page.progress: shown_bar(bar)}
             if job.first is not None and job.first is not shown:
                 shown = job.first
                 scale = self.sessions.wanted_scale(request, self.default_scale)
@@ -233,16 +243,16 @@ class Fitting:
                 yield {self.page.view: first_value(shown, scale), self.page.status: f"{about}. {PREVIEW_NOTE}",
                        self.page.table: parts_table(shown.result(scale))}
 
-    def _report(self, job: FitJob, progress) -> None:
+    def _report(self, job: FitJob) -> str:
+        """The progress bar of a fit, in whole percents."""
         if job.stage is None:
             with self._lock:
                 others = any(j is not job and j.stage is not None for j in self._jobs.values())
-            progress(0.01, desc="Waiting: another model is being fitted" if others else "Starting the fit")
-            return
+            return progress_bar(0.01, "Waiting: another model is being fitted" if others else "Starting the fit")
         lo, hi, text = STAGES.get(job.stage, (0.0, 0.0, str(job.stage).capitalize()))
         if job.stage == "fitting" and job.first is not None:
             text = "Showing first parts from the masks; fitting the scale field"
-        progress(lo + (hi - lo) * min(max(job.fraction, 0.0), 1.0), desc=text)
+        return progress_bar(lo + (hi - lo) * min(max(job.fraction, 0.0), 1.0), text)
 
     # ------------------------------------------------------------ objects in memory
     def item(self, session, reload: bool = True) -> Fitted | None:

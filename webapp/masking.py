@@ -74,7 +74,7 @@ class Masking:
         """Show fitted reference view ``index`` to paint on."""
         item, work = self.editing.bench(session, work, required=False)
         if item is None or index is None:  # no model: nothing to paint on
-            return {}
+            return {self.page.work: work}
         cfg = replace(item.field.config.render, resolution=PAINT_RESOLUTION)
         cameras = reference_cameras(cfg, float(np.linalg.norm(item.asset.mesh.extents)))
         if not 0 <= int(index) < len(cameras):

@@ -18,6 +18,7 @@ from core.loading import FORMAT_LIST
 
 from .masking import PAINT_RESOLUTION, view_choices
 from .panels import CSS as PANELS_CSS
+from .panels import PROGRESS_CSS
 from .panels import parts_table
 from .viewer import PartViewer
 
@@ -115,7 +116,7 @@ def _open_panel(max_upload_mb: float) -> dict:
     out["examples"] = gr.Dataset(components=[gr.Textbox(visible=False)], samples=[[label] for _, label in examples],
                                  type="index", label="Or open an example", elem_id="examples", layout="gallery",
                                  visible=bool(examples))
-    out["progress"] = gr.HTML("", elem_id="progress", min_height=0, padding=False)
+    out["progress"] = gr.HTML("", css_template=PROGRESS_CSS, elem_id="progress", padding=False, visible=False)
     out["status"] = gr.Markdown(NO_MODEL, elem_id="status")
     return out
 
@@ -149,18 +150,18 @@ def _parts_tab() -> dict:
 
 def _paint_tab(render_cfg) -> dict:
     out = {}
-    with gr.Row(equal_height=True):
-        out["mask_view"] = gr.Dropdown(view_choices(render_cfg), value=0, scale=3, elem_id="mask-view",
-                                       label="View to paint on (or \"Paint this view\" in the 3D viewer)")
-        out["find"] = gr.Button("Find the 3D part", variant="primary", scale=1, elem_id="mask-find")
+    out["mask_view"] = gr.Dropdown(view_choices(render_cfg), value=0, elem_id="mask-view",
+                                   label="View to paint on (or \"Paint this view\" in the 3D viewer)")
     with gr.Row(equal_height=True):
         out["editor"] = gr.ImageEditor(
             type="numpy", sources=(), transforms=(), layers=False, label="Paint over a part",
             brush=gr.Brush(default_size=24, colors=["#ff3b30"], color_mode="fixed"),
             eraser=gr.Eraser(default_size=24), canvas_size=(PAINT_RESOLUTION, PAINT_RESOLUTION),
-            fixed_canvas=True, format="png", height=380, scale=3, elem_id="mask-editor")
-        out["mask_result"] = gr.Image(label="The 3D part it means", type="numpy", interactive=False, height=200,
-                                      scale=2, min_width=120, elem_id="mask-result")
+            fixed_canvas=True, format="png", height=340, scale=3, elem_id="mask-editor")
+        with gr.Column(scale=2, min_width=120):
+            out["find"] = gr.Button("Find the 3D part", variant="primary", size="md", elem_id="mask-find")
+            out["mask_result"] = gr.Image(label="The 3D part it means", type="numpy", interactive=False,
+                                          height=200, elem_id="mask-result")
     out["mask_status"] = gr.Markdown("", elem_id="mask-status")
     return out
 

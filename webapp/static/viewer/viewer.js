@@ -65,7 +65,7 @@ function render() {
     scale: parts ? Number(scale).toFixed(1) : null, parts: parts ? parts.nParts : null,
     edited: parts ? !!view.edited : null, selected: parts ? view.selCount : null, look: view.look,
     ready: view.ladder ? view.ladder.entries.size : null, waiting: waiting ? 'true' : null,
-    faces: scene.mesh.key ? scene.mesh.nFaces : null });
+    faces: scene.mesh.key ? scene.mesh.nFaces : null, key: scene.mesh.key });
   buttons.look.disabled = !parts;
   buttons.reset.disabled = !scene.mesh.key;
   buttons.paint.disabled = !parts || (!!view.note && !view.edited);
@@ -232,6 +232,9 @@ root.partscope = {
   state: () => ({ meshKey: scene.mesh.key, faces: scene.mesh.nFaces, hasLabels: paint.hasLabels, look: view.look,
     parts: view.shown ? view.shown.nParts : 0, scale: sliderScale(), camera: scene.camera.ready ? scene.camera.info() : null }),
   pick: (x, y) => picking.pick(x, y),
+  partOf: (face) => (view.shown && face >= 0 ? view.shown.labels[face] : -1),
+  shown: () => (view.shown ? { labels: Array.from(view.shown.labels.subarray(0, scene.mesh.nFaces)),
+    colors: view.shown.colors } : null),
   selected: () => { const [, mask] = selectionNow(); return mask ? [...mask.keys()].filter((f) => mask[f]) : []; },
   timings: () => ({ ...timings }),
   finish: () => { scene.gl.finish(); return performance.now(); },
