@@ -71,8 +71,12 @@ def named(demo, api_name: str, values) -> dict:
     shown = [c for c in fn.outputs if not getattr(c, "skip_api", False)]
     values = values if isinstance(values, (tuple, list)) and len(shown) > 1 else (values,)
     assert len(values) == len(shown), f"{api_name}: {len(values)} values for {len(shown)} outputs"
-    return {names.get(id(c), str(c)): v for c, v in zip(shown, values)
-            if not (isinstance(v, dict) and v.get("__type__") == "update" and len(v) == 1)}
+    return {names.get(id(c), str(c)): v for c, v in zip(shown, values) if not _unchanged(v)}
+
+
+def _unchanged(value) -> bool:
+    """Whether an output value is Gradio's "left as it was" (an update of nothing)."""
+    return isinstance(value, dict) and value.get("__type__") == "update" and set(value) <= {"__type__", "props"}
 
 
 def call(demo, client, api_name: str, *args) -> dict:
