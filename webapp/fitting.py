@@ -58,6 +58,7 @@ class FitJob:
         self.stage, self.fraction = None, 0.0
         self.first: Fitted | None = None
         self.done, self.item, self.seconds, self.error = False, None, None, None
+        self.ended = None  # epoch seconds
         self._version = 0
         self._changed = threading.Condition()
 
@@ -163,8 +164,10 @@ class Fitting:
         yield {self.page.progress: shown_bar(progress_bar(0.95, "Clustering parts"))}
         wanted = self.sessions.wanted_scale(request, self.default_scale, forget=True)
         done = f"Fitted in {seconds:.1f} s." if started else "Fitted meanwhile for another session too."
-        log.info("parts of %s after its fit (%.1f s), at epoch %.3f", name, seconds, time.time())
-        yield self._shown(session, item, wanted, f"{about}. {done}")
+        shown = self._shown(session, item, wanted, f"{about}. {done}")
+        log.info("field parts of %s %.2f s after the fit (fit %.1f s, ended at epoch %.3f)", name,
+                 time.time() - job.ended, seconds, job.ended)
+        yield shown
 
     def _shown(self, session: Session, item: Fitted, scale: float, status: str) -> dict:
         work = new_workbench(item, scale)
@@ -204,7 +207,7 @@ class Fitting:
                 item = self.store.add(Fitted(job.key, job.asset, field, colors_from=job.first))
                 self._fitted.add(job.key)
                 self._jobs.pop(job.key, None)
-            job.post(done=True, item=item, seconds=seconds)
+            job.post(done=True, item=item, seconds=seconds, ended=time.time())
         except BaseException as exc:
             with self._lock:
                 self._jobs.pop(job.key, None)

@@ -1,74 +1,84 @@
-// PartScope viewer, painting.js: the parts painted on the model. The part of
-// every face, the colour of every part and the selection live in data
-// textures (TEX_W texels a row) that the shaders of scene.js read.
+// PartScope viewer, painting.js: the parts painted on the model. Every
+// corner of a face gets its part's colour and id as vertex attributes 4 and
+// 5 of the mesh (scene.js); the colour's alpha says shown (255), dimmed by a
+// selection (128) or hidden (0). Filled in the page, in one pass over the
+// faces, when the parts or the selection change.
 
-function createPainting(gl) {
-  const units = { uLabels: 1, uPalette: 2, uSel: 3 };
-  let labelTex = null, paletteTex = null, selTex = null, rows = 0, nFaces = 0;
-  let hasLabels = false, hasSel = false;
-
-  function texture(internal, format, type, width, height, data) {
-    const tex = gl.createTexture();
-    gl.bindTexture(gl.TEXTURE_2D, tex);
-    gl.texImage2D(gl.TEXTURE_2D, 0, internal, width, height, 0, format, type, data);
-    for (const p of [gl.TEXTURE_MIN_FILTER, gl.TEXTURE_MAG_FILTER]) gl.texParameteri(gl.TEXTURE_2D, p, gl.NEAREST);
-    return tex;
-  }
+function createPainting(scene) {
+  const { gl } = scene;
+  let colorBuf = null, partBuf = null, colors = null, packed = null, ids = null, nFaces = 0;
+  let shown = null, mask = null;
 
   function free() {
-    [labelTex, paletteTex, selTex].forEach((t) => t && gl.deleteTexture(t));
-    labelTex = paletteTex = selTex = null;
-    hasLabels = hasSel = false;
+    [colorBuf, partBuf].forEach((b) => b && gl.deleteBuffer(b));
+    colorBuf = partBuf = colors = packed = ids = shown = mask = null;
+  }
+
+  function buffer(data, setup) {
+    const buf = gl.createBuffer();
+    gl.bindBuffer(gl.ARRAY_BUFFER, buf);
+    gl.bufferData(gl.ARRAY_BUFFER, data, gl.DYNAMIC_DRAW);
+    setup();
+    return buf;
   }
 
   // a new mesh of n faces: nothing painted yet
   function reset(n) {
     free();
     nFaces = n;
-    rows = Math.max(1, Math.ceil(n / TEX_W));
-    labelTex = texture(gl.R32I, gl.RED_INTEGER, gl.INT, TEX_W, rows, new Int32Array(TEX_W * rows).fill(-1));
-    selTex = texture(gl.R32I, gl.RED_INTEGER, gl.INT, TEX_W, rows, new Int32Array(TEX_W * rows));
-    paletteTex = texture(gl.RGBA8, gl.RGBA, gl.UNSIGNED_BYTE, TEX_W, 1, new Uint8Array(TEX_W * 4));
+    colors = new Uint8Array(n * 12);
+    packed = new Uint32Array(colors.buffer);
+    ids = new Int32Array(n * 3);
+    gl.bindVertexArray(scene.mesh.vao);
+    colorBuf = buffer(colors, () => gl.vertexAttribPointer(4, 4, gl.UNSIGNED_BYTE, true, 0, 0));
+    partBuf = buffer(ids, () => gl.vertexAttribIPointer(5, 1, gl.INT, 0, 0));
+    enable(false);
   }
 
-  // parts: Payload.parts(..., padded to TEX_W * rows)
-  function show(parts) {
-    if (!labelTex) return;
-    gl.bindTexture(gl.TEXTURE_2D, labelTex);
-    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, TEX_W, rows, gl.RED_INTEGER, gl.INT, parts.labels, 0);
-    const prow = Math.max(1, Math.ceil(parts.rgba.length / 4 / TEX_W));
-    const pal = new Uint8Array(TEX_W * prow * 4);
-    pal.set(parts.rgba);
-    gl.deleteTexture(paletteTex);
-    paletteTex = texture(gl.RGBA8, gl.RGBA, gl.UNSIGNED_BYTE, TEX_W, prow, pal);
-    hasLabels = true;
+  function enable(on) {
+    gl.bindVertexArray(scene.mesh.vao);
+    for (const loc of [4, 5]) on ? gl.enableVertexAttribArray(loc) : gl.disableVertexAttribArray(loc);
+    gl.bindVertexArray(null);
   }
 
-  function unshow() { hasLabels = false; }
-
-  // mask: Uint8Array (one 0/1 per face) or null; the faces not in it are dimmed
-  function select(mask) {
-    if (!selTex) return;
-    const sel = new Int32Array(TEX_W * rows);
-    if (mask) sel.set(mask.subarray(0, nFaces));
-    gl.bindTexture(gl.TEXTURE_2D, selTex);
-    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, TEX_W, rows, gl.RED_INTEGER, gl.INT, sel);
-    hasSel = !!mask;
+  function upload(buf, data) {
+    gl.bindBuffer(gl.ARRAY_BUFFER, buf);
+    gl.bufferSubData(gl.ARRAY_BUFFER, 0, data);
   }
 
-  function bind(program) {
-    const tex = { uLabels: labelTex, uPalette: paletteTex, uSel: selTex };
-    for (const [name, unit] of Object.entries(units)) {
-      gl.activeTexture(gl.TEXTURE0 + unit);
-      gl.bindTexture(gl.TEXTURE_2D, tex[name]);
-      gl.uniform1i(program.uni[name], unit);
+  function fillColors() {
+    const labels = shown.labels, palette = new Uint32Array(shown.rgba.buffer, shown.rgba.byteOffset, shown.rgba.length / 4);
+    for (let f = 0, v = 0; f < nFaces; f++, v += 3) {
+      const p = labels[f];
+      let c = p >= 0 ? palette[p] : 0;
+      if (mask && !mask[f] && c) c = (c & 0x00ffffff) | 0x80000000;  // alpha 128: dimmed
+      packed[v] = c; packed[v + 1] = c; packed[v + 2] = c;
     }
-    gl.uniform1i(program.uni.uHasLabels, hasLabels ? 1 : 0);
-    if (program.uni.uHasSel) gl.uniform1i(program.uni.uHasSel, hasSel ? 1 : 0);
+    upload(colorBuf, colors);
   }
 
-  return { reset, show, unshow, select, bind, free, get hasLabels() { return hasLabels; },
-    get padded() { return TEX_W * rows; } };
+  // parts: Payload.parts(...)
+  function show(parts) {
+    if (!colorBuf) return;
+    shown = parts;
+    for (let f = 0, v = 0; f < nFaces; f++, v += 3) ids[v] = ids[v + 1] = ids[v + 2] = parts.labels[f];
+    upload(partBuf, ids);
+    fillColors();
+    enable(true);
+  }
+
+  function unshow() {
+    shown = null;
+    if (colorBuf) enable(false);
+  }
+
+  // m: Uint8Array (one 0/1 per face) or null; the faces not in it are dimmed
+  function select(m) {
+    mask = m;
+    if (shown && colorBuf) fillColors();
+  }
+
+  return { reset, show, unshow, select, free, get painted() { return shown !== null; } };
 }
 
 // the faces in the part of `face` under `labels` (Int32Array), as 0/1 per face

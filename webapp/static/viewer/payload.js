@@ -25,15 +25,13 @@ const Payload = (() => {
     return out;
   }
 
-  // a "parts" payload -> {scale, nParts, labels (Int32Array of `padded` ids, -1 past
-  // the last face), rgba, colors, faces, share, names}
-  async function parts(entry, nFaces, padded) {
+  // a "parts" payload -> {scale, nParts, labels (Int32Array, one part per face), rgba,
+  // colors, faces, share, names}
+  async function parts(entry, nFaces) {
     const raw = await inflate(entry.labels);
     const ids = entry.dtype === 'i4' ? new Int32Array(raw.buffer) : new Int16Array(raw.buffer);
     if (ids.length !== nFaces) throw new Error(`labels for ${ids.length} faces, the mesh has ${nFaces}`);
-    const labels = new Int32Array(Math.max(padded, nFaces)).fill(-1);
-    labels.set(ids);
-    return { scale: entry.scale, nParts: entry.n_parts, labels, rgba: rgba(entry.colors), colors: entry.colors,
+    return { scale: entry.scale, nParts: entry.n_parts, labels: Int32Array.from(ids), rgba: rgba(entry.colors), colors: entry.colors,
       faces: entry.faces, share: entry.share, names: entry.names || [] };
   }
 

@@ -2,7 +2,7 @@
 // from an id buffer (face id + 1 as RGB) drawn off screen once per camera
 // pose and paint, and read back whole.
 
-function createPicking(scene, paint) {
+function createPicking(scene) {
   const { gl, canvas } = scene;
   let fbo = null, color = null, depth = null, buffer = null, width = 0, height = 0, stale = true;
 
@@ -28,7 +28,7 @@ function createPicking(scene, paint) {
   function read() {
     ensure();
     gl.bindFramebuffer(gl.FRAMEBUFFER, fbo);
-    scene.drawIds(paint, width, height);
+    scene.drawIds(width, height);
     gl.readPixels(0, 0, width, height, gl.RGBA, gl.UNSIGNED_BYTE, buffer);
     gl.bindFramebuffer(gl.FRAMEBUFFER, null);
     stale = false;

@@ -1,70 +1,106 @@
 // PartScope viewer, scene.js: the WebGL2 context, the shaders, the mesh's
-// buffers and textures, the orbit camera, and drawing a frame (the parts'
-// colours come from painting.js, which binds its textures to units 1-3).
+// buffers and textures, the orbit camera, and drawing a frame. Each face's
+// paint (its part's colour; alpha 1 shown, 0.5 dimmed by a selection, 0
+// hidden) and part id are vertex attributes 4 and 5, which painting.js fills.
 
-const TEX_W = 2048;          // row width of the per-face and per-part data textures
 const FOV = 35 * Math.PI / 180;
 
-const SCENE_VERT = `#version 300 es
-precision highp float; precision highp int; precision highp isampler2D;
+// the parts' colours, lit per face in the vertex shader (a face's normal is an
+// attribute): the fragment shader only writes the colour
+const PARTS_VERT = `#version 300 es
+precision highp float; precision highp int;
+layout(location = 0) in vec3 aPos;
+layout(location = 4) in vec4 aPaint;
+layout(location = 5) in int aPart;
+layout(location = 6) in vec3 aNormal;
+uniform mat4 uProj, uView;
+uniform int uHover;
+flat out vec4 vColor; flat out int vFace;
+void main() {
+  vec4 p = uView * vec4(aPos, 1.0);
+  vec3 n = normalize(mat3(uView) * aNormal), v = normalize(-p.xyz);
+  if (dot(n, v) < 0.0) n = -n;
+  vec3 c = aPaint.rgb * (0.3 + 0.5 * max(dot(n, v), 0.0) + 0.3 * max(dot(n, normalize(vec3(-0.45, 0.8, 0.4))), 0.0));
+  if (uHover >= 0 && aPart == uHover) c = mix(c, vec3(1.0), 0.3);
+  if (aPaint.a < 0.75) c = vec3(0.42 + 0.4 * dot(c, vec3(0.299, 0.587, 0.114)));
+  vColor = vec4(min(c, vec3(1.0)), aPaint.a); vFace = gl_VertexID / 3;
+  gl_Position = uProj * p;
+}`;
+
+// the model's own look: corner colours, textures by material
+const LOOK_VERT = `#version 300 es
+precision highp float; precision highp int;
 layout(location = 0) in vec3 aPos;
 layout(location = 1) in vec4 aColor;
 layout(location = 2) in vec2 aUV;
 layout(location = 3) in float aMat;
+layout(location = 4) in vec4 aPaint;
+layout(location = 5) in int aPart;
 uniform mat4 uProj, uView;
-uniform highp isampler2D uLabels, uSel;
-uniform sampler2D uPalette;
 out vec3 vPos; out vec4 vColor; out vec2 vUV;
-flat out int vMat; flat out int vPart; flat out int vFace; flat out int vSel; flat out vec4 vPartColor;
+flat out vec4 vPaint; flat out int vPart; flat out int vMat;
 void main() {
-  int f = gl_VertexID / 3;
-  int part = texelFetch(uLabels, ivec2(f % ${TEX_W}, f / ${TEX_W}), 0).r;
-  vSel = texelFetch(uSel, ivec2(f % ${TEX_W}, f / ${TEX_W}), 0).r;
-  vPartColor = part >= 0 ? texelFetch(uPalette, ivec2(part % ${TEX_W}, part / ${TEX_W}), 0) : vec4(0.0);
   vec4 p = uView * vec4(aPos, 1.0);
-  vPos = p.xyz; vColor = aColor; vUV = aUV;
-  vMat = int(floor(aMat + 0.5)); vPart = part; vFace = f;
+  vPos = p.xyz; vColor = aColor; vUV = aUV; vPaint = aPaint; vPart = aPart; vMat = int(floor(aMat + 0.5));
   gl_Position = uProj * p;
 }`;
 
-const SCENE_FRAG = `#version 300 es
-precision highp float; precision highp int;
-in vec3 vPos; in vec4 vColor; in vec2 vUV;
-flat in int vMat; flat in int vPart; flat in int vSel; flat in vec4 vPartColor;
-uniform int uLook, uPass, uHasLabels, uHover, uHasSel;
-uniform sampler2D uTex;
-out vec4 outColor;
-void main() {
-  if (uHasLabels == 1 && vPartColor.a < 0.5) discard;
-  vec3 base;
-  if (uLook == 0 && uHasLabels == 1) {
-    base = vPartColor.rgb;
-  } else {
-    if (vMat != uPass) discard;
-    base = vColor.rgb;
-    if (vMat >= 0) base *= texture(uTex, vec2(vUV.x, 1.0 - vUV.y)).rgb;
-  }
-  vec3 n = normalize(cross(dFdx(vPos), dFdy(vPos)));
-  vec3 v = normalize(-vPos);
+// light, hover and selection dimming, shared by both looks
+const SHADE = `
+uniform int uHover;
+vec4 shade(vec3 base, vec3 pos, vec4 paint, int part) {
+  vec3 n = normalize(cross(dFdx(pos), dFdy(pos)));
+  vec3 v = normalize(-pos);
   if (dot(n, v) < 0.0) n = -n;
   vec3 key = normalize(vec3(-0.45, 0.8, 0.4));
-  float light = 0.3 + 0.5 * max(dot(n, v), 0.0) + 0.3 * max(dot(n, key), 0.0);
-  vec3 c = base * light;
-  if (uHover >= 0 && vPart == uHover) c = mix(c, vec3(1.0), 0.3);
-  if (uHasSel == 1 && vSel == 0) c = vec3(0.42 + 0.4 * dot(c, vec3(0.299, 0.587, 0.114)));
-  outColor = vec4(min(c, vec3(1.0)), 1.0);
+  vec3 c = base * (0.3 + 0.5 * max(dot(n, v), 0.0) + 0.3 * max(dot(n, key), 0.0));
+  if (uHover >= 0 && part == uHover) c = mix(c, vec3(1.0), 0.3);
+  if (paint.a < 0.75) c = vec3(0.42 + 0.4 * dot(c, vec3(0.299, 0.587, 0.114)));
+  return vec4(min(c, vec3(1.0)), 1.0);
 }`;
 
-const SCENE_FRAG_ID = `#version 300 es
-precision highp float; precision highp int;
-flat in int vFace; flat in vec4 vPartColor;
-uniform int uHasLabels;
+const PARTS_FRAG = `#version 300 es
+precision highp float;
+flat in vec4 vColor;
 out vec4 outColor;
 void main() {
-  if (uHasLabels == 1 && vPartColor.a < 0.5) discard;
+  if (vColor.a < 0.25) discard;
+  outColor = vec4(vColor.rgb, 1.0);
+}`;
+
+const LOOK_FRAG = `#version 300 es
+precision highp float; precision highp int;
+in vec3 vPos; in vec4 vColor; in vec2 vUV;
+flat in vec4 vPaint; flat in int vPart; flat in int vMat;
+uniform int uPass;
+uniform sampler2D uTex;
+out vec4 outColor;
+${SHADE}
+void main() {
+  if (vPaint.a < 0.25 || vMat != uPass) discard;
+  vec3 base = vColor.rgb;
+  if (vMat >= 0) base *= texture(uTex, vec2(vUV.x, 1.0 - vUV.y)).rgb;
+  outColor = shade(base, vPos, vPaint, vPart);
+}`;
+
+// face id + 1 as RGB, for picking
+const ID_FRAG = `#version 300 es
+precision highp float; precision highp int;
+flat in vec4 vColor; flat in int vFace;
+out vec4 outColor;
+void main() {
+  if (vColor.a < 0.25) discard;
   int id = vFace + 1;
   outColor = vec4(float(id & 255), float((id >> 8) & 255), float((id >> 16) & 255), 255.0) / 255.0;
 }`;
+
+function softwareGL() {
+  const probe = document.createElement('canvas').getContext('webgl2');
+  const info = probe && probe.getExtension('WEBGL_debug_renderer_info');
+  const name = info ? String(probe.getParameter(info.UNMASKED_RENDERER_WEBGL)) : '';
+  if (probe) probe.getExtension('WEBGL_lose_context')?.loseContext();
+  return /swiftshader|llvmpipe|software/i.test(name);
+}
 
 function compileProgram(gl, vsrc, fsrc) {
   const prog = gl.createProgram();
@@ -91,6 +127,19 @@ const vec = {
   norm: (a) => { const l = Math.hypot(a[0], a[1], a[2]) || 1; return [a[0] / l, a[1] / l, a[2] / l]; },
   dot: (a, b) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2],
 };
+
+// each face's unit normal at its three corners, as normalized bytes (x, y, z, 0)
+function faceNormals(corners, nFaces) {
+  const out = new Int8Array(nFaces * 12);
+  for (let f = 0; f < nFaces; f++) {
+    const o = f * 9;
+    const a = [corners[o + 3] - corners[o], corners[o + 4] - corners[o + 1], corners[o + 5] - corners[o + 2]];
+    const b = [corners[o + 6] - corners[o], corners[o + 7] - corners[o + 1], corners[o + 8] - corners[o + 2]];
+    const n = vec.norm(vec.cross(a, b));
+    for (let k = 0; k < 3; k++) out.set([n[0] * 127, n[1] * 127, n[2] * 127, 0], f * 12 + k * 4);
+  }
+  return out;
+}
 
 // The orbit camera around a target: yaw, pitch, distance.
 function createCamera(canvas) {
@@ -135,11 +184,14 @@ function createCamera(canvas) {
   };
 }
 
-// The scene: null where the browser has no WebGL2.
+// The scene: null where the browser has no WebGL2. Software renderers
+// (SwiftShader, llvmpipe) get no multisampling: there it costs more than the
+// rest of a frame.
 function createScene(canvas) {
-  const gl = canvas.getContext('webgl2', { antialias: true, alpha: true });
+  const gl = canvas.getContext('webgl2', { antialias: !softwareGL(), alpha: true });
   if (!gl) return null;
-  const programs = { shade: compileProgram(gl, SCENE_VERT, SCENE_FRAG), ids: compileProgram(gl, SCENE_VERT, SCENE_FRAG_ID) };
+  const programs = { parts: compileProgram(gl, PARTS_VERT, PARTS_FRAG), look: compileProgram(gl, LOOK_VERT, LOOK_FRAG),
+    ids: compileProgram(gl, PARTS_VERT, ID_FRAG) };
   const camera = createCamera(canvas);
   const mesh = { key: null, nFaces: 0, vao: null, buffers: [], textures: [] };
 
@@ -188,6 +240,7 @@ function createScene(canvas) {
     mesh.vao = gl.createVertexArray();
     gl.bindVertexArray(mesh.vao);
     attribute(0, corners, 3, gl.FLOAT, false);
+    attribute(6, faceNormals(corners, F), 4, gl.BYTE, true);
     if (m.colors) attribute(1, m.colors, 4, gl.UNSIGNED_BYTE, true);
     else { gl.disableVertexAttribArray(1); gl.vertexAttrib4f(1, m.color[0] / 255, m.color[1] / 255, m.color[2] / 255, 1); }
     if (m.uv && m.material) {
@@ -201,54 +254,62 @@ function createScene(canvas) {
       gl.vertexAttrib1f(3, -1);
     }
     gl.bindVertexArray(null);
+    gl.vertexAttrib4f(4, 1, 1, 1, 1);  // unpainted: every face shown, none dimmed (painting.js)
+    gl.vertexAttribI4i(5, -1, 0, 0, 0);
     Object.assign(mesh, { key: m.key, nFaces: F, textures });
     camera.home(m.radius);
   }
 
-  function use(program, paint) {
+  function use(program) {
     gl.useProgram(program.prog);
     gl.uniformMatrix4fv(program.uni.uProj, false, camera.proj(canvas.width / Math.max(canvas.height, 1)));
     gl.uniformMatrix4fv(program.uni.uView, false, camera.view());
-    paint.bind(program);
     gl.bindVertexArray(mesh.vao);
   }
 
-  // one frame: the parts' colours (look 'parts') or the model's own look
-  function draw(paint, look, hover) {
+  // one frame: the parts' colours (painted) or the model's own look
+  function draw(painted, look, hover) {
     gl.bindFramebuffer(gl.FRAMEBUFFER, null);
     gl.viewport(0, 0, canvas.width, canvas.height);
     gl.clearColor(0, 0, 0, 0);
     gl.clear(gl.COLOR_BUFFER_BIT | gl.DEPTH_BUFFER_BIT);
     if (!mesh.key || !camera.ready) return;
     gl.enable(gl.DEPTH_TEST);
-    const { shade } = programs;
-    use(shade, paint);
-    const original = look === 'original' || !paint.hasLabels;
-    gl.uniform1i(shade.uni.uLook, original ? 1 : 0);
-    gl.uniform1i(shade.uni.uHover, hover);
-    gl.uniform1i(shade.uni.uTex, 0);
-    gl.activeTexture(gl.TEXTURE0);
-    // parts: one pass; the own look: untextured faces, then one pass per texture
-    const passes = original ? [-1, ...mesh.textures.keys()] : [-2];
-    for (const t of passes) {
-      gl.bindTexture(gl.TEXTURE_2D, t >= 0 ? mesh.textures[t] : null);
-      gl.uniform1i(shade.uni.uPass, t);
+    if (painted && look !== 'original') {
+      use(programs.parts);
+      gl.uniform1i(programs.parts.uni.uHover, hover);
       gl.drawArrays(gl.TRIANGLES, 0, mesh.nFaces * 3);
+    } else {  // untextured faces, then one pass per texture
+      const { look: p } = programs;
+      use(p);
+      gl.uniform1i(p.uni.uHover, hover);
+      gl.uniform1i(p.uni.uTex, 0);
+      gl.activeTexture(gl.TEXTURE0);
+      for (const t of [-1, ...mesh.textures.keys()]) {
+        gl.bindTexture(gl.TEXTURE_2D, t >= 0 ? mesh.textures[t] : null);
+        gl.uniform1i(p.uni.uPass, t);
+        gl.drawArrays(gl.TRIANGLES, 0, mesh.nFaces * 3);
+      }
     }
     gl.bindVertexArray(null);
   }
 
   // face id + 1 as RGB into the bound framebuffer (picking.js)
-  function drawIds(paint, width, height) {
+  function drawIds(width, height) {
     gl.viewport(0, 0, width, height);
     gl.clearColor(0, 0, 0, 0);
     gl.clear(gl.COLOR_BUFFER_BIT | gl.DEPTH_BUFFER_BIT);
     if (!mesh.key || !camera.ready) return;
     gl.enable(gl.DEPTH_TEST);
-    use(programs.ids, paint);
+    use(programs.ids);
     gl.drawArrays(gl.TRIANGLES, 0, mesh.nFaces * 3);
     gl.bindVertexArray(null);
   }
 
-  return { gl, canvas, camera, mesh, load, free, draw, drawIds };
+  // wait until every frame asked for is rendered (gl.finish alone does not wait in Chrome)
+  function finish() {
+    gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array(4));
+  }
+
+  return { gl, canvas, camera, mesh, load, free, draw, drawIds, finish };
 }

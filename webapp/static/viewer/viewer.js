@@ -18,8 +18,8 @@ if (!scene) {
     'Chrome, Firefox, Edge or Safari.');
   return;
 }
-const paint = createPainting(scene.gl);
-const picking = createPicking(scene, paint);
+const paint = createPainting(scene);
+const picking = createPicking(scene);
 const timings = { mesh_ms: null, input_at: null, drawn_at: null };  // for benchmarks
 
 // what the page knows; ladder: {id, entries: Map scaleKey -> parts, complete}
@@ -38,7 +38,7 @@ function selectionNow() {
   return at ? [`${sel.face}@${Payload.scaleKey(at.scale)}`, partOf(at.labels, sel.face, scene.mesh.nFaces)] : ['', null];
 }
 
-function frame() { scene.draw(paint, view.look, view.hover); }
+function frame() { scene.draw(paint.painted, view.look, view.hover); }
 
 // draw what the page holds now, then say so (legend, data attributes)
 function render() {
@@ -103,7 +103,7 @@ async function poll(ladder) {
     if (view.ladder !== ladder || !reply) return;
     for (const entry of reply.entries) {
       const k = Payload.scaleKey(entry.scale);
-      if (!ladder.entries.has(k)) ladder.entries.set(k, await Payload.parts(entry, scene.mesh.nFaces, paint.padded));
+      if (!ladder.entries.has(k)) ladder.entries.set(k, await Payload.parts(entry, scene.mesh.nFaces));
     }
     ladder.complete = reply.complete;
     if (view.ladder === ladder) render();
@@ -129,7 +129,7 @@ async function sync() {
     timings.mesh_ms = performance.now() - t0;
   }
   if ((v.ladder || null) !== (view.ladder ? view.ladder.id : null) || !view.scales.length) adoptLadder(v);
-  const parts = v.parts ? await Payload.parts(v.parts, scene.mesh.nFaces, paint.padded) : null;
+  const parts = v.parts ? await Payload.parts(v.parts, scene.mesh.nFaces) : null;
   if (props.value !== v) return;
   view.note = v.note;
   view.edited = v.edited ? parts : null;
@@ -229,7 +229,7 @@ schedule();
 
 // for the browser tests and benchmarks
 root.partscope = {
-  state: () => ({ meshKey: scene.mesh.key, faces: scene.mesh.nFaces, hasLabels: paint.hasLabels, look: view.look,
+  state: () => ({ meshKey: scene.mesh.key, faces: scene.mesh.nFaces, painted: paint.painted, look: view.look,
     parts: view.shown ? view.shown.nParts : 0, scale: sliderScale(), camera: scene.camera.ready ? scene.camera.info() : null }),
   pick: (x, y) => picking.pick(x, y),
   partOf: (face) => (view.shown && face >= 0 ? view.shown.labels[face] : -1),
@@ -237,6 +237,7 @@ root.partscope = {
     colors: view.shown.colors } : null),
   selected: () => { const [, mask] = selectionNow(); return mask ? [...mask.keys()].filter((f) => mask[f]) : []; },
   timings: () => ({ ...timings }),
-  finish: () => { scene.gl.finish(); return performance.now(); },
+  finish: () => { scene.finish(); return performance.now(); },
+  redraw: () => frame(),
   ready: () => chain,
 };
