@@ -6,6 +6,7 @@ no server: the store, the payloads, the session folders."""
 
 import asyncio
 import base64
+import io
 import json
 import os
 import re
@@ -488,3 +489,24 @@ def test_a_compressed_ladder_is_small():
     entry = Fitted("k", asset, _CountingField(asset)).entry(0.0)
     assert len(zlib.decompress(base64.b64decode(entry["labels"]))) == 2 * asset.n_faces
     assert len(entry["labels"]) < asset.n_faces  # far under the 2 bytes a face it holds
+
+
+def test_downloads_keep_the_uploads_own_texture_bytes(app, tmp_path):
+    """The session's upload is read back once for its images: a JPEG texture
+    is written as the file had it."""
+    import PIL.Image
+
+    rng = np.random.default_rng(0)
+    image = PIL.Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    encoded = io.BytesIO()
+    image.save(encoded, "JPEG", quality=80)
+    box = trimesh.creation.box().subdivide()
+    box.visual = trimesh.visual.TextureVisuals(uv=rng.random((len(box.vertices), 2)),
+                                               image=PIL.Image.open(io.BytesIO(encoded.getvalue())))
+    path = tmp_path / "box.glb"
+    trimesh.Scene(box).export(path)
+    session = Session(key="k", digest=load_asset(str(path)).digest, name="box.glb", path=str(path),
+                      folder=str(tmp_path), n_faces=0)
+    bank = app.parts.downloads.images(session)
+    assert [kind for _, kind in bank.sources.values()] == ["JPEG"]
+    assert app.parts.downloads.images(session) is bank  # read once

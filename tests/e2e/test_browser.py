@@ -28,18 +28,17 @@ from PIL import Image
 from core.loading import load_asset
 from core.rendering import Renderer, reference_cameras
 from tests.e2e.launch import ASSETS, running_app, shared_cache_dir
+from tests.e2e.needs import CHROMIUM, missing
 from webapp.masking import PAINT_RESOLUTION
 
-CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 TABLE = os.path.join(ASSETS, "table.glb")
 MUG = os.path.join(ASSETS, "mug.glb")
 SCREENSHOTS = "/tmp/partscope_e2e"
-NO_CHROMIUM = f"the browser tests need Debian's chromium at {CHROMIUM} (apt-get install -y chromium)"
 
 pytestmark = [
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=NO_CHROMIUM),
+    pytest.mark.skipif(missing() is not None, reason=str(missing())),
     # gradio's queue calls pandas in ways pandas 3 deprecates; not ours to fix
     pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing"),
 ]
