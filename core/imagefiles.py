@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 KEPT = ("JPEG", "PNG")
 """Encodings a glTF holds without an extension: kept as the file had them."""
-MIME = {"JPEG": "image/jpeg", "PNG": "image/png"}
-EXTENSION = {"image/jpeg": "jpg", "image/png": "png"}
+EXTENSION = (("image/jpeg", "jpg"), ("image/png", "png"))
+"""File name extension of each image type a glTF holds."""
 _IMAGE_FILES = (".jpg", ".jpeg", ".png")
 
 
@@ -186,7 +186,7 @@ def shared_textures(tree: dict, binary: bytes, folder: str = "textures") -> dict
         data = binary[start:start + view["byteLength"]]
         key = hashlib.sha1(data).hexdigest()
         if key not in names:
-            names[key] = f"{folder}/texture_{len(names)}.{EXTENSION.get(image.get('mimeType'), 'png')}"
+            names[key] = f"{folder}/texture_{len(names)}.{dict(EXTENSION).get(image.get('mimeType'), 'png')}"
             files[names[key]] = data
         del image["bufferView"]
         image["uri"] = names[key]

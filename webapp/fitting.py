@@ -17,6 +17,7 @@ import os
 import shutil
 import threading
 import time
+import types
 
 import gradio as gr
 
@@ -34,11 +35,11 @@ from .work import first_value, new_workbench, view_value
 
 log = logging.getLogger(__name__)
 
-STAGES = {  # engine stage -> (progress span, what the bar says)
+STAGES = types.MappingProxyType({  # engine stage -> (progress span, what the bar says)
     "rendering": (0.05, 0.12, "Rendering views"),
     "masks": (0.12, 0.30, "Building 2D masks"),
     "fitting": (0.30, 0.92, "Fitting the scale field"),
-}
+})
 FIRST_NOTE = "first parts, from the masks; fitting the field"
 PREVIEW_NOTE = ("First parts, straight from the masks; the scale field is being fitted and its parts replace "
                 "these when it is ready.")

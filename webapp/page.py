@@ -23,7 +23,7 @@ from .panels import parts_table
 from .viewer import PartViewer
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-EXAMPLES = [("table.glb", "Table"), ("chair.glb", "Chair"), ("mug.glb", "Mug"), ("toy_car.glb", "Toy car (textured)")]
+EXAMPLES = (("table.glb", "Table"), ("chair.glb", "Chair"), ("mug.glb", "Mug"), ("toy_car.glb", "Toy car (textured)"))
 SESSION_TTL_S = 6 * 3600
 """A session's state and folder go at the latest this long after its last change."""
 HEADER = ("<div class='ps-head'><b>PartScope</b> cuts a 3D model into parts: drop a model, drag the slider from fine "

@@ -5,37 +5,45 @@
 
 const FOV = 35 * Math.PI / 180;
 
+const HEAD = '#version 300 es\nprecision highp float; precision highp int;';
+const inputs = (...list) => list.map(([loc, decl]) => `layout(location = ${loc}) in ${decl};`).join('\n');
+
+// light, hover and selection dimming of a base colour, shared by both looks
+const LIGHT = `
+uniform int uHover;
+vec3 light(vec3 base, vec3 n, vec3 v, float paint, int part) {
+  if (dot(n, v) < 0.0) n = -n;
+  vec3 c = base * (0.3 + 0.5 * max(dot(n, v), 0.0) + 0.3 * max(dot(n, normalize(vec3(-0.45, 0.8, 0.4))), 0.0));
+  if (uHover >= 0 && part == uHover) c = mix(c, vec3(1.0), 0.3);
+  if (paint < 0.75) c = vec3(0.42 + 0.4 * dot(c, vec3(0.299, 0.587, 0.114)));
+  return min(c, vec3(1.0));
+}`;
+
 // the parts' colours, lit per face in the vertex shader (a face's normal is an
 // attribute): the fragment shader only writes the colour
-const PARTS_VERT = `#version 300 es
-precision highp float; precision highp int;
-layout(location = 0) in vec3 aPos;
-layout(location = 4) in vec4 aPaint;
-layout(location = 5) in int aPart;
-layout(location = 6) in vec3 aNormal;
+const PARTS_VERT = `${HEAD}
+${inputs([0, 'vec3 aPos'], [4, 'vec4 aPaint'], [5, 'int aPart'], [6, 'vec3 aNormal'])}
 uniform mat4 uProj, uView;
-uniform int uHover;
 flat out vec4 vColor; flat out int vFace;
+${LIGHT}
 void main() {
   vec4 p = uView * vec4(aPos, 1.0);
-  vec3 n = normalize(mat3(uView) * aNormal), v = normalize(-p.xyz);
-  if (dot(n, v) < 0.0) n = -n;
-  vec3 c = aPaint.rgb * (0.3 + 0.5 * max(dot(n, v), 0.0) + 0.3 * max(dot(n, normalize(vec3(-0.45, 0.8, 0.4))), 0.0));
-  if (uHover >= 0 && aPart == uHover) c = mix(c, vec3(1.0), 0.3);
-  if (aPaint.a < 0.75) c = vec3(0.42 + 0.4 * dot(c, vec3(0.299, 0.587, 0.114)));
-  vColor = vec4(min(c, vec3(1.0)), aPaint.a); vFace = gl_VertexID / 3;
+  vColor = vec4(light(aPaint.rgb, normalize(mat3(uView) * aNormal), normalize(-p.xyz), aPaint.a, aPart), aPaint.a);
+  vFace = gl_VertexID / 3;
   gl_Position = uProj * p;
 }`;
 
-// the model's own look: corner colours, textures by material
-const LOOK_VERT = `#version 300 es
-precision highp float; precision highp int;
-layout(location = 0) in vec3 aPos;
-layout(location = 1) in vec4 aColor;
-layout(location = 2) in vec2 aUV;
-layout(location = 3) in float aMat;
-layout(location = 4) in vec4 aPaint;
-layout(location = 5) in int aPart;
+const PARTS_FRAG = `${HEAD}
+flat in vec4 vColor;
+out vec4 outColor;
+void main() {
+  if (vColor.a < 0.25) discard;
+  outColor = vec4(vColor.rgb, 1.0);
+}`;
+
+// the model's own look: corner colours, textures by material, lit per pixel
+const LOOK_VERT = `${HEAD}
+${inputs([0, 'vec3 aPos'], [1, 'vec4 aColor'], [2, 'vec2 aUV'], [3, 'float aMat'], [4, 'vec4 aPaint'], [5, 'int aPart'])}
 uniform mat4 uProj, uView;
 out vec3 vPos; out vec4 vColor; out vec2 vUV;
 flat out vec4 vPaint; flat out int vPart; flat out int vMat;
@@ -45,47 +53,22 @@ void main() {
   gl_Position = uProj * p;
 }`;
 
-// light, hover and selection dimming, shared by both looks
-const SHADE = `
-uniform int uHover;
-vec4 shade(vec3 base, vec3 pos, vec4 paint, int part) {
-  vec3 n = normalize(cross(dFdx(pos), dFdy(pos)));
-  vec3 v = normalize(-pos);
-  if (dot(n, v) < 0.0) n = -n;
-  vec3 key = normalize(vec3(-0.45, 0.8, 0.4));
-  vec3 c = base * (0.3 + 0.5 * max(dot(n, v), 0.0) + 0.3 * max(dot(n, key), 0.0));
-  if (uHover >= 0 && part == uHover) c = mix(c, vec3(1.0), 0.3);
-  if (paint.a < 0.75) c = vec3(0.42 + 0.4 * dot(c, vec3(0.299, 0.587, 0.114)));
-  return vec4(min(c, vec3(1.0)), 1.0);
-}`;
-
-const PARTS_FRAG = `#version 300 es
-precision highp float;
-flat in vec4 vColor;
-out vec4 outColor;
-void main() {
-  if (vColor.a < 0.25) discard;
-  outColor = vec4(vColor.rgb, 1.0);
-}`;
-
-const LOOK_FRAG = `#version 300 es
-precision highp float; precision highp int;
+const LOOK_FRAG = `${HEAD}
 in vec3 vPos; in vec4 vColor; in vec2 vUV;
 flat in vec4 vPaint; flat in int vPart; flat in int vMat;
 uniform int uPass;
 uniform sampler2D uTex;
 out vec4 outColor;
-${SHADE}
+${LIGHT}
 void main() {
   if (vPaint.a < 0.25 || vMat != uPass) discard;
   vec3 base = vColor.rgb;
   if (vMat >= 0) base *= texture(uTex, vec2(vUV.x, 1.0 - vUV.y)).rgb;
-  outColor = shade(base, vPos, vPaint, vPart);
+  outColor = vec4(light(base, normalize(cross(dFdx(vPos), dFdy(vPos))), normalize(-vPos), vPaint.a, vPart), 1.0);
 }`;
 
 // face id + 1 as RGB, for picking
-const ID_FRAG = `#version 300 es
-precision highp float; precision highp int;
+const ID_FRAG = `${HEAD}
 flat in vec4 vColor; flat in int vFace;
 out vec4 outColor;
 void main() {
