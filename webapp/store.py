@@ -1,9 +1,10 @@
 """Fitted objects held in memory for the sessions that use them.
 
 A ``Fitted`` wraps one ``PartField`` with what the web app asks of it many
-times: part labels, part sizes and viewer payloads per scale of the ladder
-(0, 0.1, ..., 2), each computed once, by whichever asks first (the
-background ladder or a slider move), never twice at the same time.
+times: part labels, part sizes and the viewer's encoded parts per scale of
+the ladder (0, 0.1, ..., 2), each computed once, by whichever asks first
+(the background ladder, the page's scale or a ladder request), never twice
+at the same time.
 
 ``FieldStore`` keeps the most recently used fitted objects (a bounded LRU,
 shared by all sessions, keyed by the engine's cache key, so two people on the

@@ -140,7 +140,12 @@ function createCamera(canvas) {
   const clamp = (d) => Math.max(radius * 0.3, Math.min(radius * 20, d));
   return {
     get ready() { return c !== null; },
-    home(r) { radius = r || radius; c = { yaw: 0.65, pitch: 0.38, dist: 1.08 * radius / Math.sin(FOV / 2), target: [0, 0, 0] }; },
+    home(r) {  // the whole model in view, in a tall window (a phone) too
+      radius = r || radius;
+      const aspect = canvas.clientWidth / Math.max(canvas.clientHeight, 1);
+      const half = Math.min(FOV / 2, Math.atan(Math.tan(FOV / 2) * aspect));
+      c = { yaw: 0.65, pitch: 0.38, dist: 1.08 * radius / Math.sin(half), target: [0, 0, 0] };
+    },
     forget() { c = null; },
     orbit(dx, dy) { c.yaw -= dx; c.pitch = Math.max(-1.55, Math.min(1.55, c.pitch + dy)); },
     zoom(factor) { c.dist = clamp(c.dist * factor); },
