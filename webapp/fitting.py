@@ -185,7 +185,12 @@ class Fitting:
             job = self._jobs.get(key)
             if job is not None:
                 return job, False
-            job = self._jobs[key] = FitJob(key, asset)
+            job = FitJob(key, asset)
+            fitted = self.store.get(key)  # a fit that ended since this session looked
+            if fitted is not None:
+                job.post(done=True, item=fitted, seconds=0.0, ended=time.time())
+                return job, False
+            self._jobs[key] = job
         # the request's context goes along (a ZeroGPU Space reads it to lend the GPU)
         threading.Thread(target=contextvars.copy_context().run, args=(self._run, job), daemon=True,
                          name=f"partscope-fit-{asset.name}").start()
