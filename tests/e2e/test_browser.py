@@ -346,13 +346,15 @@ def test_progress_and_status_never_overlap(app, page, tmp_path):
     seen = 0
     deadline = time.time() + 300
     while viewer_attr(page, "state") != "parts" and time.time() < deadline:
-        if page.locator("#progress").is_visible():
-            bar, status = page.locator("#progress").bounding_box(), page.locator("#status").bounding_box()
-            if bar and status and "%" in page.inner_text("#progress"):
-                assert not overlap(bar, status), (bar, status)
-                seen += 1
-                if seen == 3:
-                    shot(page, tmp_path, "progress")
+        now = page.evaluate("""() => {  // in one go: the bar may leave the page at any moment
+            const box = (e) => { const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, width: r.width, height: r.height}; };
+            const bar = document.querySelector('#progress'), status = document.querySelector('#status');
+            return bar && status && bar.offsetParent ? {bar: box(bar), status: box(status), text: bar.innerText} : null; }""")
+        if now and "%" in now["text"]:
+            assert not overlap(now["bar"], now["status"]), now
+            seen += 1
+            if seen == 3:
+                shot(page, tmp_path, "progress")
         page.wait_for_timeout(100)
     assert seen >= 3, "the progress bar never showed"
     page.wait_for_selector("#progress", state="hidden", timeout=30_000)  # gone once the parts are there

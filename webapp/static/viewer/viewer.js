@@ -91,22 +91,27 @@ function adoptLadder(v) {
   if (view.ladder) poll(view.ladder);
 }
 
+// fetch the ladder's scales as the server computes them, until it is complete
+// or the page shows another ladder (a new model, or the field's parts)
 async function poll(ladder) {
+  const nFaces = scene.mesh.nFaces;
   while (view.ladder === ladder && !ladder.complete) {
-    let reply;
     try {
-      reply = await server.viewer_ladder({ ladder: ladder.id, have: [...ladder.entries.values()].map((p) => p.scale) });
-    } catch (err) {
+      const reply = await server.viewer_ladder({ ladder: ladder.id, have: [...ladder.entries.values()].map((p) => p.scale) });
+      if (view.ladder !== ladder || !reply) return;
+      for (const entry of reply.entries) {
+        const parts = await Payload.parts(entry, nFaces);
+        if (view.ladder !== ladder) return;
+        const k = Payload.scaleKey(entry.scale);
+        if (!ladder.entries.has(k)) ladder.entries.set(k, parts);
+      }
+      ladder.complete = reply.complete;
+      render();
+    } catch (err) {  // the connection dropped a moment: ask again
+      if (view.ladder !== ladder) return;
+      console.warn('PartScope viewer: the ladder', err);
       await new Promise((done) => setTimeout(done, 2000));
-      continue;
     }
-    if (view.ladder !== ladder || !reply) return;
-    for (const entry of reply.entries) {
-      const k = Payload.scaleKey(entry.scale);
-      if (!ladder.entries.has(k)) ladder.entries.set(k, await Payload.parts(entry, scene.mesh.nFaces));
-    }
-    ladder.complete = reply.complete;
-    if (view.ladder === ladder) render();
   }
 }
 
