@@ -179,7 +179,8 @@ def main(argv=None) -> int:
     result = {"machine": {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg()},
               "fast_config": args.fast, "models": []}
     try:
-        busy = nudged_copies(MODEL, len(models) + 1, work)[1:]  # new content: fitted while the slider moves
+        # new content (also for a cache kept from an earlier run): fitted while the slider moves
+        busy = nudged_copies(MODEL, len(models), work, offset=1 + time.time() % 1)
         with server_process(cache_dir, args.fast, os.path.join(work, "server.log")) as (url, _):
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)

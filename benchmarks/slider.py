@@ -74,9 +74,9 @@ def proc_memory_mb(pid: int) -> dict:
     return fields
 
 
-def nudged_copies(model: str, n: int, folder: str) -> list[str]:
-    """n copies of the model, copy i with one vertex moved by i/1000 of the
-    model's size: new content each, the same shape."""
+def nudged_copies(model: str, n: int, folder: str, offset: float = 0.0) -> list[str]:
+    """n copies of the model, copy i with one vertex moved by (i + offset)/1000
+    of the model's size: new content each, the same shape."""
     import trimesh
 
     from core.loading import load_asset
@@ -86,7 +86,7 @@ def nudged_copies(model: str, n: int, folder: str) -> list[str]:
     paths = []
     for i in range(n):
         copy = mesh.copy()
-        copy.vertices[0] += 1e-3 * i * mesh.scale
+        copy.vertices[0] += 1e-3 * (i + offset) * mesh.scale
         path = os.path.join(folder, f"model_{i}{ext}")
         copy.export(path)
         paths.append(path)

@@ -142,7 +142,7 @@ def _parts_tab() -> dict:
                                       elem_id="part-color")
         buttons["recolor"] = gr.Button("Recolor", size="sm", scale=1, min_width=60, elem_id="recolor")
     out["note"] = gr.Markdown("", elem_id="edit-note")
-    out["table"] = gr.HTML(parts_table(None), css_template=PANELS_CSS, max_height=220, elem_id="parts-table",
+    out["table"] = gr.HTML(parts_table(None), css_template=PANELS_CSS, max_height=180, elem_id="parts-table",
                            padding=False)
     out["buttons"] = buttons
     return out
