@@ -6,7 +6,9 @@
 FROM python:3.11-slim
 
 # torch comes from this index (the pin itself is in constraints.txt); the CPU
-# index keeps the image small, a CUDA index makes it use the GPU.
+# index keeps the image small (PyPI's torch for Linux is the CUDA build, with
+# gigabytes of NVIDIA libraries), a CUDA index makes it use the GPU. The
+# README's first command takes the same index on a machine without a GPU.
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 
 ENV PYTHONUNBUFFERED=1 \

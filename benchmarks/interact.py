@@ -8,9 +8,10 @@
    whole ladder computed:
    - click -> highlight: ``Editing.click`` on random faces at random ladder
      scales, everything the server does for a click (the nested selection,
-     the viewer value with the selection, the parts table and picker);
-   - the slider growing a clicked selection (``Editing.set_scale``);
-   - mask prompt -> 3D part: ``Editing.mask_part`` on discs painted on the
+     the viewer value with the selection, the parts table and picker; the
+     page itself draws the selection at once, from the ladder it holds);
+   - the scale growing a clicked selection (``Editing.set_scale``);
+   - mask prompt -> 3D part: ``Masking.mask_part`` on discs painted on the
      fitted reference views (the part from ``PartField.from_mask``, the
      result image, the viewer value), and showing a view to paint on; the
      same prompts again with torch limited to one intra-op thread, which is
@@ -47,20 +48,20 @@ DISC = 14
 def bench_handlers(model: str, cache_dir: str, clicks: int, masks: int, fast: bool) -> dict:
     import torch
 
-    from webapp.editing import PAINT_RESOLUTION
+    from webapp.masking import PAINT_RESOLUTION
 
-    handlers, session, item = local_app(model, cache_dir, fast)
-    editing = handlers.editing
+    app, session, item = local_app(model, cache_dir, fast)
+    editing, masking, work_of = app.editing, app.masking, app.page.work
     for s in item.scales:  # the whole ladder, as after the background fill
         item.result(s)
     rng = np.random.default_rng(0)
     scales = [round(float(s), 1) for s in item.scales]
-    work = editing.set_scale(session, None, 0.5)[0]
+    work = editing.set_scale(session, None, 0.5)[work_of]
 
     click, grow = [], []
     for face in rng.choice(item.asset.n_faces, clicks, replace=False):
         t = time.perf_counter()
-        work = editing.click(session, work, float(rng.choice(scales)), [], int(face))[0]
+        work = editing.click(session, work, float(rng.choice(scales)), [], int(face))[work_of]
         click.append(time.perf_counter() - t)
         t = time.perf_counter()
         editing.set_scale(session, work, float(rng.choice(scales)))
@@ -71,38 +72,38 @@ def bench_handlers(model: str, cache_dir: str, clicks: int, masks: int, fast: bo
     yy, xx = np.mgrid[:PAINT_RESOLUTION, :PAINT_RESOLUTION]
     for k in range(masks):
         t = time.perf_counter()
-        work = editing.paint_reference(session, work, k % n_views)[0]
+        work = masking.paint_reference(session, work, k % n_views)[work_of]
         show.append(time.perf_counter() - t)
         rows, cols = np.nonzero(work.paint.face >= 0)
         i = rng.integers(len(rows))
         discs.append((k % n_views, (yy - rows[i]) ** 2 + (xx - cols[i]) ** 2 <= DISC ** 2))
     result = {"faces": item.asset.n_faces, "click_to_highlight": summary_ms(click),
               "slider_with_a_selection": summary_ms(grow), "show_a_view_to_paint": summary_ms(show),
-              "torch_threads": torch.get_num_threads(), **time_masks(editing, session, work, discs)}
+              "torch_threads": torch.get_num_threads(), **time_masks(app, session, work, discs)}
     default = torch.get_num_threads()
     torch.set_num_threads(1)  # what one intra-op thread does to the same prompts (see the report)
     try:
-        result["with_one_torch_thread"] = time_masks(editing, session, work, discs)
+        result["with_one_torch_thread"] = time_masks(app, session, work, discs)
     finally:
         torch.set_num_threads(default)
-    close_local(handlers)
+    close_local(app)
     return result
 
 
-def time_masks(editing, session, work, discs) -> dict:
+def time_masks(app, session, work, discs) -> dict:
     """Mask prompts on (view index, (H, W) bool disc): the handler, and the engine's part of it."""
-    from webapp.editing import prompt_at
+    from webapp.masking import prompt_at
 
     prompt, engine_only, sizes = [], [], []
     for index, disc in discs:
-        work = editing.paint_reference(session, work, index)[0]
+        work = app.masking.paint_reference(session, work, index)[app.page.work]
         layer = np.zeros(disc.shape + (4,), np.uint8)
         layer[disc] = (255, 59, 48, 255)
         t = time.perf_counter()
-        out = editing.mask_part(session, work, {"background": None, "layers": [layer], "composite": None})
+        out = app.masking.mask_part(session, work, {"background": None, "layers": [layer], "composite": None})
         prompt.append(time.perf_counter() - t)
-        sizes.append(int(out[0].selection.sum()))
-        field = editing.app.store.get(session.key).field
+        sizes.append(int(out[app.page.work].selection.sum()))
+        field = app.store.get(session.key).field
         t = time.perf_counter()
         field.from_mask(*prompt_at(work.paint.camera, disc))
         engine_only.append(time.perf_counter() - t)
@@ -125,10 +126,10 @@ def bench_server_click(model: str, cache_dir: str, clicks: int, fast: bool, log_
         rng = np.random.default_rng(2)
         rtt = []
         with httpx.Client(timeout=60) as http:
-            for face in rng.choice(sum(out[0]["faces"]), clicks, replace=False):
+            for face in rng.choice(sum(out[0]["parts"]["faces"]), clicks, replace=False):
                 t = time.perf_counter()
-                queue_call(http, url, client.session_hash, fn_index, [None, None, 1.0, []],
-                           event_data={"face": int(face), "shift": False})
+                queue_call(http, url, client.session_hash, fn_index, [None, None, []],
+                           event_data={"face": int(face), "scale": 1.0, "shift": False})
                 rtt.append(time.perf_counter() - t)
     return {"click_queue_round_trip": summary_ms(rtt)}
 

@@ -1,22 +1,24 @@
-"""Web app speed and memory on a 50k-face model, after fitting.
+"""Web app server speed and memory on a 50k-face model, after fitting.
 
     python benchmarks/slider.py [--model /work/shared/psb-dev/off/281.off]
-                                [--sessions 3] [--moves 200] [--cache DIR] [--no-browser]
+                                [--sessions 3] [--moves 200] [--cache DIR]
+
+The slider itself recolours in the page (benchmarks/browser.py times it in
+a real browser); what the server does per slider move is learn the scale the
+page settled on (the parts table, the picker, a selection's sentence).
 
 1. Starts the app (the default engine) as a server process with its own fit
    cache (a fresh temp folder unless --cache is given), opens the model in
    ``--sessions`` sessions through gradio_client (each session gets its own
    copy of the model, nudged by 1e-6 so that each is fitted and held
    separately: the worst case for memory), waits for their ladders, and
-   measures slider round trips over HTTP. The server's peak resident memory
-   (VmHWM) is read from /proc after that, and the time from each fit's end
-   to its first parts from the server's log.
-2. In this process, over the same disk cache: the slider handler's own time
+   measures the scale's round trips over HTTP. The server's peak resident
+   memory (VmHWM) is read from /proc after that, and the time from each
+   fit's end to its parts from the server's log.
+2. In this process, over the same disk cache: the scale handler's own time
    (what the server does per move, without the HTTP and queue around it),
-   warm (the ladder is cached) and cold (a scale computed on demand).
-3. With chromium: the same model in a real browser, timing how long the page
-   takes to show parts after the upload (cache hit), to apply one slider
-   move's labels, and a slider move from input to recolored view.
+   warm (the ladder is cached) and cold (a scale computed on demand), and
+   the ladder the page fetches (every scale's labels, deflated): its size.
 
 Prints the figures and writes them to benchmarks/results/slider.json.
 """
@@ -44,9 +46,6 @@ sys.path.insert(0, ROOT)
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 MODEL = os.path.join(os.path.dirname(ROOT), "shared", "psb-dev", "off", "281.off")
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
 
 
 def percentile(values, q) -> float:
@@ -75,9 +74,9 @@ def proc_memory_mb(pid: int) -> dict:
     return fields
 
 
-def nudged_copies(model: str, n: int, folder: str) -> list[str]:
-    """n copies of the model, copy i with one vertex moved by i/1000 of the
-    model's size: new content each, the same shape."""
+def nudged_copies(model: str, n: int, folder: str, offset: float = 0.0) -> list[str]:
+    """n copies of the model, copy i with one vertex moved by (i + offset)/1000
+    of the model's size: new content each, the same shape."""
     import trimesh
 
     from core.loading import load_asset
@@ -87,7 +86,7 @@ def nudged_copies(model: str, n: int, folder: str) -> list[str]:
     paths = []
     for i in range(n):
         copy = mesh.copy()
-        copy.vertices[0] += 1e-3 * i * mesh.scale
+        copy.vertices[0] += 1e-3 * (i + offset) * mesh.scale
         path = os.path.join(folder, f"model_{i}{ext}")
         copy.export(path)
         paths.append(path)
@@ -205,125 +204,78 @@ def bench_server(models: list[str], cache_dir: str, moves: int, log_path: str, f
                     rtt.append(time.perf_counter() - t)
         memory = proc_memory_mb(proc.pid)
     text = open(log_path).read()
-    first = [float(x) for x in re.findall(r"first parts of .* ([\d.]+) s after the fit", text)]
+    first = [float(x) for x in re.findall(r"field parts of .* ([\d.]+) s after the fit", text)]
     fits = [float(x) for x in re.findall(r"after the fit \(fit ([\d.]+) s", text)]
     return {"sessions": len(models), "opened": opened, "fit_seconds": fits,
-            "fit_end_to_first_parts_s": first, "slider_queue_round_trip": summary_ms(rtt),
+            "fit_end_to_field_parts_s": first, "slider_queue_round_trip": summary_ms(rtt),
             "server_memory_mb": {"at_start": base, "after": memory}}
 
 
 # ------------------------------------------------------------------ handler timing
 
 def local_app(model: str, cache_dir: str, fast: bool):
-    """The app's handlers in this process over the model, fitted (or taken
-    from the disk cache): (handlers, Session, Fitted). Close with ``close_local``."""
-    from core.cache import FitCache
+    """The app's objects in this process over the model, fitted (or taken
+    from the disk cache): (webapp.app.PartScopeApp, Session, Fitted). Close
+    with ``close_local``."""
     from core.loading import load_asset
     from core.pipeline import Engine
     from core.settings import load_settings
-    from webapp.handlers import Handlers, Session
-    from webapp.store import FieldStore, Fitted
+    from webapp import build_demo
+    from webapp.sessions import Session
+    from webapp.store import Fitted
 
     settings = dataclasses.replace(load_settings(), cache_dir=cache_dir)
     engine = Engine(fast_config() if fast else None, settings=settings)
-    cache = FitCache(os.path.join(cache_dir, "fits"))
-    handlers = Handlers(engine, cache, FieldStore(capacity=2), session_root=tempfile.mkdtemp(), max_upload_mb=100,
-                        default_scale=0.5)
+    app = build_demo(engine, session_root=tempfile.mkdtemp(), max_upload_mb=100, memory_slots=2).partscope
     asset = load_asset(model)
     key = engine.cache_key(asset)
-    field = cache.get(engine, asset)
+    field = app.cache.get(engine, asset)
     if field is None:
         field = engine.fit(asset)
-        cache.put(engine, field)
-    item = handlers.store.add(Fitted(key, asset, field))
+        app.cache.put(engine, field)
+    item = app.store.add(Fitted(key, asset, field))
     session = Session(key=key, digest=asset.digest, name=os.path.basename(model), path=model, folder="",
                       n_faces=asset.n_faces)
-    return handlers, session, item
+    return app, session, item
 
 
-def close_local(handlers) -> None:
-    handlers.store.close()
-    handlers.cache.close()
+def close_local(app) -> None:
+    app.store.close()
+    app.cache.close()
 
 
 def bench_handler(model: str, cache_dir: str, moves: int, fast: bool) -> dict:
-    handlers, session, item = local_app(model, cache_dir, fast)
+    import asyncio
+
+    app, session, item = local_app(model, cache_dir, fast)
     cached_before = len(item.field.cached_scales)
     scales = [round(0.1 * i, 1) for i in range(21)]
     cold, work = [], None
     for s in scales:
         t = time.perf_counter()
-        work = handlers.editing.set_scale(session, work, s)[0]
+        work = app.editing.set_scale(session, work, s)[app.page.work]
         cold.append(time.perf_counter() - t)
     rng = np.random.default_rng(1)
     warm = []
     for _ in range(moves):
         s = float(rng.choice(scales))
         t = time.perf_counter()
-        handlers.editing.set_scale(session, work, s)
+        app.editing.set_scale(session, work, s)
         warm.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    ladder = asyncio.run(app.feeds.ladder({"ladder": item.ladder_id, "have": []}))
+    ladder_s = time.perf_counter() - t
     t = time.perf_counter()
     item.field.parts(0.55)  # off the ladder: what computing a scale on demand costs
     on_demand = time.perf_counter() - t
-    close_local(handlers)
+    close_local(app)
     return {"faces": item.asset.n_faces, "warm": summary_ms(warm), "first_touch_of_each_scale": summary_ms(cold),
             "one_scale_computed_on_demand_s": round(on_demand, 3),
-            "cached_scales_before_first_touch": cached_before}
-
-
-# ------------------------------------------------------------------ browser
-
-def bench_browser(model: str, fresh_model: str, cache_dir: str, fast: bool, log_path: str) -> dict:
-    """``model`` is in the cache; ``fresh_model`` is not (it is fitted here)."""
-    from playwright.sync_api import sync_playwright
-
-    with server_process(cache_dir, fast, log_path) as (url, _):
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(url)
-            page.wait_for_selector(".ps-viewer")
-            t = time.perf_counter()
-            page.set_input_files("#upload input[type=file]", model)
-            page.wait_for_selector(".ps-viewer[data-state=parts]", timeout=600_000)
-            shown = time.perf_counter() - t
-            timings_open = page.evaluate("document.querySelector('.ps-viewer').partscope.timings()")
-            page.wait_for_timeout(2000)  # let the page settle after the first draw
-            page.evaluate("""() => {
-                window.__inputAt = null;
-                document.addEventListener('input', () => { window.__inputAt = performance.now(); }, true);
-            }""")
-            moves, in_page = [], []
-            for s in (1.0, 1.5, 2.0, 0.0, 0.3, 0.8, 1.2, 1.9, 0.6, 0.5):
-                t = time.perf_counter()
-                page.locator("#scale input[type=range]").fill(str(s))
-                page.wait_for_selector(f".ps-viewer[data-scale='{s:.1f}']", timeout=60_000)
-                page.wait_for_function("""() => { const t = document.querySelector('.ps-viewer').partscope.timings();
-                    return t.drawn_at !== null && t.drawn_at > window.__inputAt; }""")
-                moves.append(time.perf_counter() - t)
-                in_page.append(page.evaluate("""() => (document.querySelector('.ps-viewer').partscope.timings().drawn_at
-                    - window.__inputAt) / 1000"""))
-            timings_move = page.evaluate("document.querySelector('.ps-viewer').partscope.timings()")
-
-            # a fresh fit: from the model showing (just before the fit starts) to its parts drawn
-            page.goto(url)
-            page.wait_for_selector(".ps-viewer")
-            page.set_input_files("#upload input[type=file]", fresh_model)
-            page.wait_for_selector(".ps-viewer[data-state=parts]", timeout=3_600_000)
-            page.wait_for_function("""() => { const t = document.querySelector('.ps-viewer').partscope.timings();
-                return t.parts_at !== null && t.drawn_at >= t.parts_at; }""")
-            drawn_epoch = page.evaluate(
-                "(performance.timeOrigin + document.querySelector('.ps-viewer').partscope.timings().drawn_at) / 1000")
-            browser.close()
-    ends = re.findall(r"\(fit ([\d.]+) s, ended at epoch ([\d.]+)\)", open(log_path).read())
-    fit_s, fit_end = (float(ends[-1][0]), float(ends[-1][1])) if ends else (None, None)
-    return {"upload_to_parts_shown_cache_hit_s": round(shown, 2),
-            "fresh_fit": {"engine_fit_s": fit_s,
-                          "parts_drawn_after_fit_end_s": round(drawn_epoch - fit_end, 2) if ends else None},
-            "viewer_build_mesh_ms": round(timings_open["mesh_ms"] or 0, 1),
-            "viewer_apply_parts_ms": round(timings_move["parts_ms"] or 0, 1),
-            "slider_input_to_redrawn_in_page": summary_ms(in_page),
-            "slider_fill_to_redrawn_seen_by_playwright": summary_ms(moves)}
+            "cached_scales_before_first_touch": cached_before,
+            "ladder_to_the_page": {"scales": len(ladder["entries"]),
+                                   "json_bytes": len(json.dumps(ladder, separators=(",", ":"))),
+                                   "raw_int16_bytes": 2 * item.asset.n_faces * len(ladder["entries"]),
+                                   "seconds_encoded_once": round(ladder_s, 3)}}
 
 
 def main(argv=None) -> int:
@@ -332,7 +284,6 @@ def main(argv=None) -> int:
     p.add_argument("--sessions", type=int, default=3)
     p.add_argument("--moves", type=int, default=100, help="random slider moves per session")
     p.add_argument("--cache", help="fit cache folder (default: a fresh temp folder, so every fit runs)")
-    p.add_argument("--no-browser", action="store_true")
     p.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "slider.json"))
     p.add_argument("--fast", action="store_true", help="a tiny engine config, to check the script quickly")
     p.add_argument("--serve", type=int, help=argparse.SUPPRESS)
@@ -344,14 +295,10 @@ def main(argv=None) -> int:
     cache_dir = args.cache or tempfile.mkdtemp(prefix="partscope-bench-cache-")
     work = tempfile.mkdtemp(prefix="partscope-bench-")
     try:
-        models = nudged_copies(args.model, args.sessions + 1, work)
-        fresh, models = models[-1], models[:-1]
+        models = nudged_copies(args.model, args.sessions, work)
         result = {"model": args.model, "machine": {"cpus": os.cpu_count()}, "fast_config": args.fast}
         result["server"] = bench_server(models, cache_dir, args.moves, os.path.join(work, "server.log"), args.fast)
         result["handler"] = bench_handler(models[0], cache_dir, args.moves * 2, args.fast)
-        if not args.no_browser and os.path.exists(CHROMIUM):
-            result["browser"] = bench_browser(models[0], fresh, cache_dir, args.fast,
-                                              os.path.join(work, "browser-server.log"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if not args.cache:
@@ -361,17 +308,15 @@ def main(argv=None) -> int:
         json.dump(result, f, indent=1)
     print(json.dumps(result, indent=1))
     h, s = result["handler"], result["server"]
-    print(f"\nslider, server side (handler), warm ladder: p95 {h['warm']['p95_ms']} ms "
+    print(f"\nthe scale reaching the server, handler, warm ladder: p95 {h['warm']['p95_ms']} ms "
           f"(first touch of a scale p95 {h['first_touch_of_each_scale']['p95_ms']} ms)")
-    print(f"slider, round trip through the HTTP queue as the page does it: p95 {s['slider_queue_round_trip']['p95_ms']} ms")
-    print(f"fit end -> first parts (server): {s['fit_end_to_first_parts_s']} s")
+    print(f"the scale reaching the server, through the HTTP queue: p95 {s['slider_queue_round_trip']['p95_ms']} ms")
+    print(f"fit end -> the field's parts (server): {s['fit_end_to_field_parts_s']} s")
     print(f"server memory with {s['sessions']} fitted sessions: peak {s['server_memory_mb']['after'].get('VmHWM')} MB, "
           f"now {s['server_memory_mb']['after'].get('VmRSS')} MB")
-    if "browser" in result:
-        b = result["browser"]
-        print(f"browser: parts drawn {b['fresh_fit']['parts_drawn_after_fit_end_s']} s after the fit's end; "
-              f"upload -> parts (cache hit) {b['upload_to_parts_shown_cache_hit_s']} s, "
-              f"slider input -> redrawn (in the page) p95 {b['slider_input_to_redrawn_in_page']['p95_ms']} ms")
+    lad = h["ladder_to_the_page"]
+    print(f"the ladder the page fetches: {lad['scales']} scales, {lad['json_bytes'] / 1e6:.2f} MB as sent "
+          f"({lad['raw_int16_bytes'] / 1e6:.2f} MB of int16 labels), encoded in {lad['seconds_encoded_once']} s")
     return 0
 
 

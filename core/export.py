@@ -27,14 +27,12 @@ How a part looks in the scenes and files written here:
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
 import re
 import time
 import unicodedata
-import weakref
 import zipfile
 from collections.abc import Mapping, Sequence
 
@@ -45,6 +43,7 @@ from trimesh.exchange.gltf import export_glb
 from trimesh.visual.material import PBRMaterial, SimpleMaterial
 
 from .files import atomic_write
+from .imagefiles import ImageBank, one_entry_per_image, shared_textures
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +214,7 @@ def _unique(base: str, taken: set) -> str:
 
 # ----------------------------------------------------------------- scenes
 
-def segmented_scene(asset, face_labels, names=None) -> trimesh.Scene:
+def segmented_scene(asset, face_labels, names=None, images: ImageBank | None = None) -> trimesh.Scene:
     """The model split into parts, with its original appearance.
 
     Each source mesh's faces are cut by part; a piece keeps the source's
@@ -233,6 +232,9 @@ def segmented_scene(asset, face_labels, names=None) -> trimesh.Scene:
         the face.
     names : None, sequence or mapping, optional
         Part names (see :func:`part_names`); default ``part_{k:02d}``.
+    images : core.imagefiles.ImageBank, optional
+        How the textures are encoded (default: a new bank, PNG unless an
+        image is still known as a JPEG); one per asset reuses its encodings.
 
     Returns
     -------
@@ -243,7 +245,7 @@ def segmented_scene(asset, face_labels, names=None) -> trimesh.Scene:
     """
     t0 = time.perf_counter()
     labels, n_parts = _check_labels(asset, face_labels)
-    shared = {}
+    shared = {"images": images or ImageBank()}
     pieces = [[] for _ in range(n_parts)]
     for part, source, faces in _split(asset, labels, n_parts):
         pieces[part].append(_piece(asset.source_meshes[source], faces, shared))
@@ -357,7 +359,8 @@ def _split(asset, labels: np.ndarray, n_parts: int):
 def _piece(mesh: trimesh.Trimesh, faces: np.ndarray, shared: dict) -> trimesh.Trimesh:
     """The given faces of ``mesh`` as a new mesh with only the vertices they use,
     keeping normals and visuals. ``shared`` maps id(material) to the one
-    material object every piece of that source uses."""
+    material object every piece of that source uses, and "images" to the
+    ImageBank that encodes their textures."""
     corners = mesh.faces[faces]
     if isinstance(mesh.visual, trimesh.visual.ColorVisuals) and mesh.visual.kind == "face":
         # glTF has no face colors: give every face its own three corners
@@ -392,7 +395,7 @@ def _visual_subset(mesh: trimesh.Trimesh, used: np.ndarray, shared: dict):
         material = visual.material
         if material is not None:
             if id(material) not in shared:
-                shared[id(material)] = _shared_material(material)
+                shared[id(material)] = _shared_material(material, shared["images"])
             material = shared[id(material)]
         out = trimesh.visual.TextureVisuals(uv=uv, material=material)
         for key, value in visual.vertex_attributes.items():
@@ -432,9 +435,9 @@ class _SharedSimpleMaterial(_HashOnce, SimpleMaterial):
     """A SimpleMaterial shared by the pieces of one source mesh."""
 
 
-def _shared_material(material):
+def _shared_material(material, images: ImageBank):
     """A copy of ``material`` for the pieces of one source mesh: it caches its
-    hash, and its textures are :class:`_EncodedImage` views of the original
+    hash, and its textures are ``images``' encoded views of the original
     images (same pixels, not copied)."""
     cls = {PBRMaterial: _SharedPBRMaterial, SimpleMaterial: _SharedSimpleMaterial}.get(type(material))
     if cls is None:
@@ -442,65 +445,11 @@ def _shared_material(material):
     copy = cls.__new__(cls)
     for key, value in material.__dict__.items():
         if isinstance(value, dict):
-            value = {k: _encoded_view(v) if isinstance(v, PIL.Image.Image) else v
-                     for k, v in value.items()}
+            value = {k: images.view(v) if isinstance(v, PIL.Image.Image) else v for k, v in value.items()}
         elif isinstance(value, PIL.Image.Image):
-            value = _encoded_view(value)
+            value = images.view(value)
         copy.__dict__[key] = value
     return copy
-
-
-class _EncodedImage(PIL.Image.Image):
-    """A view of a texture (the same pixel storage, not a copy) that encodes
-    itself once and then writes the same bytes at every save.
-
-    trimesh's glTF exporter re-encodes every texture at every export with
-    PIL's defaults: PNG at zlib level 6, measured at 4.2 s for a smooth
-    2048^2 texture on this 2-core machine, and JPEG at quality 75, which
-    degrades the texture at each export. Here PNG is written at level 1
-    (0.5 s, about 17% larger) and JPEG with the original's quantization
-    tables (``quality="keep"``), once per image while the image lives
-    (textures are treated as read-only).
-    """
-
-    def save(self, fp, format=None, **params):
-        kind = str(format or "").upper().replace("JPG", "JPEG")
-        if params or kind not in ("PNG", "JPEG") or not hasattr(fp, "write"):
-            return super().save(fp, format, **params)
-        encoded = self.__dict__.setdefault("_partscope_encoded", {})
-        if kind not in encoded:
-            buffer = io.BytesIO()
-            super().save(buffer, kind, **self._encoder_settings(kind))
-            encoded[kind] = buffer.getvalue()
-        fp.write(encoded[kind])
-
-    def _encoder_settings(self, kind: str) -> dict:
-        if kind == "PNG":
-            return {"compress_level": 1}
-        if self.format == "JPEG" and getattr(self, "quantization", None) and hasattr(self, "layer"):
-            return {"quality": "keep", "subsampling": "keep"}
-        return {"quality": 95}
-
-
-_VIEWS = {}
-"""id(original image) -> its _EncodedImage view, dropped when the original is collected."""
-
-
-def _encoded_view(image: PIL.Image.Image) -> _EncodedImage:
-    """The one :class:`_EncodedImage` view of ``image`` (made on first use),
-    so every export of the same asset reuses the encoded bytes."""
-    if isinstance(image, _EncodedImage):
-        return image
-    view = _VIEWS.get(id(image))
-    if view is None:
-        image.load()
-        view = _EncodedImage.__new__(_EncodedImage)
-        view.__dict__.update(image.__dict__)  # shares the pixel storage
-        view.info = dict(image.info)
-        view.format = image.format
-        _VIEWS[id(image)] = view
-        weakref.finalize(image, _VIEWS.pop, id(image), None)
-    return view
 
 
 def _assemble(pieces: list, n_parts: int, names) -> trimesh.Scene:
@@ -552,15 +501,16 @@ def write_glb(scene: trimesh.Scene, path) -> str:
     return str(path)
 
 
-def write_parts_zip(asset, face_labels, names, path) -> str:
+def write_parts_zip(asset, face_labels, names, path, images: ImageBank | None = None) -> str:
     """Write a ZIP with one GLB per part, appearance kept.
 
     Each member is ``{name}.glb`` (names from :func:`part_names`; a name
     Windows reserves, such as ``con``, gets a trailing ``_``) and holds that
-    part alone as one named node, in the file's coordinates. The GLB of the
-    whole model is built once and cut per part, so each texture is encoded
-    once, not once per part. Members with textures are stored (their images
-    are compressed already), the others deflated.
+    part alone as one named node, in the file's coordinates. Textures are
+    files of their own, ``textures/texture_{n}.jpg`` (or ``.png``), stored
+    once and shared by the part GLBs that use them (their images refer to
+    them by relative URI, as glTF allows). The GLB of the whole model is
+    built once and cut per part.
 
     Parameters
     ----------
@@ -571,18 +521,19 @@ def write_parts_zip(asset, face_labels, names, path) -> str:
         Part names (see :func:`part_names`).
     path : str or os.PathLike
         Where to write the ZIP.
+    images : core.imagefiles.ImageBank, optional (see :func:`segmented_scene`)
 
     Returns
     -------
     path : str
     """
     t0 = time.perf_counter()
-    _write_zip(_glb_bytes(segmented_scene(asset, face_labels, names)), path)
+    _write_zip(_glb_bytes(segmented_scene(asset, face_labels, names, images)), path)
     log.debug("wrote %s in %.3f s", path, time.perf_counter() - t0)
     return str(path)
 
 
-def write_downloads(asset, face_labels, folder, names=None, stem="model") -> dict:
+def write_downloads(asset, face_labels, folder, names=None, stem="model", images: ImageBank | None = None) -> dict:
     """Write every download for one granularity, encoding the textures once.
 
     Same files as :func:`write_glb` of :func:`segmented_scene`,
@@ -601,6 +552,7 @@ def write_downloads(asset, face_labels, folder, names=None, stem="model") -> dic
     stem : str
         File name stem: ``{stem}_parts.glb``, ``{stem}_parts.zip``,
         ``{stem}_labels.json``, ``{stem}_labels.npy``.
+    images : core.imagefiles.ImageBank, optional (see :func:`segmented_scene`)
 
     Returns
     -------
@@ -609,7 +561,7 @@ def write_downloads(asset, face_labels, folder, names=None, stem="model") -> dic
     t0 = time.perf_counter()
     paths = {key: os.path.join(folder, f"{stem}_{name}") for key, name in (
         ("glb", "parts.glb"), ("zip", "parts.zip"), ("json", "labels.json"), ("npy", "labels.npy"))}
-    data = _glb_bytes(segmented_scene(asset, face_labels, names))
+    data = _glb_bytes(segmented_scene(asset, face_labels, names, images))
     with atomic_write(paths["glb"]) as f:
         f.write(data)
     _write_zip(data, paths["zip"])
@@ -619,17 +571,19 @@ def write_downloads(asset, face_labels, folder, names=None, stem="model") -> dic
 
 
 def _write_zip(glb: bytes, path) -> None:
-    """The ZIP of one GLB per root node of ``glb`` (a GLB written by _glb_bytes)."""
+    """The ZIP of one GLB per root node of ``glb`` (a GLB written by _glb_bytes),
+    its textures as files the part GLBs share."""
     tree, binary = _read_glb(glb)
+    textures = shared_textures(tree, binary)
     with atomic_write(path) as f, zipfile.ZipFile(f, "w") as archive:
         for root in tree["scenes"][tree.get("scene", 0)]["nodes"]:
             name = tree["nodes"][root]["name"]
             if name.casefold() in _WINDOWS_RESERVED:
                 name += "_"
-            member, textured = _subset_glb(tree, binary, root)
-            archive.writestr(f"{name}.glb", member,
-                             compress_type=zipfile.ZIP_STORED if textured else zipfile.ZIP_DEFLATED,
-                             compresslevel=None if textured else 1)
+            archive.writestr(f"{name}.glb", _subset_glb(tree, binary, root)[0], compress_type=zipfile.ZIP_DEFLATED,
+                             compresslevel=1)
+        for name, data in textures.items():  # compressed already
+            archive.writestr(name, data, compress_type=zipfile.ZIP_STORED)
 
 
 def write_labels(face_labels, json_path, npy_path, names=None) -> tuple:
@@ -689,7 +643,13 @@ def _glb_bytes(scene: trimesh.Scene) -> bytes:
         scene = trimesh.Scene(scene)
     if not scene.geometry:
         raise ValueError("the scene holds no geometry: there is nothing to write")
-    return export_glb(scene, tree_postprocessor=_merge_part_nodes)
+    return export_glb(scene, tree_postprocessor=_tidy_tree)
+
+
+def _tidy_tree(tree: dict) -> None:
+    """trimesh's tree as PartScope writes it: one node per part, one entry per image."""
+    _merge_part_nodes(tree)
+    one_entry_per_image(tree)
 
 
 def _merge_part_nodes(tree: dict) -> None:

@@ -1,6 +1,7 @@
 """Exports on real files: a textured, vertex-colored multi-node GLB built here,
 loaded through core.loading, cut by labels that cross its nodes, written and
-read back; and a PSB mesh with a human segmentation."""
+read back; a photo-like JPEG-textured model whose texture keeps its encoding
+and is stored once; and a PSB mesh with a human segmentation."""
 
 import io
 import json
@@ -16,7 +17,8 @@ from PIL import Image
 from scipy.spatial import cKDTree
 
 from core.export import (colored_scene, inherited_colors, ladder_colors, part_names, part_palette, segmented_scene,
-                         write_glb, write_labels, write_parts_zip)
+                         write_downloads, write_glb, write_labels, write_parts_zip)
+from core.imagefiles import ImageBank, source_images
 from core.loading import load_asset
 from meshes import PSB
 
@@ -190,13 +192,17 @@ def test_parts_zip(model, tmp_path):
     labels = _cut(asset)
     out = write_parts_zip(asset, labels, ["Lid top", "con", None], tmp_path / "parts.zip")
     with zipfile.ZipFile(out) as archive:
-        assert sorted(archive.namelist()) == ["Lid_top.glb", "con_.glb", "part_02.glb"]
+        glbs = sorted(n for n in archive.namelist() if n.endswith(".glb"))
+        textures = sorted(n for n in archive.namelist() if n.startswith("textures/"))
+        assert glbs == ["Lid_top.glb", "con_.glb", "part_02.glb"] and len(textures) == len(TEXTURE_SIZES)
+        archive.extractall(tmp_path / "unzipped")
         for k, (member, node) in enumerate([("Lid_top.glb", "Lid_top"), ("con_.glb", "con"),
                                             ("part_02.glb", "part_02")]):
             data = archive.read(member)
             tree = _glb_json(data)
             assert [n["name"] for n in tree["nodes"]] == [node]
-            scene = trimesh.load_scene(io.BytesIO(data), file_type="glb", process=False)
+            assert all(image["uri"] in textures for image in tree.get("images", []))  # shared, not copied in
+            scene = trimesh.load_scene(str(tmp_path / "unzipped" / member), process=False)
             assert list(_parts(scene)) == [node]
             assert sum(len(g.faces) for g in scene.geometry.values()) == (labels == k).sum()
             for geometry in scene.geometry.values():
@@ -342,7 +348,7 @@ def test_write_downloads(model, tmp_path):
         "m_labels.json", "m_labels.npy", "m_parts.glb", "m_parts.zip"]
     assert [n["name"] for n in _glb_json(paths["glb"])["nodes"]] == ["a", "b", "c"]
     with zipfile.ZipFile(paths["zip"]) as archive:
-        assert sorted(archive.namelist()) == ["a.glb", "b.glb", "c.glb"]
+        assert sorted(n for n in archive.namelist() if n.endswith(".glb")) == ["a.glb", "b.glb", "c.glb"]
     assert np.array_equal(np.load(paths["npy"]), labels)
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".partscope-")]
 
@@ -411,3 +417,88 @@ def test_jpeg_textures(tmp_path):
     mime, image = exported("jpeg_out.glb")
     assert mime == "image/jpeg"
     assert np.abs(image - np.asarray(jpeg.convert("RGB"), float)).mean() < 1.0
+
+
+def _photo_jpeg(size: int = 512, seed: int = 0) -> bytes:
+    """A photo-like texture (smooth shading and grain), encoded as JPEG."""
+    y, x = np.mgrid[:size, :size] / size
+    image = np.stack([np.sin(9 * x + 2 * y), np.cos(7 * x * y + 1), x - y], -1) * 90 + 128
+    image += np.random.default_rng(seed).normal(0, 14, image.shape)
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def jpeg_model(tmp_path_factory):
+    """A GLB of four spheres whose materials (tinted differently) share one
+    JPEG texture, each using a quarter of it: (path, asset, the JPEG's bytes)."""
+    data = _photo_jpeg()
+    image = Image.open(io.BytesIO(data))
+    scene = trimesh.Scene()
+    for i in range(4):
+        ball = trimesh.creation.icosphere(subdivisions=3)
+        ball.apply_translation([2.2 * i, 0, 0])
+        uv = (ball.vertices[:, :2] - ball.vertices[:, :2].min(0)) / np.ptp(ball.vertices[:, :2], axis=0)
+        uv = uv * 0.5 + [0.5 * (i % 2), 0.5 * (i // 2)]
+        material = trimesh.visual.material.PBRMaterial(baseColorTexture=image, baseColorFactor=[255, 255 - 30 * i, 255, 255])
+        ball.visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
+        scene.add_geometry(ball, node_name=f"ball{i}")
+    path = str(tmp_path_factory.mktemp("jpeg") / "balls.glb")
+    scene.export(path)
+    tree, binary = _glb_parts(path)
+    assert {(image["mimeType"], image["bufferView"]) for image in tree["images"]} == {("image/jpeg", 2)}
+    view = tree["bufferViews"][2]  # (trimesh lists the one image once per material)
+    return path, load_asset(path), binary[view.get("byteOffset", 0):view.get("byteOffset", 0) + view["byteLength"]]
+
+
+def _glb_parts(path):
+    """(JSON tree, BIN chunk) of a GLB file."""
+    data = open(path, "rb").read()
+    length = struct.unpack_from("<I", data, 12)[0]
+    return json.loads(data[20:20 + length]), data[28 + length:]
+
+
+def test_a_jpeg_texture_keeps_its_encoding_and_is_stored_once(jpeg_model, tmp_path):
+    path, asset, jpeg = jpeg_model
+    labels = (asset.face_node * 2 + (asset.mesh.triangles_center[:, 1] > 0)).astype(np.int64)  # 8 parts
+    paths = write_downloads(asset, labels, tmp_path, stem="balls", images=ImageBank(source_images(path)))
+    tree = _glb_json(paths["glb"])
+    assert [image["mimeType"] for image in tree["images"]] == ["image/jpeg"]  # one image, as it came
+    assert {t["source"] for t in tree["textures"]} == {0}
+    data = open(paths["glb"], "rb").read()
+    assert data.count(jpeg) == 1  # the file's own bytes, once
+    size_in, glb, zipped = os.path.getsize(path), os.path.getsize(paths["glb"]), os.path.getsize(paths["zip"])
+    assert glb <= 1.3 * size_in and zipped <= 2 * glb, (size_in, glb, zipped)
+
+    with zipfile.ZipFile(paths["zip"]) as archive:
+        textures = [n for n in archive.namelist() if n.startswith("textures/")]
+        assert textures == ["textures/texture_0.jpg"] and archive.read(textures[0]) == jpeg
+        archive.extractall(tmp_path / "unzipped")
+        members = [n for n in archive.namelist() if n.endswith(".glb")]
+    assert len(members) == 8
+    expected = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
+    for member in members:  # each part opens on its own, its texture found beside it
+        scene = trimesh.load_scene(str(tmp_path / "unzipped" / member), process=False)
+        (geometry,) = scene.geometry.values()
+        assert np.array_equal(np.asarray(geometry.visual.material.baseColorTexture.convert("RGB")), expected)
+
+
+def test_images_are_read_back_from_a_zipped_gltf(jpeg_model, tmp_path):
+    """The same model as a glTF with its .bin and its JPEG beside it, zipped:
+    the export finds the JPEG's own bytes again."""
+    path, _, jpeg = jpeg_model
+    tree, binary = _glb_parts(path)
+    del tree["images"][0]["bufferView"]
+    tree["images"][0]["uri"] = "look.jpg"
+    tree["buffers"] = [{"uri": "balls.bin", "byteLength": len(binary)}]
+    archive_path = tmp_path / "balls.zip"
+    with zipfile.ZipFile(archive_path, "w") as archive:
+        archive.writestr("balls/balls.gltf", json.dumps(tree))
+        archive.writestr("balls/balls.bin", binary)
+        archive.writestr("balls/look.jpg", jpeg)
+    asset = load_asset(str(archive_path))
+    bank = ImageBank(source_images(archive_path))
+    out = write_glb(segmented_scene(asset, np.zeros(asset.n_faces, int), images=bank), tmp_path / "out.glb")
+    assert open(out, "rb").read().count(jpeg) == 1
+    assert source_images(tmp_path / "nothing.obj") == {}

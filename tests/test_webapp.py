@@ -1,18 +1,22 @@
 """The web app through its public API (gradio_client) against an app launched
-here with the real engine on a fast config: upload, fit, slider, downloads,
-bad input, cache across restarts, sessions that do not stall or see each
-other's failures. Plus the pieces with no server: the store, the payloads,
-the session folders."""
+here with the real engine on a fast config: upload, fit, the scale, the
+ladder the page recolours from, downloads, bad input, cache across restarts,
+sessions that do not stall or see each other's failures. Plus the pieces with
+no server: the store, the payloads, the session folders."""
 
+import asyncio
 import base64
+import io
 import json
 import os
+import re
 import shutil
 import struct
 import threading
 import time
 import types
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -20,14 +24,15 @@ import trimesh
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from benchmarks.corpus import zero_area_obj, zipped
 from core.config import default_scales
 from core.loading import load_asset
-from tests.e2e.launch import ASSETS, running_app, shared_cache_dir
-from webapp.handlers import Handlers, Session
+from tests.e2e.launch import ASSETS, call, named, parts_labels, running_app, shared_cache_dir
+from webapp.events import event_value
+from webapp.feeds import ViewerFeeds
 from webapp.panels import parts_table
+from webapp.payload import mesh_payload
+from webapp.sessions import Session, SessionStore
 from webapp.store import FieldStore, Fitted, ladder_order
-from webapp.viewer import mesh_payload
 
 # gradio's queue calls pandas in ways pandas 3 deprecates; not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing")
@@ -41,12 +46,16 @@ def decode(b64: str, dtype) -> np.ndarray:
     return np.frombuffer(base64.b64decode(b64), dtype=np.dtype(dtype).newbyteorder("<"))
 
 
+def n_rows(table: str) -> int:
+    return table.count("<tr data-part=")
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     cache = shared_cache_dir(tmp_path_factory)
     sessions = tmp_path_factory.mktemp("sessions")
     with running_app(cache, str(sessions), max_upload_mb=LIMIT_MB) as (demo, url):
-        yield types.SimpleNamespace(demo=demo, url=url, cache=cache, sessions=sessions)
+        yield types.SimpleNamespace(demo=demo, url=url, cache=cache, sessions=sessions, parts=demo.partscope)
 
 
 @pytest.fixture(scope="module")
@@ -55,74 +64,96 @@ def fitted(app):
     client = Client(app.url, verbose=False)
     t0 = time.perf_counter()
     job = client.submit(handle_file(TABLE), api_name="/open_model")
-    out = job.result(timeout=600)
-    return types.SimpleNamespace(client=client, out=out, steps=job.outputs(), seconds=time.perf_counter() - t0)
+    out = named(app.demo, "open_model", job.result(timeout=600))
+    steps = [named(app.demo, "open_model", step) for step in job.outputs()]
+    return types.SimpleNamespace(client=client, out=out, steps=steps, seconds=time.perf_counter() - t0)
+
+
+def table_item(app):
+    return app.parts.store.get(app.parts.engine.cache_key(load_asset(TABLE)))
+
+
+def ladder(app, ladder_id, have=()):
+    return asyncio.run(app.parts.feeds.ladder({"ladder": ladder_id, "have": list(have)}))
 
 
 # ------------------------------------------------------------------ upload and fit
 
 def test_open_shows_parts_of_every_face(fitted):
-    viewer, n_parts, scale, table, plot, status, downloads = fitted.out
-    asset = load_asset(TABLE)
-    if "cache" not in status:  # first the model alone (it shows while it is fitted), then its parts
-        assert fitted.steps[0][0] == {"key": asset.digest} and "Fitting" in fitted.steps[0][5]
-    assert viewer["key"] == asset.digest
-    labels = decode(viewer["labels"], viewer["dtype"])
-    assert len(labels) == asset.n_faces
-    assert labels.min() == 0 and len(np.unique(labels)) == n_parts == viewer["n_parts"]
-    assert len(viewer["colors"]) == len(viewer["faces"]) == len(viewer["share"]) == n_parts
-    assert sum(viewer["faces"]) == asset.n_faces
-    assert sum(viewer["share"]) == pytest.approx(1.0, abs=1e-3)
-    assert scale == pytest.approx(0.5)
-    assert table.count("<tr data-part=") == n_parts
-    assert "table.glb" in status and ("Fitted" in status or "cache" in status)
-    assert downloads is None
+    out, asset = fitted.out, load_asset(TABLE)
+    if "cache" not in out["status"]:  # first the model alone (it shows while it is fitted), then its parts
+        first = next(step for step in fitted.steps if "view" in step)  # the model alone, or its first parts
+        assert first["view"]["key"] == asset.digest and (first["view"]["parts"] is None or first["view"]["note"])
+        bars = [step["progress"]["value"] for step in fitted.steps if "progress" in step]
+        assert "Loading table.glb" in bars[0] and any("fitting the scale field" in bar.lower() for bar in bars)
+        assert bars[-1] == "" and not fitted.steps[-1]["progress"]["visible"]  # gone once the parts show
+    view = out["view"]
+    assert view["key"] == asset.digest and view["scale"] == pytest.approx(0.5) and not view["edited"]
+    labels = parts_labels(view)
+    parts = view["parts"]
+    assert len(labels) == asset.n_faces and labels.min() == 0
+    assert len(np.unique(labels)) == parts["n_parts"] == len(parts["colors"]) == len(parts["faces"]) == n_rows(out["table"])
+    assert sum(parts["faces"]) == asset.n_faces and sum(parts["share"]) == pytest.approx(1.0, abs=1e-3)
+    assert view["scales"] == [round(float(s), 3) for s in default_scales()]
+    assert "table.glb" in out["status"] and ("Fitted" in out["status"] or "cache" in out["status"])
+    assert out["downloads"] is None and out["upload"] is None  # the box is ready for the next model
 
 
-def test_first_parts_from_the_masks_show_while_the_field_is_fitted(fitted):
-    status = fitted.out[5]
-    if "cache" in status:
+def test_first_parts_from_the_masks_show_while_the_field_is_fitted(app, fitted):
+    if "cache" in fitted.out["status"]:
         pytest.skip("the table came from the fit cache: there was no fit to wait for")
-    asset = load_asset(TABLE)
-    firsts = [i for i, step in enumerate(fitted.steps) if "First parts" in str(step[5])]
-    assert firsts and firsts[0] < len(fitted.steps) - 1, [str(s[5])[:60] for s in fitted.steps]
-    viewer, n_parts = fitted.steps[firsts[0]][:2]
-    labels = decode(viewer["labels"], viewer["dtype"])
-    assert viewer["key"] == asset.digest and len(labels) == asset.n_faces
-    assert len(np.unique(labels)) == n_parts == viewer["n_parts"] >= 2
+    firsts = [i for i, step in enumerate(fitted.steps) if "First parts" in str(step.get("status"))]
+    assert firsts and firsts[0] < len(fitted.steps) - 1, [str(s.get("status"))[:60] for s in fitted.steps]
+    view = fitted.steps[firsts[0]]["view"]
+    assert view["ladder"].endswith(":first") and view["note"] and len(np.unique(parts_labels(view))) >= 2
+    assert fitted.out["view"]["ladder"] == table_item(app).ladder_id  # the field's ladder replaced it
 
 
 def test_the_viewer_gets_the_geometry_by_digest_only(app, fitted):
-    handlers = app.demo.partscope
     asset = load_asset(TABLE)
-    mesh = handlers.viewer_mesh(asset.digest)
+    mesh = app.parts.feeds.mesh(asset.digest)
     assert mesh["key"] == asset.digest and mesh["n_faces"] == asset.n_faces
     assert np.array_equal(decode(mesh["faces"], "u4").reshape(-1, 3), asset.mesh.faces)
-    assert handlers.viewer_mesh("0" * 32) is None and handlers.viewer_mesh(["../etc"]) is None
+    assert app.parts.feeds.mesh("0" * 32) is None and app.parts.feeds.mesh(["../etc"]) is None
 
 
-def test_slider_recolors_and_part_count_changes(fitted):
-    counts = {}
-    for s in default_scales():
-        viewer, n_parts, table, *_ = fitted.client.predict(float(s), api_name="/set_scale")
-        labels = decode(viewer["labels"], viewer["dtype"])
-        assert viewer["scale"] == pytest.approx(float(s))
-        assert len(np.unique(labels)) == n_parts == viewer["n_parts"]
-        counts[round(float(s), 1)] = n_parts
-    assert len(set(counts.values())) > 1, f"the part count never changes over the slider: {counts}"
-    assert counts[2.0] <= counts[0.0]
+def test_the_page_gets_every_scale_once_compressed(app, fitted):
+    """The ladder the page recolours from: every scale's labels, deflated,
+    equal to the server's parts; asked again with what it has, only the rest."""
+    item = table_item(app)
+    deadline = time.time() + 120
+    while not item.complete and time.time() < deadline:
+        time.sleep(0.2)
+    reply = ladder(app, item.ladder_id)
+    assert reply["complete"] and reply["ladder"] == item.ladder_id
+    scales = [e["scale"] for e in reply["entries"]]
+    assert sorted(scales) == [round(float(s), 3) for s in default_scales()]
+    for entry in reply["entries"]:
+        raw = zlib.decompress(base64.b64decode(entry["labels"]))
+        assert entry["dtype"] == "i2" and len(raw) == 2 * item.asset.n_faces
+        assert np.array_equal(np.frombuffer(raw, "<i2"), item.result(entry["scale"])["labels"])
+        assert entry["colors"] == item.result(entry["scale"])["colors"]
+    counts = {e["scale"]: e["n_parts"] for e in reply["entries"]}
+    assert len(set(counts.values())) > 1 and counts[2.0] <= counts[0.0]
+    rest = ladder(app, item.ladder_id, have=scales[:-2])
+    assert [e["scale"] for e in rest["entries"]] == scales[-2:]
+    assert ladder(app, "no-such-ladder") is None
 
 
-def test_slider_snaps_to_the_ladder(fitted):
-    a = fitted.client.predict(0.94, api_name="/set_scale")[0]
-    b = fitted.client.predict(0.9, api_name="/set_scale")[0]
-    assert a["scale"] == pytest.approx(0.9) and a["labels"] == b["labels"]
+def test_the_scale_the_page_settles_on_reaches_the_server(app, fitted):
+    for s in (0.0, 2.0, 1.0):
+        out = call(app.demo, fitted.client, "set_scale", s)
+        item = table_item(app)
+        assert out["scale"] == pytest.approx(s) and n_rows(out["table"]) == len(item.result(s)["faces"])
+        assert "viewer" not in out and "view" not in out  # the page recoloured itself
+    assert call(app.demo, fitted.client, "set_scale", 0.94)["scale"] == pytest.approx(0.9)  # snapped to the ladder
 
 
-def test_downloads_hold_the_shown_parts(fitted):
-    viewer, n_parts, *_ = fitted.client.predict(0.0, api_name="/set_scale")
-    labels = decode(viewer["labels"], viewer["dtype"])
-    files = fitted.client.predict(0.0, api_name="/export")
+def test_downloads_hold_the_parts_at_the_scale(app, fitted):
+    call(app.demo, fitted.client, "set_scale", 0.0)
+    labels = table_item(app).result(0.0)["labels"]
+    n_parts = int(labels.max()) + 1
+    files = call(app.demo, fitted.client, "export", 0.0)["downloads"]
     by_ext = {os.path.splitext(f)[1]: f for f in files}
     assert set(by_ext) == {".glb", ".zip", ".json", ".npy"}
     gltf = _glb_json(by_ext[".glb"])
@@ -149,32 +180,30 @@ def test_same_content_again_is_ready_at_once(app, fitted, tmp_path):
     shutil.copyfile(TABLE, renamed)
     client = Client(app.url, verbose=False)
     t0 = time.perf_counter()
-    viewer, n_parts, *_, status, _ = client.predict(handle_file(str(renamed)), api_name="/open_model")
-    assert "cache" in status and time.perf_counter() - t0 < 5
-    assert viewer["labels"] == fitted.out[0]["labels"]
+    out = call(app.demo, client, "open_model", handle_file(str(renamed)))
+    assert "cache" in out["status"] and time.perf_counter() - t0 < 5
+    assert out["view"]["parts"]["labels"] == fitted.out["view"]["parts"]["labels"]
 
 
 def test_cache_survives_a_restart(app, fitted, tmp_path):
-    with running_app(app.cache, str(tmp_path)) as (_, url):
+    with running_app(app.cache, str(tmp_path)) as (demo, url):
         client = Client(url, verbose=False)
         t0 = time.perf_counter()
-        viewer, n_parts, *_, status, _ = client.predict(handle_file(TABLE), api_name="/open_model")
-        assert "cache" in status and time.perf_counter() - t0 < 5
-        assert viewer["labels"] == fitted.out[0]["labels"]
+        out = call(demo, client, "open_model", handle_file(TABLE))
+        assert "cache" in out["status"] and time.perf_counter() - t0 < 5
+        assert out["view"]["parts"]["labels"] == fitted.out["view"]["parts"]["labels"]
 
 
 # ------------------------------------------------------------------ bad input
 
 def _bad_files(folder):
-    files = {}
-    files["corrupt.glb"] = b"glTF" + bytes(range(256)) * 2
-    files["model.fbx"] = b"Kaydara FBX Binary  \x00"
-    files["empty.gltf"] = b'{"asset": {"version": "2.0"}, "scenes": [{"nodes": []}], "scene": 0}'
+    files = {"corrupt.glb": b"glTF" + bytes(range(256)) * 2, "model.fbx": b"Kaydara FBX Binary  \x00",
+             "empty.gltf": b'{"asset": {"version": "2.0"}, "scenes": [{"nodes": []}], "scene": 0}',
+             "flat.obj": b"v 0 0 0\nv 1 2 3\nv 2 4 6\nv 3 6 9\nf 1 2 3\nf 2 3 4\n"}
     cloud = trimesh.PointCloud(np.random.default_rng(0).random((300, 3)))
     files["points.ply"] = cloud.export(file_type="ply")
     big = trimesh.creation.icosphere(subdivisions=5).export(file_type="off")
     files["big.off"] = big.encode() if isinstance(big, str) else big
-    files["flat.obj"] = zero_area_obj()
     paths = {}
     for name, data in files.items():
         paths[name] = folder / name
@@ -195,47 +224,61 @@ def _bad_files(folder):
                  "segment; repair or re-export the mesh."),
 ])
 def test_a_refused_file_clears_the_old_model_and_says_why(app, fitted, tmp_path, name, says):
-    """A session showing the table uploads a bad file: the table goes, the
-    sentence stands where the status is, and every session goes on."""
+    """A session showing the table uploads a bad file: the table and everything
+    said about it go, the sentence stands where the status is, and every
+    session goes on."""
     path = _bad_files(tmp_path)[name]
     client = Client(app.url, verbose=False)
-    assert client.predict(handle_file(TABLE), api_name="/open_model")[1] >= 1  # the table, from the cache
-    view, n_parts, _, _, plot, status, downloads = client.predict(handle_file(str(path)), api_name="/open_model")
-    assert (view, n_parts, plot, downloads) == (None,) * 4
-    assert status == f"**This file cannot be used.** {says}"
+    assert call(app.demo, client, "open_model", handle_file(TABLE))["view"]["parts"]  # the table, from the cache
+    out = call(app.demo, client, "open_model", handle_file(str(path)))
+    assert (out["view"], out["plot"], out["downloads"], out["mask_result"]) == (None,) * 4
+    assert out["picked"] == out["note"] == out["mask_status"] == "" and n_rows(out["table"]) == 0
+    assert out["status"] == f"**This file cannot be used.** {says}"
     with pytest.raises(AppError, match="Open a model first"):
         client.predict(1.0, api_name="/export")
-    assert fitted.client.predict(1.0, api_name="/set_scale")[1] >= 1
+    assert n_rows(call(app.demo, fitted.client, "set_scale", 1.0)["table"]) >= 1
 
 
-def test_clearing_the_upload_box_clears_the_view(app, fitted):
+def test_an_empty_upload_clears_the_view(app, fitted):
     client = Client(app.url, verbose=False)
-    assert client.predict(handle_file(TABLE), api_name="/open_model")[1] >= 1
-    view, n_parts, _, _, plot, status, _ = client.predict(None, api_name="/open_model")
-    assert (view, n_parts, plot) == (None,) * 3 and status == "No model yet."
+    assert call(app.demo, client, "open_model", handle_file(TABLE))["view"]
+    out = call(app.demo, client, "open_model", None)
+    assert (out["view"], out["plot"]) == (None,) * 2 and out["status"].startswith("No model yet")
 
 
 def test_a_zip_of_the_model_opens_like_the_model(app, fitted, tmp_path):
     path = tmp_path / "table.zip"
-    with open(TABLE, "rb") as f:
-        path.write_bytes(zipped({"table.glb": f.read()}, folder="table/"))
-    out = Client(app.url, verbose=False).predict(handle_file(str(path)), api_name="/open_model")
-    assert out[1] == fitted.out[1] and "Ready from the cache" in out[5]
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.write(TABLE, "table/table.glb")
+        archive.writestr("__MACOSX/table/._table.glb", b"\0\5\26\7")
+    out = call(app.demo, Client(app.url, verbose=False), "open_model", handle_file(str(path)))
+    assert out["view"]["parts"]["labels"] == fitted.out["view"]["parts"]["labels"]
+    assert "Ready from the cache" in out["status"]
 
 
 # ------------------------------------------------------------------ sessions
 
-def test_a_fit_does_not_stall_other_sessions_sliders(app, fitted, monkeypatch):
-    engine = app.demo.partscope.engine
+def nudged(path, folder) -> str:
+    """The model with one vertex moved a hair: new content, so it is fitted afresh."""
+    scene = trimesh.load(path)
+    next(iter(scene.geometry.values())).vertices[0] += 1e-4
+    out = os.path.join(folder, f"nudged_{os.path.basename(path)}")
+    scene.export(out)
+    return out
+
+
+def test_a_fit_does_not_stall_other_sessions(app, fitted, monkeypatch, tmp_path):
+    engine = app.parts.engine
     real_fit = engine.fit
 
-    def slow_fit(asset, **kw):  # a fit that surely outlasts the slider moves below
+    def slow_fit(asset, **kw):  # a fit that surely outlasts the calls below
         time.sleep(4.0)
         return real_fit(asset, **kw)
 
     monkeypatch.setattr(engine, "fit", slow_fit)
     other = Client(app.url, verbose=False)
-    job = other.submit(handle_file(MUG), api_name="/open_model")  # not cached: a real fit
+    mug = nudged(MUG, tmp_path)
+    job = other.submit(handle_file(mug), api_name="/open_model")  # not cached: a real fit
     time.sleep(1.0)
     waits = []
     for s in (0.0, 1.0, 2.0, 0.5, 1.5):
@@ -243,41 +286,43 @@ def test_a_fit_does_not_stall_other_sessions_sliders(app, fitted, monkeypatch):
         fitted.client.predict(s, api_name="/set_scale")
         waits.append(time.perf_counter() - t0)
     still_fitting = not job.done()
-    viewer, n_parts, *_ = job.result(timeout=600)
-    assert still_fitting, "the other fit ended before the slider moves; the test proves nothing"
+    out = named(app.demo, "open_model", job.result(timeout=600))
+    assert still_fitting, "the other fit ended before the calls; the test proves nothing"
     assert max(waits) < 3.0, waits
-    assert viewer["key"] == load_asset(MUG).digest and n_parts >= 1
+    assert out["view"]["key"] == load_asset(mug).digest and out["view"]["parts"]["n_parts"] >= 1
 
 
 def test_the_same_new_model_from_two_sessions_is_fitted_once(app, monkeypatch):
-    engine = app.demo.partscope.engine
+    engine = app.parts.engine
     fits = []
     real_fit = engine.fit
     monkeypatch.setattr(engine, "fit", lambda asset, **kw: fits.append(asset.name) or real_fit(asset, **kw))
     chair = os.path.join(ASSETS, "chair.glb")
     a, b = Client(app.url, verbose=False), Client(app.url, verbose=False)
     jobs = [a.submit(handle_file(chair), api_name="/open_model"), b.submit(handle_file(chair), api_name="/open_model")]
-    outs = [job.result(timeout=600) for job in jobs]
+    outs = [named(app.demo, "open_model", job.result(timeout=600)) for job in jobs]
     assert fits == ["chair.glb"]
-    assert outs[0][0]["labels"] == outs[1][0]["labels"]
-    assert any("another session" in out[5] for out in outs)
+    assert outs[0]["view"]["parts"]["labels"] == outs[1]["view"]["parts"]["labels"]
+    assert any("another session" in out["status"] for out in outs)
 
 
 def test_an_object_dropped_from_memory_comes_back_from_disk(app, fitted):
-    handlers = app.demo.partscope
-    key = handlers.engine.cache_key(load_asset(TABLE))
-    before = fitted.client.predict(1.0, api_name="/set_scale")[0]
-    handlers.store.forget(key)
-    assert handlers.store.get(key) is None
-    after = fitted.client.predict(1.0, api_name="/set_scale")[0]
-    assert after["labels"] == before["labels"] and handlers.store.get(key) is not None
+    key = app.parts.engine.cache_key(load_asset(TABLE))
+    def sizes(table):  # the parts' face counts (their colors may start afresh)
+        return re.findall(r"<td>([\d,]+)</td><td>[\d.]+%</td>", table)
+
+    before = sizes(call(app.demo, fitted.client, "set_scale", 1.0)["table"])
+    app.parts.store.forget(key)
+    assert app.parts.store.get(key) is None
+    assert sizes(call(app.demo, fitted.client, "set_scale", 1.0)["table"]) == before and before
+    assert app.parts.store.get(key) is not None
 
 
 def test_sessions_see_their_own_objects(app, fitted):
     other = Client(app.url, verbose=False)
     with pytest.raises(AppError):
         other.predict(0.5, api_name="/export")  # nothing opened in this session
-    assert fitted.client.predict(0.5, api_name="/set_scale")[0]["key"] == load_asset(TABLE).digest
+    assert call(app.demo, fitted.client, "set_scale", 0.5)["table"]
 
 
 # ------------------------------------------------------------------ no server
@@ -285,8 +330,8 @@ def test_sessions_see_their_own_objects(app, fitted):
 class _CountingField:
     """Stands in for a PartField: labels = x bands, one per 0.5 of scale below 2."""
 
-    def __init__(self, asset, delay=0.0):
-        self.asset, self.delay, self.calls = asset, delay, []
+    def __init__(self, asset, delay=0.0, shift=0):
+        self.asset, self.delay, self.calls, self.shift = asset, delay, [], shift
         self.cached_scales = []
 
     def parts(self, scale):
@@ -294,7 +339,8 @@ class _CountingField:
         time.sleep(self.delay)
         x = self.asset.mesh.triangles_center[:, 0]
         n = max(1, 4 - int(scale // 0.5))
-        return np.minimum((x - x.min()) / np.ptp(x) * n, n - 1).astype(np.int32)
+        bands = np.minimum((x - x.min()) / np.ptp(x) * n, n - 1).astype(np.int32)
+        return (bands + self.shift) % n  # the same parts, numbered otherwise
 
 
 def test_a_scale_is_computed_once_however_many_ask():
@@ -310,6 +356,7 @@ def test_a_scale_is_computed_once_however_many_ask():
     # once, and alone: the first scale asked for anchors the colors
     assert field.calls == [1.0] and all(r is results[0] for r in results)
     assert item.result(1.04)["scale"] == 1.0 and field.calls == [1.0]
+    assert item.entry(1.0) is item.entry(1.02) and item.done_scales() == [1.0]
 
 
 def test_colors_start_at_the_first_scale_shown_and_follow_parts_both_ways():
@@ -322,10 +369,25 @@ def test_colors_start_at_the_first_scale_shown_and_follow_parts_both_ways():
     assert sorted(field.calls) == [0.9, 1.0] and sorted(finer["palette"].tolist()) == [0, 1, 2]
     coarse = item.result(2.0)  # 1 part: the color of its largest piece, through 1.1 ... 1.9
     assert sorted(field.calls) == [0.9] + [round(float(s), 3) for s in default_scales() if s >= 1.0]
-    assert coarse["palette"].tolist()[0] in (0, 1)
     labels = anchor["labels"]
     largest = np.bincount(labels, weights=asset.mesh.area_faces).argmax()
     assert coarse["palette"].tolist() == [anchor["palette"][largest]]
+
+
+def test_the_fields_parts_keep_the_colors_of_the_first_parts_they_overlap():
+    """The first parts (from the masks) and the field's parts are the same
+    bands, numbered otherwise: each part keeps its color when the field's
+    parts replace the first ones, at any scale the slider is on."""
+    asset = load_asset(TABLE)
+    first = Fitted("k", asset, _CountingField(asset), first=True)
+    shown = first.result(0.0)  # 4 bands
+    field = Fitted("k", asset, _CountingField(asset, shift=1), colors_from=first)
+    now = field.result(0.0)
+    assert not np.array_equal(now["labels"], shown["labels"])
+    for part in range(4):
+        faces = shown["labels"] == part
+        assert now["colors"][now["labels"][faces][0]] == shown["colors"][part]
+    assert first.ladder_id == "k:first" and field.ladder_id == "k"
 
 
 def test_the_ladder_fills_in_behind_the_default_first():
@@ -344,44 +406,37 @@ def test_the_ladder_fills_in_behind_the_default_first():
     assert ladder_order(default_scales(), 0.5)[:3] == [0.5, 0.4, 0.6]
 
 
-def test_colors_follow_the_parts_across_the_ladder():
+def test_a_ladder_request_waits_for_the_next_scale():
     asset = load_asset(TABLE)
-    item = Fitted("k", asset, _CountingField(asset))
-    whole = item.result(2.0)
-    assert len(whole["faces"]) == 1
-    for fine, coarse in zip(item.scales[:-1], item.scales[1:]):
-        a, b = item.result(fine), item.result(coarse)
-        assert len(set(a["colors"])) == len(a["colors"])  # distinct at every scale
-        # a finer part comes from the coarser part holding most of its area; the
-        # largest finer part that comes from a coarser part wears its color
-        overlap = np.zeros((len(a["faces"]), len(b["faces"])))
-        np.add.at(overlap, (a["labels"], b["labels"]), item.area)
-        parent = overlap.argmax(axis=1)
-        size = overlap.sum(axis=1)
-        for part in np.unique(parent):
-            children = np.nonzero(parent == part)[0]
-            assert a["colors"][children[np.argmax(size[children])]] == b["colors"][part]
-    assert item.result(0.0)["colors"][0] == whole["colors"][0]
-
-
-def test_the_slider_moves_the_first_parts_while_the_field_is_fitted(tmp_path):
-    asset = load_asset(TABLE)
-    store = FieldStore(capacity=1)
-    handlers = Handlers(engine=None, cache=None, store=store, session_root=str(tmp_path), max_upload_mb=1,
-                        default_scale=0.5)
-    session = Session(key="k", digest=asset.digest, name="table.glb", path=TABLE, folder=str(tmp_path),
-                      n_faces=asset.n_faces)
-    request = types.SimpleNamespace(session_hash="s1")
+    store = FieldStore(capacity=2)
     try:
-        assert "labels" not in handlers.editing.set_scale(session, None, 0.0, request)[1]  # no parts yet
-        handlers._previews["k"] = Fitted("k", asset, _CountingField(asset))
-        for scale, parts in ((0.0, 4), (2.0, 1)):
-            out = handlers.editing.set_scale(session, None, scale, request)
-            viewer, n_parts = out[1], out[2]
-            assert viewer["key"] == asset.digest and viewer["scale"] == scale and n_parts == parts
-        assert handlers._wanted_scale["s1"] == 2.0  # where the field's parts will open
+        first = Fitted("k", asset, _CountingField(asset, delay=0.3), first=True)
+        store.add_first(first)
+        feeds = ViewerFeeds(store)
+        threading.Timer(0.5, lambda: first.result(0.5)).start()
+        t0 = time.perf_counter()
+        reply = asyncio.run(feeds.ladder({"ladder": "k:first", "have": []}))
+        assert time.perf_counter() - t0 >= 0.5 and [e["scale"] for e in reply["entries"]] == [0.5]
+        assert not reply["complete"] and store.ladder("k:first") is first and store.ladder("k") is None
+        store.drop_first("k")
+        assert asyncio.run(feeds.ladder({"ladder": "k:first", "have": []})) is None
     finally:
         store.close()
+
+
+def test_the_scale_chosen_on_the_first_parts_is_where_the_fields_parts_open(tmp_path):
+    asset = load_asset(TABLE)
+    sessions = SessionStore(str(tmp_path))
+    request = types.SimpleNamespace(session_hash="s1")
+    sessions.want_scale(request, 1.3)
+    assert sessions.wanted_scale(request, 0.5) == 1.3
+    assert sessions.wanted_scale(request, 0.5, forget=True) == 1.3 and sessions.wanted_scale(request, 0.5) == 0.5
+    session = Session(key="k", digest=asset.digest, name="table.glb", path=TABLE, folder=str(tmp_path),
+                      n_faces=asset.n_faces)
+    sessions.show(request, session)
+    assert sessions.shows(request, "k") and not sessions.shows(request, "other")
+    sessions.show(request, None)
+    assert not sessions.shows(request, "k")
 
 
 def test_the_store_forgets_the_least_recently_used():
@@ -409,14 +464,22 @@ def test_mesh_payload_round_trips():
 
 
 def test_session_folders_come_and_go(tmp_path):
-    handlers = Handlers(engine=None, cache=None, store=None, session_root=str(tmp_path),
-                        max_upload_mb=1, default_scale=0.5)
+    sessions = SessionStore(str(tmp_path))
     request = types.SimpleNamespace(session_hash="abc/../def")
-    handlers.start_session(request)
-    folder = handlers.session_folder(request)
+    sessions.start(request)
+    folder = sessions.folder(request)
     assert os.path.isdir(folder) and os.path.dirname(folder) == str(tmp_path)
-    handlers.end_session(request)
+    sessions.end(request)
     assert not os.path.exists(folder)
+
+
+def test_event_data_is_read_through_its_attributes():
+    import gradio as gr
+
+    evt = gr.EventData(None, {"face": 12, "shift": True})
+    assert event_value(evt, "face") == 12 and event_value(evt, "shift") is True
+    assert event_value(evt, "scale", 0.5) == 0.5 and event_value(gr.EventData(None, None), "face") is None
+    assert event_value(None, "face", -1) == -1
 
 
 def test_parts_table_escapes_names():
@@ -429,3 +492,31 @@ def test_parts_table_escapes_names():
 def test_session_state_is_small():
     session = Session(key="k", digest="d", name="m.glb", path="/tmp/x", folder="/tmp", n_faces=3)
     assert len(json.dumps(session.__dict__)) < 200
+
+
+def test_a_compressed_ladder_is_small():
+    asset = load_asset(TABLE)
+    entry = Fitted("k", asset, _CountingField(asset)).entry(0.0)
+    assert len(zlib.decompress(base64.b64decode(entry["labels"]))) == 2 * asset.n_faces
+    assert len(entry["labels"]) < asset.n_faces  # far under the 2 bytes a face it holds
+
+
+def test_downloads_keep_the_uploads_own_texture_bytes(app, tmp_path):
+    """The session's upload is read back once for its images: a JPEG texture
+    is written as the file had it."""
+    import PIL.Image
+
+    rng = np.random.default_rng(0)
+    image = PIL.Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    encoded = io.BytesIO()
+    image.save(encoded, "JPEG", quality=80)
+    box = trimesh.creation.box().subdivide()
+    box.visual = trimesh.visual.TextureVisuals(uv=rng.random((len(box.vertices), 2)),
+                                               image=PIL.Image.open(io.BytesIO(encoded.getvalue())))
+    path = tmp_path / "box.glb"
+    trimesh.Scene(box).export(path)
+    session = Session(key="k", digest=load_asset(str(path)).digest, name="box.glb", path=str(path),
+                      folder=str(tmp_path), n_faces=0)
+    bank = app.parts.downloads.images(session)
+    assert [kind for _, kind in bank.sources.values()] == ["JPEG"]
+    assert app.parts.downloads.images(session) is bank  # read once

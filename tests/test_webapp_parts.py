@@ -1,7 +1,8 @@
 """The web app's part work against an app launched here (real engine, fast
-config): click to select and the slider growing the selection, mask prompts,
-part-list edits with undo and redo reaching the downloads, and naming through
-a real chat-completions server on 127.0.0.1 (tests/fake_llm.py)."""
+config): click to select and the scale growing the selection, mask prompts,
+part-list edits with undo and redo reaching the downloads (an edit clears the
+selection), and naming through a real chat-completions server on 127.0.0.1
+(tests/fake_llm.py)."""
 
 import base64
 import dataclasses
@@ -22,8 +23,9 @@ from core.loading import load_asset
 from core.naming_views import CanonicalViews
 from core.rendering import Camera, Renderer, reference_cameras
 from fake_llm import FakeLLM, iou
-from tests.e2e.launch import ASSETS, running_app, shared_cache_dir
-from webapp.editing import PAINT_RESOLUTION
+from tests.e2e.launch import ASSETS, call, named, parts_labels, running_app, shared_cache_dir
+from webapp.masking import PAINT_RESOLUTION
+from webapp.names import naming_state
 from webapp.viewer import viewer_camera
 from webapp.work import new_workbench, rename_by_faces, split_labels
 
@@ -37,14 +39,11 @@ def decode(b64: str, dtype) -> np.ndarray:
     return np.frombuffer(base64.b64decode(b64), dtype=np.dtype(dtype).newbyteorder("<"))
 
 
-def labels_of(value) -> np.ndarray:
-    return decode(value["labels"], value["dtype"]).astype(np.int32)
-
-
 def selected_of(value, n_faces: int) -> np.ndarray:
-    if value["selected"] is None:
+    """The viewer value's fixed selection (a painted mask's part)."""
+    if value["selection"] is None:
         return np.zeros(n_faces, bool)
-    return np.unpackbits(decode(value["selected"], "u1"), bitorder="little")[:n_faces].astype(bool)
+    return np.unpackbits(decode(value["selection"]["bits"], "u1"), bitorder="little")[:n_faces].astype(bool)
 
 
 def glb_roots(path) -> list[str]:
@@ -59,11 +58,16 @@ def export(client, scale) -> dict:
     return {os.path.splitext(f)[1]: f for f in files}
 
 
+def api(app, client, name, *args) -> dict:
+    return call(app.demo, client, name, *args)
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     cache = shared_cache_dir(tmp_path_factory)
     with running_app(cache, str(tmp_path_factory.mktemp("sessions"))) as (demo, url):
-        yield types.SimpleNamespace(demo=demo, url=url, handlers=demo.partscope, asset=load_asset(TABLE))
+        yield types.SimpleNamespace(demo=demo, url=url, parts=demo.partscope, page=demo.partscope.page,
+                                    asset=load_asset(TABLE))
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +75,7 @@ def richest(app):
     """The ladder scale with the most parts (the table's legs apart)."""
     client = Client(app.url, verbose=False)
     client.predict(handle_file(TABLE), api_name="/open_model")
-    item = app.handlers.store.get(app.handlers.engine.cache_key(app.asset))
+    item = table_item(app)
     counts = {s: len(item.result(s)["faces"]) for s in item.scales}
     best = max(counts, key=lambda s: (counts[s], -s))
     assert counts[best] >= 3, f"the table needs at least three parts at some scale: {counts}"
@@ -87,48 +91,53 @@ def client(app, richest):
     return c
 
 
-def open_here(handlers, path=TABLE):
+def table_item(app):
+    return app.parts.store.get(app.parts.engine.cache_key(app.asset))
+
+
+def open_here(app, path=TABLE):
     """(session, work) of the table opened by the real handler, in this process."""
-    *_, last = handlers.open_model(path, progress=lambda *a, **k: None, request=None)
-    return last[0], last[1]
+    *_, last = app.parts.fitting.open_model(path, request=None)
+    return last[app.page.session], last[app.page.work]
 
 
 # ------------------------------------------------------------------ click to select
 
-def test_a_click_selects_and_the_slider_grows_the_selection(app):
-    handlers, editing = app.handlers, app.handlers.editing
-    session, work = open_here(handlers)
-    item = handlers.store.get(session.key)
+def test_a_click_selects_and_the_scale_grows_the_selection(app):
+    editing, p = app.parts.editing, app.page
+    session, work = open_here(app)
+    item = table_item(app)
     scales = [round(float(s), 1) for s in item.scales]
     rng = np.random.default_rng(0)
     for face in rng.choice(app.asset.n_faces, 12, replace=False):
         out = editing.click(session, work, scales[0], [], int(face))
-        work, value, picked = out[0], out[1], out[-1]
-        part = int(labels_of(value)[face])
-        assert out[4]["value"] == [part] and f"Face {face:,} is in **part {part}**" in picked
-        before = selected_of(value, app.asset.n_faces)
-        assert before[face] and np.array_equal(before, labels_of(value) == part)  # the part itself at the finest scale
+        work, value = out[p.work], out[p.view]
+        part = int(parts_labels(value)[face])
+        assert out[p.targets]["value"] == [part] and f"Face {face:,} is in **part {part}**" in out[p.picked]
+        assert value["selection"] == {"face": int(face)}  # the page finds its part at any scale itself
+        before = work.selection.copy()
+        assert before[face] and np.array_equal(before, parts_labels(value) == part)  # the part itself
         for s in scales[1:]:
             out = editing.set_scale(session, work, s)
-            now = selected_of(out[1], app.asset.n_faces)
+            now = work.selection
             assert now[face] and (now | before).sum() == now.sum(), f"face {face}: shrank from {scales[0]} to {s}"
-            assert f"at scale {s:.1f}" in out[-1]
-            before = now
+            assert np.array_equal(now, item.result(s)["labels"] == item.result(s)["labels"][face])
+            assert f"at scale {s:.1f}" in out[p.picked]
+            before = now.copy()
         editing.set_scale(session, work, scales[0])
 
 
 def test_shift_click_adds_and_removes_parts_to_edit(app):
-    editing = app.handlers.editing
-    session, work = open_here(app.handlers)
+    editing, p = app.parts.editing, app.page
+    session, work = open_here(app)
     labels = work.parts.labels
-    a, b = (int(np.flatnonzero(labels == p)[0]) for p in (0, 1))
+    a, b = (int(np.flatnonzero(labels == k)[0]) for k in (0, 1))
     out = editing.click(session, work, work.scale, [], a)
-    picked = out[4]["value"]
-    selection = out[1]["selected"]
+    picked = out[p.targets]["value"]
     out = editing.click(session, work, work.scale, picked, b, shift=True)
-    assert out[4]["value"] == [0, 1] and out[1]["selected"] == selection  # the selection stays
+    assert out[p.targets]["value"] == [0, 1] and out[p.view]["selection"] == {"face": a}  # the selection stays
     out = editing.click(session, work, work.scale, [0, 1], a, shift=True)
-    assert out[4]["value"] == [1]
+    assert out[p.targets]["value"] == [1]
 
 
 # ------------------------------------------------------------------ mask prompt
@@ -143,25 +152,21 @@ def paint_file(folder, mask: np.ndarray) -> str:
 
 
 def reference_view(app, index: int):
-    item = app.handlers.store.get(app.handlers.engine.cache_key(app.asset))
+    item = table_item(app)
     cfg = replace(item.field.config.render, resolution=PAINT_RESOLUTION)
     camera = reference_cameras(cfg, float(np.linalg.norm(app.asset.mesh.extents)))[index]
     return Renderer(app.asset).render(camera)
 
 
-def test_a_painted_mask_gives_the_part_under_it(app, client, richest, tmp_path):
-    editor, result, status = client.predict(2, api_name="/mask_view")
-    assert "view 3" in status and result is None
-    background = np.asarray(Image.open(editor["background"]))
-    assert background.shape[:2] == (PAINT_RESOLUTION, PAINT_RESOLUTION)
-    view = reference_view(app, 2)
+def paint_a_part(app, client, folder, scale, index=2) -> tuple:
+    """Paint a blob on the largest part seen in reference view ``index`` and ask
+    for the 3D part it means: (mask_part's outputs, the view, the paint, the
+    part's id at ``scale``, its labels)."""
+    editor = api(app, client, "mask_view", index)["editor"]
+    view = reference_view(app, index)
     seen = view.face >= 0
-    assert np.array_equal(background[..., :3].min(axis=2) < 250, seen) or (
-        np.mean((background[..., :3].min(axis=2) < 250) == seen) > 0.99)  # it is that view
-
-    # paint a blob in the middle of the largest part seen there
-    parts = client.predict(richest, api_name="/set_scale")[0]
-    labels = labels_of(parts)
+    api(app, client, "set_scale", scale)
+    labels = table_item(app).result(scale)["labels"]
     seen_part = np.where(seen, labels[np.maximum(view.face, 0)], -1)
     target = np.bincount(seen_part[seen]).argmax()
     rows, cols = np.nonzero(seen_part == target)
@@ -169,10 +174,25 @@ def test_a_painted_mask_gives_the_part_under_it(app, client, richest, tmp_path):
     paint = np.zeros_like(seen)
     paint[r0 - 12:r0 + 12, c0 - 12:c0 + 12] = True
     paint &= seen_part == target
-    layer = handle_file(paint_file(str(tmp_path), paint))
-    value, image, status, picked = client.predict(
-        {"background": handle_file(editor["background"]), "layers": [layer], "composite": None, "id": None},
-        api_name="/mask_part")
+    layer = handle_file(paint_file(str(folder), paint))
+    out = api(app, client, "mask_part",
+              {"background": handle_file(editor["background"]), "layers": [layer], "composite": None, "id": None})
+    return out, view, paint, target, labels
+
+
+def test_a_painted_mask_gives_the_part_under_it(app, client, richest, tmp_path):
+    shown = api(app, client, "mask_view", 2)
+    editor, status = shown["editor"], shown["mask_status"]
+    assert "view 3" in status and shown["mask_result"] is None
+    background = np.asarray(Image.open(editor["background"]))
+    assert background.shape[:2] == (PAINT_RESOLUTION, PAINT_RESOLUTION)
+    view = reference_view(app, 2)
+    seen = view.face >= 0
+    assert np.array_equal(background[..., :3].min(axis=2) < 250, seen) or (
+        np.mean((background[..., :3].min(axis=2) < 250) == seen) > 0.99)  # it is that view
+
+    out, view, paint, target, labels = paint_a_part(app, client, tmp_path, richest)
+    value, image, status, picked = out["view"], out["mask_result"], out["mask_status"], out["picked"]
     selected = selected_of(value, app.asset.n_faces)
     under = np.unique(view.face[paint])
     assert selected[under].mean() > 0.9, "the faces under the paint are the part's"
@@ -185,12 +205,12 @@ def test_a_painted_mask_gives_the_part_under_it(app, client, richest, tmp_path):
     assert (orange & expected).sum() >= 0.8 * expected.sum()
 
     # the selection becomes a part of its own
-    value, n_parts, *_ = client.predict(api_name="/add_selection")
-    assert n_parts >= len(parts["faces"]) and value["selected"] is None
+    value = api(app, client, "add_selection")["view"]
+    assert value["parts"]["n_parts"] >= int(labels.max()) + 1 and value["selection"] is None
 
 
 def test_bad_masks_get_sentences(app, client, richest, tmp_path):
-    editor, *_ = client.predict(0, api_name="/mask_view")
+    editor = api(app, client, "mask_view", 0)["editor"]
     background = handle_file(editor["background"])
     empty = np.zeros((PAINT_RESOLUTION, PAINT_RESOLUTION), bool)
     with pytest.raises(AppError, match="Nothing is painted"):
@@ -221,75 +241,84 @@ def test_the_viewer_camera_becomes_an_engine_camera():
 
 # ------------------------------------------------------------------ edits
 
-def test_edits_undo_and_redo_reach_the_downloads(app, client, richest):
-    value, n, *_ = client.predict(richest, api_name="/set_scale")
-    start = labels_of(value)
-    assert value["edited"] is False
+def edit(app, client, name, *args) -> tuple:
+    """(viewer value, its part count, all outputs) of an edit through the API."""
+    out = api(app, client, name, *args)
+    return out["view"], out["view"]["parts"]["n_parts"], out
 
-    value, merged, table, picker, note = client.predict([0, 1], api_name="/merge")
-    assert merged == n - 1 and picker["value"] == [0] and "Edited list" in note and value["edited"]
+
+def test_edits_undo_and_redo_reach_the_downloads(app, client, richest, tmp_path):
+    start = table_item(app).result(richest)["labels"]
+    n = int(start.max()) + 1
+
+    assert paint_a_part(app, client, tmp_path, richest)[0]["view"]["selection"]  # a selection: an edit clears it
+    value, merged, out = edit(app, client, "merge", [0, 1])
+    assert merged == n - 1 and out["targets"]["value"] == [0] and "Edited list" in out["note"] and value["edited"]
+    assert value["selection"] is None and out["picked"] == ""
+    merged_labels = parts_labels(value)
+    assert np.array_equal(merged_labels == 0, (start == 0) | (start == 1))  # one part now, in one color
+    assert len(value["parts"]["colors"]) == n - 1
     files = export(client, richest)
     assert len(glb_roots(files[".glb"])) == n - 1 and "_edited_" in os.path.basename(files[".glb"])
 
-    assert client.predict(api_name="/undo")[1] == n
+    assert edit(app, client, "undo")[1] == n
     assert len(glb_roots(export(client, richest)[".glb"])) == n
-    assert client.predict(api_name="/redo")[1] == n - 1
+    assert edit(app, client, "redo")[1] == n - 1
 
-    value, count, *_ = client.predict([0], api_name="/split")
+    value, count, _ = edit(app, client, "split", [0])
     assert count > n - 1  # the merged part comes apart again
-    value, count, *_ = client.predict([count - 1], api_name="/delete")
-    deleted = labels_of(value) < 0
-    assert deleted.any() and count == len(value["faces"])
+    value, count, _ = edit(app, client, "delete", [count - 1])
+    deleted = parts_labels(value) < 0
+    assert deleted.any() and count == len(value["parts"]["faces"])
     table = json.load(open(export(client, richest)[".json"]))
     assert table["n_deleted"] == deleted.sum() and (np.array(table["face_labels"]) == -1).sum() == deleted.sum()
 
-    value, *_ = client.predict([0], "table top", api_name="/rename")
-    value, *_ = client.predict([0], "#112233", api_name="/recolor")
-    assert value["names"][0] == "table top" and value["colors"][0] == "#112233"
-    value, *_ = client.predict([1], api_name="/hide")
-    assert value["colors"][1] == ""  # hidden in the viewer...
+    value, *_ = edit(app, client, "rename", [0], "table top")
+    value, *_ = edit(app, client, "recolor", [0], "#112233")
+    assert value["parts"]["names"][0] == "table top" and value["parts"]["colors"][0] == "#112233"
+    value, *_ = edit(app, client, "hide", [1])
+    assert value["parts"]["colors"][1] == ""  # hidden in the viewer...
     roots = glb_roots(export(client, richest)[".glb"])
     assert roots[0] == "table_top" and len(roots) == count  # ...but still in the downloads
-    value, *_ = client.predict([0], api_name="/isolate")
-    assert [c == "" for c in value["colors"]] == [k != 0 for k in range(count)]
-    value, *_ = client.predict([], api_name="/show_all")
-    assert all(value["colors"])
+    value, *_ = edit(app, client, "isolate", [0])
+    assert [c == "" for c in value["parts"]["colors"]] == [k != 0 for k in range(count)]
+    value, *_ = edit(app, client, "show_all", [])
+    assert all(value["parts"]["colors"])
 
-    # the slider leaves an edited list alone; re-cut brings the automatic parts, undo the edits
+    # the scale leaves an edited list alone; re-cut brings the automatic parts, undo the edits
     other = next(s for s in (0.0, 2.0) if s != richest)
-    value, still, *_ = client.predict(other, api_name="/set_scale")
-    assert still == count and value["names"][0] == "table top"
-    value, *_, note = client.predict(other, api_name="/recut")
-    assert value["names"][0] is None and not value["edited"] and "automatic parts" in note
-    value, back, *_ = client.predict(api_name="/undo")
-    assert back == count and value["names"][0] == "table top"
-    assert not np.array_equal(labels_of(value), start)
+    assert api(app, client, "set_scale", other)["table"].count("<tr data-part=") == count
+    value, _, out = edit(app, client, "recut", other)
+    assert not value["edited"] and value["parts"]["names"][0] is None and "automatic parts" in out["note"]
+    value, back, _ = edit(app, client, "undo")
+    assert back == count and value["parts"]["names"][0] == "table top"
+    assert not np.array_equal(parts_labels(value), start)
 
 
 def test_refused_edits_say_why_and_change_nothing(app, client, richest):
-    before = client.predict(richest, api_name="/set_scale")[0]
-    for args, api, says in [(([0],), "/merge", "at least two"), (([], "lid"), "/rename", "exactly one part"),
-                            (([0], "blue"), "/recolor", "not a color"), (([99],), "/delete", "no part 99"),
-                            (([],), "/delete", "Pick the parts"), ((), "/add_selection", "Nothing is selected"),
-                            ((["leg"],), "/hide", "not a part number"), (([0], "x" * 81), "/rename", "keep it to")]:
+    before = table_item(app).result(richest)["labels"]
+    for args, name, says in [(([0],), "merge", "at least two"), (([], "lid"), "rename", "exactly one part"),
+                             (([0], "blue"), "recolor", "not a color"), (([99],), "delete", "no part 99"),
+                             (([],), "delete", "Pick the parts"), ((), "add_selection", "Nothing is selected"),
+                             ((["leg"],), "hide", "not a part number"), (([0], "x" * 81), "rename", "keep it to")]:
         with pytest.raises(AppError, match=says):
-            client.predict(*args, api_name=api)
-    after = client.predict(richest, api_name="/set_scale")[0]
-    assert after["labels"] == before["labels"] and not after["edited"]
+            client.predict(*args, api_name=f"/{name}")
+    value, *_ = edit(app, client, "show_all", [])
+    assert np.array_equal(parts_labels(value), before) and not value["edited"]
 
 
 def test_edits_stay_in_their_session(app, client):
     other = Client(app.url, verbose=False)
     other.predict(handle_file(TABLE), api_name="/open_model")
-    n = other.predict(0.0, api_name="/set_scale")[1]
-    client.predict(0.0, api_name="/set_scale")
-    client.predict([0, 1], api_name="/merge")
-    assert other.predict(0.0, api_name="/set_scale")[1] == n
+    n = api(app, other, "set_scale", 0.0)["table"]
+    api(app, client, "set_scale", 0.0)
+    api(app, client, "merge", [0, 1])
+    assert api(app, other, "set_scale", 0.0)["table"] == n
 
 
 def test_split_and_rename_follow_the_faces(app):
-    session, work = open_here(app.handlers)
-    item = app.handlers.store.get(session.key)
+    session, work = open_here(app)
+    item = table_item(app)
     whole = np.ones(app.asset.n_faces, bool)
     finer, scale = split_labels(item, whole)
     assert len(np.unique(finer)) >= 2 and 0 <= scale <= 2
@@ -303,11 +332,11 @@ def test_split_and_rename_follow_the_faces(app):
 
 
 def test_a_fresh_list_follows_the_slider(app):
-    session, work = open_here(app.handlers)
-    item = app.handlers.store.get(session.key)
+    session, work = open_here(app)
+    item = table_item(app)
     work = new_workbench(item, 0.0)
     assert work.following and work.scale == 0.0
-    app.handlers.editing.set_scale(session, work, 2.0)
+    app.parts.editing.set_scale(session, work, 2.0)
     assert np.array_equal(work.parts.labels, item.result(2.0)["labels"]) and not work.parts.can_undo
 
 
@@ -317,20 +346,20 @@ def test_a_fresh_list_follows_the_slider(app):
 def naming_server(app, client, richest, tmp_path, monkeypatch):
     """A fake LLM that knows the parts of ``client``'s list (by what each part's
     highlight looks like from the view the namer picks), and the app pointed at it."""
-    value = client.predict(richest, api_name="/set_scale")[0]
-    labels = labels_of(value)
-    item = app.handlers.store.get(app.handlers.engine.cache_key(app.asset))
+    api(app, client, "set_scale", richest)
+    item = table_item(app)
+    labels = item.result(richest)["labels"]
     views = CanonicalViews(item.naming_views(), labels)
     renderer = Renderer(app.asset)
     names = {}
     for p in range(int(labels.max()) + 1):
         face = renderer.render(views.camera(p)).face
         names[f"piece {chr(97 + p)}"] = (face >= 0) & (labels[np.maximum(face, 0)] == p)
-    settings = dataclasses.replace(app.handlers.engine.settings, openai_base_url=None,
+    settings = dataclasses.replace(app.parts.engine.settings, openai_base_url=None,
                                    cache_dir=str(tmp_path / "cache"))
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     with FakeLLM(part_masks=names, echo_key=KEY) as fake:
-        monkeypatch.setattr(app.handlers.engine, "settings", replace(settings, openai_base_url=fake.base_url))
+        monkeypatch.setattr(app.parts.engine, "settings", replace(settings, openai_base_url=fake.base_url))
         yield fake, labels, list(names)
 
 
@@ -343,12 +372,14 @@ def test_naming_streams_names_into_the_list_and_the_downloads(app, client, riche
              if all(iou(masks[name], masks[other]) < 0.9 for other in expected if other != name))
     fake.part_modes = {expected[k]: "unauthorized"}  # its error echoes part of the key
     job = client.submit([], api_name="/name_parts")
-    value, n, table, picker, note, status = job.result(timeout=120)
-    steps = job.outputs()
+    out = named(app.demo, "name_parts", job.result(timeout=120))
+    value, status, table = out["view"], out["naming_status"], out["table"]
+    n = value["parts"]["n_parts"]
+    steps = [named(app.demo, "name_parts", step) for step in job.outputs()]
     assert len(steps) >= n + 1, "one update per name as it arrives"
-    counts = [sum(bool(x) for x in step[0]["names"]) for step in steps]
+    counts = [sum(bool(x) for x in step["view"]["parts"]["names"]) for step in steps]
     assert counts == sorted(counts) and counts[0] == 0 and counts[-1] == n - 1
-    names = value["names"]
+    names = value["parts"]["names"]
     assert names[k] is None and "Retry 1 failed part" in status and "refused the API key" in table
     # every other part got the name of a part that looks the same from its view
     assert all(iou(masks[names[i]], masks[expected[i]]) >= 0.9 for i in range(n) if i != k)
@@ -357,30 +388,33 @@ def test_naming_streams_names_into_the_list_and_the_downloads(app, client, riche
     # retry asks about the failed part only
     fake.part_modes = {}
     asked = len(fake.part_requests())
-    value, *_, status = client.predict([], api_name="/name_parts")
-    assert len(fake.part_requests()) == asked + 1 and value["names"][k] == expected[k]
-    assert status.startswith("Named 1 of 1")
+    out = api(app, client, "name_parts", [])
+    names = out["view"]["parts"]["names"]
+    assert len(fake.part_requests()) == asked + 1 and names[k] == expected[k]
+    assert out["naming_status"].startswith("Named 1 of 1")
     roots = glb_roots(export(client, richest)[".glb"])
-    assert roots == part_names(n, value["names"])  # alike legs share a name: made unique
-    assert all(root.startswith(name.replace(" ", "_")) for root, name in zip(roots, value["names"]))
+    assert roots == part_names(n, names)  # alike legs share a name: made unique
+    assert all(root.startswith(name.replace(" ", "_")) for root, name in zip(roots, names))
 
     # a name is edited like any other, and undone
-    value, *_ = client.predict([0], "lid", api_name="/rename")
-    assert value["names"][0] == "lid" and glb_roots(export(client, richest)[".glb"])[0] == "lid"
-    assert client.predict(api_name="/undo")[0]["names"][0] == expected[0]
+    assert edit(app, client, "rename", [0], "lid")[0]["parts"]["names"][0] == "lid"
+    assert glb_roots(export(client, richest)[".glb"])[0] == "lid"
+    assert edit(app, client, "undo")[0]["parts"]["names"][0] == expected[0]
 
     # everything named: nothing to ask
-    *_, status = client.predict([], api_name="/name_parts")
-    assert "Every part has a name" in status
+    assert "Every part has a name" in api(app, client, "name_parts", [])["naming_status"]
 
 
 def test_naming_without_a_key_says_how_to_enable_it(app, client, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    monkeypatch.setattr(app.handlers.engine, "settings",
-                        replace(app.handlers.engine.settings, openai_base_url=None))
-    value, *_, status = client.predict([], api_name="/name_parts")
-    assert "OPENAI_API_KEY" in status and "OPENAI_BASE_URL" in status
-    assert not any(value["names"]) and not value["edited"]
+    monkeypatch.setattr(app.parts.engine, "settings",
+                        replace(app.parts.engine.settings, openai_base_url=None))
+    out = api(app, client, "name_parts", [])
+    assert "OPENAI_API_KEY" in out["naming_status"] and "OPENAI_BASE_URL" in out["naming_status"]
+    assert not any(out["view"]["parts"]["names"]) and not out["view"]["edited"]
+    # and the page says so before anyone presses the button
+    said = naming_state(app.page, app.parts.engine.settings)
+    assert said[app.page.name_parts]["interactive"] is False and "OPENAI_API_KEY" in said[app.page.naming_status]
 
 
 def test_a_naming_run_that_breaks_leaves_the_parts(app, client, richest, monkeypatch):
@@ -389,8 +423,8 @@ def test_a_naming_run_that_breaks_leaves_the_parts(app, client, richest, monkeyp
 
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setattr("webapp.names.name_parts", broken)
-    before = client.predict(richest, api_name="/set_scale")[0]
-    value, *_, status = client.predict([], api_name="/name_parts")
-    assert "Naming failed on the server" in status and "RuntimeError" not in status
-    assert value["labels"] == before["labels"]
-    assert client.predict(1.0, api_name="/set_scale")[1] >= 1
+    api(app, client, "set_scale", richest)
+    out = api(app, client, "name_parts", [])
+    assert "Naming failed on the server" in out["naming_status"] and "RuntimeError" not in out["naming_status"]
+    assert np.array_equal(parts_labels(out["view"]), table_item(app).result(richest)["labels"])
+    assert api(app, client, "set_scale", 1.0)["table"]

@@ -1,51 +1,28 @@
-"""Handlers of a session's work on its object: the slider, click to select,
-mask prompts, and part-list edits with undo and redo (webapp/work.py holds
-the state and the rules).
+"""Handlers of a session's work on its object: the scale the page settled
+on, click to select, and part-list edits with undo and redo (webapp/work.py
+holds the state and the rules).
 
-Every edit handler returns the same outputs (``Editing.show``): the work
-state, the viewer value, the number of parts, the parts table, the part
-picker, the undo and redo buttons and a note. Bad input and refused edits
-raise ``gr.Error`` with a sentence; the session's list is left as it was.
+Handlers return ``{component: value}`` dicts of what changed. An edit
+clears the selection (so the rest is not dimmed and the edited part shows
+in its colour); bad input and refused edits raise ``gr.Error`` with a
+sentence and leave the session's list as it was.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import replace
 
 import gradio as gr
-import numpy as np
-from PIL import Image
 
-from core.naming_views import highlight
-from core.rendering import reference_cameras
-
-from .panels import parts_table
-from .viewer import viewer_camera
-from .work import (Workbench, follow, listing, new_workbench, part_choices, split_labels, table_html,
-                   view_value)
+from .events import event_value
+from .work import Workbench, follow, listing, new_workbench, part_choices, split_labels, table_html, view_value
 
 log = logging.getLogger(__name__)
 
-PAINT_RESOLUTION = 512
-"""Side of the views a mask is painted on."""
-PROMPT_RESOLUTION = 256
-"""Side at which a painted mask is turned into a part (the paint is pooled
-down to it): the answer is the same part, in about half the time."""
 MAX_NAME = 80
 """Longest part name a person may type."""
 _COLOR = re.compile(r"#?([0-9a-fA-F]{6})|rgba?\(\s*([\d.]+)\s*,\s*([\d.]+)\s*,\s*([\d.]+)\s*(?:,\s*[\d.]+\s*)?\)")
-
-
-def view_choices(render_cfg) -> list[tuple[str, int]]:
-    """(label, index) of the fitted reference views, for the mask view picker."""
-    choices = []
-    for i, cam in enumerate(reference_cameras(render_cfg, 1.0)):
-        x, y, z = cam.position / np.linalg.norm(cam.position)
-        choices.append((f"View {i + 1}: azimuth {np.degrees(np.arctan2(x, z)) % 360:.0f}°, "
-                        f"elevation {np.degrees(np.arcsin(y)):+.0f}°", i))
-    return choices
 
 
 def note(work: Workbench, message: str = "") -> str:
@@ -113,165 +90,125 @@ def _listed(ids) -> str:
 
 
 class Editing:
-    """The work handlers over the app's ``Handlers`` (engine, store, sessions)."""
+    """The work handlers over the app's ``Fitting`` (objects in memory) and ``SessionStore``.
 
-    def __init__(self, app):
-        self.app = app
+    page : webapp.page.Page, whose components key the returned dicts
+    """
+
+    def __init__(self, fitting, sessions, page, default_scale: float):
+        self.fitting = fitting
+        self.sessions = sessions
+        self.page = page
+        self.default_scale = default_scale
 
     # ------------------------------------------------------------ state
     def bench(self, session, work, scale=None, required: bool = True):
         """(fitted object, the session's Workbench for it): made on first use
         (the automatic parts at ``scale``), or (None, None) without a model."""
-        item = self.app._item(session)
+        item = self.fitting.item(session)
         if item is None:
             if required:
                 raise gr.Error("Open a model first: its parts are what you edit.", print_exception=False)
             return None, None
         if not isinstance(work, Workbench) or work.key != item.key:
-            work = new_workbench(item, self.app.default_scale if scale is None else float(scale))
+            work = new_workbench(item, self.default_scale if scale is None else float(scale))
         return item, work
 
-    def show(self, item, work: Workbench, message: str = "", targets=()) -> tuple:
-        """(work, viewer value, parts, table, picker, undo, redo, note); the
-        picker offers the list's parts with ``targets`` picked (None: as it is)."""
+    def show(self, item, work: Workbench, message: str = "", targets=()) -> dict:
+        """The work panel as it stands: work, viewer, table, undo, redo, note and
+        the part picker with ``targets`` picked (None: the picker as it is)."""
+        p = self.page
         listed = listing(item, work)  # part sizes, once for the viewer, the table and the picker
-        picker = (gr.skip() if targets is None else
-                  gr.update(choices=part_choices(work, listed["faces"]), value=list(targets)))
-        return (work, view_value(item, work, listed), work.parts.n_parts, table_html(work, listed), picker,
-                gr.update(interactive=work.parts.can_undo), gr.update(interactive=work.parts.can_redo),
-                note(work, message))
+        out = {p.work: work, p.view: view_value(item, work, listed), p.table: table_html(work, listed),
+               p.undo: gr.update(interactive=work.parts.can_undo), p.redo: gr.update(interactive=work.parts.can_redo),
+               p.note: note(work, message)}
+        if targets is not None:
+            out[p.targets] = gr.update(choices=part_choices(work, listed["faces"]), value=list(targets))
+        return out
 
-    def refresh(self, session, work):
-        """The whole work panel as it stands (after a model opens)."""
+    def refresh(self, session, work) -> dict:
+        """The whole work panel once a model is open (nothing without one)."""
         item, work = self.bench(session, work, required=False)
-        if item is None:  # no model (a refused file, a cleared upload): an empty panel
-            return (None, gr.skip(), None, parts_table(None), gr.update(choices=[], value=[]),
-                    gr.update(interactive=False), gr.update(interactive=False), "")
-        return self.show(item, work)
+        return {self.page.work: work} if item is None else self.show(item, work)
 
-    # ------------------------------------------------------------ slider and clicks
-    def set_scale(self, session, work, scale, request: gr.Request = None):
-        """Slider move: a following list becomes the parts at the ladder scale
-        nearest ``scale``; a clicked selection grows or shrinks around its face.
-        Returns ``show`` + the selection text."""
+    # ------------------------------------------------------------ the slider and clicks
+    def set_scale(self, session, work, scale, request: gr.Request = None) -> dict:
+        """The page settled on ``scale``: a following list becomes the parts at
+        the ladder scale nearest it, a clicked selection grows or shrinks
+        around its face. The page has recoloured itself already, so the viewer
+        is not sent again; the table, picker and selection text are."""
+        if scale is None:
+            return {self.page.work: work}  # (a dict of nothing new: Gradio needs one output named)
         item, work = self.bench(session, work, scale, required=False)
-        quick = self.app.preview(session) if item is None else None
-        if quick is not None and scale is not None:  # first parts from the masks, while the field is fitted
-            self.app.want_scale(request, float(scale))
-            result = quick.result(float(scale))
-            return (gr.skip(), result["value"], len(result["faces"]), parts_table(result)) + (gr.skip(),) * 5
-        if item is None or scale is None:
-            return (gr.skip(),) * 9
+        if item is None:
+            if self.fitting.first_parts(session) is not None:  # the field's parts will open there
+                self.sessions.want_scale(request, float(scale))
+            return {self.page.work: work}
         with work.lock:
             try:
                 follow(item, work, float(scale))
             except Exception:
                 log.exception("parts of %s at scale %s failed", session.name, scale)
                 raise gr.Error(f"Cutting '{session.name}' at scale {float(scale):.1f} failed on the server, "
-                               "which logged the details. Try another scale.",
-                               print_exception=False) from None
-            text = clicked_text(item, work) if work.face is not None else gr.skip()
-            return self.show(item, work, targets=() if work.following else None) + (text,)
+                               "which logged the details. Try another scale.", print_exception=False) from None
+            p, listed = self.page, listing(item, work)
+            out = {p.work: work, p.table: table_html(work, listed), p.note: note(work), p.scale: work.scale}
+            if work.following:
+                out[p.targets] = gr.update(choices=part_choices(work, listed["faces"]), value=[])
+            if work.face is not None:
+                out[p.picked] = clicked_text(item, work)
+            return out
 
-    def face_click(self, session, work, scale, targets, evt: gr.EventData):
-        """A click on the model selects the group of the face under it at the
-        slider's scale and picks its part; shift-click adds or removes the
-        part in the picker and keeps the selection."""
-        data = getattr(evt, "_data", None) or {}
-        return self.click(session, work, scale, targets, data.get("face"), bool(data.get("shift")))
+    def scale_change(self, session, work, evt: gr.EventData, request: gr.Request = None) -> dict:
+        """The viewer's ``scale_change`` event: ``set_scale`` with its scale."""
+        return self.set_scale(session, work, event_value(evt, "scale"), request)
 
-    def click(self, session, work, scale, targets, face, shift: bool = False):
-        """``face_click`` for a face id: ``show`` + the selection text."""
+    def face_click(self, session, work, targets, evt: gr.EventData) -> dict:
+        """The viewer's ``face_click`` event: ``click`` with its face, scale and shift key."""
+        return self.click(session, work, event_value(evt, "scale"), targets, event_value(evt, "face"),
+                          bool(event_value(evt, "shift", False)))
+
+    def click(self, session, work, scale, targets, face, shift: bool = False) -> dict:
+        """A click selects the group of ``face`` at ``scale`` and picks its part;
+        shift-click adds or removes the part in the picker and keeps the selection."""
         item, work = self.bench(session, work, scale, required=False)
-        if item is None or face is None or scale is None or not 0 <= int(face) < item.asset.n_faces:
-            return (gr.skip(),) * 9  # a face outside this object, or no parts shown yet
-        face = int(face)
+        if item is None or face is None or not 0 <= int(face) < item.asset.n_faces:
+            return {self.page.work: work}  # a face outside this object, or no parts shown yet
+        face, scale = int(face), work.scale if scale is None else float(scale)
         with work.lock:
             part = int(work.parts.labels[face])
             picked = parse_ids(targets)
             if shift:
                 if part >= 0:
                     picked = [p for p in picked if p != part] if part in picked else picked + [part]
-                return self.show(item, work, targets=picked) + (gr.skip(),)
+                return self.show(item, work, targets=picked)
             work.face = face
-            follow(item, work, float(scale))  # a following list is the parts at the slider's scale
+            follow(item, work, scale)  # a following list is the parts at the slider's scale
             part = int(work.parts.labels[face])
             text = (f"Face {face:,} is in **part {part}**. " if part >= 0 else "") + clicked_text(item, work)
-            return self.show(item, work, targets=[part] if part >= 0 else []) + (text,)
+            return self.show(item, work, targets=[part] if part >= 0 else []) | {self.page.picked: text}
 
-    def clear_selection(self, session, work, targets):
+    def clear_selection(self, session, work, targets) -> dict:
         item, work = self.bench(session, work)
         with work.lock:
             work.select(None)
-            return self.show(item, work, targets=parse_ids(targets)) + ("",)
-
-    # ------------------------------------------------------------ mask prompt
-    def paint_reference(self, session, work, index):
-        """Show fitted reference view ``index`` to paint on: (work, editor, result, status)."""
-        item, work = self.bench(session, work, required=False)
-        if item is None:  # no model: nothing to paint on
-            return gr.skip(), None, None, ""
-        if index is None:
-            return (gr.skip(),) * 4
-        cfg = replace(item.field.config.render, resolution=PAINT_RESOLUTION)
-        cameras = reference_cameras(cfg, float(np.linalg.norm(item.asset.mesh.extents)))
-        if not 0 <= int(index) < len(cameras):
-            raise gr.Error(f"There is no view {index}: pick one of the {len(cameras)} in the list.",
-                           print_exception=False)
-        return self._paint_on(item, work, cameras[int(index)], f"view {int(index) + 1}")
-
-    def paint_viewer_angle(self, session, work, evt: gr.EventData):
-        """The viewer's "Paint this view": the same angle, to paint on."""
-        item, work = self.bench(session, work)
-        try:
-            camera = viewer_camera((getattr(evt, "_data", None) or {}).get("camera"), PAINT_RESOLUTION)
-        except ValueError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-        return self._paint_on(item, work, camera, "the viewer's angle") + (None,)
-
-    def _paint_on(self, item, work: Workbench, camera, what: str):
-        view = item.field.renderer.render(camera)
-        with work.lock:
-            work.paint = view
-        editor = {"background": view.color, "layers": [], "composite": None}
-        return (work, editor, None, f"Paint over a part on {what} with the brush, then press **Find the 3D part**.")
-
-    def mask_part(self, session, work, painted):
-        """The 3D part a painted mask means (PartField.from_mask), made the
-        selection: (work, viewer value, result image, status, selection text)."""
-        item, work = self.bench(session, work)
-        if work.paint is None:
-            raise gr.Error("Pick a view to paint on first.", print_exception=False)
-        mask = painted_mask(painted, work.paint.face.shape)
-        if not mask.any():
-            raise gr.Error("Nothing is painted: paint over a part of the model with the brush first.",
-                           print_exception=False)
-        try:
-            faces, scale = item.field.from_mask(*prompt_at(work.paint.camera, mask))
-        except ValueError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-        with work.lock:
-            work.select(faces)
-            view = work.paint
-            seen = view.face >= 0
-            result = highlight(view.color, seen & faces[np.maximum(view.face, 0)], seen)
-            text = selection_text(item, work, f"The painted region means a part at scale {scale:.2f}")
-            return (work, view_value(item, work), result,
-                    f"The part at scale {scale:.2f}: {int(faces.sum()):,} faces, highlighted in the 3D view.", text)
+            return self.show(item, work, targets=parse_ids(targets)) | {self.page.picked: ""}
 
     # ------------------------------------------------------------ edits
-    def _edit(self, session, work, action):
+    def _edit(self, session, work, action) -> dict:
         """Run ``action(item, work) -> (message, picked ids)`` on the session's
-        list; its ValueError (a refused edit) becomes the page's sentence."""
+        list and clear the selection; its ValueError (a refused edit) becomes
+        the page's sentence."""
         item, work = self.bench(session, work)
         with work.lock:
             try:
                 message, picked = action(item, work)
             except ValueError as exc:
                 raise gr.Error(str(exc), print_exception=False) from None
-            return self.show(item, work, message, picked)
+            work.select(None)
+            return self.show(item, work, message, picked) | {self.page.picked: ""}
 
-    def add_selection(self, session, work):
+    def add_selection(self, session, work) -> dict:
         def act(item, work):
             if work.selection is None:
                 raise ValueError("Nothing is selected: click the model or paint a mask first.")
@@ -279,18 +216,17 @@ class Editing:
             if not faces.any():
                 raise ValueError("The selection lies on deleted parts only: there is nothing to add.")
             part = work.parts.add(faces)
-            work.select(None)
             return f"Added the selection as part {part}.", [part]
         return self._edit(session, work, act)
 
-    def merge(self, session, work, targets):
+    def merge(self, session, work, targets) -> dict:
         def act(item, work):
             ids = parse_ids(targets)
             part = work.parts.merge(ids)
             return f"Merged parts {_listed(ids)} into part {part}.", [part]
         return self._edit(session, work, act)
 
-    def split(self, session, work, targets):
+    def split(self, session, work, targets) -> dict:
         def act(item, work):
             part = _one(parse_ids(targets), "split")
             cut = split_labels(item, work.parts.faces(part))
@@ -300,14 +236,14 @@ class Editing:
             return f"Split part {part} into {len(pieces)} parts (as cut at scale {cut[1]:.1f}).", pieces
         return self._edit(session, work, act)
 
-    def delete(self, session, work, targets):
+    def delete(self, session, work, targets) -> dict:
         def act(item, work):
             ids = _some(parse_ids(targets), "delete")
             work.parts.delete(ids)
             return f"Deleted part{'s' * (len(ids) > 1)} {_listed(ids)}: their faces leave the downloads.", []
         return self._edit(session, work, act)
 
-    def hide(self, session, work, targets):
+    def hide(self, session, work, targets) -> dict:
         def act(item, work):
             ids = _some(parse_ids(targets), "hide or show")
             hidden = work.parts.state.hidden
@@ -317,14 +253,14 @@ class Editing:
                     f"{' (hidden parts stay in the downloads)' if hide else ''}.", ids)
         return self._edit(session, work, act)
 
-    def isolate(self, session, work, targets):
+    def isolate(self, session, work, targets) -> dict:
         def act(item, work):
             part = _one(parse_ids(targets), "isolate")
             work.parts.isolate(part)
             return f"Only part {part} is shown; **Show all** brings the others back.", [part]
         return self._edit(session, work, act)
 
-    def show_all(self, session, work, targets):
+    def show_all(self, session, work, targets) -> dict:
         def act(item, work):
             if not work.parts.state.hidden.any():
                 return "Every part is shown already.", parse_ids(targets)
@@ -332,7 +268,7 @@ class Editing:
             return "Every part is shown again.", parse_ids(targets)
         return self._edit(session, work, act)
 
-    def rename(self, session, work, targets, name):
+    def rename(self, session, work, targets, name) -> dict:
         def act(item, work):
             part = _one(parse_ids(targets), "rename")
             text = " ".join(str(name or "").split())
@@ -342,58 +278,28 @@ class Editing:
             return (f"Part {part} is now called '{text}'." if text else f"Part {part} has no name now."), [part]
         return self._edit(session, work, act)
 
-    def recolor(self, session, work, targets, color):
+    def recolor(self, session, work, targets, color) -> dict:
         def act(item, work):
             part = _one(parse_ids(targets), "recolor")
             work.parts.recolor(part, parse_color(color))
             return f"Part {part} has a new color.", [part]
         return self._edit(session, work, act)
 
-    def undo(self, session, work):
+    def undo(self, session, work) -> dict:
         def act(item, work):
             return ("Undid the last edit." if work.parts.undo() else "There is nothing to undo."), []
         return self._edit(session, work, act)
 
-    def redo(self, session, work):
+    def redo(self, session, work) -> dict:
         def act(item, work):
             return ("Redid the edit." if work.parts.redo() else "There is nothing to redo."), []
         return self._edit(session, work, act)
 
-    def recut(self, session, work, scale):
+    def recut(self, session, work, scale) -> dict:
         def act(item, work):
             s = item.snap(work.scale if scale is None else float(scale))
             if work.following and s == work.scale:
                 return f"The list is the automatic parts at scale {s:.1f} already.", []
             work.recut(item.result(s), undoable=True)
-            if work.face is not None:
-                work.select(item.select(work.face, s), work.face)
             return f"The list is the automatic parts at scale {s:.1f} again.", []
         return self._edit(session, work, act)
-
-
-def prompt_at(camera, mask: np.ndarray) -> tuple:
-    """(camera, mask) of a mask painted on ``camera``'s view, at PROMPT_RESOLUTION:
-    the same view, each pixel painted where any pixel under it was."""
-    k = mask.shape[0] // PROMPT_RESOLUTION
-    pooled = mask[:k * PROMPT_RESOLUTION, :k * PROMPT_RESOLUTION].reshape(
-        PROMPT_RESOLUTION, k, PROMPT_RESOLUTION, k).any(axis=(1, 3))
-    return replace(camera, resolution=PROMPT_RESOLUTION), pooled
-
-
-def painted_mask(painted, shape: tuple) -> np.ndarray:
-    """(H, W) bool painted pixels of an ImageEditor value (any layer's alpha),
-    at ``shape`` (resized, nearest, if the editor's canvas differs)."""
-    layers = painted.get("layers") if isinstance(painted, dict) else None
-    mask = np.zeros(shape, bool)
-    for layer in layers or []:
-        if layer is None:
-            continue
-        layer = np.asarray(layer)
-        if layer.ndim == 3 and layer.shape[2] == 4:
-            alpha = layer[..., 3] > 0
-        else:
-            alpha = layer.reshape(layer.shape[:2] + (-1,)).any(axis=-1)
-        if alpha.shape != shape:
-            alpha = np.asarray(Image.fromarray(alpha).resize(shape[::-1], Image.NEAREST))
-        mask |= alpha
-    return mask

@@ -22,6 +22,7 @@ import gradio as gr
 from core.naming import NamingUnavailable, name_parts, naming_unavailable_reason
 
 from .editing import parse_ids
+from .page import NAMING_HINT
 from .work import rename_by_faces
 
 log = logging.getLogger(__name__)
@@ -33,27 +34,48 @@ TIMEOUT_S = 30
 BUTTON = "Name parts"
 
 
+NO_KEY_BUTTON = "Name parts (needs an API key)"
+
+
 def retry_label(failed: int) -> str:
     return f"Retry {failed} failed part{'s' * (failed != 1)}" if failed else BUTTON
 
 
-class Naming:
-    """The naming handler over the app's ``Handlers`` and its ``Editing``."""
+def naming_state(page, settings) -> dict:
+    """The naming button and line as they stand before a run: usable, or
+    saying what naming needs (before anyone presses it)."""
+    reason = naming_unavailable_reason(settings)
+    if reason is None:
+        return {page.naming_status: NAMING_HINT, page.name_parts: gr.update(value=BUTTON, interactive=True)}
+    return {page.naming_status: f"**Naming is off.** {reason}",
+            page.name_parts: gr.update(value=NO_KEY_BUTTON, interactive=False)}
 
-    def __init__(self, app, editing):
-        self.app = app
+
+class Naming:
+    """The naming handler over the app's ``Editing`` (sessions' work).
+
+    settings_of : callable() -> core.settings.Settings (read at each run)
+    """
+
+    def __init__(self, editing, page, settings_of):
         self.editing = editing
+        self.page = page
+        self.settings_of = settings_of
+
+    def _page(self, item, work, picked, status: str, button) -> dict:
+        return self.editing.show(item, work, targets=picked) | {self.page.naming_status: status,
+                                                                 self.page.name_parts: button}
 
     def name_parts(self, session, work, targets):
-        """Name every part without a name. Yields ``Editing.show`` + (status,
-        button): once when it starts, then after every result."""
+        """Name every part without a name. Yields the work panel, the status and
+        the button: once when it starts, then after every result."""
         item, work = self.editing.bench(session, work)
-        settings = self.app.engine.settings
+        settings = self.settings_of()
         picked = parse_ids(targets)
         reason = naming_unavailable_reason(settings)
         if reason is not None:
             gr.Warning(reason)
-            yield self.editing.show(item, work, targets=picked) + (reason, gr.update(value=BUTTON))
+            yield self._page(item, work, picked, reason, gr.update(value=NO_KEY_BUTTON, interactive=False))
             return
         with work.lock:
             labels = work.parts.labels
@@ -61,18 +83,17 @@ class Naming:
             if todo:
                 work.errors, work.errors_of = {}, labels
         if not todo:
-            yield self.editing.show(item, work, targets=picked) + (
-                "Every part has a name. Rename a part to nothing to ask the model about it again.",
-                gr.update(value=BUTTON))
+            yield self._page(item, work, picked, "Every part has a name. Rename a part to nothing to ask the "
+                             "model about it again.", gr.update(value=BUTTON))
             return
 
         results: queue.Queue = queue.Queue()
         threading.Thread(target=self._run, args=(item, labels, settings, todo, results), daemon=True,
                          name="partscope-naming").start()
         named, failed, lost, stopped = 0, {}, 0, None
-        status = f"Naming {len(todo)} part{'s' * (len(todo) > 1)} with **{settings.llm_model}**..."
-        yield self.editing.show(item, work, targets=picked) + (status, gr.update(value="Naming...",
-                                                                                  interactive=False))
+        busy = gr.update(value="Naming...", interactive=False)
+        yield self._page(item, work, picked, f"Naming {len(todo)} part{'s' * (len(todo) > 1)} with "
+                         f"**{settings.llm_model}**...", busy)
         while (got := results.get()) is not None:
             if isinstance(got, str):  # the run as a whole failed; the list stays as it is
                 stopped = got
@@ -91,12 +112,13 @@ class Naming:
                 left = len(todo) - named - len(failed) - lost
                 status = (f"Naming with **{settings.llm_model}**: {named} named, {len(failed)} failed, "
                           f"{left} to go.")
-                page = self.editing.show(item, work, targets=picked)
-            yield page + (status, gr.update(value="Naming...", interactive=False))
+                page = self._page(item, work, picked, status, busy)
+            yield page
         status = stopped or summary(len(todo), named, failed, lost)
         with work.lock:
-            page = self.editing.show(item, work, targets=picked)
-        yield page + (status, gr.update(value=retry_label(len(failed)), interactive=True))
+            page = self._page(item, work, picked, status, gr.update(value=retry_label(len(failed)),
+                                                                     interactive=True))
+        yield page
 
     def _run(self, item, labels, settings, todo, results: queue.Queue) -> None:
         """Name ``todo`` on this thread, putting (part, NameResult) on ``results``,

@@ -1,5 +1,5 @@
-"""What sits beside the slider: the parts table and the plot of part count
-against scale."""
+"""What sits beside the viewer: the progress bar of a model being opened, the
+parts table and the plot of part count against scale."""
 
 from __future__ import annotations
 
@@ -49,6 +49,15 @@ def parts_table(result: dict | None, names=None, hidden=None, errors=None) -> st
             + "".join(rows) + more + "</tbody></table>")
 
 
+def progress_bar(fraction: float, text: str) -> str:
+    """HTML of a progress bar at ``fraction`` (0-1) saying ``text``: an element of its
+    own, so it never covers the status line."""
+    pct = int(round(100 * min(max(float(fraction), 0.0), 1.0)))
+    return (f"<div class='ps-progress' role='progressbar' aria-valuenow='{pct}' aria-valuemin='0' "
+            f"aria-valuemax='100'><div class='ps-progress-text'>{html.escape(text)} · {pct}%</div>"
+            f"<div class='ps-progress-track'><span style='width:{pct}%'></span></div></div>")
+
+
 def count_plot(counts: dict, current: float | None = None, n_scales: int = 21):
     """Plotly figure: number of parts at each computed scale; flat stretches
     are the object's natural granularities."""
@@ -63,7 +72,8 @@ def count_plot(counts: dict, current: float | None = None, n_scales: int = 21):
     title = "Parts per scale" if len(xs) >= n_scales else f"Parts per scale ({len(xs)} of {n_scales} computed)"
     fig.update_layout(
         title={"text": title, "font": {"size": 13}, "x": 0.02},
-        height=220, margin={"l": 40, "r": 10, "t": 32, "b": 36},
+        height=220, margin={"l": 40, "r": 36, "t": 32, "b": 36},
+        modebar={"orientation": "v"},  # beside the plot, not over its title
         xaxis={"title": {"text": "scale (fine to coarse)"}, "range": [-0.05, 2.05], "dtick": 0.5},
         yaxis={"title": {"text": "parts"}, "rangemode": "tozero"},
         plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)", showlegend=False)
@@ -79,4 +89,10 @@ CSS = """
 .ps-parts tr.ps-hidden td { color: var(--body-text-color-subdued); }
 .ps-parts .ps-error { color: var(--error-text-color, #c0392b); }
 .ps-parts-empty { color: var(--body-text-color-subdued); font-size: 13px; padding: 8px 0; }
+"""
+PROGRESS_CSS = """
+.ps-progress { font-size: 13px; padding: 2px 0 4px; }
+.ps-progress-text { margin-bottom: 4px; color: var(--body-text-color); }
+.ps-progress-track { height: 6px; border-radius: 3px; background: var(--border-color-primary); overflow: hidden; }
+.ps-progress-track span { display: block; height: 100%; background: #3b6fd4; transition: width 0.3s; }
 """

@@ -1,15 +1,17 @@
 """Fitted objects held in memory for the sessions that use them.
 
 A ``Fitted`` wraps one ``PartField`` with what the web app asks of it many
-times: part labels, part sizes and viewer payloads per scale of the ladder
-(0, 0.1, ..., 2), each computed once, by whichever asks first (the
-background ladder or a slider move), never twice at the same time.
+times: part labels, part sizes and the viewer's encoded parts per scale of
+the ladder (0, 0.1, ..., 2), each computed once, by whichever asks first
+(the background ladder, the page's scale or a ladder request), never twice
+at the same time.
 
 ``FieldStore`` keeps the most recently used fitted objects (a bounded LRU,
 shared by all sessions, keyed by the engine's cache key, so two people on the
 same model share one) and fills their ladders on one background thread,
 the default scale first. Sessions hold only the key; an object evicted here
-comes back from the disk cache.
+comes back from the disk cache. While an object is fitted, the store also
+holds its first parts (from the masks) under the same key.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 from core.config import default_scales
 from core.export import inherited_colors, palette_colors
 
-from .viewer import hex_colors, parts_payload
+from .payload import hex_colors, parts_entry
 
 log = logging.getLogger(__name__)
 
@@ -42,23 +44,31 @@ class Fitted:
 
     key : engine cache key (content and settings)
     asset : core.loading.Asset
-    field : core.pipeline.PartField
+    field : core.pipeline.PartField, or geomasks.MaskParts for the first parts
     scales : (S,) float ladder the slider snaps to
     note : a few words the viewer's legend adds to every scale's parts, or None
+    first : whether these are the first parts, from the masks (the ladder id says so)
+    colors_from : a Fitted (the first parts) whose colors the parts at the
+        anchor take over by overlap, or None
     """
 
-    def __init__(self, key: str, asset, field, scales=None, note: str | None = None, anchor: float | None = None):
+    def __init__(self, key: str, asset, field, scales=None, note: str | None = None, anchor: float | None = None,
+                 first: bool = False, colors_from: "Fitted | None" = None):
         self.key = key
         self.note = note
         self.asset = asset
         self.field = field
+        self.first = first
+        self.ladder_id = f"{key}:first" if first else key
         self.scales = np.asarray(default_scales() if scales is None else scales, np.float64)
         self.area = np.asarray(asset.mesh.area_faces, np.float64)
         self.evicted = False
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._futures: dict[float, Future] = {}
+        self._entries: dict[float, dict] = {}
         self._anchor = None if anchor is None else self.snap(anchor)
+        self._colors_from = colors_from
         self._naming_views = None
         if self._anchor is not None:  # a field with parts already computed: describe them now
             cached = {self.snap(s) for s in field.cached_scales if self._on_ladder(s)}
@@ -74,13 +84,14 @@ class Fitted:
         return round(float(self.scales[np.abs(self.scales - float(scale)).argmin()]), 3)
 
     def result(self, scale: float) -> dict:
-        """Labels, part sizes and viewer value at the ladder scale nearest ``scale``:
+        """Labels and part sizes at the ladder scale nearest ``scale``:
         {"scale", "labels" (F,) int32, "faces" (P,), "share" (P,), "palette" (P,)
-        palette indices, "rgb" (P, 3) uint8, "colors" (hex), "value"}.
+        palette indices, "rgb" (P, 3) uint8, "colors" (hex)}.
 
         Colors start at the anchor, the first scale asked for (or the one
-        given): there parts take the palette in order, and a part at any
-        other scale keeps the color of its part at the next scale towards the
+        given): there parts take the colors of the first parts they overlap
+        most (``colors_from``), or the palette in order; a part at any other
+        scale keeps the color of its part at the next scale towards the
         anchor (``core.export.inherited_colors``), so that scale comes first
         and the first parts shown wait for no other scale."""
         s = self.snap(scale)
@@ -107,17 +118,33 @@ class Fitted:
         labels = np.asarray(labels, np.int32)
         n_parts = int(labels.max()) + 1 if len(labels) else 0
         faces, share = self.sizes(labels, n_parts)
-        parent = None
         if scale != self._anchor:
             finer, coarser = self.scales[self.scales < scale - 1e-6], self.scales[self.scales > scale + 1e-6]
             near = self.result(finer.max() if scale > self._anchor else coarser.min())
-            parent = (near["labels"], near["palette"])
-        palette = inherited_colors(labels, self.area, parent)
+        else:
+            near, self._colors_from = (self._colors_from.result(scale) if self._colors_from else None), None
+        palette = inherited_colors(labels, self.area, None if near is None else (near["labels"], near["palette"]))
         rgb = palette_colors(palette)
-        colors = hex_colors(rgb)
-        value = parts_payload(self.asset.digest, scale, labels, colors, faces, share, note=self.note)
         return {"scale": scale, "labels": labels, "faces": faces, "share": share, "palette": palette,
-                "rgb": rgb, "colors": colors, "value": value}
+                "rgb": rgb, "colors": hex_colors(rgb)}
+
+    def entry(self, scale: float) -> dict:
+        """The viewer's "parts" payload of the automatic parts at ``scale``
+        (webapp/payload.py), encoded once."""
+        s = self.snap(scale)
+        with self._lock:
+            done = self._entries.get(s)
+        if done is None:
+            r = self.result(s)
+            done = parts_entry(r["labels"], r["colors"], r["faces"], r["share"], scale=s)
+            with self._lock:
+                self._entries[s] = done
+        return done
+
+    def done_scales(self) -> list[float]:
+        """The ladder scales whose parts are computed, in ladder order."""
+        with self._lock:
+            return sorted(s for s, f in self._futures.items() if f.done() and f.exception() is None)
 
     def sizes(self, labels: np.ndarray, n_parts: int) -> tuple[np.ndarray, np.ndarray]:
         """(P,) faces and (P,) share of the surface area of each part of
@@ -181,6 +208,7 @@ class FieldStore:
         self.capacity = capacity
         self.on_complete = on_complete
         self._items: OrderedDict[str, Fitted] = OrderedDict()
+        self._first: dict[str, Fitted] = {}  # key -> first parts, while the object is fitted
         self._lock = threading.Lock()
         self._jobs: queue.Queue = queue.Queue()
         self._queued: set[str] = set()
@@ -213,6 +241,28 @@ class FieldStore:
             self._evict(old)
         return item
 
+    def add_first(self, item: Fitted) -> None:
+        """Hold the first parts of an object being fitted (until ``drop_first``)."""
+        with self._lock:
+            self._first[item.key] = item
+
+    def first(self, key: str) -> Fitted | None:
+        """The first parts of ``key``, while it is fitted."""
+        with self._lock:
+            return self._first.get(key)
+
+    def drop_first(self, key: str) -> None:
+        with self._lock:
+            item = self._first.pop(key, None)
+        if item is not None:
+            self._evict(item)
+
+    def ladder(self, ladder_id: str) -> Fitted | None:
+        """The object (or first parts) whose ``ladder_id`` this is, if held."""
+        with self._lock:
+            found = [i for i in (*self._items.values(), *self._first.values()) if i.ladder_id == ladder_id]
+        return found[0] if found else None
+
     def forget(self, key: str) -> None:
         """Drop an object from memory; sessions get it back from the disk cache."""
         with self._lock:
@@ -224,7 +274,7 @@ class FieldStore:
         item.evicted = True
         with item._changed:
             item._changed.notify_all()
-        log.info("dropped %s from memory", item.asset.name)
+        log.info("dropped %s%s from memory", "the first parts of " * item.first, item.asset.name)
 
     def items(self) -> list[Fitted]:
         """The fitted objects in memory, least recently used first."""
@@ -241,15 +291,15 @@ class FieldStore:
         if item.complete:
             return
         with self._lock:
-            if item.key in self._queued:
+            if item.ladder_id in self._queued:
                 return
-            self._queued.add(item.key)
+            self._queued.add(item.ladder_id)
         self._jobs.put((item, first))
 
-    def filling(self, key: str) -> bool:
-        """Whether the ladder of ``key`` is queued or being computed."""
+    def filling(self, ladder_id: str) -> bool:
+        """Whether the ladder ``ladder_id`` is queued or being computed."""
         with self._lock:
-            return key in self._queued
+            return ladder_id in self._queued
 
     def _work(self) -> None:
         while True:
@@ -268,7 +318,7 @@ class FieldStore:
                 log.exception("ladder of %s failed", item.asset.name)
             finally:
                 with self._lock:
-                    self._queued.discard(item.key)
+                    self._queued.discard(item.ladder_id)
 
     def close(self, timeout: float = 60.0) -> None:
         """Stop the ladder thread after the scale it is computing (idempotent)."""

@@ -20,8 +20,8 @@ import numpy as np
 from core.parts import PartList
 from core.rendering import View
 
+from . import payload
 from .panels import parts_table
-from .viewer import hex_colors, parts_payload
 
 MIN_PIECE = 0.02
 """A split ignores pieces under this share of the part's faces (clustering
@@ -98,17 +98,30 @@ def listing(item, work: Workbench) -> dict:
     """The list as a ``Fitted.result``-like dict: "faces", "share", "colors" (hex, hidden ones too)."""
     state = work.parts.state
     faces, share = item.sizes(state.labels, state.n_parts)
-    return {"faces": faces, "share": share, "colors": hex_colors(state.colors)}
+    return {"faces": faces, "share": share, "colors": payload.hex_colors(state.colors)}
 
 
 def view_value(item, work: Workbench, listed: dict | None = None) -> dict:
-    """The viewer's value: the list's parts (hidden ones uncolored), names and
+    """The viewer's value (webapp/payload.py): a following list as the ladder's
+    parts at its scale, an edited one with its names and hidden parts; the
     selection. listed : ``listing(item, work)`` if the caller has it."""
     state = work.parts.state
-    listed = listing(item, work) if listed is None else listed
-    return parts_payload(item.asset.digest, work.scale, state.labels, hex_colors(state.colors, state.hidden),
-                         listed["faces"], listed["share"], names=state.names, selected=work.selection,
-                         edited=not work.following)
+    if work.following:
+        parts = item.entry(work.scale)
+    else:
+        listed = listing(item, work) if listed is None else listed
+        parts = payload.parts_entry(state.labels, payload.hex_colors(state.colors, state.hidden), listed["faces"],
+                                    listed["share"], names=state.names)
+    return payload.view_value(item.asset.digest, item.asset.name, item.scales, work.scale, ladder=item.ladder_id,
+                              parts=parts, edited=not work.following, note=item.note,
+                              selection=payload.selection_of(work.face, work.selection))
+
+
+def first_value(item, scale: float) -> dict:
+    """The viewer's value of first parts (a ``Fitted`` over the masks) at ``scale``."""
+    s = item.snap(scale)
+    return payload.view_value(item.asset.digest, item.asset.name, item.scales, s, ladder=item.ladder_id,
+                              parts=item.entry(s), note=item.note)
 
 
 def table_html(work: Workbench, listed: dict) -> str:
