@@ -35,7 +35,7 @@ sys.path.insert(0, ROOT)
 from benchmarks import corpus_files as make  # noqa: E402
 from benchmarks import corpus_ktx2 as ktx  # noqa: E402
 from benchmarks.corpus_files import zero_area_obj, zipped  # noqa: E402,F401  (the web tests take them from here)
-from core import gltf  # noqa: E402
+from core import glb  # noqa: E402
 
 DATA = os.path.join(ROOT, "tests", "data")
 #: Largest median colour difference (of 255, the largest channel) between a
@@ -153,7 +153,7 @@ def build_cases() -> list[Case]:
              sentence="'empty.glb' is empty (0 bytes): the upload or the export did not finish; try again."),
         Case({"images_only.glb": make.edit_glb(plain, make.only_images)},
              sentence="'images_only.glb' holds no faces (only images): export a model with its meshes."),
-        Case({"no_meshes.glb": gltf.glb_bytes({"asset": {"version": "2.0"}, "nodes": [{}]}, b"")},
+        Case({"no_meshes.glb": glb.pack({"asset": {"version": "2.0"}, "nodes": [{}]}, b"")},
              sentence="'no_meshes.glb' holds no faces (no geometry): export a model with its meshes."),
         Case({"points.glb": make.point_cloud_glb()},
              sentence="'points.glb' is a point cloud (no faces): PartScope segments surface meshes; "

@@ -20,7 +20,7 @@ import numpy as np
 import trimesh
 from PIL import Image
 
-from core import gltf
+from core import glb as container, gltf
 
 STRIP, FAN = 5, 6
 TRANSFORM, BASISU = "KHR_texture_transform", "KHR_texture_basisu"
@@ -98,7 +98,7 @@ def meshopt_glb(data: bytes, extension: str = "EXT_meshopt_compression", version
     as gltfpack writes it."""
     import meshopt
 
-    tree, binary = gltf.split_glb(data)
+    tree, binary = container.split(data)
     indices = _index_views(tree)
     rows = {a["bufferView"]: a for a in tree["accessors"] if "bufferView" in a}
     out, fallback = bytearray(), 0
@@ -129,7 +129,7 @@ def meshopt_glb(data: bytes, extension: str = "EXT_meshopt_compression", version
     tree["buffers"] = [{"byteLength": len(out)},
                        {"byteLength": fallback, "extensions": {extension: {"fallback": True}}}]
     require(tree, extension)
-    return gltf.glb_bytes(tree, bytes(out))
+    return container.pack(tree, bytes(out))
 
 
 def require(tree: dict, extension: str, required: bool = True) -> None:
@@ -176,7 +176,7 @@ def quantized_glb(data: bytes) -> bytes:
     """Positions as int16 in thousandths (padded to 8 bytes a vertex: the same
     shape, 1000 times larger) and texture coordinates as normalized uint16,
     as KHR_mesh_quantization allows."""
-    tree, binary = gltf.split_glb(data)
+    tree, binary = container.split(data)
     out = bytearray(binary)
     for prim, name, acc in [*_attributes(tree, "POSITION"), *_attributes(tree, "TEXCOORD")]:
         values = _read(tree, binary, acc)
@@ -189,14 +189,14 @@ def quantized_glb(data: bytes) -> bytes:
             acc.update(componentType=5123, normalized=True)
         acc.update(byteOffset=0, bufferView=append_view(tree, out, q, stride=q.shape[1] * q.itemsize))
     require(tree, "KHR_mesh_quantization")
-    return gltf.glb_bytes(tree, bytes(out))
+    return container.pack(tree, bytes(out))
 
 
 def sparse_glb(data: bytes) -> bytes:
     """The first primitive's positions as a sparse accessor: the stored
     positions with the first half of the vertices at the origin, and the
     true ones for those vertices in its sparse part."""
-    tree, binary = gltf.split_glb(data)
+    tree, binary = container.split(data)
     out = bytearray(binary)
     acc = tree["accessors"][tree["meshes"][0]["primitives"][0]["attributes"]["POSITION"]]
     positions = _read(tree, binary, acc)
@@ -206,13 +206,13 @@ def sparse_glb(data: bytes) -> bytes:
     acc.update(bufferView=append_view(tree, out, base), byteOffset=0, sparse={
         "count": len(half), "indices": {"bufferView": append_view(tree, out, half), "componentType": 5123},
         "values": {"bufferView": append_view(tree, out, positions[half])}})
-    return gltf.glb_bytes(tree, bytes(out))
+    return container.pack(tree, bytes(out))
 
 
 def normalized_uv_glb(data: bytes, dtype=np.uint8) -> bytes:
     """Texture coordinates as normalized unsigned integers, which core glTF
     allows without any extension."""
-    tree, binary = gltf.split_glb(data)
+    tree, binary = container.split(data)
     out = bytearray(binary)
     top = np.iinfo(dtype).max
     for _, _, acc in _attributes(tree, "TEXCOORD"):
@@ -220,7 +220,7 @@ def normalized_uv_glb(data: bytes, dtype=np.uint8) -> bytes:
         q = np.pad(q, ((0, 0), (0, (-q.shape[1] * q.itemsize % 4) // q.itemsize)))  # rows of 4 bytes
         acc.update(componentType={np.uint8: 5121, np.uint16: 5123}[dtype], normalized=True, byteOffset=0,
                    bufferView=append_view(tree, out, q, stride=q.shape[1] * q.itemsize))
-    return gltf.glb_bytes(tree, bytes(out))
+    return container.pack(tree, bytes(out))
 
 
 def transformed_uv_glb(data: bytes, transform: dict, texcoord: int = 0) -> bytes:
@@ -228,7 +228,7 @@ def transformed_uv_glb(data: bytes, transform: dict, texcoord: int = 0) -> bytes
     them back (and, with ``texcoord`` 1, in TEXCOORD_1, with TEXCOORD_0 left
     as zeros): the look is the plain file's only if the transform and the
     coordinate set are applied."""
-    tree, binary = gltf.split_glb(data)
+    tree, binary = container.split(data)
     out = bytearray(binary)
     matrix = _uv_matrix(transform)
     for prim, name, acc in _attributes(tree, "TEXCOORD_0", shared_once=False):
@@ -247,7 +247,7 @@ def transformed_uv_glb(data: bytes, transform: dict, texcoord: int = 0) -> bytes
             if texcoord:
                 info["texCoord"] = texcoord
     require(tree, TRANSFORM, required=False)
-    return gltf.glb_bytes(tree, bytes(out))
+    return container.pack(tree, bytes(out))
 
 
 def _uv_matrix(transform: dict) -> np.ndarray:
@@ -265,27 +265,27 @@ def _uv_matrix(transform: dict) -> np.ndarray:
 def no_factor_glb(data: bytes) -> bytes:
     """The GLB without the baseColorFactor its materials state as white,
     glTF's default, as many exporters write it (glTF-Transform drops it)."""
-    tree, binary = gltf.split_glb(data)
+    tree, binary = container.split(data)
     dropped = 0
     for material in tree["materials"]:
         pbr = material.setdefault("pbrMetallicRoughness", {})
         if pbr.get("baseColorFactor", [1, 1, 1, 1]) == [1, 1, 1, 1]:
             dropped += pbr.pop("baseColorFactor", None) is not None
     assert dropped, "no white baseColorFactor to leave out"
-    return gltf.glb_bytes(tree, binary)
+    return container.pack(tree, binary)
 
 
 def unpadded_glb(data: bytes) -> bytes:
     """The GLB with its JSON chunk not padded to 4 bytes and the BIN chunk
     right after it, as trimesh's own cube.glb and pins.glb are written."""
-    tree, binary = gltf.split_glb(data)
+    tree, binary = container.split(data)
     text = json.dumps(tree, separators=(",", ":")).encode()
     if len(text) % 4 == 0:
         text = json.dumps({**tree, "extras": {"pad": "x"}}, separators=(",", ":")).encode()
     assert len(text) % 4
-    body = struct.pack("<II", len(text), gltf.JSON_CHUNK) + text
-    body += struct.pack("<II", len(binary), gltf.BIN_CHUNK) + binary
-    return gltf.GLB_MAGIC + struct.pack("<II", 2, 12 + len(body)) + body
+    body = struct.pack("<II", len(text), container.JSON_CHUNK) + text
+    body += struct.pack("<II", len(binary), container.BIN_CHUNK) + binary
+    return container.MAGIC + struct.pack("<II", 2, 12 + len(body)) + body
 
 
 # ------------------------------------------------------------------ primitive modes
@@ -333,7 +333,7 @@ def hand_glb(prims) -> bytes:
         tree["materials"].append({"pbrMetallicRoughness": {"baseColorFactor": colours[colour]}})
         tree["meshes"].append({"name": f"mesh_{k}", "primitives": [prim]})
         tree["nodes"].append({"name": f"node_{k}", "mesh": k})
-    return gltf.glb_bytes(tree, bytes(out))
+    return container.pack(tree, bytes(out))
 
 
 def _accessor(tree: dict, out: bytearray, values: np.ndarray) -> int:
@@ -349,7 +349,7 @@ def _accessor(tree: dict, out: bytearray, values: np.ndarray) -> int:
 def with_lines(data: bytes) -> bytes:
     """The GLB with a line primitive added beside the triangles of its first
     mesh and a line-strip-only mesh in a node of its own."""
-    tree, binary = gltf.split_glb(data)
+    tree, binary = container.split(data)
     out = bytearray(binary)
     first = tree["meshes"][0]["primitives"][0]
     lines = np.arange(4, dtype=np.uint16)
@@ -361,12 +361,12 @@ def with_lines(data: bytes) -> bytes:
     tree["meshes"].append({"name": "outline", "primitives": [outline]})
     tree["nodes"].append({"name": "outline", "mesh": len(tree["meshes"]) - 1})
     tree["scenes"][tree.get("scene", 0)]["nodes"].append(len(tree["nodes"]) - 1)
-    return gltf.glb_bytes(tree, bytes(out))
+    return container.pack(tree, bytes(out))
 
 
 def replace_images(data: bytes, encode) -> bytes:
     """The GLB with each image's bytes and type replaced by ``encode(rgba) -> (bytes, mime type)``."""
-    tree, binary = gltf.split_glb(data)
+    tree, binary = container.split(data)
     out = bytearray(binary)
     for image in tree["images"]:
         view = tree["bufferViews"][image["bufferView"]]
@@ -374,7 +374,7 @@ def replace_images(data: bytes, encode) -> bytes:
         rgba = np.ascontiguousarray(np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")))
         encoded, mime = encode(rgba)
         image.update(bufferView=append_view(tree, out, np.frombuffer(encoded, np.uint8)), mimeType=mime)
-    return gltf.glb_bytes(tree, bytes(out))
+    return container.pack(tree, bytes(out))
 
 
 # ------------------------------------------------------------------ separate files
@@ -500,9 +500,9 @@ def point_cloud_glb() -> bytes:
 # ------------------------------------------------------------------ damaged
 def edit_glb(data: bytes, edit) -> bytes:
     """The GLB with ``edit(tree, binary) -> binary`` applied."""
-    tree, binary = gltf.split_glb(data)
+    tree, binary = container.split(data)
     binary = edit(tree, binary)
-    return gltf.glb_bytes(tree, binary)
+    return container.pack(tree, binary)
 
 
 def damage_view(view_index: int):
@@ -543,8 +543,8 @@ def web_uri(tree, binary):
 
 def meshopt_damaged(plain: bytes) -> bytes:
     data = meshopt_glb(plain)
-    tree, binary = gltf.split_glb(data)
+    tree, binary = container.split(data)
     ext = tree["bufferViews"][1]["extensions"]["EXT_meshopt_compression"]
     start = ext["byteOffset"]
     binary = binary[:start] + b"\xff" * ext["byteLength"] + binary[start + ext["byteLength"]:]
-    return gltf.glb_bytes(tree, binary)
+    return container.pack(tree, binary)

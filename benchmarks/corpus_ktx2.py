@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.corpus_files import BASISU, replace_images, require
-from core import gltf
+from core import glb
 
 #: vkFormat -> (KTX2 typeSize, numpy dtype per channel or None for blocks, DFD
 #: colour model, transfer function, bytes a texel or block, samples as (channel id, bits, float)).
@@ -120,8 +120,8 @@ def ktx2_glb(data: bytes, damage: bool = False, vk_format: int | None = None, sc
     data = replace_images(data, encode)
     if vk_format is not None:
         return data
-    tree, binary = gltf.split_glb(data)
+    tree, binary = glb.split(data)
     for texture in tree["textures"]:
         texture["extensions"] = {BASISU: {"source": texture.pop("source")}}
     require(tree, BASISU)
-    return gltf.glb_bytes(tree, binary)
+    return glb.pack(tree, binary)

@@ -6,9 +6,9 @@ texture's ``texCoord``, and cannot read compressed data. Here the file's JSON
 is read first. A file that needs a part PartScope cannot read, refers to
 files that are not there, or holds no triangles is refused with a sentence;
 what can be used without a missing piece (a roughness map that is not beside
-the file, line primitives next to the triangles) is left out with a warning;
-and a file trimesh would misread is rewritten by ``core.gltf_decode`` into a
-plain GLB held in memory: Draco and meshopt geometry decoded, quantized and
+the file, line primitives next to the triangles) is left out with a warning.
+``core.gltf_decode`` then rewrites a file trimesh would misread into a plain
+GLB held in memory: Draco and meshopt geometry decoded, quantized and
 normalized attributes as floats, texture transforms applied, KTX2 images as
 PNG.
 """
@@ -16,14 +16,15 @@ PNG.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import logging
 import os
-import struct
 from urllib.parse import unquote
 
 import numpy as np
+
+from . import glb
+from .glb import GltfError  # noqa: F401  (raised by every reader of a glTF)
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,6 @@ READ_AS_IS = {TRANSFORM, "EXT_texture_webp", "KHR_lights_punctual", "KHR_materia
               "KHR_xmp_json_ld", "EXT_lights_image_based", "KHR_animation_pointer", "KHR_materials_emissive_strength"}
 DECODED = {DRACO, *MESHOPT, BASISU, QUANTIZATION}
 
-GLB_MAGIC, JSON_CHUNK, BIN_CHUNK = b"glTF", 0x4E4F534A, 0x004E4942
 COMPONENTS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
 DTYPES = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
 POINTS, TRIANGLES, STRIP, FAN = 0, 4, 5, 6
@@ -49,35 +49,7 @@ MAP_NAMES = {"metallicRoughnessTexture": "metal and roughness map", "normalTextu
              "specularGlossinessTexture": "specular map"}
 
 
-class GltfError(ValueError):
-    """The glTF cannot be used; the message ends a sentence that starts with the file's name."""
-
-
-def prepare(path: str) -> tuple[str | io.BytesIO, list[str], bool]:
-    """The file as trimesh should read it: ``path`` itself when trimesh reads
-    it right, else a plain GLB in memory; the warnings, each the end of a
-    sentence that starts with the file's name; and whether its positions
-    were quantized (Draco, or integers), so that seams between primitives
-    may have come apart by a grid step. Raises GltfError."""
-    from . import gltf_decode
-
-    tree, buffers = read(path)
-    check(tree)
-    positions = [(prim, prim["attributes"]["POSITION"]) for prim in _primitives(tree)
-                 if "POSITION" in prim.get("attributes", {})]
-    quantized = any(DRACO in prim.get("extensions", {}) or tree["accessors"][index].get("componentType") != 5126
-                    for prim, index in positions)
-    folder = os.path.dirname(os.path.abspath(path))
-    warnings = drop_missing_maps(tree, folder)
-    left_out = drop_non_triangles(tree)
-    if left_out:
-        warnings.append(f"also holds {left_out}, which PartScope leaves out: only faces are segmented")
-    if warnings or needs_decoding(tree):
-        return io.BytesIO(gltf_decode.decode(tree, buffers, folder)), warnings, quantized
-    return path, warnings, quantized
-
-
-def _primitives(tree: dict) -> list:
+def primitives(tree: dict) -> list:
     return [p for m in tree.get("meshes", []) for p in m.get("primitives", [])]
 
 
@@ -88,8 +60,8 @@ def read(path: str) -> tuple[dict, list]:
         data = f.read()
     folder = os.path.dirname(os.path.abspath(path))
     binary = None
-    if data[:4] == GLB_MAGIC:
-        tree, binary = split_glb(data)
+    if data[:4] == glb.MAGIC:
+        tree, binary = glb.split(data)
     else:
         try:
             tree = json.loads(data.decode("utf-8-sig"))
@@ -105,57 +77,6 @@ def read(path: str) -> tuple[dict, list]:
         else:
             buffers.append(resource(uri, folder))
     return tree, buffers
-
-
-def split_glb(data: bytes) -> tuple[dict, bytes | None]:
-    """The JSON tree of a GLB and its BIN chunk (None without one)."""
-    if len(data) < 20:
-        raise GltfError("is not a complete GLB: the file is cut short")
-    version, length = struct.unpack_from("<II", data, 4)
-    if version == 1:
-        raise GltfError("is GLB version 1 (glTF 1.0); PartScope reads glTF 2.0: export it again as glTF 2.0")
-    if version != 2:
-        raise GltfError("is not valid GLB: its header is damaged")
-    pos, tree, binary = 12, None, None
-    end = min(length, len(data))
-    while pos + 8 <= end:
-        size, kind = struct.unpack_from("<II", data, pos)
-        chunk = data[pos + 8:pos + 8 + size]
-        if len(chunk) < size:
-            raise GltfError("is not a complete GLB: the file is cut short")
-        if kind == JSON_CHUNK and tree is None:
-            try:
-                tree = json.loads(chunk.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                raise GltfError("is not valid GLB: its JSON part is damaged") from None
-        elif kind == BIN_CHUNK and binary is None:
-            binary = chunk
-        pos = _next_chunk(data, pos + 8 + size)
-    if tree is None:
-        raise GltfError("is not valid GLB: it has no JSON part")
-    return tree, binary
-
-
-def _next_chunk(data: bytes, pos: int) -> int:
-    """Where the chunk after one that ends at ``pos`` starts: at the next
-    multiple of 4, as the specification asks, or right at ``pos`` where a
-    writer did not pad (trimesh's own cube.glb) and a chunk header is there."""
-    padded = pos + (-pos % 4)
-    kinds = (struct.pack("<I", JSON_CHUNK), struct.pack("<I", BIN_CHUNK))
-    if padded != pos and data[pos + 4:pos + 8] in kinds and data[padded + 4:padded + 8] not in kinds:
-        return pos
-    return padded
-
-
-def glb_bytes(tree: dict, binary: bytes) -> bytes:
-    """A GLB file of a JSON tree and its BIN chunk (buffer 0)."""
-    text = json.dumps(tree, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 4)
-    binary = binary + b"\0" * (-len(binary) % 4)
-    body = struct.pack("<II", len(text), JSON_CHUNK) + text
-    if binary:
-        body += struct.pack("<II", len(binary), BIN_CHUNK) + binary
-    return GLB_MAGIC + struct.pack("<II", 2, 12 + len(body)) + body
 
 
 def resource(uri: str, folder: str) -> bytes:
@@ -192,7 +113,7 @@ def check(tree: dict) -> None:
         names = ", ".join(sorted(needed))
         raise GltfError(f"needs the glTF extension {names}, which PartScope cannot read: "
                         "export the model again without it")
-    prims = _primitives(tree)
+    prims = primitives(tree)
     if not any(p.get("mode", TRIANGLES) in TRIANGLE_MODES for p in prims):
         if prims and all(p.get("mode", TRIANGLES) == POINTS for p in prims):
             raise GltfError("is a point cloud (no faces): PartScope segments surface meshes; "
@@ -293,7 +214,7 @@ def needs_decoding(tree: dict) -> bool:
         return True
     if any(base_color_uv(m) != (0, None) for m in tree.get("materials", [])):
         return True
-    for prim in _primitives(tree):
+    for prim in primitives(tree):
         if prim.get("mode", TRIANGLES) == FAN:
             return True
         if any(needs_float(name, tree["accessors"][i]) for name, i in prim.get("attributes", {}).items()):

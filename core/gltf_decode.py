@@ -1,4 +1,5 @@
-"""A glTF rewritten as the plain GLB trimesh reads right (see core/gltf.py).
+"""A glTF as trimesh should read it (``prepare``): the file itself where
+trimesh reads it right, else rewritten as a plain GLB in memory.
 
 Geometry: Draco (``KHR_draco_mesh_compression``) and meshopt
 (``EXT_meshopt_compression``, ``KHR_meshopt_compression``) data decoded;
@@ -17,11 +18,34 @@ from __future__ import annotations
 
 import io
 import math
+import os
 
 import numpy as np
 
-from . import gltf
+from . import glb, gltf
 from .gltf import DRACO, DTYPES, FAN, MESHOPT, TRANSFORM, GltfError
+
+
+def prepare(path: str) -> tuple[str | io.BytesIO, list[str], bool]:
+    """The file as trimesh should read it: ``path`` itself when trimesh reads
+    it right, else a plain GLB in memory; the warnings, each the end of a
+    sentence that starts with the file's name; and whether its positions
+    were quantized (Draco, or integers), so that seams between primitives
+    may have come apart by a grid step. Raises GltfError."""
+    tree, buffers = gltf.read(path)
+    gltf.check(tree)
+    positions = [(prim, prim["attributes"]["POSITION"]) for prim in gltf.primitives(tree)
+                 if "POSITION" in prim.get("attributes", {})]
+    quantized = any(DRACO in prim.get("extensions", {}) or tree["accessors"][index].get("componentType") != 5126
+                    for prim, index in positions)
+    folder = os.path.dirname(os.path.abspath(path))
+    warnings = gltf.drop_missing_maps(tree, folder)
+    left_out = gltf.drop_non_triangles(tree)
+    if left_out:
+        warnings.append(f"also holds {left_out}, which PartScope leaves out: only faces are segmented")
+    if warnings or gltf.needs_decoding(tree):
+        return io.BytesIO(decode(tree, buffers, folder)), warnings, quantized
+    return path, warnings, quantized
 
 
 def decode(tree: dict, buffers: list, folder: str) -> bytes:
@@ -262,4 +286,4 @@ class _Packer:
             binary += b"\0" * (base - len(binary)) + (data or b"")
         binary += b"\0" * (self.new_base - len(binary)) + self.new
         self.tree["buffers"] = [{"byteLength": len(binary)}]
-        return gltf.glb_bytes(self.tree, bytes(binary))
+        return glb.pack(self.tree, bytes(binary))

@@ -3,7 +3,7 @@ came from and what its surface looks like (texture, vertex or material color).
 
 Face order is a contract: it is the order of
 ``trimesh.load(path, force='mesh', process=False).faces`` (for a glTF that
-trimesh would misread, of the plain GLB ``gltf.prepare`` makes of it: the
+trimesh would misread, of the plain GLB ``gltf_decode.prepare`` makes of it: the
 file's own primitives in its order, fans as triangles, no lines). Windings
 are not: faces wound inward are turned, so every piece faces out. A file
 that cannot be used raises ``InputError`` with one sentence that names the
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import trimesh
 
-from . import gltf
+from . import gltf_decode
+from .glb import GltfError
 from .text import obj_source
 from .topology import close_cracks, outward_flips
 
@@ -211,14 +212,14 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     source, kind, resolver, warnings, quantized = path, None, None, [], False
     try:
         if fmt in ("GLB", "glTF"):
-            source, warnings, quantized = gltf.prepare(path)
+            source, warnings, quantized = gltf_decode.prepare(path)
             kind = None if source is path else "glb"
         elif fmt == "OBJ":
             source, resolver, only_lines = obj_source(path)
             kind = "obj"
             if only_lines:
                 raise InputError(f"'{name}' holds only lines, no faces: export a model with surfaces.")
-    except gltf.GltfError as exc:
+    except GltfError as exc:
         raise InputError(f"'{name}' {exc}.") from None
     except InputError:
         raise

@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from .files import atomic_write
+from .labels import check_labels
 from .llm import (NameResult, NamingUnavailable, api_key, ask_safely, display_url, endpoint, label_key,
                   label_list, naming_unavailable_reason)
 from .loading import Asset
@@ -84,12 +85,8 @@ def open_cache(settings: Settings):
 # ------------------------------------------------------------------ naming
 
 
-def _check_parts(face_labels: np.ndarray, n_faces: int, part_ids) -> list[int]:
-    if face_labels.ndim != 1 or len(face_labels) != n_faces:
-        raise ValueError(f"face_labels must have shape ({n_faces},), one label per face; "
-                         f"got {face_labels.shape}")
-    if face_labels.dtype.kind not in "iu":
-        raise ValueError(f"face_labels must be integers, got {face_labels.dtype}")
+def _check_parts(face_labels: np.ndarray, part_ids) -> list[int]:
+    """The part ids to name: ``part_ids`` (each labelling some face), or every part."""
     present = np.unique(face_labels[face_labels >= 0])
     if part_ids is None:
         return [int(p) for p in present]
@@ -141,8 +138,8 @@ def name_parts(asset: Asset, face_labels: np.ndarray, settings: Settings, part_i
     ValueError : face_labels of the wrong shape, unknown part ids, an empty
         label set
     """
-    face_labels = np.asarray(face_labels)
-    parts = _check_parts(face_labels, asset.n_faces, part_ids)
+    face_labels = check_labels(face_labels, asset.n_faces)
+    parts = _check_parts(face_labels, part_ids)
     if label_set is not None:
         label_set = [str(x) for x in label_set]
         if not label_set or not all(label_key(x) for x in label_set):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .clustering import relabel_by_size
-from .export import part_palette
+from .palette import part_palette
 
 
 @dataclass(frozen=True)

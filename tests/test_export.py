@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 
 from core.export import (colored_scene, inherited_colors, ladder_colors, part_names, part_palette, segmented_scene,
                          write_downloads, write_glb, write_labels, write_parts_zip)
-from core.imagefiles import ImageBank, source_images
+from core.export import ImageBank, source_images
 from core.loading import load_asset
 from meshes import PSB
 

@@ -224,9 +224,9 @@ def test_gltf_material_colours_follow_the_specification(tmp_path):
     """No baseColorFactor means white (glTF's default), not a grey; vertex
     colours (COLOR_0) are multiplied by the factor."""
     from benchmarks.corpus_files import hand_glb
-    from core import gltf
+    from core import glb
 
-    tree, binary = gltf.split_glb(hand_glb([(np.eye(3, dtype=np.float32), np.array([0, 1, 2]), 4, 0)] * 2))
+    tree, binary = glb.split(hand_glb([(np.eye(3, dtype=np.float32), np.array([0, 1, 2]), 4, 0)] * 2))
     del tree["materials"][0]["pbrMetallicRoughness"]["baseColorFactor"]
     tree["materials"][1]["pbrMetallicRoughness"]["baseColorFactor"] = [0.5, 1.0, 1.0, 1.0]
     colours = np.array([[255, 0, 0, 255], [0, 255, 0, 255], [0, 0, 255, 255]], np.uint8)
@@ -236,7 +236,7 @@ def test_gltf_material_colours_follow_the_specification(tmp_path):
                               "type": "VEC4", "normalized": True})
     tree["meshes"][1]["primitives"][0]["attributes"]["COLOR_0"] = len(tree["accessors"]) - 1
     path = tmp_path / "colours.glb"
-    path.write_bytes(gltf.glb_bytes(tree, binary + colours.tobytes()))
+    path.write_bytes(glb.pack(tree, binary + colours.tobytes()))
     asset = load_asset(str(path))
     first = asset.face_node == asset.node_names.index("node_0")
     assert (asset.corner_color[first] == 255).all()

@@ -16,7 +16,7 @@ from collections import OrderedDict
 import gradio as gr
 
 from core.export import write_downloads
-from core.imagefiles import ImageBank, source_images
+from core.export import ImageBank, source_images
 
 from .work import follow
 

@@ -26,7 +26,7 @@ from concurrent.futures import Future
 import numpy as np
 
 from core.config import default_scales
-from core.export import inherited_colors, palette_colors
+from core.palette import inherited_colors, palette_colors
 
 from .payload import hex_colors, parts_entry
 

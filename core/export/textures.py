@@ -8,7 +8,7 @@ the bytes the model's own file held for an image with the same pixels
 JPEG still known as one with its own quantization tables, else PNG
 (lossless). Images with the same pixels share one encoding, so the GLB
 stores each image once; the parts ZIP then stores each image once as a file
-its part GLBs share (core/export.py).
+its part GLBs share (``export.files``).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def _encoded_images(path: str) -> list:
         with open(path, "rb") as f:
             return _glb_images(f.read())
     if ext == ".gltf":
-        from .gltf import read
+        from ..gltf import read
 
         tree, buffers = read(path)
         return _tree_images(tree, buffers, os.path.dirname(os.path.abspath(path)))
@@ -85,9 +85,9 @@ def _encoded_images(path: str) -> list:
 
 
 def _glb_images(data: bytes) -> list:
-    from .gltf import split_glb
+    from ..glb import split
 
-    tree, binary = split_glb(data)
+    tree, binary = split(data)
     return _tree_images(tree, [binary], None)
 
 
