@@ -27,7 +27,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks import corpus_files as make  # noqa: E402
+from tests import corpus_files as make  # noqa: E402
 
 SCALES = (0.5, 1.0)
 

@@ -24,92 +24,22 @@ import hashlib
 import json
 import logging
 import os
-import time
-import traceback
 from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-import numpy as np
 
 from . import threads
 from .config import SegmentConfig, config_key
 from .loading import FORMATS, InputError
-from .segment import name_to_folder, preload, segment_to_folder
+from .jobs import Job, failed_record, run_job
+from .segment import preload
+from .raybatch import run_ray
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.jsonl"
-RAY_PIN = "ray==2.60.0"
-RAY_MISSING = (f"--ray needs Ray, an optional extra: pip install -r requirements-ray.txt "
-               f"(or pip install {RAY_PIN}), or leave out --ray to run locally.")
-
-
-# ------------------------------------------------------------------ jobs
-
-
-@dataclass(frozen=True)
-class Job:
-    """One object of a batch, everything a worker needs (picklable)."""
-
-    input: str
-    """Absolute path of the model file."""
-    out: str
-    """The object's output folder."""
-    scales: tuple
-    config: SegmentConfig
-    settings: Settings
-    use_cache: bool = True
-    cpus: int = 1
-    """Compute threads the worker gives the object (``settings.threads`` is the same)."""
-    name_scale: float | None = None
-    """Name the parts at this scale; None: no naming."""
-    label_set: tuple | None = None
-    """Allowed names for this object (naming chooses among them)."""
-    key: str = ""
-    """Key of the run's settings, for resuming."""
-    digest: str = ""
-    """sha256 of the file's bytes (32 hex), '' when unreadable."""
-
-
-def run_job(job: Job) -> dict:
-    """Do one object; never raises: a failure becomes a manifest record with a
-    sentence (the traceback of an unexpected one goes to ``out/error.txt``)."""
-    from .pipeline import Engine
-
-    start = time.perf_counter()
-    record = failed_record(job)
-    try:
-        engine = Engine(job.config, job.settings)
-        asset, field, summary = segment_to_folder(job.input, job.out, np.asarray(job.scales, np.float32),
-                                                  engine, job.use_cache)
-        record["parts"] = summary["parts"]
-        if job.name_scale is not None:
-            results = name_to_folder(asset, field.parts(job.name_scale), job.settings, job.out,
-                                     job.label_set)
-            record["named"] = sum(r.ok for r in results.values())
-        record["status"] = "ok"
-        if os.path.exists(os.path.join(job.out, "error.txt")):  # from an earlier failed try
-            os.remove(os.path.join(job.out, "error.txt"))
-    except InputError as exc:
-        record["error"] = str(exc)
-    except Exception as exc:  # noqa: BLE001 (one object's failure must not stop the batch)
-        name = os.path.basename(job.input)
-        record["error"] = (f"PartScope failed on '{name}' ({type(exc).__name__}: {str(exc)[:200]}); "
-                           f"the traceback is in {os.path.join(job.out, 'error.txt')}.")
-        os.makedirs(job.out, exist_ok=True)
-        with open(os.path.join(job.out, "error.txt"), "w") as f:
-            f.write(traceback.format_exc())
-    record["seconds"] = round(time.perf_counter() - start, 3)
-    return record
-
-
-def failed_record(job: Job, why: str | None = None) -> dict:
-    """The manifest record of an object that failed (``why``: the sentence)."""
-    return {"input": job.input, "out": os.path.basename(job.out), "digest": job.digest,
-            "status": "failed", "seconds": 0.0, "scales": list(job.scales), "parts": None,
-            "named": None, "error": why, "settings": job.key}
 
 
 # ---------------------------------------------------------------- inputs
@@ -240,15 +170,6 @@ def _init_worker(cpus: int, log_level: int) -> None:
     preload()
 
 
-def import_ray():
-    """The ray module, or InputError saying how to install it."""
-    try:
-        import ray
-    except ImportError:
-        raise InputError(RAY_MISSING) from None
-    return ray
-
-
 # ------------------------------------------------------------------ batch
 
 
@@ -309,8 +230,6 @@ def run_batch(paths: list[str], out: str, scales, config: SegmentConfig, setting
 
         try:
             if use_ray:
-                from .raybatch import run_ray
-
                 run_ray(jobs, on_done, ray_address, workers, cpus, gpus, retries)
             else:
                 run_local(jobs, workers, on_done, retries, log_level)

@@ -110,7 +110,8 @@ def read_label_sets(path: str) -> dict | list:
 
 
 def cmd_batch(args) -> int:
-    from .batch import import_ray, list_inputs, run_batch
+    from .batch import list_inputs, run_batch
+    from .raybatch import import_ray
     from .naming import naming_unavailable_reason
 
     settings = load_settings()

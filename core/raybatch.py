@@ -8,8 +8,23 @@ import os
 from typing import Callable
 
 from . import threads
-from .batch import Job, failed_record, import_ray, run_job
+from .jobs import Job, failed_record, run_job
 from .loading import InputError
+
+RAY_PIN = "ray==2.60.0"
+RAY_MISSING = (f"--ray needs Ray, an optional extra: pip install -r requirements-ray.txt "
+               f"(or pip install {RAY_PIN}), or leave out --ray to run locally.")
+
+
+def import_ray():
+    """The ray module, or InputError saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise InputError(RAY_MISSING) from None
+    return ray
+
+
 
 
 def _ray_task(job: Job) -> dict:

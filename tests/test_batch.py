@@ -17,7 +17,8 @@ import trimesh
 
 from benchmarks.metrics import class_agnostic_miou
 from benchmarks.partobjaverse import INSTANCE_GT, SEMANTIC_GT, SEMANTIC_JSON, evaluate, layout_from_psb, read_layout
-from core.batch import MANIFEST, RAY_MISSING, list_inputs, read_manifest, run_batch
+from core.batch import MANIFEST, list_inputs, read_manifest, run_batch
+from core.raybatch import RAY_MISSING
 from core.config import FieldConfig, RenderConfig, SampleConfig, SegmentConfig
 from core.loading import InputError, load_asset
 from core.settings import Settings

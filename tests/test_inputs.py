@@ -1,4 +1,4 @@
-"""Every file of the corpus (benchmarks/corpus.py) loads as its case says
+"""Every file of the corpus (tests/corpus.py) loads as its case says
 (face count, warnings, names, colours, and the look of its plain sibling),
 or is refused with its sentence; and a decoded file gives the engine the
 cues the plain file gives it."""
@@ -10,7 +10,7 @@ import pytest
 import trimesh
 from scipy.spatial import cKDTree
 
-from benchmarks.corpus import build_cases, compare, differences, write_case
+from tests.corpus import build_cases, compare, differences, write_case
 from core.loading import InputError, load_asset, surface_color
 from core.topology import edge_pairs, split_connected, texture_islands
 

@@ -164,8 +164,8 @@ def test_texture_transform_follows_the_extensions_example():
 @pytest.mark.parametrize("vk_format,scheme,tolerance", [
     (23, 0, 0), (43, 0, 0), (91, 0, 0), (97, 0, 1), (109, 0, 1), (43, 3, 0), (43, 2, 0)])
 def test_plain_ktx2_decodes_to_its_pixels(vk_format, scheme, tolerance):
-    from benchmarks.corpus_files import pattern
-    from benchmarks.corpus_ktx2 import ktx2_bytes
+    from tests.corpus_files import pattern
+    from tests.corpus_ktx2 import ktx2_bytes
     from core import ktx2
 
     rgba = np.asarray(pattern(1, size=12).convert("RGBA")).copy()
@@ -184,8 +184,8 @@ def test_block_compressed_ktx2_decodes_as_its_blocks(vk_format, n):
     their blocks hold, and that is near the image they were made from."""
     from PIL import Image
 
-    from benchmarks.corpus_files import pattern
-    from benchmarks.corpus_ktx2 import bc_blocks, ktx2_bytes
+    from tests.corpus_files import pattern
+    from tests.corpus_ktx2 import bc_blocks, ktx2_bytes
     from core import ktx2
 
     rgba = np.asarray(pattern(0, size=12).convert("RGBA"))[:6, :10].copy()
@@ -197,7 +197,7 @@ def test_block_compressed_ktx2_decodes_as_its_blocks(vk_format, n):
 
 
 def test_a_ktx2_format_it_cannot_decode_is_named():
-    from benchmarks.corpus_ktx2 import ktx2_bytes
+    from tests.corpus_ktx2 import ktx2_bytes
     from core import ktx2
     from core.gltf import GltfError
 
@@ -223,7 +223,7 @@ def test_model_text_is_read_in_its_encoding(encoding):
 def test_gltf_material_colours_follow_the_specification(tmp_path):
     """No baseColorFactor means white (glTF's default), not a grey; vertex
     colours (COLOR_0) are multiplied by the factor."""
-    from benchmarks.corpus_files import hand_glb
+    from tests.corpus_files import hand_glb
     from core import glb
 
     tree, binary = glb.split(hand_glb([(np.eye(3, dtype=np.float32), np.array([0, 1, 2]), 4, 0)] * 2))

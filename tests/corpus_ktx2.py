@@ -11,7 +11,7 @@ import struct
 import numpy as np
 from PIL import Image
 
-from benchmarks.corpus_files import BASISU, replace_images, require
+from tests.corpus_files import BASISU, replace_images, require
 from core import glb
 
 #: vkFormat -> (KTX2 typeSize, numpy dtype per channel or None for blocks, DFD

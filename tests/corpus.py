@@ -1,0 +1,279 @@
+"""The input corpus: the files people upload, good and broken, each with
+what loading it must give (``build_cases``), and the checks of a loaded
+file against its plain sibling. tests/test_inputs.py asserts every case;
+``python -m benchmarks.corpus`` loads every file in a process of its own
+and counts the outcomes. The files are made by corpus_files.py and
+corpus_ktx2.py beside this one, and the gltfpack and glTF-Transform outputs
+in tests/data.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+import trimesh
+
+from core import glb
+from tests import corpus_files as make
+from tests import corpus_ktx2 as ktx
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(ROOT, "tests", "data")
+#: Largest median colour difference (of 255, the largest channel) between a
+#: file and its plain sibling at the same surface points.
+MAX_COLOR_DIFF = 3
+OUTCOMES = ("loaded", "refused", "silently wrong", "valid refused", "wrong sentence", "crash", "hang")
+
+
+@dataclass
+class Case:
+    """One input: its files (name -> bytes; the first is the one opened) and
+    what it must give: ``faces`` when it loads, else the exact ``sentence``.
+
+    sibling : the case of the same model written plainly, whose look it must have
+    warnings : the exact warning sentences it must load with
+    names, colors : node names and (R, G, B) base colours it must load with
+    """
+
+    files: dict
+    faces: int | None = None
+    sentence: str | None = None
+    sibling: str | None = None
+    warnings: tuple = ()
+    names: tuple | None = None
+    colors: tuple | None = None
+
+    @property
+    def name(self) -> str:
+        return next(iter(self.files))
+
+
+def _data(name: str) -> bytes:
+    with open(os.path.join(DATA, name), "rb") as f:
+        return f.read()
+
+
+def _asset(name: str) -> bytes:
+    with open(os.path.join(ROOT, "assets", name), "rb") as f:
+        return f.read()
+
+
+def build_cases() -> list[Case]:
+    """Every case, built now (a few seconds)."""
+    scene = make.textured_scene()
+    n = make.scene_faces(scene)
+    plain = make.glb(scene)
+    draco = make.draco_glb(scene)
+    many = make.textured_scene(60)
+    ball = make.split_ball()
+    box_faces = 12
+    car = 1920
+    spin = {"offset": [0.25, 0.75], "rotation": 0.7, "scale": [0.5, -1.5]}
+
+    def like(files, faces=n, sibling="textured.glb", **kw):
+        return Case(files if isinstance(files, dict) else {files[0]: files[1]}, faces=faces, sibling=sibling, **kw)
+
+    cases = [
+        Case({"textured.glb": plain}, faces=n),
+        like(make.gltf_files(scene, "separate")),
+        like(("separate.zip", make.zipped(make.gltf_files(scene, "separate"), folder="model/"))),
+        like(("draco_separate.zip", make.zipped(make.gltf_files(scene, "draco_sep", draco=True)))),
+        like(("draco.glb", draco)),
+        like(make.gltf_files(scene, "draco_separate", draco=True)),
+        like(("meshopt.glb", make.meshopt_glb(plain))),
+        like(("meshopt_khr.glb", make.meshopt_glb(plain, "KHR_meshopt_compression", version=1))),
+        like(("quantized.glb", make.quantized_glb(plain))),
+        like(("quantized_meshopt.glb", make.meshopt_glb(make.quantized_glb(plain)))),
+        like(("sparse_positions.glb", make.sparse_glb(plain))),
+        like(("normalized_uv8.glb", make.normalized_uv_glb(plain, np.uint8))),
+        like(("normalized_uv16.glb", make.normalized_uv_glb(plain, np.uint16))),
+        like(("uv_transform.glb", make.transformed_uv_glb(plain, spin))),
+        like(("uv_transform_texcoord1.glb", make.transformed_uv_glb(plain, spin, texcoord=1))),
+        like(("no_base_factor.glb", make.no_factor_glb(plain))),
+        like(("unpadded_json.glb", make.unpadded_glb(plain))),
+        like(("ktx2.glb", ktx.ktx2_glb(plain))),
+        like(("ktx2_draco.glb", ktx.ktx2_glb(draco))),
+        *[like((f"ktx2_{label}.glb", ktx.ktx2_glb(plain, vk_format=vk, scheme=scheme))) for label, vk, scheme in (
+            ("rgb8", 23, 0), ("rgba8_srgb", 43, 0), ("rgba16", 91, 0), ("rgba16f", 97, 0), ("rgba32f", 109, 0),
+            ("rgba8_zlib", 43, 3), ("rgba8_zstd", 43, 2))],
+        *[case for label, vk in (("bc1", 131), ("bc7", 146)) for case in (
+            Case({f"ktx2_{label}_decoded.glb": ktx.bc_reference_glb(plain, vk)}, faces=n),
+            like((f"ktx2_{label}.glb", ktx.ktx2_glb(plain, vk_format=vk)), sibling=f"ktx2_{label}_decoded.glb"))],
+        like(("lines_and_triangles.glb", make.with_lines(plain)), warnings=(
+            "'lines_and_triangles.glb' also holds 2 line primitives, which PartScope leaves out: only faces are "
+            "segmented.",)),
+        Case({"primitive_modes_plain.glb": make.modes_glb(every_mode=False)}, faces=16),
+        like(("primitive_modes.glb", make.modes_glb(every_mode=True)), faces=16, sibling="primitive_modes_plain.glb",
+             warnings=("'primitive_modes.glb' also holds 1 point primitive and 3 line primitives, which PartScope "
+                       "leaves out: only faces are segmented.",)),
+        like(make.missing_map_files(scene, "no_roughness"), warnings=(
+            "'no_roughness.gltf' refers to 'no_roughness_roughness.png' (its metal and roughness map), which is not "
+            "beside it: the model is loaded without that map; keep the images beside the .gltf to keep it.",)),
+        Case({"many_nodes.glb": make.glb(many)}, faces=make.scene_faces(many)),
+        like(("many_nodes_meshopt.glb", make.meshopt_glb(make.glb(many))), faces=make.scene_faces(many),
+             sibling="many_nodes.glb"),
+        Case({"split_ball.glb": make.glb(ball)}, faces=make.scene_faces(ball)),
+        *[like((f"split_ball_{label}.glb", data), faces=make.scene_faces(ball), sibling="split_ball.glb")
+          for label, data in (("draco", make.draco_glb(ball)), ("quantized", make.quantized_glb(make.glb(ball))))],
+        Case({"toy_car.glb": _asset("toy_car.glb")}, faces=car),
+        *[like((name, _data(name)), faces=car, sibling="toy_car.glb") for name in (
+            "toy_car_gltfpack.glb", "toy_car_gltfpack_cc.glb", "toy_car_gltfpack_kn.glb", "toy_car_gt_quantize.glb",
+            "toy_car_gt_meshopt.glb", "toy_car_gt_draco.glb")],
+        Case({"latin1.obj": make.latin1_obj()}, faces=box_faces, names=("boîte",)),
+        Case(make.cp1252_obj_files("cp1252"), faces=2 * box_faces, names=("Añil_à_façade", "Caña_roja"),
+             colors=((26, 51, 230), (230, 26, 26))),
+        Case({"latin1.stl": make.latin1_stl()}, faces=box_faces),
+        Case({"latin1_binary.stl": make.latin1_binary_stl()}, faces=box_faces),
+        Case({"utf16.obj": make.utf16_obj()}, faces=box_faces, names=("boîte",)),
+        Case({"box.ply": trimesh.creation.box().export(file_type="ply")}, faces=box_faces),
+        Case({"box.off": trimesh.creation.box().export(file_type="off").encode()}, faces=box_faces),
+        # refused
+        Case({"model.fbx": b"Kaydara FBX Binary  \x00"},
+             sentence="'model.fbx' is not a format PartScope reads: use GLB, glTF, OBJ, PLY, STL or OFF."),
+        Case({"empty.glb": b""},
+             sentence="'empty.glb' is empty (0 bytes): the upload or the export did not finish; try again."),
+        Case({"images_only.glb": make.edit_glb(plain, make.only_images)},
+             sentence="'images_only.glb' holds no faces (only images): export a model with its meshes."),
+        Case({"no_meshes.glb": glb.pack({"asset": {"version": "2.0"}, "nodes": [{}]}, b"")},
+             sentence="'no_meshes.glb' holds no faces (no geometry): export a model with its meshes."),
+        Case({"points.glb": make.point_cloud_glb()},
+             sentence="'points.glb' is a point cloud (no faces): PartScope segments surface meshes; "
+                      "export the model with its faces."),
+        Case({"points.ply": make.points_ply()},
+             sentence="'points.ply' is a point cloud (3 points, no faces): PartScope segments surface meshes; "
+                      "export the model with its faces."),
+        Case({"lines.glb": make.lines_glb()},
+             sentence="'lines.glb' holds only lines, no faces: export a model with surfaces."),
+        Case({"lines.obj": make.lines_obj()},
+             sentence="'lines.obj' holds only lines, no faces: export a model with surfaces."),
+        Case({"comments.obj": b"# nothing here\n"},
+             sentence="'comments.obj' holds no faces: it is empty, damaged or not really OBJ; export the model again."),
+        Case({"zero_area.obj": make.zero_area_obj()},
+             sentence="'zero_area.obj' has only faces of zero area (flat as a line or a point): it has no "
+                      "surface to segment; repair or re-export the mesh."),
+        Case({"truncated.glb": plain[:len(plain) // 2]},
+             sentence="'truncated.glb' is not a complete GLB: the file is cut short."),
+        Case({"bad_json.glb": b"glTF" + struct.pack("<II", 2, 40) + struct.pack("<II", 12, 0x4E4F534A)
+              + b"{not json!!}" + b"\0" * 8},
+             sentence="'bad_json.glb' is not valid GLB: its JSON part is damaged."),
+        Case({"not_json.gltf": b"\x89PNG\r\n binary junk"},
+             sentence="'not_json.gltf' is not valid glTF: its text is not JSON."),
+        Case({"lonely.gltf": make.gltf_files(scene, "lonely")["lonely.gltf"]},
+             sentence="'lonely.gltf' refers to 'lonely_gltf_buffer_0.bin', which is not beside it: keep the "
+                      ".gltf with its .bin and images (in the web app, upload the three as one ZIP)."),
+        Case(make.without_images(make.gltf_files(scene, "no_colors")),
+             sentence="'no_colors.gltf' refers to 'no_colors_image_0.png', which is not beside it: keep the "
+                      ".gltf with its .bin and images (in the web app, upload the three as one ZIP)."),
+        Case({"climbs.gltf": make.climbing_gltf(scene)},
+             sentence="'climbs.gltf' refers to '../secret.bin', outside its own folder; PartScope reads only "
+                      "files beside the glTF."),
+        Case({"two_models.zip": make.zipped({"a.glb": plain, "b.obj": make.latin1_obj()})},
+             sentence="'two_models.zip' holds 2 models (a.glb, b.obj): a ZIP must hold one model "
+                      "(GLB, glTF, OBJ, PLY, STL or OFF) with the files it refers to."),
+        Case({"no_model.zip": make.zipped({"readme.txt": b"hello"})},
+             sentence="'no_model.zip' holds no model: a ZIP must hold one model (GLB, glTF, OBJ, PLY, STL or OFF) "
+                      "with the files it refers to."),
+        Case({"damaged.zip": make.zipped(make.gltf_files(scene, "damaged"))[:300]},
+             sentence="'damaged.zip' is not a ZIP that can be opened: the file looks damaged; make the ZIP again."),
+        Case({"web.glb": make.edit_glb(plain, make.web_uri)},
+             sentence="'web.glb' refers to 'https://example.com/model.bin' on the web; PartScope reads only "
+                      "files beside the glTF."),
+        Case({"instanced.glb": make.edit_glb(plain, make.unknown_extension)},
+             sentence="'instanced.glb' needs the glTF extension EXT_mesh_gpu_instancing, which PartScope cannot "
+                      "read: export the model again without it."),
+        Case({"draco_damaged.glb": make.edit_glb(draco, make.damage_view(1))},
+             sentence="'draco_damaged.glb' has Draco-compressed geometry that does not decode: the file is "
+                      "damaged; export it again."),
+        Case({"meshopt_damaged.glb": make.meshopt_damaged(plain)},
+             sentence="'meshopt_damaged.glb' has meshopt-compressed geometry that does not decode: the file is "
+                      "damaged; export it again."),
+        Case({"ktx2_damaged.glb": ktx.ktx2_glb(plain, damage=True)},
+             sentence="'ktx2_damaged.glb' has a KTX2 texture that does not decode: the file is damaged; "
+                      "export it again, or with PNG or JPEG textures."),
+        Case({"ktx2_rgba8_damaged.glb": ktx.ktx2_glb(plain, damage=True, vk_format=43)},
+             sentence="'ktx2_rgba8_damaged.glb' has a KTX2 texture that does not decode: the file is damaged; "
+                      "export it again, or with PNG or JPEG textures."),
+        Case({"dangling.glb": make.edit_glb(make.meshopt_glb(plain), make.dangling)},
+             sentence="'dangling.glb' is not valid GLB: it refers to parts of itself that are not there; "
+                      "export it again."),
+        Case({"garbage.obj": bytes(range(256)) * 8},
+             sentence="'garbage.obj' holds no faces: it is empty, damaged or not really OBJ; export the model again."),
+        Case({"garbage.stl": b"\x00\x01" * 20},
+             sentence="'garbage.stl' holds no faces: it is empty, damaged or not really STL; export the model again."),
+        Case({"garbage.ply": b"ply\nformat binary_little_endian 1.0\nelement vertex 9\nend_header\n"},
+             sentence="'garbage.ply' could not be read as PLY: the file looks damaged or is not really PLY; "
+                      "export it again and try again."),
+        Case({"nan.off": b"OFF\n3 1 0\n0 0 0\nnan 0 0\n0 1 0\n3 0 1 2\n"},
+             sentence="'nan.off' has vertices with NaN or infinite coordinates: repair or re-export the mesh."),
+        Case({"one_point.off": b"OFF\n3 1 0\n1 1 1\n1 1 1\n1 1 1\n3 0 1 2\n"},
+             sentence="'one_point.off' has no extent (all vertices at one point): it is not a usable mesh."),
+    ]
+    return cases
+
+
+def write_case(case: Case, folder: str) -> str:
+    """Write the case's files into ``folder``; the path of the one to open."""
+    for name, data in case.files.items():
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(data)
+    return os.path.join(folder, case.name)
+
+
+def pieces(asset) -> int:
+    """How many connected pieces the faces make (vertices welded by position)."""
+    from core.topology import edge_pairs, split_connected
+
+    return int(split_connected(np.zeros(asset.n_faces, np.int32), edge_pairs(asset.mesh)[2]).max()) + 1
+
+
+def surface_colors(asset, points: np.ndarray) -> np.ndarray:
+    """(n, 3) uint8 colour of ``asset`` at the surface point closest to each of ``points``."""
+    from core.loading import surface_color
+
+    closest, _, face = trimesh.proximity.closest_point(asset.mesh, points)
+    bary = trimesh.triangles.points_to_barycentric(asset.mesh.triangles[face], closest)
+    return surface_color(asset, face, np.clip(bary, 0, 1))
+
+
+def compare(asset, plain, n_points: int = 2000) -> dict:
+    """How ``asset`` differs from its plain sibling, both normalized: face
+    counts, relative area difference, connected pieces, and the colour
+    difference at ``n_points`` surface points drawn on the plain file (the
+    largest channel difference of a point's two colours; its median over the
+    points of each node of the plain file, the largest of those medians)."""
+    from core.sampling import sample_points
+
+    points = sample_points(plain, n_points, seed=0)
+    diff = np.abs(surface_colors(asset, points.xyz).astype(int) - points.color.astype(int)).max(axis=1)
+    node = plain.face_node[points.face]
+    return {"faces": (asset.n_faces, plain.n_faces), "area": float(abs(asset.mesh.area / plain.mesh.area - 1)),
+            "pieces": (pieces(asset), pieces(plain)),
+            "color": max(float(np.median(diff[node == k])) for k in np.unique(node))}
+
+
+def differences(case: Case, asset, d: dict | None = None) -> list[str]:
+    """What about a loaded file is not what its case says (empty: all is);
+    d : ``compare(asset, plain sibling)`` where the case has a sibling."""
+    wrong = []
+    if asset.n_faces != case.faces:
+        wrong.append(f"{asset.n_faces} faces, expected {case.faces}")
+    if tuple(asset.warnings) != tuple(case.warnings):
+        wrong.append(f"warnings {asset.warnings}, expected {list(case.warnings)}")
+    if case.names is not None and tuple(asset.node_names) != case.names:
+        wrong.append(f"nodes {asset.node_names}, expected {list(case.names)}")
+    if case.colors is not None:
+        got = tuple(tuple(int(c) for c in asset.corner_color[asset.face_node == k][:, :, :3].reshape(-1, 3)[0])
+                    for k in range(len(asset.node_names)))
+        if got != case.colors:
+            wrong.append(f"colours {got}, expected {case.colors}")
+    if d is not None:
+        if d["faces"][0] != d["faces"][1] or d["area"] > 1e-3 or d["pieces"][0] != d["pieces"][1]:
+            wrong.append(f"not the plain file's surface: {d}")
+        if d["color"] >= MAX_COLOR_DIFF:
+            wrong.append(f"median colour difference {d['color']:.0f}/255 from the plain file (on one node)")
+    return wrong
+
+
