@@ -187,8 +187,8 @@ def test_a_second_run_skips_what_is_done(local_run):
     assert open(os.path.join(out, MANIFEST)).read().splitlines()[:len(before)] == before
 
 
+@pytest.mark.ray
 def test_ray_run_matches_the_local_run(local_run, tmp_path):
-    pytest.importorskip("ray")
     out = str(tmp_path / "ray")
     # a fresh fit cache: every object is fitted again, in Ray's workers
     result = run_batch(list_inputs(local_run["meshes"]), out, SCALES, tiny_config(), settings(tmp_path / "cache"),
@@ -225,7 +225,7 @@ def test_harness_scores_the_built_dataset(local_run):
     assert "semantic_miou" not in summary["overall"]
 
 
-@pytest.mark.skipif(not os.path.isdir(PSB), reason="PSB meshes not found (set PARTSCOPE_PSB)")
+@pytest.mark.psb
 def test_psb_meshes_in_the_layout_keep_their_faces_and_human_parts(tmp_path):
     """The harness's stand-in dataset: every PSB mesh as a GLB that loads with
     the .off's faces in the .off's order, its first human segmentation as

@@ -19,10 +19,9 @@ def cli(*args, env=None):
                           env={**os.environ, **(env or {})}, timeout=600)
 
 
+@pytest.mark.psb
 def test_segment_writes_the_output_contract(tmp_path):
     mesh = os.path.join(PSB, "off", "341.off")
-    if not os.path.exists(mesh):
-        pytest.skip("PSB meshes not found (set PARTSCOPE_PSB)")
     out = tmp_path / "out"
     proc = cli("segment", mesh, "--out", str(out), "--scales", "0,0.5,2", "--seed", "1",
                env={"PARTSCOPE_CACHE_DIR": str(tmp_path / "cache")})

@@ -283,7 +283,7 @@ def test_bad_labels(model):
         segmented_scene(asset, np.zeros(asset.n_faces))
 
 
-@pytest.mark.skipif(not os.path.isdir(PSB), reason="the shared PSB meshes are not on this machine")
+@pytest.mark.psb
 def test_colored_psb_mesh(tmp_path):
     asset = load_asset(f"{PSB}/off/1.off")
     labels = np.loadtxt(f"{PSB}/seg/1/1_0.seg", dtype=np.int64)

@@ -66,7 +66,7 @@ def test_links_weaken_where_a_limb_thickens(monkeypatch):
     assert min(across_cone) < 0.5
 
 
-@pytest.mark.skipif(not os.path.isdir(PSB), reason="PSB meshes not found (set PARTSCOPE_PSB)")
+@pytest.mark.psb
 def test_default_masks_find_the_part_whatever_the_seed():
     # PSB 321 is a body with one cap that people cut off; the candidate
     # partitions must find it from any k-means start

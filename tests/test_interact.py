@@ -62,11 +62,10 @@ def test_click_selects_the_part_and_grows_with_the_scale(boxes):
     assert coarse.all()
 
 
+@pytest.mark.psb
 @pytest.mark.parametrize("model", [341, 201])
 def test_parts_and_selections_nest_over_the_ladder_on_psb(model, tmp_path):
     path = os.path.join(PSB, "off", f"{model}.off")
-    if not os.path.exists(path):
-        pytest.skip("PSB meshes not found (set PARTSCOPE_PSB)")
     field = Engine(fast_config()).fit(load_asset(path))
     ladder = field.ladder(workers=2)
     for finer, coarser in zip(ladder, ladder[1:]):

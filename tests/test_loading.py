@@ -59,10 +59,9 @@ def test_single_mesh_formats(tmp_path, ext):
     assert asset.n_faces == len(two_boxes().faces)
 
 
+@pytest.mark.psb
 def test_psb_off_keeps_face_order():
     path = os.path.join(PSB, "off", "341.off")
-    if not os.path.exists(path):
-        pytest.skip("PSB meshes not found (set PARTSCOPE_PSB)")
     asset = load_asset(path)
     assert_contract(asset, path)
     labels = np.loadtxt(os.path.join(PSB, "seg", "341", "341_0.seg"))

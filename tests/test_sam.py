@@ -295,7 +295,7 @@ def test_batched_embeddings_give_the_masks_of_sams_own_generator(vit_b, tmp_path
         assert masks.shape == alone.shape and (masks == alone).mean() > 0.999
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.gpu
 def test_sam_masks_on_cuda(vit_b, tmp_path):
     _, checkpoint = vit_b
     source = sam_source(checkpoint, tmp_path, "cuda")

@@ -28,7 +28,7 @@ from PIL import Image
 from core.loading import load_asset
 from core.rendering import Renderer, reference_cameras
 from tests.e2e.launch import ASSETS, running_app, shared_cache_dir
-from tests.e2e.needs import CHROMIUM, missing
+from tests.e2e.needs import CHROMIUM
 from webapp.masking import PAINT_RESOLUTION
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -38,7 +38,7 @@ MUG = os.path.join(ASSETS, "mug.glb")
 SCREENSHOTS = "/tmp/partscope_e2e"
 
 pytestmark = [
-    pytest.mark.skipif(missing() is not None, reason=str(missing())),
+    pytest.mark.browser,
     # gradio's queue calls pandas in ways pandas 3 deprecates; not ours to fix
     pytest.mark.filterwarnings("ignore::DeprecationWarning:gradio.queueing"),
 ]
