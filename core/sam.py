@@ -12,18 +12,12 @@ missing or broken it gets PartScope's stand-in (``torchvision_standin``).
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import importlib
 import logging
 import os
-import pickle
 import sys
-import tempfile
 import time
 import types
-import urllib.request
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,14 +25,15 @@ import torch
 
 from .masks import ViewMasks, build_view_masks, drop_background_masks, masks_to_layers
 from .settings import Settings
+from .weights import CheckpointError, download, load_strict
 
 log = logging.getLogger(__name__)
 
 SAM_PACKAGE_HINT = "pip install segment-anything==1.0"
 
 
-class SamCheckpointError(RuntimeError):
-    """A SAM checkpoint that cannot be fetched or loaded; the message says what to do."""
+SamCheckpointError = CheckpointError
+"""A SAM checkpoint that cannot be fetched or loaded; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -65,8 +60,6 @@ CHECKPOINTS: dict[str, SamCheckpoint] = {
         "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912"),
 }
 
-DOWNLOAD_TIMEOUT_S = 30.0
-_CHUNK = 1 << 20
 
 
 # --------------------------------------------------------------------------
@@ -96,64 +89,9 @@ def checkpoint_path(model_type: str, settings: Settings) -> str:
         return path
     path = os.path.join(settings.cache_dir, "sam", entry.filename)
     if not os.path.isfile(path):
-        _download(model_type, entry, path)
+        download(entry.url, entry.sha256, path, f"the SAM {model_type} checkpoint",
+                 "set PARTSCOPE_SAM_CHECKPOINT to a local copy, or use the default masks (--masks default)")
     return path
-
-
-def _download(model_type: str, entry: SamCheckpoint, dest: str) -> None:
-    """Fetch ``entry`` to ``dest`` through a temp file, verify, rename atomically."""
-    folder = os.path.dirname(dest)
-    os.makedirs(folder, exist_ok=True)
-    offline = (
-        f"Could not download the SAM {model_type} checkpoint from {entry.url} ({{reason}}): "
-        f"download it by hand and put it at '{dest}', or set PARTSCOPE_SAM_CHECKPOINT "
-        "to a local copy, or use the default masks (--masks default).")
-    log.info("downloading SAM %s checkpoint from %s", model_type, entry.url)
-    start = time.perf_counter()
-    fd, tmp = tempfile.mkstemp(prefix=entry.filename + ".", suffix=".part", dir=folder)
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                response = urllib.request.urlopen(entry.url, timeout=DOWNLOAD_TIMEOUT_S)
-            except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError is OSError
-                raise SamCheckpointError(offline.format(reason=_reason(exc))) from exc
-            with response:
-                total = int(response.headers.get("Content-Length") or 0)
-                next_report = 0.1
-                while True:
-                    try:
-                        chunk = response.read(_CHUNK)
-                    except (OSError, http.client.HTTPException) as exc:
-                        raise SamCheckpointError(offline.format(reason=_reason(exc))) from exc
-                    if not chunk:
-                        break
-                    out.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
-                    if total and size >= next_report * total:
-                        log.info("SAM %s download: %d%% of %.0f MB", model_type,
-                                 100 * size // total, total / 2**20)
-                        next_report += 0.1
-        got = digest.hexdigest()
-        if got != entry.sha256:
-            raise SamCheckpointError(
-                f"The SAM {model_type} checkpoint downloaded from {entry.url} has sha256 {got}, "
-                f"not the published {entry.sha256}: the download was damaged or altered and was "
-                f"deleted. Try again, or put a verified copy at '{dest}' or set "
-                "PARTSCOPE_SAM_CHECKPOINT.")
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    log.info("downloaded %s (%.0f MB) in %.1f s, sha256 verified", dest, size / 2**20,
-             time.perf_counter() - start)
-
-
-def _reason(exc: BaseException) -> str:
-    reason = getattr(exc, "reason", None)
-    return str(reason if reason is not None else exc) or type(exc).__name__
 
 
 # --------------------------------------------------------------------------
@@ -192,51 +130,14 @@ def build_sam(model_type: str, checkpoint: str, device: str = "cpu") -> torch.nn
     start = time.perf_counter()
     model = SAM_BUILDERS[model_type]()
     built = time.perf_counter()
-    state = _read_state_dict(checkpoint)
-    _check_keys(model, state, model_type, checkpoint)
-    model.load_state_dict(state, strict=True)
+    load_strict(model, checkpoint, f"the SAM {model_type} architecture",
+                f"is it a {model_type} checkpoint? Set MaskConfig.sam_model to the checkpoint's type.",
+                "an official SAM .pth file")
     model.eval()
     model.to(device)
     log.info("SAM %s: built in %.1f s, loaded %s in %.1f s, on %s", model_type, built - start,
              os.path.basename(checkpoint), time.perf_counter() - built, device)
     return model
-
-
-def _read_state_dict(checkpoint: str) -> Mapping:
-    try:
-        data = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
-        first_line = (str(exc).splitlines() or [""])[0]
-        raise SamCheckpointError(
-            f"'{checkpoint}' is not a readable PyTorch checkpoint ({type(exc).__name__}: "
-            f"{first_line}): use an official SAM .pth file.") from exc
-    if isinstance(data, Mapping) and isinstance(data.get("model"), Mapping):
-        data = data["model"]
-    if not isinstance(data, Mapping) or not all(isinstance(v, torch.Tensor) for v in data.values()):
-        raise SamCheckpointError(
-            f"'{checkpoint}' holds no state dict of tensors (found {type(data).__name__}): "
-            "use an official SAM .pth file.")
-    return data
-
-
-def _check_keys(model: torch.nn.Module, state: Mapping, model_type: str, checkpoint: str) -> None:
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    reshaped = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-                if k in state and state[k].shape != v.shape]
-    if not (missing or unexpected or reshaped):
-        return
-    parts = []
-    for label, keys in (("missing keys", missing), ("unexpected keys", unexpected),
-                        ("keys with the wrong shape (checkpoint vs model)", reshaped)):
-        if keys:
-            shown = ", ".join(keys[:8]) + (f" and {len(keys) - 8} more" if len(keys) > 8 else "")
-            parts.append(f"{len(keys)} {label}: {shown}")
-            log.error("SAM checkpoint %s, %s: %s", checkpoint, label, keys)
-    raise SamCheckpointError(
-        f"'{checkpoint}' does not match the SAM {model_type} architecture ({'; '.join(parts)}): "
-        f"is it a {model_type} checkpoint? Set MaskConfig.sam_model to the checkpoint's type.")
 
 
 class SamMasks:
