@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
@@ -129,8 +130,7 @@ def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone
         captured once as a CUDA graph (``FieldConfig.cuda_graph``).
     """
     torch.manual_seed(seed)  # the network's first weights, the same on every device
-    gen = torch.Generator(device=device)
-    gen.manual_seed(seed)
+    gen = torch.Generator(device=device).manual_seed(seed)
     usable = [m for m in masks if m.member.shape[1] and len(m.points) >= 2]
     transform = ScaleTransform.fit(np.concatenate([m.scales for m in masks]) if masks else np.zeros(0))
     model = ScaleField(cfg, 0 if backbone is None else backbone.shape[1]).to(device)
@@ -143,7 +143,6 @@ def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone
     half = use_bfloat16(cfg.precision, device)
     tables = MaskTables.build(usable, transform.quantiles, device)
     params = list(model.parameters())
-    on_cpu = torch.device(device).type == "cpu"
     opt = OneCycleAdamW(params, cfg.lr, steps)
 
     def gradients(d: Draw, counts) -> tuple[torch.Tensor, tuple]:
@@ -156,14 +155,11 @@ def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone
 
     log.info("field: %d steps of %d points a view, %s arithmetic on %s", steps, n_points,
              "bfloat16" if half else "float32", device)
-    before = torch.get_num_threads()
-    pool = ThreadPoolExecutor(1) if on_cpu and threads > 1 else None
-    if on_cpu:
-        torch.set_num_threads(1 if half else max(threads // 2, 1))
-        step = partial(_halves, gradients, lambda: draw(tables, cfg, n_points, gen), tables.groups.shape[1], pool)
-    else:
-        step = _captured(whole, gen) if cfg.cuda_graph and torch.device(device).type == "cuda" else whole
-    try:
+    with _cpu_lanes(device, threads, half) as pool:
+        if torch.device(device).type == "cpu":
+            step = partial(_halves, gradients, lambda: draw(tables, cfg, n_points, gen), tables.groups.shape[1], pool)
+        else:
+            step = _captured(whole, gen) if cfg.cuda_graph and torch.device(device).type == "cuda" else whole
         for i in range(steps):
             loss, grads = step()
             opt.step(grads)
@@ -171,11 +167,25 @@ def fit_field(points: Points, masks: list[ViewMasks], cfg: FieldConfig, backbone
                 progress(i / steps)
             if i % 100 == 0 and log.isEnabledFor(logging.DEBUG):
                 log.debug("field step %d loss %.4f", i, loss.item())
+    return model.eval(), transform
+
+
+@contextmanager
+def _cpu_lanes(device: str, threads: int, half: bool):
+    """On a CPU, a thread for a step's second half of views (None with one
+    thread) and the torch threads each half gets, given back after."""
+    if torch.device(device).type != "cpu":
+        yield None
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1 if half else max(threads // 2, 1))
+    pool = ThreadPoolExecutor(1) if threads > 1 else None
+    try:
+        yield pool
     finally:
         if pool is not None:
             pool.shutdown()
         torch.set_num_threads(before)
-    return model.eval(), transform
 
 
 class OneCycleAdamW:

@@ -103,7 +103,31 @@ def load_asset(path: str) -> Asset:
     if os.path.getsize(path) == 0:
         raise InputError(f"'{name}' is empty (0 bytes): the upload or the export did not finish; try again.")
     scene, warnings, quantized = _read_scene(path, name, fmt)
+    meshes, node_names = _meshes(scene, name, fmt)
+    vertices = np.vstack([m.vertices for m in meshes]).astype(np.float64)
+    offsets = np.cumsum([0] + [len(m.vertices) for m in meshes])[:-1]
+    faces = np.vstack([m.faces + o for m, o in zip(meshes, offsets)]).astype(np.int64)
+    if quantized:  # seams between primitives as the uncompressed file shares them
+        group = np.repeat(np.arange(len(meshes)), [len(m.vertices) for m in meshes])
+        vertices = close_cracks(vertices, faces, group)
+    mesh, to_original = _normalized(vertices, faces, name)
+    textures, mat_ids, uvs, colors = _looks(meshes)
+    asset = Asset(
+        mesh=mesh, face_node=np.repeat(np.arange(len(meshes), dtype=np.int32), [len(m.faces) for m in meshes]),
+        node_names=node_names, face_material=mat_ids, textures=textures, corner_uv=uvs, corner_color=colors,
+        to_original=to_original, digest="", name=name, source_meshes=meshes,
+        warnings=[f"'{name}' {w}." for w in warnings])
+    asset.digest = _digest(vertices, faces, asset)
+    _wind_outward(asset)
+    for warning in asset.warnings:
+        log.warning(warning)
+    log.info("loaded %s: %d faces, %d nodes, %d textures", name, len(faces), len(meshes), len(textures))
+    return asset
 
+
+def _meshes(scene: trimesh.Scene, name: str, fmt: str) -> tuple[list, list]:
+    """The scene's meshes with faces, placed in world coordinates, and their
+    node names; InputError when it has none (saying what it holds instead)."""
     meshes, node_names = [], []
     n_points = n_lines = 0
     for geom in scene.dump():
@@ -118,28 +142,27 @@ def load_asset(path: str) -> Asset:
             n_points += len(geom.vertices)
         elif hasattr(geom, "entities"):  # a trimesh Path: lines
             n_lines += len(geom.entities)
-    if not meshes:
-        if n_lines:
-            raise InputError(f"'{name}' holds only lines, no faces: export a model with surfaces.")
-        if n_points:
-            raise InputError(
-                f"'{name}' is a point cloud ({n_points} points, no faces): PartScope "
-                "segments surface meshes; export the model with its faces.")
-        raise InputError(f"'{name}' holds no faces: it is empty, damaged or not really {fmt}; "
-                         "export the model again.")
+    if meshes:
+        return meshes, node_names
+    if n_lines:
+        raise InputError(f"'{name}' holds only lines, no faces: export a model with surfaces.")
+    if n_points:
+        raise InputError(
+            f"'{name}' is a point cloud ({n_points} points, no faces): PartScope "
+            "segments surface meshes; export the model with its faces.")
+    raise InputError(f"'{name}' holds no faces: it is empty, damaged or not really {fmt}; "
+                     "export the model again.")
 
-    vertices = np.vstack([m.vertices for m in meshes]).astype(np.float64)
-    offsets = np.cumsum([0] + [len(m.vertices) for m in meshes])[:-1]
-    faces = np.vstack([m.faces + o for m, o in zip(meshes, offsets)]).astype(np.int64)
-    if quantized:  # seams between primitives as the uncompressed file shares them
-        group = np.repeat(np.arange(len(meshes)), [len(m.vertices) for m in meshes])
-        vertices = close_cracks(vertices, faces, group)
+
+def _normalized(vertices: np.ndarray, faces: np.ndarray, name: str) -> tuple[trimesh.Trimesh, np.ndarray]:
+    """The mesh centred with its largest side 1 (method.md §1), and (4, 4) the
+    transform back to the file's coordinates; InputError for a mesh with no
+    usable surface."""
     if not np.isfinite(vertices).all():
         raise InputError(
             f"'{name}' has vertices with NaN or infinite coordinates: repair or re-export the mesh.")
     if faces.min() < 0 or faces.max() >= len(vertices):
         raise InputError(f"'{name}' has faces that point at missing vertices: re-export the mesh.")
-
     lo, hi = vertices.min(0), vertices.max(0)
     extent = float((hi - lo).max())
     if extent <= 0:
@@ -152,8 +175,13 @@ def load_asset(path: str) -> Asset:
     if mesh.area < MIN_AREA:
         raise InputError(f"'{name}' has only faces of zero area (flat as a line or a point): it has no "
                          "surface to segment; repair or re-export the mesh.")
+    return mesh, to_original
 
-    face_node = np.repeat(np.arange(len(meshes), dtype=np.int32), [len(m.faces) for m in meshes])
+
+def _looks(meshes: list) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+    """Every mesh's look (``_appearance``), joined: the textures, (F,) int32
+    texture of each face (-1 none), (F, 3, 2) float32 corner uv and (F, 3, 4)
+    uint8 corner color."""
     textures, mat_ids, uvs, colors = [], [], [], []
     for m in meshes:
         tex, uv, color = _appearance(m)
@@ -162,19 +190,8 @@ def load_asset(path: str) -> Asset:
         mat_ids.append(np.full(len(m.faces), len(textures) - 1 if tex is not None else -1, np.int32))
         uvs.append(uv)
         colors.append(color)
-    asset = Asset(
-        mesh=mesh, face_node=face_node, node_names=node_names,
-        face_material=np.concatenate(mat_ids), textures=textures,
-        corner_uv=np.concatenate(uvs).astype(np.float32),
-        corner_color=np.concatenate(colors).astype(np.uint8),
-        to_original=to_original, digest="", name=name, source_meshes=meshes,
-        warnings=[f"'{name}' {w}." for w in warnings])
-    asset.digest = _digest(vertices, faces, asset)
-    _wind_outward(asset)
-    for warning in asset.warnings:
-        log.warning(warning)
-    log.info("loaded %s: %d faces, %d nodes, %d textures", name, len(faces), len(meshes), len(textures))
-    return asset
+    return (textures, np.concatenate(mat_ids), np.concatenate(uvs).astype(np.float32),
+            np.concatenate(colors).astype(np.uint8))
 
 
 def _unzip_model(path: str, name: str, folder: str) -> str:

@@ -101,58 +101,35 @@ def name_parts(asset: Asset, face_labels: np.ndarray, settings: Settings, part_i
                on_result: Callable[[int, NameResult], None] | None = None, max_workers: int = 4,
                timeout: float = 30, cache=None, views: list[View] | None = None,
                label_set=None) -> dict[int, NameResult]:
-    """Name parts of an object with the multimodal LLM of ``settings``.
+    """Name parts of an object with the multimodal LLM of ``settings``
+    (endpoint, model, cache folder; the key is read from OPENAI_API_KEY now).
 
-    Parameters
-    ----------
-    asset : Asset
     face_labels : (F,) int, part id per face (contiguous ids), -1 deleted face
-    settings : Settings, endpoint (``openai_base_url``), model (``llm_model``),
-        ``cache_dir``; the key is read from OPENAI_API_KEY now
     part_ids : iterable of int, the parts to name (default: every part)
     on_result : callable(part_id, NameResult), called in this thread as each
         result arrives (cached ones first)
-    max_workers : int, most requests in flight at once
-    timeout : float, seconds to wait for one answer
+    max_workers : most requests in flight at once; timeout : seconds for one answer
     cache : None (diskcache under ``settings.cache_dir/names``), False (no
         cache) or a mapping-like object with ``get`` and item assignment
-    views : list of View from ``render_canonical(asset)``, to reuse renders
-        across calls (another granularity of the same object); rendered
-        here, only when some part is not cached, if None
-    label_set : sequence of str, the allowed names (e.g. one object's list in
-        PartObjaverse-Tiny's semantic.json): the model is asked to choose one
-        for each part; an answer outside the set, compared as in
-        ``match_label``, is pointed out to it once, then becomes an error.
-        Names are then written as in the set. None: free names.
+    views : ``render_canonical(asset)``, to reuse renders across calls (another
+        granularity of the same object); rendered here when needed if None
+    label_set : the allowed names (e.g. one object's list in PartObjaverse-Tiny's
+        semantic.json): the model chooses one for each part; an answer outside
+        the set (compared as in ``llm.match_label``) is pointed out to it once,
+        then becomes an error; names are written as in the set. None: free names.
 
-    Returns
-    -------
-    dict part_id -> NameResult, in ``part_ids`` order. Timeouts, rate limits,
-    refusals, malformed answers and server errors become per-part errors;
-    names, never errors, are cached.
-
-    Raises
-    ------
-    NamingUnavailable : no key for OpenAI's API (says how to enable naming),
-        or the openai package is missing
-    ValueError : face_labels of the wrong shape, unknown part ids, an empty
-        label set
+    returns {part_id: NameResult} in ``part_ids`` order: timeouts, rate
+    limits, refusals, malformed answers and server errors become per-part
+    errors; names, never errors, are cached. Raises NamingUnavailable (no key
+    for OpenAI's API, or no openai package: the message says what to do) and
+    ValueError (labels of the wrong shape, unknown part ids, an empty label set).
     """
     face_labels = check_labels(face_labels, asset.n_faces)
     parts = _check_parts(face_labels, part_ids)
-    if label_set is not None:
-        label_set = [str(x) for x in label_set]
-        if not label_set or not all(label_key(x) for x in label_set):
-            raise ValueError("label_set must be a non-empty list of non-empty names")
-    key = api_key(settings)
-    try:
-        import openai
-    except ImportError as exc:
-        raise NamingUnavailable("Part naming needs the openai package: "
-                                "pip install openai==3.52.0") from exc
+    label_set = _checked_label_set(label_set)
+    key, openai = api_key(settings), _openai()
     url, model = endpoint(settings), settings.llm_model
-    start = time.perf_counter()
-    results: dict[int, NameResult] = {}
+    start, results = time.perf_counter(), {}
 
     def report(part_id: int, result: NameResult) -> None:
         results[part_id] = result
@@ -161,35 +138,52 @@ def name_parts(asset: Asset, face_labels: np.ndarray, settings: Settings, part_i
         if on_result is not None:
             on_result(part_id, result)
 
-    own_cache = cache is None
-    store = open_cache(settings) if own_cache else (None if cache is False else cache)
+    store = open_cache(settings) if cache is None else (None if cache is False else cache)
     try:
         keys = {p: cache_key(asset, np.flatnonzero(face_labels == p), model, url, label_set) for p in parts}
-        todo = []
-        for p in parts:
-            name = store.get(keys[p]) if store is not None else None
-            if name is not None:
-                report(p, NameResult(name=name))
-            else:
-                todo.append(p)
+        todo = _report_cached(parts, keys, store, report)
         if todo:
             log.info("naming %d parts of %s with %s at %s (%d cached)", len(todo), asset.name,
                      model, display_url(url), len(parts) - len(todo))
-            canonical = CanonicalViews(views or render_canonical(asset), face_labels)
-            client = openai.OpenAI(api_key=key, base_url=url, timeout=timeout, max_retries=0)
-            try:
-                _name_uncached(client, canonical, todo, asset, store, keys, report,
-                               model=model, url=url, key=settings.openai_api_key,
+            with openai.OpenAI(api_key=key, base_url=url, timeout=timeout, max_retries=0) as client:
+                _name_uncached(client, CanonicalViews(views or render_canonical(asset), face_labels), todo, asset,
+                               store, keys, report, model=model, url=url, key=settings.openai_api_key,
                                timeout=timeout, max_workers=max_workers, labels=label_set)
-            finally:
-                client.close()
     finally:
-        if own_cache:
+        if cache is None:
             store.close()
-    n_ok = sum(r.ok for r in results.values())
-    log.info("named %d of %d parts of %s in %.2f s", n_ok, len(parts), asset.name,
+    log.info("named %d of %d parts of %s in %.2f s", sum(r.ok for r in results.values()), len(parts), asset.name,
              time.perf_counter() - start)
     return {p: results[p] for p in parts}
+
+
+def _checked_label_set(label_set) -> list[str] | None:
+    if label_set is None:
+        return None
+    label_set = [str(x) for x in label_set]
+    if not label_set or not all(label_key(x) for x in label_set):
+        raise ValueError("label_set must be a non-empty list of non-empty names")
+    return label_set
+
+
+def _openai():
+    try:
+        import openai
+    except ImportError as exc:
+        raise NamingUnavailable("Part naming needs the openai package: pip install openai==3.52.0") from exc
+    return openai
+
+
+def _report_cached(parts: list[int], keys: dict, store, report) -> list[int]:
+    """Report the parts whose names are cached; returns the others."""
+    todo = []
+    for p in parts:
+        name = store.get(keys[p]) if store is not None else None
+        if name is not None:
+            report(p, NameResult(name=name))
+        else:
+            todo.append(p)
+    return todo
 
 
 def _name_uncached(client, views: CanonicalViews, todo: list[int], asset: Asset, store,
