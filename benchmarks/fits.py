@@ -88,6 +88,30 @@ def run_one(root: str, model: int, seed: int, variants: list) -> list[dict]:
     return rows
 
 
+def write(args, variants, rows) -> None:
+    """fits.json (every row) and fits.md (means per variant and set)."""
+    summary = {}
+    for name, _ in variants:
+        for s in sorted({r["set"] for r in rows}):
+            rs = [r for r in rows if r["variant"] == name and r["set"] == s]
+            summary[f"{name} {s}"] = {"meshes": len(rs),
+                                     "median_fitting_seconds": float(np.median([r["fitting_seconds"] for r in rs])),
+                                     **{f"{ladder} {k}": float(np.mean([r[ladder][k] for r in rs]))
+                                        for ladder in ("tree", "per_scale")
+                                        for k in ("rand_index_error", "miou", "best_scale_miou")}}
+    with open(args.out + ".json", "w") as f:
+        json.dump({"variants": args.variant, "rows": rows, "summary": summary}, f, indent=1)
+    lines = ["| variant set | meshes | fitting s (median) | tree RI / mIoU / best | per-scale RI / mIoU / best |",
+             "|---|---|---|---|---|"]
+    for key, s in summary.items():
+        lines.append(f"| {key} | {s['meshes']} | {s['median_fitting_seconds']:.1f} | "
+                     + " | ".join(" / ".join(f"{s[f'{ladder} {k}']:.4f}" for k in
+                                             ("rand_index_error", "miou", "best_scale_miou"))
+                                  for ladder in ("tree", "per_scale")) + " |")
+    with open(args.out + ".md", "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--roots", required=True, help="comma-separated PSB folders")
@@ -112,30 +136,11 @@ def main(argv=None) -> int:
             done = next(as_completed(pending))
             pending.discard(done)
             rows += done.result()
-            print(json.dumps(rows[-1])[:200], flush=True)
+            write(args, variants, rows)  # after every mesh: a run cut short still reports
+            print(f"{len(rows) // len(variants)} of {len(jobs)} meshes, {time.perf_counter() - start:.0f} s", flush=True)
             if queue and time.perf_counter() - start < args.budget:
                 pending.add(pool.submit(run_one, *queue.pop(0), variants))
-    summary = {}
-    for name, _ in variants:
-        for s in sorted({r["set"] for r in rows}):
-            rs = [r for r in rows if r["variant"] == name and r["set"] == s]
-            summary[f"{name} {s}"] = {"meshes": len(rs),
-                                     "median_fitting_seconds": float(np.median([r["fitting_seconds"] for r in rs])),
-                                     **{f"{ladder} {k}": float(np.mean([r[ladder][k] for r in rs]))
-                                        for ladder in ("tree", "per_scale")
-                                        for k in ("rand_index_error", "miou", "best_scale_miou")}}
-    with open(args.out + ".json", "w") as f:
-        json.dump({"variants": args.variant, "rows": rows, "summary": summary}, f, indent=1)
-    lines = ["| variant set | meshes | fitting s (median) | tree RI / mIoU / best | per-scale RI / mIoU / best |",
-             "|---|---|---|---|---|"]
-    for key, s in summary.items():
-        lines.append(f"| {key} | {s['meshes']} | {s['median_fitting_seconds']:.1f} | "
-                     + " | ".join(" / ".join(f"{s[f'{ladder} {k}']:.4f}" for k in
-                                             ("rand_index_error", "miou", "best_scale_miou"))
-                                  for ladder in ("tree", "per_scale")) + " |")
-    with open(args.out + ".md", "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    print(open(args.out + ".md").read())
     return 0
 
 
