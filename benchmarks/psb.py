@@ -1,23 +1,30 @@
-"""Quality and speed on the Princeton Segmentation Benchmark.
+"""Quality and speed on the Princeton Segmentation Benchmark, beside the
+classical peer (``benchmarks.peer``).
 
-    python -m benchmarks.psb --root ../shared/psb-dev [--ids 1,21] [--masks default] [--perturb] [--refine N]
+    python -m benchmarks.psb --root ../shared/psb-dev [--seeds 0,1,2] [--ids 1,21] [--masks default] [--perturb] [--refine N]
 
 Runs the command line (``python -m core segment``, no fit cache) on every
-mesh, then scores, per mesh and overall, the Rand Index error and the
-class-agnostic part mIoU at the scale whose part count is closest to the
-human count (nSeg-ByModel.txt), the best-scale mIoU, the time per stage and
-the peak memory. Writes benchmarks/results/psb-<masks>.json and .md.
+mesh, then the peer on the same file with the same seed, and scores both
+against every human segmentation: the Rand Index error and the
+class-agnostic part mIoU count-matched (PartScope: the ladder scale whose
+part count is closest to the human count of nSeg-ByModel.txt; the peer: k =
+that count), the best-scale mIoU (PartScope: the best of its ladder; the
+peer: the best k from 2 to 20), whether the ladder reaches the human count
+within one part, per mesh, per category and overall, with PartScope's time
+per stage and peak memory. Writes, for the set in ``--root`` (psb-dev ->
+``dev``), benchmarks/results/psb-<set>-<masks>-seed<N>.json and .md per
+seed, and psb-<set>-<masks>.md with every seed side by side.
 
 ``--perturb`` runs every mesh as another exporter might have written it, a
 stand-in for meshes the method was never tuned on: turned by a random
 rotation, faces shuffled, half of them wound the other way round, and no
 vertex shared (a triangle soup, as STL writes it); the human labels follow
-the shuffle. Writes psb-<masks>-perturbed.*.
+the shuffle. Adds -perturbed to the names.
 
 ``--refine N`` cuts every face into four, N times over (the shape does not
 change, only how finely it is tessellated), a stand-in for the same objects
 written by a denser exporter or a scanner; each human label follows its
-face. Writes psb-<masks>-refinedN.*.
+face. Adds -refinedN to the names.
 """
 
 from __future__ import annotations
@@ -48,6 +55,17 @@ def human_counts(root: str) -> list[int]:
         return [int(x) for x in f.read().split()]
 
 
+#: PSB's categories, by the first id of their 20 models
+CATEGORIES = {1: "human", 21: "cup", 41: "glasses", 61: "airplane", 81: "ant", 101: "chair", 121: "octopus",
+              141: "table", 161: "teddy", 181: "hand", 201: "plier", 221: "fish", 241: "bird", 261: "spring",
+              281: "armadillo", 301: "bust", 321: "mech", 341: "bearing", 361: "vase", 381: "fourleg"}
+PEER_COUNTS = tuple(range(2, 21))
+
+
+def category(model: int) -> str:
+    return CATEGORIES[(model - 1) // 20 * 20 + 1]
+
+
 def score(labels: np.ndarray, scales: np.ndarray, humans: list[np.ndarray], target: int) -> dict:
     """Metrics of a ladder of segmentations against every human one.
 
@@ -58,10 +76,21 @@ def score(labels: np.ndarray, scales: np.ndarray, humans: list[np.ndarray], targ
     miou = [float(np.mean([part_miou(l, h) for h in humans])) for l in labels]
     return {
         "human_count": target, "scale": float(scales[pick]), "parts": int(counts[pick]),
+        "reached": bool(abs(int(counts[pick]) - target) <= 1),
         "rand_index_error": float(np.mean([rand_index_error(labels[pick], h) for h in humans])),
         "miou": miou[pick], "best_scale_miou": max(miou), "best_scale": float(scales[int(np.argmax(miou))]),
         "counts": counts.tolist(),
     }
+
+
+def score_peer(labels: np.ndarray, humans: list[np.ndarray], target: int) -> dict:
+    """The peer's metrics: count-matched at k = ``target`` (within 2..20),
+    best over every k. labels : (len(PEER_COUNTS), F) int, one row per k."""
+    at = PEER_COUNTS.index(min(max(target, PEER_COUNTS[0]), PEER_COUNTS[-1]))
+    miou = [float(np.mean([part_miou(l, h) for h in humans])) for l in labels]
+    return {"parts": int(labels[at].max()) + 1, "miou": miou[at], "best_scale_miou": max(miou),
+            "best_k": PEER_COUNTS[int(np.argmax(miou))],
+            "rand_index_error": float(np.mean([rand_index_error(labels[at], h) for h in humans]))}
 
 
 def perturbed(path: str, out: str, seed: int) -> np.ndarray:
@@ -107,44 +136,102 @@ def run_mesh(path: str, out: str, masks: str, seed: int = 0) -> tuple[dict, floa
         return json.load(f), wall
 
 
-def markdown(report: dict) -> str:
+def summarize(rows: list[dict]) -> dict:
+    """Means over meshes of PartScope's and the peer's figures, overall and per category."""
+    def means(rs):
+        out = {who: {k: float(np.mean([r[who][k] for r in rs]))
+                     for k in ("rand_index_error", "miou", "best_scale_miou")} for who in ("partscope", "peer")}
+        out["partscope"]["reached"] = float(np.mean([r["partscope"]["reached"] for r in rs]))
+        return out
+
+    stages = sorted({k for r in rows for k in r["stage_seconds"]})
+    summary = means(rows)
+    summary["by_category"] = {c: means([r for r in rows if r["category"] == c])
+                              for c in sorted({r["category"] for r in rows})}
+    summary.update({
+        "median_wall_seconds": float(np.median([r["wall_seconds"] for r in rows])),
+        "max_peak_mb": float(max(r["peak_mb"] for r in rows)),
+        "median_seconds_per_scale": float(np.median([r["seconds_per_scale"] for r in rows])),
+        "max_seconds_per_scale": float(max(r["seconds_per_scale"] for r in rows)),
+        "median_peer_seconds": float(np.median([r["peer_seconds"] for r in rows])),
+        "median_stage_seconds": {k: float(np.median([r["stage_seconds"].get(k, 0.0) for r in rows])) for k in stages},
+    })
+    return summary
+
+
+def _kind(report: dict) -> str:
     kind = " rotated, shuffled, rewound and unshared" if report.get("perturbed") else ""
     if report.get("refine"):
         kind += f", every face cut in {4 ** report['refine']}"
-    lines = [f"# PSB ({report['masks']} masks): {len(report['meshes'])} meshes{kind}", "",
-             f"Measured {report['date']} on {report['machine']}, seed {report.get('seed', 0)}.", "",
-             "| mesh | faces | human parts | parts | scale | RI error | mIoU | best-scale mIoU | wall s | s per scale "
-             "| peak MB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    return kind
+
+
+def markdown(report: dict) -> str:
+    """One seed's report: every mesh, then the means."""
+    lines = [f"# PSB {report['set']} ({report['masks']} masks): {len(report['meshes'])} meshes{_kind(report)}, "
+             f"seed {report['seed']}", "",
+             f"Measured {report['date']} on {report['machine']}. Count-matched: PartScope at the ladder scale "
+             "whose part count is nearest the human count, the peer at k = that count; best: the best of "
+             "PartScope's ladder, the best k of the peer's 2..20.", "",
+             "| mesh | category | faces | human parts | parts | RI error | mIoU | best mIoU | peer parts | peer RI "
+             "error | peer mIoU | peer best | wall s | s per scale | peak MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in report["meshes"]:
-        lines.append(f"| {m['model']} | {m['faces']} | {m['human_count']} | {m['parts']} | {m['scale']:.1f} | "
-                     f"{m['rand_index_error']:.3f} | {m['miou']:.3f} | {m['best_scale_miou']:.3f} | "
-                     f"{m['wall_seconds']:.1f} | {m['seconds_per_scale']:.2f} | {m['peak_mb']:.0f} |")
+        a, b = m["partscope"], m["peer"]
+        lines.append(f"| {m['model']} | {m['category']} | {m['faces']} | {m['human_count']} | {a['parts']}"
+                     f"{'' if a['reached'] else ' (not reached)'} | {a['rand_index_error']:.3f} | {a['miou']:.3f} | "
+                     f"{a['best_scale_miou']:.3f} | {b['parts']} | {b['rand_index_error']:.3f} | {b['miou']:.3f} | "
+                     f"{b['best_scale_miou']:.3f} | {m['wall_seconds']:.1f} | {m['seconds_per_scale']:.2f} | "
+                     f"{m['peak_mb']:.0f} |")
     s = report["summary"]
-    lines += ["", f"**Overall**: RI error {s['rand_index_error']:.3f}, mIoU {s['miou']:.3f}, "
-              f"best-scale mIoU {s['best_scale_miou']:.3f}; median wall {s['median_wall_seconds']:.1f} s, "
-              f"max peak memory {s['max_peak_mb']:.0f} MB; parts at one scale after the fit: median "
-              f"{s['median_seconds_per_scale']:.2f} s, at most {s['max_seconds_per_scale']:.2f} s.", "",
+    a, b = s["partscope"], s["peer"]
+    lines += ["", f"**Overall**: PartScope RI error {a['rand_index_error']:.4f}, mIoU {a['miou']:.4f}, best "
+              f"{a['best_scale_miou']:.4f}, human count reached on {a['reached']:.0%}; peer RI error "
+              f"{b['rand_index_error']:.4f}, mIoU {b['miou']:.4f}, best {b['best_scale_miou']:.4f}. PartScope: median "
+              f"wall {s['median_wall_seconds']:.1f} s, max peak memory {s['max_peak_mb']:.0f} MB; parts at one scale "
+              f"after the fit: median {s['median_seconds_per_scale']:.3f} s, at most {s['max_seconds_per_scale']:.3f} s. "
+              f"Peer: median {s['median_peer_seconds']:.1f} s a mesh (every k).", "",
               "Median seconds per stage: " + ", ".join(f"{k} {v:.2f}" for k, v in s["median_stage_seconds"].items()),
               ""]
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", required=True, help="PSB folder with off/, seg/ and nSeg-ByModel.txt")
-    p.add_argument("--ids", help="comma-separated model ids (default: every mesh in off/)")
-    p.add_argument("--masks", default="default", choices=("default", "sam"))
-    p.add_argument("--seed", type=int, default=0, help="seed of every run; another seed shows the spread")
-    p.add_argument("--perturb", action="store_true",
-                   help="rotate, shuffle, rewind and unshare every mesh first (see above)")
-    p.add_argument("--refine", type=int, default=0, help="cut every face in four, this many times over, first")
-    p.add_argument("--results", default=os.path.join(HERE, "results"))
-    args = p.parse_args(argv)
+def seeds_markdown(reports: list[dict]) -> str:
+    """Every seed of one set side by side: overall, then per category."""
+    first = reports[0]
+    seeds = " / ".join(str(r["seed"]) for r in reports)
+
+    def trio(who, key, fmt="{:.4f}"):
+        values = [r["summary"][who][key] for r in reports]
+        return " / ".join(fmt.format(v) for v in values) + f" (mean {fmt.format(np.mean(values))})"
+
+    lines = [f"# PSB {first['set']} ({first['masks']} masks): {len(first['meshes'])} meshes{_kind(first)}, "
+             f"seeds {seeds}", "", f"Measured {first['date']} on {first['machine']}; per seed in the -seedN files.",
+             "", "| measure | PartScope | peer |", "|---|---|---|"]
+    for key, name in (("rand_index_error", "RI error, count-matched"), ("miou", "part mIoU, count-matched"),
+                      ("best_scale_miou", "part mIoU, best scale")):
+        lines.append(f"| {name} | {trio('partscope', key)} | {trio('peer', key)} |")
+    lines.append(f"| human count reached within one part | {trio('partscope', 'reached', '{:.0%}')} | k given |")
+    lines.append("| median wall s a mesh | " + " / ".join(f"{r['summary']['median_wall_seconds']:.1f}" for r in reports)
+                 + " | " + " / ".join(f"{r['summary']['median_peer_seconds']:.1f}" for r in reports) + " (every k) |")
+    lines += ["", "Per category, mean over the seeds (count-matched mIoU; RI error):", "",
+              "| category | PartScope mIoU | peer mIoU | difference | PartScope RI | peer RI |", "|---|---|---|---|---|---|"]
+    for c in first["summary"]["by_category"]:
+        def mean(who, key):
+            return float(np.mean([r["summary"]["by_category"][c][who][key] for r in reports]))
+        a, b = mean("partscope", "miou"), mean("peer", "miou")
+        lines.append(f"| {c} | {a:.3f} | {b:.3f} | {a - b:+.3f} | {mean('partscope', 'rand_index_error'):.3f} | "
+                     f"{mean('peer', 'rand_index_error'):.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def run_seed(args, ids: list[int], seed: int) -> dict:
+    """Every mesh through the command line and the peer with ``seed``: the report."""
+    import trimesh
+
+    from .peer import segment as peer_segment
 
     counts = human_counts(args.root)
-    ids = ([int(x) for x in args.ids.split(",")] if args.ids else
-           sorted(int(os.path.basename(f)[:-4]) for f in glob.glob(os.path.join(args.root, "off", "*.off"))))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for model in ids:
@@ -152,49 +239,75 @@ def main(argv=None) -> int:
             path = os.path.join(args.root, "off", f"{model}.off")
             humans = human_segmentations(args.root, model)
             if args.perturb:
-                order = perturbed(path, os.path.join(tmp, f"{model}.off"), model * 1000 + args.seed)
+                order = perturbed(path, os.path.join(tmp, f"{model}.off"), model * 1000 + seed)
                 path, humans = os.path.join(tmp, f"{model}.off"), [h[order] for h in humans]
             if args.refine:
                 order = refined(path, os.path.join(tmp, f"{model}-fine.off"), args.refine)
                 path, humans = os.path.join(tmp, f"{model}-fine.off"), [h[order] for h in humans]
-            run, wall = run_mesh(path, out, args.masks, args.seed)
+            run, wall = run_mesh(path, out, args.masks, seed)
             data = np.load(os.path.join(out, "labels.npz"))
-            row = {"model": model, "faces": run["faces"], "device": run["device"], "wall_seconds": wall,
-                   "stage_seconds": run["seconds"], "peak_mb": run["peak_rss_mb"]}
-            # each scale of the ladder is clustered on its own: the stage over the count
+            target = counts[model - 1]
+            start = time.perf_counter()
+            peer = peer_segment(trimesh.load(path, force="mesh", process=False), PEER_COUNTS, seed)
+            row = {"model": model, "category": category(model), "faces": run["faces"], "device": run["device"],
+                   "human_count": target, "wall_seconds": wall, "stage_seconds": run["seconds"],
+                   "peak_mb": run["peak_rss_mb"], "peer_seconds": time.perf_counter() - start,
+                   "partscope": score(data["face_labels"], data["scales"], humans, target),
+                   "peer": score_peer(peer, humans, target)}
+            # the ladder is cut in one go after the fit: its time over the scales
             row["seconds_per_scale"] = run["seconds"]["clustering"] / len(data["scales"])
-            row.update(score(data["face_labels"], data["scales"], humans, counts[model - 1]))
             rows.append(row)
-            print(f"{model:4d} faces {row['faces']:6d} human {row['human_count']:2d} -> {row['parts']:2d} parts "
-                  f"@{row['scale']:.1f}  RI {row['rand_index_error']:.3f}  mIoU {row['miou']:.3f}  "
-                  f"best {row['best_scale_miou']:.3f}  {wall:5.1f} s  {row['seconds_per_scale']:.2f} s/scale  "
-                  f"{row['peak_mb']:.0f} MB", flush=True)
-    stages = sorted({k for r in rows for k in r["stage_seconds"]})
-    summary = {
-        "rand_index_error": float(np.mean([r["rand_index_error"] for r in rows])),
-        "miou": float(np.mean([r["miou"] for r in rows])),
-        "best_scale_miou": float(np.mean([r["best_scale_miou"] for r in rows])),
-        "median_wall_seconds": float(np.median([r["wall_seconds"] for r in rows])),
-        "max_peak_mb": float(max(r["peak_mb"] for r in rows)),
-        "median_seconds_per_scale": float(np.median([r["seconds_per_scale"] for r in rows])),
-        "max_seconds_per_scale": float(max(r["seconds_per_scale"] for r in rows)),
-        "median_stage_seconds": {k: float(np.median([r["stage_seconds"].get(k, 0.0) for r in rows])) for k in stages},
-    }
-    report = {"masks": args.masks, "seed": args.seed, "perturbed": args.perturb, "refine": args.refine,
-              "date": time.strftime("%Y-%m-%d"),
-              "machine": ", ".join([f"{os.cpu_count()} CPU cores"] + sorted({r["device"] for r in rows} - {"cpu"})),
-              "meshes": rows, "summary": summary}
+            a, b = row["partscope"], row["peer"]
+            print(f"{model:4d} faces {row['faces']:6d} human {target:2d} -> {a['parts']:2d} parts  RI "
+                  f"{a['rand_index_error']:.3f}  mIoU {a['miou']:.3f}  best {a['best_scale_miou']:.3f} | peer RI "
+                  f"{b['rand_index_error']:.3f}  mIoU {b['miou']:.3f}  best {b['best_scale_miou']:.3f} | "
+                  f"{wall:5.1f} s  {row['peak_mb']:.0f} MB", flush=True)
+    return {"set": set_name(args.root), "masks": args.masks, "seed": seed, "perturbed": args.perturb,
+            "refine": args.refine, "date": time.strftime("%Y-%m-%d %H:%M"),
+            "machine": ", ".join([f"{os.cpu_count()} CPU cores"] + sorted({r["device"] for r in rows} - {"cpu"})),
+            "meshes": rows, "summary": summarize(rows)}
+
+
+def set_name(root: str) -> str:
+    """psb-dev -> dev: the name the results files carry."""
+    name = os.path.basename(os.path.normpath(root))
+    return name[4:] if name.startswith("psb-") else name
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", required=True, help="PSB folder with off/, seg/ and nSeg-ByModel.txt")
+    p.add_argument("--ids", help="comma-separated model ids (default: every mesh in off/)")
+    p.add_argument("--masks", default="default", choices=("default", "sam"))
+    p.add_argument("--seeds", default="0", help="comma-separated seeds, each a run of every mesh (0,1,2 shows the spread)")
+    p.add_argument("--perturb", action="store_true",
+                   help="rotate, shuffle, rewind and unshare every mesh first (see above)")
+    p.add_argument("--refine", type=int, default=0, help="cut every face in four, this many times over, first")
+    p.add_argument("--results", default=os.path.join(HERE, "results"))
+    args = p.parse_args(argv)
+
+    ids = ([int(x) for x in args.ids.split(",")] if args.ids else
+           sorted(int(os.path.basename(f)[:-4]) for f in glob.glob(os.path.join(args.root, "off", "*.off"))))
+    stem = os.path.join(args.results, f"psb-{set_name(args.root)}-{args.masks}" + ("-perturbed" if args.perturb else "")
+                        + (f"-refined{args.refine}" if args.refine else ""))
     os.makedirs(args.results, exist_ok=True)
-    stem = os.path.join(args.results, f"psb-{args.masks}" + ("-perturbed" if args.perturb else "")
-                        + (f"-refined{args.refine}" if args.refine else "")
-                        + (f"-seed{args.seed}" if args.seed else ""))
-    with open(stem + ".json", "w") as f:
-        json.dump(report, f, indent=1)
-    with open(stem + ".md", "w") as f:
-        f.write(markdown(report))
-    print(f"overall: RI error {summary['rand_index_error']:.3f}  mIoU {summary['miou']:.3f}  "
-          f"best-scale mIoU {summary['best_scale_miou']:.3f}  median {summary['median_wall_seconds']:.1f} s  "
-          f"peak {summary['max_peak_mb']:.0f} MB -> {stem}.md")
+    reports = []
+    for seed in (int(x) for x in args.seeds.split(",")):
+        report = run_seed(args, ids, seed)
+        reports.append(report)
+        with open(f"{stem}-seed{seed}.json", "w") as f:
+            json.dump(report, f, indent=1)
+        with open(f"{stem}-seed{seed}.md", "w") as f:
+            f.write(markdown(report))
+        a, b = report["summary"]["partscope"], report["summary"]["peer"]
+        print(f"seed {seed}: PartScope RI error {a['rand_index_error']:.4f}  mIoU {a['miou']:.4f}  best "
+              f"{a['best_scale_miou']:.4f}  reached {a['reached']:.0%} | peer {b['rand_index_error']:.4f}  "
+              f"{b['miou']:.4f}  {b['best_scale_miou']:.4f} | median {report['summary']['median_wall_seconds']:.1f} s "
+              f"-> {stem}-seed{seed}.md", flush=True)
+    if len(reports) > 1:
+        with open(stem + ".md", "w") as f:
+            f.write(seeds_markdown(reports))
+        print(f"seeds side by side -> {stem}.md")
     return 0
 
 

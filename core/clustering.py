@@ -5,6 +5,7 @@ becomes one part per region."""
 
 from __future__ import annotations
 
+import heapq
 import logging
 import warnings
 
@@ -132,15 +133,47 @@ def split_regions(labels: np.ndarray, links: np.ndarray, face_centers: np.ndarra
     return relabel_by_size(part)
 
 
-def nest(finer: np.ndarray, cut: np.ndarray, area: np.ndarray) -> np.ndarray:
-    """(F,) int32 parts made of whole ``finer`` parts: each joins the part of
-    ``cut`` that holds most of its area; numbered by size.
+def join_fragments(labels: np.ndarray, links: np.ndarray, weight: np.ndarray, area: np.ndarray,
+                   min_share: float) -> np.ndarray:
+    """(F,) int32 connected parts numbered from 0: every connected region of
+    ``labels`` is a part, and one under ``min_share`` of the surface area
+    joins the neighbour it shares the most boundary ``weight`` with (the
+    smallest first, until none is left that has a neighbour).
 
-    finer, cut : (F,) int >= 0 face labels; area : (F,) face areas
+    labels : (F,) int; links : (E, 2) faces that touch; weight : (E,) boundary
+    weight of each link (its length, or 1); area : (F,) face areas
     """
-    overlap = np.zeros((int(finer.max()) + 1, int(cut.max()) + 1))
-    np.add.at(overlap, (finer, cut), area)
-    return relabel_by_size(overlap.argmax(axis=1)[finer])
+    region = split_connected(np.asarray(labels), links)
+    n = int(region.max()) + 1
+    size = np.bincount(region, area, n)
+    a, b = region[links[:, 0]], region[links[:, 1]]
+    cut = a != b
+    border = [dict() for _ in range(n)]  # region -> {neighbour: shared boundary weight}
+    for i, j, w in zip(a[cut].tolist(), b[cut].tolist(), np.asarray(weight, np.float64)[cut].tolist()):
+        border[i][j] = border[i].get(j, 0.0) + w
+        border[j][i] = border[j].get(i, 0.0) + w
+    owner = np.arange(n)
+    least = min_share * area.sum()
+    heap = [(size[i], i) for i in range(n) if size[i] < least]
+    heapq.heapify(heap)
+    while heap:
+        s, i = heapq.heappop(heap)
+        if owner[i] != i or s != size[i] or not border[i]:
+            continue  # joined already, grown since, or alone
+        j = max(border[i], key=lambda r: (border[i][r], -r))
+        owner[i] = j
+        size[j] += size[i]
+        for other, w in border[i].items():
+            del border[other][i]
+            if other != j:
+                border[j][other] = border[j].get(other, 0.0) + w
+                border[other][j] = border[other].get(j, 0.0) + w
+        border[i] = {}
+        if size[j] < least:
+            heapq.heappush(heap, (size[j], j))
+    while (owner[owner] != owner).any():  # follow joins made into regions that joined later
+        owner = owner[owner]
+    return np.unique(owner[region], return_inverse=True)[1].astype(np.int32)
 
 
 def copy_nearest(labels: np.ndarray, known: np.ndarray, face_centers: np.ndarray) -> np.ndarray:

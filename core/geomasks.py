@@ -85,22 +85,34 @@ def boundary_costs(labels: np.ndarray, graph: FaceGraph, weighted_length: np.nda
     return np.where(smaller > 0, length / np.sqrt(np.maximum(smaller, 1e-300)), 0.0)
 
 
-def candidate_parts(embedding: np.ndarray, graph: FaceGraph, area: np.ndarray, weighted_length: np.ndarray,
-                    seed: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
-    """Connected patches of k-means clusters of the embedding, for every k in
-    GRANULARITIES, holding at least MIN_PART_SHARE of the surface: a list of
-    (n,) int32 face indices (duplicates included) and their (P,) boundary
-    costs. area : (F,) face areas; weighted_length : (E,) crease-weighted link lengths."""
+def kmeans_partitions(embedding: np.ndarray, graph: FaceGraph, seed: int = 0) -> np.ndarray:
+    """(K, F) int8 cluster of every face in the k-means of the embedding for
+    every k in GRANULARITIES (fewer where the patches run out): the
+    partitions the candidate parts are cut from, and the ensemble the part
+    hierarchy weighs (``hierarchy.merge_tree``)."""
     rng = np.random.default_rng(seed)
     nodes = np.unique(graph.patch, return_index=True)[1]  # a patch's faces share their embedding
     fit_on = embedding[nodes if len(nodes) <= KMEANS_SAMPLE else rng.choice(nodes, KMEANS_SAMPLE, replace=False)]
-    parts, costs = [], []
+    out = []
     for k in GRANULARITIES:
         if k >= len(fit_on):
             break
         # a start of its own per k, so one unlucky start cannot miss a part at every k
         km = KMeans(k, n_init=KMEANS_STARTS, max_iter=60, random_state=seed * 1000 + k).fit(fit_on)
-        labels = split_connected(km.predict(embedding).astype(np.int32), graph.pairs)
+        out.append(km.predict(embedding).astype(np.int8))
+    return np.stack(out) if out else np.zeros((0, len(embedding)), np.int8)
+
+
+def candidate_parts(partitions: np.ndarray, graph: FaceGraph, area: np.ndarray,
+                    weighted_length: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Connected patches of every cluster of ``partitions`` ((K, F), see
+    ``kmeans_partitions``) holding at least MIN_PART_SHARE of the surface: a
+    list of (n,) int32 face indices (duplicates included) and their (P,)
+    boundary costs. area : (F,) face areas; weighted_length : (E,)
+    crease-weighted link lengths."""
+    parts, costs = [], []
+    for clusters in partitions:
+        labels = split_connected(clusters.astype(np.int32), graph.pairs)
         found, which = label_parts(labels, area, MIN_PART_SHARE)
         parts += found
         costs.append(boundary_costs(labels, graph, weighted_length, area)[which])
@@ -151,7 +163,7 @@ def nested_family(candidates: list[np.ndarray], costs: np.ndarray, max_cost: flo
 
 
 def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = None,
-                      embedding: np.ndarray | None = None) -> np.ndarray:
+                      embedding: np.ndarray | None = None, partitions: np.ndarray | None = None) -> np.ndarray:
     """(L, F) int32 face label layers (-1 = not in a part of that layer): a
     nested family of parts, one layer per nesting depth, the whole object first.
     The asset's own structure enters first: connected pieces, scene nodes and
@@ -159,7 +171,8 @@ def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = Non
     artist's UV seams often run along part boundaries, but seams also cut
     smooth surfaces, and generated atlases cut anywhere, so an island holding
     MIN_ISLAND_SHARE of the surface is judged by its boundary like any
-    candidate), then the embedding's candidates."""
+    candidate), then the embedding's candidates (from ``partitions``, its
+    k-means, made here when not given)."""
     mesh = asset.mesh
     graph = graph or face_graph(mesh)
     if embedding is None:
@@ -177,7 +190,9 @@ def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = Non
         islands = texture_islands(mesh, asset.corner_uv)
         candidates, which = label_parts(islands, area, MIN_ISLAND_SHARE)
         costs = [boundary_costs(islands, graph, weighted_length, area)[which]]
-    found, found_costs = candidate_parts(embedding, graph, area, weighted_length, seed)
+    if partitions is None:
+        partitions = kmeans_partitions(embedding, graph, seed)
+    found, found_costs = candidate_parts(partitions, graph, area, weighted_length)
     candidates += found
     costs = np.concatenate(costs + [found_costs])
     parts = nested_family(structural + candidates, np.concatenate([np.full(len(structural), -1.0), costs]),

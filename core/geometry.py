@@ -77,14 +77,7 @@ def face_graph(mesh, workers: int = 1) -> FaceGraph:
     (the shape diameter's rays cast on ``workers`` threads)."""
     faces, verts, pairs, shared = edge_pairs(mesh)
     n_faces = len(faces)
-    normals = face_normals(verts, faces)
-    cos = np.clip(np.einsum("ij,ij->i", normals[pairs[:, 0]], normals[pairs[:, 1]]), -1, 1)
-    # the corner of face b off the shared edge lies in front of face a's plane: concave
-    fb = faces[pairs[:, 1]]
-    off = np.where((fb != shared[:, :1]) & (fb != shared[:, 1:]), fb, -1).max(axis=1)
-    height = np.einsum("ij,ij->i", verts[off] - verts[shared[:, 0]], normals[pairs[:, 0]])
-    scale = np.linalg.norm(verts[shared[:, 0]] - verts[shared[:, 1]], axis=1)
-    concave = height > 1e-9 * np.maximum(scale, 1e-12)
+    cos, concave, scale = dihedral(faces, verts, pairs, shared)
     piece = split_connected(np.zeros(n_faces, np.int32), pairs)
     area = np.asarray(mesh.area_faces)
     # a patch never spans a crease that alone would halve a link
@@ -97,6 +90,21 @@ def face_graph(mesh, workers: int = 1) -> FaceGraph:
     thickness = smooth(np.log(np.maximum(diameter, 1e-6)), pairs, n_faces)
     return FaceGraph(pairs=pairs, angle=1.0 - cos, concave=concave, length=scale,
                      piece=piece, thickness=thickness, patch=patch)
+
+
+def dihedral(faces: np.ndarray, verts: np.ndarray, pairs: np.ndarray,
+             shared: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Across every link of ``topology.edge_pairs``: (E,) cos of the angle
+    between the two face normals, (E,) bool concave crease, (E,) length of
+    the shared edge."""
+    normals = face_normals(verts, faces)
+    cos = np.clip(np.einsum("ij,ij->i", normals[pairs[:, 0]], normals[pairs[:, 1]]), -1, 1)
+    # the corner of face b off the shared edge lies in front of face a's plane: concave
+    fb = faces[pairs[:, 1]]
+    off = np.where((fb != shared[:, :1]) & (fb != shared[:, 1:]), fb, -1).max(axis=1)
+    height = np.einsum("ij,ij->i", verts[off] - verts[shared[:, 0]], normals[pairs[:, 0]])
+    length = np.linalg.norm(verts[shared[:, 0]] - verts[shared[:, 1]], axis=1)
+    return cos, height > 1e-9 * np.maximum(length, 1e-12), length
 
 
 def face_patches(centroids: np.ndarray, area: np.ndarray, pairs: np.ndarray,

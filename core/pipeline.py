@@ -3,9 +3,7 @@ field) and returns a ``PartField`` that answers ``parts(scale)`` cheaply."""
 
 from __future__ import annotations
 
-import copy
 import logging
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -13,11 +11,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .clustering import cluster_points, nest, split_regions, vote_donors, vote_faces
+from .clustering import cluster_points, split_regions, vote_donors, vote_faces
 from .config import SegmentConfig, config_key, default_scales
 from .field import ScaleField, ScaleTransform, field_features, fit_field, use_bfloat16
 from .geometry import face_graph, spectral_embedding, surface_links
-from .geomasks import EMBEDDING_SIZE
+from .geomasks import EMBEDDING_SIZE, MaskParts, kmeans_partitions
+from .hierarchy import ATOM_CLUSTERS, MergeTree, ladder_count, merge_tree, overlay
 from .loading import Asset
 from .masks import build_view_masks
 from .rendering import render_views
@@ -33,17 +32,11 @@ BACKBONES = ("none", "spectral")
 STAGES = ("loading", "rendering", "masks", "fitting", "clustering")
 #: Part of every fit's cache key: bump it when a fit changes with no setting
 #: changing, so fits cached by an older version are not served.
-FIT_VERSION = 11
+FIT_VERSION = 12
 
 
 def _scale_key(scale: float) -> float:
     return round(float(scale), 3)
-
-
-def _finer(key: float) -> float | None:
-    """The ladder scale just below ``key``, or None below the ladder."""
-    below = [_scale_key(s) for s in default_scales() if _scale_key(s) < key]
-    return below[-1] if below else None
 
 
 @dataclass
@@ -56,6 +49,9 @@ class PartField:
     backbone : (N, B) float32 per-point backbone features or None
     config : SegmentConfig it was fitted with
     seconds : dict of stage -> wall seconds of the fit
+    family : geomasks.MaskParts, the default masks' nested family, or None (SAM masks)
+    partitions : (K, F) int8 k-means partitions of the embedding (``geomasks.kmeans_partitions``)
+        or None; the part hierarchy's ensemble
     """
 
     asset: Asset
@@ -65,24 +61,19 @@ class PartField:
     backbone: np.ndarray | None
     config: SegmentConfig
     seconds: dict = field(default_factory=dict)
+    family: MaskParts | None = None
+    partitions: np.ndarray | None = None
     _labels: dict = field(default_factory=dict, repr=False)
     _cuts: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _renderer: object = field(default=None, repr=False)
     _links: np.ndarray | None = field(default=None, repr=False)
     _donors: np.ndarray | None = field(default=None, repr=False)
-    _models: dict = field(default_factory=dict, repr=False)
+    _tree: MergeTree | None = field(default=None, repr=False)
 
-    def features(self, scale: float, device: str = "cpu") -> np.ndarray:
-        """(N, D) float32 point features at ``scale``, computed on ``device``
-        (the model stays on the CPU; a copy goes to another device once)."""
-        model = self.model
-        if device != "cpu":
-            with self._lock:
-                if device not in self._models:
-                    self._models[device] = copy.deepcopy(self.model).to(device)
-                model = self._models[device]
-        return field_features(model, self.transform, self.points, scale, self.backbone, device)
+    def features(self, scale: float) -> np.ndarray:
+        """(N, D) float32 point features at ``scale``."""
+        return field_features(self.model, self.transform, self.points, scale, self.backbone)
 
     def point_labels(self, scale: float) -> np.ndarray:
         """(N,) int32 cluster of every sampled point at ``scale``."""
@@ -92,7 +83,7 @@ class PartField:
         """(F,) int32 parts of the features at ``scale`` alone: HDBSCAN's
         clusters (``point_labels`` when already clustered), faces voting, a
         part spread over separate regions of one surface split into one part
-        per region (``parts`` nests these).
+        per region. The finest of them (scale 0) are atoms of ``tree``.
         Computed once per scale (rounded to 0.001), then cached."""
         key = _scale_key(scale)
 
@@ -100,31 +91,47 @@ class PartField:
             mesh = self.asset.mesh
             labels = vote_faces(self.point_labels(key) if point_labels is None else point_labels,
                                 self.points.face, self.donors)
-            # a region smaller than one cluster's worth of points is a fragment
-            min_share = self.config.cluster.min_cluster_size / len(self.points)
-            return split_regions(labels, self.links, mesh.triangles_center, mesh.area_faces, min_share)
+            return split_regions(labels, self.links, mesh.triangles_center, mesh.area_faces, self.min_share)
 
         return self._once(self._cuts, key, compute)
 
+    @property
+    def min_share(self) -> float:
+        """Share of the surface under which a region is a fragment: one HDBSCAN cluster's worth of points."""
+        return self.config.cluster.min_cluster_size / len(self.points)
+
+    @property
+    def tree(self) -> MergeTree:
+        """The part hierarchy (``hierarchy``), grown once on first use: atoms
+        from the field's finest cut and the family's finest parts, each cut
+        again by the k-means partition at ATOM_CLUSTERS; merged by
+        co-association over ``partitions`` (without them, over the field's
+        own cuts at the ladder scales)."""
+        if self._tree is None:
+            area = self.asset.mesh.area_faces
+            coarse = overlay([self.cut(0.0)] + ([self.family.parts(0.0)] if self.family is not None else []),
+                             self.links, area, self.min_share)
+            ensemble, atoms = self.partitions, coarse
+            if ensemble is None or not len(ensemble):
+                ensemble = np.stack([self.cut(s) for s in default_scales()])
+            else:  # row k - 2 holds k clusters
+                atoms = overlay([coarse, ensemble[min(ATOM_CLUSTERS - 2, len(ensemble) - 1)]], self.links, area,
+                                self.min_share)
+            within = np.zeros((atoms.max() + 1, coarse.max() + 1))
+            np.add.at(within, (atoms, coarse), area)
+            tree = merge_tree(atoms, ensemble, area, self.links, group=within.argmax(axis=1))
+            with self._lock:
+                self._tree = self._tree or tree
+        return self._tree
+
     def parts(self, scale: float) -> np.ndarray:
-        """(F,) int32 face labels at ``scale``, contiguous from 0, largest first.
-        Nested: every part is made of whole parts of the ladder scale below
-        (0, 0.1, ..., 2), each of which joins the part of this scale's own
-        ``cut`` that holds most of its area. So a coarser scale only merges
-        parts, never splits again what a finer one had joined (PSB dev, the
-        same fits, seeds 0 / 1 / 2: count-matched mIoU 0.683 / 0.735 / 0.711
-        cut scale by scale, 0.707 / 0.743 / 0.712 nested; PSB 241 gained 0.3
-        on seed 0, where a coarse scale split again into the human count).
-        Computed once per scale (rounded to 0.001), then cached."""
+        """(F,) int32 face labels at ``scale``, contiguous from 0, largest
+        first: the cut of ``tree`` with ``hierarchy.ladder_count`` parts, so
+        the ladder (0, 0.1, ..., 2; other scales snap to its nearest step)
+        runs from every atom at 0 to one part at 2, and a coarser scale only
+        merges parts. Computed once per scale (rounded to 0.001), then cached."""
         key = _scale_key(scale)
-
-        def compute():
-            finer = _finer(key)
-            if finer is None:
-                return self.cut(key)
-            return nest(self.parts(finer), self.cut(key), self.asset.mesh.area_faces)
-
-        return self._once(self._labels, key, compute)
+        return self._once(self._labels, key, lambda: self.tree.cut(ladder_count(key, self.tree.n_atoms)))
 
     def _once(self, store: dict, key: float, compute) -> np.ndarray:
         """``store[key]``, made by ``compute()`` the first time."""
@@ -136,27 +143,10 @@ class PartField:
                 store[key] = cached
         return cached
 
-    def ladder(self, scales=None, workers: int = 1, device: str = "cpu") -> np.ndarray:
-        """(S, F) int32 face labels at every scale (default 0, 0.1, ..., 2).
-        With ``workers`` > 1 (on Linux), that many forked processes run
-        HDBSCAN side by side while this one computes the next scale's
-        features (on ``device``): HDBSCAN holds the interpreter's lock, so
-        threads would take turns. For the command line; a server should not
-        fork."""
+    def ladder(self, scales=None) -> np.ndarray:
+        """(S, F) int32 face labels at every scale (default 0, 0.1, ..., 2),
+        cuts of one tree (``tree``)."""
         scales = default_scales() if scales is None else scales
-        if workers > 1 and sys.platform.startswith("linux"):
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            top = max(_scale_key(s) for s in scales)
-            needed = {_scale_key(s) for s in scales} | {k for k in map(_scale_key, default_scales()) if k <= top}
-            with self._lock:
-                todo = sorted(needed - set(self._cuts))
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                jobs = [(s, pool.submit(cluster_points, self.features(s, device), self.points.xyz,
-                                        self.config.cluster)) for s in todo]
-                for s, job in jobs:
-                    self.cut(s, job.result())
         return np.stack([self.parts(s) for s in scales])
 
     def select(self, face: int, scale: float) -> np.ndarray:
@@ -248,6 +238,8 @@ class PartField:
             "config": self.config,
             "seconds": dict(self.seconds),
             "labels": labels,
+            "family": None if self.family is None else (self.family.segments, self.family.scales),
+            "partitions": self.partitions,
         }
 
     @classmethod
@@ -255,9 +247,10 @@ class PartField:
         cfg = state["config"]
         model = ScaleField(cfg.field, state["backbone_dim"])
         model.load_state_dict({k: torch.as_tensor(v) for k, v in state["weights"].items()}, strict=True)
+        family = None if state["family"] is None else MaskParts(*state["family"])
         pf = cls(asset=asset, points=Points(**state["points"]), model=model.eval(),
                  transform=ScaleTransform(state["quantiles"]), backbone=state["backbone"],
-                 config=cfg, seconds=dict(state["seconds"]))
+                 config=cfg, seconds=dict(state["seconds"]), family=family, partitions=state["partitions"])
         pf._labels.update(state["labels"])
         return pf
 
@@ -335,7 +328,8 @@ class Engine:
                 embedding = None
                 if cfg.masks.source == "default" or cfg.field.backbone == "spectral":
                     embedding = spectral_embedding(asset.mesh, graph, EMBEDDING_SIZE)
-                masks, family = self.masks(asset, views, points, graph, embedding)
+                partitions = None if embedding is None else kmeans_partitions(embedding, graph, cfg.seed)
+                masks, family = self.masks(asset, views, points, graph, embedding, partitions)
             if preview is not None and family is not None:
                 preview(family)
             backbone = None
@@ -352,7 +346,7 @@ class Engine:
                 model, transform = fit_field(points, masks, cfg.field, backbone, cfg.seed, self.device,
                                              progress=lambda f: report("fitting", f), threads=lanes)
             model = model.cpu()
-        return PartField(asset, points, model, transform, backbone, cfg, timer.seconds)
+        return PartField(asset, points, model, transform, backbone, cfg, timer.seconds, family, partitions)
 
 
 class GeometryMasks:
@@ -364,10 +358,10 @@ class GeometryMasks:
     def __init__(self, config: SegmentConfig, settings: Settings, device: str = "cpu"):
         self.cfg, self.seed = config.masks, config.seed
 
-    def __call__(self, asset, views, points, graph, embedding) -> tuple[list, object]:
-        from .geomasks import MaskParts, default_layers, geometry_segments, object_view, segment_scales
+    def __call__(self, asset, views, points, graph, embedding, partitions=None) -> tuple[list, object]:
+        from .geomasks import default_layers, geometry_segments, object_view, segment_scales
 
-        segments = geometry_segments(asset, self.seed, graph, embedding)
+        segments = geometry_segments(asset, self.seed, graph, embedding, partitions)
         scales = segment_scales(segments, points)
         masks = build_view_masks(views, default_layers(views, segments), points, self.cfg, scales)
         return masks + [object_view(segments, scales, points, self.cfg)], MaskParts(segments, scales)
@@ -376,5 +370,5 @@ class GeometryMasks:
 MASK_SOURCES = {"default": GeometryMasks, "sam": SamMasks}
 """Mask sources by name: each is built once by the Engine with
 (SegmentConfig, Settings, device), keeps what it loads, and is called as
-source(asset, views, points, graph, embedding) -> (ViewMasks per view,
+source(asset, views, points, graph, embedding, partitions) -> (ViewMasks per view,
 first parts or None)."""

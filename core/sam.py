@@ -162,7 +162,8 @@ class SamMasks:
                                     self.device)
         return self._model
 
-    def __call__(self, asset, views: list, points, graph=None, embedding=None) -> tuple[list[ViewMasks], None]:
+    def __call__(self, asset, views: list, points, graph=None, embedding=None,
+                 partitions=None) -> tuple[list[ViewMasks], None]:
         cfg = self.cfg
         layers = [masks_to_layers(drop_background_masks(m, v.face, cfg.max_background))
                   for m, v in zip(self.view_masks(views), views)]

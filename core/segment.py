@@ -19,7 +19,6 @@ import time
 
 import numpy as np
 
-from . import threads
 from .files import atomic_write
 from .loading import load_asset
 from .settings import Settings
@@ -68,9 +67,7 @@ def segment_to_folder(path: str, out: str, scales: np.ndarray, engine, use_cache
     try:
         field = fit_cached(engine, asset, cache)
         t = time.perf_counter()
-        workers = threads.count()  # a process per thread clusters scales (PartField.ladder)
-        with threads.limited(1):  # while this one computes their features
-            labels = field.ladder(scales, workers=workers, device=engine.device)
+        labels = field.ladder(scales)
         field.seconds["clustering"] = time.perf_counter() - t
         log.info("clustering %.2f s for %d scales", field.seconds["clustering"], len(scales))
         if cache is not None:

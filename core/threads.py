@@ -12,11 +12,9 @@ busy machine (benchmarks/results/threads.md measures the choices). So:
   its work as many threads as there are cores nobody else is using when it
   starts (``use(0)``, measured by ``free_cpus``), once; the engine reads
   that count (``count``);
-- a stage that wants another count takes it for its length (``limited``):
-  the fit runs each step's two halves of views on two threads of one torch
-  thread each (``field.fit_field``), and the command line's ladder clusters
-  scales in one forked process per thread while it computes their features
-  on one (``segment.segment_to_folder``).
+- a stage that wants another count takes it for its length (``limited``,
+  or as the fit does, which runs each step's two halves of views on two
+  threads of one torch thread each, ``field.fit_field``).
 
 ``PARTSCOPE_THREADS`` (``Settings.threads``) fixes the count instead; -1
 leaves the libraries as they are (for comparison only).

@@ -56,8 +56,9 @@ def test_click_selects_the_part_and_grows_with_the_scale(boxes):
     asset = boxes.asset
     which = box_of_faces(asset)
     face = int(np.nonzero(which == 1)[0][0])
-    fine = boxes.select(face, 0.0)
-    np.testing.assert_array_equal(fine, which == 1)
+    fine, box = boxes.select(face, 0.0), boxes.select(face, 1.9)  # 1.9: the two-part step
+    assert fine.any() and (fine <= box).all()
+    np.testing.assert_array_equal(box, which == 1)
     coarse = boxes.select(face, 2.0)
     assert coarse.all()
 
@@ -67,12 +68,13 @@ def test_click_selects_the_part_and_grows_with_the_scale(boxes):
 def test_parts_and_selections_nest_over_the_ladder_on_psb(model, tmp_path):
     path = os.path.join(PSB, "off", f"{model}.off")
     field = Engine(fast_config()).fit(load_asset(path))
-    ladder = field.ladder(workers=2)
+    ladder = field.ladder()
     for finer, coarser in zip(ladder, ladder[1:]):
         pairs = np.unique(np.stack([finer, coarser], axis=1), axis=0)
         assert len(np.unique(pairs[:, 0])) == len(pairs)  # each finer part inside one coarser part
     counts = ladder.max(axis=1) + 1
     assert counts[0] > 2 and (np.diff(counts) <= 0).all()
+    assert counts[-2] == 2  # no step from several parts straight to one
     rng = np.random.default_rng(0)
     for face in rng.choice(field.asset.n_faces, 25, replace=False):
         sel = [field.select(face, s) for s in default_scales()]

@@ -34,9 +34,11 @@ def iou(a, b):
     return (a & b).sum() / (a | b).sum()
 
 
-def test_each_leg_is_its_own_part_at_a_fine_scale(table_fit):
+def test_the_ladder_step_of_five_parts_is_the_top_and_each_leg(table_fit):
     field, human = table_fit
-    labels = field.parts(0.1)
+    ladder = field.ladder()
+    counts = [int(l.max()) + 1 for l in ladder]
+    labels = ladder[counts.index(5)]  # every count is on the ladder, five too
     assert labels.shape == human.shape and labels.min() == 0
     assert set(np.unique(labels)) == set(range(labels.max() + 1))  # contiguous
     leg_parts = set()
@@ -74,6 +76,15 @@ def test_part_count_falls_as_the_scale_grows(table_fit):
     assert all(b <= a for a, b in zip(counts, counts[1:])), counts  # nested: coarser only merges
 
 
+def test_the_ladder_reaches_every_count_from_one_to_finer_than_the_table(table_fit):
+    """From one part at 2 the ladder adds one part a step for ten steps, and
+    its fine end splits further than the five parts a person would draw."""
+    field, _ = table_fit
+    counts = [int(l.max()) + 1 for l in field.ladder()][::-1]  # coarse to fine
+    assert counts[:10] == list(range(1, 11))
+    assert counts[-1] > 5 and all(b >= a for a, b in zip(counts, counts[1:]))
+
+
 def test_same_seed_same_labels_however_many_threads_fit_and_cut_them(tmp_path):
     from dataclasses import replace
 
@@ -84,7 +95,7 @@ def test_same_seed_same_labels_however_many_threads_fit_and_cut_them(tmp_path):
     asset = load_asset(path)
     one, two = (Engine(fast_config(seed=5), replace(load_settings(), threads=n)) for n in (1, 2))
     first = one.fit(asset).ladder([0.0, 0.5, 1.0])
-    second = two.fit(asset).ladder([0.0, 0.5, 1.0], workers=2)
+    second = two.fit(asset).ladder([0.0, 0.5, 1.0])
     np.testing.assert_array_equal(first, second)
 
 
@@ -93,12 +104,12 @@ def test_two_separate_boxes_are_two_parts_then_one(tmp_path):
     two_boxes(gap=1.5).export(path)  # each box small next to the pair: scale < 2
     asset = load_asset(path)
     field = Engine(fast_config()).fit(asset)
-    fine, coarse = field.parts(0.0), field.parts(2.0)
+    two, one = field.parts(1.9), field.parts(2.0)
     piece = (asset.mesh.triangles_center[:, 0] > asset.mesh.bounds.mean(axis=0)[0]).astype(int)
     for p in (0, 1):
-        assert len(np.unique(fine[piece == p])) == 1
-    assert fine[piece == 0][0] != fine[piece == 1][0]
-    assert coarse.max() == 0
+        assert len(np.unique(two[piece == p])) == 1
+    assert two[piece == 0][0] != two[piece == 1][0]
+    assert one.max() == 0
 
 
 def test_packed_state_round_trip(table_fit):
@@ -242,18 +253,6 @@ def test_thinned_clustering_matches_plain_hdbscan():
     labels = cluster_points(feats, xyz, cfg)
     assert len(np.unique(plain[plain >= 0])) == 4
     assert adjusted_rand_score(plain, labels) == 1.0
-
-
-def test_a_finer_part_joins_the_coarser_cut_holding_most_of_it():
-    from core.clustering import nest
-
-    finer = np.array([0, 0, 0, 1, 1, 2])
-    cut = np.array([0, 0, 1, 1, 1, 2])  # the cut splits finer part 0 and keeps part 2 apart
-    area = np.array([1.0, 1.0, 1.0, 1.0, 0.6, 0.5])
-    np.testing.assert_array_equal(nest(finer, cut, area), [0, 0, 0, 1, 1, 2])
-    np.testing.assert_array_equal(nest(finer, np.zeros(6, int), area), np.zeros(6))
-    # a finer part mostly inside another cut part follows it, by area
-    np.testing.assert_array_equal(nest(finer, np.array([0, 0, 0, 0, 1, 1]), area), [0, 0, 0, 0, 0, 1])
 
 
 def test_features_closer_than_epsilon_are_one_part():

@@ -1,0 +1,155 @@
+"""Parts at every count: a merge tree over the object's finest parts, cut
+at any number of parts, so the ladder runs from one part to finer than
+people draw with every count on the way, each count nested in the next.
+
+Atoms. The finest parts of the field (its cut at scale 0) and of the
+default masks' family, overlaid; each of those is cut again by the
+geometry's k-means partition at ``ATOM_CLUSTERS``, so the fine end splits
+further where the masks kept nothing finer. Fragments under one HDBSCAN
+cluster's share of the surface join the neighbour they share the most
+boundary with.
+
+Merges. Average linkage over co-association (evidence accumulation, Fred
+and Jain, "Combining multiple clusterings using evidence accumulation",
+2005): two faces are alike by the share of an ensemble of partitions that
+puts them in one cluster, two parts by the area-weighted average over their
+faces' pairs; the most alike touching parts merge first. The ensemble is
+the k-means of the spectral embedding at every k the default masks draw
+their candidate parts from (``geomasks.kmeans_partitions``): the tree
+weighs every candidate the masks were chosen among, not only the kept
+ones. Pieces of one atom of the field and the family join each other before
+any two such atoms join.
+
+The ladder (0, 0.1, ..., 2) shows the tree's cuts: 1, 2, ..., LINEAR_COUNTS
+parts at the coarse end, then growing by at least one part a step up to
+every atom at scale 0 (``ladder_count``).
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+
+from .clustering import join_fragments, relabel_by_size
+
+#: Clusters of the k-means partition that cuts the atoms finer.
+ATOM_CLUSTERS = 20
+#: Ladder steps from the coarse end that show 1, 2, ... parts, one more each.
+LINEAR_COUNTS = 10
+#: Steps of the ladder (0, 0.1, ..., 2).
+STEPS = 21
+
+
+def overlay(layers: list[np.ndarray], links: np.ndarray, area: np.ndarray, min_share: float) -> np.ndarray:
+    """(F,) int32 atoms: faces alike in every labeling of ``layers`` and
+    connected form one, fragments under ``min_share`` of the area joined
+    to a neighbour. layers : (F,) int labelings; links : (E, 2) faces that touch."""
+    key = np.zeros(len(area), np.int64)
+    for layer in layers:
+        key = key * (int(layer.max()) + 1) + layer
+    combined = np.unique(key, return_inverse=True)[1].ravel()
+    return join_fragments(combined, links, np.ones(len(links)), area, min_share)
+
+
+@dataclass
+class MergeTree:
+    """A binary merge tree over atoms.
+
+    atoms : (F,) int32 atom of every face, 0..R-1
+    merges : (R-1, 2) int32, in order: atom set ``j`` joins atom set ``i``
+    """
+
+    atoms: np.ndarray
+    merges: np.ndarray
+
+    @property
+    def n_atoms(self) -> int:
+        return int(self.atoms.max()) + 1 if len(self.atoms) else 0
+
+    def cut(self, count: int) -> np.ndarray:
+        """(F,) int32 labels with ``count`` parts (1..n_atoms), numbered by size."""
+        owner = np.arange(self.n_atoms)
+        for i, j in self.merges[:self.n_atoms - int(np.clip(count, 1, self.n_atoms))]:
+            owner[owner == j] = owner[i]
+        return relabel_by_size(owner[self.atoms])
+
+
+def merge_tree(atoms: np.ndarray, partitions: np.ndarray, area: np.ndarray, links: np.ndarray,
+               group: np.ndarray | None = None) -> MergeTree:
+    """Average-linkage merge tree of ``atoms`` over the co-association of
+    ``partitions``: touching parts merge, the most alike first; atoms of one
+    ``group`` all merge before any two groups do; parts that touch nothing
+    merge last, the most alike first.
+
+    atoms : (F,) int 0..R-1; partitions : (K, F) int, cluster of every face
+    in each of K partitions; area : (F,) face areas; links : (E, 2) faces
+    that touch; group : (R,) int group of every atom, or None
+    """
+    n = int(atoms.max()) + 1
+    # area of every atom in every cluster of every partition, side by side
+    blocks = []
+    for part in np.asarray(partitions):
+        ids = np.unique(part, return_inverse=True)[1].ravel()
+        block = np.zeros((n, int(ids.max()) + 1))
+        np.add.at(block, (atoms, ids), area)
+        blocks.append(block)
+    votes = np.concatenate(blocks, axis=1)
+    size = np.maximum(votes[:, :blocks[0].shape[1]].sum(axis=1), 1e-300)
+    k = max(len(blocks), 1)
+    group = np.full(n, -1) if group is None else np.asarray(group).copy()
+    a, b = atoms[links[:, 0]], atoms[links[:, 1]]
+    pairs = np.unique(np.sort(np.stack([a, b], axis=1)[a != b], axis=1), axis=0)
+    touch = [set() for _ in range(n)]
+    for i, j in pairs.tolist():
+        touch[i].add(j)
+        touch[j].add(i)
+
+    def cost(i, j, far=0.0):
+        unlike = 1.0 - float(votes[i] @ votes[j]) / (size[i] * size[j] * k)
+        return unlike + (0.0 if group[i] >= 0 and group[i] == group[j] else 2.0) + far
+
+    version = np.zeros(n, np.int64)
+    heap = [(cost(i, j), i, j, 0, 0) for i, j in pairs.tolist()]
+    heapq.heapify(heap)
+    alive, merges = set(range(n)), []
+    while len(alive) > 1:
+        if not heap:  # parts that touch no other: join them too, last
+            heap = [(cost(i, j, 4.0), i, j, version[i], version[j]) for i in alive for j in alive if i < j]
+            heapq.heapify(heap)
+        _, i, j, vi, vj = heapq.heappop(heap)
+        if i not in alive or j not in alive or vi != version[i] or vj != version[j]:
+            continue
+        merges.append((i, j))
+        alive.discard(j)
+        votes[i] += votes[j]
+        size[i] += size[j]
+        version[i] += 1
+        if group[i] != group[j]:
+            group[i] = -1
+        touch[i] = (touch[i] | touch[j]) - {i, j}
+        for other in touch[j]:
+            touch[other].discard(j)
+            if other != i:
+                touch[other].add(i)
+        touch[j] = set()
+        for other in touch[i]:
+            x, y = min(i, other), max(i, other)
+            heapq.heappush(heap, (cost(x, y), x, y, version[x], version[y]))
+    return MergeTree(np.asarray(atoms, np.int32), np.asarray(merges, np.int32).reshape(-1, 2))
+
+
+def ladder_count(scale: float, n_atoms: int) -> int:
+    """Parts the ladder shows at ``scale`` (snapped to the nearest of 0, 0.1,
+    ..., 2): 1 at 2, one more each step down for LINEAR_COUNTS steps, then
+    growing geometrically, by at least one a step, to ``n_atoms`` at 0."""
+    step = int(np.clip(round((2.0 - float(scale)) * 10), 0, STEPS - 1))  # 0 at the coarse end
+    count = 0
+    for j in range(step + 1):
+        if j < LINEAR_COUNTS or n_atoms <= STEPS:
+            count = j + 1
+        else:
+            ratio = (n_atoms / LINEAR_COUNTS) ** ((j - LINEAR_COUNTS + 1) / (STEPS - LINEAR_COUNTS))
+            count = max(count + 1, round(LINEAR_COUNTS * ratio))
+    return int(min(count, n_atoms))

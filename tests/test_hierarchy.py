@@ -1,0 +1,95 @@
+"""The part tree (core/hierarchy.py), fragments joining, and the classical
+peer the quality benchmark sets beside PartScope."""
+
+import numpy as np
+
+from core.clustering import join_fragments
+from core.hierarchy import LINEAR_COUNTS, STEPS, ladder_count, merge_tree
+from meshes import table, two_boxes
+
+
+def chain(n):
+    """n faces in a row, each touching the next: (E, 2) links."""
+    return np.stack([np.arange(n - 1), np.arange(1, n)], axis=1)
+
+
+def test_atoms_most_partitions_put_together_merge_first():
+    """Six atoms in a row; partitions that keep 0-2 and 3-5 apart, and cut
+    inside them differently each time: two parts are the two halves."""
+    atoms = np.arange(6)
+    partitions = np.array([[0, 0, 0, 1, 1, 1],
+                           [0, 0, 1, 2, 2, 2],
+                           [0, 1, 1, 2, 2, 3],
+                           [0, 0, 0, 1, 2, 2]])
+    tree = merge_tree(atoms, partitions, np.ones(6), chain(6))
+    assert tree.n_atoms == 6 and len(tree.merges) == 5
+    halves = tree.cut(2)
+    assert len(set(halves[:3])) == 1 and len(set(halves[3:])) == 1 and halves[0] != halves[3]
+    assert (tree.cut(1) == 0).all() and len(np.unique(tree.cut(6))) == 6
+    for count in range(1, 6):  # nested: each cut's parts are unions of the finer cut's
+        finer, coarser = tree.cut(count + 1), tree.cut(count)
+        assert len(np.unique(np.stack([finer, coarser], 1), axis=0)) == count + 1
+
+
+def test_an_atom_group_merges_inside_before_across():
+    """Partitions that pair atoms 2 and 3 always: with groups {0,1,2} and
+    {3,4,5} they still join last."""
+    atoms = np.arange(6)
+    partitions = np.array([[0, 0, 1, 1, 2, 2], [0, 1, 1, 1, 2, 3]])
+    free = merge_tree(atoms, partitions, np.ones(6), chain(6))
+    grouped = merge_tree(atoms, partitions, np.ones(6), chain(6), group=np.array([0, 0, 0, 1, 1, 1]))
+    assert tuple(free.merges[0]) == (2, 3)
+    halves = grouped.cut(2)
+    assert len(set(halves[:3])) == 1 and len(set(halves[3:])) == 1
+
+
+def test_parts_that_touch_nothing_still_merge_into_one():
+    atoms = np.arange(4)
+    tree = merge_tree(atoms, np.array([[0, 0, 1, 1]]), np.ones(4), np.array([[0, 1]]))
+    assert len(tree.merges) == 3 and (tree.cut(1) == 0).all()
+
+
+def test_the_ladder_adds_one_part_a_step_at_the_coarse_end():
+    for n in (3, 15, 21, 30, 80):
+        counts = [ladder_count(2.0 - 0.1 * j, n) for j in range(STEPS)]
+        assert counts[0] == 1 and counts[-1] == n
+        assert counts[:min(n, LINEAR_COUNTS)] == list(range(1, min(n, LINEAR_COUNTS) + 1))
+        upto = counts.index(n)  # one part more at least every step until every atom shows
+        assert all(b > a for a, b in zip(counts[:upto], counts[1:upto + 1])) and set(counts[upto:]) == {n}, counts
+    # off the ladder: the nearest step's count; past either end: the end's
+    assert ladder_count(9.0, 30) == 1 and ladder_count(-1.0, 30) == 30
+    assert ladder_count(0.56, 30) == ladder_count(0.6, 30) and ladder_count(0.54, 30) == ladder_count(0.5, 30)
+
+
+def test_a_fragment_joins_the_neighbour_it_shares_most_boundary_with():
+    """Faces 0-4 | 5 | 6-9 in a row, face 5 a fragment of 1 % of the area: it
+    joins the side its heavier link leads to."""
+    labels = np.array([0, 0, 0, 0, 0, 1, 2, 2, 2, 2])
+    area = np.r_[np.full(5, 0.11), 0.01, np.full(4, 0.1225)]
+    links = chain(10)
+    weight = np.ones(9)
+    weight[5] = 3.0  # the link 5-6
+    out = join_fragments(labels, links, weight, area, 0.05)
+    assert out[5] == out[6] != out[4] and len(np.unique(out)) == 2
+    # the same labels split into separate regions: each region is a part
+    apart = join_fragments(np.array([0, 0, 1, 1, 0, 0]), chain(6), np.ones(5), np.ones(6), 0.0)
+    assert len(np.unique(apart)) == 3
+
+
+def test_the_peer_finds_the_boxes_and_the_table_legs_seeded():
+    from benchmarks.peer import segment
+
+    def iou(a, b):
+        return (a & b).sum() / (a | b).sum()
+
+    boxes = two_boxes()
+    labels = segment(boxes, [2], seed=0)[0]
+    side = boxes.triangles_center[:, 0] > boxes.bounds.mean(axis=0)[0]
+    assert max(iou(labels == 0, side), iou(labels == 0, ~side)) == 1.0
+    mesh, human = table()
+    first, again = segment(mesh, [5, 2], seed=3), segment(mesh, [5, 2], seed=3)
+    np.testing.assert_array_equal(first, again)
+    five = first[0]
+    for leg in range(1, 5):
+        faces = human == leg
+        assert iou(five == np.bincount(five[faces]).argmax(), faces) > 0.7, f"leg {leg}"
