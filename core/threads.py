@@ -12,9 +12,9 @@ busy machine (benchmarks/results/threads.md measures the choices). So:
   its work as many threads as there are cores nobody else is using when it
   starts (``use(0)``, measured by ``free_cpus``), once; the engine reads
   that count (``count``);
-- a stage that wants another count takes it for its length (``limited``,
-  or as the fit does, which runs each step's two halves of views on two
-  threads of one torch thread each, ``field.fit_field``).
+- a stage that wants another count takes it for its length, as the fit
+  does: it runs each step's two halves of views on two threads of one
+  torch thread each (``field.fit_field``).
 
 ``PARTSCOPE_THREADS`` (``Settings.threads``) fixes the count instead; -1
 leaves the libraries as they are (for comparison only).
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import contextmanager
 
 _POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -91,15 +90,3 @@ def count() -> int:
     import torch
 
     return torch.get_num_threads()
-
-
-@contextmanager
-def limited(threads: int):
-    """Run the block on ``threads`` threads (as ``use``), then go back to the
-    process's own count."""
-    before = count()
-    use(threads)
-    try:
-        yield
-    finally:
-        use(before)

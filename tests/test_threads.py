@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 import torch
 
 from core import threads
@@ -41,19 +40,5 @@ def test_a_fixed_count_is_used_as_given():
     try:
         assert threads.use(1) == 1 and torch.get_num_threads() == 1
         assert threads.use(-1) == -1 and torch.get_num_threads() == 1  # -1: left as it is
-    finally:
-        torch.set_num_threads(before)
-
-
-def test_a_stage_takes_its_own_count_and_gives_it_back():
-    before = torch.get_num_threads()
-    try:
-        threads.use(2)
-        with threads.limited(1):
-            assert threads.count() == 1
-        assert threads.count() == 2
-        with pytest.raises(RuntimeError), threads.limited(1):
-            raise RuntimeError("a failing stage")
-        assert threads.count() == 2
     finally:
         torch.set_num_threads(before)
