@@ -26,7 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from core.batch import run_batch  # noqa: E402
-from core.config import SegmentConfig, default_scales  # noqa: E402
+from core.config import SegmentConfig  # noqa: E402
+from core.scales import default_scales  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 
 

@@ -61,7 +61,8 @@ def run_one(root: str, model: int, seed: int, variants: list) -> list[dict]:
     from core import threads
 
     threads.use(1)
-    from core.config import SegmentConfig, default_scales
+    from core.config import SegmentConfig
+    from core.scales import default_scales
     from core.loading import load_asset
     from core.pipeline import Engine
     from core.settings import load_settings

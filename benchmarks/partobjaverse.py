@@ -112,7 +112,8 @@ def evaluate(root: str, out: str, *, config=None, settings=None, scales=None, fi
              ray_address: str | None = None, limit: int | None = None, progress: bool = True) -> dict:
     """Run the batch over the dataset at ``root`` into ``out`` and score it."""
     from core.batch import read_manifest, run_batch
-    from core.config import SegmentConfig, default_scales
+    from core.config import SegmentConfig
+    from core.scales import default_scales
     from core.settings import load_settings
 
     config = config or SegmentConfig()

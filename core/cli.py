@@ -12,7 +12,8 @@ import sys
 import numpy as np
 
 from . import threads
-from .config import SegmentConfig, default_scales
+from .config import SegmentConfig
+from .scales import default_scales
 from .loading import InputError, load_asset
 from .settings import load_settings
 

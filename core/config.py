@@ -7,8 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, is_dataclass
 from dataclasses import field as _field
 
-import numpy as np
-
 
 @dataclass
 class SampleConfig:
@@ -138,11 +136,6 @@ class ClusterConfig:
     """HDBSCAN min_samples (paper: 30)."""
     epsilon: float = 0.1
     """HDBSCAN cluster_selection_epsilon (paper: 0.1)."""
-
-
-def default_scales() -> np.ndarray:
-    """(21,) float32: 0 to 2 in steps of 0.1."""
-    return np.round(np.arange(21, dtype=np.float32) * 0.1, 2).astype(np.float32)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from .config import FieldConfig
 from .masks import ViewMasks
 from .pairs import Draw, MaskTables, draw, pair_counts, pair_loss
 from .sampling import Points
+from .scales import COARSEST
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class ScaleTransform:
     @classmethod
     def fit(cls, scales: np.ndarray) -> "ScaleTransform":
         if len(scales) == 0:
-            scales = np.array([0.0, 2.0])
+            scales = np.array([0.0, COARSEST])
         q = np.quantile(np.asarray(scales, np.float64), np.linspace(0, 1, _N_QUANTILES))
         q = q + np.arange(_N_QUANTILES) * 1e-6  # strictly increasing for interpolation
         return cls(q.astype(np.float32))

@@ -15,7 +15,7 @@ carries the scale of all its points (DESIGN.md step 5), seen or not.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.cluster import KMeans
@@ -25,7 +25,7 @@ from .geometry import FaceGraph, face_graph, spectral_embedding
 from .topology import split_connected, texture_islands
 from .loading import Asset
 from .config import MaskConfig
-from .masks import ViewMasks, group_scales, object_box
+from .masks import ViewMasks, group_scales, group_table, object_box
 from .rendering import View
 from .sampling import Points
 
@@ -270,9 +270,9 @@ def default_layers(views: list[View], segments: np.ndarray) -> list[np.ndarray]:
 @dataclass
 class MaskParts:
     """Parts straight from the default masks' nested family, before the field
-    is fitted: at scale s every face is in its smallest segment whose scale
-    reaches s (past every segment, its largest), the rule the field is
-    trained to follow (``pairs.group_table``). A quick first answer.
+    is fitted, by the one rule of groups (``masks.group_table``): at scale s
+    every face is in its smallest segment whose scale reaches s (past every
+    segment, its largest). A quick first answer.
 
     segments : (L, F) int32 label layers (``geometry_segments``), -1 = none
     scales : per layer, (labels,) float 3D scale of each segment (``segment_scales``)
@@ -280,19 +280,19 @@ class MaskParts:
 
     segments: np.ndarray
     scales: list
+    _table: tuple | None = field(default=None, repr=False)
 
     @property
     def cached_scales(self) -> list:
+        """Scales computed ahead: none, every scale is a look-up."""
         return []
 
     def parts(self, scale: float) -> np.ndarray:
         """(F,) int32 face labels at ``scale``, contiguous from 0, largest first."""
-        seg = self.segments
-        known = seg >= 0
-        size = np.stack([np.asarray(sc, np.float64)[np.maximum(layer, 0)] for layer, sc in zip(seg, self.scales)])
-        eligible = known & (size >= scale)
-        smallest = np.where(eligible, size, np.inf).argmin(axis=0)
-        largest = np.where(known, size, -np.inf).argmax(axis=0)
-        layer = np.where(eligible.any(axis=0), smallest, largest)
-        group = layer.astype(np.int64) * (int(seg.max()) + 1) + seg[layer, np.arange(seg.shape[1])]
-        return relabel_by_size(group)
+        if self._table is None:
+            # one column per segment, layer by layer, so ties in size keep the layers' order
+            member = np.concatenate([layer[:, None] == np.arange(int(layer.max()) + 1)[None]
+                                     for layer in self.segments], axis=1)
+            self._table = group_table(member, np.concatenate([np.asarray(sc, np.float64) for sc in self.scales]))
+        sorted_scales, table = self._table
+        return relabel_by_size(table[:, np.count_nonzero(sorted_scales < scale)])

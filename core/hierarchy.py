@@ -33,13 +33,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .clustering import join_fragments, relabel_by_size
+from .scales import default_scales, steps_from_coarse
 
 #: Clusters of the k-means partition that cuts the atoms finer.
 ATOM_CLUSTERS = 20
 #: Ladder steps from the coarse end that show 1, 2, ... parts, one more each.
 LINEAR_COUNTS = 10
-#: Steps of the ladder (0, 0.1, ..., 2).
-STEPS = 21
 
 
 def overlay(layers: list[np.ndarray], links: np.ndarray, area: np.ndarray, min_share: float) -> np.ndarray:
@@ -144,12 +143,13 @@ def ladder_count(scale: float, n_atoms: int) -> int:
     """Parts the ladder shows at ``scale`` (snapped to the nearest of 0, 0.1,
     ..., 2): 1 at 2, one more each step down for LINEAR_COUNTS steps, then
     growing geometrically, by at least one a step, to ``n_atoms`` at 0."""
-    step = int(np.clip(round((2.0 - float(scale)) * 10), 0, STEPS - 1))  # 0 at the coarse end
+    steps = len(default_scales())
+    step = steps_from_coarse(scale)
     count = 0
     for j in range(step + 1):
-        if j < LINEAR_COUNTS or n_atoms <= STEPS:
+        if j < LINEAR_COUNTS or n_atoms <= steps:
             count = j + 1
         else:
-            ratio = (n_atoms / LINEAR_COUNTS) ** ((j - LINEAR_COUNTS + 1) / (STEPS - LINEAR_COUNTS))
+            ratio = (n_atoms / LINEAR_COUNTS) ** ((j - LINEAR_COUNTS + 1) / (steps - LINEAR_COUNTS))
             count = max(count + 1, round(LINEAR_COUNTS * ratio))
     return int(min(count, n_atoms))

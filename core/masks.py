@@ -57,6 +57,29 @@ def group_scales(xyz: np.ndarray, group: np.ndarray, n_groups: int = 0) -> np.nd
     return np.linalg.norm(10.0 * np.sqrt(np.maximum(sq - mean ** 2, 0)), axis=1)
 
 
+def group_table(member: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every point's group at every scale, at once: the one rule of groups,
+    which the field is trained to follow (``pairs``) and the default masks'
+    first parts follow (``geomasks.MaskParts``). At scale s a point's group
+    is the smallest mask holding it whose scale reaches s; past every mask,
+    its largest (containment); -1 where no mask holds it.
+
+    member : (n, M) bool; scales : (M,)
+    returns ((M,) sorted mask scales, (n, M + 1) int32 table): at scale s,
+    with k the number of masks below s, column k holds each point's group
+    (a mask index)
+    """
+    order = np.argsort(scales, kind="stable")
+    m = member[:, order]
+    n, n_masks = m.shape
+    table = np.empty((n, n_masks + 1), np.int32)
+    held = m.any(axis=1)
+    table[:, n_masks] = np.where(held, order[n_masks - 1 - np.argmax(m[:, ::-1], axis=1)] if n_masks else -1, -1)
+    for k in range(n_masks - 1, -1, -1):
+        table[:, k] = np.where(m[:, k], order[k], table[:, k + 1])
+    return np.asarray(scales)[order], table
+
+
 def pixel_points(view: View, tree: cKDTree, radius: float) -> np.ndarray:
     """(H, W) int32: nearest sampled point of the surface point each pixel
     sees, -1 for background or when none lies within ``radius``."""

@@ -18,28 +18,8 @@ import torch.nn.functional as F
 from scipy.special import ndtri
 
 from .config import FieldConfig
-from .masks import ViewMasks
-
-
-def group_table(member: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every point's group at every scale, at once. At scale s a point's group
-    is the smallest mask holding it whose scale reaches s; past every mask,
-    its largest (containment); -1 where no mask holds it.
-
-    member : (n, M) bool; scales : (M,)
-    returns ((M,) sorted mask scales, (n, M + 1) int32 table): at scale s,
-    with k the number of masks below s, column k holds each point's group
-    (a mask index)
-    """
-    order = np.argsort(scales, kind="stable")
-    m = member[:, order]
-    n, n_masks = m.shape
-    table = np.empty((n, n_masks + 1), np.int32)
-    held = m.any(axis=1)
-    table[:, n_masks] = np.where(held, order[n_masks - 1 - np.argmax(m[:, ::-1], axis=1)] if n_masks else -1, -1)
-    for k in range(n_masks - 1, -1, -1):
-        table[:, k] = np.where(m[:, k], order[k], table[:, k + 1])
-    return np.asarray(scales)[order], table
+from .masks import ViewMasks, group_table
+from .scales import COARSEST
 
 
 @dataclass
@@ -146,20 +126,20 @@ def draw(tables: MaskTables, cfg: FieldConfig, n_points: int, gen: torch.Generat
     ids = tables.point[rows.gather(1, pick)]
     groups = torch.where(drawn, group.gather(1, pick), -1)
     u = torch.rand(pick.shape, generator=gen, device=dev)
-    return Draw(ids, groups, scale[:, None].expand_as(u), scale[:, None] + (2.0 - scale[:, None]) * u)
+    return Draw(ids, groups, scale[:, None].expand_as(u), scale[:, None] + (COARSEST - scale[:, None]) * u)
 
 
 def draw_scales(tables: MaskTables, fine_share: float, n: int, gen: torch.Generator) -> torch.Tensor:
     """(n,) training scales: 0 (every point in its smallest mask) with
     probability ``fine_share``, else mostly a draw from this object's mask
-    scales, one time in ten uniform on [0, 2]. The draws from the mask
+    scales, one time in ten uniform on [0, COARSEST]. The draws from the mask
     scales almost never fall below the smallest mask's scale (it is the
     distribution's minimum), so without the first case the finest level,
     which is what the slider shows at 0, is hardly ever trained."""
     r, u = torch.rand((2, n), generator=gen, device=tables.rows.device)
     knots = torch.linspace(0, 1, len(tables.quantiles), device=u.device)
     from_masks = interp(u, knots, tables.quantiles)
-    return torch.where(r < fine_share, 0.0, torch.where(r < fine_share + 0.1, 2.0 * u, from_masks))
+    return torch.where(r < fine_share, 0.0, torch.where(r < fine_share + 0.1, COARSEST * u, from_masks))
 
 
 def pair_counts(groups: torch.Tensor, n_groups: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -12,7 +12,9 @@ import numpy as np
 import torch
 
 from .clustering import cluster_points, split_regions, vote_donors, vote_faces
-from .config import SegmentConfig, config_key, default_scales
+from .config import SegmentConfig, config_key
+from . import scales
+from .scales import default_scales
 from .field import ScaleField, ScaleTransform, field_features, fit_field, use_bfloat16
 from .geometry import face_graph, spectral_embedding, surface_links
 from .geomasks import EMBEDDING_SIZE, MaskParts, kmeans_partitions
@@ -33,10 +35,6 @@ STAGES = ("loading", "rendering", "masks", "fitting", "clustering")
 #: Part of every fit's cache key: bump it when a fit changes with no setting
 #: changing, so fits cached by an older version are not served.
 FIT_VERSION = 12
-
-
-def _scale_key(scale: float) -> float:
-    return round(float(scale), 3)
 
 
 @dataclass
@@ -85,7 +83,7 @@ class PartField:
         part spread over separate regions of one surface split into one part
         per region. The finest of them (scale 0) are atoms of ``tree``.
         Computed once per scale (rounded to 0.001), then cached."""
-        key = _scale_key(scale)
+        key = scales.key(scale)
 
         def compute():
             mesh = self.asset.mesh
@@ -130,7 +128,7 @@ class PartField:
         the ladder (0, 0.1, ..., 2; other scales snap to its nearest step)
         runs from every atom at 0 to one part at 2, and a coarser scale only
         merges parts. Computed once per scale (rounded to 0.001), then cached."""
-        key = _scale_key(scale)
+        key = scales.key(scale)
         return self._once(self._labels, key, lambda: self.tree.cut(ladder_count(key, self.tree.n_atoms)))
 
     def _once(self, store: dict, key: float, compute) -> np.ndarray:
@@ -180,7 +178,7 @@ class PartField:
         painted = np.unique(pix[mask & (pix >= 0)])
         if len(painted) < 3:
             raise ValueError("The mask covers no visible part of the object: paint over the model itself.")
-        scale = float(np.clip(mask_scale(self.points.xyz[painted]), 0.0, 2.0))
+        scale = float(np.clip(mask_scale(self.points.xyz[painted]), 0.0, scales.COARSEST))
         feats = self.features(scale)
         sample = painted if len(painted) <= 512 else np.random.default_rng(0).choice(painted, 512, replace=False)
         f = feats[sample]

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from core.config import default_scales
+from core.scales import default_scales
 from core.loading import load_asset
 from core.parts import PartList
 from core.pipeline import Engine

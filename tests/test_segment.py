@@ -168,12 +168,32 @@ def test_group_table_takes_the_smallest_mask_that_reaches_the_scale():
     """Point 0 is in a small (0.2) and a large (1.0) mask, point 1 in the
     large one only, point 2 in none: below 0.2 point 0 is in the small mask,
     between 0.2 and 1 in the large one, past every mask in its largest."""
-    from core.pairs import group_table
+    from core.masks import group_table
 
     member = np.array([[True, True], [True, False], [False, False]])
     sorted_scales, table = group_table(member, np.array([1.0, 0.2]))
     assert sorted_scales.tolist() == [0.2, 1.0]
     assert table.tolist() == [[1, 0, 0], [0, 0, 0], [-1, -1, -1]]
+
+
+def test_the_mask_family_gives_nested_parts_by_scale():
+    """Six faces: the whole object (scale 2), its halves (1.0 and 0.8), and
+    a small part of the first half (0.3). Finer than every part each face is
+    in its smallest; between scales the small part joins its half; past the
+    halves, the whole object; the parts only merge as the scale grows."""
+    from core.geomasks import MaskParts
+
+    segments = np.array([[0, 0, 0, 0, 0, 0],
+                         [0, 0, 0, 1, 1, 1],
+                         [0, 0, -1, -1, -1, -1]])
+    family = MaskParts(segments, [np.array([2.0]), np.array([1.0, 0.8]), np.array([0.3])])
+    assert family.cached_scales == []
+    fine, middle, coarse = family.parts(0.0), family.parts(0.5), family.parts(1.5)
+    assert len(set(fine[:2])) == 1 and len(set(fine[2:3]) | set(fine[:2])) == 2 and len(set(fine)) == 3
+    assert middle.tolist() == [0, 0, 0, 1, 1, 1]
+    assert coarse.tolist() == [0] * 6
+    for finer, coarser in ((fine, middle), (middle, coarse)):
+        assert all(len(set(coarser[finer == p])) == 1 for p in set(finer))
 
 
 def test_the_fit_is_sized_by_the_view_holding_the_most_masks():

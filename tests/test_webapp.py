@@ -24,7 +24,7 @@ import trimesh
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from core.config import default_scales
+from core.scales import default_scales
 from core.loading import load_asset
 from tests.e2e.launch import ASSETS, call, named, parts_labels, running_app, shared_cache_dir
 from webapp.events import event_value

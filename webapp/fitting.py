@@ -21,7 +21,7 @@ import types
 
 import gradio as gr
 
-from core.config import default_scales
+from core.scales import default_scales
 from core.loading import InputError, load_asset
 
 from . import gpu

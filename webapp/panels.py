@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html
 
+from core.scales import COARSEST
+
 MAX_ROWS = 400
 """Rows shown in the parts table; the rest are summed up in one line."""
 
@@ -74,7 +76,7 @@ def count_plot(counts: dict, current: float | None = None, n_scales: int = 21):
         title={"text": title, "font": {"size": 13}, "x": 0.02},
         height=220, margin={"l": 40, "r": 36, "t": 32, "b": 36},
         modebar={"orientation": "v"},  # beside the plot, not over its title
-        xaxis={"title": {"text": "scale (fine to coarse)"}, "range": [-0.05, 2.05], "dtick": 0.5},
+        xaxis={"title": {"text": "scale (fine to coarse)"}, "range": [-0.05, COARSEST + 0.05], "dtick": 0.5},
         yaxis={"title": {"text": "parts"}, "rangemode": "tozero"},
         plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)", showlegend=False)
     return fig

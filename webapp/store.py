@@ -25,7 +25,7 @@ from concurrent.futures import Future
 
 import numpy as np
 
-from core.config import default_scales
+from core.scales import default_scales, key, snap
 from core.palette import inherited_colors, palette_colors
 
 from .payload import hex_colors, parts_entry
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 def ladder_order(scales: np.ndarray, first: float) -> list[float]:
     """The ladder's scales, ``first`` (snapped) first, then outwards from it."""
-    scales = [round(float(s), 3) for s in scales]
+    scales = [key(s) for s in scales]
     return sorted(scales, key=lambda s: (abs(s - first), s))
 
 
@@ -44,7 +44,8 @@ class Fitted:
 
     key : engine cache key (content and settings)
     asset : core.loading.Asset
-    field : core.pipeline.PartField, or geomasks.MaskParts for the first parts
+    field : core.scales.Parts: the fitted object (core.pipeline.PartField), or
+        the default masks' family (geomasks.MaskParts) for the first parts
     scales : (S,) float ladder the slider snaps to
     note : a few words the viewer's legend adds to every scale's parts, or None
     first : whether these are the first parts, from the masks (the ladder id says so)
@@ -81,7 +82,7 @@ class Fitted:
 
     def snap(self, scale: float) -> float:
         """The ladder scale nearest ``scale``."""
-        return round(float(self.scales[np.abs(self.scales - float(scale)).argmin()]), 3)
+        return snap(scale, self.scales)
 
     def result(self, scale: float) -> dict:
         """Labels and part sizes at the ladder scale nearest ``scale``:
