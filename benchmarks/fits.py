@@ -67,7 +67,9 @@ def run_one(root: str, model: int, seed: int, variants: list) -> list[dict]:
     from core.pipeline import Engine
     from core.settings import load_settings
 
-    from .psb import human_counts, human_segmentations, score, set_name
+    from core.metrics import human_counts, human_segmentations
+
+    from .psb import score, set_name
 
     asset = load_asset(os.path.join(root, "off", f"{model}.off"))
     humans = human_segmentations(root, model)

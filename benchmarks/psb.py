@@ -1,5 +1,5 @@
 """Quality and speed on the Princeton Segmentation Benchmark, beside the
-classical peer (``benchmarks.peer``).
+classical peer (``tests/peer.py``, shared with the tests).
 
     python -m benchmarks.psb --root ../shared/psb-dev [--seeds 0,1,2] [--ids 1,21] [--masks default] [--perturb] [--refine N]
 
@@ -40,30 +40,12 @@ import time
 
 import numpy as np
 
-from .metrics import part_miou, rand_index_error
+from core.metrics import category, human_counts, human_segmentations, part_miou, rand_index_error
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def human_segmentations(root: str, model: int) -> list[np.ndarray]:
-    files = sorted(glob.glob(os.path.join(root, "seg", str(model), f"{model}_*.seg")))
-    return [np.loadtxt(f, dtype=np.int64) for f in files]
-
-
-def human_counts(root: str) -> list[int]:
-    with open(os.path.join(root, "nSeg-ByModel.txt")) as f:
-        return [int(x) for x in f.read().split()]
-
-
-#: PSB's categories, by the first id of their 20 models
-CATEGORIES = {1: "human", 21: "cup", 41: "glasses", 61: "airplane", 81: "ant", 101: "chair", 121: "octopus",
-              141: "table", 161: "teddy", 181: "hand", 201: "plier", 221: "fish", 241: "bird", 261: "spring",
-              281: "armadillo", 301: "bust", 321: "mech", 341: "bearing", 361: "vase", 381: "fourleg"}
 PEER_COUNTS = tuple(range(2, 21))
-
-
-def category(model: int) -> str:
-    return CATEGORIES[(model - 1) // 20 * 20 + 1]
 
 
 def score(labels: np.ndarray, scales: np.ndarray, humans: list[np.ndarray], target: int) -> dict:
@@ -229,7 +211,7 @@ def run_seed(args, ids: list[int], seed: int) -> dict:
     """Every mesh through the command line and the peer with ``seed``: the report."""
     import trimesh
 
-    from .peer import segment as peer_segment
+    from tests.peer import segment as peer_segment
 
     counts = human_counts(args.root)
     rows = []

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from benchmarks.metrics import class_agnostic_miou
-from benchmarks.partobjaverse import INSTANCE_GT, SEMANTIC_GT, SEMANTIC_JSON, evaluate, layout_from_psb, read_layout
+from core.metrics import class_agnostic_miou
+from core.partobjaverse import INSTANCE_GT, SEMANTIC_GT, SEMANTIC_JSON, evaluate, layout_from_psb, read_layout
 from core.batch import MANIFEST, list_inputs, read_manifest, run_batch
 from core.raybatch import RAY_MISSING
 from core.config import FieldConfig, RenderConfig, SampleConfig, SegmentConfig

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from benchmarks.psb import human_segmentations
+from core.metrics import human_segmentations
 from core.geomasks import EMBEDDING_SIZE, geometry_segments
 from core import geometry
 from core.geometry import affinity, face_graph, shape_diameter, spectral_embedding

@@ -77,7 +77,7 @@ def test_a_fragment_joins_the_neighbour_it_shares_most_boundary_with():
 
 
 def test_the_peer_finds_the_boxes_and_the_table_legs_seeded():
-    from benchmarks.peer import segment
+    from tests.peer import segment
 
     def iou(a, b):
         return (a & b).sum() / (a | b).sum()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from benchmarks.metrics import average_precision, class_agnostic_miou, instance_map, semantic_miou
+from core.metrics import average_precision, class_agnostic_miou, instance_map, semantic_miou
 
 
 def a(*values):

@@ -15,7 +15,7 @@ k-means weighted by face area into k parts; a connected fragment under
 boundary with. Seeded: the k-means starts come from ``seed``, so the same
 seed gives the same labels.
 
-    python -m benchmarks.peer MESH K [--seed 0]
+    python -m tests.peer MESH K [--seed 0]
 """
 
 from __future__ import annotations

@@ -1,6 +1,11 @@
-"""Segmentation metrics of the Princeton Segmentation Benchmark, over faces."""
+"""Part segmentation scores, over faces: the Princeton Segmentation
+Benchmark's (with its files' readers) and PartObjaverse-Tiny's. Shared by
+the benchmarks and the tests."""
 
 from __future__ import annotations
+
+import glob
+import os
 
 import numpy as np
 
@@ -123,3 +128,28 @@ def instance_map(pred_sem: np.ndarray, pred_ins: np.ndarray, gt_sem: np.ndarray,
         hits.setdefault(c, []).append(hit)
     n_gt = {c: sum(ci == c for ci in gt_label.values()) for c in set(gt_label.values())}
     return float(np.mean([average_precision(hits[c], n_gt[c]) if hits[c] else 0.0 for c in n_gt]))
+
+
+# ------------------------------------------------- the Princeton benchmark
+
+def human_segmentations(root: str, model: int) -> list[np.ndarray]:
+    """Every human segmentation of PSB mesh ``model`` under ``root``: (F,) int64 each."""
+    files = sorted(glob.glob(os.path.join(root, "seg", str(model), f"{model}_*.seg")))
+    return [np.loadtxt(f, dtype=np.int64) for f in files]
+
+
+def human_counts(root: str) -> list[int]:
+    """nSeg-ByModel.txt: the part count people chose most, per mesh (model id - 1)."""
+    with open(os.path.join(root, "nSeg-ByModel.txt")) as f:
+        return [int(x) for x in f.read().split()]
+
+
+#: PSB's categories, by the first id of their 20 models
+CATEGORIES = {1: "human", 21: "cup", 41: "glasses", 61: "airplane", 81: "ant", 101: "chair", 121: "octopus",
+              141: "table", 161: "teddy", 181: "hand", 201: "plier", 221: "fish", 241: "bird", 261: "spring",
+              281: "armadillo", 301: "bust", 321: "mech", 341: "bearing", 361: "vase", 381: "fourleg"}
+
+
+def category(model: int) -> str:
+    """The PSB category of mesh ``model``."""
+    return CATEGORIES[(model - 1) // 20 * 20 + 1]
