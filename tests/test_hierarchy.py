@@ -4,7 +4,8 @@ peer the quality benchmark sets beside PartScope."""
 import numpy as np
 
 from core.clustering import join_fragments
-from core.hierarchy import LINEAR_COUNTS, STEPS, ladder_count, merge_tree
+from core.hierarchy import LINEAR_COUNTS, ladder_count, merge_tree
+from core.scales import default_scales
 from meshes import table, two_boxes
 
 
@@ -51,7 +52,7 @@ def test_parts_that_touch_nothing_still_merge_into_one():
 
 def test_the_ladder_adds_one_part_a_step_at_the_coarse_end():
     for n in (3, 15, 21, 30, 80):
-        counts = [ladder_count(2.0 - 0.1 * j, n) for j in range(STEPS)]
+        counts = [ladder_count(s, n) for s in default_scales()[::-1]]
         assert counts[0] == 1 and counts[-1] == n
         assert counts[:min(n, LINEAR_COUNTS)] == list(range(1, min(n, LINEAR_COUNTS) + 1))
         upto = counts.index(n)  # one part more at least every step until every atom shows
