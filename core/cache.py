@@ -14,7 +14,8 @@ import os
 import pickle
 
 from .loading import Asset
-from .pipeline import Engine, PartField
+from .partfield import PartField
+from .pipeline import Engine
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ from embreex import rtcore_scene
 from embreex.mesh_construction import TriangleMesh
 
 from .config import RenderConfig
-from .loading import Asset, surface_color
+from .loading import Asset
+from .looks import surface_color
 from .sampling import face_normals
 
 BACKGROUND = 255

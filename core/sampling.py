@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .loading import Asset, surface_color
+from .loading import Asset
+from .looks import surface_color
 
 
 @dataclass

@@ -231,7 +231,7 @@ def pieces(asset) -> int:
 
 def surface_colors(asset, points: np.ndarray) -> np.ndarray:
     """(n, 3) uint8 colour of ``asset`` at the surface point closest to each of ``points``."""
-    from core.loading import surface_color
+    from core.looks import surface_color
 
     closest, _, face = trimesh.proximity.closest_point(asset.mesh, points)
     bary = trimesh.triangles.points_to_barycentric(asset.mesh.triangles[face], closest)

@@ -11,7 +11,8 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from tests.corpus import build_cases, compare, differences, write_case
-from core.loading import InputError, load_asset, surface_color
+from core.loading import InputError, load_asset
+from core.looks import surface_color
 from core.topology import edge_pairs, split_connected, texture_islands
 
 CASES = {case.name: case for case in build_cases()}

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from core.loading import InputError, load_asset, surface_color
+from core.loading import InputError, load_asset
+from core.looks import surface_color
 from core.sampling import sample_points
 from meshes import PSB, textured_scene, two_boxes
 

@@ -113,7 +113,7 @@ def test_two_separate_boxes_are_two_parts_then_one(tmp_path):
 
 
 def test_packed_state_round_trip(table_fit):
-    from core.pipeline import PartField
+    from core.partfield import PartField
 
     field, _ = table_fit
     state = field.to_state()

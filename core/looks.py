@@ -1,0 +1,108 @@
+"""What a surface looks like, read from a file's meshes: textures and corner
+UVs, base colors (a glTF material's factor times the vertex colors, an OBJ
+material's diffuse color, PLY/OFF face or vertex colors), and the color at
+any point of a face."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import trimesh
+
+if TYPE_CHECKING:
+    from .loading import Asset
+
+def looks(meshes: list) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+    """Every mesh's look (``appearance``), joined: the textures, (F,) int32
+    texture of each face (-1 none), (F, 3, 2) float32 corner uv and (F, 3, 4)
+    uint8 corner color."""
+    textures, mat_ids, uvs, colors = [], [], [], []
+    for m in meshes:
+        tex, uv, color = appearance(m)
+        if tex is not None:
+            textures.append(tex)
+        mat_ids.append(np.full(len(m.faces), len(textures) - 1 if tex is not None else -1, np.int32))
+        uvs.append(uv)
+        colors.append(color)
+    return (textures, np.concatenate(mat_ids), np.concatenate(uvs).astype(np.float32),
+            np.concatenate(colors).astype(np.uint8))
+
+
+def appearance(m: trimesh.Trimesh):
+    """Texture image (h, w, 4) uint8 or None, (F, 3, 2) corner uv, (F, 3, 4)
+    corner color: the material's base color times the vertex colors (glTF's
+    COLOR_0), the texture's tint where there is one."""
+    n = len(m.faces)
+    uv = np.full((n, 3, 2), np.nan, np.float32)
+    color = np.full((n, 3, 4), 200, np.uint8)
+    color[..., 3] = 255
+    visual = m.visual
+    tex = None
+    if isinstance(visual, trimesh.visual.TextureVisuals):
+        material = visual.material
+        vertex = visual.vertex_attributes.get("color")
+        if vertex is not None and len(vertex) == len(m.vertices):
+            tint = trimesh.visual.color.to_rgba(np.asarray(vertex))[m.faces].astype(np.float64)
+            color = np.round(tint * material_color(material) / 255.0).astype(np.uint8)
+        else:
+            color[:] = material_color(material)
+        image = getattr(material, "image", None)
+        if image is None:
+            image = getattr(material, "baseColorTexture", None)
+        if image is not None and visual.uv is not None and len(visual.uv) == len(m.vertices):
+            tex = np.asarray(image.convert("RGBA"), dtype=np.uint8)
+            uv = np.asarray(visual.uv, np.float32)[m.faces]
+    elif isinstance(visual, trimesh.visual.ColorVisuals) and visual.defined:
+        if visual.kind == "vertex":
+            color = np.asarray(visual.vertex_colors, np.uint8)[m.faces]
+        elif visual.kind == "face":
+            color = np.repeat(np.asarray(visual.face_colors, np.uint8)[:, None], 3, axis=1)
+    return tex, uv, color
+
+
+def keep_vertex_colors(placed: trimesh.Trimesh, original) -> trimesh.Trimesh:
+    """``placed`` (a mesh of ``scene.dump()``) with the vertex colors of a
+    textured or material-colored ``original`` that the copy lost (glTF
+    COLOR_0 beside a material, which trimesh keeps as a vertex attribute)."""
+    color = getattr(getattr(original, "visual", None), "vertex_attributes", {}).get("color")
+    if (isinstance(placed.visual, trimesh.visual.TextureVisuals) and color is not None
+            and len(color) == len(placed.vertices)):
+        placed.visual.vertex_attributes["color"] = color
+    return placed
+
+
+def material_color(material) -> np.ndarray:
+    """(4,) uint8 base color of a trimesh material: a glTF material's
+    baseColorFactor, white where the file leaves it out (glTF's default);
+    an OBJ material's diffuse color."""
+    if isinstance(material, trimesh.visual.material.PBRMaterial):
+        factor = material.baseColorFactor
+        return np.full(4, 255, np.uint8) if factor is None else trimesh.visual.color.to_rgba(factor)
+    return trimesh.visual.color.to_rgba(material.main_color)
+
+
+def surface_color(asset: Asset, face: np.ndarray, bary: np.ndarray) -> np.ndarray:
+    """Color where a point lies on the surface.
+
+    face : (n,) int face indices
+    bary : (n, 3) float barycentric weights of the face's corners
+    returns (n, 3) uint8 RGB: texture (nearest texel, wrapped, times the
+    corner tint) where the face has one, else the interpolated corner color.
+    """
+    face = np.asarray(face)
+    bary = np.asarray(bary, dtype=np.float32)
+    rgba = np.einsum("nk,nkc->nc", bary, asset.corner_color[face].astype(np.float32))
+    mat = asset.face_material[face]
+    for t, image in enumerate(asset.textures):
+        sel = np.nonzero(mat == t)[0]
+        if not len(sel):
+            continue
+        uv = np.einsum("nk,nkc->nc", bary[sel], asset.corner_uv[face[sel]])
+        uv = np.nan_to_num(uv)
+        uv -= np.floor(uv + 1e-6)  # wrapped; within 1e-6 below a whole number counts as on it (quantized files)
+        h, w = image.shape[:2]
+        col = np.clip((uv[:, 0] * (w - 1)).round().astype(np.int64), 0, w - 1)
+        row = np.clip(((1.0 - uv[:, 1]) * (h - 1)).round().astype(np.int64), 0, h - 1)
+        rgba[sel] = image[row, col].astype(np.float32) * rgba[sel] / 255.0
+    return np.clip(rgba[:, :3], 0, 255).astype(np.uint8)

@@ -1,0 +1,239 @@
+"""A fitted object (``PartField``): the scale field over its sampled points,
+features at any scale, and the parts at any scale as the cuts of one part
+tree (``hierarchy``), with the interactions of method.md §9: the part
+under a click, the part a painted mask implies."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from . import scales
+from .clustering import cluster_points, split_regions, vote_donors, vote_faces
+from .config import SegmentConfig
+from .field import ScaleField, ScaleTransform, field_features
+from .geometry import surface_links
+from .geomasks import MaskParts
+from .hierarchy import ATOM_CLUSTERS, MergeTree, ladder_count, merge_tree, overlay
+from .loading import Asset
+from .sampling import Points
+from .scales import default_scales
+
+
+@dataclass
+class PartField:
+    """A fitted object: features at any scale, parts at any scale.
+
+    asset : Asset
+    points : Points, the sampled points the field is defined on
+    model, transform : the trained field and its scale transform
+    backbone : (N, B) float32 per-point backbone features or None
+    config : SegmentConfig it was fitted with
+    seconds : dict of stage -> wall seconds of the fit
+    family : geomasks.MaskParts, the default masks' nested family, or None (SAM masks)
+    partitions : (K, F) int8 k-means partitions of the embedding (``geomasks.kmeans_partitions``)
+        or None; the part hierarchy's ensemble
+    """
+
+    asset: Asset
+    points: Points
+    model: ScaleField
+    transform: ScaleTransform
+    backbone: np.ndarray | None
+    config: SegmentConfig
+    seconds: dict = field(default_factory=dict)
+    family: MaskParts | None = None
+    partitions: np.ndarray | None = None
+    _labels: dict = field(default_factory=dict, repr=False)
+    _cuts: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _renderer: object = field(default=None, repr=False)
+    _links: np.ndarray | None = field(default=None, repr=False)
+    _donors: np.ndarray | None = field(default=None, repr=False)
+    _tree: MergeTree | None = field(default=None, repr=False)
+
+    def features(self, scale: float) -> np.ndarray:
+        """(N, D) float32 point features at ``scale``."""
+        return field_features(self.model, self.transform, self.points, scale, self.backbone)
+
+    def point_labels(self, scale: float) -> np.ndarray:
+        """(N,) int32 cluster of every sampled point at ``scale``."""
+        return cluster_points(self.features(scale), self.points.xyz, self.config.cluster)
+
+    def cut(self, scale: float, point_labels: np.ndarray | None = None) -> np.ndarray:
+        """(F,) int32 parts of the features at ``scale`` alone: HDBSCAN's
+        clusters (``point_labels`` when already clustered), faces voting, a
+        part spread over separate regions of one surface split into one part
+        per region. The finest of them (scale 0) are atoms of ``tree``.
+        Computed once per scale (rounded to 0.001), then cached."""
+        key = scales.key(scale)
+
+        def compute():
+            mesh = self.asset.mesh
+            labels = vote_faces(self.point_labels(key) if point_labels is None else point_labels,
+                                self.points.face, self.donors)
+            return split_regions(labels, self.links, mesh.triangles_center, mesh.area_faces, self.min_share)
+
+        return self._once(self._cuts, key, compute)
+
+    @property
+    def min_share(self) -> float:
+        """Share of the surface under which a region is a fragment: one HDBSCAN cluster's worth of points."""
+        return self.config.cluster.min_cluster_size / len(self.points)
+
+    @property
+    def tree(self) -> MergeTree:
+        """The part hierarchy (``hierarchy``), grown once on first use: atoms
+        from the field's finest cut and the family's finest parts, each cut
+        again by the k-means partition at ATOM_CLUSTERS; merged by
+        co-association over ``partitions`` (without them, over the field's
+        own cuts at the ladder scales)."""
+        if self._tree is None:
+            area = self.asset.mesh.area_faces
+            coarse = overlay([self.cut(0.0)] + ([self.family.parts(0.0)] if self.family is not None else []),
+                             self.links, area, self.min_share)
+            ensemble, atoms = self.partitions, coarse
+            if ensemble is None or not len(ensemble):
+                ensemble = np.stack([self.cut(s) for s in default_scales()])
+            else:  # row k - 2 holds k clusters
+                atoms = overlay([coarse, ensemble[min(ATOM_CLUSTERS - 2, len(ensemble) - 1)]], self.links, area,
+                                self.min_share)
+            within = np.zeros((atoms.max() + 1, coarse.max() + 1))
+            np.add.at(within, (atoms, coarse), area)
+            tree = merge_tree(atoms, ensemble, area, self.links, group=within.argmax(axis=1))
+            with self._lock:
+                self._tree = self._tree or tree
+        return self._tree
+
+    def parts(self, scale: float) -> np.ndarray:
+        """(F,) int32 face labels at ``scale``, contiguous from 0, largest
+        first: the cut of ``tree`` with ``hierarchy.ladder_count`` parts, so
+        the ladder (0, 0.1, ..., 2; other scales snap to its nearest step)
+        runs from every atom at 0 to one part at 2, and a coarser scale only
+        merges parts. Computed once per scale (rounded to 0.001), then cached."""
+        key = scales.key(scale)
+        return self._once(self._labels, key, lambda: self.tree.cut(ladder_count(key, self.tree.n_atoms)))
+
+    def _once(self, store: dict, key: float, compute) -> np.ndarray:
+        """``store[key]``, made by ``compute()`` the first time."""
+        with self._lock:
+            cached = store.get(key)
+        if cached is None:
+            cached = compute()
+            with self._lock:
+                store[key] = cached
+        return cached
+
+    def ladder(self, scales=None) -> np.ndarray:
+        """(S, F) int32 face labels at every scale (default 0, 0.1, ..., 2),
+        cuts of one tree (``tree``)."""
+        scales = default_scales() if scales is None else scales
+        return np.stack([self.parts(s) for s in scales])
+
+    def select(self, face: int, scale: float) -> np.ndarray:
+        """(F,) bool: the part of ``face`` at ``scale`` (SAMPart3D's click plus
+        scale); over the ladder's scales it only grows, as the parts nest."""
+        if not 0 <= int(face) < self.asset.n_faces:
+            raise ValueError(f"Face {face} is not on this object (it has {self.asset.n_faces} faces).")
+        labels = self.parts(scale)
+        return labels == labels[face]
+
+    def from_mask(self, camera, mask: np.ndarray, threshold: float = 0.5) -> tuple[np.ndarray, float]:
+        """A part from a 2D mask drawn on a view (SAMPart3D's mask prompt).
+
+        camera : rendering.Camera of the view the mask was drawn on
+        mask : (H, W) bool, the painted pixels
+        returns ((F,) bool faces of the part, the scale the mask implies):
+        the scale is the mask-scale formula over the 3D points under the
+        paint; the part is every point whose feature at that scale lies
+        within ``threshold`` of the painted points' central feature.
+        """
+        from scipy.spatial import cKDTree
+
+        from .masks import mask_scale, pixel_points
+
+        mask = np.asarray(mask, bool)
+        if mask.shape != (camera.resolution, camera.resolution):
+            raise ValueError(f"The mask is {mask.shape[1]}x{mask.shape[0]} pixels but the view is "
+                             f"{camera.resolution}x{camera.resolution}.")
+        view = self.renderer.render(camera, shade=False)
+        pix = pixel_points(view, cKDTree(self.points.xyz), self.config.masks.pixel_radius)
+        painted = np.unique(pix[mask & (pix >= 0)])
+        if len(painted) < 3:
+            raise ValueError("The mask covers no visible part of the object: paint over the model itself.")
+        scale = float(np.clip(mask_scale(self.points.xyz[painted]), 0.0, scales.COARSEST))
+        feats = self.features(scale)
+        sample = painted if len(painted) <= 512 else np.random.default_rng(0).choice(painted, 512, replace=False)
+        f = feats[sample]
+        center = f[np.argmin(np.linalg.norm(f[:, None] - f[None], axis=-1).sum(axis=1))]
+        chosen = np.linalg.norm(feats - center, axis=1) < threshold
+        votes = np.bincount(self.points.face[chosen], minlength=self.asset.n_faces)
+        total = np.bincount(self.points.face, minlength=self.asset.n_faces)
+        faces = votes * 2 > total
+        # faces without samples follow their nearest sampled face
+        empty = total == 0
+        if empty.any() and (~empty).any():
+            _, nn = cKDTree(self.asset.mesh.triangles_center[~empty]).query(self.asset.mesh.triangles_center[empty])
+            faces[empty] = faces[~empty][nn]
+        return faces, scale
+
+    @property
+    def renderer(self):
+        """The ray-casting scene of this object, built once on first use."""
+        if self._renderer is None:
+            from .rendering import Renderer
+
+            self._renderer = Renderer(self.asset)
+        return self._renderer
+
+    @property
+    def links(self) -> np.ndarray:
+        """(E, 2) faces that touch (``geometry.surface_links``), found once on first use."""
+        if self._links is None:
+            self._links = surface_links(self.asset.mesh)
+        return self._links
+
+    @property
+    def donors(self) -> np.ndarray:
+        """(F,) int face whose vote each face takes (``clustering.vote_donors``), found once."""
+        if self._donors is None:
+            self._donors = vote_donors(self.points.face, self.asset.mesh.triangles_center)
+        return self._donors
+
+    @property
+    def cached_scales(self) -> list[float]:
+        with self._lock:
+            return sorted(self._labels)
+
+    # -- packing, for disk caches and session state ------------------------
+    def to_state(self) -> dict:
+        """Plain numpy/py state (no tensors); ``PartField.from_state`` rebuilds it."""
+        with self._lock:
+            labels = dict(self._labels)
+        return {
+            "points": {k: getattr(self.points, k) for k in ("xyz", "face", "normal", "color")},
+            "weights": {k: v.detach().cpu().numpy() for k, v in self.model.state_dict().items()},
+            "backbone_dim": 0 if self.backbone is None else int(self.backbone.shape[1]),
+            "backbone": self.backbone,
+            "quantiles": self.transform.quantiles,
+            "config": self.config,
+            "seconds": dict(self.seconds),
+            "labels": labels,
+            "family": None if self.family is None else (self.family.segments, self.family.scales),
+            "partitions": self.partitions,
+        }
+
+    @classmethod
+    def from_state(cls, asset: Asset, state: dict) -> "PartField":
+        cfg = state["config"]
+        model = ScaleField(cfg.field, state["backbone_dim"])
+        model.load_state_dict({k: torch.as_tensor(v) for k, v in state["weights"].items()}, strict=True)
+        family = None if state["family"] is None else MaskParts(*state["family"])
+        pf = cls(asset=asset, points=Points(**state["points"]), model=model.eval(),
+                 transform=ScaleTransform(state["quantiles"]), backbone=state["backbone"],
+                 config=cfg, seconds=dict(state["seconds"]), family=family, partitions=state["partitions"])
+        pf._labels.update(state["labels"])
+        return pf
