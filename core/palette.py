@@ -37,7 +37,7 @@ def inherited_colors(labels: np.ndarray, area: np.ndarray, parent=None) -> np.nd
     scales, so a person sees what merged when the slider moves.
 
     Each part's parent is the coarser part that holds most of its area; the
-    largest part of each parent keeps the parent's color, every other part
+    part with the largest piece of each parent keeps the parent's color, every other part
     takes the first palette color that no part here has. Without a parent,
     part k gets color k.
 
@@ -57,8 +57,9 @@ def inherited_colors(labels: np.ndarray, area: np.ndarray, parent=None) -> np.nd
     first = best[np.r_[True, part[best][1:] != part[best][:-1]]]
     parent_of = np.empty(n, np.int64)
     parent_of[part[first]] = owner[first]
-    size = np.bincount(labels, weights=area, minlength=n)
-    order = np.lexsort((np.arange(n), -size, parent_of))  # per parent, its largest part first
+    piece = np.zeros(n)
+    piece[part[first]] = overlap[first]  # each part's area inside its parent
+    order = np.lexsort((np.arange(n), -piece, parent_of))  # per parent, its largest piece first
     keeps = order[np.r_[True, parent_of[order][1:] != parent_of[order][:-1]]]
     index = np.full(n, -1, np.int64)
     index[keeps] = parent_index[parent_of[keeps]]

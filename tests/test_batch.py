@@ -25,7 +25,7 @@ from core.settings import Settings
 from meshes import PSB
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCALES = [0.0, 1.0, 2.0]
+SCALES = [0.0, 1.8, 1.9, 2.0]  # every atom, 3 parts, 2 parts, 1 part
 
 
 def tiny_config() -> SegmentConfig:
@@ -78,7 +78,7 @@ def write_object(root, uid: str, wrong_gt: bool = False) -> None:
             scene.add_geometry(m, node_name=f"part{k}")
     path = os.path.join(root, "PartObjaverse-Tiny_mesh", f"{uid}.glb")
     scene.export(path)
-    centers = trimesh.load(path).dump(concatenate=True).triangles_center
+    centers = trimesh.load(path).to_geometry().triangles_center
     instance = np.full(len(centers), -1)
     for k, ((extents, center), _) in enumerate(parts):
         inside = (np.abs(centers - center) <= np.array(extents) / 2 + 1e-6).all(axis=1)
@@ -166,10 +166,10 @@ def test_batch_writes_every_object_and_one_failure_stops_nothing(local_run):
         assert record["digest"] == hashlib.sha256(open(path, "rb").read()).hexdigest()[:32]
         data = np.load(os.path.join(out, uid, "labels.npz"))
         labels = data["face_labels"]
-        assert data["scales"].tolist() == SCALES
-        assert labels.shape == (3, load_asset(path).n_faces) and labels.min() == 0
+        np.testing.assert_allclose(data["scales"], SCALES, rtol=1e-6)
+        assert labels.shape == (len(SCALES), load_asset(path).n_faces) and labels.min() == 0
         assert record["parts"] == [int(l.max()) + 1 for l in labels]
-        for s in ("0.00", "1.00", "2.00"):
+        for s in ("0.00", "1.80", "1.90", "2.00"):
             assert os.path.isfile(os.path.join(out, uid, f"parts_scale_{s}.glb"))
         assert json.load(open(os.path.join(out, uid, "run.json")))["faces"] == labels.shape[1]
     broken = records[os.path.join(local_run["meshes"], "broken.glb")]
@@ -207,7 +207,7 @@ def test_harness_scores_the_built_dataset(local_run):
     whose ground truth is 3 faces short, is left out with a sentence."""
     root, out = local_run["root"], local_run["out"]
     report = evaluate(root, out, config=tiny_config(), settings=settings(local_run["cache"]), scales=SCALES,
-                      fixed_scale=1.0, progress=False)
+                      fixed_scale=1.8, progress=False)
     assert report["ran_now"] == 0 and report["scored"] == 2 and report["objects"] == 3
     assert report["left_out"] == [{"uid": "ell", "why": report["left_out"][0]["why"]}]
     assert "its ground truth has" in report["left_out"][0]["why"]
@@ -263,7 +263,7 @@ def test_harness_names_parts_from_the_label_set(local_run, tmp_path):
         masks[name] = (face >= 0) & (gt_ins[np.maximum(face, 0)] == part)
     with FakeLLM(part_masks=masks, object_name="box and post") as fake:
         report = evaluate(root, str(tmp_path / "out"), config=tiny_config(),
-                          settings=settings(local_run["cache"], fake.base_url), scales=SCALES, fixed_scale=2.0,
+                          settings=settings(local_run["cache"], fake.base_url), scales=SCALES, fixed_scale=1.9,
                           name=True, progress=False)
     assert all('"Box", "Post"' in r.texts[1] for r in fake.part_requests())
     np.testing.assert_array_equal(np.load(tmp_path / "out" / "pair" / "semantic.npy"),

@@ -104,7 +104,7 @@ def test_name_writes_names_and_a_named_glb(tmp_path):
     post.apply_translation([2.0, 0.2, 0])
     trimesh.util.concatenate([box, post]).export(path)
     env = {"PARTSCOPE_CACHE_DIR": str(tmp_path / "cache"), "OPENAI_API_KEY": "sk-test-not-a-real-key"}
-    first = cli("segment", str(path), "--out", str(tmp_path / "seg"), "--scales", "0", env=env)
+    first = cli("segment", str(path), "--out", str(tmp_path / "seg"), "--scales", "1.9", env=env)  # two parts
     assert first.returncode == 0, first.stderr
     labels = np.load(tmp_path / "seg" / "labels.npz")["face_labels"][0]
     asset = load_asset(str(path))
@@ -118,7 +118,7 @@ def test_name_writes_names_and_a_named_glb(tmp_path):
         face = renderer.render(views.camera(part)).face
         masks[name] = (face >= 0) & (labels[np.maximum(face, 0)] == part)
     with FakeLLM(part_masks=masks, object_name="pair of boxes") as fake:
-        proc = cli("name", str(path), "--scale", "0", "--out", str(tmp_path / "named"),
+        proc = cli("name", str(path), "--scale", "1.9", "--out", str(tmp_path / "named"),
                    env={**env, "OPENAI_BASE_URL": fake.base_url})
     assert proc.returncode == 0, proc.stderr
     assert "fit cache hit" in proc.stderr

@@ -204,9 +204,11 @@ def test_a_painted_mask_gives_the_part_under_it(app, client, richest, tmp_path):
     expected = seen & selected[np.maximum(view.face, 0)]
     assert (orange & expected).sum() >= 0.8 * expected.sum()
 
-    # the selection becomes a part of its own
+    # the selection becomes a part of its own: exactly its faces, one label
     value = api(app, client, "add_selection")["view"]
-    assert value["parts"]["n_parts"] >= int(labels.max()) + 1 and value["selection"] is None
+    after = parts_labels(value)
+    assert value["selection"] is None and len(np.unique(after[selected])) == 1
+    assert np.array_equal(after == after[selected][0], selected)
 
 
 def test_bad_masks_get_sentences(app, client, richest, tmp_path):

@@ -320,13 +320,14 @@ def test_colours_carry_over_from_the_first_parts(app, page, tmp_path):
     colour of the first part it overlaps most (its largest piece does)."""
     _, url = app
     page.goto(url)
-    open_model(page, fresh_copy(os.path.join(ASSETS, "chair.glb"), tmp_path), state="first-parts")
+    path = fresh_copy(os.path.join(ASSETS, "chair.glb"), tmp_path)
+    open_model(page, path, state="first-parts")
     first = viewer_eval(page, "v.shown()")
     page.wait_for_selector(".ps-viewer[data-state=parts]", timeout=300_000)
     assert viewer_attr(page, "scale") == "0.5"
     now = viewer_eval(page, "v.shown()")
     before, after = np.array(first["labels"]), np.array(now["labels"])
-    area = load_asset(os.path.join(ASSETS, "chair.glb")).mesh.area_faces
+    area = load_asset(path).mesh.area_faces  # the nudged copy's faces
     for part in np.unique(before):
         children = np.unique(after[before == part])
         share = {c: area[(after == c) & (before == part)].sum() for c in children}
