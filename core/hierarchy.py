@@ -87,16 +87,7 @@ def merge_tree(atoms: np.ndarray, partitions: np.ndarray, area: np.ndarray, link
     that touch; group : (R,) int group of every atom, or None
     """
     n = int(atoms.max()) + 1
-    # area of every atom in every cluster of every partition, side by side
-    blocks = []
-    for part in np.asarray(partitions):
-        ids = np.unique(part, return_inverse=True)[1].ravel()
-        block = np.zeros((n, int(ids.max()) + 1))
-        np.add.at(block, (atoms, ids), area)
-        blocks.append(block)
-    votes = np.concatenate(blocks, axis=1)
-    size = np.maximum(votes[:, :blocks[0].shape[1]].sum(axis=1), 1e-300)
-    k = max(len(blocks), 1)
+    votes, size, k = _cluster_areas(atoms, n, partitions, area)
     group = np.full(n, -1) if group is None else np.asarray(group).copy()
     a, b = atoms[links[:, 0]], atoms[links[:, 1]]
     pairs = np.unique(np.sort(np.stack([a, b], axis=1)[a != b], axis=1), axis=0)
@@ -137,6 +128,19 @@ def merge_tree(atoms: np.ndarray, partitions: np.ndarray, area: np.ndarray, link
             x, y = min(i, other), max(i, other)
             heapq.heappush(heap, (cost(x, y), x, y, version[x], version[y]))
     return MergeTree(np.asarray(atoms, np.int32), np.asarray(merges, np.int32).reshape(-1, 2))
+
+
+def _cluster_areas(atoms: np.ndarray, n: int, partitions: np.ndarray, area: np.ndarray) -> tuple:
+    """(n, C) area of every atom in every cluster of every partition, side by
+    side; (n,) each atom's area; the number of partitions (at least 1)."""
+    blocks = []
+    for part in np.asarray(partitions):
+        ids = np.unique(part, return_inverse=True)[1].ravel()
+        block = np.zeros((n, int(ids.max()) + 1))
+        np.add.at(block, (atoms, ids), area)
+        blocks.append(block)
+    size = np.maximum(blocks[0].sum(axis=1), 1e-300)
+    return np.concatenate(blocks, axis=1), size, max(len(blocks), 1)
 
 
 def ladder_count(scale: float, n_atoms: int) -> int:
