@@ -106,17 +106,17 @@ class PartList:
         return bool(self._redo)
 
     def undo(self) -> bool:
-        if not self._undo:
-            return False
-        self._redo.append(self.state)
-        self.state = self._undo.pop()
-        return True
+        return self._step(self._undo, self._redo)
 
     def redo(self) -> bool:
-        if not self._redo:
+        return self._step(self._redo, self._undo)
+
+    def _step(self, back: list, forth: list) -> bool:
+        """The last state of ``back`` becomes the state; the state goes on ``forth``."""
+        if not back:
             return False
-        self._undo.append(self.state)
-        self.state = self._redo.pop()
+        forth.append(self.state)
+        self.state = back.pop()
         return True
 
     def reset(self, labels: np.ndarray, colors=None) -> PartState:

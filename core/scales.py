@@ -37,7 +37,7 @@ def steps_from_coarse(scale: float) -> int:
 
 
 class Parts(Protocol):
-    """Parts at any scale: what a fitted object (``pipeline.PartField``) and
+    """Parts at any scale: what a fitted object (``partfield.PartField``) and
     the default masks' family alone (``geomasks.MaskParts``, the first parts)
     both answer."""
 

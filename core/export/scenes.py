@@ -64,26 +64,14 @@ def segmented_scene(asset, face_labels, names=None, images: ImageBank | None = N
 def colored_scene(asset, face_labels, names=None, colors=None) -> trimesh.Scene:
     """The model split into parts, each painted one flat color.
 
-    Parameters
-    ----------
-    asset : core.loading.Asset
-        The loaded object; its ``source_meshes`` (file coordinates) are used.
-    face_labels : (F,) int
-        Part id per face in the contract order, contiguous from 0; -1 deletes
-        the face.
-    names : None, sequence or mapping, optional
-        Part names (see :func:`part_names`); default ``part_{k:02d}``.
-    colors : (P, 3) or (P, 4) uint8, optional
-        Color of each part id (P at least the number of parts); default
-        :func:`part_palette`.
-
-    Returns
-    -------
-    scene : trimesh.Scene
-        One node per non-empty part (see the module docstring), holding one
-        mesh with all the part's faces and a PBR material whose base color is
-        the part's color (named like the part, double-sided, not metallic).
-        Vertex normals are kept where every source mesh has them.
+    asset, face_labels, names : as :func:`segmented_scene`
+    colors : (P, 3) or (P, 4) uint8 color of each part id (P at least the
+        number of parts), or None for :func:`part_palette`
+    returns a trimesh.Scene with one node per non-empty part (see the module
+        docstring), holding one mesh with all the part's faces and a PBR
+        material whose base color is the part's color (named like the part,
+        double-sided, not metallic); vertex normals kept where every source
+        mesh has them.
     """
     t0 = time.perf_counter()
     labels, n_parts = _part_labels(asset, face_labels)
