@@ -166,7 +166,9 @@ def section_cli(args) -> dict:
     print(proc.stdout[-3000:], proc.stderr[-2000:] if proc.returncode else "", flush=True)
     if proc.returncode:
         raise RuntimeError(proc.stderr[-2000:])
-    with open(os.path.join(results, "psb-default.json")) as f:
+    from .psb import set_name
+
+    with open(os.path.join(results, f"psb-{set_name(args.psb)}-default-seed0.json")) as f:
         report = json.load(f)
     return {"summary": report["summary"], "walls": [m["wall_seconds"] for m in report["meshes"]],
             "stages": [m["stage_seconds"] for m in report["meshes"]]}
