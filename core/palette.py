@@ -37,9 +37,9 @@ def inherited_colors(labels: np.ndarray, area: np.ndarray, parent=None) -> np.nd
     scales, so a person sees what merged when the slider moves.
 
     Each part's parent is the coarser part that holds most of its area; the
-    part with the largest piece of each parent keeps the parent's color, every other part
-    takes the first palette color that no part here has. Without a parent,
-    part k gets color k.
+    part holding the largest piece of each parent keeps the parent's color,
+    every other part takes the first palette color that no part here has.
+    Without a parent, part k gets color k.
 
     labels : (F,) int part of every face, 0..P-1; area : (F,) face areas
     parent : None, or (parent labels (F,) int, (Q,) int their palette indices)
