@@ -48,6 +48,8 @@ import zlib
 import numpy as np
 from PIL import Image
 
+from core.scales import key as scale_key
+
 MAX_TEXTURE = 1024
 """Largest texture side sent to the browser (the downloads keep the originals)."""
 LADDER_WAIT_S = 15.0
@@ -83,7 +85,7 @@ def parts_entry(labels: np.ndarray, colors: list, faces, share, scale: float | N
     """
     n_parts = len(colors)
     dtype = "i4" if n_parts > np.iinfo(np.int16).max else "i2"
-    return {"scale": None if scale is None else round(float(scale), 3), "n_parts": n_parts,
+    return {"scale": None if scale is None else scale_key(scale), "n_parts": n_parts,
             "labels": deflated(labels, dtype), "dtype": dtype, "colors": list(colors),
             "faces": [int(x) for x in faces], "share": [round(float(x), 5) for x in share],
             "names": list(names) if names is not None else [None] * n_parts}
@@ -92,8 +94,8 @@ def parts_entry(labels: np.ndarray, colors: list, faces, share, scale: float | N
 def view_value(key: str, name: str, scales, scale: float, *, ladder: str | None = None, parts: dict | None = None,
                edited: bool = False, selection: dict | None = None, note: str | None = None) -> dict:
     """A viewer value (see the module docstring); ``selection`` from ``selection_of``."""
-    return {"key": key, "name": name, "ladder": ladder, "scales": [round(float(s), 3) for s in scales],
-            "scale": round(float(scale), 3), "edited": bool(edited), "parts": parts, "selection": selection,
+    return {"key": key, "name": name, "ladder": ladder, "scales": [scale_key(s) for s in scales],
+            "scale": scale_key(scale), "edited": bool(edited), "parts": parts, "selection": selection,
             "note": note}
 
 
