@@ -18,11 +18,17 @@ busy machine (benchmarks/results/threads.md measures the choices). So:
 
 ``PARTSCOPE_THREADS`` (``Settings.threads``) fixes the count instead; -1
 leaves the libraries as they are (for comparison only).
+
+A server's long work (a fit, a ladder) runs on threads that ``yield_cpu``
+puts below the threads that answer people (a slider move, a click), and
+below a browser on the same machine: on a busy machine the long work
+waits, not the person.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 _POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -47,6 +53,24 @@ def prepare(threads: int) -> None:
     for var in _POOLS:
         os.environ.setdefault(var, str(threads or cpu_count()))
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+BACKGROUND_NICE = 10
+"""How far ``yield_cpu`` lowers a thread (Linux nice steps: at 10 below, a
+thread gets about a tenth of a core that a normal thread also wants)."""
+
+
+def yield_cpu(steps: int = BACKGROUND_NICE) -> None:
+    """Lower the calling thread's CPU priority by ``steps`` nice steps (at
+    most to 19); threads it starts from now on, its pools' included, inherit
+    it. Only this thread: on Linux a nice value is a thread's own. Where the
+    system does not allow it, nothing changes."""
+    try:
+        tid = threading.get_native_id()
+        now = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(now + steps, 19))
+    except (AttributeError, OSError):  # not Linux-like, or not allowed
+        pass
 
 
 def free_cpus(window: float = 0.1) -> int:

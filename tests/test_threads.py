@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import threading
 
 import torch
 
@@ -42,3 +43,25 @@ def test_a_fixed_count_is_used_as_given():
         assert threads.use(-1) == -1 and torch.get_num_threads() == 1  # -1: left as it is
     finally:
         torch.set_num_threads(before)
+
+
+def test_long_work_yields_the_cpu_to_the_threads_that_answer_people():
+    def nice():
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    seen = {}
+
+    def long_work():
+        threads.yield_cpu()
+        seen["work"] = nice()
+        child = threading.Thread(target=lambda: seen.update(child=nice()))
+        child.start()
+        child.join()
+
+    before = nice()
+    worker = threading.Thread(target=long_work)
+    worker.start()
+    worker.join()
+    assert seen["work"] == min(before + threads.BACKGROUND_NICE, 19)
+    assert seen["child"] == seen["work"]  # its pools' threads too
+    assert nice() == before  # the caller's own threads keep their place

@@ -22,6 +22,7 @@ import types
 import gradio as gr
 
 from core.scales import default_scales
+from core.threads import yield_cpu
 from core.loading import InputError, load_asset
 
 from . import gpu
@@ -198,8 +199,10 @@ class Fitting:
         return job, True
 
     def _run(self, job: FitJob) -> None:
-        """The fit itself, on its own thread: keeps the result in memory and on
-        disk, then tells the job's followers."""
+        """The fit itself, on its own thread below the ones that answer people
+        (``yield_cpu``): keeps the result in memory and on disk, then tells
+        the job's followers."""
+        yield_cpu()
         try:
             t0 = time.perf_counter()
             field = gpu.fit(self.engine, job.asset, lambda stage, f: job.post(stage=stage, fraction=float(f)),

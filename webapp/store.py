@@ -26,6 +26,7 @@ from concurrent.futures import Future
 import numpy as np
 
 from core.scales import default_scales, key, snap
+from core.threads import yield_cpu
 from core.palette import inherited_colors, palette_colors
 
 from .payload import hex_colors, parts_entry
@@ -303,6 +304,7 @@ class FieldStore:
             return ladder_id in self._queued
 
     def _work(self) -> None:
+        yield_cpu()  # ladders fill in behind the people's requests
         while True:
             job = self._jobs.get()
             if job is None:
