@@ -31,10 +31,12 @@ import time
 
 import numpy as np
 
+from core import scales
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 EXAMPLES = ("table", "chair", "mug", "toy_car")
-DEFAULT_SCALE = 0.5  # webapp.app.DEFAULT_SCALE, without importing gradio here
+DEFAULT_SCALE = scales.DEFAULT  # webapp.app.DEFAULT_SCALE, without importing gradio here
 
 
 def one(path: str) -> dict:

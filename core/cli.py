@@ -13,7 +13,7 @@ import numpy as np
 
 from . import threads
 from .config import SegmentConfig
-from .scales import default_scales
+from .scales import DEFAULT, default_scales
 from .loading import InputError, load_asset
 from .settings import load_settings
 
@@ -158,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     for c in (segment, b):
         c.add_argument("--scales", help="comma-separated scales (default 0,0.1,...,2.0)")
-    name.add_argument("--scale", type=float, default=0.5, help="granularity to name (default 0.5)")
+    name.add_argument("--scale", type=float, default=DEFAULT, help=f"granularity to name (default {DEFAULT})")
     b.add_argument("--workers", type=int, default=1, help="objects at once: local processes, or a local Ray cluster's size (default 1)")
     b.add_argument("--cpus-per-object", type=int, default=1, help="threads (Ray: CPUs) per object (default 1)")
     b.add_argument("--gpus-per-object", type=float, default=0, help="GPUs per object, with --ray (default 0)")
@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run as Ray tasks: on a local cluster, or on the cluster at ADDRESS (auto, ray://...)")
     b.add_argument("--retries", type=int, default=2, help="tries again after a lost worker (default 2)")
     b.add_argument("--name", action="store_true", help="also name the parts (needs OPENAI_API_KEY or OPENAI_BASE_URL)")
-    b.add_argument("--name-scale", type=float, default=0.5, help="granularity to name (default 0.5)")
+    b.add_argument("--name-scale", type=float, default=DEFAULT, help=f"granularity to name (default {DEFAULT})")
     b.add_argument("--labels", help="JSON of allowed part names per object (e.g. PartObjaverse-Tiny_semantic.json); "
                                     "implies --name")
     return p

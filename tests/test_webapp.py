@@ -24,6 +24,7 @@ import trimesh
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+from core import scales
 from core.scales import default_scales
 from core.loading import load_asset
 from tests.e2e.launch import ASSETS, call, named, parts_labels, running_app, shared_cache_dir
@@ -88,7 +89,7 @@ def test_open_shows_parts_of_every_face(fitted):
         assert "Loading table.glb" in bars[0] and any("fitting the scale field" in bar.lower() for bar in bars)
         assert bars[-1] == "" and not fitted.steps[-1]["progress"]["visible"]  # gone once the parts show
     view = out["view"]
-    assert view["key"] == asset.digest and view["scale"] == pytest.approx(0.5) and not view["edited"]
+    assert view["key"] == asset.digest and view["scale"] == pytest.approx(scales.DEFAULT) and not view["edited"]
     labels = parts_labels(view)
     parts = view["parts"]
     assert len(labels) == asset.n_faces and labels.min() == 0

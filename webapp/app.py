@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from core import scales
 from core.cache import FitCache
 
 from .downloads import Downloads
@@ -34,7 +35,7 @@ from .page import EDIT_BUTTONS, SESSION_TTL_S, Page, build_page
 from .sessions import SessionStore, default_session_root, remove_session_folder
 from .store import FieldStore
 
-DEFAULT_SCALE = 0.5
+DEFAULT_SCALE = scales.DEFAULT
 """Granularity shown first after a fit: one of the paper's reference scales
 (0, 0.5, 1, 1.5, 2), fine enough to show parts on most objects."""
 
