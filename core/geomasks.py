@@ -22,6 +22,7 @@ from sklearn.cluster import KMeans
 
 from .clustering import relabel_by_size
 from .geometry import FaceGraph, face_graph, spectral_embedding
+from .hierarchy import ladder_count
 from .topology import split_connected, texture_islands
 from .loading import Asset
 from .config import MaskConfig
@@ -270,9 +271,13 @@ def default_layers(views: list[View], segments: np.ndarray) -> list[np.ndarray]:
 @dataclass
 class MaskParts:
     """Parts straight from the default masks' nested family, before the field
-    is fitted, by the one rule of groups (``masks.group_table``): at scale s
-    every face is in its smallest segment whose scale reaches s (past every
-    segment, its largest). A quick first answer.
+    is fitted. A quick first answer: the family's cuts by the one rule of
+    groups (``masks.group_table``: at 3D scale s every face is in its
+    smallest segment whose scale reaches s, past every segment its largest),
+    one per segment scale, each nested in the next; a slider step shows the
+    cut whose part count is nearest the part tree's at that step
+    (``hierarchy.ladder_count``), so a step shows about as many parts before
+    the fit as after it.
 
     segments : (L, F) int32 label layers (``geometry_segments``), -1 = none
     scales : per layer, (labels,) float 3D scale of each segment (``segment_scales``)
@@ -288,11 +293,13 @@ class MaskParts:
         return []
 
     def parts(self, scale: float) -> np.ndarray:
-        """(F,) int32 face labels at ``scale``, contiguous from 0, largest first."""
+        """(F,) int32 face labels at the slider's ``scale``, contiguous from 0, largest first."""
         if self._table is None:
             # one column per segment, layer by layer, so ties in size keep the layers' order
             member = np.concatenate([layer[:, None] == np.arange(int(layer.max()) + 1)[None]
                                      for layer in self.segments], axis=1)
-            self._table = group_table(member, np.concatenate([np.asarray(sc, np.float64) for sc in self.scales]))
-        sorted_scales, table = self._table
-        return relabel_by_size(table[:, np.count_nonzero(sorted_scales < scale)])
+            table = group_table(member, np.concatenate([np.asarray(sc, np.float64) for sc in self.scales]))[1]
+            self._table = table, np.array([np.count_nonzero(np.bincount(column + 1)) for column in table.T])
+        table, counts = self._table
+        want = ladder_count(scale, int(counts.max()))
+        return relabel_by_size(table[:, int(np.argmin(np.abs(counts - want)))])

@@ -180,7 +180,9 @@ def test_the_mask_family_gives_nested_parts_by_scale():
     """Six faces: the whole object (scale 2), its halves (1.0 and 0.8), and
     a small part of the first half (0.3). Finer than every part each face is
     in its smallest; between scales the small part joins its half; past the
-    halves, the whole object; the parts only merge as the scale grows."""
+    halves, the whole object; the parts only merge as the scale grows. The
+    slider's steps show these cuts by part count, as the part tree does:
+    three parts at the fine end, two and one at the two coarsest steps."""
     from core.geomasks import MaskParts
 
     segments = np.array([[0, 0, 0, 0, 0, 0],
@@ -188,10 +190,11 @@ def test_the_mask_family_gives_nested_parts_by_scale():
                          [0, 0, -1, -1, -1, -1]])
     family = MaskParts(segments, [np.array([2.0]), np.array([1.0, 0.8]), np.array([0.3])])
     assert family.cached_scales == []
-    fine, middle, coarse = family.parts(0.0), family.parts(0.5), family.parts(1.5)
+    fine, middle, coarse = family.parts(0.0), family.parts(1.9), family.parts(2.0)
     assert len(set(fine[:2])) == 1 and len(set(fine[2:3]) | set(fine[:2])) == 2 and len(set(fine)) == 3
     assert middle.tolist() == [0, 0, 0, 1, 1, 1]
     assert coarse.tolist() == [0] * 6
+    assert [int(family.parts(s).max()) + 1 for s in (0.5, 1.5, 1.8)] == [3, 3, 3]
     for finer, coarser in ((fine, middle), (middle, coarse)):
         assert all(len(set(coarser[finer == p])) == 1 for p in set(finer))
 
