@@ -36,8 +36,8 @@ from .sessions import SessionStore, default_session_root, remove_session_folder
 from .store import FieldStore
 
 DEFAULT_SCALE = scales.DEFAULT
-"""Granularity shown first after a fit: one of the paper's reference scales
-(0, 0.5, 1, 1.5, 2), fine enough to show parts on most objects."""
+"""Granularity shown first after a fit: the ladder step that matches
+people's parts best as one setting for every object (``core.scales.DEFAULT``)."""
 
 
 @dataclass(eq=False)
