@@ -36,7 +36,6 @@ from core import scales
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 EXAMPLES = ("table", "chair", "mug", "toy_car")
-DEFAULT_SCALE = scales.DEFAULT  # webapp.app.DEFAULT_SCALE, without importing gradio here
 
 
 def one(path: str) -> dict:
@@ -58,12 +57,12 @@ def one(path: str) -> dict:
     asset = load_asset(path)
 
     def preview(family):
-        Fitted("first", asset, family).result(DEFAULT_SCALE)
+        Fitted("first", asset, family).result(scales.DEFAULT)
         marks["first_parts"] = time.perf_counter() - start
 
     field = engine.fit(asset, preview=preview)
     marks["fitted_field"] = time.perf_counter() - start
-    Fitted("field", asset, field).result(DEFAULT_SCALE)
+    Fitted("field", asset, field).result(scales.DEFAULT)
     marks["field_parts"] = time.perf_counter() - start
     return {"faces": asset.n_faces, **marks, "stages": {k: round(v, 3) for k, v in field.seconds.items()}}
 

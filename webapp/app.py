@@ -35,10 +35,6 @@ from .page import EDIT_BUTTONS, SESSION_TTL_S, Page, build_page
 from .sessions import SessionStore, default_session_root, remove_session_folder
 from .store import FieldStore
 
-DEFAULT_SCALE = scales.DEFAULT
-"""Granularity shown first after a fit: the ladder step that matches
-people's parts best as one setting for every object (``core.scales.DEFAULT``)."""
-
 
 @dataclass(eq=False)
 class PartScopeApp:
@@ -58,7 +54,7 @@ class PartScopeApp:
 
 
 def build_demo(engine, *, cache: FitCache | None | bool = True, store: FieldStore | None = None,
-               default_scale: float = DEFAULT_SCALE, session_root: str | None = None,
+               default_scale: float = scales.DEFAULT, session_root: str | None = None,
                max_upload_mb: float | None = None, memory_slots: int = 6) -> gr.Blocks:
     """The PartScope app over ``engine`` (a ``core.pipeline.Engine``).
 
