@@ -13,7 +13,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .config import ClusterConfig
-from .topology import split_connected
+from .topology import first_seen, split_connected
 
 log = logging.getLogger(__name__)
 
@@ -134,16 +134,19 @@ def split_regions(labels: np.ndarray, links: np.ndarray, face_centers: np.ndarra
 
 
 def join_fragments(labels: np.ndarray, links: np.ndarray, weight: np.ndarray, area: np.ndarray,
-                   min_share: float) -> np.ndarray:
+                   min_share: float, order: np.ndarray | None = None) -> np.ndarray:
     """(F,) int32 connected parts numbered from 0: every connected region of
     ``labels`` is a part, and one under ``min_share`` of the surface area
     joins the neighbour it shares the most boundary ``weight`` with (the
     smallest first, until none is left that has a neighbour).
 
     labels : (F,) int; links : (E, 2) faces that touch; weight : (E,) boundary
-    weight of each link (its length, or 1); area : (F,) face areas
+    weight of each link (its length, or 1); area : (F,) face areas; order :
+    (F,) faces, the regions numbered as their first faces come in it (ties
+    fall to the lower number; default: the faces' own order)
     """
     region = split_connected(np.asarray(labels), links)
+    region = np.argsort(first_seen(region, order))[region]
     n = int(region.max()) + 1
     size = np.bincount(region, area, n)
     a, b = region[links[:, 0]], region[links[:, 1]]

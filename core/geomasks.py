@@ -23,7 +23,8 @@ from sklearn.cluster import KMeans
 from .clustering import relabel_by_size
 from .geometry import FaceGraph, face_graph, spectral_embedding
 from .hierarchy import ladder_count
-from .topology import split_connected, texture_islands
+from .sampling import node_order
+from .topology import first_seen, split_connected, texture_islands
 from .loading import Asset
 from .config import MaskConfig
 from .masks import ViewMasks, group_scales, group_table, object_box
@@ -86,13 +87,16 @@ def boundary_costs(labels: np.ndarray, graph: FaceGraph, weighted_length: np.nda
     return np.where(smaller > 0, length / np.sqrt(np.maximum(smaller, 1e-300)), 0.0)
 
 
-def kmeans_partitions(embedding: np.ndarray, graph: FaceGraph, seed: int = 0) -> np.ndarray:
+def kmeans_partitions(embedding: np.ndarray, graph: FaceGraph, seed: int = 0,
+                      order: np.ndarray | None = None) -> np.ndarray:
     """(K, F) int8 cluster of every face in the k-means of the embedding for
     every k in GRANULARITIES (fewer where the patches run out): the
     partitions the candidate parts are cut from, and the ensemble the part
-    hierarchy weighs (``hierarchy.merge_tree``)."""
+    hierarchy weighs (``hierarchy.merge_tree``). order : (F,) the faces in
+    the order k-means sees them (``sampling.node_order``; default by index)."""
     rng = np.random.default_rng(seed)
     nodes = np.unique(graph.patch, return_index=True)[1]  # a patch's faces share their embedding
+    nodes = nodes[first_seen(graph.patch, order)]
     fit_on = embedding[nodes if len(nodes) <= KMEANS_SAMPLE else rng.choice(nodes, KMEANS_SAMPLE, replace=False)]
     out = []
     for k in GRANULARITIES:
@@ -174,10 +178,10 @@ def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = Non
     MIN_ISLAND_SHARE of the surface is judged by its boundary like any
     candidate), then the embedding's candidates (from ``partitions``, its
     k-means, made here when not given)."""
-    mesh = asset.mesh
+    mesh, order = asset.mesh, node_order(asset)
     graph = graph or face_graph(mesh)
     if embedding is None:
-        embedding = spectral_embedding(mesh, graph, EMBEDDING_SIZE)
+        embedding = spectral_embedding(mesh, graph, EMBEDDING_SIZE, order=order)
     area = np.asarray(mesh.area_faces, np.float64)
     weighted_length = crease_weight(graph) * graph.length
 
@@ -192,7 +196,7 @@ def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = Non
         candidates, which = label_parts(islands, area, MIN_ISLAND_SHARE)
         costs = [boundary_costs(islands, graph, weighted_length, area)[which]]
     if partitions is None:
-        partitions = kmeans_partitions(embedding, graph, seed)
+        partitions = kmeans_partitions(embedding, graph, seed, order)
     found, found_costs = candidate_parts(partitions, graph, area, weighted_length)
     candidates += found
     costs = np.concatenate(costs + [found_costs])

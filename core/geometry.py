@@ -15,12 +15,17 @@ from scipy.spatial import cKDTree
 
 from .rendering import cast, ray_scene
 from .sampling import face_normals
-from .topology import edge_pairs, split_connected
+from .topology import edge_pairs, first_seen, split_connected
 
 log = logging.getLogger(__name__)
 
 #: Change of log thickness between neighbors that weakens their link by 1/e.
 THICKNESS_SCALE = 0.05
+#: A shape-diameter ray goes on through another piece's face this near its
+#: start, in model diagonals: pieces that touch face to face overlap by up to
+#: a quantization step once a file's positions are quantized (Draco's 11 bits
+#: over the model's size: 5e-4), and that face is not the far side of the part.
+TOUCH = 1e-3
 #: Above this many faces, the shape diameter and the spectral embedding are
 #: computed per patch of neighbouring faces (about PATCHES of them) and copied
 #: to the patch's faces: on an 800k-face scan the embedding alone took 220 s
@@ -86,7 +91,7 @@ def face_graph(mesh, workers: int = 1) -> FaceGraph:
     # each patch's largest face stands for it (every face, below MAX_FACES)
     order = np.lexsort((-area, patch))
     first = order[np.unique(patch[order], return_index=True)[1]]
-    diameter = shape_diameter(mesh, faces=first, workers=workers)[patch]
+    diameter = shape_diameter(mesh, faces=first, piece=piece, workers=workers)[patch]
     thickness = smooth(np.log(np.maximum(diameter, 1e-6)), pairs, n_faces)
     return FaceGraph(pairs=pairs, angle=1.0 - cos, concave=concave, length=scale,
                      piece=piece, thickness=thickness, patch=patch)
@@ -150,7 +155,8 @@ def grid_cells(centroids: np.ndarray, size: float) -> np.ndarray:
 
 
 def shape_diameter(mesh, n_rays: int = 32, cone_deg: float = 60.0, seed: int = 0,
-                   faces: np.ndarray | None = None, workers: int = 1) -> np.ndarray:
+                   faces: np.ndarray | None = None, piece: np.ndarray | None = None,
+                   workers: int = 1) -> np.ndarray:
     """(F,) float64 shape diameter function (Shapira et al.): the median length
     of rays cast inward from each face's centroid, in a cone around the
     inverted normal. The rays are laid out in each face's own frame (its
@@ -159,6 +165,8 @@ def shape_diameter(mesh, n_rays: int = 32, cone_deg: float = 60.0, seed: int = 0
     inside-out surfaces) get the median of the rest.
 
     faces : (F',) int, the faces to cast from (default: all); then (F',)
+    piece : (F,) int, the connected piece of every face of the mesh; a ray
+    goes on through another piece's face within ``TOUCH`` of its start
     """
     which = np.arange(len(mesh.faces)) if faces is None else np.asarray(faces)
     vertices, faces = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces)[which]
@@ -180,8 +188,22 @@ def shape_diameter(mesh, n_rays: int = 32, cone_deg: float = 60.0, seed: int = 0
     dirs = ((r * np.cos(phi))[None, :, None] * u[:, None] + (r * np.sin(phi))[None, :, None] * w[:, None]
             + z[None, :, None] * inward[:, None]).reshape(-1, 3)
     origins = np.repeat(tri.mean(axis=1) - 1e-5 * normals, len(z), axis=0)
-    hit = cast(ray_scene(mesh), origins.astype(np.float32), dirs.astype(np.float32), workers)
-    length = np.where(hit["geomID"] >= 0, hit["tfar"], np.nan).reshape(n_faces, len(z))
+    scene = ray_scene(mesh)
+    hit = cast(scene, origins.astype(np.float32), dirs.astype(np.float32), workers)
+    length = np.where(hit["geomID"] >= 0, hit["tfar"], np.nan)
+    if piece is not None:
+        near = TOUCH * float(np.linalg.norm(np.ptp(vertices, axis=0)))
+        start, face = np.repeat(piece[which], len(z)), hit["primID"]
+        for _ in range(3):
+            through = np.nonzero((length < near) & (piece[face] != start))[0]
+            if not len(through):
+                break
+            step = length[through] + 1e-5
+            again = cast(scene, (origins[through] + step[:, None] * dirs[through]).astype(np.float32),
+                         dirs[through].astype(np.float32), workers)
+            length[through] = np.where(again["geomID"] >= 0, again["tfar"] + step, np.nan)
+            face[through] = again["primID"]
+    length = length.reshape(n_faces, len(z))
     seen = ~np.isnan(length).all(axis=1)
     out = np.full(n_faces, 1.0)
     if seen.any():
@@ -272,7 +294,8 @@ def component_bridges(points: np.ndarray, W: sp.csr_matrix) -> np.ndarray:
     return np.concatenate(links).astype(np.int64) if links else np.zeros((0, 2), np.int64)
 
 
-def smallest_eigenpairs(L: sp.csc_matrix, k: int, tiny: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def smallest_eigenpairs(L: sp.csc_matrix, k: int, v0: np.ndarray,
+                        tiny: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` smallest eigenvalues (k,) and eigenvectors (n, k) of a
     normalized Laplacian ``L`` (spectrum in [0, 2]), at a bounded cost:
     shift-invert ARPACK at each of SHIFTS in turn, each with a bounded number
@@ -280,8 +303,8 @@ def smallest_eigenpairs(L: sp.csc_matrix, k: int, tiny: bool = False) -> tuple[n
     through it; one nearer zero separates them), then the largest of 2I - L
     by products alone, also bounded; what converged is returned (possibly
     fewer than k). tiny : the graph is known to have tiny eigenvalues (its
-    components were bridged): start with the shift nearest zero."""
-    v0 = np.random.default_rng(0).random(L.shape[0])  # ARPACK's start, fixed: same input, same output
+    components were bridged): start with the shift nearest zero. v0 :
+    (n,) ARPACK's start vector (fixed numbers: the same input, the same output)."""
     for sigma, restarts in sorted(SHIFTS, key=lambda s: abs(s[0])) if tiny else SHIFTS:
         try:
             return eigsh(L, k=k, sigma=sigma, which="LM", v0=v0, maxiter=restarts)
@@ -297,13 +320,15 @@ def smallest_eigenpairs(L: sp.csc_matrix, k: int, tiny: bool = False) -> tuple[n
 
 
 def spectral_embedding(mesh, graph: FaceGraph, n: int = 16, convex_weight: float = 0.15,
-                       bridge: float = 0.05) -> np.ndarray:
+                       bridge: float = 0.05, order: np.ndarray | None = None) -> np.ndarray:
     """(F, n) float32 commute-time embedding of the faces: eigenvectors of the
     normalized Laplacian of the concavity-weighted face graph, each divided
     by the square root of its eigenvalue. Separate pieces are bridged by
     weak proximity links (weight ``bridge``). Over patches (``graph.patch``)
     it is the same problem restricted to one value per patch: links summed
-    between patches, the links inside a patch kept as its self-loop."""
+    between patches, the links inside a patch kept as its self-loop. order :
+    (F,) the faces in the order the eigensolver's fixed random start is handed
+    out in (``sampling.node_order``; default by index)."""
     n_faces = graph.n_faces
     w = affinity(graph, convex_weight)
     pairs = graph.pairs
@@ -330,14 +355,19 @@ def spectral_embedding(mesh, graph: FaceGraph, n: int = 16, convex_weight: float
     k = min(n + 1, n_nodes - 2)
     if k < 2:
         return np.zeros((n_faces, n), np.float32)
-    vals, vecs = smallest_eigenpairs(L, k, tiny=len(bridges) > 0)
+    ranked = first_seen(graph.patch, order)
+    start = np.empty(n_nodes)
+    start[ranked] = np.random.default_rng(0).random(n_nodes)
+    vals, vecs = smallest_eigenpairs(L, k, start, tiny=len(bridges) > 0)
     if len(vals) < 2:
         log.warning("no spectral embedding: the eigensolver found nothing; the masks use pieces and nodes only")
         return np.zeros((n_faces, n), np.float32)
-    order = np.argsort(vals)
-    vals, vecs = vals[order][1:], (d_inv @ vecs[:, order])[:, 1:]
-    # an eigenvector's sign is arbitrary: make its largest entry positive
-    vecs *= np.sign(vecs[np.abs(vecs).argmax(axis=0), np.arange(vecs.shape[1])])
+    by_value = np.argsort(vals)
+    vals, vecs = vals[by_value][1:], (d_inv @ vecs[:, by_value])[:, 1:]
+    # an eigenvector's sign is arbitrary: make its largest entry positive, of
+    # entries as large to 1e-6 (a symmetric model's mirrored faces) the first in ``order``
+    size = np.round(np.abs(vecs[ranked]) / np.maximum(np.abs(vecs).max(axis=0), 1e-300), 6)
+    vecs *= np.sign(vecs[ranked[size.argmax(axis=0)], np.arange(vecs.shape[1])])
     emb = vecs / np.sqrt(np.maximum(vals, 1e-6))
     out = np.zeros((n_faces, n), np.float32)
     out[:, :emb.shape[1]] = emb[graph.patch]

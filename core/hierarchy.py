@@ -41,15 +41,17 @@ ATOM_CLUSTERS = 20
 LINEAR_COUNTS = 10
 
 
-def overlay(layers: list[np.ndarray], links: np.ndarray, area: np.ndarray, min_share: float) -> np.ndarray:
+def overlay(layers: list[np.ndarray], links: np.ndarray, area: np.ndarray, min_share: float,
+            order: np.ndarray | None = None) -> np.ndarray:
     """(F,) int32 atoms: faces alike in every labeling of ``layers`` and
     connected form one, fragments under ``min_share`` of the area joined
-    to a neighbour. layers : (F,) int labelings; links : (E, 2) faces that touch."""
+    to a neighbour. layers : (F,) int labelings; links : (E, 2) faces that
+    touch; order : (F,) faces, ties go by it (``clustering.join_fragments``)."""
     key = np.zeros(len(area), np.int64)
     for layer in layers:
         key = key * (int(layer.max()) + 1) + layer
     combined = np.unique(key, return_inverse=True)[1].ravel()
-    return join_fragments(combined, links, np.ones(len(links)), area, min_share)
+    return join_fragments(combined, links, np.ones(len(links)), area, min_share, order)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from .geometry import surface_links
 from .geomasks import MaskParts
 from .hierarchy import ATOM_CLUSTERS, MergeTree, ladder_count, merge_tree, overlay
 from .loading import Asset
-from .sampling import Points
+from .sampling import Points, node_order
 from .scales import default_scales
 
 
@@ -92,15 +92,15 @@ class PartField:
         co-association over ``partitions`` (without them, over the field's
         own cuts at the ladder scales)."""
         if self._tree is None:
-            area = self.asset.mesh.area_faces
+            area, order = self.asset.mesh.area_faces, node_order(self.asset)
             coarse = overlay([self.cut(0.0)] + ([self.family.parts(0.0)] if self.family is not None else []),
-                             self.links, area, self.min_share)
+                             self.links, area, self.min_share, order)
             ensemble, atoms = self.partitions, coarse
             if ensemble is None or not len(ensemble):
                 ensemble = np.stack([self.cut(s) for s in default_scales()])
             else:  # row k - 2 holds k clusters
                 atoms = overlay([coarse, ensemble[min(ATOM_CLUSTERS - 2, len(ensemble) - 1)]], self.links, area,
-                                self.min_share)
+                                self.min_share, order)
             within = np.zeros((atoms.max() + 1, coarse.max() + 1))
             np.add.at(within, (atoms, coarse), area)
             tree = merge_tree(atoms, ensemble, area, self.links, group=within.argmax(axis=1))

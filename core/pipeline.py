@@ -21,7 +21,7 @@ from .masks import build_view_masks
 from .partfield import PartField
 from .rendering import render_views
 from .sam import SamMasks
-from .sampling import Points, sample_points
+from .sampling import Points, node_order, sample_points
 from .settings import Settings, load_settings, pick_device
 from .timing import StageTimer
 
@@ -103,11 +103,11 @@ class Engine:
                 views = render_views(asset, cfg.render, workers)
             report("masks", 0.0)
             with timer.stage("masks"):
-                graph = face_graph(asset.mesh, workers)
+                graph, order = face_graph(asset.mesh, workers), node_order(asset)
                 embedding = None
                 if cfg.masks.source == "default" or cfg.field.backbone == "spectral":
-                    embedding = spectral_embedding(asset.mesh, graph, EMBEDDING_SIZE)
-                partitions = None if embedding is None else kmeans_partitions(embedding, graph, cfg.seed)
+                    embedding = spectral_embedding(asset.mesh, graph, EMBEDDING_SIZE, order=order)
+                partitions = None if embedding is None else kmeans_partitions(embedding, graph, cfg.seed, order)
                 masks, family = self.masks(asset, views, points, graph, embedding, partitions)
             if preview is not None and family is not None:
                 preview(family)

@@ -69,6 +69,17 @@ def split_connected(labels: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     return connected_components(adj, directed=False)[1].astype(np.int32)
 
 
+def first_seen(labels: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    """(L,) int64 the labels 0..L-1 of ``labels`` ((F,) per face) in the order
+    their first faces come in ``order`` ((F,) faces; None: by label)."""
+    n_labels = int(labels.max()) + 1
+    if order is None:
+        return np.arange(n_labels)
+    first = np.full(n_labels, len(order))
+    np.minimum.at(first, labels[order], np.arange(len(order)))
+    return np.argsort(first, kind="stable")
+
+
 def _runs_forward(faces: np.ndarray, edge: np.ndarray) -> np.ndarray:
     """(E,) bool: each face walks its ``edge`` (a, b) from a to b.
     faces : (E, 3) int, edge : (E, 2) int, an edge of each face."""
