@@ -178,7 +178,8 @@ def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = Non
     MIN_ISLAND_SHARE of the surface is judged by its boundary like any
     candidate), then the embedding's candidates (from ``partitions``, its
     k-means, made here when not given)."""
-    mesh, order = asset.mesh, node_order(asset)
+    mesh = asset.mesh
+    order = node_order(asset) if embedding is None or partitions is None else None  # only they use it
     graph = graph or face_graph(mesh)
     if embedding is None:
         embedding = spectral_embedding(mesh, graph, EMBEDDING_SIZE, order=order)
