@@ -17,8 +17,12 @@ faces' pairs; the most alike touching parts merge first. The ensemble is
 the k-means of the spectral embedding at every k the default masks draw
 their candidate parts from (``geomasks.kmeans_partitions``): the tree
 weighs every candidate the masks were chosen among, not only the kept
-ones. Pieces of one atom of the field and the family join each other before
-any two such atoms join.
+ones. Two parts whose union is far from convex cost more to merge (the
+share of segments between them that leave the shape,
+``geometry.concavity``): parts people draw are nearly convex, so a limb
+stays apart from the body while the two halves of a long body join. Pieces
+of one atom of the field and the family cost less to join than two such
+atoms.
 
 The ladder (0, 0.1, ..., 2) shows the tree's cuts: 1, 2, ..., LINEAR_COUNTS
 parts at the coarse end, then growing by at least one part a step up to
@@ -39,6 +43,10 @@ from .scales import default_scales, steps_from_coarse
 ATOM_CLUSTERS = 20
 #: Ladder steps from the coarse end that show 1, 2, ... parts, one more each.
 LINEAR_COUNTS = 10
+#: Merge cost added per unit of the union's concavity, and for crossing
+#: from one atom group to another (a cost in units of co-association).
+CONVEXITY_WEIGHT = 0.75
+GROUP_COST = 0.5
 
 
 def overlay(layers: list[np.ndarray], links: np.ndarray, area: np.ndarray, min_share: float,
@@ -78,19 +86,23 @@ class MergeTree:
 
 
 def merge_tree(atoms: np.ndarray, partitions: np.ndarray, area: np.ndarray, links: np.ndarray,
-               group: np.ndarray | None = None) -> MergeTree:
+               group: np.ndarray | None = None, concave: np.ndarray | None = None) -> MergeTree:
     """Average-linkage merge tree of ``atoms`` over the co-association of
-    ``partitions``: touching parts merge, the most alike first; atoms of one
-    ``group`` all merge before any two groups do; parts that touch nothing
-    merge last, the most alike first.
+    ``partitions``: touching parts merge, the cheapest first; the cost is
+    how rarely the partitions put them together, plus CONVEXITY_WEIGHT times
+    their area-weighted mean ``concave``, plus GROUP_COST between two
+    ``group`` s; parts that touch nothing merge last, the cheapest first.
 
     atoms : (F,) int 0..R-1; partitions : (K, F) int, cluster of every face
     in each of K partitions; area : (F,) face areas; links : (E, 2) faces
-    that touch; group : (R,) int group of every atom, or None
+    that touch; group : (R,) int group of every atom, or None; concave :
+    (R, R) concavity of every two atoms (``geometry.concavity``), or None
     """
     n = int(atoms.max()) + 1
     votes, size, k = _cluster_areas(atoms, n, partitions, area)
     group = np.full(n, -1) if group is None else np.asarray(group).copy()
+    # summed over atom pairs weighted by both areas, so merged parts add up
+    bent = np.zeros((n, n)) if concave is None else np.asarray(concave, np.float64) * np.outer(size, size)
     a, b = atoms[links[:, 0]], atoms[links[:, 1]]
     pairs = np.unique(np.sort(np.stack([a, b], axis=1)[a != b], axis=1), axis=0)
     touch = [set() for _ in range(n)]
@@ -100,7 +112,8 @@ def merge_tree(atoms: np.ndarray, partitions: np.ndarray, area: np.ndarray, link
 
     def cost(i, j, far=0.0):
         unlike = 1.0 - float(votes[i] @ votes[j]) / (size[i] * size[j] * k)
-        return unlike + (0.0 if group[i] >= 0 and group[i] == group[j] else 2.0) + far
+        crossing = 0.0 if group[i] >= 0 and group[i] == group[j] else GROUP_COST
+        return unlike + CONVEXITY_WEIGHT * bent[i, j] / (size[i] * size[j]) + crossing + far
 
     version = np.zeros(n, np.int64)
     heap = [(cost(i, j), i, j, 0, 0) for i, j in pairs.tolist()]
@@ -117,6 +130,8 @@ def merge_tree(atoms: np.ndarray, partitions: np.ndarray, area: np.ndarray, link
         alive.discard(j)
         votes[i] += votes[j]
         size[i] += size[j]
+        bent[i] += bent[j]
+        bent[:, i] += bent[:, j]
         version[i] += 1
         if group[i] != group[j]:
             group[i] = -1

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import scales
+from . import scales, threads
 from .clustering import cluster_points, split_regions, vote_donors, vote_faces
 from .config import SegmentConfig
 from .field import ScaleField, ScaleTransform, field_features
-from .geometry import surface_links
+from .geometry import concavity, surface_links
 from .geomasks import MaskParts
 from .hierarchy import ATOM_CLUSTERS, MergeTree, ladder_count, merge_tree, overlay
 from .loading import Asset
@@ -90,7 +90,8 @@ class PartField:
         from the field's finest cut and the family's finest parts, each cut
         again by the k-means partition at ATOM_CLUSTERS; merged by
         co-association over ``partitions`` (without them, over the field's
-        own cuts at the ladder scales)."""
+        own cuts at the ladder scales) and the concavity of their unions
+        (``geometry.concavity``, over the sampled points)."""
         if self._tree is None:
             area, order = self.asset.mesh.area_faces, node_order(self.asset)
             coarse = overlay([self.cut(0.0)] + ([self.family.parts(0.0)] if self.family is not None else []),
@@ -103,7 +104,9 @@ class PartField:
                                 self.min_share, order)
             within = np.zeros((atoms.max() + 1, coarse.max() + 1))
             np.add.at(within, (atoms, coarse), area)
-            tree = merge_tree(atoms, ensemble, area, self.links, group=within.argmax(axis=1))
+            concave = concavity(self.asset.mesh, self.points.xyz, self.points.normal, atoms[self.points.face],
+                                len(within), self.config.seed, threads.count())
+            tree = merge_tree(atoms, ensemble, area, self.links, group=within.argmax(axis=1), concave=concave)
             with self._lock:
                 self._tree = self._tree or tree
         return self._tree

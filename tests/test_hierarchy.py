@@ -2,8 +2,10 @@
 peer the quality benchmark sets beside PartScope."""
 
 import numpy as np
+import trimesh
 
 from core.clustering import join_fragments
+from core.geometry import concavity, face_graph
 from core.hierarchy import LINEAR_COUNTS, ladder_count, merge_tree
 from core.scales import default_scales
 from meshes import table, two_boxes
@@ -32,16 +34,35 @@ def test_atoms_most_partitions_put_together_merge_first():
         assert len(np.unique(np.stack([finer, coarser], 1), axis=0)) == count + 1
 
 
-def test_an_atom_group_merges_inside_before_across():
-    """Partitions that pair atoms 2 and 3 always: with groups {0,1,2} and
-    {3,4,5} they still join last."""
+def test_crossing_between_atom_groups_costs_more():
+    """Partitions that pair atoms 2 and 3 always and every other neighbour
+    three times in four: free, 2 and 3 join first; with groups {0,1,2} and
+    {3,4,5} they join last."""
     atoms = np.arange(6)
-    partitions = np.array([[0, 0, 1, 1, 2, 2], [0, 1, 1, 1, 2, 3]])
+    partitions = np.array([[0] * 6, [0] * 6, [0] * 6, [0, 1, 2, 2, 3, 4]])
     free = merge_tree(atoms, partitions, np.ones(6), chain(6))
     grouped = merge_tree(atoms, partitions, np.ones(6), chain(6), group=np.array([0, 0, 0, 1, 1, 1]))
     assert tuple(free.merges[0]) == (2, 3)
     halves = grouped.cut(2)
-    assert len(set(halves[:3])) == 1 and len(set(halves[3:])) == 1
+    assert len(set(halves[:3])) == 1 and len(set(halves[3:])) == 1 and halves[0] != halves[3]
+
+
+def test_a_tables_legs_stay_apart_from_its_top_while_the_tops_halves_join():
+    """The table cut into its top's two halves and four legs, every
+    partition blind (all one cluster): only the concavity of the unions
+    tells them apart, and a leg with the top is far from convex."""
+    mesh, human = table()
+    graph = face_graph(mesh)
+    atoms = np.where(human > 0, human - 1, 4 + (mesh.triangles_center[:, 0] > 0))  # legs 0-3, top halves 4, 5
+    points, faces = trimesh.sample.sample_surface(mesh, 6000, seed=0)
+    concave = concavity(mesh, points, mesh.face_normals[faces], atoms[faces], 6)
+    assert concave[4, 5] < 0.1 and concave[:4, 4:].min() > 0.3, concave.round(2)
+    area = mesh.area_faces
+    blind = merge_tree(atoms, np.zeros((1, len(atoms)), int), area, graph.pairs)
+    tree = merge_tree(atoms, np.zeros((1, len(atoms)), int), area, graph.pairs, concave=concave)
+    assert tuple(blind.merges[0]) != (4, 5) and tuple(tree.merges[0]) == (4, 5)
+    five = tree.cut(5)
+    assert len(np.unique(np.stack([five, human], 1), axis=0)) == 5  # the top and four legs
 
 
 def test_parts_that_touch_nothing_still_merge_into_one():
