@@ -56,8 +56,8 @@ def one(path: str) -> dict:
     start = time.perf_counter()
     asset = load_asset(path)
 
-    def preview(family):
-        Fitted("first", asset, family).result(scales.DEFAULT)
+    def preview(parts):
+        Fitted("first", asset, parts).result(scales.DEFAULT)
         marks["first_parts"] = time.perf_counter() - start
 
     field = engine.fit(asset, preview=preview)

@@ -15,19 +15,18 @@ carries the scale of all its points (DESIGN.md step 5), seen or not.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.cluster import KMeans
 
 from .clustering import relabel_by_size
 from .geometry import FaceGraph, face_graph, spectral_embedding
-from .hierarchy import ladder_count
 from .sampling import node_order
 from .topology import first_seen, split_connected, texture_islands
 from .loading import Asset
 from .config import MaskConfig
-from .masks import ViewMasks, group_scales, group_table, object_box
+from .masks import ViewMasks, group_scales, object_box
 from .rendering import View
 from .sampling import Points
 
@@ -275,14 +274,9 @@ def default_layers(views: list[View], segments: np.ndarray) -> list[np.ndarray]:
 
 @dataclass
 class MaskParts:
-    """Parts straight from the default masks' nested family, before the field
-    is fitted. A quick first answer: the family's cuts by the one rule of
-    groups (``masks.group_table``: at 3D scale s every face is in its
-    smallest segment whose scale reaches s, past every segment its largest),
-    one per segment scale, each nested in the next; a slider step shows the
-    cut whose part count is nearest the part tree's at that step
-    (``hierarchy.ladder_count``), so a step shows about as many parts before
-    the fit as after it.
+    """The default masks' nested family, kept with the fit: its finest parts
+    are atoms of the part tree, before the field is fitted and after
+    (``partfield.part_tree``).
 
     segments : (L, F) int32 label layers (``geometry_segments``), -1 = none
     scales : per layer, (labels,) float 3D scale of each segment (``segment_scales``)
@@ -290,21 +284,17 @@ class MaskParts:
 
     segments: np.ndarray
     scales: list
-    _table: tuple | None = field(default=None, repr=False)
 
-    @property
-    def cached_scales(self) -> list:
-        """Scales computed ahead: none, every scale is a look-up."""
-        return []
-
-    def parts(self, scale: float) -> np.ndarray:
-        """(F,) int32 face labels at the slider's ``scale``, contiguous from 0, largest first."""
-        if self._table is None:
-            # one column per segment, layer by layer, so ties in size keep the layers' order
-            member = np.concatenate([layer[:, None] == np.arange(int(layer.max()) + 1)[None]
-                                     for layer in self.segments], axis=1)
-            table = group_table(member, np.concatenate([np.asarray(sc, np.float64) for sc in self.scales]))[1]
-            self._table = table, np.array([np.count_nonzero(np.bincount(column + 1)) for column in table.T])
-        table, counts = self._table
-        want = ladder_count(scale, int(counts.max()))
-        return relabel_by_size(table[:, int(np.argmin(np.abs(counts - want)))])
+    def finest(self) -> np.ndarray:
+        """(F,) int32 every face in the smallest segment holding it (the one
+        rule of groups, ``masks.group_table``, below every scale; of equal
+        ones, the first layer's), contiguous from 0, largest first."""
+        smallest = np.full(self.segments.shape[1], np.inf)
+        pick = np.zeros(self.segments.shape[1], np.int64)
+        first = 0  # segments are numbered layer by layer
+        for layer, scale in zip(self.segments, self.scales):
+            here = np.where(layer >= 0, np.asarray(scale, np.float64)[np.maximum(layer, 0)], np.inf)
+            finer = here < smallest
+            smallest[finer], pick[finer] = here[finer], first + layer[finer]
+            first += len(scale)
+        return relabel_by_size(pick)

@@ -60,7 +60,7 @@ def group_scales(xyz: np.ndarray, group: np.ndarray, n_groups: int = 0) -> np.nd
 def group_table(member: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every point's group at every scale, at once: the one rule of groups,
     which the field is trained to follow (``pairs``) and the default masks'
-    first parts follow (``geomasks.MaskParts``). At scale s a point's group
+    finest parts follow (``geomasks.MaskParts``). At scale s a point's group
     is the smallest mask holding it whose scale reaches s; past every mask,
     its largest (containment); -1 where no mask holds it.
 

@@ -1,7 +1,8 @@
 """A fitted object (``PartField``): the scale field over its sampled points,
 features at any scale, and the parts at any scale as the cuts of one part
-tree (``hierarchy``), with the interactions of method.md §9: the part
-under a click, the part a painted mask implies."""
+tree (``part_tree``), with the interactions of method.md §9: the part
+under a click, the part a painted mask implies. Before the fit, the same
+tree over the default masks alone gives the first parts (``FirstParts``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,54 @@ from .hierarchy import ATOM_CLUSTERS, MergeTree, ladder_count, merge_tree, overl
 from .loading import Asset
 from .sampling import Points, node_order
 from .scales import default_scales
+
+
+def fragment_share(config: SegmentConfig, points: Points) -> float:
+    """Share of the surface under which a region is a fragment: one HDBSCAN cluster's worth of points."""
+    return config.cluster.min_cluster_size / len(points)
+
+
+def part_tree(asset: Asset, points: Points, layers: list[np.ndarray], ensemble: np.ndarray, links: np.ndarray,
+              min_share: float, seed: int, cut_again: bool = True) -> MergeTree:
+    """The part hierarchy (``hierarchy``) over the finest parts in ``layers``
+    ((F,) labelings: the field's, the default masks' family's): atoms where
+    they all agree, each cut again by ``ensemble``'s partition at
+    ATOM_CLUSTERS when ``cut_again``; merged by co-association over
+    ``ensemble`` ((K, F) partitions) and the concavity of their unions
+    (``geometry.concavity``, over ``points``); the layers' overlay groups
+    the atoms."""
+    area, order = asset.mesh.area_faces, node_order(asset)
+    coarse = atoms = overlay(layers, links, area, min_share, order)
+    if cut_again:  # row k - 2 holds k clusters
+        atoms = overlay([coarse, ensemble[min(ATOM_CLUSTERS - 2, len(ensemble) - 1)]], links, area, min_share, order)
+    within = np.zeros((atoms.max() + 1, coarse.max() + 1))
+    np.add.at(within, (atoms, coarse), area)
+    concave = concavity(asset.mesh, points.xyz, points.normal, atoms[points.face], len(within), seed,
+                        threads.count())
+    return merge_tree(atoms, ensemble, area, links, group=within.argmax(axis=1), concave=concave)
+
+
+@dataclass
+class FirstParts:
+    """Parts before the field is fitted: the part tree over the default
+    masks' family alone (``part_tree``), cut as ``PartField.parts`` cuts
+    its own. The field is fitted to that family's masks, so its finest parts
+    add little to the tree: on PSB the first parts match people's as well as
+    the field's do (method.md §8). The field is what clicks, painted masks
+    and SAM's masks need."""
+
+    tree: MergeTree
+    cached_scales: list = field(default_factory=list)  # nothing to compute ahead: a cut is a look-up
+
+    @classmethod
+    def of(cls, asset: Asset, points: Points, family: MaskParts, partitions: np.ndarray, links: np.ndarray,
+           config: SegmentConfig) -> "FirstParts":
+        return cls(part_tree(asset, points, [family.finest()], partitions, links, fragment_share(config, points),
+                             config.seed))
+
+    def parts(self, scale: float) -> np.ndarray:
+        """(F,) int32 face labels at the slider's ``scale``, contiguous from 0, largest first."""
+        return self.tree.cut(ladder_count(scales.key(scale), self.tree.n_atoms))
 
 
 @dataclass
@@ -81,32 +130,20 @@ class PartField:
 
     @property
     def min_share(self) -> float:
-        """Share of the surface under which a region is a fragment: one HDBSCAN cluster's worth of points."""
-        return self.config.cluster.min_cluster_size / len(self.points)
+        return fragment_share(self.config, self.points)
 
     @property
     def tree(self) -> MergeTree:
-        """The part hierarchy (``hierarchy``), grown once on first use: atoms
-        from the field's finest cut and the family's finest parts, each cut
-        again by the k-means partition at ATOM_CLUSTERS; merged by
+        """The part hierarchy (``part_tree``), grown once on first use: atoms
+        from the field's finest cut and the family's finest parts, merged by
         co-association over ``partitions`` (without them, over the field's
-        own cuts at the ladder scales) and the concavity of their unions
-        (``geometry.concavity``, over the sampled points)."""
+        own cuts at the ladder scales, atoms not cut again)."""
         if self._tree is None:
-            area, order = self.asset.mesh.area_faces, node_order(self.asset)
-            coarse = overlay([self.cut(0.0)] + ([self.family.parts(0.0)] if self.family is not None else []),
-                             self.links, area, self.min_share, order)
-            ensemble, atoms = self.partitions, coarse
-            if ensemble is None or not len(ensemble):
-                ensemble = np.stack([self.cut(s) for s in default_scales()])
-            else:  # row k - 2 holds k clusters
-                atoms = overlay([coarse, ensemble[min(ATOM_CLUSTERS - 2, len(ensemble) - 1)]], self.links, area,
-                                self.min_share, order)
-            within = np.zeros((atoms.max() + 1, coarse.max() + 1))
-            np.add.at(within, (atoms, coarse), area)
-            concave = concavity(self.asset.mesh, self.points.xyz, self.points.normal, atoms[self.points.face],
-                                len(within), self.config.seed, threads.count())
-            tree = merge_tree(atoms, ensemble, area, self.links, group=within.argmax(axis=1), concave=concave)
+            layers = [self.cut(0.0)] + ([self.family.finest()] if self.family is not None else [])
+            kmeans = self.partitions is not None and len(self.partitions) > 0
+            ensemble = self.partitions if kmeans else np.stack([self.cut(s) for s in default_scales()])
+            tree = part_tree(self.asset, self.points, layers, ensemble, self.links, self.min_share,
+                             self.config.seed, cut_again=kmeans)
             with self._lock:
                 self._tree = self._tree or tree
         return self._tree

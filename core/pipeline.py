@@ -14,11 +14,11 @@ import torch
 from . import threads
 from .config import SegmentConfig, config_key
 from .field import fit_field, use_bfloat16
-from .geometry import face_graph, spectral_embedding
+from .geometry import face_graph, spectral_embedding, surface_links
 from .geomasks import EMBEDDING_SIZE, MaskParts, kmeans_partitions
 from .loading import Asset
 from .masks import build_view_masks
-from .partfield import PartField
+from .partfield import FirstParts, PartField
 from .rendering import render_views
 from .sam import SamMasks
 from .sampling import Points, node_order, sample_points
@@ -86,9 +86,9 @@ class Engine:
         """Render, mask, fit.
 
         progress : callable(stage, fraction) or None
-        preview : callable(geomasks.MaskParts) or None, called as soon as the
-            default masks exist with the parts they give (first parts while the
-            field is fitted; SAM masks have no 3D family and give none)
+        preview : callable(partfield.FirstParts) or None, called as soon as
+            the default masks exist with the parts they give (first parts while
+            the field is fitted; SAM masks have no 3D family and give none)
         """
         cfg = self.config
         timer = timer or StageTimer()
@@ -109,8 +109,9 @@ class Engine:
                     embedding = spectral_embedding(asset.mesh, graph, EMBEDDING_SIZE, order=order)
                 partitions = None if embedding is None else kmeans_partitions(embedding, graph, cfg.seed, order)
                 masks, family = self.masks(asset, views, points, graph, embedding, partitions)
+                links = surface_links(asset.mesh)
             if preview is not None and family is not None:
-                preview(family)
+                preview(FirstParts.of(asset, points, family, partitions, links, cfg))
             backbone = None
             if cfg.field.backbone == "spectral":
                 backbone = embedding[points.face]
@@ -125,14 +126,15 @@ class Engine:
                 model, transform = fit_field(points, masks, cfg.field, backbone, cfg.seed, self.device,
                                              progress=lambda f: report("fitting", f), threads=lanes)
             model = model.cpu()
-        return PartField(asset, points, model, transform, backbone, cfg, timer.seconds, family, partitions)
+        return PartField(asset, points, model, transform, backbone, cfg, timer.seconds, family, partitions,
+                         _links=links)
 
 
 class GeometryMasks:
     """The ``default`` mask source (``geomasks``): the nested family of parts
     found from the geometry and the asset's structure, drawn into every
     view, plus one view over every sampled point; its family gives the first
-    parts (``geomasks.MaskParts``). No download, no GPU."""
+    parts (``partfield.FirstParts``). No download, no GPU."""
 
     def __init__(self, config: SegmentConfig, settings: Settings, device: str = "cpu"):
         self.cfg, self.seed = config.masks, config.seed
@@ -150,4 +152,4 @@ MASK_SOURCES = {"default": GeometryMasks, "sam": SamMasks}
 """Mask sources by name: each is built once by the Engine with
 (SegmentConfig, Settings, device), keeps what it loads, and is called as
 source(asset, views, points, graph, embedding, partitions) -> (ViewMasks per view,
-first parts or None)."""
+its nested family (``geomasks.MaskParts``) or None)."""

@@ -44,8 +44,8 @@ def steps_from_coarse(scale: float) -> int:
 
 class Parts(Protocol):
     """Parts at any scale: what a fitted object (``partfield.PartField``) and
-    the default masks' family alone (``geomasks.MaskParts``, the first parts)
-    both answer."""
+    the part tree of the default masks alone (``partfield.FirstParts``, the
+    first parts) both answer."""
 
     def parts(self, scale: float) -> np.ndarray:
         """(F,) int32 face labels at ``scale``, contiguous from 0, largest first."""

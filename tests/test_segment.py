@@ -53,19 +53,24 @@ def test_the_ladder_step_of_five_parts_is_the_top_and_each_leg(table_fit):
 
 
 def test_first_parts_come_from_the_masks_before_the_field(table_run):
-    """The default masks' family answers at once, with the rule the field
-    learns: legs apart at scale 0, the whole table past every mask (the
-    table's own scale, 10 x std of its points, is above 2)."""
+    """The part tree of the default masks alone answers before the field is
+    fitted, on the field's ladder: the finest parts at 0, the whole table at
+    2, and at five parts the top and each leg, the parts the fitted field
+    shows there."""
+    from core.metrics import part_miou
+    from core.scales import default_scales
+
     field, human, first = table_run
     assert len(first) == 1
-    fine, coarse = first[0].parts(0.0), first[0].parts(10.0)
-    assert first[0].parts(2.0).max() < fine.max()
-    assert fine.shape == human.shape and set(np.unique(fine)) == set(range(fine.max() + 1))
-    legs = {np.bincount(fine[human == leg]).argmax() for leg in range(1, 5)}
-    assert len(legs) == 4 and np.bincount(fine[human == 0]).argmax() not in legs
+    first = first[0]
+    assert first.parts(0.0).max() >= 4 and (first.parts(2.0) == 0).all()
+    at = {int(first.parts(s).max()) + 1: s for s in default_scales()}
+    five = first.parts(at[5])
+    legs = {np.bincount(five[human == leg]).argmax() for leg in range(1, 5)}
+    assert len(legs) == 4 and np.bincount(five[human == 0]).argmax() not in legs
     for leg in range(1, 5):
-        assert iou(fine == np.bincount(fine[human == leg]).argmax(), human == leg) > 0.7
-    assert (coarse == 0).all()
+        assert iou(five == np.bincount(five[human == leg]).argmax(), human == leg) > 0.7
+    assert part_miou(five, field.parts(at[5])) > 0.9
 
 
 def test_part_count_falls_as_the_scale_grows(table_fit):
@@ -209,27 +214,18 @@ def test_group_table_takes_the_smallest_mask_that_reaches_the_scale():
     assert table.tolist() == [[1, 0, 0], [0, 0, 0], [-1, -1, -1]]
 
 
-def test_the_mask_family_gives_nested_parts_by_scale():
+def test_the_mask_familys_finest_parts_put_each_face_in_its_smallest_segment():
     """Six faces: the whole object (scale 2), its halves (1.0 and 0.8), and
-    a small part of the first half (0.3). Finer than every part each face is
-    in its smallest; between scales the small part joins its half; past the
-    halves, the whole object; the parts only merge as the scale grows. The
-    slider's steps show these cuts by part count, as the part tree does:
-    three parts at the fine end, two and one at the two coarsest steps."""
+    a small part of the first half (0.3): the finest parts (atoms of the
+    part tree) are the small part, the rest of the first half, the second
+    half, largest first."""
     from core.geomasks import MaskParts
 
     segments = np.array([[0, 0, 0, 0, 0, 0],
                          [0, 0, 0, 1, 1, 1],
                          [0, 0, -1, -1, -1, -1]])
     family = MaskParts(segments, [np.array([2.0]), np.array([1.0, 0.8]), np.array([0.3])])
-    assert family.cached_scales == []
-    fine, middle, coarse = family.parts(0.0), family.parts(1.9), family.parts(2.0)
-    assert len(set(fine[:2])) == 1 and len(set(fine[2:3]) | set(fine[:2])) == 2 and len(set(fine)) == 3
-    assert middle.tolist() == [0, 0, 0, 1, 1, 1]
-    assert coarse.tolist() == [0] * 6
-    assert [int(family.parts(s).max()) + 1 for s in (0.5, 1.5, 1.8)] == [3, 3, 3]
-    for finer, coarser in ((fine, middle), (middle, coarse)):
-        assert all(len(set(coarser[finer == p])) == 1 for p in set(finer))
+    assert family.finest().tolist() == [1, 1, 2, 0, 0, 0]
 
 
 def test_the_fit_is_sized_by_the_view_holding_the_most_masks():

@@ -206,7 +206,7 @@ class Fitting:
         try:
             t0 = time.perf_counter()
             field = gpu.fit(self.engine, job.asset, lambda stage, f: job.post(stage=stage, fraction=float(f)),
-                            lambda family: self._first_parts(job, family))
+                            lambda parts: self._first_parts(job, parts))
             seconds = time.perf_counter() - t0
             if self.cache is not None:
                 try:
@@ -225,8 +225,8 @@ class Fitting:
         finally:
             self.store.drop_first(job.key)
 
-    def _first_parts(self, job: FitJob, family) -> None:
-        first = Fitted(job.key, job.asset, family, note=FIRST_NOTE, first=True)
+    def _first_parts(self, job: FitJob, parts) -> None:
+        first = Fitted(job.key, job.asset, parts, note=FIRST_NOTE, first=True)
         self.store.add_first(first)
         self.store.fill_ladder(first, self.default_scale)
         job.post(first=first)

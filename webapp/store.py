@@ -46,7 +46,7 @@ class Fitted:
     key : engine cache key (content and settings)
     asset : core.loading.Asset
     field : core.scales.Parts: the fitted object (core.partfield.PartField), or
-        the default masks' family (geomasks.MaskParts) for the first parts
+        the part tree of the default masks alone (core.partfield.FirstParts) for the first parts
     scales : (S,) float ladder the slider snaps to
     note : a few words the viewer's legend adds to every scale's parts, or None
     first : whether these are the first parts, from the masks (the ladder id says so)
