@@ -84,6 +84,11 @@ class MergeTree:
             owner[owner == j] = owner[i]
         return relabel_by_size(owner[self.atoms])
 
+    def at_scale(self, scale: float) -> np.ndarray:
+        """(F,) int32 labels the ladder shows at ``scale``: the cut with
+        ``ladder_count`` parts."""
+        return self.cut(ladder_count(scale, self.n_atoms))
+
 
 def merge_tree(atoms: np.ndarray, partitions: np.ndarray, area: np.ndarray, links: np.ndarray,
                group: np.ndarray | None = None, concave: np.ndarray | None = None) -> MergeTree:

@@ -18,7 +18,7 @@ from .config import SegmentConfig
 from .field import ScaleField, ScaleTransform, field_features
 from .geometry import concavity, surface_links
 from .geomasks import MaskParts
-from .hierarchy import ATOM_CLUSTERS, MergeTree, ladder_count, merge_tree, overlay
+from .hierarchy import ATOM_CLUSTERS, MergeTree, merge_tree, overlay
 from .loading import Asset
 from .sampling import Points, node_order
 from .scales import default_scales
@@ -69,7 +69,7 @@ class FirstParts:
 
     def parts(self, scale: float) -> np.ndarray:
         """(F,) int32 face labels at the slider's ``scale``, contiguous from 0, largest first."""
-        return self.tree.cut(ladder_count(scales.key(scale), self.tree.n_atoms))
+        return self.tree.at_scale(scales.key(scale))
 
 
 @dataclass
@@ -155,7 +155,7 @@ class PartField:
         runs from every atom at 0 to one part at 2, and a coarser scale only
         merges parts. Computed once per scale (rounded to 0.001), then cached."""
         key = scales.key(scale)
-        return self._once(self._labels, key, lambda: self.tree.cut(ladder_count(key, self.tree.n_atoms)))
+        return self._once(self._labels, key, lambda: self.tree.at_scale(key))
 
     def _once(self, store: dict, key: float, compute) -> np.ndarray:
         """``store[key]``, made by ``compute()`` the first time."""
