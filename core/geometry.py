@@ -79,12 +79,19 @@ class FaceGraph:
         return len(self.piece)
 
 
+def pieces(mesh, pairs: np.ndarray | None = None) -> np.ndarray:
+    """(F,) int32 the connected piece of every face: faces joined by shared
+    edges (vertices merged by position; ``pairs``, ``topology.edge_pairs``'
+    links, when already found)."""
+    pairs = edge_pairs(mesh)[2] if pairs is None else pairs
+    return split_connected(np.zeros(len(mesh.faces), np.int32), pairs)
+
+
 def surface_links(mesh) -> np.ndarray:
     """(E, 2) int64 links between faces that touch: a shared edge, or, between
     separate pieces of the model, proximity (see ``proximity_links``)."""
     pairs = edge_pairs(mesh)[2]
-    piece = split_connected(np.zeros(len(mesh.faces), np.int32), pairs)
-    return np.concatenate([pairs, proximity_links(np.asarray(mesh.triangles_center), piece)])
+    return np.concatenate([pairs, proximity_links(np.asarray(mesh.triangles_center), pieces(mesh, pairs))])
 
 
 def face_graph(mesh, workers: int = 1) -> FaceGraph:
@@ -93,7 +100,7 @@ def face_graph(mesh, workers: int = 1) -> FaceGraph:
     faces, verts, pairs, shared = edge_pairs(mesh)
     n_faces = len(faces)
     cos, concave, scale = dihedral(faces, verts, pairs, shared)
-    piece = split_connected(np.zeros(n_faces, np.int32), pairs)
+    piece = pieces(mesh, pairs)
     area = np.asarray(mesh.area_faces)
     # a patch never spans a crease that alone would halve a link
     smooth_links = pairs[crease(1.0 - cos, concave) < np.log(2.0)]

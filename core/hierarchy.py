@@ -5,9 +5,10 @@ people draw with every count on the way, each count nested in the next.
 Atoms. The finest parts of the field (its cut at scale 0) and of the
 default masks' family, overlaid; each of those is cut again by the
 geometry's k-means partition at ``ATOM_CLUSTERS``, so the fine end splits
-further where the masks kept nothing finer. Fragments under one HDBSCAN
+further where the masks kept nothing finer, and no atom crosses from one
+connected piece of the model to another. Fragments under one HDBSCAN
 cluster's share of the surface join the neighbour they share the most
-boundary with.
+boundary with, in their own piece where they have one.
 
 Merges. Average linkage over co-association (evidence accumulation, Fred
 and Jain, "Combining multiple clusterings using evidence accumulation",
@@ -22,7 +23,9 @@ share of segments between them that leave the shape,
 ``geometry.concavity``): parts people draw are nearly convex, so a limb
 stays apart from the body while the two halves of a long body join. Pieces
 of one atom of the field and the family cost less to join than two such
-atoms.
+atoms, and parts inside one connected piece of the model less than parts
+of two: modellers build parts as pieces (a chair's legs, a mug's handle),
+and pieces that touch or overlap are not one surface.
 
 The ladder (0, 0.1, ..., 2) shows the tree's cuts: 1, 2, ..., LINEAR_COUNTS
 parts at the coarse end, then growing by at least one part a step up to
@@ -47,19 +50,27 @@ LINEAR_COUNTS = 10
 #: from one atom group to another (a cost in units of co-association).
 CONVEXITY_WEIGHT = 0.75
 GROUP_COST = 0.5
+PIECE_COST = 0.5
+#: Weight of a link between two pieces when a fragment picks the neighbour to
+#: join, against 1 for a shared edge: a piece's fragment stays in its piece.
+ACROSS_PIECES = 1e-3
 
 
 def overlay(layers: list[np.ndarray], links: np.ndarray, area: np.ndarray, min_share: float,
-            order: np.ndarray | None = None) -> np.ndarray:
+            order: np.ndarray | None = None, piece: np.ndarray | None = None) -> np.ndarray:
     """(F,) int32 atoms: faces alike in every labeling of ``layers`` and
     connected form one, fragments under ``min_share`` of the area joined
-    to a neighbour. layers : (F,) int labelings; links : (E, 2) faces that
-    touch; order : (F,) faces, ties go by it (``clustering.join_fragments``)."""
+    to a neighbour, of their own ``piece`` where they touch one. layers :
+    (F,) int labelings; links : (E, 2) faces that touch; order : (F,) faces,
+    ties go by it (``clustering.join_fragments``); piece : (F,) int
+    connected piece of every face (``geometry.pieces``), or None."""
     key = np.zeros(len(area), np.int64)
-    for layer in layers:
+    for layer in layers + ([] if piece is None else [piece]):
         key = key * (int(layer.max()) + 1) + layer
     combined = np.unique(key, return_inverse=True)[1].ravel()
-    return join_fragments(combined, links, np.ones(len(links)), area, min_share, order)
+    weight = np.ones(len(links)) if piece is None else np.where(
+        piece[links[:, 0]] == piece[links[:, 1]], 1.0, ACROSS_PIECES)
+    return join_fragments(combined, links, weight, area, min_share, order)
 
 
 @dataclass
@@ -91,21 +102,25 @@ class MergeTree:
 
 
 def merge_tree(atoms: np.ndarray, partitions: np.ndarray, area: np.ndarray, links: np.ndarray,
-               group: np.ndarray | None = None, concave: np.ndarray | None = None) -> MergeTree:
+               group: np.ndarray | None = None, concave: np.ndarray | None = None,
+               piece: np.ndarray | None = None) -> MergeTree:
     """Average-linkage merge tree of ``atoms`` over the co-association of
     ``partitions``: touching parts merge, the cheapest first; the cost is
     how rarely the partitions put them together, plus CONVEXITY_WEIGHT times
     their area-weighted mean ``concave``, plus GROUP_COST between two
-    ``group`` s; parts that touch nothing merge last, the cheapest first.
+    ``group`` s and PIECE_COST between two ``piece`` s; parts that touch
+    nothing merge last, the cheapest first.
 
     atoms : (F,) int 0..R-1; partitions : (K, F) int, cluster of every face
     in each of K partitions; area : (F,) face areas; links : (E, 2) faces
-    that touch; group : (R,) int group of every atom, or None; concave :
-    (R, R) concavity of every two atoms (``geometry.concavity``), or None
+    that touch; group, piece : (R,) int group and connected piece of every
+    atom, or None; concave : (R, R) concavity of every two atoms
+    (``geometry.concavity``), or None
     """
     n = int(atoms.max()) + 1
     votes, size, k = _cluster_areas(atoms, n, partitions, area)
     group = np.full(n, -1) if group is None else np.asarray(group).copy()
+    piece = np.zeros(n, np.int64) if piece is None else np.asarray(piece).copy()
     # summed over atom pairs weighted by both areas, so merged parts add up
     bent = np.zeros((n, n)) if concave is None else np.asarray(concave, np.float64) * np.outer(size, size)
     a, b = atoms[links[:, 0]], atoms[links[:, 1]]
@@ -118,6 +133,7 @@ def merge_tree(atoms: np.ndarray, partitions: np.ndarray, area: np.ndarray, link
     def cost(i, j, far=0.0):
         unlike = 1.0 - float(votes[i] @ votes[j]) / (size[i] * size[j] * k)
         crossing = 0.0 if group[i] >= 0 and group[i] == group[j] else GROUP_COST
+        crossing += 0.0 if piece[i] >= 0 and piece[i] == piece[j] else PIECE_COST
         return unlike + CONVEXITY_WEIGHT * bent[i, j] / (size[i] * size[j]) + crossing + far
 
     version = np.zeros(n, np.int64)
@@ -140,6 +156,8 @@ def merge_tree(atoms: np.ndarray, partitions: np.ndarray, area: np.ndarray, link
         version[i] += 1
         if group[i] != group[j]:
             group[i] = -1
+        if piece[i] != piece[j]:
+            piece[i] = -1
         touch[i] = (touch[i] | touch[j]) - {i, j}
         for other in touch[j]:
             touch[other].discard(j)

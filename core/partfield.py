@@ -16,7 +16,7 @@ from . import scales, threads
 from .clustering import cluster_points, split_regions, vote_donors, vote_faces
 from .config import SegmentConfig
 from .field import ScaleField, ScaleTransform, field_features
-from .geometry import concavity, surface_links
+from .geometry import concavity, pieces, surface_links
 from .geomasks import MaskParts
 from .hierarchy import ATOM_CLUSTERS, MergeTree, merge_tree, overlay
 from .loading import Asset
@@ -37,16 +37,21 @@ def part_tree(asset: Asset, points: Points, layers: list[np.ndarray], ensemble: 
     ATOM_CLUSTERS when ``cut_again``; merged by co-association over
     ``ensemble`` ((K, F) partitions) and the concavity of their unions
     (``geometry.concavity``, over ``points``); the layers' overlay groups
-    the atoms."""
-    area, order = asset.mesh.area_faces, node_order(asset)
-    coarse = atoms = overlay(layers, links, area, min_share, order)
+    the atoms, and no atom crosses from one connected piece to another."""
+    area, order, piece = asset.mesh.area_faces, node_order(asset), pieces(asset.mesh)
+    coarse = atoms = overlay(layers, links, area, min_share, order, piece)
     if cut_again:  # row k - 2 holds k clusters
-        atoms = overlay([coarse, ensemble[min(ATOM_CLUSTERS - 2, len(ensemble) - 1)]], links, area, min_share, order)
-    within = np.zeros((atoms.max() + 1, coarse.max() + 1))
+        atoms = overlay([coarse, ensemble[min(ATOM_CLUSTERS - 2, len(ensemble) - 1)]], links, area, min_share,
+                        order, piece)
+    n = atoms.max() + 1
+    within = np.zeros((n, coarse.max() + 1))
     np.add.at(within, (atoms, coarse), area)
-    concave = concavity(asset.mesh, points.xyz, points.normal, atoms[points.face], len(within), seed,
-                        threads.count())
-    return merge_tree(atoms, ensemble, area, links, group=within.argmax(axis=1), concave=concave)
+    # a piece too small to be an atom has joined another: the atom goes with the piece most of it is in
+    inside = np.zeros((n, piece.max() + 1))
+    np.add.at(inside, (atoms, piece), area)
+    concave = concavity(asset.mesh, points.xyz, points.normal, atoms[points.face], n, seed, threads.count())
+    return merge_tree(atoms, ensemble, area, links, group=within.argmax(axis=1), concave=concave,
+                      piece=inside.argmax(axis=1))
 
 
 @dataclass

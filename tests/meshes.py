@@ -1,5 +1,6 @@
 """Small real inputs the tests build: a table fused into one surface, two
-separate boxes, and a textured GLB with several nodes."""
+separate boxes, a mug modelled as two overlapping pieces, and a textured GLB
+with several nodes."""
 
 from __future__ import annotations
 
@@ -53,6 +54,18 @@ def two_boxes(gap: float = 0.6) -> trimesh.Trimesh:
     b.apply_translation([0.5 + gap, 0, 0])
     mesh = trimesh.util.concatenate([a, b])
     return trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(mesh.vertices, mesh.faces, max_edge=0.08))
+
+
+def mug() -> tuple[trimesh.Trimesh, np.ndarray]:
+    """A mug as modellers build one: a closed cylinder and a ring handle
+    sunk into its side, two pieces in one mesh that overlap without sharing
+    an edge. Returns the mesh and (F,) int labels: 0 body, 1 handle."""
+    body = trimesh.creation.cylinder(radius=0.4, height=0.9, sections=48)
+    handle = trimesh.creation.torus(0.25, 0.05, major_sections=32, minor_sections=12)
+    handle.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
+    handle.apply_translation([0.42, 0, 0])
+    mesh = trimesh.util.concatenate([body, handle])
+    return mesh, np.repeat([0, 1], [len(body.faces), len(handle.faces)])
 
 
 def textured_scene() -> trimesh.Scene:

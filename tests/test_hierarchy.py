@@ -6,7 +6,7 @@ import trimesh
 
 from core.clustering import join_fragments
 from core.geometry import concavity, face_graph
-from core.hierarchy import LINEAR_COUNTS, ladder_count, merge_tree
+from core.hierarchy import LINEAR_COUNTS, ladder_count, merge_tree, overlay
 from core.scales import default_scales
 from meshes import table, two_boxes
 
@@ -45,6 +45,29 @@ def test_crossing_between_atom_groups_costs_more():
     assert tuple(free.merges[0]) == (2, 3)
     halves = grouped.cut(2)
     assert len(set(halves[:3])) == 1 and len(set(halves[3:])) == 1 and halves[0] != halves[3]
+
+
+def test_parts_of_one_piece_join_before_parts_of_two():
+    """The same partitions, the atoms in pieces {0,1,2} and {3,4,5} (a
+    handle sunk into a body: touching, no shared edge): 2 and 3 join last."""
+    atoms = np.arange(6)
+    partitions = np.array([[0] * 6, [0] * 6, [0] * 6, [0, 1, 2, 2, 3, 4]])
+    tree = merge_tree(atoms, partitions, np.ones(6), chain(6), piece=np.array([0, 0, 0, 1, 1, 1]))
+    halves = tree.cut(2)
+    assert len(set(halves[:3])) == 1 and len(set(halves[3:])) == 1 and halves[0] != halves[3]
+
+
+def test_a_fragment_joins_its_own_piece_not_the_piece_it_touches_most():
+    """Faces 0-3 one piece, 4-7 another; face 3 is a fragment of its own
+    label touching face 2 once and, across the pieces, faces 4-6: it joins
+    its piece. Without pieces it joins the other piece's atom."""
+    label = np.array([0, 0, 0, 1, 2, 2, 2, 2])
+    links = np.array([[0, 1], [1, 2], [2, 3], [3, 4], [3, 5], [3, 6], [4, 5], [5, 6], [6, 7]])
+    area = np.array([1, 1, 1, 0.01, 1, 1, 1, 1])
+    piece = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    mixed = overlay([label], links, area, 0.05)
+    kept = overlay([label], links, area, 0.05, piece=piece)
+    assert mixed[3] == mixed[4] and kept[3] == kept[0] and kept[3] != kept[4]
 
 
 def test_a_tables_legs_stay_apart_from_its_top_while_the_tops_halves_join():

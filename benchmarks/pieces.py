@@ -1,0 +1,123 @@
+"""Models built as modellers build them: parts as separate pieces that touch
+or overlap without sharing an edge (a figure, a four-legged animal, two
+chairs, a table, a lamp, an airplane, a mug), each labelled by its pieces.
+
+    python -m benchmarks.pieces
+
+Per model, the first parts (the part tree before the field is fitted, as the
+app shows it first) cut at the number of pieces, and the classical peer
+(``tests/peer.py``) at the same k, scored by part mIoU against the pieces.
+Writes benchmarks/results/pieces.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _models() -> dict:
+    """name -> list of trimesh pieces, z up, about 2 units tall."""
+    import trimesh
+    from trimesh import creation
+
+    def at(mesh, xyz):
+        mesh.apply_translation(xyz)
+        return mesh
+
+    def limb(radius, length, xyz, axis=(0, 0, 1)):
+        mesh = creation.capsule(height=length, radius=radius, count=[16, 16])
+        mesh.apply_transform(trimesh.geometry.align_vectors([0, 0, 1], axis))
+        return at(mesh, xyz)
+
+    def chair(arms):
+        corners = [(x, y) for x in (-0.42, 0.42) for y in (-0.42, 0.42)]
+        legs = [at(creation.cylinder(0.04, 0.5, sections=12), (x, y, 0.25)) for x, y in corners]
+        rests = [at(creation.box((0.08, 0.9, 0.08)), (x, 0, 0.8)) for x in (-0.48, 0.48)] if arms else []
+        seat, back = at(creation.box((1, 1, 0.1)), (0, 0, 0.5)), at(creation.box((1, 0.1, 0.8)), (0, 0.45, 0.95))
+        return [seat, back] + legs + rests
+
+    handle = creation.torus(0.25, 0.05, major_sections=32, minor_sections=12)
+    handle.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
+    return {
+        "figure": [limb(0.25, 0.6, (0, 0, 1.2)), at(creation.icosphere(2, 0.18), (0, 0, 1.75)),
+                   limb(0.07, 0.6, (0.45, 0, 1.35), (1, 0, 0)), limb(0.07, 0.6, (-0.45, 0, 1.35), (1, 0, 0)),
+                   limb(0.09, 0.7, (0.12, 0, 0.55)), limb(0.09, 0.7, (-0.12, 0, 0.55))],
+        "four-legged animal": [limb(0.22, 0.9, (0, 0, 0.8), (1, 0, 0)), at(creation.icosphere(2, 0.17), (0.85, 0, 1.0)),
+                               limb(0.04, 0.4, (-0.8, 0, 0.95), (1, 0, 0.6))]
+                              + [limb(0.06, 0.5, (x, y, 0.4)) for x in (-0.45, 0.45) for y in (-0.13, 0.13)],
+        "chair": chair(False),
+        "armchair": chair(True),
+        "table": [at(creation.box((1.6, 0.9, 0.06)), (0, 0, 0.75))]
+                 + [at(creation.box((0.07, 0.07, 0.75)), (x, y, 0.37)) for x in (-0.7, 0.7) for y in (-0.38, 0.38)],
+        "lamp": [at(creation.cylinder(0.3, 0.06, sections=32), (0, 0, 0.03)),
+                 at(creation.cylinder(0.03, 1.2, sections=12), (0, 0, 0.6)),
+                 at(creation.cone(0.35, 0.4, sections=32), (0, 0, 1.15))],
+        "airplane": [limb(0.12, 2.0, (0, 0, 0), (1, 0, 0)), at(creation.box((0.4, 2.2, 0.04)), (0.1, 0, 0)),
+                     at(creation.box((0.25, 0.8, 0.03)), (-1.0, 0, 0.05)),
+                     at(creation.box((0.25, 0.03, 0.35)), (-1.0, 0, 0.2))],
+        "mug": [creation.cylinder(0.4, 0.9, sections=48), at(handle, (0.42, 0, 0))],
+    }
+
+
+class _Seen(Exception):
+    """Stops the fit once the first parts are out."""
+
+
+def first_parts(path: str):
+    """(asset, the first parts' tree) of the model at ``path``."""
+    from core.loading import load_asset
+    from core.pipeline import Engine
+
+    asset, seen = load_asset(path), []
+
+    def preview(parts):
+        seen.append(parts.tree)
+        raise _Seen
+
+    try:
+        Engine().fit(asset, preview=preview)
+    except _Seen:
+        pass
+    return asset, seen[0]
+
+
+def main() -> None:
+    import trimesh
+    from scipy.spatial import cKDTree
+
+    from core import threads
+    from core.metrics import part_miou
+    from tests.peer import segment as peer_segment
+
+    threads.use(2)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, pieces in _models().items():
+            mesh = trimesh.util.concatenate(pieces)
+            label = np.repeat(np.arange(len(pieces)), [len(p.faces) for p in pieces])
+            path = os.path.join(tmp, "model.glb")
+            mesh.export(path)
+            asset, tree = first_parts(path)
+            # the loaded faces, back in the file's coordinates, find their pieces
+            centres = trimesh.transform_points(asset.mesh.triangles_center, asset.to_original)
+            truth = label[cKDTree(mesh.triangles_center).query(centres)[1]]
+            k = len(pieces)
+            row = {"model": name, "pieces": k, "faces": asset.n_faces,
+                   "partscope": part_miou(tree.cut(k), truth),
+                   "peer": part_miou(peer_segment(asset.mesh, [k], 0)[0], truth)}
+            rows.append(row)
+            print(f"{name:20s} {k} pieces  PartScope {row['partscope']:.3f}  peer {row['peer']:.3f}", flush=True)
+    mean = {key: float(np.mean([r[key] for r in rows])) for key in ("partscope", "peer")}
+    print(f"mean part mIoU at the piece count: PartScope {mean['partscope']:.3f}, peer {mean['peer']:.3f}")
+    with open(os.path.join(HERE, "results", "pieces.json"), "w") as f:
+        json.dump({"models": rows, "mean": mean}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
