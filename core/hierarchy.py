@@ -47,7 +47,8 @@ ATOM_CLUSTERS = 20
 #: Ladder steps from the coarse end that show 1, 2, ... parts, one more each.
 LINEAR_COUNTS = 10
 #: Merge cost added per unit of the union's concavity, and for crossing
-#: from one atom group to another (a cost in units of co-association).
+#: from one atom group, or one connected piece, to another (a cost in units
+#: of co-association).
 CONVEXITY_WEIGHT = 0.75
 GROUP_COST = 0.5
 PIECE_COST = 0.5
