@@ -25,7 +25,9 @@ stays apart from the body while the two halves of a long body join. Pieces
 of one atom of the field and the family cost less to join than two such
 atoms, and parts inside one connected piece of the model less than parts
 of two: modellers build parts as pieces (a chair's legs, a mug's handle),
-and pieces that touch or overlap are not one surface.
+and pieces that touch or overlap are not one surface. Small pieces (eyes,
+buttons, bolts) are rarely parts of their own: the cost of crossing to one
+shrinks with its share of the surface below PIECE_SHARE.
 
 The ladder (0, 0.1, ..., 2) shows the tree's cuts: 1, 2, ..., LINEAR_COUNTS
 parts at the coarse end, then growing by at least one part a step up to
@@ -52,6 +54,9 @@ LINEAR_COUNTS = 10
 CONVEXITY_WEIGHT = 0.75
 GROUP_COST = 0.5
 PIECE_COST = 0.5
+#: A piece under this share of the surface costs PIECE_COST times its share
+#: over this to cross to.
+PIECE_SHARE = 0.05
 #: Weight of a link between two pieces when a fragment picks the neighbour to
 #: join, against 1 for a shared edge: a piece's fragment stays in its piece.
 ACROSS_PIECES = 1e-3
@@ -109,8 +114,9 @@ def merge_tree(atoms: np.ndarray, partitions: np.ndarray, area: np.ndarray, link
     ``partitions``: touching parts merge, the cheapest first; the cost is
     how rarely the partitions put them together, plus CONVEXITY_WEIGHT times
     their area-weighted mean ``concave``, plus GROUP_COST between two
-    ``group`` s and PIECE_COST between two ``piece`` s; parts that touch
-    nothing merge last, the cheapest first.
+    ``group`` s and PIECE_COST between two ``piece`` s (less to a piece
+    under PIECE_SHARE of the area); parts that touch nothing merge last,
+    the cheapest first.
 
     atoms : (F,) int 0..R-1; partitions : (K, F) int, cluster of every face
     in each of K partitions; area : (F,) face areas; links : (E, 2) faces
@@ -122,6 +128,8 @@ def merge_tree(atoms: np.ndarray, partitions: np.ndarray, area: np.ndarray, link
     votes, size, k = _cluster_areas(atoms, n, partitions, area)
     group = np.full(n, -1) if group is None else np.asarray(group).copy()
     piece = np.zeros(n, np.int64) if piece is None else np.asarray(piece).copy()
+    # each piece's share of the area; a part of several pieces (-1) counts as large
+    whole = np.append(np.bincount(piece, size) / size.sum(), 1.0)
     # summed over atom pairs weighted by both areas, so merged parts add up
     bent = np.zeros((n, n)) if concave is None else np.asarray(concave, np.float64) * np.outer(size, size)
     a, b = atoms[links[:, 0]], atoms[links[:, 1]]
@@ -134,7 +142,8 @@ def merge_tree(atoms: np.ndarray, partitions: np.ndarray, area: np.ndarray, link
     def cost(i, j, far=0.0):
         unlike = 1.0 - float(votes[i] @ votes[j]) / (size[i] * size[j] * k)
         crossing = 0.0 if group[i] >= 0 and group[i] == group[j] else GROUP_COST
-        crossing += 0.0 if piece[i] >= 0 and piece[i] == piece[j] else PIECE_COST
+        if piece[i] < 0 or piece[i] != piece[j]:
+            crossing += PIECE_COST * min(1.0, whole[piece[i]] / PIECE_SHARE, whole[piece[j]] / PIECE_SHARE)
         return unlike + CONVEXITY_WEIGHT * bent[i, j] / (size[i] * size[j]) + crossing + far
 
     version = np.zeros(n, np.int64)

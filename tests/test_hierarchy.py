@@ -57,6 +57,18 @@ def test_parts_of_one_piece_join_before_parts_of_two():
     assert len(set(halves[:3])) == 1 and len(set(halves[3:])) == 1 and halves[0] != halves[3]
 
 
+def test_a_small_piece_joins_the_part_it_sits_on_before_two_large_parts_join():
+    """Atoms 0 and 1 of one piece, put together by three partitions in four;
+    atom 2 a piece of its own that the partitions always put with 1: as small
+    as an eye (0.5 % of the area) it joins 1 first; as large as a handle
+    (20 %) 0 and 1 join first."""
+    partitions = np.array([[0, 1, 1], [0, 0, 0], [0, 0, 0], [0, 0, 0]])
+    links, piece = chain(3), np.array([0, 0, 1])
+    eye = merge_tree(np.arange(3), partitions, np.array([10, 10, 0.1]), links, piece=piece)
+    handle = merge_tree(np.arange(3), partitions, np.array([10, 10, 5.0]), links, piece=piece)
+    assert tuple(eye.merges[0]) == (1, 2) and tuple(handle.merges[0]) == (0, 1)
+
+
 def test_a_fragment_joins_its_own_piece_not_the_piece_it_touches_most():
     """Faces 0-3 one piece, 4-7 another; face 3 is a fragment of its own
     label touching face 2 once and, across the pieces, faces 4-6: it joins
