@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from . import scales, threads
@@ -47,11 +48,10 @@ def part_tree(asset: Asset, points: Points, layers: list[np.ndarray], ensemble: 
     within = np.zeros((n, coarse.max() + 1))
     np.add.at(within, (atoms, coarse), area)
     # a piece too small to be an atom has joined another: the atom goes with the piece most of it is in
-    inside = np.zeros((n, piece.max() + 1))
-    np.add.at(inside, (atoms, piece), area)
+    inside = sp.coo_matrix((area, (atoms, piece))).tocsr()  # sparse: a scene may hold 100,000 pieces
     concave = concavity(asset.mesh, points.xyz, points.normal, atoms[points.face], n, seed, threads.count())
     return merge_tree(atoms, ensemble, area, links, group=within.argmax(axis=1), concave=concave,
-                      piece=inside.argmax(axis=1))
+                      piece=np.asarray(inside.argmax(axis=1)).ravel())
 
 
 @dataclass
