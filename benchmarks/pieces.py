@@ -20,78 +20,69 @@ import os
 import tempfile
 
 import numpy as np
+import trimesh
+from trimesh import creation
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def _limb(radius: float, length: float, xyz, axis=(0, 0, 1)) -> trimesh.Trimesh:
+    """A capsule along ``axis`` centred at ``xyz``."""
+    mesh = creation.capsule(height=length, radius=radius, count=[16, 16])
+    mesh.apply_transform(trimesh.geometry.align_vectors([0, 0, 1], axis))
+    return mesh.apply_translation(xyz)
+
+
+def _figure() -> list:
+    """A figure's six pieces: torso, head, two arms, two legs."""
+    return [_limb(0.25, 0.6, (0, 0, 1.2)), creation.icosphere(2, 0.18).apply_translation((0, 0, 1.75)),
+            _limb(0.07, 0.6, (0.45, 0, 1.35), (1, 0, 0)), _limb(0.07, 0.6, (-0.45, 0, 1.35), (1, 0, 0)),
+            _limb(0.09, 0.7, (0.12, 0, 0.55)), _limb(0.09, 0.7, (-0.12, 0, 0.55))]
+
+
 def _models() -> dict:
-    """name -> list of trimesh pieces, z up, about 2 units tall."""
-    import trimesh
-    from trimesh import creation
-
-    def at(mesh, xyz):
-        mesh.apply_translation(xyz)
-        return mesh
-
-    def limb(radius, length, xyz, axis=(0, 0, 1)):
-        mesh = creation.capsule(height=length, radius=radius, count=[16, 16])
-        mesh.apply_transform(trimesh.geometry.align_vectors([0, 0, 1], axis))
-        return at(mesh, xyz)
+    """name -> list of trimesh pieces, z up, about 2 units tall (the mug is ``tests.meshes.mug``)."""
+    def box(extents, xyz):
+        return creation.box(extents).apply_translation(xyz)
 
     def chair(arms):
         corners = [(x, y) for x in (-0.42, 0.42) for y in (-0.42, 0.42)]
-        legs = [at(creation.cylinder(0.04, 0.5, sections=12), (x, y, 0.25)) for x, y in corners]
-        rests = [at(creation.box((0.08, 0.9, 0.08)), (x, 0, 0.8)) for x in (-0.48, 0.48)] if arms else []
-        seat, back = at(creation.box((1, 1, 0.1)), (0, 0, 0.5)), at(creation.box((1, 0.1, 0.8)), (0, 0.45, 0.95))
-        return [seat, back] + legs + rests
+        legs = [creation.cylinder(0.04, 0.5, sections=12).apply_translation((x, y, 0.25)) for x, y in corners]
+        rests = [box((0.08, 0.9, 0.08), (x, 0, 0.8)) for x in (-0.48, 0.48)] if arms else []
+        return [box((1, 1, 0.1), (0, 0, 0.5)), box((1, 0.1, 0.8), (0, 0.45, 0.95))] + legs + rests
 
-    handle = creation.torus(0.25, 0.05, major_sections=32, minor_sections=12)
-    handle.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, [1, 0, 0]))
     return {
-        "figure": [limb(0.25, 0.6, (0, 0, 1.2)), at(creation.icosphere(2, 0.18), (0, 0, 1.75)),
-                   limb(0.07, 0.6, (0.45, 0, 1.35), (1, 0, 0)), limb(0.07, 0.6, (-0.45, 0, 1.35), (1, 0, 0)),
-                   limb(0.09, 0.7, (0.12, 0, 0.55)), limb(0.09, 0.7, (-0.12, 0, 0.55))],
-        "four-legged animal": [limb(0.22, 0.9, (0, 0, 0.8), (1, 0, 0)), at(creation.icosphere(2, 0.17), (0.85, 0, 1.0)),
-                               limb(0.04, 0.4, (-0.8, 0, 0.95), (1, 0, 0.6))]
-                              + [limb(0.06, 0.5, (x, y, 0.4)) for x in (-0.45, 0.45) for y in (-0.13, 0.13)],
+        "figure": _figure(),
+        "four-legged animal": [_limb(0.22, 0.9, (0, 0, 0.8), (1, 0, 0)),
+                               creation.icosphere(2, 0.17).apply_translation((0.85, 0, 1.0)),
+                               _limb(0.04, 0.4, (-0.8, 0, 0.95), (1, 0, 0.6))]
+                              + [_limb(0.06, 0.5, (x, y, 0.4)) for x in (-0.45, 0.45) for y in (-0.13, 0.13)],
         "chair": chair(False),
         "armchair": chair(True),
-        "table": [at(creation.box((1.6, 0.9, 0.06)), (0, 0, 0.75))]
-                 + [at(creation.box((0.07, 0.07, 0.75)), (x, y, 0.37)) for x in (-0.7, 0.7) for y in (-0.38, 0.38)],
-        "lamp": [at(creation.cylinder(0.3, 0.06, sections=32), (0, 0, 0.03)),
-                 at(creation.cylinder(0.03, 1.2, sections=12), (0, 0, 0.6)),
-                 at(creation.cone(0.35, 0.4, sections=32), (0, 0, 1.15))],
-        "airplane": [limb(0.12, 2.0, (0, 0, 0), (1, 0, 0)), at(creation.box((0.4, 2.2, 0.04)), (0.1, 0, 0)),
-                     at(creation.box((0.25, 0.8, 0.03)), (-1.0, 0, 0.05)),
-                     at(creation.box((0.25, 0.03, 0.35)), (-1.0, 0, 0.2))],
-        "mug": [creation.cylinder(0.4, 0.9, sections=48), at(handle, (0.42, 0, 0))],
+        "table": [box((1.6, 0.9, 0.06), (0, 0, 0.75))]
+                 + [box((0.07, 0.07, 0.75), (x, y, 0.37)) for x in (-0.7, 0.7) for y in (-0.38, 0.38)],
+        "lamp": [creation.cylinder(0.3, 0.06, sections=32).apply_translation((0, 0, 0.03)),
+                 creation.cylinder(0.03, 1.2, sections=12).apply_translation((0, 0, 0.6)),
+                 creation.cone(0.35, 0.4, sections=32).apply_translation((0, 0, 1.15))],
+        "airplane": [_limb(0.12, 2.0, (0, 0, 0), (1, 0, 0)), box((0.4, 2.2, 0.04), (0.1, 0, 0)),
+                     box((0.25, 0.8, 0.03), (-1.0, 0, 0.05)), box((0.25, 0.03, 0.35), (-1.0, 0, 0.2))],
     }
 
 
 def _welded_figures() -> dict:
-    """name -> (mesh, (F,) int people's part): a figure welded into one
+    """name -> (mesh, (F,) int people's part): ``_figure`` welded into one
     surface, parts 0 torso, 1 head, 2-3 arms, 4-5 legs, with separate pieces
     on it: eyes sunk into the head and buttons into the torso (each in its
     part); or a jacket modelled over the torso (a torso with the one under it)."""
-    import trimesh
-    from trimesh import creation
-
-    def limb(radius, length, xyz, axis=(0, 0, 1)):
-        mesh = creation.capsule(height=length, radius=radius, count=[16, 16])
-        mesh.apply_transform(trimesh.geometry.align_vectors([0, 0, 1], axis))
-        return mesh.apply_translation(xyz)
-
     def fine(mesh):
         return trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(mesh.vertices, mesh.faces, max_edge=0.05))
 
-    body = [limb(0.25, 0.6, (0, 0, 1.2)), creation.icosphere(2, 0.18).apply_translation((0, 0, 1.75)),
-            limb(0.07, 0.6, (0.45, 0, 1.35), (1, 0, 0)), limb(0.07, 0.6, (-0.45, 0, 1.35), (1, 0, 0)),
-            limb(0.09, 0.7, (0.12, 0, 0.55)), limb(0.09, 0.7, (-0.12, 0, 0.55))]
+    body = _figure()
     welded = fine(trimesh.boolean.union(body, engine="manifold"))
     part = np.stack([np.abs(trimesh.proximity.signed_distance(b, welded.triangles_center)) for b in body], 1).argmin(1)
     eyes = [creation.icosphere(1, 0.03).apply_translation((x, -0.16, 1.8)) for x in (-0.06, 0.06)]
     buttons = [creation.icosphere(1, 0.03).apply_translation((0, -0.245, z)) for z in (1.0, 1.15, 1.3)]
-    jacket = fine(limb(0.27, 0.5, (0, 0, 1.22)))
+    jacket = fine(_limb(0.27, 0.5, (0, 0, 1.22)))
 
     def dressed(pieces, parts):
         label = np.concatenate([part] + [np.full(len(m.faces), p) for m, p in zip(pieces, parts)])
@@ -124,11 +115,11 @@ def first_parts(path: str):
 
 
 def main() -> None:
-    import trimesh
     from scipy.spatial import cKDTree
 
     from core import threads
     from core.metrics import part_miou
+    from tests.meshes import mug
     from tests.peer import segment as peer_segment
 
     threads.use(2)
@@ -136,6 +127,7 @@ def main() -> None:
     for name, pieces in _models().items():  # each piece a part
         sizes = [len(p.faces) for p in pieces]
         models[name] = trimesh.util.concatenate(pieces), np.repeat(np.arange(len(pieces)), sizes)
+    models["mug"] = mug()
     models.update(_welded_figures())
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
