@@ -19,10 +19,13 @@ def merged_faces(mesh, decimals: int = 6) -> tuple[np.ndarray, np.ndarray]:
 
 
 def edge_pairs(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Faces that share an edge (vertices merged by position): (F, 3) merged
-    faces, (V', 3) positions, (E, 2) int64 face pairs, (E, 2) their shared edge."""
+    """Faces that share an edge (vertices merged by position) or lie across a
+    seam (see ``seams``): (F, 3) merged faces, (V', 3) positions, (E, 2) int64
+    face pairs, (E, 2) their shared edge (across a seam, the second face's)."""
     faces, verts = merged_faces(mesh)
-    return (faces, verts, *shared_edges(faces))
+    pairs, shared = shared_edges(faces)
+    seam, _, seam_edge = seams(faces, verts)
+    return faces, verts, np.concatenate([pairs, seam]), np.concatenate([shared, seam_edge])
 
 
 def shared_edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -38,6 +41,52 @@ def shared_edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pairs = np.stack([owner[idx], owner[idx + 1]], axis=1)
     keep = pairs[:, 0] != pairs[:, 1]
     return pairs[keep].astype(np.int64), edges[idx][keep]
+
+
+def seams(faces: np.ndarray, verts: np.ndarray, share: float = 0.25) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Faces across a seam: open border edges that lie along another open
+    border edge without sharing its vertices, as where one side of a seam
+    is cut finer than the other (a T-junction: a vertex in the middle of the
+    other side's edge, as tessellators of CAD faces and many modellers
+    leave) or its vertices moved off the other's by a little. The middle of
+    the shorter edge lies within ``share`` of its length of the longer one,
+    and the two run side by side.
+
+    faces : (F, 3) int merged vertex ids, verts : (V, 3) positions
+    returns (S, 2) int64 face pairs, the second owning the shorter edge,
+    (S, 2) the first face's edge and (S, 2) the second's, vertex ids
+    """
+    from scipy.spatial import cKDTree
+
+    empty = np.zeros((0, 2), np.int64)
+    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1).astype(np.int64)
+    _, first, count = np.unique(edges[:, 0] * len(verts) + edges[:, 1], return_index=True, return_counts=True)
+    border = first[count == 1]  # rows of ``edges``: face row // 3
+    if len(border) < 2:
+        return empty, empty, empty
+    start, end = verts[edges[border, 0]], verts[edges[border, 1]]
+    length = np.linalg.norm(end - start, axis=1)
+    # points every ``step`` along each edge, so the nearest lies within step / 2 of any spot on it
+    step = max(float(np.median(length)), 1e-12)
+    n_points = np.maximum(np.ceil(length / step), 1).astype(np.int64) + 1
+    owner = np.repeat(np.arange(len(border)), n_points)
+    t = (np.arange(len(owner)) - np.repeat(np.cumsum(n_points) - n_points, n_points)) / (n_points[owner] - 1)
+    points = start[owner] + t[:, None] * (end - start)[owner]
+    middle = (start + end) / 2
+    hits = cKDTree(points).query_ball_point(middle, share * length + step / 2)
+    a = np.repeat(np.arange(len(border)), [len(h) for h in hits])
+    b = np.unique(np.stack([a, owner[np.concatenate(hits).astype(np.int64)]], 1), axis=0)
+    a, b = b[b[:, 0] != b[:, 1]].T
+    # the shorter edge (a) runs along the longer (b), its middle within share of its length
+    a, b = a[length[a] <= length[b]], b[length[a] <= length[b]]
+    direction = (end - start) / np.maximum(length, 1e-12)[:, None]
+    along = np.clip(np.einsum("ij,ij->i", middle[a] - start[b], direction[b]), 0, length[b])
+    off = np.linalg.norm(middle[a] - start[b] - along[:, None] * direction[b], axis=1)
+    keep = (off <= share * length[a]) & (np.abs(np.einsum("ij,ij->i", direction[a], direction[b])) > 0.9)
+    keep &= border[a] // 3 != border[b] // 3
+    a, b = a[keep], b[keep]
+    pairs = np.stack([border[b] // 3, border[a] // 3], axis=1).astype(np.int64)
+    return pairs, edges[border[b]].astype(np.int64), edges[border[a]].astype(np.int64)
 
 
 def texture_islands(mesh, corner_uv: np.ndarray) -> np.ndarray:
@@ -91,17 +140,25 @@ def outward_flips(mesh) -> np.ndarray:
     """(F,) bool faces to wind the other way round so that every connected
     piece is wound one way, facing out.
 
-    Two faces across an edge agree when they walk it in opposite directions.
+    Two faces across an edge (or a seam, see ``seams``) agree when they walk
+    it in opposite directions.
     Over the graph of faces-in-either-winding, joined as their edges demand,
     a face's two windings fall apart for an orientable piece: the one that
     shares a component with the piece's first face, as written, is kept.
     A piece whose signed volume (about its centre) comes out negative is
     then turned inside out; a non-orientable piece is left as it is.
     """
-    faces, verts, pairs, shared = edge_pairs(mesh)
+    faces, verts = merged_faces(mesh)
+    pairs, shared = shared_edges(faces)
+    seam, seam_a, seam_b = seams(faces, verts)
     n = len(faces)
+    agree = _runs_forward(faces[pairs[:, 0]], shared) != _runs_forward(faces[pairs[:, 1]], shared)
+
+    def walked(face, edge):  # the direction a face walks its edge in
+        return (verts[edge[:, 1]] - verts[edge[:, 0]]) * np.where(_runs_forward(faces[face], edge), 1, -1)[:, None]
+    agree = np.concatenate([agree, np.einsum("ij,ij->i", walked(seam[:, 0], seam_a), walked(seam[:, 1], seam_b)) < 0])
+    pairs = np.concatenate([pairs, seam])
     a, b = pairs[:, 0], pairs[:, 1]
-    agree = _runs_forward(faces[a], shared) != _runs_forward(faces[b], shared)
     # node f: face f as written; node n + f: face f reversed
     src = np.concatenate([a, a + n])
     dst = np.concatenate([np.where(agree, b, b + n), np.where(agree, b + n, b)])

@@ -223,10 +223,12 @@ def write_case(case: Case, folder: str) -> str:
 
 
 def pieces(asset) -> int:
-    """How many connected pieces the faces make (vertices welded by position)."""
-    from core.topology import edge_pairs, split_connected
+    """How many connected pieces the faces make by shared edges (vertices
+    welded by position; a crack is not bridged as a seam, so one shows)."""
+    from core.topology import merged_faces, shared_edges, split_connected
 
-    return int(split_connected(np.zeros(asset.n_faces, np.int32), edge_pairs(asset.mesh)[2]).max()) + 1
+    pairs = shared_edges(merged_faces(asset.mesh)[0])[0]
+    return int(split_connected(np.zeros(asset.n_faces, np.int32), pairs).max()) + 1
 
 
 def surface_colors(asset, points: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
-"""Small real inputs the tests build: a table fused into one surface, two
-separate boxes, a mug modelled as two overlapping pieces, and a textured GLB
-with several nodes."""
+"""Small real inputs the tests build: a table fused into one surface (whole,
+or cracked into patches), two separate boxes, a mug modelled as two
+overlapping pieces, and a textured GLB with several nodes."""
 
 from __future__ import annotations
 
@@ -45,6 +45,20 @@ def table_parts(mesh: trimesh.Trimesh) -> np.ndarray:
         inside = (np.abs(centers[:, 0] - x) <= 0.036) & (np.abs(centers[:, 2] - z) <= 0.036) & (centers[:, 1] < 0.44)
         labels[inside] = k
     return labels
+
+
+def cracked(mesh: trimesh.Trimesh, n_patches: int = 12, seed: int = 0) -> trimesh.Trimesh:
+    """``mesh`` cut into ``n_patches`` patches around random faces, each with
+    vertices of its own moved by a ten-thousandth of the size, as files
+    whose surfaces were written patch by patch come: every patch a piece
+    with a hairline crack round it. The faces keep their order."""
+    rng = np.random.default_rng(seed)
+    centres = mesh.triangles_center
+    patch = np.argmin(np.linalg.norm(centres[:, None] - centres[rng.choice(len(centres), n_patches, replace=False)],
+                                     axis=2), axis=1)
+    n_vertices = len(mesh.vertices)
+    vertices = np.concatenate([mesh.vertices + rng.normal(size=3) * 1e-4 * mesh.scale for _ in range(n_patches)])
+    return trimesh.Trimesh(vertices, mesh.faces + (patch * n_vertices)[:, None], process=False)
 
 
 def two_boxes(gap: float = 0.6) -> trimesh.Trimesh:

@@ -269,3 +269,31 @@ def test_component_bridges_join_every_component():
     joined = W + geometry.link_matrix(links, np.ones(len(links)), 300)
     assert connected_components(joined, directed=False)[0] == 1
     assert len(links) < 2 * 300
+
+
+def test_seams_join_a_surface_cut_finer_on_one_side_or_cracked():
+    """A ball whose upper half is cut finer than its lower (T-junctions all
+    along the equator), or whose halves are a hair apart, is one piece, and
+    its lower half, wound inward, is turned out; two balls that touch stay
+    two pieces, and so does an open cap far from the others' rims."""
+    from core.geometry import pieces
+    from core.topology import outward_flips
+
+    ball = trimesh.creation.icosphere(3)
+    upper = ball.triangles_center[:, 2] > 0
+
+    def half(faces, finer=False, shift=0.0):
+        used, inverse = np.unique(ball.faces[faces], return_inverse=True)
+        vertices, faces = ball.vertices[used] + shift, inverse.reshape(-1, 3)
+        return trimesh.remesh.subdivide(vertices, faces) if finer else (vertices, faces)
+
+    for top in (half(upper, finer=True), half(upper, shift=1e-4)):
+        low_vertices, low_faces = half(~upper)
+        mesh = trimesh.Trimesh(np.vstack([top[0], low_vertices]),
+                               np.vstack([top[1], low_faces[:, ::-1] + len(top[0])]), process=False)
+        assert pieces(mesh).max() + 1 == 1
+        flip = outward_flips(mesh)
+        assert not flip[:len(top[1])].any() and flip[len(top[1]):].all()
+    other = ball.copy().apply_translation([2, 0, 0])
+    cap = trimesh.Trimesh(*half(upper)).apply_translation([0, 0, 3])
+    assert pieces(trimesh.util.concatenate([ball, other, cap])).max() + 1 == 3

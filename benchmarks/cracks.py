@@ -1,0 +1,97 @@
+"""Surfaces written patch by patch: every PSB mesh of a set cut into 30
+patches around random faces, each patch with vertices of its own, either
+moved a ten-thousandth of the size off its neighbours' (a hairline crack,
+``tests.meshes.cracked``) or, every other patch, cut finer (each face in four,
+so the seams run through T-junctions, as tessellators of CAD faces leave
+them). People's parts are the same faces.
+
+    python -m benchmarks.cracks --root ../shared/psb-dev
+
+Per mesh and form (whole, cracked, cut finer): the first parts (the part tree
+before the field is fitted, as the app shows it first) and the classical peer
+(``tests/peer.py``) at the people's count, part mIoU averaged over people's
+segmentations. Writes benchmarks/results/cracks-<set>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import trimesh
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PATCHES = 30
+
+
+def cut_finer(mesh: trimesh.Trimesh, n_patches: int = PATCHES, seed: int = 0) -> tuple[trimesh.Trimesh, np.ndarray]:
+    """``mesh`` in patches with vertices of their own, every other patch's
+    faces cut in four: the mesh and (F',) the face of ``mesh`` each face lies in."""
+    rng = np.random.default_rng(seed)
+    centres = mesh.triangles_center
+    seeds = centres[rng.choice(len(centres), n_patches, replace=False)]
+    patch = np.argmin(np.linalg.norm(centres[:, None] - seeds, axis=2), axis=1)
+    vertices, faces, source, offset = [], [], [], 0
+    for p in range(n_patches):
+        own = np.flatnonzero(patch == p)
+        used, inverse = np.unique(mesh.faces[own], return_inverse=True)
+        v, f = mesh.vertices[used], inverse.reshape(-1, 3)
+        if p % 2:  # trimesh writes a face's four quarters one after another
+            (v, f), own = trimesh.remesh.subdivide(v, f), np.repeat(own, 4)
+        vertices.append(v)
+        faces.append(f + offset)
+        source.append(own)
+        offset += len(v)
+    return trimesh.Trimesh(np.vstack(vertices), np.vstack(faces), process=False), np.concatenate(source)
+
+
+def run(root: str, model: int) -> dict:
+    from scipy.spatial import cKDTree
+
+    from benchmarks.pieces import first_parts
+    from core import threads
+    from core.metrics import human_counts, human_segmentations, part_miou
+    from tests.meshes import cracked
+    from tests.peer import segment as peer_segment
+
+    threads.use(1)
+    whole = trimesh.load(os.path.join(root, "off", f"{model}.off"), process=False)
+    humans, count = human_segmentations(root, model), human_counts(root)[model - 1]
+    every = np.arange(len(whole.faces))
+    row = {"model": model, "parts": count}
+    for form, (mesh, source) in {"whole": (whole, every), "cracked": (cracked(whole, PATCHES), every),
+                                 "finer": cut_finer(whole)}.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "model.glb")
+            mesh.export(path)
+            asset, tree = first_parts(path)
+        # the loaded faces, back in the file's coordinates, find the face of the whole mesh they lie in
+        centres = trimesh.transform_points(asset.mesh.triangles_center, asset.to_original)
+        face = source[cKDTree(mesh.triangles_center).query(centres)[1]]
+        for name, labels in (("partscope", tree.cut(count)), ("peer", peer_segment(asset.mesh, [count], 0)[0])):
+            row[f"{form} {name}"] = float(np.mean([part_miou(labels, human[face]) for human in humans]))
+    print(" ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
+    return row
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", required=True, help="a PSB set: off/ and seg/")
+    args = parser.parse_args(argv)
+    models = sorted(int(name[:-4]) for name in os.listdir(os.path.join(args.root, "off")) if name.endswith(".off"))
+    with ProcessPoolExecutor(2) as pool:
+        rows = list(pool.map(run, [args.root] * len(models), models))
+    mean = {key: float(np.mean([r[key] for r in rows])) for key in rows[0] if key not in ("model", "parts")}
+    for form in ("whole", "cracked", "finer"):
+        print(f"{form:8s} PartScope {mean[form + ' partscope']:.3f}  peer {mean[form + ' peer']:.3f}")
+    name = os.path.basename(os.path.normpath(args.root))
+    with open(os.path.join(HERE, "results", f"cracks-{name}.json"), "w") as f:
+        json.dump({"models": rows, "mean": mean}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
