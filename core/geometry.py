@@ -81,8 +81,8 @@ class FaceGraph:
 
 def pieces(mesh, pairs: np.ndarray | None = None) -> np.ndarray:
     """(F,) int32 the connected piece of every face: faces joined by shared
-    edges (vertices merged by position; ``pairs``, ``topology.edge_pairs``'
-    links, when already found)."""
+    edges (vertices merged by position) or across seams (``pairs``,
+    ``topology.edge_pairs``' links, when already found)."""
     pairs = edge_pairs(mesh)[2] if pairs is None else pairs
     return split_connected(np.zeros(len(mesh.faces), np.int32), pairs)
 

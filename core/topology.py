@@ -78,7 +78,8 @@ def seams(faces: np.ndarray, verts: np.ndarray, share: float = 0.25) -> tuple[np
     b = np.unique(np.stack([a, owner[np.concatenate(hits).astype(np.int64)]], 1), axis=0)
     a, b = b[b[:, 0] != b[:, 1]].T
     # the shorter edge (a) runs along the longer (b), its middle within share of its length
-    a, b = a[length[a] <= length[b]], b[length[a] <= length[b]]
+    shorter = length[a] <= length[b]
+    a, b = a[shorter], b[shorter]
     direction = (end - start) / np.maximum(length, 1e-12)[:, None]
     along = np.clip(np.einsum("ij,ij->i", middle[a] - start[b], direction[b]), 0, length[b])
     off = np.linalg.norm(middle[a] - start[b] - along[:, None] * direction[b], axis=1)
