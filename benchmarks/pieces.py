@@ -1,6 +1,7 @@
 """Models built as modellers build them: parts as separate pieces that touch
 or overlap without sharing an edge (a figure, a four-legged animal, two
-chairs, a table, a lamp, an airplane, a mug), each labelled by its pieces;
+chairs, one of them also as a triangle soup, a table, a lamp, an airplane, a
+mug), each labelled by its pieces;
 and a figure welded into one surface, labelled head, torso, arms and legs,
 with small separate pieces that are not parts (two eyes, three buttons) or
 with a jacket modelled over its torso.
@@ -41,15 +42,10 @@ def _figure() -> list:
 
 
 def _models() -> dict:
-    """name -> list of trimesh pieces, z up, about 2 units tall (the mug is ``tests.meshes.mug``)."""
+    """name -> list of trimesh pieces, z up, about 2 units tall (the chairs
+    and the mug are ``tests.meshes``')."""
     def box(extents, xyz):
         return creation.box(extents).apply_translation(xyz)
-
-    def chair(arms):
-        corners = [(x, y) for x in (-0.42, 0.42) for y in (-0.42, 0.42)]
-        legs = [creation.cylinder(0.04, 0.5, sections=12).apply_translation((x, y, 0.25)) for x, y in corners]
-        rests = [box((0.08, 0.9, 0.08), (x, 0, 0.8)) for x in (-0.48, 0.48)] if arms else []
-        return [box((1, 1, 0.1), (0, 0, 0.5)), box((1, 0.1, 0.8), (0, 0.45, 0.95))] + legs + rests
 
     return {
         "figure": _figure(),
@@ -57,8 +53,6 @@ def _models() -> dict:
                                creation.icosphere(2, 0.17).apply_translation((0.85, 0, 1.0)),
                                _limb(0.04, 0.4, (-0.8, 0, 0.95), (1, 0, 0.6))]
                               + [_limb(0.06, 0.5, (x, y, 0.4)) for x in (-0.45, 0.45) for y in (-0.13, 0.13)],
-        "chair": chair(False),
-        "armchair": chair(True),
         "table": [box((1.6, 0.9, 0.06), (0, 0, 0.75))]
                  + [box((0.07, 0.07, 0.75), (x, y, 0.37)) for x in (-0.7, 0.7) for y in (-0.38, 0.38)],
         "lamp": [creation.cylinder(0.3, 0.06, sections=32).apply_translation((0, 0, 0.03)),
@@ -119,7 +113,7 @@ def main() -> None:
 
     from core import threads
     from core.metrics import part_miou
-    from tests.meshes import mug
+    from tests.meshes import chair, mug
     from tests.peer import segment as peer_segment
 
     threads.use(2)
@@ -127,7 +121,10 @@ def main() -> None:
     for name, pieces in _models().items():  # each piece a part
         sizes = [len(p.faces) for p in pieces]
         models[name] = trimesh.util.concatenate(pieces), np.repeat(np.arange(len(pieces)), sizes)
-    models["mug"] = mug()
+    models.update({"chair": chair(), "armchair": chair(arms=True), "mug": mug()})
+    mesh, label = models["armchair"]  # as an STL writes it: every face its own vertices
+    models["armchair, triangle soup"] = trimesh.Trimesh(mesh.triangles.reshape(-1, 3),
+                                                        np.arange(3 * len(mesh.faces)).reshape(-1, 3), process=False), label
     models.update(_welded_figures())
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -87,11 +87,13 @@ def pieces(mesh, pairs: np.ndarray | None = None) -> np.ndarray:
     return split_connected(np.zeros(len(mesh.faces), np.int32), pairs)
 
 
-def surface_links(mesh) -> np.ndarray:
-    """(E, 2) int64 links between faces that touch: a shared edge, or, between
-    separate pieces of the model, proximity (see ``proximity_links``)."""
-    pairs = edge_pairs(mesh)[2]
-    return np.concatenate([pairs, proximity_links(np.asarray(mesh.triangles_center), pieces(mesh, pairs))])
+def surface_links(mesh, graph: FaceGraph | None = None) -> np.ndarray:
+    """(E, 2) int64 links between faces that touch: a shared edge (or seam),
+    or, between separate pieces of the model, proximity (see
+    ``proximity_links``); from ``graph``'s links and pieces when given."""
+    pairs = edge_pairs(mesh)[2] if graph is None else graph.pairs
+    piece = pieces(mesh, pairs) if graph is None else graph.piece
+    return np.concatenate([pairs, proximity_links(np.asarray(mesh.triangles_center), piece)])
 
 
 def face_graph(mesh, workers: int = 1) -> FaceGraph:

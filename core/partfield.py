@@ -31,15 +31,16 @@ def fragment_share(config: SegmentConfig, points: Points) -> float:
 
 
 def part_tree(asset: Asset, points: Points, layers: list[np.ndarray], ensemble: np.ndarray, links: np.ndarray,
-              min_share: float, seed: int, cut_again: bool = True) -> MergeTree:
+              piece: np.ndarray, min_share: float, seed: int, cut_again: bool = True) -> MergeTree:
     """The part hierarchy (``hierarchy``) over the finest parts in ``layers``
     ((F,) labelings: the field's, the default masks' family's): atoms where
     they all agree, each cut again by ``ensemble``'s partition at
     ATOM_CLUSTERS when ``cut_again``; merged by co-association over
     ``ensemble`` ((K, F) partitions) and the concavity of their unions
     (``geometry.concavity``, over ``points``); the layers' overlay groups
-    the atoms, and no atom crosses from one connected piece to another."""
-    area, order, piece = asset.mesh.area_faces, node_order(asset), pieces(asset.mesh)
+    the atoms, and no atom crosses from one connected piece (``piece``,
+    (F,) int, ``geometry.pieces``) to another."""
+    area, order = asset.mesh.area_faces, node_order(asset)
     coarse = atoms = overlay(layers, links, area, min_share, order, piece)
     if cut_again:  # row k - 2 holds k clusters
         atoms = overlay([coarse, ensemble[min(ATOM_CLUSTERS - 2, len(ensemble) - 1)]], links, area, min_share,
@@ -68,9 +69,9 @@ class FirstParts:
 
     @classmethod
     def of(cls, asset: Asset, points: Points, family: MaskParts, partitions: np.ndarray, links: np.ndarray,
-           config: SegmentConfig) -> "FirstParts":
-        return cls(part_tree(asset, points, [family.finest()], partitions, links, fragment_share(config, points),
-                             config.seed))
+           piece: np.ndarray, config: SegmentConfig) -> "FirstParts":
+        return cls(part_tree(asset, points, [family.finest()], partitions, links, piece,
+                             fragment_share(config, points), config.seed))
 
     def parts(self, scale: float) -> np.ndarray:
         """(F,) int32 face labels at the slider's ``scale``, contiguous from 0, largest first."""
@@ -106,6 +107,7 @@ class PartField:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _renderer: object = field(default=None, repr=False)
     _links: np.ndarray | None = field(default=None, repr=False)
+    _piece: np.ndarray | None = field(default=None, repr=False)
     _donors: np.ndarray | None = field(default=None, repr=False)
     _tree: MergeTree | None = field(default=None, repr=False)
 
@@ -147,7 +149,7 @@ class PartField:
             layers = [self.cut(0.0)] + ([self.family.finest()] if self.family is not None else [])
             kmeans = self.partitions is not None and len(self.partitions) > 0
             ensemble = self.partitions if kmeans else np.stack([self.cut(s) for s in default_scales()])
-            tree = part_tree(self.asset, self.points, layers, ensemble, self.links, self.min_share,
+            tree = part_tree(self.asset, self.points, layers, ensemble, self.links, self.piece, self.min_share,
                              self.config.seed, cut_again=kmeans)
             with self._lock:
                 self._tree = self._tree or tree
@@ -240,6 +242,13 @@ class PartField:
         if self._links is None:
             self._links = surface_links(self.asset.mesh)
         return self._links
+
+    @property
+    def piece(self) -> np.ndarray:
+        """(F,) int32 connected piece of every face (``geometry.pieces``), found once on first use."""
+        if self._piece is None:
+            self._piece = pieces(self.asset.mesh)
+        return self._piece
 
     @property
     def donors(self) -> np.ndarray:

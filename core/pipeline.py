@@ -109,9 +109,9 @@ class Engine:
                     embedding = spectral_embedding(asset.mesh, graph, EMBEDDING_SIZE, order=order)
                 partitions = None if embedding is None else kmeans_partitions(embedding, graph, cfg.seed, order)
                 masks, family = self.masks(asset, views, points, graph, embedding, partitions)
-                links = surface_links(asset.mesh)
+                links = surface_links(asset.mesh, graph)
             if preview is not None and family is not None:
-                preview(FirstParts.of(asset, points, family, partitions, links, cfg))
+                preview(FirstParts.of(asset, points, family, partitions, links, graph.piece, cfg))
             backbone = None
             if cfg.field.backbone == "spectral":
                 backbone = embedding[points.face]
@@ -127,7 +127,7 @@ class Engine:
                                              progress=lambda f: report("fitting", f), threads=lanes)
             model = model.cpu()
         return PartField(asset, points, model, transform, backbone, cfg, timer.seconds, family, partitions,
-                         _links=links)
+                         _links=links, _piece=graph.piece)
 
 
 class GeometryMasks:

@@ -23,24 +23,82 @@ def edge_pairs(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     seam (see ``seams``): (F, 3) merged faces, (V', 3) positions, (E, 2) int64
     face pairs, (E, 2) their shared edge (across a seam, the second face's)."""
     faces, verts = merged_faces(mesh)
-    pairs, shared = shared_edges(faces)
+    pairs, shared = shared_edges(faces, mesh.faces, verts)
     seam, _, seam_edge = seams(faces, verts)
     return faces, verts, np.concatenate([pairs, seam]), np.concatenate([shared, seam_edge])
 
 
-def shared_edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def shared_edges(faces: np.ndarray, written: np.ndarray | None = None,
+                 verts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(E, 2) int64 pairs of faces that share an edge and (E, 2) that edge,
-    its vertex ids sorted. faces : (F, 3) int vertex ids."""
-    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    its vertex ids sorted. faces : (F, 3) int vertex ids; written : (F, 3)
+    int the file's own vertex ids of the same faces, or None; verts : (V, 3)
+    positions of ``faces``' vertices, or None.
+
+    An edge of more than two faces (non-manifold: two closed pieces that
+    touch along it, as a chair's back box standing on the seat's rear edge)
+    links the faces that share it in ``written`` too where some do; else,
+    with ``verts``, each face to its neighbour round the edge across the
+    solid between them (``_round_edges``); else, or where the windings do not
+    tell, all of them in a chain."""
+    corners = [0, 1, 1, 2, 2, 0]
+    edges = np.sort(faces[:, corners].reshape(-1, 2), axis=1)
+    own = edges if written is None else np.sort(np.asarray(written)[:, corners].reshape(-1, 2), axis=1)
     owner = np.repeat(np.arange(len(faces)), 3)
-    order = np.lexsort((edges[:, 1], edges[:, 0]))
-    edges, owner = edges[order], owner[order]
+    order = np.lexsort((own[:, 1], own[:, 0], edges[:, 1], edges[:, 0]))
+    edges, own, owner = edges[order], own[order], owner[order]
     same = np.all(edges[1:] == edges[:-1], axis=1)
-    # link consecutive owners of the same edge (non-manifold edges chain up)
-    idx = np.nonzero(same)[0]
-    pairs = np.stack([owner[idx], owner[idx + 1]], axis=1)
+    as_written = same & np.all(own[1:] == own[:-1], axis=1)
+    edge = np.cumsum(np.concatenate([[0], ~same]))  # each row's edge
+    faces_at = np.bincount(edge)
+    first_row = np.cumsum(faces_at) - faces_at
+    edge = edge[:-1]  # the first row's of each two consecutive
+    held = np.bincount(edge[as_written], minlength=len(faces_at)) > 0
+    link = same & (as_written | (faces_at[edge] == 2) | ~held[edge])
+    extra = [np.zeros((0, 2), np.int64)]
+    undecided = np.flatnonzero((faces_at > 2) & ~held) if verts is not None else np.zeros(0, np.int64)
+    for m in np.unique(faces_at[undecided]):  # the edges of m faces at once
+        rows = first_row[undecided[faces_at[undecided] == m]][:, None] + np.arange(m)
+        ring, ok = _round_edges(faces[owner[rows]], edges[rows[:, 0]], verts)
+        link[rows[ok][:, :-1]] = False
+        extra.append(np.take_along_axis(rows[ok], ring[ok], axis=1).reshape(-1, 2))
+    idx = np.flatnonzero(link)
+    rows = np.concatenate([np.stack([idx, idx + 1], axis=1)] + extra)
+    pairs = owner[rows]
     keep = pairs[:, 0] != pairs[:, 1]
-    return pairs[keep].astype(np.int64), edges[idx][keep]
+    return pairs[keep].astype(np.int64), edges[rows[keep, 0]]
+
+
+def _round_edges(faces: np.ndarray, edge: np.ndarray, verts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Faces paired round edges of M faces each, each face with the next one
+    counterclockwise across the solid their windings put between them.
+
+    faces : (G, M, 3) int, the faces of each edge; edge : (G, 2) int its
+    vertex ids; verts : (V, 3) positions. Returns (G, M) int the faces'
+    indices, two by two a pair, and (G,) bool where that holds: the windings
+    alternate round the edge (M even, no face with a repeated vertex).
+
+    A face that walks the edge from ``edge[0]`` to ``edge[1]`` has the solid
+    on its clockwise side (seen down the edge), one that walks it back on
+    its counterclockwise side; at equal angles (faces that lie on each other,
+    as where one box stands on another) a solid's last face comes first."""
+    start = verts[edge[:, 0]]
+    axis = verts[edge[:, 1]] - start
+    axis /= np.maximum(np.linalg.norm(axis, axis=1, keepdims=True), 1e-300)
+    other = (faces != edge[:, :1, None]) & (faces != edge[:, 1:, None])
+    ok = np.all(other.sum(axis=2) == 1, axis=1) & (faces.shape[1] % 2 == 0)
+    out = verts[np.take_along_axis(faces, other.argmax(axis=2)[..., None], axis=2)[..., 0]] - start[:, None]
+    out -= np.einsum("gmc,gc->gm", out, axis)[..., None] * axis[:, None]
+    x = out[:, 0] / np.maximum(np.linalg.norm(out[:, 0], axis=1, keepdims=True), 1e-300)
+    y = np.cross(axis, x)
+    angle = np.mod(np.arctan2(np.einsum("gmc,gc->gm", out, y), np.einsum("gmc,gc->gm", out, x)), 2 * np.pi)
+    angle = np.where(angle > 2 * np.pi - 1e-9, 0.0, np.round(angle, 9))
+    forward = _runs_forward(faces.reshape(-1, 3), np.repeat(edge, faces.shape[1], axis=0)).reshape(ok.shape[0], -1)
+    ring = np.lexsort((~forward, angle))  # counterclockwise; at a tie the solid that ends first
+    opens = ~np.take_along_axis(forward, ring, axis=1)
+    ok &= (opens[:, 0] != opens[:, 1]) & np.all(opens[:, 2:] == opens[:, :-2], axis=1)
+    # start each ring at a face whose solid lies counterclockwise
+    return np.where(opens[:, :1], ring, np.roll(ring, -1, axis=1)), ok
 
 
 def seams(faces: np.ndarray, verts: np.ndarray, share: float = 0.25) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -78,7 +136,7 @@ def seams(faces: np.ndarray, verts: np.ndarray, share: float = 0.25) -> tuple[np
     b = np.unique(np.stack([a, owner[np.concatenate(hits).astype(np.int64)]], 1), axis=0)
     a, b = b[b[:, 0] != b[:, 1]].T
     # the shorter edge (a) runs along the longer (b), its middle within share of its length
-    shorter = length[a] <= length[b]
+    shorter = (length[a] < length[b]) | ((length[a] == length[b]) & (a < b))  # once for equal ones
     a, b = a[shorter], b[shorter]
     direction = (end - start) / np.maximum(length, 1e-12)[:, None]
     along = np.clip(np.einsum("ij,ij->i", middle[a] - start[b], direction[b]), 0, length[b])
@@ -150,7 +208,7 @@ def outward_flips(mesh) -> np.ndarray:
     then turned inside out; a non-orientable piece is left as it is.
     """
     faces, verts = merged_faces(mesh)
-    pairs, shared = shared_edges(faces)
+    pairs, shared = shared_edges(faces, mesh.faces, verts)
     seam, seam_a, seam_b = seams(faces, verts)
     n = len(faces)
     agree = _runs_forward(faces[pairs[:, 0]], shared) != _runs_forward(faces[pairs[:, 1]], shared)

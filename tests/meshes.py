@@ -1,6 +1,7 @@
 """Small real inputs the tests build: a table fused into one surface (whole,
-or cracked into patches), two separate boxes, a mug modelled as two
-overlapping pieces, and a textured GLB with several nodes."""
+or cracked into patches), two separate boxes, a chair of boxes and
+cylinders, a mug modelled as two overlapping pieces, and a textured GLB
+with several nodes."""
 
 from __future__ import annotations
 
@@ -68,6 +69,21 @@ def two_boxes(gap: float = 0.6) -> trimesh.Trimesh:
     b.apply_translation([0.5 + gap, 0, 0])
     mesh = trimesh.util.concatenate([a, b])
     return trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(mesh.vertices, mesh.faces, max_edge=0.08))
+
+
+def chair(arms: bool = False) -> tuple[trimesh.Trimesh, np.ndarray]:
+    """A low-poly chair as modellers block one out, z up: a seat box, a back
+    box standing on the seat's rear edge (the two share that edge's
+    position, not its vertices), four cylinder legs and, with ``arms``, two
+    armrest boxes. Returns the mesh and (F,) int labels, one per piece."""
+    def box(extents, xyz):
+        return trimesh.creation.box(extents).apply_translation(xyz)
+
+    corners = [(x, y) for x in (-0.42, 0.42) for y in (-0.42, 0.42)]
+    pieces = [box((1, 1, 0.1), (0, 0, 0.5)), box((1, 0.1, 0.8), (0, 0.45, 0.95))]
+    pieces += [trimesh.creation.cylinder(0.04, 0.5, sections=12).apply_translation((x, y, 0.25)) for x, y in corners]
+    pieces += [box((0.08, 0.9, 0.08), (x, 0, 0.8)) for x in (-0.48, 0.48)] if arms else []
+    return trimesh.util.concatenate(pieces), np.repeat(np.arange(len(pieces)), [len(p.faces) for p in pieces])
 
 
 def mug() -> tuple[trimesh.Trimesh, np.ndarray]:

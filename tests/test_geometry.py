@@ -10,7 +10,7 @@ from core.geomasks import EMBEDDING_SIZE, geometry_segments
 from core import geometry
 from core.geometry import affinity, face_graph, shape_diameter, spectral_embedding
 from core.loading import load_asset
-from meshes import PSB, table, table_parts
+from meshes import PSB, chair, table, table_parts
 
 
 def test_shape_diameter_of_a_sphere_is_a_chord_and_scales_with_it():
@@ -297,3 +297,28 @@ def test_seams_join_a_surface_cut_finer_on_one_side_or_cracked():
     other = ball.copy().apply_translation([2, 0, 0])
     cap = trimesh.Trimesh(*half(upper)).apply_translation([0, 0, 3])
     assert pieces(trimesh.util.concatenate([ball, other, cap])).max() + 1 == 3
+
+
+def test_closed_pieces_that_touch_along_an_edge_stay_apart():
+    """A chair of boxes whose back stands on the seat's rear edge: of the
+    edge's four faces, each box's own two are linked, whether the file
+    gives each box its own vertices or every face its own (an STL's
+    triangle soup, where only the windings tell which face goes with
+    which), so the chair is its six pieces and a box wound inward is the
+    only one turned; welded into one vertex list (the file itself shares
+    the edge), the two boxes are one piece."""
+    from core.geometry import pieces
+    from core.topology import outward_flips
+
+    mesh, label = chair()
+    soup = trimesh.Trimesh(mesh.triangles.reshape(-1, 3), np.arange(3 * len(mesh.faces)).reshape(-1, 3),
+                           process=False)
+    for written in (mesh, soup):
+        piece = pieces(written)
+        assert piece.max() + 1 == 6 and len(np.unique(piece * 6 + label)) == 6  # one piece a box
+    back = label == 1
+    rewound = trimesh.Trimesh(mesh.vertices, np.where(back[:, None], mesh.faces[:, ::-1], mesh.faces), process=False)
+    assert np.array_equal(outward_flips(rewound), back)
+    welded = mesh.copy()
+    welded.merge_vertices()
+    assert pieces(welded).max() + 1 == 5
