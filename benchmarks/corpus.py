@@ -1,6 +1,7 @@
 """A corpus of the files people upload, good and broken: glTF compressed
 with Draco, meshopt and KTX2 (by those libraries' own encoders), quantized
-and normalized attributes, texture transforms, every primitive mode, plain
+and normalized attributes, texture transforms, every primitive mode, a mesh
+instanced at four places (EXT_mesh_gpu_instancing), plain
 and block-compressed KTX2, a glTF with its .bin and images beside it (and
 with a map missing), Latin-1 and Windows-1252 text, files made by gltfpack
 and glTF-Transform (tests/data), point clouds, lines, zero-area faces,

@@ -123,8 +123,8 @@ def main() -> None:
         models[name] = trimesh.util.concatenate(pieces), np.repeat(np.arange(len(pieces)), sizes)
     models.update({"chair": chair(), "armchair": chair(arms=True), "mug": mug()})
     mesh, label = models["armchair"]  # as an STL writes it: every face its own vertices
-    models["armchair, triangle soup"] = trimesh.Trimesh(mesh.triangles.reshape(-1, 3),
-                                                        np.arange(3 * len(mesh.faces)).reshape(-1, 3), process=False), label
+    soup = trimesh.Trimesh(mesh.triangles.reshape(-1, 3), np.arange(3 * len(mesh.faces)).reshape(-1, 3), process=False)
+    models["armchair, triangle soup"] = soup, label
     models.update(_welded_figures())
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -33,10 +33,11 @@ MESHOPT = ("EXT_meshopt_compression", "KHR_meshopt_compression")
 BASISU = "KHR_texture_basisu"
 QUANTIZATION = "KHR_mesh_quantization"
 TRANSFORM = "KHR_texture_transform"
+INSTANCING = "EXT_mesh_gpu_instancing"
 #: Required extensions trimesh reads, or that change only how a surface looks.
 READ_AS_IS = {TRANSFORM, "EXT_texture_webp", "KHR_lights_punctual", "KHR_materials_variants",
               "KHR_xmp_json_ld", "EXT_lights_image_based", "KHR_animation_pointer", "KHR_materials_emissive_strength"}
-DECODED = {DRACO, *MESHOPT, BASISU, QUANTIZATION}
+DECODED = {DRACO, *MESHOPT, BASISU, QUANTIZATION, INSTANCING}
 
 COMPONENTS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
 DTYPES = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}

@@ -3,7 +3,9 @@ trimesh reads it right, else rewritten as a plain GLB in memory.
 
 Geometry: Draco (``KHR_draco_mesh_compression``) and meshopt
 (``EXT_meshopt_compression``, ``KHR_meshopt_compression``) data decoded;
-triangle fans as triangle lists; sparse accessors filled in; integer
+triangle fans as triangle lists; sparse accessors filled in; a mesh drawn
+at many places by one node (``EXT_mesh_gpu_instancing``) as one child node
+per place; integer
 positions, normals and texture coordinates (``KHR_mesh_quantization``, or
 normalized integers, which core glTF allows for texture coordinates) and
 16-bit colours as floats, dequantized where the accessor is normalized.
@@ -23,7 +25,7 @@ import os
 import numpy as np
 
 from . import glb, gltf
-from .gltf import DRACO, DTYPES, FAN, MESHOPT, TRANSFORM, GltfError
+from .gltf import DRACO, DTYPES, FAN, INSTANCING, MESHOPT, TRANSFORM, GltfError
 
 
 def prepare(path: str) -> tuple[str | io.BytesIO, list[str], bool]:
@@ -56,6 +58,7 @@ def decode(tree: dict, buffers: list, folder: str) -> bytes:
         ext = next((view["extensions"][e] for e in MESHOPT if e in view.get("extensions", {})), None)
         if ext is not None:
             tree["bufferViews"][i] = out.view(_meshopt(ext, buffers), view.get("byteStride"))
+    _instances(tree, out)
     for mesh in tree.get("meshes", []):
         for prim in mesh.get("primitives", []):
             if DRACO in prim.get("extensions", {}):
@@ -164,6 +167,26 @@ def _to_float(index: int, tree: dict, out: "_Packer") -> None:
     if acc.get("normalized") and dtype.kind in "iu":
         values = np.maximum(values / np.iinfo(dtype).max, -1.0)
     tree["accessors"][index] = tree["accessors"][out.accessor(values)]
+
+
+def _instances(tree: dict, out: "_Packer") -> None:
+    """Every node that draws its mesh at many places (``EXT_mesh_gpu_instancing``:
+    a translation, rotation and scale per place, each in the node's own
+    space) becomes the parent of one node per place, each with the mesh."""
+    nodes = tree.get("nodes", [])
+    for i, node in enumerate(nodes[:]):
+        ext = node.get("extensions", {}).pop(INSTANCING, None)
+        places = {}
+        for name, index in (ext or {}).get("attributes", {}).items():
+            if name in ("TRANSLATION", "ROTATION", "SCALE"):
+                _to_float(index, tree, out)  # quantized ones too
+                places[name.lower()] = out.accessor_values(tree["accessors"][index]).tolist()
+        if not places or "mesh" not in node:
+            continue
+        count, mesh, base = min(len(v) for v in places.values()), node.pop("mesh"), node.get("name", f"node {i}")
+        node["children"] = node.get("children", []) + list(range(len(nodes), len(nodes) + count))
+        nodes.extend({"name": f"{base} {k}", "mesh": mesh, **{key: v[k] for key, v in places.items()}}
+                     for k in range(count))
 
 
 def uv_matrix(transform: dict) -> np.ndarray:

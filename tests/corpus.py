@@ -69,6 +69,7 @@ def build_cases() -> list[Case]:
     draco = make.draco_glb(scene)
     many = make.textured_scene(60)
     ball = make.split_ball()
+    legs = make.glb(make.legs_scene())
     box_faces = 12
     car = 1920
     spin = {"offset": [0.25, 0.75], "rotation": 0.7, "scale": [0.5, -1.5]}
@@ -116,6 +117,10 @@ def build_cases() -> list[Case]:
         like(("many_nodes_meshopt.glb", make.meshopt_glb(make.glb(many))), faces=make.scene_faces(many),
              sibling="many_nodes.glb"),
         Case({"split_ball.glb": make.glb(ball)}, faces=make.scene_faces(ball)),
+        Case({"legs.glb": legs}, faces=make.scene_faces(make.legs_scene())),
+        *[like((name, data), faces=make.scene_faces(make.legs_scene()), sibling="legs.glb") for name, data in (
+            ("legs_instanced.glb", make.instanced_glb(legs)),
+            ("legs_instanced_meshopt.glb", make.meshopt_glb(make.instanced_glb(legs))))],
         *[like((f"split_ball_{label}.glb", data), faces=make.scene_faces(ball), sibling="split_ball.glb")
           for label, data in (("draco", make.draco_glb(ball)), ("quantized", make.quantized_glb(make.glb(ball))))],
         Case({"toy_car.glb": _asset("toy_car.glb")}, faces=car),
@@ -181,8 +186,8 @@ def build_cases() -> list[Case]:
         Case({"web.glb": make.edit_glb(plain, make.web_uri)},
              sentence="'web.glb' refers to 'https://example.com/model.bin' on the web; PartScope reads only "
                       "files beside the glTF."),
-        Case({"instanced.glb": make.edit_glb(plain, make.unknown_extension)},
-             sentence="'instanced.glb' needs the glTF extension EXT_mesh_gpu_instancing, which PartScope cannot "
+        Case({"area_lights.glb": make.edit_glb(plain, make.unknown_extension)},
+             sentence="'area_lights.glb' needs the glTF extension EXT_lights_area, which PartScope cannot "
                       "read: export the model again without it."),
         Case({"draco_damaged.glb": make.edit_glb(draco, make.damage_view(1))},
              sentence="'draco_damaged.glb' has Draco-compressed geometry that does not decode: the file is "

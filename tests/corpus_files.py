@@ -73,6 +73,58 @@ def split_ball() -> trimesh.Scene:
     return scene
 
 
+def legs_scene() -> trimesh.Scene:
+    """A seat and one leg mesh that four nodes place, each turned and
+    scaled its own way (a mesh many nodes share, as exporters write a
+    repeated part)."""
+    scene = trimesh.Scene()
+    seat = trimesh.creation.box([1.0, 1.0, 0.1])
+    seat.visual.vertex_colors = [200, 120, 40, 255]
+    scene.add_geometry(seat, geom_name="seat", node_name="seat",
+                       transform=trimesh.transformations.translation_matrix([0, 0, 0.5]))
+    leg = trimesh.creation.cylinder(0.05, 0.5, sections=8)
+    leg.visual.vertex_colors = [40, 40, 40, 255]
+    scene.add_geometry(leg, geom_name="leg", node_name="leg 0")
+    for k, (x, y) in enumerate([(-0.4, -0.4), (0.4, -0.4), (-0.4, 0.4), (0.4, 0.4)]):
+        place = trimesh.transformations.compose_matrix(scale=[1 + 0.1 * k] * 3, angles=[0, 0, 0.4 * k],
+                                                       translate=[x, y, 0.25])
+        scene.graph.update(frame_to=f"leg {k}", frame_from=scene.graph.base_frame, matrix=place, geometry="leg")
+    return scene
+
+
+def instanced_glb(data: bytes) -> bytes:
+    """The GLB with every mesh that several nodes place drawn by one node
+    instead (``EXT_mesh_gpu_instancing``: a translation, a rotation as
+    normalized int16, and a scale per place); the other nodes keep no mesh."""
+    tree, binary = container.split(data)
+    out = bytearray(binary)
+    nodes = tree["nodes"]
+    for mesh in {n["mesh"] for n in nodes if "mesh" in n}:
+        users = [n for n in nodes if n.get("mesh") == mesh]
+        if len(users) < 2:
+            continue
+        matrices = [np.array(n.get("matrix", np.eye(4).ravel()), np.float64).reshape(4, 4).T for n in users]
+        parts = [trimesh.transformations.decompose_matrix(m) for m in matrices]  # scale, shear, angles, move, ...
+        turn = np.array([np.roll(trimesh.transformations.quaternion_from_euler(*p[2]), -1) for p in parts])
+        places = {"TRANSLATION": np.array([p[3] for p in parts], np.float32),
+                  "ROTATION": np.round(turn * 32767).astype(np.int16),
+                  "SCALE": np.array([p[0] for p in parts], np.float32)}
+        attributes = {}
+        for name, values in places.items():
+            attributes[name] = len(tree["accessors"])
+            tree["accessors"].append({"bufferView": append_view(tree, out, values), "count": len(values),
+                                      "componentType": 5122 if values.dtype == np.int16 else 5126,
+                                      "type": "VEC4" if name == "ROTATION" else "VEC3",
+                                      **({"normalized": True} if name == "ROTATION" else {})})
+        for n in users:
+            n.pop("mesh")
+        instancing = {"EXT_mesh_gpu_instancing": {"attributes": attributes}}
+        nodes.append({"name": "legs", "mesh": mesh, "extensions": instancing})
+        tree["scenes"][0]["nodes"].append(len(nodes) - 1)
+    require(tree, "EXT_mesh_gpu_instancing")
+    return container.pack(tree, bytes(out))
+
+
 def scene_faces(scene: trimesh.Scene) -> int:
     return sum(len(g.faces) for g in scene.dump())
 
@@ -527,7 +579,7 @@ def only_images(tree, binary):
 
 
 def unknown_extension(tree, binary):
-    tree["extensionsUsed"] = tree["extensionsRequired"] = ["EXT_mesh_gpu_instancing"]
+    tree["extensionsUsed"] = tree["extensionsRequired"] = ["EXT_lights_area"]
     return binary
 
 
