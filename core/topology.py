@@ -40,7 +40,8 @@ def shared_edges(faces: np.ndarray, written: np.ndarray | None = None,
     links the faces that share it in ``written`` too where some do; else,
     with ``verts``, each face to its neighbour round the edge across the
     solid between them (``_round_edges``); else, or where the windings do not
-    tell, all of them in a chain."""
+    tell, all of them in a chain. Faces on the same three vertices (both
+    sides of a surface written as two faces) are linked as well."""
     corners = [0, 1, 1, 2, 2, 0]
     edges = np.sort(faces[:, corners].reshape(-1, 2), axis=1)
     own = edges if written is None else np.sort(np.asarray(written)[:, corners].reshape(-1, 2), axis=1)
@@ -49,10 +50,10 @@ def shared_edges(faces: np.ndarray, written: np.ndarray | None = None,
     edges, own, owner = edges[order], own[order], owner[order]
     same = np.all(edges[1:] == edges[:-1], axis=1)
     as_written = same & np.all(own[1:] == own[:-1], axis=1)
-    edge = np.cumsum(np.concatenate([[0], ~same]))  # each row's edge
-    faces_at = np.bincount(edge)
+    row_edge = np.cumsum(np.concatenate([[0], ~same]))
+    faces_at = np.bincount(row_edge)
     first_row = np.cumsum(faces_at) - faces_at
-    edge = edge[:-1]  # the first row's of each two consecutive
+    edge = row_edge[:-1]  # the first row's of each two consecutive
     held = np.bincount(edge[as_written], minlength=len(faces_at)) > 0
     link = same & (as_written | (faces_at[edge] == 2) | ~held[edge])
     extra = [np.zeros((0, 2), np.int64)]
@@ -66,7 +67,16 @@ def shared_edges(faces: np.ndarray, written: np.ndarray | None = None,
     rows = np.concatenate([np.stack([idx, idx + 1], axis=1)] + extra)
     pairs = owner[rows]
     keep = pairs[:, 0] != pairs[:, 1]
-    return pairs[keep].astype(np.int64), edges[rows[keep, 0]]
+    # faces on the same three corners are one surface (a face written twice
+    # for its two sides, or two pieces glued over a whole face); twins with
+    # edges of two faces only are linked already
+    crowded = np.unique(owner[faces_at[row_edge] > 2])
+    corners_of = np.sort(faces[crowded], axis=1)
+    _, first, same_face = np.unique(corners_of, axis=0, return_index=True, return_inverse=True)
+    copies = np.flatnonzero(first[same_face.ravel()] != np.arange(len(crowded)))
+    twins = np.stack([crowded[first[same_face.ravel()[copies]]], crowded[copies]], axis=1)
+    return (np.concatenate([pairs[keep], twins]).astype(np.int64),
+            np.concatenate([edges[rows[keep, 0]], corners_of[copies, :2]]))
 
 
 def _round_edges(faces: np.ndarray, edge: np.ndarray, verts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -200,18 +210,23 @@ def outward_flips(mesh) -> np.ndarray:
     piece is wound one way, facing out.
 
     Two faces across an edge (or a seam, see ``seams``) agree when they walk
-    it in opposite directions.
+    it in opposite directions; two on the same corners (a surface's two
+    sides) when they walk them the same way round.
     Over the graph of faces-in-either-winding, joined as their edges demand,
     a face's two windings fall apart for an orientable piece: the one that
     shares a component with the piece's first face, as written, is kept.
     A piece whose signed volume (about its centre) comes out negative is
-    then turned inside out; a non-orientable piece is left as it is.
+    then turned inside out (a flat one, none either way, is not); a
+    non-orientable piece is left as it is.
     """
     faces, verts = merged_faces(mesh)
     pairs, shared = shared_edges(faces, mesh.faces, verts)
     seam, seam_a, seam_b = seams(faces, verts)
     n = len(faces)
     agree = _runs_forward(faces[pairs[:, 0]], shared) != _runs_forward(faces[pairs[:, 1]], shared)
+    # a face on the same corners as another (its other side) faces the same way
+    twins = np.all(np.sort(faces[pairs[:, 0]], axis=1) == np.sort(faces[pairs[:, 1]], axis=1), axis=1)
+    agree ^= twins
 
     def walked(face, edge):  # the direction a face walks its edge in
         return (verts[edge[:, 1]] - verts[edge[:, 0]]) * np.where(_runs_forward(faces[face], edge), 1, -1)[:, None]
@@ -231,8 +246,9 @@ def outward_flips(mesh) -> np.ndarray:
     center /= np.bincount(piece)[:, None]
     rel = tri - center[piece][:, None]
     volume = np.einsum("ij,ij->i", rel[:, 0], np.cross(rel[:, 1], rel[:, 2]))
+    size = np.bincount(piece, np.prod(np.linalg.norm(rel, axis=2), axis=1))  # the most volume it could have
     volume = np.bincount(piece, np.where(flip, -volume, volume))
-    return flip != (volume < 0)[piece]
+    return flip != (volume < -1e-3 * size)[piece]  # a flat piece (no volume either way) stays as written
 
 
 def close_cracks(vertices: np.ndarray, faces: np.ndarray, group: np.ndarray, share: float = 0.25) -> np.ndarray:

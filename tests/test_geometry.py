@@ -322,3 +322,21 @@ def test_closed_pieces_that_touch_along_an_edge_stay_apart():
     welded = mesh.copy()
     welded.merge_vertices()
     assert pieces(welded).max() + 1 == 5
+
+
+def test_a_surface_written_with_both_sides_is_one_piece_facing_out():
+    """A closed ball whose every face is written twice, the second time
+    reversed and on vertices of its own (a double-sided export): one piece,
+    and after the windings are turned every face faces out, whichever way
+    the file wound its front."""
+    from core.geometry import pieces
+    from core.topology import outward_flips
+
+    ball = trimesh.creation.icosphere(2)
+    n = len(ball.vertices)
+    for front in (ball.faces, ball.faces[:, ::-1]):
+        both = trimesh.Trimesh(np.vstack([ball.vertices] * 2), np.vstack([front, front[:, ::-1] + n]), process=False)
+        assert pieces(both).max() + 1 == 1
+        faces = np.where(outward_flips(both)[:, None], both.faces[:, ::-1], both.faces)
+        turned = trimesh.Trimesh(both.vertices, faces, process=False)
+        assert np.all(np.einsum("ij,ij->i", turned.face_normals, turned.triangles_center) > 0)
