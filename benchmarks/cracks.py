@@ -3,14 +3,18 @@ patches around random faces, each patch with vertices of its own, either
 moved a ten-thousandth of the size off its neighbours' (a hairline crack,
 ``tests.meshes.cracked``) or, every other patch, cut finer (each face in four,
 so the seams run through T-junctions, as tessellators of CAD faces leave
-them). People's parts are the same faces.
+them); or written as scene nodes welded to each other by position: three
+by face ranges, as exporters split a mesh at a vertex limit (chunks), or
+one per part of the first people's segmentation, as an artist separates
+parts (parts). People's parts are the same faces.
 
     python -m benchmarks.cracks --root ../shared/psb-dev
 
-Per mesh and form (whole, cracked, cut finer): the first parts (the part tree
-before the field is fitted, as the app shows it first) and the classical peer
-(``tests/peer.py``) at the people's count, part mIoU averaged over people's
-segmentations. Writes benchmarks/results/cracks-<set>.json.
+Per mesh and form (whole, cracked, cut finer, chunks, parts): the first
+parts (the part tree before the field is fitted, as the app shows it first)
+and the classical peer (``tests/peer.py``) at the people's count, part mIoU
+averaged over people's segmentations. Writes
+benchmarks/results/cracks-<set>.json.
 """
 
 from __future__ import annotations
@@ -49,6 +53,17 @@ def cut_finer(mesh: trimesh.Trimesh, n_patches: int = PATCHES, seed: int = 0) ->
     return trimesh.Trimesh(np.vstack(vertices), np.vstack(faces), process=False), np.concatenate(source)
 
 
+def as_nodes(mesh: trimesh.Trimesh, groups: list) -> trimesh.Scene:
+    """``mesh`` as one scene node per group of faces ((n,) int arrays, in
+    order), each with the vertices it uses: welded to the others by position."""
+    scene = trimesh.Scene()
+    for i, own in enumerate(groups):
+        used, inverse = np.unique(mesh.faces[own], return_inverse=True)
+        scene.add_geometry(trimesh.Trimesh(mesh.vertices[used], inverse.reshape(-1, 3), process=False),
+                           geom_name=f"node_{i}")
+    return scene
+
+
 def run(root: str, model: int) -> dict:
     from scipy.spatial import cKDTree
 
@@ -62,16 +77,21 @@ def run(root: str, model: int) -> dict:
     whole = trimesh.load(os.path.join(root, "off", f"{model}.off"), process=False)
     humans, count = human_segmentations(root, model), human_counts(root)[model - 1]
     every = np.arange(len(whole.faces))
+    first = np.unique(humans[0], return_inverse=True)[1].ravel()  # the first people's parts, as nodes
+    by_part = np.argsort(first, kind="stable")
+    forms = {"whole": (whole, every), "cracked": (cracked(whole, PATCHES), every), "finer": cut_finer(whole),
+             "chunks": (as_nodes(whole, np.array_split(every, 3)), every),
+             "parts": (as_nodes(whole, np.split(by_part, np.cumsum(np.bincount(first))[:-1])), by_part)}
     row = {"model": model, "parts": count}
-    for form, (mesh, source) in {"whole": (whole, every), "cracked": (cracked(whole, PATCHES), every),
-                                 "finer": cut_finer(whole)}.items():
+    for form, (mesh, source) in forms.items():
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "model.glb")
             mesh.export(path)
             asset, tree = first_parts(path)
         # the loaded faces, back in the file's coordinates, find the face of the whole mesh they lie in
         centres = trimesh.transform_points(asset.mesh.triangles_center, asset.to_original)
-        face = source[cKDTree(mesh.triangles_center).query(centres)[1]]
+        written = mesh.to_mesh() if isinstance(mesh, trimesh.Scene) else mesh  # the faces in the file's order
+        face = source[cKDTree(written.triangles_center).query(centres)[1]]
         for name, labels in (("partscope", tree.cut(count)), ("peer", peer_segment(asset.mesh, [count], 0)[0])):
             row[f"{form} {name}"] = float(np.mean([part_miou(labels, human[face]) for human in humans]))
     print(" ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()), flush=True)
@@ -86,7 +106,7 @@ def main(argv=None) -> None:
     with ProcessPoolExecutor(2) as pool:
         rows = list(pool.map(run, [args.root] * len(models), models))
     mean = {key: float(np.mean([r[key] for r in rows])) for key in rows[0] if key not in ("model", "parts")}
-    for form in ("whole", "cracked", "finer"):
+    for form in ("whole", "cracked", "finer", "chunks", "parts"):
         print(f"{form:8s} PartScope {mean[form + ' partscope']:.3f}  peer {mean[form + ' peer']:.3f}")
     name = os.path.basename(os.path.normpath(args.root))
     with open(os.path.join(HERE, "results", f"cracks-{name}.json"), "w") as f:
