@@ -90,6 +90,21 @@ def test_a_model_built_from_overlapping_pieces_comes_apart_into_its_pieces(tmp_p
         assert part_miou(two, pieces) > 0.95
 
 
+def first_tree(mesh, folder):
+    """The first parts' tree of ``mesh`` written as a GLB in ``folder``; the fit stops there."""
+    path = str(folder / "model.glb")
+    mesh.export(path)
+    first = []
+
+    def stop(parts):
+        first.append(parts)
+        raise InterruptedError  # the first parts are all this needs
+
+    with pytest.raises(InterruptedError):
+        Engine(fast_config()).fit(load_asset(path), preview=stop)
+    return first[0].tree
+
+
 def test_a_chair_of_boxes_comes_apart_into_its_boxes(tmp_path):
     """A low-poly chair whose back box stands on the seat's rear edge, with
     or without armrests: at its piece count the first parts are its pieces
@@ -98,17 +113,7 @@ def test_a_chair_of_boxes_comes_apart_into_its_boxes(tmp_path):
 
     for arms in (False, True):
         mesh, label = chair(arms)
-        path = str(tmp_path / "chair.glb")
-        mesh.export(path)
-        first = []
-
-        def stop(parts):
-            first.append(parts)
-            raise InterruptedError  # the first parts are all this needs
-
-        with pytest.raises(InterruptedError):
-            Engine(fast_config()).fit(load_asset(path), preview=stop)
-        assert part_miou(first[0].tree.cut(label.max() + 1), label) > 0.95
+        assert part_miou(first_tree(mesh, tmp_path).cut(label.max() + 1), label) > 0.95
 
 
 @pytest.mark.psb
@@ -128,17 +133,8 @@ def test_a_surface_written_patch_by_patch_with_cracks_is_cut_as_the_whole(tmp_pa
     humans, count = human_segmentations(PSB, 341), human_counts(PSB)[340]
     scores = []
     for mesh in (whole, cracked(whole, 30)):
-        path = str(tmp_path / "glasses.glb")
-        mesh.export(path)
-        first = []
-
-        def stop(parts):
-            first.append(parts)
-            raise InterruptedError  # the first parts are all this needs
-
-        with pytest.raises(InterruptedError):
-            Engine(fast_config()).fit(load_asset(path), preview=stop)
-        scores.append(np.mean([part_miou(first[0].tree.cut(count), human) for human in humans]))
+        tree = first_tree(mesh, tmp_path)
+        scores.append(np.mean([part_miou(tree.cut(count), human) for human in humans]))
     assert scores[1] > scores[0] - 0.02 and scores[0] > 0.8, scores
     assert pieces(mesh).max() + 1 == 1
 
