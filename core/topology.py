@@ -42,6 +42,8 @@ def shared_edges(faces: np.ndarray, written: np.ndarray | None = None,
     solid between them (``_round_edges``); else, or where the windings do not
     tell, all of them in a chain. Faces on the same three vertices (both
     sides of a surface written as two faces) are linked as well."""
+    if not len(faces):
+        return np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64)
     corners = [0, 1, 1, 2, 2, 0]
     edges = np.sort(faces[:, corners].reshape(-1, 2), axis=1)
     own = edges if written is None else np.sort(np.asarray(written)[:, corners].reshape(-1, 2), axis=1)
@@ -67,16 +69,21 @@ def shared_edges(faces: np.ndarray, written: np.ndarray | None = None,
     rows = np.concatenate([np.stack([idx, idx + 1], axis=1)] + extra)
     pairs = owner[rows]
     keep = pairs[:, 0] != pairs[:, 1]
-    # faces on the same three corners are one surface (a face written twice
-    # for its two sides, or two pieces glued over a whole face); twins with
-    # edges of two faces only are linked already
-    crowded = np.unique(owner[faces_at[row_edge] > 2])
-    corners_of = np.sort(faces[crowded], axis=1)
-    _, first, same_face = np.unique(corners_of, axis=0, return_index=True, return_inverse=True)
-    copies = np.flatnonzero(first[same_face.ravel()] != np.arange(len(crowded)))
-    twins = np.stack([crowded[first[same_face.ravel()[copies]]], crowded[copies]], axis=1)
+    twins, twin_edge = _twins(faces, np.unique(owner[faces_at[row_edge] > 2]))  # others share edges of two
     return (np.concatenate([pairs[keep], twins]).astype(np.int64),
-            np.concatenate([edges[rows[keep, 0]], corners_of[copies, :2]]))
+            np.concatenate([edges[rows[keep, 0]], twin_edge]))
+
+
+def _twins(faces: np.ndarray, among: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Faces of ``among`` ((n,) int) on the same three corners as an earlier
+    one there, one surface (a face written twice, for its two sides, or two
+    pieces glued over a whole face): (T, 2) int64 the earlier face and the
+    twin, (T, 2) an edge of both."""
+    corners = np.sort(faces[among], axis=1)
+    _, first, same = np.unique(corners, axis=0, return_index=True, return_inverse=True)
+    earlier = first[same.ravel()]
+    copies = np.flatnonzero(earlier != np.arange(len(among)))
+    return np.stack([among[earlier[copies]], among[copies]], axis=1).astype(np.int64), corners[copies, :2]
 
 
 def _round_edges(faces: np.ndarray, edge: np.ndarray, verts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
