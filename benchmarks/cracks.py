@@ -28,6 +28,8 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import trimesh
 
+from tests.meshes import own_vertices
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PATCHES = 30
 
@@ -42,8 +44,7 @@ def cut_finer(mesh: trimesh.Trimesh, n_patches: int = PATCHES, seed: int = 0) ->
     vertices, faces, source, offset = [], [], [], 0
     for p in range(n_patches):
         own = np.flatnonzero(patch == p)
-        used, inverse = np.unique(mesh.faces[own], return_inverse=True)
-        v, f = mesh.vertices[used], inverse.reshape(-1, 3)
+        v, f = own_vertices(mesh, own)
         if p % 2:  # trimesh writes a face's four quarters one after another
             (v, f), own = trimesh.remesh.subdivide(v, f), np.repeat(own, 4)
         vertices.append(v)
@@ -58,9 +59,7 @@ def as_nodes(mesh: trimesh.Trimesh, groups: list) -> trimesh.Scene:
     order), each with the vertices it uses: welded to the others by position."""
     scene = trimesh.Scene()
     for i, own in enumerate(groups):
-        used, inverse = np.unique(mesh.faces[own], return_inverse=True)
-        scene.add_geometry(trimesh.Trimesh(mesh.vertices[used], inverse.reshape(-1, 3), process=False),
-                           geom_name=f"node_{i}")
+        scene.add_geometry(trimesh.Trimesh(*own_vertices(mesh, own), process=False), geom_name=f"node_{i}")
     return scene
 
 

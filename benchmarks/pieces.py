@@ -113,7 +113,7 @@ def main() -> None:
 
     from core import threads
     from core.metrics import part_miou
-    from tests.meshes import chair, mug
+    from tests.meshes import chair, mug, soup
     from tests.peer import segment as peer_segment
 
     threads.use(2)
@@ -122,9 +122,8 @@ def main() -> None:
         sizes = [len(p.faces) for p in pieces]
         models[name] = trimesh.util.concatenate(pieces), np.repeat(np.arange(len(pieces)), sizes)
     models.update({"chair": chair(), "armchair": chair(arms=True), "mug": mug()})
-    mesh, label = models["armchair"]  # as an STL writes it: every face its own vertices
-    soup = trimesh.Trimesh(mesh.triangles.reshape(-1, 3), np.arange(3 * len(mesh.faces)).reshape(-1, 3), process=False)
-    models["armchair, triangle soup"] = soup, label
+    mesh, label = models["armchair"]
+    models["armchair, triangle soup"] = soup(mesh), label
     models.update(_welded_figures())
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -62,6 +62,19 @@ def cracked(mesh: trimesh.Trimesh, n_patches: int = 12, seed: int = 0) -> trimes
     return trimesh.Trimesh(vertices, mesh.faces + (patch * n_vertices)[:, None], process=False)
 
 
+def own_vertices(mesh: trimesh.Trimesh, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The faces ``faces`` ((n,) int, in that order) of ``mesh`` with only
+    the vertices they use: (V', 3) positions, (n, 3) faces over them."""
+    used, inverse = np.unique(mesh.faces[faces], return_inverse=True)
+    return mesh.vertices[used], inverse.reshape(-1, 3)
+
+
+def soup(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """``mesh`` as an STL writes it: every face with vertices of its own."""
+    return trimesh.Trimesh(mesh.triangles.reshape(-1, 3), np.arange(3 * len(mesh.faces)).reshape(-1, 3),
+                           process=False)
+
+
 def two_boxes(gap: float = 0.6) -> trimesh.Trimesh:
     """Two unit-ish boxes side by side with a gap, one mesh, two pieces."""
     a = trimesh.creation.box(extents=[0.5, 0.5, 0.5])

@@ -10,7 +10,7 @@ from core.geomasks import EMBEDDING_SIZE, geometry_segments
 from core import geometry
 from core.geometry import affinity, face_graph, shape_diameter, spectral_embedding
 from core.loading import load_asset
-from meshes import PSB, chair, table, table_parts
+from meshes import PSB, chair, own_vertices, soup, table, table_parts
 
 
 def test_shape_diameter_of_a_sphere_is_a_chord_and_scales_with_it():
@@ -283,8 +283,8 @@ def test_seams_join_a_surface_cut_finer_on_one_side_or_cracked():
     upper = ball.triangles_center[:, 2] > 0
 
     def half(faces, finer=False, shift=0.0):
-        used, inverse = np.unique(ball.faces[faces], return_inverse=True)
-        vertices, faces = ball.vertices[used] + shift, inverse.reshape(-1, 3)
+        vertices, faces = own_vertices(ball, np.flatnonzero(faces))
+        vertices = vertices + shift
         return trimesh.remesh.subdivide(vertices, faces) if finer else (vertices, faces)
 
     for top in (half(upper, finer=True), half(upper, shift=1e-4)):
@@ -311,9 +311,7 @@ def test_closed_pieces_that_touch_along_an_edge_stay_apart():
     from core.topology import outward_flips
 
     mesh, label = chair()
-    soup = trimesh.Trimesh(mesh.triangles.reshape(-1, 3), np.arange(3 * len(mesh.faces)).reshape(-1, 3),
-                           process=False)
-    for written in (mesh, soup):
+    for written in (mesh, soup(mesh)):
         piece = pieces(written)
         assert piece.max() + 1 == 6 and len(np.unique(piece * 6 + label)) == 6  # one piece a box
     back = label == 1
