@@ -213,6 +213,50 @@ def test_parts_zip(model, tmp_path):
                     assert geometry.visual.kind == "vertex"
 
 
+@pytest.mark.blender
+def test_blender_makes_one_named_object_per_part(model, tmp_path):
+    """Blender's own importer: each part of every download one object with
+    the part's name, faces and extras, where the model was, looking as in
+    the upload (the GLB, each ZIP member) or in the part's colour."""
+    from tests import blender
+
+    path, asset = model
+    labels = _cut(asset, delete=False)
+    given = ["Lid top", "lid top", "Rücken / back"]
+    names, counts = part_names(3, given), np.bincount(labels).tolist()
+    downloads = write_downloads(asset, labels, tmp_path, given)  # as the web app writes them
+    files = {"segmented": downloads["glb"],  # and the command line's part-coloured GLB
+             "colored": write_glb(colored_scene(asset, labels, given), tmp_path / "colored.glb")}
+    with zipfile.ZipFile(downloads["zip"]) as archive:
+        archive.extractall(tmp_path / "unzipped")
+    members = [str(tmp_path / "unzipped" / f"{name}.glb") for name in names]
+    seen = blender.imported([path, *files.values(), *members])
+
+    def bounds(objects):
+        return np.array([np.min([o["low"] for o in objects], axis=0), np.max([o["high"] for o in objects], axis=0)])
+
+    upload = seen[path]
+    assert len(upload) == 3 and sum(o["polygons"] for o in upload) == len(labels)
+    node = np.asarray(asset.node_names)[asset.face_node]
+    painted, textured = set(labels[node == "painted"]), set(labels[np.isin(node, list(TEXTURE_SIZES))])
+    for kind, out in files.items():
+        objects = sorted(seen[out], key=lambda o: o["props"]["part_id"])
+        assert [o["name"] for o in objects] == names == ["Lid_top", "lid_top_2", "Rücken_back"]
+        assert [o["polygons"] for o in objects] == [o["props"]["face_count"] for o in objects] == counts
+        assert [o["props"]["display_name"] for o in objects] == given
+        assert np.allclose(bounds(objects), bounds(upload), atol=1e-5), kind
+    segmented = sorted(seen[files["segmented"]], key=lambda o: o["props"]["part_id"])
+    assert len({i for o in segmented for i in o["images"]}) == len({i for o in upload for i in o["images"]}) == 2
+    for k, (o, member) in enumerate(zip(segmented, members)):  # a ZIP member: its part alone, as in the GLB
+        (only,) = seen[member]
+        assert only["name"] == names[k] and only["polygons"] == counts[k]
+        assert np.allclose([only["low"], only["high"]], [o["low"], o["high"]], atol=1e-5)
+        assert (o["color_attributes"] > 0) == (only["color_attributes"] > 0) == (k in painted)  # the upload's looks
+        assert bool(o["images"]) == bool(only["images"]) == (k in textured)
+    for o in seen[files["colored"]]:
+        assert np.allclose(o["color"][:3], part_palette(3)[o["props"]["part_id"]] / 255, atol=1e-3) and not o["images"]
+
+
 def test_labels_round_trip(tmp_path):
     labels = np.array([0, 2, 2, -1, 1, 0, 2], np.int64)
     json_path, npy_path = write_labels(labels, tmp_path / "l.json", tmp_path / "l.npy",
