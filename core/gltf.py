@@ -210,8 +210,11 @@ def is_ktx2(image: dict) -> bool:
 def needs_decoding(tree: dict) -> bool:
     """Whether trimesh would misread ``tree``: compressed data, integer
     attributes it takes raw, triangle fans it skips, texture transforms and
-    coordinate sets it ignores, KTX2 images it cannot open."""
+    coordinate sets it ignores, KTX2 images it cannot open, skinned meshes
+    it places by their nodes."""
     if DECODED & set(tree.get("extensionsUsed", [])) or any(is_ktx2(im) for im in tree.get("images", [])):
+        return True
+    if any("skin" in node and "mesh" in node for node in tree.get("nodes", [])):
         return True
     if any(base_color_uv(m) != (0, None) for m in tree.get("materials", [])):
         return True

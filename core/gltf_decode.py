@@ -5,7 +5,7 @@ Geometry: Draco (``KHR_draco_mesh_compression``) and meshopt
 (``EXT_meshopt_compression``, ``KHR_meshopt_compression``) data decoded;
 triangle fans as triangle lists; sparse accessors filled in; a mesh drawn
 at many places by one node (``EXT_mesh_gpu_instancing``) as one child node
-per place; integer
+per place; a skinned mesh moved by its joints, where viewers draw it; integer
 positions, normals and texture coordinates (``KHR_mesh_quantization``, or
 normalized integers, which core glTF allows for texture coordinates) and
 16-bit colours as floats, dequantized where the accessor is normalized.
@@ -68,6 +68,7 @@ def decode(tree: dict, buffers: list, folder: str) -> bytes:
             for name, index in prim.get("attributes", {}).items():
                 if gltf.needs_float(name, tree["accessors"][index]):
                     _to_float(index, tree, out)
+    _skins(tree, out)
     _bake_base_color_uv(tree, out)
     _images(tree, out, folder)
     for key in ("extensionsUsed", "extensionsRequired"):
@@ -187,6 +188,99 @@ def _instances(tree: dict, out: "_Packer") -> None:
         node["children"] = node.get("children", []) + list(range(len(nodes), len(nodes) + count))
         nodes.extend({"name": f"{base} {k}", "mesh": mesh, **{key: v[k] for key, v in places.items()}}
                      for k in range(count))
+
+
+def _skins(tree: dict, out: "_Packer") -> None:
+    """Every skinned mesh where viewers draw it: each vertex moved by its
+    joints' world transforms times their inverse bind matrices, by its
+    weights, in the pose the nodes give (a rig's rest pose, no animation),
+    and drawn by a new node at the scene's root (glTF ignores the transform
+    of a skinned mesh's own node and of those above it, which trimesh would
+    apply). The skinned node keeps its children, without the mesh."""
+    nodes = tree.get("nodes", [])
+    skinned = [i for i, node in enumerate(nodes) if "skin" in node and "mesh" in node]
+    if not skinned:
+        return
+    world = _world_matrices(nodes)
+    for i in skinned:
+        node = nodes[i]
+        skin = tree["skins"][node.pop("skin")]
+        bind = np.eye(4)[None] if "inverseBindMatrices" not in skin else (
+            out.accessor_values(tree["accessors"][skin["inverseBindMatrices"]]).reshape(-1, 4, 4).transpose(0, 2, 1))
+        joints = world[skin["joints"]] @ bind if skin.get("joints") else world[[i]]
+        mesh = {**tree["meshes"][node.pop("mesh")]}
+        mesh["primitives"] = [{**prim, "attributes": {**prim["attributes"]}} for prim in mesh["primitives"]]
+        for prim in mesh["primitives"]:
+            _skin_primitive(prim["attributes"], joints, world[i], tree, out)
+        tree["meshes"].append(mesh)
+        nodes.append({"name": node.pop("name", f"node {i}"), "mesh": len(tree["meshes"]) - 1})
+        for scene in tree.get("scenes", []):
+            if i in _reached(nodes, scene.get("nodes", [])):
+                scene["nodes"] = scene["nodes"] + [len(nodes) - 1]
+
+
+def _skin_primitive(attributes: dict, joints: np.ndarray, fallback: np.ndarray, tree: dict, out: "_Packer") -> None:
+    """A primitive's positions and normals moved by its skin (``joints``:
+    (J, 4, 4) each joint's world transform times its inverse bind matrix;
+    vertices without weights by ``fallback``, the node's world transform)."""
+    def values(name):
+        acc = tree["accessors"][attributes[name]]
+        v = out.accessor_values(acc)
+        dtype = np.dtype(DTYPES[acc["componentType"]])
+        return v / np.iinfo(dtype).max if name.startswith("WEIGHTS_") and dtype.kind == "u" else v
+
+    blend = np.zeros((tree["accessors"][attributes["POSITION"]]["count"], 4, 4))
+    for k in range(8):
+        if f"JOINTS_{k}" in attributes and f"WEIGHTS_{k}" in attributes:
+            index = np.clip(values(f"JOINTS_{k}").astype(np.int64), 0, len(joints) - 1)
+            blend += np.einsum("vk,vkab->vab", values(f"WEIGHTS_{k}"), joints[index])
+    total = blend[:, 3, 3]  # the weights' sum
+    blend = np.where(total[:, None, None] > 1e-6, blend / np.maximum(total, 1e-6)[:, None, None], fallback)
+    position = values("POSITION").astype(np.float64)
+    attributes["POSITION"] = out.accessor(np.einsum("vab,vb->va", blend[:, :3, :3], position) + blend[:, :3, 3])
+    if "NORMAL" in attributes:  # by the cofactors of each vertex's 3x3: the inverse transpose, up to scale
+        a, b, c = blend[:, :3, 0], blend[:, :3, 1], blend[:, :3, 2]
+        cofactor = np.stack([np.cross(b, c), np.cross(c, a), np.cross(a, b)], axis=2)
+        sign = np.sign(np.einsum("vc,vc->v", a, np.cross(b, c)))[:, None]
+        normal = np.einsum("vab,vb->va", cofactor, values("NORMAL")) * sign
+        attributes["NORMAL"] = out.accessor(normal / np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-12))
+
+
+def _world_matrices(nodes: list) -> np.ndarray:
+    """(N, 4, 4) every node's transform in the scene (its parents' applied)."""
+    parent = {child: i for i, node in enumerate(nodes) for child in node.get("children", [])}
+    world = {}
+
+    def of(i):
+        if i not in world:
+            world[i] = (of(parent[i]) if i in parent else np.eye(4)) @ _local_matrix(nodes[i])
+        return world[i]
+    return np.stack([of(i) for i in range(len(nodes))]) if nodes else np.zeros((0, 4, 4))
+
+
+def _local_matrix(node: dict) -> np.ndarray:
+    """A node's own 4x4 transform: its matrix (column-major) or translation, rotation, scale."""
+    if "matrix" in node:
+        return np.asarray(node["matrix"], np.float64).reshape(4, 4).T
+    x, y, z, w = node.get("rotation", [0, 0, 0, 1])
+    rotation = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                         [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                         [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+    matrix = np.eye(4)
+    matrix[:3, :3] = rotation * np.asarray(node.get("scale", [1, 1, 1]), np.float64)
+    matrix[:3, 3] = node.get("translation", [0, 0, 0])
+    return matrix
+
+
+def _reached(nodes: list, roots: list) -> set:
+    """The nodes at or below ``roots``."""
+    seen, stack = set(), list(roots)
+    while stack:
+        i = stack.pop()
+        if i not in seen:
+            seen.add(i)
+            stack.extend(nodes[i].get("children", []))
+    return seen
 
 
 def uv_matrix(transform: dict) -> np.ndarray:

@@ -26,7 +26,7 @@ import trimesh
 
 from . import gltf_decode
 from .glb import GltfError
-from .looks import keep_vertex_colors, looks
+from .looks import keep_vertex_colors, looks, white_under_textures
 from .text import obj_source
 from .topology import close_cracks, outward_flips
 
@@ -210,7 +210,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     """The file as a trimesh scene, the warnings of what was left out (each
     the end of a sentence that starts with the file's name) and whether its
     positions were quantized: glTF checked and decoded first (core/gltf.py),
-    OBJ text read in its encoding (core/text.py)."""
+    OBJ text read in its encoding (core/text.py), its textures shown as
+    they are where its MTL gives them no colour (``white_under_textures``)."""
     source, kind, resolver, warnings, quantized = path, None, None, [], False
     try:
         if fmt in ("GLB", "glTF"):
@@ -230,12 +231,15 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         raise InputError(f"'{name}' is not valid {fmt}: it refers to parts of itself that are not there; "
                          "export it again.") from None
     try:
-        return trimesh.load_scene(source, file_type=kind, resolver=resolver, process=False), warnings, quantized
+        scene = trimesh.load_scene(source, file_type=kind, resolver=resolver, process=False)
     except Exception as exc:  # any parser failure means the same thing to a person
         log.info("loader failed on %s: %r", name, exc)
         raise InputError(
             f"'{name}' could not be read as {fmt}: the file looks damaged or is not really {fmt}; "
             "export it again and try again.") from exc
+    if fmt == "OBJ":
+        white_under_textures(scene)
+    return scene, warnings, quantized
 
 
 def _wind_outward(asset: Asset) -> None:

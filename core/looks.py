@@ -64,12 +64,26 @@ def appearance(m: trimesh.Trimesh):
 def keep_vertex_colors(placed: trimesh.Trimesh, original) -> trimesh.Trimesh:
     """``placed`` (a mesh of ``scene.dump()``) with the vertex colors of a
     textured or material-colored ``original`` that the copy lost (glTF
-    COLOR_0 beside a material, which trimesh keeps as a vertex attribute)."""
+    COLOR_0 beside a material, which trimesh keeps as a vertex attribute),
+    as RGBA bytes: Blender writes them as RGB floats, which trimesh would
+    fail to write back."""
     color = getattr(getattr(original, "visual", None), "vertex_attributes", {}).get("color")
     if (isinstance(placed.visual, trimesh.visual.TextureVisuals) and color is not None
             and len(color) == len(placed.vertices)):
-        placed.visual.vertex_attributes["color"] = color
+        placed.visual.vertex_attributes["color"] = trimesh.visual.color.to_rgba(np.asarray(color))
     return placed
+
+
+def white_under_textures(scene: trimesh.Scene) -> None:
+    """An OBJ material with a texture and no diffuse colour (Kd; Blender
+    writes such MTL files) shows the texture as it is, as Blender and
+    three.js do: its colour made white, where trimesh gives its default
+    grey, which would darken the texture on screen and in the downloads."""
+    for geom in scene.geometry.values():
+        material = getattr(getattr(geom, "visual", None), "material", None)
+        if (isinstance(material, trimesh.visual.material.SimpleMaterial) and material.image is not None
+                and "kd" not in material.kwargs):
+            material.diffuse = np.full(4, 255, np.uint8)
 
 
 def material_color(material) -> np.ndarray:

@@ -32,6 +32,20 @@ def test_file_loads_as_its_case_says(tmp_path, name):
     assert differences(case, asset, d) == []
 
 
+@pytest.mark.parametrize("name", [n for n, c in CASES.items() if c.faces is not None])
+def test_every_file_that_loads_downloads_as_it_looked(tmp_path, name):
+    """Cut in two, the file's download (the GLB of its parts) loads as the
+    same surface with the same look: Blender's RGB float vertex colours,
+    skinned meshes, textures without Kd written back as they were read."""
+    from core.export import write_downloads
+
+    asset = load(tmp_path, name)
+    labels = (asset.mesh.triangles_center[:, 0] > 0).astype(np.int64)
+    parts = load_asset(write_downloads(asset, labels, str(tmp_path), stem="cut")["glb"])
+    d = compare(parts, asset)
+    assert d["faces"][0] == d["faces"][1] and d["area"] < 1e-3 and d["color"] < 3, d
+
+
 @pytest.mark.parametrize("name", [n for n, c in CASES.items() if c.sentence is not None])
 def test_file_is_refused_with_its_sentence(tmp_path, name):
     with pytest.raises(InputError) as err:

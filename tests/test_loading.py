@@ -243,6 +243,24 @@ def test_gltf_material_colours_follow_the_specification(tmp_path):
     np.testing.assert_array_equal(asset.corner_color[~first][0, :, :3], [[128, 0, 0], [0, 255, 0], [0, 0, 255]])
 
 
+def test_a_skinned_model_lies_where_its_joints_put_it(tmp_path):
+    """Blender's rig (tests/data/toy_car_blender_rigged.glb: the car skinned
+    to one bone of an armature turned a quarter round and scaled by 0.01)
+    draws the car as it was; with the bone turned a quarter round the
+    vertical, the car turns with it: its length and width swap."""
+    from core import glb
+
+    data = open(os.path.join(os.path.dirname(__file__), "data", "toy_car_blender_rigged.glb"), "rb").read()
+    car = load_asset(os.path.join(os.path.dirname(__file__), "..", "assets", "toy_car.glb"))
+    rest = write(tmp_path, "rest.glb", data)
+    np.testing.assert_allclose(load_asset(rest).mesh.extents, car.mesh.extents, atol=1e-5)
+    tree, binary = glb.split(data)
+    bone = next(node for node in tree["nodes"] if node["name"] == "Bone")
+    bone["rotation"] = [0.0, 0.0, np.sqrt(0.5), np.sqrt(0.5)]  # the bone's z: the car's up, in the armature's frame
+    posed = load_asset(write(tmp_path, "posed.glb", glb.pack(tree, binary)))
+    np.testing.assert_allclose(posed.mesh.extents, car.mesh.extents[[2, 1, 0]], atol=1e-5)
+
+
 def test_cracks_close_only_between_primitives():
     """Two halves of a square, each its own primitive, moved apart by a
     hundredth of an edge: their seam closes; the same gap inside one
