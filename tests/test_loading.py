@@ -261,6 +261,25 @@ def test_a_skinned_model_lies_where_its_joints_put_it(tmp_path):
     np.testing.assert_allclose(posed.mesh.extents, car.mesh.extents[[2, 1, 0]], atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["chair_blender.glb", "chair_blender_obj.zip"])
+def test_a_blender_scene_is_read_as_blender_holds_it(name):
+    """A chair modelled in Blender (tests/data/blender_exports.py: modifiers,
+    a part parented, turned and scaled unevenly, one mirrored by a negative
+    scale, two materials on one object), written by Blender's glTF and OBJ
+    exporters: its triangles, their area and bounds as Blender counts them."""
+    import json
+
+    data = os.path.join(os.path.dirname(__file__), "data")
+    with open(os.path.join(data, "chair_blender.json")) as f:
+        truth = json.load(f)
+    asset = load_asset(os.path.join(data, name))
+    placed = trimesh.Trimesh(trimesh.transform_points(asset.mesh.vertices, asset.to_original), asset.mesh.faces,
+                             process=False)
+    assert asset.n_faces == truth["triangles"]
+    assert placed.area == pytest.approx(truth["area"], rel=1e-5)
+    np.testing.assert_allclose(placed.bounds, [truth["low"], truth["high"]], atol=1e-5)
+
+
 def test_cracks_close_only_between_primitives():
     """Two halves of a square, each its own primitive, moved apart by a
     hundredth of an edge: their seam closes; the same gap inside one

@@ -7,6 +7,7 @@ tests/blender.py), from the repository root:
 """
 
 import io
+import json
 import math
 import os
 import zipfile
@@ -88,6 +89,62 @@ def rigged() -> None:
         obj.modifiers.new("rig", "ARMATURE").object = rig
 
 
+def chair() -> dict:
+    """An empty scene with a chair modelled as artists do: a seat with two
+    materials and a bevel, a leg mirrored twice by a modifier, a backrest
+    parented to the seat (turned, scaled unevenly, subdivided, smooth), a
+    cushion mirrored by a negative scale. Blender's own count of its
+    triangles with the modifiers applied, their area and their bounds (in
+    glTF's axes: x, z, -y)."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    wood, metal, cloth = (_material(name, rgb) for name, rgb in (
+        ("wood", (0.5, 0.3, 0.1)), ("metal", (0.6, 0.6, 0.65)), ("cloth", (0.1, 0.2, 0.6))))
+    bpy.ops.mesh.primitive_cube_add(size=1, location=(0, 0, 0.45))
+    seat = bpy.context.object
+    seat.name, seat.scale = "seat", (0.5, 0.5, 0.05)
+    seat.data.materials.append(wood)
+    seat.data.materials.append(cloth)
+    for polygon in seat.data.polygons:
+        polygon.material_index = int(polygon.normal.z > 0.5)
+    seat.modifiers.new("bevel", "BEVEL").width = 0.02
+    bpy.ops.mesh.primitive_cylinder_add(vertices=12, radius=0.03, depth=0.42, location=(0.2, 0.2, 0.21))
+    leg = bpy.context.object
+    leg.name = "leg"
+    leg.data.materials.append(metal)
+    leg.modifiers.new("mirror", "MIRROR").use_axis = (True, True, False)
+    bpy.ops.mesh.primitive_cube_add(size=1)
+    back = bpy.context.object
+    back.name, back.parent = "back", seat
+    back.location, back.rotation_euler, back.scale = (0, -0.45, 6.0), (math.radians(10), 0, 0), (0.9, 0.1, 8.0)
+    back.data.materials.append(wood)
+    back.modifiers.new("subdivision", "SUBSURF").levels = 1
+    bpy.ops.object.shade_smooth()
+    bpy.ops.mesh.primitive_uv_sphere_add(segments=16, ring_count=8, radius=0.1, location=(0.15, 0, 0.55))
+    cushion = bpy.context.object
+    cushion.name, cushion.scale = "cushion", (-1.0, 1.5, 0.5)
+    cushion.data.materials.append(cloth)
+    bpy.context.view_layer.update()
+    graph = bpy.context.evaluated_depsgraph_get()
+    triangles, area, points = 0, 0.0, []
+    for obj in bpy.context.scene.objects:
+        mesh = obj.evaluated_get(graph).to_mesh()
+        mesh.calc_loop_triangles()
+        for triangle in mesh.loop_triangles:
+            a, b, c = (obj.matrix_world @ mesh.vertices[i].co for i in triangle.vertices)
+            area += (b - a).cross(c - a).length / 2
+        triangles += len(mesh.loop_triangles)
+        points += [obj.matrix_world @ v.co for v in mesh.vertices]
+    low, high = ([f(p[i] for p in points) for i in range(3)] for f in (min, max))
+    return {"triangles": triangles, "area": area, "low": [low[0], low[2], -high[1]],
+            "high": [high[0], high[2], -low[1]]}
+
+
+def _material(name: str, rgb: tuple):
+    material = bpy.data.materials.new(name)
+    material.diffuse_color = (*rgb, 1.0)
+    return material
+
+
 def main() -> None:
     car()
     glb("toy_car_blender.glb")
@@ -115,6 +172,13 @@ def main() -> None:
     car()
     rigged()
     glb("toy_car_blender_rigged.glb")
+
+    truth = chair()
+    glb("chair_blender.glb", export_apply=True)
+    zipped("chair_blender_obj.zip", lambda folder: bpy.ops.wm.obj_export(
+        filepath=os.path.join(folder, "chair.obj"), apply_modifiers=True))
+    with open(os.path.join(HERE, "chair_blender.json"), "w") as f:
+        json.dump(truth, f, indent=1)
 
 
 if __name__ == "__main__":
