@@ -211,10 +211,10 @@ def needs_decoding(tree: dict) -> bool:
     """Whether trimesh would misread ``tree``: compressed data, integer
     attributes it takes raw, triangle fans it skips, texture transforms and
     coordinate sets it ignores, KTX2 images it cannot open, skinned meshes
-    it places by their nodes."""
+    it places by their nodes, morph targets it leaves out."""
     if DECODED & set(tree.get("extensionsUsed", [])) or any(is_ktx2(im) for im in tree.get("images", [])):
         return True
-    if any("skin" in node and "mesh" in node for node in tree.get("nodes", [])):
+    if any("skin" in node and "mesh" in node or any(morph_weights(tree, node)) for node in tree.get("nodes", [])):
         return True
     if any(base_color_uv(m) != (0, None) for m in tree.get("materials", [])):
         return True
@@ -224,6 +224,17 @@ def needs_decoding(tree: dict) -> bool:
         if any(needs_float(name, tree["accessors"][i]) for name, i in prim.get("attributes", {}).items()):
             return True
     return False
+
+
+def morph_weights(tree: dict, node: dict) -> list:
+    """The default weights of the morph targets a node's mesh is drawn with
+    (the node's, else the mesh's; empty where it has none)."""
+    if "mesh" not in node:
+        return []
+    mesh = tree["meshes"][node["mesh"]]
+    if not any("targets" in prim for prim in mesh.get("primitives", [])):
+        return []
+    return list(node.get("weights", mesh.get("weights", [])))
 
 
 def needs_float(name: str, accessor: dict) -> bool:

@@ -5,7 +5,8 @@ Geometry: Draco (``KHR_draco_mesh_compression``) and meshopt
 (``EXT_meshopt_compression``, ``KHR_meshopt_compression``) data decoded;
 triangle fans as triangle lists; sparse accessors filled in; a mesh drawn
 at many places by one node (``EXT_mesh_gpu_instancing``) as one child node
-per place; a skinned mesh moved by its joints, where viewers draw it; integer
+per place; morph targets blended in by their default weights and a
+skinned mesh moved by its joints, as viewers draw them; integer
 positions, normals and texture coordinates (``KHR_mesh_quantization``, or
 normalized integers, which core glTF allows for texture coordinates) and
 16-bit colours as floats, dequantized where the accessor is normalized.
@@ -68,6 +69,7 @@ def decode(tree: dict, buffers: list, folder: str) -> bytes:
             for name, index in prim.get("attributes", {}).items():
                 if gltf.needs_float(name, tree["accessors"][index]):
                     _to_float(index, tree, out)
+    _morphs(tree, out)
     _skins(tree, out)
     _bake_base_color_uv(tree, out)
     _images(tree, out, folder)
@@ -188,6 +190,34 @@ def _instances(tree: dict, out: "_Packer") -> None:
         node["children"] = node.get("children", []) + list(range(len(nodes), len(nodes) + count))
         nodes.extend({"name": f"{base} {k}", "mesh": mesh, **{key: v[k] for key, v in places.items()}}
                      for k in range(count))
+
+
+def _morphs(tree: dict, out: "_Packer") -> None:
+    """Every mesh with morph targets (Blender's shape keys) as viewers draw
+    it without animation: its positions and normals plus each target's
+    offsets times its default weight (the node's, else the mesh's); a mesh
+    of its own for each node that draws it so."""
+    for node in tree.get("nodes", []):
+        weights = gltf.morph_weights(tree, node)
+        if not any(weights):
+            continue
+        mesh = {**tree["meshes"][node["mesh"]]}
+        mesh["primitives"] = [{**prim, "attributes": {**prim["attributes"]}} for prim in mesh["primitives"]]
+        for prim in mesh["primitives"]:
+            for name in ("POSITION", "NORMAL"):
+                offsets = [(w, target[name]) for w, target in zip(weights, prim.get("targets", []))
+                           if w and name in target]
+                if not offsets or name not in prim["attributes"]:
+                    continue
+                values = out.accessor_values(tree["accessors"][prim["attributes"][name]]).astype(np.float64)
+                for weight, index in offsets:
+                    _to_float(index, tree, out)  # quantized or sparse, as Blender writes them
+                    values += weight * out.accessor_values(tree["accessors"][index])
+                if name == "NORMAL":
+                    values /= np.maximum(np.linalg.norm(values, axis=1, keepdims=True), 1e-12)
+                prim["attributes"][name] = out.accessor(values)
+        tree["meshes"].append(mesh)
+        node["mesh"] = len(tree["meshes"]) - 1
 
 
 def _skins(tree: dict, out: "_Packer") -> None:

@@ -136,7 +136,8 @@ def build_cases() -> list[Case]:
         Case({"toy_car_blender_obj.zip": _data("toy_car_blender_obj.zip")}, faces=car,  # textures as they are
              colors=((204, 204, 204),) * 4 + ((255, 255, 255),) * 2),
         Case({"toy_car_blender.stl": _data("toy_car_blender.stl")}, faces=car),
-        *[Case({name: _data(name)}, faces=492) for name in ("chair_blender.glb", "chair_blender_obj.zip")],
+        *[Case({name: _data(name)}, faces=faces) for name, faces in (
+            ("chair_blender.glb", 492), ("chair_blender_obj.zip", 492), ("toy_car_blender_morphed.glb", car))],
         Case({"toy_car_blender.ply": _data("toy_car_blender.ply")}, faces=car),
         Case({"latin1.obj": make.latin1_obj()}, faces=box_faces, names=("boîte",)),
         Case(make.cp1252_obj_files("cp1252"), faces=2 * box_faces, names=("Añil_à_façade", "Caña_roja"),

@@ -93,9 +93,7 @@ def chair() -> dict:
     """An empty scene with a chair modelled as artists do: a seat with two
     materials and a bevel, a leg mirrored twice by a modifier, a backrest
     parented to the seat (turned, scaled unevenly, subdivided, smooth), a
-    cushion mirrored by a negative scale. Blender's own count of its
-    triangles with the modifiers applied, their area and their bounds (in
-    glTF's axes: x, z, -y)."""
+    cushion mirrored by a negative scale; ``measured``."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
     wood, metal, cloth = (_material(name, rgb) for name, rgb in (
         ("wood", (0.5, 0.3, 0.1)), ("metal", (0.6, 0.6, 0.65)), ("cloth", (0.1, 0.2, 0.6))))
@@ -123,10 +121,18 @@ def chair() -> dict:
     cushion = bpy.context.object
     cushion.name, cushion.scale = "cushion", (-1.0, 1.5, 0.5)
     cushion.data.materials.append(cloth)
+    return measured()
+
+
+def measured() -> dict:
+    """Blender's own count of the scene's triangles with their modifiers and
+    shape keys applied, their area and their bounds (in glTF's axes: x, z, -y)."""
     bpy.context.view_layer.update()
     graph = bpy.context.evaluated_depsgraph_get()
     triangles, area, points = 0, 0.0, []
     for obj in bpy.context.scene.objects:
+        if obj.type != "MESH":
+            continue
         mesh = obj.evaluated_get(graph).to_mesh()
         mesh.calc_loop_triangles()
         for triangle in mesh.loop_triangles:
@@ -158,7 +164,9 @@ def main() -> None:
     bpy.ops.export_scene.fbx(filepath=os.path.join(HERE, "toy_car_blender.fbx"))
     body = bpy.data.objects["body"]
     body.shape_key_add(name="Basis")
-    body.shape_key_add(name="squash").data[0].co.z += 0.1
+    squash = body.shape_key_add(name="squash")  # a shape key Blender adds at full weight: here at none
+    squash.data[0].co.z += 0.1
+    squash.value = 0.0
     glb("toy_car_blender_shape_keys.glb")
 
     car()  # a scene of its own: its textures leave the file for the folder that is zipped
@@ -173,11 +181,22 @@ def main() -> None:
     rigged()
     glb("toy_car_blender_rigged.glb")
 
-    truth = chair()
+    truth = {}  # file -> what Blender measures of the scene it was written from
+    car()
+    body = bpy.data.objects["body"]
+    body.shape_key_add(name="Basis")
+    key = body.shape_key_add(name="tall")  # at 0.5 the body 1.4 times as tall
+    for point in key.data:
+        point.co.z *= 1.8
+    key.value = 0.5
+    glb("toy_car_blender_morphed.glb")
+    truth["toy_car_blender_morphed.glb"] = measured()
+
+    truth["chair_blender.glb"] = truth["chair_blender_obj.zip"] = chair()
     glb("chair_blender.glb", export_apply=True)
     zipped("chair_blender_obj.zip", lambda folder: bpy.ops.wm.obj_export(
         filepath=os.path.join(folder, "chair.obj"), apply_modifiers=True))
-    with open(os.path.join(HERE, "chair_blender.json"), "w") as f:
+    with open(os.path.join(HERE, "blender_measured.json"), "w") as f:
         json.dump(truth, f, indent=1)
 
 
