@@ -76,7 +76,9 @@ def same_grouping(a: np.ndarray, b: np.ndarray) -> bool:
 DECODED = ["separate.gltf", "draco.glb", "draco_separate.gltf", "meshopt.glb", "meshopt_khr.glb", "quantized.glb",
            "quantized_meshopt.glb", "normalized_uv16.glb", "uv_transform.glb", "uv_transform_texcoord1.glb",
            "unpadded_json.glb", "ktx2_rgba8_srgb.glb", "split_ball_draco.glb", "split_ball_quantized.glb",
-           "toy_car_gt_draco.glb", "toy_car_gt_meshopt.glb", "toy_car_gt_quantize.glb", "toy_car_gltfpack_kn.glb"]
+           "toy_car_gt_draco.glb", "toy_car_gt_meshopt.glb", "toy_car_gt_quantize.glb", "toy_car_gltfpack_kn.glb",
+           "toy_car_blender.glb", "toy_car_blender_draco.glb", "toy_car_blender_rigged.glb",
+           "toy_car_blender_shape_keys.glb"]
 
 
 @pytest.mark.parametrize("name", DECODED)
