@@ -201,8 +201,7 @@ def _morphs(tree: dict, out: "_Packer") -> None:
         weights = gltf.morph_weights(tree, node)
         if not any(weights):
             continue
-        mesh = {**tree["meshes"][node["mesh"]]}
-        mesh["primitives"] = [{**prim, "attributes": {**prim["attributes"]}} for prim in mesh["primitives"]]
+        mesh = _own_mesh(tree, node["mesh"])
         for prim in mesh["primitives"]:
             for name in ("POSITION", "NORMAL"):
                 offsets = [(w, target[name]) for w, target in zip(weights, prim.get("targets", []))
@@ -216,7 +215,6 @@ def _morphs(tree: dict, out: "_Packer") -> None:
                 if name == "NORMAL":
                     values /= np.maximum(np.linalg.norm(values, axis=1, keepdims=True), 1e-12)
                 prim["attributes"][name] = out.accessor(values)
-        tree["meshes"].append(mesh)
         node["mesh"] = len(tree["meshes"]) - 1
 
 
@@ -238,11 +236,8 @@ def _skins(tree: dict, out: "_Packer") -> None:
         bind = np.eye(4)[None] if "inverseBindMatrices" not in skin else (
             out.accessor_values(tree["accessors"][skin["inverseBindMatrices"]]).reshape(-1, 4, 4).transpose(0, 2, 1))
         joints = world[skin["joints"]] @ bind if skin.get("joints") else world[[i]]
-        mesh = {**tree["meshes"][node.pop("mesh")]}
-        mesh["primitives"] = [{**prim, "attributes": {**prim["attributes"]}} for prim in mesh["primitives"]]
-        for prim in mesh["primitives"]:
+        for prim in _own_mesh(tree, node.pop("mesh"))["primitives"]:
             _skin_primitive(prim["attributes"], joints, world[i], tree, out)
-        tree["meshes"].append(mesh)
         nodes.append({"name": node.pop("name", f"node {i}"), "mesh": len(tree["meshes"]) - 1})
         for scene in tree.get("scenes", []):
             if i in _reached(nodes, scene.get("nodes", [])):
@@ -277,15 +272,26 @@ def _skin_primitive(attributes: dict, joints: np.ndarray, fallback: np.ndarray, 
 
 
 def _world_matrices(nodes: list) -> np.ndarray:
-    """(N, 4, 4) every node's transform in the scene (its parents' applied)."""
-    parent = {child: i for i, node in enumerate(nodes) for child in node.get("children", [])}
-    world = {}
+    """(N, 4, 4) every node's transform in the scene (its parents' applied;
+    a node in a cycle of children, which glTF forbids, keeps the identity)."""
+    world = np.repeat(np.eye(4)[None], len(nodes), axis=0)
+    children = {child for node in nodes for child in node.get("children", [])}
+    stack, seen = [(i, np.eye(4)) for i in range(len(nodes)) if i not in children], set()
+    while stack:
+        i, above = stack.pop()
+        if i not in seen:
+            seen.add(i)
+            world[i] = above @ _local_matrix(nodes[i])
+            stack.extend((child, world[i]) for child in nodes[i].get("children", []))
+    return world
 
-    def of(i):
-        if i not in world:
-            world[i] = (of(parent[i]) if i in parent else np.eye(4)) @ _local_matrix(nodes[i])
-        return world[i]
-    return np.stack([of(i) for i in range(len(nodes))]) if nodes else np.zeros((0, 4, 4))
+
+def _own_mesh(tree: dict, index: int) -> dict:
+    """A copy of mesh ``index`` whose primitives' attributes can be replaced, added to the meshes."""
+    mesh = {**tree["meshes"][index]}
+    mesh["primitives"] = [{**prim, "attributes": {**prim["attributes"]}} for prim in mesh["primitives"]]
+    tree["meshes"].append(mesh)
+    return mesh
 
 
 def _local_matrix(node: dict) -> np.ndarray:
