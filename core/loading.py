@@ -26,7 +26,7 @@ import trimesh
 
 from . import gltf_decode
 from .glb import GltfError
-from .looks import keep_vertex_colors, looks, white_under_textures
+from .looks import colors_over_bare_uv, keep_vertex_colors, looks, white_under_textures
 from .text import obj_source
 from .topology import close_cracks, outward_flips
 
@@ -211,7 +211,9 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     the end of a sentence that starts with the file's name) and whether its
     positions were quantized: glTF checked and decoded first (core/gltf.py),
     OBJ text read in its encoding (core/text.py), its textures shown as
-    they are where its MTL gives them no colour (``white_under_textures``)."""
+    they are where its MTL gives them no colour (``white_under_textures``),
+    a PLY's vertex colours kept beside texture coordinates without a
+    texture (``colors_over_bare_uv``)."""
     source, kind, resolver, warnings, quantized = path, None, None, [], False
     try:
         if fmt in ("GLB", "glTF"):
@@ -230,8 +232,10 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         log.info("glTF structure of %s: %r", name, exc)
         raise InputError(f"'{name}' is not valid {fmt}: it refers to parts of itself that are not there; "
                          "export it again.") from None
+    bare_uv = fmt == "PLY" and not _ply_texture(path)  # keep its vertices as numbered, for their colours
     try:
-        scene = trimesh.load_scene(source, file_type=kind, resolver=resolver, process=False)
+        scene = trimesh.load_scene(source, file_type=kind, resolver=resolver, process=False,
+                                   **({"fix_texture": False} if bare_uv else {}))
     except Exception as exc:  # any parser failure means the same thing to a person
         log.info("loader failed on %s: %r", name, exc)
         raise InputError(
@@ -239,7 +243,15 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
             "export it again and try again.") from exc
     if fmt == "OBJ":
         white_under_textures(scene)
+    if bare_uv:
+        colors_over_bare_uv(scene)
     return scene, warnings, quantized
+
+
+def _ply_texture(path: str) -> bool:
+    """Whether a PLY's header names a texture file."""
+    with open(path, "rb") as f:
+        return b"TextureFile" in f.read(65536).split(b"end_header")[0]
 
 
 def _wind_outward(asset: Asset) -> None:

@@ -86,6 +86,21 @@ def white_under_textures(scene: trimesh.Scene) -> None:
             material.diffuse = np.full(4, 255, np.uint8)
 
 
+def colors_over_bare_uv(scene: trimesh.Scene) -> None:
+    """A PLY with texture coordinates and vertex colours but no texture file
+    (Blender writes its UV map so) shows its vertex colours, as a viewer
+    does, where trimesh would take the coordinates with a blank texture.
+    The scene must be read with the file's own vertex order (no
+    ``fix_texture``), so the file's colours line up."""
+    for geom in scene.geometry.values():
+        data = geom.metadata.get("_ply_raw", {}).get("vertex", {}).get("data")
+        names = getattr(getattr(data, "dtype", None), "names", None) or ()
+        if isinstance(geom.visual, trimesh.visual.TextureVisuals) and {"red", "green", "blue"} <= set(names):
+            alpha = data["alpha"] if "alpha" in names else np.full(len(data), 255)
+            rgba = np.stack([data["red"], data["green"], data["blue"], alpha], axis=1)
+            geom.visual = trimesh.visual.ColorVisuals(geom, vertex_colors=rgba.astype(np.uint8))
+
+
 def material_color(material) -> np.ndarray:
     """(4,) uint8 base color of a trimesh material: a glTF material's
     baseColorFactor, white where the file leaves it out (glTF's default);

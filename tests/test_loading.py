@@ -262,6 +262,25 @@ def test_a_skinned_model_lies_where_its_joints_put_it(tmp_path):
     np.testing.assert_allclose(posed.mesh.extents, car.mesh.extents[[2, 1, 0]], atol=1e-5)
 
 
+def test_a_ply_with_texture_coordinates_and_no_texture_keeps_its_vertex_colours():
+    """Blender's PLY (tests/data/toy_car_blender.ply) writes its UV map and
+    its colours per vertex, and names no texture: every corner takes its
+    vertex's colour as the file writes it (read here straight from the
+    bytes: x y z as floats, red green blue alpha as bytes, s t as floats,
+    then each face as a count byte and three uint32)."""
+    path = os.path.join(os.path.dirname(__file__), "data", "toy_car_blender.ply")
+    data = open(path, "rb").read()
+    header, body = data.split(b"end_header\n", 1)
+    n_vertices = int(header.split(b"element vertex ")[1].split()[0])
+    vertex = np.dtype([("xyz", "<f4", 3), ("rgba", "u1", 4), ("st", "<f4", 2)])
+    face = np.dtype([("n", "u1"), ("corners", "<u4", 3)])
+    colours = np.frombuffer(body, vertex, n_vertices)["rgba"]
+    corners = np.frombuffer(body, face, offset=n_vertices * vertex.itemsize)["corners"]
+    asset = load_asset(path)
+    assert len(np.unique(colours[:, :3], axis=0)) > 1  # the file has colours to keep
+    np.testing.assert_array_equal(asset.corner_color, colours[corners])
+
+
 BLENDER_MEASURED = os.path.join(os.path.dirname(__file__), "data", "blender_measured.json")
 
 
