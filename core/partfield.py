@@ -23,6 +23,7 @@ from .hierarchy import ATOM_CLUSTERS, MergeTree, merge_tree, overlay
 from .loading import Asset
 from .sampling import Points, node_order
 from .scales import default_scales
+from .topology import edge_pairs
 
 
 def fragment_share(config: SegmentConfig, points: Points) -> float:
@@ -240,15 +241,22 @@ class PartField:
     def links(self) -> np.ndarray:
         """(E, 2) faces that touch (``geometry.surface_links``), found once on first use."""
         if self._links is None:
-            self._links = surface_links(self.asset.mesh)
+            self._find_surface()
         return self._links
 
     @property
     def piece(self) -> np.ndarray:
         """(F,) int32 connected piece of every face (``geometry.pieces``), found once on first use."""
         if self._piece is None:
-            self._piece = pieces(self.asset.mesh)
+            self._find_surface()
         return self._piece
+
+    def _find_surface(self) -> None:
+        """The links and the pieces from one pass over the faces' edges (a fit
+        from the cache has neither; a new one is given both by the engine)."""
+        pairs = edge_pairs(self.asset.mesh)[2]
+        self._piece = pieces(self.asset.mesh, pairs)
+        self._links = surface_links(self.asset.mesh, pairs, self._piece)
 
     @property
     def donors(self) -> np.ndarray:

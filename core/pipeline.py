@@ -109,7 +109,7 @@ class Engine:
                     embedding = spectral_embedding(asset.mesh, graph, EMBEDDING_SIZE, order=order)
                 partitions = None if embedding is None else kmeans_partitions(embedding, graph, cfg.seed, order)
                 masks, family = self.masks(asset, views, points, graph, embedding, partitions)
-                links = surface_links(asset.mesh, graph)
+                links = surface_links(asset.mesh, graph.pairs, graph.piece)
             if preview is not None and family is not None:
                 preview(FirstParts.of(asset, points, family, partitions, links, graph.piece, cfg))
             backbone = None
