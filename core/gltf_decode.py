@@ -24,6 +24,7 @@ import math
 import os
 
 import numpy as np
+import trimesh
 
 from . import glb, gltf
 from .gltf import DRACO, DTYPES, FAN, INSTANCING, MESHOPT, TRANSFORM, GltfError
@@ -249,10 +250,9 @@ def _skin_primitive(attributes: dict, joints: np.ndarray, fallback: np.ndarray, 
     (J, 4, 4) each joint's world transform times its inverse bind matrix;
     vertices without weights by ``fallback``, the node's world transform)."""
     def values(name):
-        acc = tree["accessors"][attributes[name]]
-        v = out.accessor_values(acc)
-        dtype = np.dtype(DTYPES[acc["componentType"]])
-        return v / np.iinfo(dtype).max if name.startswith("WEIGHTS_") and dtype.kind == "u" else v
+        if name.startswith("WEIGHTS_"):  # normalized integers, or sparse
+            _to_float(attributes[name], tree, out)
+        return out.accessor_values(tree["accessors"][attributes[name]])
 
     blend = np.zeros((tree["accessors"][attributes["POSITION"]]["count"], 4, 4))
     for k in range(8):
@@ -299,11 +299,8 @@ def _local_matrix(node: dict) -> np.ndarray:
     if "matrix" in node:
         return np.asarray(node["matrix"], np.float64).reshape(4, 4).T
     x, y, z, w = node.get("rotation", [0, 0, 0, 1])
-    rotation = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                         [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                         [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
-    matrix = np.eye(4)
-    matrix[:3, :3] = rotation * np.asarray(node.get("scale", [1, 1, 1]), np.float64)
+    matrix = trimesh.transformations.quaternion_matrix([w, x, y, z])
+    matrix[:3, :3] *= np.asarray(node.get("scale", [1, 1, 1]), np.float64)
     matrix[:3, 3] = node.get("translation", [0, 0, 0])
     return matrix
 
