@@ -17,6 +17,7 @@ import zlib
 import numpy as np
 
 from .gltf import BASISU, GltfError, optional_module
+from .looks import srgb_bytes
 
 MAGIC = b"\xabKTX 20\xbb\r\n\x1a\n"
 BASIS_LZ, ZSTD, ZLIB = 1, 2, 3
@@ -90,7 +91,7 @@ def _plain(level: bytes, vk_format: int, width: int, height: int) -> np.ndarray:
     values = np.frombuffer(level, dtype, count).reshape(height, width, channels).astype(np.float64)
     if dtype.kind == "f":  # linear light: colours take the sRGB curve, alpha does not
         values = np.nan_to_num(values)
-        colour, alpha = _srgb(values), np.clip(values, 0.0, 1.0) * 255
+        colour, alpha = srgb_bytes(values), np.clip(values, 0.0, 1.0) * 255
     else:
         colour = alpha = values / 257.0 if dtype.itemsize == 2 else values
     out = np.zeros((height, width, 4), np.uint8)
@@ -98,12 +99,6 @@ def _plain(level: bytes, vk_format: int, width: int, height: int) -> np.ndarray:
     for i, name in enumerate(order):
         out[..., "RGBA".index(name)] = np.clip(np.round((alpha if name == "A" else colour)[..., i]), 0, 255)
     return out
-
-
-def _srgb(linear: np.ndarray) -> np.ndarray:
-    """Linear light in [0, 1] as sRGB-encoded values in [0, 255]."""
-    x = np.clip(linear, 0.0, 1.0)
-    return 255.0 * np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)
 
 
 def _blocks(level: bytes, vk_format: int, width: int, height: int) -> np.ndarray:

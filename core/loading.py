@@ -63,6 +63,8 @@ class Asset:
         in the file's own coordinates with their original visuals (for export)
     warnings : list of str, one sentence each for what was left out of the
         file to load it (a map that is not beside it, line primitives)
+    linear_colors : bool, whether the source meshes' vertex and face colors
+        are linear light (glTF) rather than sRGB-encoded (PLY, OFF, OBJ)
     """
 
     mesh: trimesh.Trimesh
@@ -77,6 +79,7 @@ class Asset:
     name: str
     source_meshes: list
     warnings: list = field(default_factory=list)
+    linear_colors: bool = False
 
     @property
     def n_faces(self) -> int:
@@ -112,11 +115,12 @@ def load_asset(path: str) -> Asset:
         group = np.repeat(np.arange(len(meshes)), [len(m.vertices) for m in meshes])
         vertices = close_cracks(vertices, faces, group)
     mesh, to_original = _normalized(vertices, faces, name)
-    textures, mat_ids, uvs, colors = looks(meshes)
+    linear = fmt in ("GLB", "glTF")
+    textures, mat_ids, uvs, colors = looks(meshes, linear)
     asset = Asset(
         mesh=mesh, face_node=np.repeat(np.arange(len(meshes), dtype=np.int32), [len(m.faces) for m in meshes]),
         node_names=node_names, face_material=mat_ids, textures=textures, corner_uv=uvs, corner_color=colors,
-        to_original=to_original, digest="", name=name, source_meshes=meshes,
+        to_original=to_original, digest="", name=name, source_meshes=meshes, linear_colors=linear,
         warnings=[f"'{name}' {w}." for w in warnings])
     asset.digest = _digest(vertices, faces, asset)
     _wind_outward(asset)

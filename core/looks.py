@@ -1,7 +1,12 @@
 """What a surface looks like, read from a file's meshes: textures and corner
 UVs, base colors (a glTF material's factor times the vertex colors, an OBJ
 material's diffuse color, PLY/OFF face or vertex colors), and the color at
-any point of a face."""
+any point of a face.
+
+Colors are kept as they are shown: sRGB-encoded bytes, as textures, PLY
+and OFF colors and screens hold them. glTF's factors and vertex colors are
+linear light (the glTF specification) and take the sRGB curve on reading;
+colors written to glTF go back through it (``linear_from_srgb``)."""
 
 from __future__ import annotations
 
@@ -13,13 +18,13 @@ import trimesh
 if TYPE_CHECKING:
     from .loading import Asset
 
-def looks(meshes: list) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
-    """Every mesh's look (``appearance``), joined: the textures, (F,) int32
-    texture of each face (-1 none), (F, 3, 2) float32 corner uv and (F, 3, 4)
-    uint8 corner color."""
+def looks(meshes: list, linear: bool = False) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+    """Every mesh's look (``appearance``; ``linear`` for a glTF file's),
+    joined: the textures, (F,) int32 texture of each face (-1 none),
+    (F, 3, 2) float32 corner uv and (F, 3, 4) uint8 corner color."""
     textures, mat_ids, uvs, colors = [], [], [], []
     for m in meshes:
-        tex, uv, color = appearance(m)
+        tex, uv, color = appearance(m, linear)
         if tex is not None:
             textures.append(tex)
         mat_ids.append(np.full(len(m.faces), len(textures) - 1 if tex is not None else -1, np.int32))
@@ -29,24 +34,22 @@ def looks(meshes: list) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
             np.concatenate(colors).astype(np.uint8))
 
 
-def appearance(m: trimesh.Trimesh):
+def appearance(m: trimesh.Trimesh, linear: bool = False):
     """Texture image (h, w, 4) uint8 or None, (F, 3, 2) corner uv, (F, 3, 4)
     corner color: the material's base color times the vertex colors (glTF's
-    COLOR_0), the texture's tint where there is one."""
+    COLOR_0), the texture's tint where there is one; sRGB-encoded, from
+    linear light where ``linear`` (a glTF file's material and vertex colors)."""
     n = len(m.faces)
     uv = np.full((n, 3, 2), np.nan, np.float32)
-    color = np.full((n, 3, 4), 200, np.uint8)
-    color[..., 3] = 255
+    color = None  # (n, 3, 4) float in [0, 255], in the file's own encoding
     visual = m.visual
     tex = None
     if isinstance(visual, trimesh.visual.TextureVisuals):
         material = visual.material
+        color = np.broadcast_to(material_color(material).astype(np.float64), (n, 3, 4))
         vertex = visual.vertex_attributes.get("color")
         if vertex is not None and len(vertex) == len(m.vertices):
-            tint = trimesh.visual.color.to_rgba(np.asarray(vertex))[m.faces].astype(np.float64)
-            color = np.round(tint * material_color(material) / 255.0).astype(np.uint8)
-        else:
-            color[:] = material_color(material)
+            color = _rgba(vertex)[m.faces] * color / 255.0
         image = getattr(material, "image", None)
         if image is None:
             image = getattr(material, "baseColorTexture", None)
@@ -55,10 +58,38 @@ def appearance(m: trimesh.Trimesh):
             uv = np.asarray(visual.uv, np.float32)[m.faces]
     elif isinstance(visual, trimesh.visual.ColorVisuals) and visual.defined:
         if visual.kind == "vertex":
-            color = np.asarray(visual.vertex_colors, np.uint8)[m.faces]
+            color = _rgba(visual.vertex_colors)[m.faces]
         elif visual.kind == "face":
-            color = np.repeat(np.asarray(visual.face_colors, np.uint8)[:, None], 3, axis=1)
-    return tex, uv, color
+            color = np.repeat(_rgba(visual.face_colors)[:, None], 3, axis=1)
+    if color is None:
+        return tex, uv, np.full((n, 3, 4), [200, 200, 200, 255], np.uint8)
+    out = np.round(color).astype(np.uint8)
+    if linear:
+        out[..., :3] = srgb_bytes(color[..., :3] / 255.0)
+    return tex, uv, out
+
+
+def _rgba(values) -> np.ndarray:
+    """(n, 4) float colors in [0, 255] of trimesh's color values (bytes, or
+    floats in [0, 1] kept as precise as the file wrote them)."""
+    values = np.asarray(values)
+    if values.dtype.kind == "f" and values.ndim == 2 and values.shape[1] in (3, 4):
+        out = np.full((len(values), 4), 255.0)
+        out[:, :values.shape[1]] = np.clip(np.nan_to_num(values), 0.0, 1.0) * 255.0
+        return out
+    return trimesh.visual.color.to_rgba(values).astype(np.float64)
+
+
+def srgb_bytes(linear: np.ndarray) -> np.ndarray:
+    """Linear light in [0, 1] as sRGB-encoded uint8 (the sRGB curve)."""
+    x = np.clip(np.nan_to_num(linear), 0.0, 1.0)
+    return np.round(255.0 * np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)).astype(np.uint8)
+
+
+def linear_from_srgb(encoded: np.ndarray) -> np.ndarray:
+    """sRGB-encoded uint8 as linear light in [0, 1] (the curve undone)."""
+    x = np.asarray(encoded, np.float64) / 255.0
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
 
 
 def keep_vertex_colors(placed: trimesh.Trimesh, original) -> trimesh.Trimesh:

@@ -1,5 +1,6 @@
 """Blender's own glTF importer, as a person uses it (File > Import > glTF 2.0),
-run from the tests: what Blender makes of the files PartScope writes.
+run from the tests: what Blender makes of the files PartScope writes (and
+of a PLY, with Blender's PLY importer).
 
 Blender's Python module (``pip install bpy``, 374 MB) pins numpy below 2, so
 it lives in a virtualenv of its own: ``.venv-blender`` in the repository, or
@@ -35,7 +36,9 @@ def imported(paths: list) -> dict:
     dict: name, polygons, props (its custom properties: glTF extras),
     color_attributes (how many sets of vertex colours), images (its
     materials' textures), color (its first material's base colour, RGBA
-    0..1), low and high (its world bounding box corners)."""
+    0..1, linear light), shown (the distinct colours of its first colour
+    attribute as Blender shows them: sRGB RGBA 0..255, at most 256), low and
+    high (its world bounding box corners)."""
     run = subprocess.run([python(), os.path.abspath(__file__), *map(str, paths)],
                          capture_output=True, text=True, timeout=300)
     line = [x for x in run.stdout.splitlines() if x.startswith(MARK)]
@@ -48,7 +51,10 @@ def _objects(path: str) -> list:
     from mathutils import Vector
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    bpy.ops.import_scene.gltf(filepath=path)
+    if path.lower().endswith(".ply"):
+        bpy.ops.wm.ply_import(filepath=path)
+    else:
+        bpy.ops.import_scene.gltf(filepath=path)
     out = []
     for obj in bpy.context.scene.objects:
         if obj.type != "MESH":
@@ -57,6 +63,8 @@ def _objects(path: str) -> list:
         nodes = [node for m in materials if m.node_tree for node in m.node_tree.nodes]
         shader = [node for node in nodes if node.type == "BSDF_PRINCIPLED"]
         corners = [obj.matrix_world @ Vector(corner) for corner in obj.bound_box]
+        colors = obj.data.color_attributes
+        shown = {tuple(round(c * 255) for c in d.color_srgb) for d in colors[0].data} if len(colors) else set()
         out.append({
             "name": obj.name,
             "polygons": len(obj.data.polygons),
@@ -64,6 +72,7 @@ def _objects(path: str) -> list:
             "color_attributes": len(obj.data.color_attributes),
             "images": sorted({node.image.name for node in nodes if node.type == "TEX_IMAGE" and node.image}),
             "color": list(shader[0].inputs["Base Color"].default_value) if shader else None,
+            "shown": sorted(shown)[:256],
             "low": [min(c[i] for c in corners) for i in range(3)],
             "high": [max(c[i] for c in corners) for i in range(3)],
         })

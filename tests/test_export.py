@@ -20,6 +20,7 @@ from core.export import (colored_scene, inherited_colors, ladder_colors, part_na
                          write_downloads, write_glb, write_labels, write_parts_zip)
 from core.export import ImageBank, source_images
 from core.loading import load_asset
+from core.looks import srgb_bytes
 from meshes import PSB
 
 TEXTURE_SIZES = {"crate": (8, 8), "drum": (16, 8)}  # PIL (width, height)
@@ -181,7 +182,8 @@ def test_colored_glb(model, tmp_path):
     for k, name in enumerate(["part_00", "middle", "part_02"]):
         (geometry,) = [scene.geometry[g] for g in by_name[name]]
         assert len(geometry.faces) == (labels == k).sum()
-        assert np.array_equal(geometry.visual.material.baseColorFactor[:3], colors[k])
+        factor = geometry.visual.material.baseColorFactor[:3] / 255.0  # linear light, as glTF holds it
+        assert np.abs(srgb_bytes(factor).astype(int) - colors[k]).max() <= 2, (factor, colors[k])
     vertices, faces = _source(path)
     kept = vertices[faces[labels >= 0]].reshape(-1, 3)
     assert np.allclose(scene.bounds, [kept.min(0), kept.max(0)], atol=1e-6)
@@ -253,8 +255,35 @@ def test_blender_makes_one_named_object_per_part(model, tmp_path):
         assert np.allclose([only["low"], only["high"]], [o["low"], o["high"]], atol=1e-5)
         assert (o["color_attributes"] > 0) == (only["color_attributes"] > 0) == (k in painted)  # the upload's looks
         assert bool(o["images"]) == bool(only["images"]) == (k in textured)
-    for o in seen[files["colored"]]:
-        assert np.allclose(o["color"][:3], part_palette(3)[o["props"]["part_id"]] / 255, atol=1e-3) and not o["images"]
+    for o in seen[files["colored"]]:  # Blender's base colour is linear light; shown, the palette's colour
+        shown = srgb_bytes(np.array(o["color"][:3])).astype(int)
+        assert np.abs(shown - part_palette(3)[o["props"]["part_id"]]).max() <= 2 and not o["images"]
+
+
+@pytest.mark.blender
+@pytest.mark.parametrize("name", ["toy_car_blender.glb", "toy_car_blender.ply"])
+def test_blender_shows_the_colours_partscope_shows(name, tmp_path):
+    """Vertex colours written by Blender, as glTF's linear light and as a
+    PLY's sRGB bytes: PartScope shows them as Blender does, and its download
+    shows in Blender as the upload did (each within one step)."""
+    from tests import blender
+
+    path = os.path.join(os.path.dirname(__file__), "data", name)
+    asset = load_asset(path)
+    labels = (asset.mesh.triangles_center[:, 0] > 0).astype(np.int64)
+    download = write_downloads(asset, labels, tmp_path, stem="cut")["glb"]
+    seen = blender.imported([path, download])
+
+    def colours(objects):
+        return np.array(sorted({tuple(c) for o in objects for c in o["shown"]}))
+
+    uploaded = colours(seen[path])
+    assert len(uploaded) >= 2 and (uploaded[:, 3] == 255).any()
+    ours = np.unique(asset.corner_color[asset.face_material < 0].reshape(-1, 4), axis=0)  # the untextured faces
+    assert len(ours) == len(uploaded) and np.abs(ours.astype(int) - uploaded).max() <= 1
+    downloaded = colours(seen[download])  # a part's textured faces join its object in white: they had no colours
+    gap = np.abs(downloaded[:, None] - uploaded[None]).max(axis=2)
+    assert (gap.min(axis=0) <= 1).all() and ((gap.min(axis=1) <= 1) | (downloaded == 255).all(axis=1)).all()
 
 
 def test_labels_round_trip(tmp_path):
@@ -343,7 +372,12 @@ def test_colored_psb_mesh(tmp_path):
     assert np.allclose(scene.bounds, source.bounds, atol=1e-5)
 
 
-def test_face_colors_kept_exactly(tmp_path):
+def test_face_colors_kept_per_face_in_linear_light(tmp_path):
+    """A PLY's face colors (sRGB bytes, as shown) go into the GLB as glTF
+    holds vertex colors: each face's three corners its color in linear
+    light, so a glTF reader shows the face as the upload showed it, within
+    what 8 bits of linear light keep (6 steps in the darkest colors, 1 from
+    64 up)."""
     box = trimesh.creation.box(extents=(2.0, 1.0, 0.5)).subdivide()
     rng = np.random.default_rng(4)
     box.visual = trimesh.visual.ColorVisuals(
@@ -362,7 +396,10 @@ def test_face_colors_kept_exactly(tmp_path):
         assert (corner_colors == corner_colors[:, :1]).all()
         dist, idx = tree.query(geometry.triangles_center)
         assert dist.max() < 1e-6
-        assert np.array_equal(corner_colors[:, 0], original.visual.face_colors[idx])
+        shown, uploaded = srgb_bytes(corner_colors[:, 0, :3] / 255.0).astype(int), original.visual.face_colors[idx, :3]
+        error = np.abs(shown - uploaded)
+        assert error.max() <= 6 and error[uploaded >= 64].max() <= 1 and (error == 0).mean() > 0.5
+        assert np.array_equal(corner_colors[:, 0, 3], original.visual.face_colors[idx, 3])
 
 
 def test_pieces_do_not_touch_the_asset(model):

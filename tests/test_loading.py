@@ -223,7 +223,8 @@ def test_model_text_is_read_in_its_encoding(encoding):
 
 def test_gltf_material_colours_follow_the_specification(tmp_path):
     """No baseColorFactor means white (glTF's default), not a grey; vertex
-    colours (COLOR_0) are multiplied by the factor."""
+    colours (COLOR_0) are multiplied by the factor; both are linear light,
+    shown through the sRGB curve (a factor of 0.5 is shown as 188, not 128)."""
     from tests.corpus_files import hand_glb
     from core import glb
 
@@ -241,7 +242,7 @@ def test_gltf_material_colours_follow_the_specification(tmp_path):
     asset = load_asset(str(path))
     first = asset.face_node == asset.node_names.index("node_0")
     assert (asset.corner_color[first] == 255).all()
-    np.testing.assert_array_equal(asset.corner_color[~first][0, :, :3], [[128, 0, 0], [0, 255, 0], [0, 0, 255]])
+    np.testing.assert_array_equal(asset.corner_color[~first][0, :, :3], [[188, 0, 0], [0, 255, 0], [0, 0, 255]])
 
 
 def test_a_skinned_model_lies_where_its_joints_put_it(tmp_path):

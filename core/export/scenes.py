@@ -13,6 +13,7 @@ import trimesh
 from trimesh.visual.material import PBRMaterial, SimpleMaterial
 
 from ..labels import BASE_FRAME, check_labels, given_names, part_names, unique_name
+from ..looks import linear_from_srgb
 from ..palette import part_palette
 from .textures import ImageBank
 
@@ -24,8 +25,9 @@ def segmented_scene(asset, face_labels, names=None, images: ImageBank | None = N
 
     Each source mesh's faces are cut by part; a piece keeps the source's
     vertex positions and normals, UVs and material (textures shared, not
-    copied) and vertex colors. Face colors (PLY, OFF) are kept exactly by
-    giving each face its own corners, since glTF only has vertex colors.
+    copied) and vertex colors (in linear light, as glTF holds them). Face
+    colors (PLY, OFF) are kept by giving each face its own corners, since
+    glTF only has vertex colors.
     Deleted faces (label -1) are dropped.
 
     Parameters
@@ -50,7 +52,7 @@ def segmented_scene(asset, face_labels, names=None, images: ImageBank | None = N
     """
     t0 = time.perf_counter()
     labels, n_parts = _part_labels(asset, face_labels)
-    shared = {"images": images or ImageBank()}
+    shared = {"images": images or ImageBank(), "linear": asset.linear_colors}
     pieces = [[] for _ in range(n_parts)]
     for part, source, faces in _split(asset, labels, n_parts):
         pieces[part].append(_piece(asset.source_meshes[source], faces, shared))
@@ -65,7 +67,7 @@ def colored_scene(asset, face_labels, names=None, colors=None) -> trimesh.Scene:
     """The model split into parts, each painted one flat color.
 
     asset, face_labels, names : as :func:`segmented_scene`
-    colors : (P, 3) or (P, 4) uint8 color of each part id (P at least the
+    colors : (P, 3) or (P, 4) uint8 color of each part id as shown (sRGB; P at least the
         number of parts), or None for :func:`part_palette`
     returns a trimesh.Scene with one node per non-empty part (see the module
         docstring), holding one mesh with all the part's faces and a PBR
@@ -80,6 +82,7 @@ def colored_scene(asset, face_labels, names=None, colors=None) -> trimesh.Scene:
         raise ValueError(f"colors must be (P, 3) or (P, 4) with P >= {n_parts} (the number of parts)")
     rgba = np.full((len(colors), 4), 255, np.uint8)
     rgba[:, :colors.shape[1]] = np.clip(colors, 0, 255).astype(np.uint8)
+    factors = np.hstack([linear_from_srgb(rgba[:, :3]), rgba[:, 3:] / 255.0])  # glTF's factors are linear
 
     meshes = asset.source_meshes
     vertices = np.vstack([m.vertices for m in meshes])
@@ -94,7 +97,7 @@ def colored_scene(asset, face_labels, names=None, colors=None) -> trimesh.Scene:
     pieces = [[] for _ in range(n_parts)]
     for part in np.nonzero(np.diff(bounds))[0]:
         used, local = np.unique(faces[order[bounds[part]:bounds[part + 1]]], return_inverse=True)
-        material = PBRMaterial(name=node_names[part], baseColorFactor=rgba[part], metallicFactor=0.0,
+        material = PBRMaterial(name=node_names[part], baseColorFactor=factors[part], metallicFactor=0.0,
                                roughnessFactor=0.8, doubleSided=True)
         pieces[part].append(trimesh.Trimesh(
             vertices[used], local.reshape(-1, 3),
@@ -153,7 +156,7 @@ def _piece(mesh: trimesh.Trimesh, faces: np.ndarray, shared: dict) -> trimesh.Tr
         # carrying the face's color, so each face keeps its exact color
         used, local = corners.reshape(-1), np.arange(corners.size)
         visual = trimesh.visual.ColorVisuals(
-            vertex_colors=np.repeat(mesh.visual.face_colors[faces], 3, axis=0))
+            vertex_colors=_gltf_colors(np.repeat(mesh.visual.face_colors[faces], 3, axis=0), shared["linear"]))
     else:
         used, local = np.unique(corners, return_inverse=True)
         visual = _visual_subset(mesh, used, shared)
@@ -189,8 +192,19 @@ def _visual_subset(mesh: trimesh.Trimesh, used: np.ndarray, shared: dict):
                 out.vertex_attributes[key] = value[used]
         return out
     if isinstance(visual, trimesh.visual.ColorVisuals) and visual.kind == "vertex":
-        return trimesh.visual.ColorVisuals(vertex_colors=visual.vertex_colors[used])
+        return trimesh.visual.ColorVisuals(vertex_colors=_gltf_colors(visual.vertex_colors[used], shared["linear"]))
     return trimesh.visual.ColorVisuals()
+
+
+def _gltf_colors(rgba: np.ndarray, linear: bool) -> np.ndarray:
+    """(n, 4) uint8 colors as glTF holds them, in linear light: a PLY's,
+    OFF's or OBJ's sRGB-encoded colors with the sRGB curve undone, a glTF
+    file's own as they were."""
+    if linear:
+        return rgba
+    out = np.array(rgba, np.uint8)
+    out[:, :3] = np.round(linear_from_srgb(out[:, :3]) * 255.0)
+    return out
 
 
 class _HashOnce:
@@ -223,8 +237,9 @@ class _SharedSimpleMaterial(_HashOnce, SimpleMaterial):
 
 def _shared_material(material, images: ImageBank):
     """A copy of ``material`` for the pieces of one source mesh: it caches its
-    hash, and its textures are ``images``' encoded views of the original
-    images (same pixels, not copied)."""
+    hash, its textures are ``images``' encoded views of the original images
+    (same pixels, not copied), and an OBJ material's diffuse color (as shown)
+    is made linear, since it becomes a glTF base color factor."""
     cls = {PBRMaterial: _SharedPBRMaterial, SimpleMaterial: _SharedSimpleMaterial}.get(type(material))
     if cls is None:
         return material
@@ -235,6 +250,8 @@ def _shared_material(material, images: ImageBank):
         elif isinstance(value, PIL.Image.Image):
             value = images.view(value)
         copy.__dict__[key] = value
+    if cls is _SharedSimpleMaterial:
+        copy.diffuse = _gltf_colors(np.asarray(material.diffuse, np.uint8)[None], False)[0]
     return copy
 
 
