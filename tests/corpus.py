@@ -140,7 +140,7 @@ def build_cases() -> list[Case]:
             ("chair_blender.glb", 492), ("chair_blender_obj.zip", 492), ("toy_car_blender_morphed.glb", car))],
         Case({"toy_car_blender.ply": _data("toy_car_blender.ply")}, faces=car),
         Case({"latin1.obj": make.latin1_obj()}, faces=box_faces, names=("boîte",)),
-        Case(make.cp1252_obj_files("cp1252"), faces=2 * box_faces, names=("Añil_à_façade", "Caña_roja"),
+        Case(make.cp1252_obj_files("cp1252"), faces=2 * box_faces, names=("Pièce_à_façade_Añil_à_façade", "Caña_Caña_roja"),
              colors=((26, 51, 230), (230, 26, 26))),
         Case({"latin1.stl": make.latin1_stl()}, faces=box_faces),
         Case({"latin1_binary.stl": make.latin1_binary_stl()}, faces=box_faces),

@@ -500,7 +500,8 @@ def latin1_obj() -> bytes:
 def cp1252_obj_files(stem: str) -> dict:
     """An OBJ and its .mtl in Windows-1252, two boxes with a material each:
     names with letters a guessing decoder reads as others ('ñ', 'à'), a
-    colour per material (trimesh names each piece after its material)."""
+    colour per material (each box a node named after its object and
+    material)."""
     obj = [f"mtllib {stem}.mtl", "# “Piñata” exportée – n°2"] + box_obj_lines("Caña")
     obj.insert(3, "usemtl Caña_roja")
     top = box_obj_lines("Pièce_à_façade")

@@ -302,6 +302,21 @@ def test_a_blender_scene_is_read_as_blender_holds_it(name):
     np.testing.assert_allclose(placed.bounds, [truth["low"], truth["high"]], atol=1e-5)
 
 
+def test_an_obj_object_is_a_node_of_its_own_as_in_the_same_scenes_gltf():
+    """Blender's OBJ of the chair names its objects (``o``) and shares its
+    materials between them: each object's faces of one material are a node,
+    as the glTF of the same scene holds them (one primitive per material),
+    not every face of one material in one node whatever object it is in."""
+    folder = os.path.dirname(BLENDER_MEASURED)
+    obj, gltf = (load_asset(os.path.join(folder, name)) for name in ("chair_blender_obj.zip", "chair_blender.glb"))
+
+    def nodes(asset):
+        return sorted(np.bincount(asset.face_node).tolist())
+
+    assert len(obj.node_names) == 5 and nodes(obj) == nodes(gltf)
+    assert {name.split("_")[0] for name in obj.node_names} == {"seat", "back", "leg", "cushion"}
+
+
 def test_cracks_close_only_between_primitives():
     """Two halves of a square, each its own primitive, moved apart by a
     hundredth of an edge: their seam closes; the same gap inside one
