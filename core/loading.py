@@ -215,7 +215,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     the end of a sentence that starts with the file's name) and whether its
     positions were quantized: glTF checked and decoded first (core/gltf.py),
     OBJ text read in its encoding (core/text.py), one node per object
-    (``o``) and material, as glTF holds a mesh's primitives, its textures
+    (``o``), group (``g``, which Maya and 3ds Max write for an object) and
+    material, as glTF holds a mesh's primitives, its textures
     shown as they are where its MTL gives them no colour
     (``white_under_textures``),
     a PLY's vertex colours kept beside texture coordinates without a
@@ -240,7 +241,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
                          "export it again.") from None
     bare_uv = fmt == "PLY" and not _ply_texture(path)  # keep its vertices as numbered, for their colours
     try:
-        options = {"fix_texture": False} if bare_uv else {"split_objects": True} if fmt == "OBJ" else {}
+        options = ({"fix_texture": False} if bare_uv else
+                   {"split_objects": True, "split_groups": True} if fmt == "OBJ" else {})
         scene = trimesh.load_scene(source, file_type=kind, resolver=resolver, process=False, **options)
     except Exception as exc:  # any parser failure means the same thing to a person
         log.info("loader failed on %s: %r", name, exc)

@@ -317,6 +317,19 @@ def test_an_obj_object_is_a_node_of_its_own_as_in_the_same_scenes_gltf():
     assert {name.split("_")[0] for name in obj.node_names} == {"seat", "back", "leg", "cushion"}
 
 
+def test_an_obj_group_is_a_node_of_its_own(tmp_path):
+    """Maya and 3ds Max write an object as a group (``g``): two squares in
+    groups of their own, one material, are two nodes."""
+    square = ["v 0 0 0", "v 1 0 0", "v 1 1 0", "v 0 1 0"]
+    lines = ["mtllib g.mtl", "g default", *square, *(v.replace("v 0", "v 3").replace("v 1", "v 4", 1) for v in square)]
+    for name, first in (("Box001", 1), ("Box002", 5)):
+        lines += [f"g {name}", "usemtl grey", f"f {first} {first + 1} {first + 2}", f"f {first} {first + 2} {first + 3}"]
+    (tmp_path / "g.obj").write_text("\n".join(lines) + "\n")
+    (tmp_path / "g.mtl").write_text("newmtl grey\nKd 0.5 0.5 0.5\n")
+    asset = load_asset(str(tmp_path / "g.obj"))
+    assert sorted(asset.node_names) == ["Box001", "Box002"] and np.bincount(asset.face_node).tolist() == [2, 2]
+
+
 def test_cracks_close_only_between_primitives():
     """Two halves of a square, each its own primitive, moved apart by a
     hundredth of an edge: their seam closes; the same gap inside one
