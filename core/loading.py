@@ -218,7 +218,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     (``o``), group (``g``, which Maya and 3ds Max write for an object) and
     material, as glTF holds a mesh's primitives, its textures
     shown as they are where its MTL gives them no colour
-    (``white_under_textures``),
+    (``white_under_textures``), a warning for each file it names that is
+    not there,
     a PLY's vertex colours kept beside texture coordinates without a
     texture (``colors_over_bare_uv``)."""
     source, kind, resolver, warnings, quantized = path, None, None, [], False
@@ -251,9 +252,17 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
             "export it again and try again.") from exc
     if fmt == "OBJ":
         white_under_textures(scene)
+        warnings += [_missing_beside_obj(missing) for missing in resolver.missing]
     if bare_uv:
         colors_over_bare_uv(scene)
     return scene, warnings, quantized
+
+
+def _missing_beside_obj(missing: str) -> str:
+    """The warning for a file an OBJ or its .mtl names that is not beside it."""
+    what = ("its materials", "its colours and textures") if missing.lower().endswith(".mtl") else ("a texture", "it")
+    return (f"refers to '{missing}' ({what[0]}), which is not beside it: the model is loaded without {what[1]}; "
+            "upload the .obj with its .mtl and images in one ZIP to keep them")
 
 
 def _ply_texture(path: str) -> bool:

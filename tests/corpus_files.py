@@ -479,6 +479,22 @@ def zipped(files: dict, folder: str = "") -> bytes:
     return buf.getvalue()
 
 
+def windows_obj(blender_zip: bytes, images: bool = True) -> bytes:
+    """Blender's OBJ of the toy car as a Windows exporter (3ds Max) names its
+    textures: an absolute path with backslashes, the name in other case,
+    map options before it, the images in a folder of their own; without the
+    images when not ``images``."""
+    with zipfile.ZipFile(io.BytesIO(blender_zip)) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    mtl = files["toy_car.mtl"].decode()
+    for image in (n for n in list(files) if n.endswith(".png")):
+        mtl = mtl.replace(f"map_Kd {image}", f"map_Kd -bm 1.0 -s 1 1 1 C:\\Users\\Artist\\3ds Max\\maps\\{image.upper()}")
+        data = files.pop(image)
+        files.update({f"maps/{image}": data} if images else {})
+    files["toy_car.mtl"] = mtl.encode()
+    return zipped(files)
+
+
 def climbing_gltf(scene: trimesh.Scene) -> bytes:
     tree = json.loads(gltf_files(scene, "climbs")["climbs.gltf"])
     tree["buffers"][0]["uri"] = "../secret.bin"
