@@ -72,14 +72,14 @@ class _TextResolver(trimesh.resolvers.FilePathResolver):
         parts = [p for p in re.split(r"[\\/]", _map_file(name)) if p not in ("", ".", "..")]
         if not parts:
             return None
-        files = self._listing()
-        for k in range(len(parts)):
-            tail = "/".join(parts[k:])
-            exact = os.path.join(self.parent, *parts[k:])
-            if os.path.isfile(exact):
-                return exact
-            if tail.casefold() in files:
-                return files[tail.casefold()]
+        tails = [parts[k:] for k in range(len(parts))]
+        exact = next((path for path in (os.path.join(self.parent, *t) for t in tails) if os.path.isfile(path)), None)
+        if exact is not None:
+            return exact
+        files = self._listing()  # only where the name is not as written: a dataset's folder may be large
+        folded = next((files[key] for key in ("/".join(t).casefold() for t in tails) if key in files), None)
+        if folded is not None:
+            return folded
         base = parts[-1].casefold()
         same = sorted((rel.count("/"), rel) for rel in files if rel.rsplit("/", 1)[-1] == base)
         return files[same[0][1]] if same else None
