@@ -90,7 +90,7 @@ def resource(uri: str, folder: str) -> bytes:
     path = _beside(uri, folder)
     if not os.path.isfile(path):
         raise GltfError(f"refers to '{unquote(uri)}', which is not beside it: keep the .gltf with its .bin "
-                        "and images (in the web app, upload the three as one ZIP)")
+                        "and images (in the web app, drop them together, or one ZIP of them)")
     with open(path, "rb") as f:
         return f.read()
 

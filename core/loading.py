@@ -183,6 +183,12 @@ def _normalized(vertices: np.ndarray, faces: np.ndarray, name: str) -> tuple[tri
     return mesh, to_original
 
 
+def models_among(names: list, zips: bool = False) -> list:
+    """The names of model files among ``names`` (by extension; ZIPs too where ``zips``)."""
+    wanted = set(FORMATS) | ({".zip"} if zips else set())
+    return [n for n in names if os.path.splitext(n)[1].lower() in wanted]
+
+
 def _unzip_model(path: str, name: str, folder: str) -> str:
     """Unpack a ZIP into ``folder``; the path of the one model in it."""
     try:
@@ -192,7 +198,7 @@ def _unzip_model(path: str, name: str, folder: str) -> str:
             if sum(m.file_size for m in members) > MAX_UNZIPPED:
                 raise InputError(f"'{name}' unpacks to more than {MAX_UNZIPPED >> 30} GB: zip only the model, "
                                  "its .bin and its images.")
-            models = [m.filename for m in members if os.path.splitext(m.filename)[1].lower() in FORMATS]
+            models = models_among([m.filename for m in members])
             if len(models) != 1:
                 found = f"{len(models)} models ({', '.join(sorted(models)[:4])})" if models else "no model"
                 raise InputError(f"'{name}' holds {found}: a ZIP must hold one model ({FORMAT_LIST}) "

@@ -193,10 +193,10 @@ def build_cases() -> list[Case]:
              sentence="'not_json.gltf' is not valid glTF: its text is not JSON."),
         Case({"lonely.gltf": make.gltf_files(scene, "lonely")["lonely.gltf"]},
              sentence="'lonely.gltf' refers to 'lonely_gltf_buffer_0.bin', which is not beside it: keep the "
-                      ".gltf with its .bin and images (in the web app, upload the three as one ZIP)."),
+                      ".gltf with its .bin and images (in the web app, drop them together, or one ZIP of them)."),
         Case(make.without_images(make.gltf_files(scene, "no_colors")),
              sentence="'no_colors.gltf' refers to 'no_colors_image_0.png', which is not beside it: keep the "
-                      ".gltf with its .bin and images (in the web app, upload the three as one ZIP)."),
+                      ".gltf with its .bin and images (in the web app, drop them together, or one ZIP of them)."),
         Case({"climbs.gltf": make.climbing_gltf(scene)},
              sentence="'climbs.gltf' refers to '../secret.bin', outside its own folder; PartScope reads only "
                       "files beside the glTF."),

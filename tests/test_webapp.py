@@ -64,7 +64,7 @@ def fitted(app):
     """A client whose session has the table open (fitted once for the module)."""
     client = Client(app.url, verbose=False)
     t0 = time.perf_counter()
-    job = client.submit(handle_file(TABLE), api_name="/open_model")
+    job = client.submit([handle_file(TABLE)], api_name="/open_model")
     out = named(app.demo, "open_model", job.result(timeout=600))
     steps = [named(app.demo, "open_model", step) for step in job.outputs()]
     return types.SimpleNamespace(client=client, out=out, steps=steps, seconds=time.perf_counter() - t0)
@@ -181,7 +181,7 @@ def test_same_content_again_is_ready_at_once(app, fitted, tmp_path):
     shutil.copyfile(TABLE, renamed)
     client = Client(app.url, verbose=False)
     t0 = time.perf_counter()
-    out = call(app.demo, client, "open_model", handle_file(str(renamed)))
+    out = call(app.demo, client, "open_model", [handle_file(str(renamed))])
     assert "cache" in out["status"] and time.perf_counter() - t0 < 5
     assert out["view"]["parts"]["labels"] == fitted.out["view"]["parts"]["labels"]
 
@@ -190,7 +190,7 @@ def test_cache_survives_a_restart(app, fitted, tmp_path):
     with running_app(app.cache, str(tmp_path)) as (demo, url):
         client = Client(url, verbose=False)
         t0 = time.perf_counter()
-        out = call(demo, client, "open_model", handle_file(TABLE))
+        out = call(demo, client, "open_model", [handle_file(TABLE)])
         assert "cache" in out["status"] and time.perf_counter() - t0 < 5
         assert out["view"]["parts"]["labels"] == fitted.out["view"]["parts"]["labels"]
 
@@ -230,8 +230,8 @@ def test_a_refused_file_clears_the_old_model_and_says_why(app, fitted, tmp_path,
     session goes on."""
     path = _bad_files(tmp_path)[name]
     client = Client(app.url, verbose=False)
-    assert call(app.demo, client, "open_model", handle_file(TABLE))["view"]["parts"]  # the table, from the cache
-    out = call(app.demo, client, "open_model", handle_file(str(path)))
+    assert call(app.demo, client, "open_model", [handle_file(TABLE)])["view"]["parts"]  # the table, from the cache
+    out = call(app.demo, client, "open_model", [handle_file(str(path))])
     assert (out["view"], out["plot"], out["downloads"], out["mask_result"]) == (None,) * 4
     assert out["picked"] == out["note"] == out["mask_status"] == "" and n_rows(out["table"]) == 0
     assert out["status"] == f"**This file cannot be used.** {says}"
@@ -242,7 +242,7 @@ def test_a_refused_file_clears_the_old_model_and_says_why(app, fitted, tmp_path,
 
 def test_an_empty_upload_clears_the_view(app, fitted):
     client = Client(app.url, verbose=False)
-    assert call(app.demo, client, "open_model", handle_file(TABLE))["view"]
+    assert call(app.demo, client, "open_model", [handle_file(TABLE)])["view"]
     out = call(app.demo, client, "open_model", None)
     assert (out["view"], out["plot"]) == (None,) * 2 and out["status"].startswith("No model yet")
 
@@ -252,9 +252,33 @@ def test_a_zip_of_the_model_opens_like_the_model(app, fitted, tmp_path):
     with zipfile.ZipFile(path, "w") as archive:
         archive.write(TABLE, "table/table.glb")
         archive.writestr("__MACOSX/table/._table.glb", b"\0\5\26\7")
-    out = call(app.demo, Client(app.url, verbose=False), "open_model", handle_file(str(path)))
+    out = call(app.demo, Client(app.url, verbose=False), "open_model", [handle_file(str(path))])
     assert out["view"]["parts"]["labels"] == fitted.out["view"]["parts"]["labels"]
     assert "Ready from the cache" in out["status"]
+
+
+def test_a_gltf_dropped_with_its_files_opens_like_the_model(app, fitted, tmp_path):
+    """The .gltf, its .bin and a stray file dropped together: the model,
+    from the cache; the .gltf alone says what is missing; two models say to
+    drop one."""
+    from core import glb
+
+    tree, binary = glb.split(open(TABLE, "rb").read())
+    tree["buffers"][0]["uri"] = "table.bin"
+    (tmp_path / "table.gltf").write_text(json.dumps(tree))
+    (tmp_path / "table.bin").write_bytes(binary)
+    (tmp_path / "notes.txt").write_text("made in Blender")
+    client = Client(app.url, verbose=False)
+    dropped = [handle_file(str(tmp_path / name)) for name in ("notes.txt", "table.bin", "table.gltf")]
+    out = call(app.demo, client, "open_model", dropped)
+    assert out["view"]["parts"]["labels"] == fitted.out["view"]["parts"]["labels"]
+    assert out["status"].startswith("**table.gltf**") and "Ready from the cache" in out["status"]
+    alone = call(app.demo, client, "open_model", [handle_file(str(tmp_path / "table.gltf"))])
+    assert alone["view"] is None and "refers to 'table.bin', which is not beside it" in alone["status"]
+    two = call(app.demo, client, "open_model", [handle_file(TABLE), handle_file(str(tmp_path / "table.gltf"))])
+    assert two["view"] is None and two["status"] == (
+        "**These files cannot be used.** The 2 files hold 2 models (table.glb, table.gltf): drop one model (GLB, "
+        "glTF, OBJ, PLY, STL or OFF) with the files it refers to (its .bin, .mtl and images), or one ZIP of them.")
 
 
 # ------------------------------------------------------------------ sessions
@@ -281,7 +305,7 @@ def test_a_fit_does_not_stall_other_sessions(app, fitted, monkeypatch, tmp_path)
     monkeypatch.setattr(engine, "fit", slow_fit)
     other = Client(app.url, verbose=False)
     mug = nudged(MUG, tmp_path)
-    job = other.submit(handle_file(mug), api_name="/open_model")  # not cached: a real fit
+    job = other.submit([handle_file(mug)], api_name="/open_model")  # not cached: a real fit
     time.sleep(1.0)
     waits = []
     for s in (0.0, 1.0, 2.0, 0.5, 1.5):
@@ -303,7 +327,7 @@ def test_the_same_new_model_from_two_sessions_is_fitted_once(app, monkeypatch):
     monkeypatch.setattr(engine, "fit", lambda asset, **kw: fits.append(asset.name) or real_fit(asset, **kw))
     chair = os.path.join(ASSETS, "chair.glb")
     a, b = Client(app.url, verbose=False), Client(app.url, verbose=False)
-    jobs = [a.submit(handle_file(chair), api_name="/open_model"), b.submit(handle_file(chair), api_name="/open_model")]
+    jobs = [client.submit([handle_file(chair)], api_name="/open_model") for client in (a, b)]
     outs = [named(app.demo, "open_model", job.result(timeout=600)) for job in jobs]
     assert fits == ["chair.glb"]
     assert outs[0]["view"]["parts"]["labels"] == outs[1]["view"]["parts"]["labels"]

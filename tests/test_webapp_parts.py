@@ -74,7 +74,7 @@ def app(tmp_path_factory):
 def richest(app):
     """The ladder scale with the most parts (the table's legs apart)."""
     client = Client(app.url, verbose=False)
-    client.predict(handle_file(TABLE), api_name="/open_model")
+    client.predict([handle_file(TABLE)], api_name="/open_model")
     item = table_item(app)
     counts = {s: len(item.result(s)["faces"]) for s in item.scales}
     best = max(counts, key=lambda s: (counts[s], -s))
@@ -86,7 +86,7 @@ def richest(app):
 def client(app, richest):
     """A fresh session with the table open at the richest scale."""
     c = Client(app.url, verbose=False)
-    c.predict(handle_file(TABLE), api_name="/open_model")
+    c.predict([handle_file(TABLE)], api_name="/open_model")
     c.predict(richest, api_name="/set_scale")
     return c
 
@@ -310,7 +310,7 @@ def test_refused_edits_say_why_and_change_nothing(app, client, richest):
 
 def test_edits_stay_in_their_session(app, client):
     other = Client(app.url, verbose=False)
-    other.predict(handle_file(TABLE), api_name="/open_model")
+    other.predict([handle_file(TABLE)], api_name="/open_model")
     n = api(app, other, "set_scale", 0.0)["table"]
     api(app, client, "set_scale", 0.0)
     api(app, client, "merge", [0, 1])

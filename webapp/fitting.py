@@ -15,6 +15,7 @@ import contextvars
 import logging
 import os
 import shutil
+import tempfile
 import threading
 import time
 import types
@@ -23,7 +24,7 @@ import gradio as gr
 
 from core.scales import default_scales
 from core.threads import yield_cpu
-from core.loading import InputError, load_asset
+from core.loading import FORMAT_LIST, InputError, load_asset, models_among
 
 from . import gpu
 from .names import naming_state
@@ -44,6 +45,8 @@ STAGES = types.MappingProxyType({  # engine stage -> (progress span, what the ba
 FIRST_NOTE = "first parts, from the masks; fitting the field"
 PREVIEW_NOTE = ("First parts, straight from the masks; the scale field is being fitted and its parts replace "
                 "these when it is ready.")
+#: Uploads a session keeps on disk (the one shown and those still loading).
+KEPT_UPLOADS = 3
 
 
 def shown_bar(html: str):
@@ -95,18 +98,21 @@ class Fitting:
         self._fitted: set[str] = set()  # keys fitted or loaded here (worth reloading if memory dropped them)
 
     # ------------------------------------------------------------ opening
-    def open_model(self, file, request: gr.Request = None):
+    def open_model(self, files, request: gr.Request = None):
         """Load, fit (or take from a cache), show the parts at the default scale.
-        Yields dicts of the page's per-model outputs: first everything about
-        the previous model cleared (the new one in its own look while it is
-        fitted), then the progress as it moves, its first parts, its parts."""
+        ``files``: the upload, one path or several (a model with the files it
+        refers to). Yields dicts of the page's per-model outputs: first
+        everything about the previous model cleared (the new one in its own
+        look while it is fitted), then the progress as it moves, its first
+        parts, its parts."""
         self.sessions.show(request, None)
-        if not file:
+        files = [str(f) for f in (files if isinstance(files, (list, tuple)) else [files]) if f]
+        if not files:
             yield self.cleared(NO_MODEL)
             return
-        name = os.path.basename(str(file))
+        name = os.path.basename((models_among(files, zips=True) or files)[0])
         try:
-            yield from self._open(str(file), name, request)
+            yield from self._open(files, name, request)
         except gr.Error:
             raise
         except Exception:
@@ -131,24 +137,32 @@ class Fitting:
                 p.editor: None, p.mask_result: None, p.mask_status: "", p.downloads: None, p.upload: None,
                 p.scale: self.default_scale, p.progress: shown_bar("")} | naming_state(p, self.engine.settings)
 
-    def _open(self, upload: str, name: str, request):
-        size_mb = os.path.getsize(upload) / 2**20
+    def _open(self, files: list, name: str, request):
+        size_mb = sum(os.path.getsize(f) for f in files) / 2**20
         if size_mb > self.max_upload_mb:
-            yield self.cleared(f"**This file cannot be used.** '{name}' is {size_mb:.1f} MB; PartScope takes files "
+            what = f"'{name}' is" if len(files) == 1 else f"The {len(files)} files are"
+            yield self.cleared(f"**This file cannot be used.** {what} {size_mb:.1f} MB; PartScope takes files "
                                f"up to {self.max_upload_mb:g} MB. Simplify or compress the model and try again.")
             return
+        models = models_among([os.path.basename(f) for f in files], zips=True)
+        if len(files) > 1 and len(models) != 1:
+            found = f"{len(models)} models ({', '.join(sorted(models)[:4])})" if models else "no model"
+            yield self.cleared(f"**These files cannot be used.** The {len(files)} files hold {found}: drop one "
+                               f"model ({FORMAT_LIST}) with the files it refers to (its .bin, .mtl and images), "
+                               "or one ZIP of them.")
+            return
         yield {self.page.progress: shown_bar(progress_bar(0.0, f"Loading {name}"))}
-        folder = self.sessions.folder(request)
-        path = os.path.join(folder, "upload", name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        shutil.copyfile(upload, path)
+        path = os.path.join(self._upload_folder(request), name)
+        for f in files:
+            shutil.copyfile(f, os.path.join(os.path.dirname(path), os.path.basename(f)))
         try:
             asset = load_asset(path)
         except InputError as exc:
             yield self.cleared(f"**This file cannot be used.** {exc}")
             return
         key = self.engine.cache_key(asset)
-        session = Session(key=key, digest=asset.digest, name=name, path=path, folder=folder, n_faces=asset.n_faces)
+        session = Session(key=key, digest=asset.digest, name=name, path=path, folder=self.sessions.folder(request),
+                          n_faces=asset.n_faces)
         self.feeds.remember(asset)
         self.sessions.show(request, session)
         about = f"**{name}**: {asset.n_faces:,} faces, {len(asset.node_names)} node(s)"
@@ -171,6 +185,18 @@ class Fitting:
         log.info("field parts of %s %.2f s after the fit (fit %.1f s, ended at epoch %.3f)", name,
                  time.time() - job.ended, seconds, job.ended)
         yield shown
+
+    def _upload_folder(self, request) -> str:
+        """A new, empty folder for an upload of the session (no file of an
+        earlier upload is taken for one this names); all but the session's
+        last KEPT_UPLOADS uploads removed (an upload still loading is never
+        among them)."""
+        uploads = os.path.join(self.sessions.folder(request), "uploads")
+        os.makedirs(uploads, exist_ok=True)
+        folder = tempfile.mkdtemp(prefix=f"{time.time_ns()}-", dir=uploads)
+        for old in sorted(os.listdir(uploads), key=lambda n: int(n.split("-")[0]))[:-KEPT_UPLOADS]:
+            shutil.rmtree(os.path.join(uploads, old), ignore_errors=True)
+        return folder
 
     def _shown(self, session: Session, item: Fitted, scale: float, status: str) -> dict:
         work = new_workbench(item, scale)

@@ -110,8 +110,9 @@ def build_page(render_cfg, max_upload_mb: float, default_scale: float, mesh_sour
 def _open_panel(max_upload_mb: float) -> dict:
     out = {}
     # no file_types: a wrong format then gets PartScope's own sentence
-    out["upload"] = gr.File(label=f"Model: {FORMAT_LIST}, up to {max_upload_mb:g} MB (a glTF with its .bin and "
-                                  "images: one ZIP)", type="filepath", elem_id="upload", height=130)
+    out["upload"] = gr.File(label=f"Model: {FORMAT_LIST}, up to {max_upload_mb:g} MB (a glTF or OBJ with its .bin, "
+                                  ".mtl and images: drop them together, or one ZIP)", type="filepath",
+                            file_count="multiple", elem_id="upload", height=130)
     examples = example_paths()
     out["examples"] = gr.Dataset(components=[gr.Textbox(visible=False)], samples=[[label] for _, label in examples],
                                  type="index", label="Or open an example", elem_id="examples", layout="gallery",
