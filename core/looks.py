@@ -4,9 +4,10 @@ material's diffuse color, PLY/OFF face or vertex colors), and the color at
 any point of a face.
 
 Colors are kept as they are shown: sRGB-encoded bytes, as textures, PLY
-and OFF colors and screens hold them. glTF's factors and vertex colors are
-linear light (the glTF specification) and take the sRGB curve on reading;
-colors written to glTF go back through it (``linear_from_srgb``)."""
+and OFF colors and screens hold them. A material's color (glTF's base
+color factor, an MTL's Kd) and glTF's vertex colors are linear light, as
+the glTF specification and Blender have them, and take the sRGB curve on
+reading; colors written to glTF go back through it (``linear_from_srgb``)."""
 
 from __future__ import annotations
 
@@ -37,19 +38,22 @@ def looks(meshes: list, linear: bool = False) -> tuple[list, np.ndarray, np.ndar
 def appearance(m: trimesh.Trimesh, linear: bool = False):
     """Texture image (h, w, 4) uint8 or None, (F, 3, 2) corner uv, (F, 3, 4)
     corner color: the material's base color times the vertex colors (glTF's
-    COLOR_0), the texture's tint where there is one; sRGB-encoded, from
-    linear light where ``linear`` (a glTF file's material and vertex colors)."""
+    COLOR_0), the texture's tint where there is one; sRGB-encoded as shown.
+    A material's color is linear light (glTF's base color factor, an MTL's
+    Kd, as Blender reads both); vertex and face colors are where ``linear``
+    (a glTF file's), else sRGB (PLY, OFF and OBJ colors, as Blender reads
+    them)."""
     n = len(m.faces)
     uv = np.full((n, 3, 2), np.nan, np.float32)
-    color = None  # (n, 3, 4) float in [0, 255], in the file's own encoding
+    light = None  # (n, 3, 4) linear light in [0, 1], alpha as it is
     visual = m.visual
     tex = None
     if isinstance(visual, trimesh.visual.TextureVisuals):
         material = visual.material
-        color = np.broadcast_to(material_color(material).astype(np.float64), (n, 3, 4))
+        light = np.broadcast_to(material_color(material) / 255.0, (n, 3, 4))
         vertex = visual.vertex_attributes.get("color")
         if vertex is not None and len(vertex) == len(m.vertices):
-            color = _rgba(vertex)[m.faces] * color / 255.0
+            light = _light(vertex, linear)[m.faces] * light
         image = getattr(material, "image", None)
         if image is None:
             image = getattr(material, "baseColorTexture", None)
@@ -58,26 +62,30 @@ def appearance(m: trimesh.Trimesh, linear: bool = False):
             uv = np.asarray(visual.uv, np.float32)[m.faces]
     elif isinstance(visual, trimesh.visual.ColorVisuals) and visual.defined:
         if visual.kind == "vertex":
-            color = _rgba(visual.vertex_colors)[m.faces]
+            light = _light(visual.vertex_colors, linear)[m.faces]
         elif visual.kind == "face":
-            color = np.repeat(_rgba(visual.face_colors)[:, None], 3, axis=1)
-    if color is None:
+            light = np.repeat(_light(visual.face_colors, linear)[:, None], 3, axis=1)
+    if light is None:
         return tex, uv, np.full((n, 3, 4), [200, 200, 200, 255], np.uint8)
-    out = np.round(color).astype(np.uint8)
-    if linear:
-        out[..., :3] = srgb_bytes(color[..., :3] / 255.0)
+    out = np.empty((n, 3, 4), np.uint8)
+    out[..., :3] = srgb_bytes(light[..., :3])
+    out[..., 3] = np.round(np.clip(light[..., 3], 0.0, 1.0) * 255.0)
     return tex, uv, out
 
 
-def _rgba(values) -> np.ndarray:
-    """(n, 4) float colors in [0, 255] of trimesh's color values (bytes, or
-    floats in [0, 1] kept as precise as the file wrote them)."""
+def _light(values, linear: bool) -> np.ndarray:
+    """(n, 4) linear light in [0, 1] (alpha as it is) of trimesh's color
+    values: bytes, or floats in [0, 1] kept as precise as the file wrote
+    them; linear already, or sRGB-encoded where not ``linear``."""
     values = np.asarray(values)
     if values.dtype.kind == "f" and values.ndim == 2 and values.shape[1] in (3, 4):
-        out = np.full((len(values), 4), 255.0)
-        out[:, :values.shape[1]] = np.clip(np.nan_to_num(values), 0.0, 1.0) * 255.0
-        return out
-    return trimesh.visual.color.to_rgba(values).astype(np.float64)
+        out = np.ones((len(values), 4))
+        out[:, :values.shape[1]] = np.clip(np.nan_to_num(values), 0.0, 1.0)
+    else:
+        out = trimesh.visual.color.to_rgba(values) / 255.0
+    if not linear:
+        out[:, :3] = linear_from_srgb(out[:, :3] * 255.0)
+    return out
 
 
 def srgb_bytes(linear: np.ndarray) -> np.ndarray:

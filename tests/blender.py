@@ -1,6 +1,6 @@
 """Blender's own glTF importer, as a person uses it (File > Import > glTF 2.0),
 run from the tests: what Blender makes of the files PartScope writes (and
-of a PLY, with Blender's PLY importer).
+of a PLY or OBJ, with Blender's own importers).
 
 Blender's Python module (``pip install bpy``, 374 MB) pins numpy below 2, so
 it lives in a virtualenv of its own: ``.venv-blender`` in the repository, or
@@ -53,6 +53,8 @@ def _objects(path: str) -> list:
     bpy.ops.wm.read_factory_settings(use_empty=True)
     if path.lower().endswith(".ply"):
         bpy.ops.wm.ply_import(filepath=path)
+    elif path.lower().endswith(".obj"):
+        bpy.ops.wm.obj_import(filepath=path)
     else:
         bpy.ops.import_scene.gltf(filepath=path)
     out = []

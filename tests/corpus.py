@@ -134,7 +134,7 @@ def build_cases() -> list[Case]:
         *[like((f"toy_car_blender_{label}.glb", _data(f"toy_car_blender_{label}.glb")), faces=car,
                sibling="toy_car.glb", max_color=12) for label in ("jpeg", "webp")],  # the images' own loss: 9 and 5
         Case({"toy_car_blender_obj.zip": _data("toy_car_blender_obj.zip")}, faces=car,  # textures as they are
-             colors=((204, 204, 204),) * 4 + ((255, 255, 255),) * 2),
+             colors=((231, 231, 231),) * 4 + ((255, 255, 255),) * 2),  # Kd 0.8, linear light as Blender reads it
         Case({"toy_car_windows_obj.zip": make.windows_obj(_data("toy_car_blender_obj.zip"))}, faces=car,
              sibling="toy_car_blender_obj.zip"),
         Case({"toy_car_no_images_obj.zip": make.windows_obj(_data("toy_car_blender_obj.zip"), images=False)},
@@ -147,12 +147,14 @@ def build_cases() -> list[Case]:
             ("chair_blender.glb", 492), ("chair_blender_obj.zip", 492), ("toy_car_blender_morphed.glb", car))],
         Case({"toy_car_blender.ply": _data("toy_car_blender.ply")}, faces=car),
         Case({"latin1.obj": make.latin1_obj()}, faces=box_faces, names=("boîte",)),
-        Case(make.cp1252_obj_files("cp1252"), faces=2 * box_faces, names=("Pièce_à_façade_Añil_à_façade", "Caña_Caña_roja"),
-             colors=((26, 51, 230), (230, 26, 26))),
+        Case(make.cp1252_obj_files("cp1252"), faces=2 * box_faces,
+             names=("Pièce_à_façade_Añil_à_façade", "Caña_Caña_roja"),
+             colors=((90, 124, 244), (244, 90, 90))),  # Kd 0.1 0.2 0.9 and 0.9 0.1 0.1, linear light
         Case({"no_mtl.obj": ("\n".join(["mtllib no_mtl.mtl", *make.box_obj_lines("box")]) + "\n").encode()},
              faces=box_faces, warnings=(
                  "'no_mtl.obj' refers to 'no_mtl.mtl' (its materials), which is not beside it: the model is loaded "
-                 "without its colours and textures; upload the .obj with its .mtl and images in one ZIP to keep them.",)),
+                 "without its colours and textures; upload the .obj with its .mtl and images in one ZIP to keep "
+                 "them.",)),
         Case({"latin1.stl": make.latin1_stl()}, faces=box_faces),
         Case({"latin1_binary.stl": make.latin1_binary_stl()}, faces=box_faces),
         Case({"utf16.obj": make.utf16_obj()}, faces=box_faces, names=("boîte",)),

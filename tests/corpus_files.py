@@ -488,7 +488,8 @@ def windows_obj(blender_zip: bytes, images: bool = True) -> bytes:
         files = {name: archive.read(name) for name in archive.namelist()}
     mtl = files["toy_car.mtl"].decode()
     for image in (n for n in list(files) if n.endswith(".png")):
-        mtl = mtl.replace(f"map_Kd {image}", f"map_Kd -bm 1.0 -s 1 1 1 C:\\Users\\Artist\\3ds Max\\maps\\{image.upper()}")
+        windows = f"C:\\Users\\Artist\\3ds Max\\maps\\{image.upper()}"
+        mtl = mtl.replace(f"map_Kd {image}", f"map_Kd -bm 1.0 -s 1 1 1 {windows}")
         data = files.pop(image)
         files.update({f"maps/{image}": data} if images else {})
     files["toy_car.mtl"] = mtl.encode()

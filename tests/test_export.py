@@ -286,6 +286,33 @@ def test_blender_shows_the_colours_partscope_shows(name, tmp_path):
     assert (gap.min(axis=0) <= 1).all() and ((gap.min(axis=1) <= 1) | (downloaded == 255).all(axis=1)).all()
 
 
+@pytest.mark.blender
+def test_blender_shows_an_objs_material_colours_as_partscope_does(tmp_path):
+    """An MTL's Kd is linear light to Blender, as a glTF base colour is:
+    PartScope shows two boxes' Kd as Blender does, and its download keeps
+    them in Blender (each within one step)."""
+    from tests import blender
+    from tests.corpus_files import box_obj_lines
+
+    lines, mtl = ["mtllib boxes.mtl"], []
+    for k, (name, kd) in enumerate((("red", "0.9 0.1 0.1"), ("blue", "0.1 0.2 0.9"))):
+        box = box_obj_lines(name)
+        moved = (f"v {float(v.split()[1]) + 2 * k} {v.split(' ', 2)[2]}" for v in box[1:9])
+        lines += [box[0], f"usemtl {name}", *moved,
+                  *(f"f {' '.join(str(int(i) + 8 * k) for i in f.split()[1:])}" for f in box[9:])]
+        mtl += [f"newmtl {name}", f"Kd {kd}"]
+    (tmp_path / "boxes.obj").write_text("\n".join(lines) + "\n")
+    (tmp_path / "boxes.mtl").write_text("\n".join(mtl) + "\n")
+    asset = load_asset(str(tmp_path / "boxes.obj"))
+    a_box_a_part = (asset.mesh.triangles_center[:, 0] > 0).astype(np.int64)
+    download = write_downloads(asset, a_box_a_part, tmp_path)["glb"]
+    seen = blender.imported([str(tmp_path / "boxes.obj"), download])
+    ours = np.unique(asset.corner_color[..., :3].reshape(-1, 3), axis=0).astype(int)
+    for path in (str(tmp_path / "boxes.obj"), download):
+        shown = np.unique([srgb_bytes(np.array(o["color"][:3])) for o in seen[path]], axis=0).astype(int)
+        assert len(ours) == len(shown) == 2 and np.abs(shown - ours).max() <= 1, (path, shown, ours)
+
+
 def test_labels_round_trip(tmp_path):
     labels = np.array([0, 2, 2, -1, 1, 0, 2], np.int64)
     json_path, npy_path = write_labels(labels, tmp_path / "l.json", tmp_path / "l.npy",

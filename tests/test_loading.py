@@ -323,7 +323,8 @@ def test_an_obj_group_is_a_node_of_its_own(tmp_path):
     square = ["v 0 0 0", "v 1 0 0", "v 1 1 0", "v 0 1 0"]
     lines = ["mtllib g.mtl", "g default", *square, *(v.replace("v 0", "v 3").replace("v 1", "v 4", 1) for v in square)]
     for name, first in (("Box001", 1), ("Box002", 5)):
-        lines += [f"g {name}", "usemtl grey", f"f {first} {first + 1} {first + 2}", f"f {first} {first + 2} {first + 3}"]
+        lines += [f"g {name}", "usemtl grey", f"f {first} {first + 1} {first + 2}",
+                  f"f {first} {first + 2} {first + 3}"]
     (tmp_path / "g.obj").write_text("\n".join(lines) + "\n")
     (tmp_path / "g.mtl").write_text("newmtl grey\nKd 0.5 0.5 0.5\n")
     asset = load_asset(str(tmp_path / "g.obj"))

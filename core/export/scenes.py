@@ -197,9 +197,9 @@ def _visual_subset(mesh: trimesh.Trimesh, used: np.ndarray, shared: dict):
 
 
 def _gltf_colors(rgba: np.ndarray, linear: bool) -> np.ndarray:
-    """(n, 4) uint8 colors as glTF holds them, in linear light: a PLY's,
-    OFF's or OBJ's sRGB-encoded colors with the sRGB curve undone, a glTF
-    file's own as they were."""
+    """(n, 4) uint8 vertex colors as glTF holds them, in linear light: a
+    PLY's, OFF's or OBJ's sRGB-encoded colors with the sRGB curve undone, a
+    glTF file's own as they were."""
     if linear:
         return rgba
     out = np.array(rgba, np.uint8)
@@ -237,9 +237,8 @@ class _SharedSimpleMaterial(_HashOnce, SimpleMaterial):
 
 def _shared_material(material, images: ImageBank):
     """A copy of ``material`` for the pieces of one source mesh: it caches its
-    hash, its textures are ``images``' encoded views of the original images
-    (same pixels, not copied), and an OBJ material's diffuse color (as shown)
-    is made linear, since it becomes a glTF base color factor."""
+    hash, and its textures are ``images``' encoded views of the original
+    images (same pixels, not copied)."""
     cls = {PBRMaterial: _SharedPBRMaterial, SimpleMaterial: _SharedSimpleMaterial}.get(type(material))
     if cls is None:
         return material
@@ -250,8 +249,6 @@ def _shared_material(material, images: ImageBank):
         elif isinstance(value, PIL.Image.Image):
             value = images.view(value)
         copy.__dict__[key] = value
-    if cls is _SharedSimpleMaterial:
-        copy.diffuse = _gltf_colors(np.asarray(material.diffuse, np.uint8)[None], False)[0]
     return copy
 
 
