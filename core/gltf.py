@@ -24,6 +24,7 @@ from urllib.parse import unquote
 import numpy as np
 
 from . import glb
+from .beside import Beside
 from .glb import GltfError  # noqa: F401  (raised by every reader of a glTF)
 
 log = logging.getLogger(__name__)
@@ -96,14 +97,24 @@ def resource(uri: str, folder: str) -> bytes:
 
 
 def _beside(uri: str, folder: str) -> str:
-    """The path of a file uri inside ``folder``; refused on the web or outside."""
+    """The path of a file uri inside ``folder``, found as a Windows exporter
+    may name it (``beside.Beside``) where it is not as written; refused on
+    the web or outside."""
     if "://" in uri:
         raise GltfError(f"refers to '{uri}' on the web; PartScope reads only files beside the glTF")
     path = os.path.normpath(os.path.join(folder, unquote(uri)))
     if not path.startswith(os.path.join(folder, "")):
         raise GltfError(f"refers to '{unquote(uri)}', outside its own folder; PartScope reads only files "
                         "beside the glTF")
-    return path
+    return path if os.path.isfile(path) else Beside(folder).find(unquote(uri)) or path
+
+
+def renamed(tree: dict, folder: str) -> bool:
+    """Whether a buffer or image the glTF names is found only under another
+    name (another case, a Windows path): trimesh would not find it."""
+    uris = [item.get("uri") for item in tree.get("buffers", []) + tree.get("images", [])]
+    return any(os.path.normpath(os.path.join(folder, unquote(uri))) != _beside(uri, folder)
+               for uri in uris if uri and not uri.startswith("data:"))
 
 
 def check(tree: dict) -> None:

@@ -47,7 +47,7 @@ def prepare(path: str) -> tuple[str | io.BytesIO, list[str], bool]:
     left_out = gltf.drop_non_triangles(tree)
     if left_out:
         warnings.append(f"also holds {left_out}, which PartScope leaves out: only faces are segmented")
-    if warnings or gltf.needs_decoding(tree):
+    if warnings or gltf.needs_decoding(tree) or gltf.renamed(tree, folder):
         return io.BytesIO(decode(tree, buffers, folder)), warnings, quantized
     return path, warnings, quantized
 

@@ -464,6 +464,19 @@ def missing_map_files(scene: trimesh.Scene, stem: str) -> dict:
     return {**files, f"{stem}.gltf": json.dumps(tree).encode(), f"{stem}_normal.png": normal.getvalue()}
 
 
+def windows_gltf_files(scene: trimesh.Scene, stem: str) -> dict:
+    """The separate glTF naming its .bin and images as a Windows exporter
+    may: in capitals, the images by a path with backslashes into a folder
+    they were not copied to."""
+    files = gltf_files(scene, stem)
+    tree = json.loads(files[f"{stem}.gltf"])
+    tree["buffers"][0]["uri"] = tree["buffers"][0]["uri"].upper()
+    for image in tree.get("images", []):
+        image["uri"] = "Textures\\" + image["uri"].upper()
+    files[f"{stem}.gltf"] = json.dumps(tree).encode()
+    return files
+
+
 def without_images(files: dict) -> dict:
     """The separate glTF's files without its images."""
     return {name: data for name, data in files.items() if not name.endswith(".png")}
