@@ -4,13 +4,16 @@ A model made on Windows may name its textures by an absolute path
 (``C:\\Users\\me\\maps\\Wood.PNG``), with backslashes, or in another case
 than the file has (Windows' names are not case sensitive); the files were
 then copied next to the model, or into a folder below it. ``Beside.find``
-finds them there, and never outside the model's folder.
+finds them there, and never outside the model's folder; ``BesideResolver``
+hands them to trimesh's readers.
 """
 
 from __future__ import annotations
 
 import os
 import re
+
+import trimesh
 
 #: Files under a model's folder that its names are looked for among.
 MAX_LISTED = 20000
@@ -61,3 +64,22 @@ class Beside:
                 if len(self._files) >= MAX_LISTED:
                     break
         return self._files
+
+
+class BesideResolver(trimesh.resolvers.FilePathResolver):
+    """trimesh's reader of the files a model names (an OBJ's .mtl and
+    textures, a PLY's texture), each found by ``Beside.find``; the names
+    not found are kept in ``missing``."""
+
+    def __init__(self, path: str):
+        super().__init__(path)
+        self.missing: list[str] = []
+        self._beside = Beside(self.parent)
+
+    def get(self, name: str) -> bytes:
+        found = self._beside.find(name)
+        if found is None:
+            self.missing += [] if name in self.missing else [name]
+            raise FileNotFoundError(name)
+        with open(found, "rb") as f:
+            return f.read()

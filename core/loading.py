@@ -25,6 +25,7 @@ import numpy as np
 import trimesh
 
 from . import gltf_decode
+from .beside import BesideResolver
 from .glb import GltfError
 from .looks import colors_over_bare_uv, keep_vertex_colors, looks, white_under_textures
 from .text import obj_source
@@ -224,10 +225,10 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     (``o``), group (``g``, which Maya and 3ds Max write for an object) and
     material, as glTF holds a mesh's primitives, its textures
     shown as they are where its MTL gives them no colour
-    (``white_under_textures``), a warning for each file it names that is
-    not there,
-    a PLY's vertex colours kept beside texture coordinates without a
-    texture (``colors_over_bare_uv``)."""
+    (``white_under_textures``), a PLY's vertex colours kept beside texture
+    coordinates without a texture (``colors_over_bare_uv``); the files an
+    OBJ or PLY names found as exporters name them (``beside``), a warning
+    for each that is not there."""
     source, kind, resolver, warnings, quantized = path, None, None, [], False
     try:
         if fmt in ("GLB", "glTF"):
@@ -247,6 +248,7 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         raise InputError(f"'{name}' is not valid {fmt}: it refers to parts of itself that are not there; "
                          "export it again.") from None
     bare_uv = fmt == "PLY" and not _ply_texture(path)  # keep its vertices as numbered, for their colours
+    resolver = BesideResolver(path) if fmt == "PLY" else resolver
     try:
         options = ({"fix_texture": False} if bare_uv else
                    {"split_objects": True, "split_groups": True} if fmt == "OBJ" else {})
@@ -256,19 +258,20 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         raise InputError(
             f"'{name}' could not be read as {fmt}: the file looks damaged or is not really {fmt}; "
             "export it again and try again.") from exc
-    if fmt == "OBJ":
+    if fmt in ("OBJ", "PLY"):
         white_under_textures(scene)
-        warnings += [_missing_beside_obj(missing) for missing in resolver.missing]
+    warnings += [_missing_beside(missing, fmt) for missing in getattr(resolver, "missing", [])]
     if bare_uv:
         colors_over_bare_uv(scene)
     return scene, warnings, quantized
 
 
-def _missing_beside_obj(missing: str) -> str:
-    """The warning for a file an OBJ or its .mtl names that is not beside it."""
+def _missing_beside(missing: str, fmt: str) -> str:
+    """The warning for a file an OBJ, its .mtl or a PLY names that is not beside it."""
     what = ("its materials", "its colours and textures") if missing.lower().endswith(".mtl") else ("a texture", "it")
+    files = ".mtl and images" if fmt == "OBJ" else "texture"
     return (f"refers to '{missing}' ({what[0]}), which is not beside it: the model is loaded without {what[1]}; "
-            "upload the .obj with its .mtl and images in one ZIP to keep them")
+            f"keep the .{fmt.lower()} with its {files} (in the web app, drop them together, or one ZIP of them)")
 
 
 def _ply_texture(path: str) -> bool:

@@ -115,9 +115,10 @@ def keep_vertex_colors(placed: trimesh.Trimesh, original) -> trimesh.Trimesh:
 
 def white_under_textures(scene: trimesh.Scene) -> None:
     """An OBJ material with a texture and no diffuse colour (Kd; Blender
-    writes such MTL files) shows the texture as it is, as Blender and
-    three.js do: its colour made white, where trimesh gives its default
-    grey, which would darken the texture on screen and in the downloads."""
+    writes such MTL files), or a PLY's texture, shows the texture as it is,
+    as Blender and three.js do: its colour made white, where trimesh gives
+    its default grey, which would darken the texture on screen and in the
+    downloads."""
     for geom in scene.geometry.values():
         material = getattr(getattr(geom, "visual", None), "material", None)
         if (isinstance(material, trimesh.visual.material.SimpleMaterial) and material.image is not None

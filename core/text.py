@@ -15,7 +15,7 @@ import re
 
 import trimesh
 
-from .beside import Beside
+from .beside import BesideResolver
 
 
 def read_text(data: bytes) -> str:
@@ -43,26 +43,15 @@ def obj_source(path: str) -> tuple[io.BytesIO, trimesh.resolvers.Resolver, bool]
     return io.BytesIO(text.encode("utf-8")), _TextResolver(path), "l" in starts and "f" not in starts
 
 
-class _TextResolver(trimesh.resolvers.FilePathResolver):
-    """Files beside an OBJ, its .mtl files read by ``read_text`` (as UTF-8
-    for trimesh), each found as exporters write its name (``beside``: map
-    options before it and quotes around it taken off); the names not found
-    are kept in ``missing``."""
-
-    def __init__(self, path: str):
-        super().__init__(path)
-        self.missing: list[str] = []
-        self._beside = Beside(self.parent)
+class _TextResolver(BesideResolver):
+    """The files an OBJ names (``BesideResolver``), map options before a
+    name and quotes around it taken off; its .mtl files read by
+    ``read_text`` (as UTF-8 for trimesh)."""
 
     def get(self, name: str) -> bytes:
         named = _map_file(name)
-        found = self._beside.find(named)
-        if found is None:
-            self.missing += [] if named in self.missing else [named]
-            raise FileNotFoundError(name)
-        with open(found, "rb") as f:
-            data = f.read()
-        return read_text(data).encode("utf-8") if found.lower().endswith(".mtl") else data
+        data = super().get(named)
+        return read_text(data).encode("utf-8") if named.lower().endswith(".mtl") else data
 
 
 #: An MTL map's options and how many values each takes (-o, -s, -t: 1 to 3).

@@ -141,8 +141,8 @@ def build_cases() -> list[Case]:
         Case({"toy_car_no_images_obj.zip": make.windows_obj(_data("toy_car_blender_obj.zip"), images=False)},
              faces=car, warnings=tuple(
                  f"'toy_car.obj' refers to 'C:\\Users\\Artist\\3ds Max\\maps\\IMAGE_{i}.PNG' "
-                 "(a texture), which is not beside it: the model is loaded without it; upload the .obj with its "
-                 ".mtl and images in one ZIP to keep them." for i in (0, 1))),
+                 "(a texture), which is not beside it: the model is loaded without it; keep the .obj with its "
+                 ".mtl and images (in the web app, drop them together, or one ZIP of them)." for i in (0, 1))),
         Case({"toy_car_blender.stl": _data("toy_car_blender.stl")}, faces=car),
         *[Case({name: _data(name)}, faces=faces) for name, faces in (
             ("chair_blender.glb", 492), ("chair_blender_obj.zip", 492), ("toy_car_blender_morphed.glb", car))],
@@ -154,8 +154,8 @@ def build_cases() -> list[Case]:
         Case({"no_mtl.obj": ("\n".join(["mtllib no_mtl.mtl", *make.box_obj_lines("box")]) + "\n").encode()},
              faces=box_faces, warnings=(
                  "'no_mtl.obj' refers to 'no_mtl.mtl' (its materials), which is not beside it: the model is loaded "
-                 "without its colours and textures; upload the .obj with its .mtl and images in one ZIP to keep "
-                 "them.",)),
+                 "without its colours and textures; keep the .obj with its .mtl and images (in the web app, drop "
+                 "them together, or one ZIP of them).",)),
         Case({"latin1.stl": make.latin1_stl()}, faces=box_faces),
         Case({"latin1_binary.stl": make.latin1_binary_stl()}, faces=box_faces),
         Case({"utf16.obj": make.utf16_obj()}, faces=box_faces, names=("boîte",)),

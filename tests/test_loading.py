@@ -4,6 +4,7 @@ import os
 import numpy as np
 import pytest
 import trimesh
+from PIL import Image
 
 from core.loading import InputError, load_asset
 from core.looks import surface_color
@@ -261,6 +262,25 @@ def test_a_skinned_model_lies_where_its_joints_put_it(tmp_path):
     bone["rotation"] = [0.0, 0.0, np.sqrt(0.5), np.sqrt(0.5)]  # the bone's z: the car's up, in the armature's frame
     posed = load_asset(write(tmp_path, "posed.glb", glb.pack(tree, binary)))
     np.testing.assert_allclose(posed.mesh.extents, car.mesh.extents[[2, 1, 0]], atol=1e-5)
+
+
+def test_a_ply_texture_named_by_a_windows_path_is_found_and_shown_as_it_is(tmp_path):
+    """A scanner's PLY names its texture by the path it had on Windows, in
+    other case: the image beside it is its texture, shown as it is (not
+    darkened by trimesh's default grey); without the image, a warning."""
+    header = ["ply", "format ascii 1.0", "comment TextureFile C:\\Scans\\RED.PNG", "element vertex 4",
+              *(f"property float {p}" for p in "xyzst"), "element face 2", "property list uchar int vertex_indices",
+              "end_header"]
+    corners = ["0 0 0 0 0", "1 0 0 1 0", "1 1 0 1 1", "0 1 0 0 1", "3 0 1 2", "3 0 2 3"]
+    (tmp_path / "scan.ply").write_text("\n".join(header + corners) + "\n")
+    Image.fromarray(np.full((8, 8, 3), (200, 30, 10), np.uint8)).save(tmp_path / "red.png")
+    asset = load_asset(str(tmp_path / "scan.ply"))
+    assert len(asset.textures) == 1 and not asset.warnings
+    assert surface_color(asset, np.array([0, 1]), np.full((2, 3), 1 / 3)).tolist() == [[200, 30, 10]] * 2
+    os.remove(tmp_path / "red.png")
+    assert load_asset(str(tmp_path / "scan.ply")).warnings == [
+        "'scan.ply' refers to 'C:\\Scans\\RED.PNG' (a texture), which is not beside it: the model is loaded "
+        "without it; keep the .ply with its texture (in the web app, drop them together, or one ZIP of them)."]
 
 
 def test_a_ply_with_texture_coordinates_and_no_texture_keeps_its_vertex_colours():
