@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import PIL.Image
 import trimesh
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def appearance(m: trimesh.Trimesh, linear: bool = False):
         if image is None:
             image = getattr(material, "baseColorTexture", None)
         if image is not None and visual.uv is not None and len(visual.uv) == len(m.vertices):
-            tex = np.asarray(image.convert("RGBA"), dtype=np.uint8)
+            tex = _texture(image)
             uv = np.asarray(visual.uv, np.float32)[m.faces]
     elif isinstance(visual, trimesh.visual.ColorVisuals) and visual.defined:
         if visual.kind == "vertex":
@@ -71,6 +72,16 @@ def appearance(m: trimesh.Trimesh, linear: bool = False):
     out[..., :3] = srgb_bytes(light[..., :3])
     out[..., 3] = np.round(np.clip(light[..., 3], 0.0, 1.0) * 255.0)
     return tex, uv, out
+
+
+def _texture(image) -> np.ndarray:
+    """(h, w, 4) uint8 of a PIL image; 16-bit grey scaled to 8 bits, where
+    Pillow's conversion would clip it to white."""
+    if image.mode.startswith("I"):
+        grey = np.asarray(image, np.float64)
+        grey = grey / 257.0 if grey.max(initial=0) > 255 else grey
+        image = PIL.Image.fromarray(np.clip(np.round(grey), 0, 255).astype(np.uint8))
+    return np.asarray(image.convert("RGBA"), dtype=np.uint8)
 
 
 def _light(values, linear: bool) -> np.ndarray:
