@@ -17,7 +17,7 @@ import zlib
 import numpy as np
 
 from .gltf import BASISU, GltfError, optional_module
-from .looks import srgb_bytes
+from .colorspace import srgb_bytes
 
 MAGIC = b"\xabKTX 20\xbb\r\n\x1a\n"
 BASIS_LZ, ZSTD, ZLIB = 1, 2, 3

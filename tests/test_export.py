@@ -20,7 +20,7 @@ from core.export import (colored_scene, inherited_colors, ladder_colors, part_na
                          write_downloads, write_glb, write_labels, write_parts_zip)
 from core.export import ImageBank, source_images
 from core.loading import load_asset
-from core.looks import srgb_bytes
+from core.colorspace import srgb_bytes
 from meshes import PSB
 
 TEXTURE_SIZES = {"crate": (8, 8), "drum": (16, 8)}  # PIL (width, height)

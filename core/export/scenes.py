@@ -13,7 +13,7 @@ import trimesh
 from trimesh.visual.material import PBRMaterial, SimpleMaterial
 
 from ..labels import BASE_FRAME, check_labels, given_names, part_names, unique_name
-from ..looks import linear_from_srgb
+from ..colorspace import linear_from_srgb
 from ..palette import part_palette
 from .textures import ImageBank
 
