@@ -115,15 +115,15 @@ def keep_vertex_colors(placed: trimesh.Trimesh, original) -> trimesh.Trimesh:
 
 
 def white_under_textures(scene: trimesh.Scene) -> None:
-    """An OBJ material with a texture and no diffuse colour (Kd; Blender
-    writes such MTL files), or a PLY's texture, shows the texture as it is,
-    as Blender and three.js do: its colour made white, where trimesh gives
-    its default grey, which would darken the texture on screen and in the
-    downloads."""
+    """An OBJ material's texture (map_Kd), or a PLY's, shows as it is: in
+    3ds Max, Maya and Blender the texture takes the place of the diffuse
+    colour (Kd; 3ds Max writes its default 0.588 beside every map, Blender
+    none), so the colour is made white, where trimesh would multiply the
+    texture by Kd or by its default grey, darker on screen and in the
+    downloads than the model was made."""
     for geom in scene.geometry.values():
         material = getattr(getattr(geom, "visual", None), "material", None)
-        if (isinstance(material, trimesh.visual.material.SimpleMaterial) and material.image is not None
-                and "kd" not in material.kwargs):
+        if isinstance(material, trimesh.visual.material.SimpleMaterial) and material.image is not None:
             material.diffuse = np.full(4, 255, np.uint8)
 
 

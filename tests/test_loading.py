@@ -267,7 +267,8 @@ def test_a_skinned_model_lies_where_its_joints_put_it(tmp_path):
 @pytest.mark.parametrize("mode", ["I;16", "LA", "P", "CMYK"])
 def test_a_texture_in_any_image_mode_is_shown_at_its_colour(tmp_path, mode):
     """16-bit grey (Pillow alone clips it to white), grey with alpha, a
-    palette and CMYK textures show the colour they hold."""
+    palette and CMYK textures show the colour they hold, not darkened by the
+    Kd 3ds Max writes beside every map (its texture takes Kd's place)."""
     colour = (128, 128, 128) if mode in ("I;16", "LA") else (200, 100, 48)
     if mode == "I;16":
         image = Image.fromarray(np.full((8, 8), 128 * 257, np.uint16))
@@ -277,7 +278,7 @@ def test_a_texture_in_any_image_mode_is_shown_at_its_colour(tmp_path, mode):
     image.save(tmp_path / name, **({"quality": 100} if mode == "CMYK" else {}))
     (tmp_path / "card.obj").write_text("mtllib card.mtl\nv 0 0 0\nv 1 0 0\nv 1 1 0\nvt 0 0\nvt 1 0\nvt 1 1\n"
                                        "usemtl m\nf 1/1 2/2 3/3\n")
-    (tmp_path / "card.mtl").write_text(f"newmtl m\nmap_Kd {name}\n")
+    (tmp_path / "card.mtl").write_text(f"newmtl m\nKd 0.5880 0.5880 0.5880\nmap_Kd {name}\n")  # 3ds Max's Kd
     shown = surface_color(load_asset(str(tmp_path / "card.obj")), np.array([0]), np.full((1, 3), 1 / 3))[0]
     assert np.abs(shown.astype(int) - colour).max() <= 2, shown
 
