@@ -223,9 +223,9 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     positions were quantized: glTF checked and decoded first (core/gltf.py),
     OBJ text read in its encoding (core/text.py), one node per object
     (``o``), group (``g``, which Maya and 3ds Max write for an object) and
-    material, as glTF holds a mesh's primitives, its textures
-    shown as they are where its MTL gives them no colour
-    (``white_under_textures``), a PLY's vertex colours kept beside texture
+    material, as glTF holds a mesh's primitives, its textures and a PLY's
+    shown as they are, not times a colour (``white_under_textures``), a
+    PLY's vertex colours kept beside texture
     coordinates without a texture (``colors_over_bare_uv``); the files an
     OBJ or PLY names found as exporters name them (``beside``), a warning
     for each that is not there."""
