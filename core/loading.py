@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 FORMATS = {".glb": "GLB", ".gltf": "glTF", ".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF"}
 FORMAT_LIST = "GLB, glTF, OBJ, PLY, STL or OFF"
+#: An OBJ naming more objects and groups than this has a node per material:
+#: a converter's group per few faces is no artist's object.
+MAX_OBJ_NODES = 2000
 #: Most bytes a ZIP may unpack to (a glTF with its .bin and images).
 MAX_UNZIPPED = 2**30
 #: Surface area (of the model scaled to a largest side of 1) below which
@@ -223,19 +226,19 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     positions were quantized: glTF checked and decoded first (core/gltf.py),
     OBJ text read in its encoding (core/text.py), one node per object
     (``o``), group (``g``, which Maya and 3ds Max write for an object) and
-    material, as glTF holds a mesh's primitives, its textures and a PLY's
+    material (per material alone past MAX_OBJ_NODES objects and groups), as glTF holds a mesh's primitives, its textures and a PLY's
     shown as they are, not times a colour (``white_under_textures``), a
     PLY's vertex colours kept beside texture
     coordinates without a texture (``colors_over_bare_uv``); the files an
     OBJ or PLY names found as exporters name them (``beside``), a warning
     for each that is not there."""
-    source, kind, resolver, warnings, quantized = path, None, None, [], False
+    source, kind, resolver, warnings, quantized, named = path, None, None, [], False, 0
     try:
         if fmt in ("GLB", "glTF"):
             source, warnings, quantized = gltf_decode.prepare(path)
             kind = None if source is path else "glb"
         elif fmt == "OBJ":
-            source, resolver, only_lines = obj_source(path)
+            source, resolver, only_lines, named = obj_source(path)
             kind = "obj"
             if only_lines:
                 raise InputError(f"'{name}' holds only lines, no faces: export a model with surfaces.")
@@ -250,8 +253,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     bare_uv = fmt == "PLY" and not _ply_texture(path)  # keep its vertices as numbered, for their colours
     resolver = BesideResolver(path) if fmt == "PLY" else resolver
     try:
-        options = ({"fix_texture": False} if bare_uv else
-                   {"split_objects": True, "split_groups": True} if fmt == "OBJ" else {})
+        split = fmt == "OBJ" and named <= MAX_OBJ_NODES  # trimesh's split takes 28 s for 80,000 groups
+        options = ({"fix_texture": False} if bare_uv else {"split_objects": True, "split_groups": True} if split else {})
         scene = trimesh.load_scene(source, file_type=kind, resolver=resolver, process=False, **options)
     except Exception as exc:  # any parser failure means the same thing to a person
         log.info("loader failed on %s: %r", name, exc)

@@ -34,13 +34,16 @@ def read_text(data: bytes) -> str:
 codecs.register_error("partscope-latin1", lambda err: (err.object[err.start:err.end].decode("latin-1"), err.end))
 
 
-def obj_source(path: str) -> tuple[io.BytesIO, trimesh.resolvers.Resolver, bool]:
+def obj_source(path: str) -> tuple[io.BytesIO, trimesh.resolvers.Resolver, bool, int]:
     """An OBJ as UTF-8 for trimesh: (file object, a resolver that reads its
-    .mtl files the same way, whether it holds lines ('l') and no faces)."""
+    .mtl files the same way, whether it holds lines ('l') and no faces, how
+    many objects and groups it names ('o' and 'g' statements))."""
     with open(path, "rb") as f:
         text = read_text(f.read())
-    starts = {line.split(None, 1)[0] for line in text.splitlines() if line.strip()}
-    return io.BytesIO(text.encode("utf-8")), _TextResolver(path), "l" in starts and "f" not in starts
+    starts = [line.split(None, 1)[0] for line in text.splitlines() if line.strip()]
+    kinds = set(starts)
+    named = sum(1 for start in starts if start in ("o", "g"))
+    return io.BytesIO(text.encode("utf-8")), _TextResolver(path), "l" in kinds and "f" not in kinds, named
 
 
 class _TextResolver(BesideResolver):

@@ -264,6 +264,19 @@ def test_a_skinned_model_lies_where_its_joints_put_it(tmp_path):
     np.testing.assert_allclose(posed.mesh.extents, car.mesh.extents[[2, 1, 0]], atol=1e-5)
 
 
+def test_an_obj_with_a_group_per_few_faces_has_a_node_per_material(tmp_path):
+    """A converter's group per triangle (past MAX_OBJ_NODES) is no artist's
+    object: the OBJ is read by material, as one node, not one per group."""
+    from core.loading import MAX_OBJ_NODES
+
+    n = MAX_OBJ_NODES + 1
+    lines = [f"v {i} {i % 2} 0" for i in range(n + 2)]
+    lines += [f"g facet_{i}\nf {i + 1} {i + 2} {i + 3}" for i in range(n)]
+    (tmp_path / "facets.obj").write_text("\n".join(lines) + "\n")
+    asset = load_asset(str(tmp_path / "facets.obj"))
+    assert asset.n_faces == n and len(asset.node_names) == 1
+
+
 @pytest.mark.parametrize("mode", ["I;16", "LA", "P", "CMYK"])
 def test_a_texture_in_any_image_mode_is_shown_at_its_colour(tmp_path, mode):
     """16-bit grey (Pillow alone clips it to white), grey with alpha, a
