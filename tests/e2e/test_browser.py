@@ -340,6 +340,31 @@ def test_colours_carry_over_from_the_first_parts(app, page, tmp_path):
     assert same >= 0.5 * len(after)
 
 
+def test_an_obj_dropped_with_its_mtl_and_images_opens_textured(app, page, tmp_path):
+    """The .obj, its .mtl and its images dropped together (the .mtl names
+    them as 3ds Max does: a Windows path, capitals): the model opens with
+    its textures, and nothing is said to be missing."""
+    import zipfile
+
+    from tests.corpus_files import windows_obj
+
+    with open(os.path.join(os.path.dirname(__file__), "..", "data", "toy_car_blender_obj.zip"), "rb") as f:
+        zipfile.ZipFile(io.BytesIO(windows_obj(f.read()))).extractall(tmp_path / "car")
+    dropped = [str(tmp_path / "car" / name) for name in ("toy_car.obj", "toy_car.mtl", "maps/Image_0.png",
+                                                           "maps/Image_1.png")]
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(dropped[0], alone)
+    textured = load_asset(dropped[0])
+    assert len(textured.textures) == 2 and textured.digest != load_asset(str(alone / "toy_car.obj")).digest
+    _, url = app
+    page.goto(url)
+    page.set_input_files("#upload input[type=file]", dropped)
+    page.wait_for_selector(f".ps-viewer[data-key='{textured.digest}']", timeout=300_000)
+    page.wait_for_function("document.querySelector('#status').innerText.includes('toy_car.obj')", timeout=60_000)
+    assert "not beside" not in said(page, "status")
+
+
 def test_progress_and_status_never_overlap(app, page, tmp_path):
     """Point 6: the progress bar has a place of its own."""
     _, url = app
