@@ -28,7 +28,7 @@ from . import gltf_decode
 from .beside import BesideResolver
 from .glb import GltfError
 from .looks import colors_over_bare_uv, keep_vertex_colors, looks, white_under_textures
-from .text import obj_source
+from .text import obj_source, off_colors
 from .topology import close_cracks, outward_flips
 
 log = logging.getLogger(__name__)
@@ -231,7 +231,7 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     PLY's vertex colours kept beside texture
     coordinates without a texture (``colors_over_bare_uv``); the files an
     OBJ or PLY names found as exporters name them (``beside``), a warning
-    for each that is not there."""
+    for each that is not there; an OFF's colours (``text.off_colors``)."""
     source, kind, resolver, warnings, quantized, named = path, None, None, [], False, 0
     try:
         if fmt in ("GLB", "glTF"):
@@ -266,6 +266,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     warnings += [_missing_beside(missing, fmt) for missing in getattr(resolver, "missing", [])]
     if bare_uv:
         colors_over_bare_uv(scene)
+    if fmt == "OFF":
+        _off_colors(scene, path)
     return scene, warnings, quantized
 
 
@@ -275,6 +277,17 @@ def _missing_beside(missing: str, fmt: str) -> str:
     files = ".mtl and images" if fmt == "OBJ" else "texture"
     return (f"refers to '{missing}' ({what[0]}), which is not beside it: the model is loaded without {what[1]}; "
             f"keep the .{fmt.lower()} with its {files} (in the web app, drop them together, or one ZIP of them)")
+
+
+def _off_colors(scene: trimesh.Scene, path: str) -> None:
+    """An OFF's face colours, else its vertex colours (``text.off_colors``),
+    on its mesh where they fit it."""
+    vertex, face = off_colors(path)
+    for geom in scene.geometry.values():
+        if face is not None and len(face) == len(geom.faces):
+            geom.visual = trimesh.visual.ColorVisuals(geom, face_colors=face)
+        elif vertex is not None and len(vertex) == len(geom.vertices):
+            geom.visual = trimesh.visual.ColorVisuals(geom, vertex_colors=vertex)
 
 
 def _ply_texture(path: str) -> bool:

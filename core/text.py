@@ -5,6 +5,7 @@ for each file on its own, so a Latin-1 .obj and its .mtl can be guessed
 apart (names garbled, the .mtl's colours lost on the way). Here every text
 file is read by one rule and handed to trimesh as UTF-8, and the files an
 OBJ names are found as exporters name them (Windows paths, another case).
+An OFF file's colours, which trimesh's reader leaves out, are read here too.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import codecs
 import io
 import re
 
+import numpy as np
 import trimesh
+from trimesh.geometry import triangulate_quads
 
 from .beside import BesideResolver
 
@@ -80,3 +83,52 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def off_colors(path: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """An OFF file's colours, which trimesh's reader leaves out: (V, 4)
+    uint8 per vertex (a COFF's, after the position and a NOFF's normal) or
+    None, and (F, 4) uint8 per triangle as trimesh cuts the polygons into
+    triangles (a polygon's colour follows its indices) or None. A colour is
+    bytes (0-255), or fractions (0-1) where written with a decimal point."""
+    with open(path, "rb") as f:
+        text = read_text(f.read())
+    lines = [line for line in (raw.split("#", 1)[0].strip() for raw in text.splitlines()) if line]
+    head = lines[0].split() if lines else [""]
+    if not head[0].upper().endswith("OFF"):
+        return None, None
+    flags, counts = head[0].upper(), head[1:]
+    rows = lines[1:] if counts else lines[2:]
+    try:
+        n_vertices, n_faces = (int(n) for n in (counts or lines[1].split())[:2])
+    except (IndexError, ValueError):
+        return None, None
+    start = 6 if "N" in flags.replace("OFF", "") else 3
+    vertex = [row.split()[start:start + 4] for row in rows[:n_vertices]] if "C" in flags else []
+    first = rows[n_vertices].split() if len(rows) > n_vertices else ["0"]
+    coloured = first[0].isdigit() and len(first) >= int(first[0]) + 4  # a file colours every face or none
+    polygons = [row.split() for row in rows[n_vertices:n_vertices + n_faces]] if coloured else []
+    face = [row[int(row[0]) + 1:int(row[0]) + 5] for row in polygons if row[0].isdigit()]
+    vertex_rgba = _colors(vertex) if len(vertex) == n_vertices else None
+    face_rgba = _colors(face) if len(face) == n_faces == len(polygons) else None
+    if face_rgba is not None:
+        ids = triangulate_quads([[k] * int(row[0]) for k, row in enumerate(polygons)])[:, 0]
+        face_rgba = face_rgba[ids]
+    return vertex_rgba, face_rgba
+
+
+def _colors(rows: list) -> np.ndarray | None:
+    """(n, 4) uint8 of colour columns (3 or 4 each; see ``off_colors``), or
+    None where a row has fewer than 3 or a value is not a number."""
+    if not rows or min(len(row) for row in rows) < 3:
+        return None
+    width = min(len(row) for row in rows)
+    try:
+        values = np.array([[float(v) for v in row[:width]] for row in rows])
+    except ValueError:
+        return None
+    fractions = np.array([any("." in v for v in row[:width]) for row in rows]) & (values.max(axis=1) <= 1)
+    values[fractions] *= 255.0
+    out = np.full((len(rows), 4), 255, np.uint8)
+    out[:, :width] = np.clip(np.round(values), 0, 255)
+    return out

@@ -264,6 +264,24 @@ def test_a_skinned_model_lies_where_its_joints_put_it(tmp_path):
     np.testing.assert_allclose(posed.mesh.extents, car.mesh.extents[[2, 1, 0]], atol=1e-5)
 
 
+def test_an_off_files_colours_are_read(tmp_path):
+    """trimesh's OFF reader leaves colours out: a polygon's colour after its
+    indices (bytes, or fractions), kept on each triangle it is cut into; a
+    COFF's vertex colours, also after a normal (CNOFF)."""
+    square = ["0 0 0", "1 0 0", "1 1 0", "0 1 0", "0.5 1.5 0"]
+    (tmp_path / "faces.off").write_text("\n".join([
+        "OFF", "# made by hand", "5 3 0", *square,
+        "3 0 1 2 255 0 0", "4 0 2 4 3 0.0 0.5 1.0", "3 1 2 4 10 20 30 255"]) + "\n")
+    faces = load_asset(str(tmp_path / "faces.off"))
+    assert faces.n_faces == 4
+    assert sorted(map(tuple, faces.corner_color[:, 0, :3].tolist())) == [
+        (0, 128, 255), (0, 128, 255), (10, 20, 30), (255, 0, 0)]
+    rows = [f"{v} 0 0 1 {c}" for v, c in zip(square, ["255 0 0 255"] * 2 + ["0 0 255 255"] * 3)]
+    (tmp_path / "vertices.off").write_text("\n".join(["CNOFF 5 2 0", *rows, "3 0 1 2", "3 2 4 3"]) + "\n")
+    corners = load_asset(str(tmp_path / "vertices.off")).corner_color[..., :3]
+    assert sorted(map(tuple, corners.reshape(-1, 3).tolist())) == [(0, 0, 255)] * 4 + [(255, 0, 0)] * 2
+
+
 def test_an_obj_with_a_group_per_few_faces_has_a_node_per_material(tmp_path):
     """A converter's group per triangle (past MAX_OBJ_NODES) is no artist's
     object: the OBJ is read by material, as one node, not one per group."""
