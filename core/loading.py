@@ -27,7 +27,7 @@ import trimesh
 from . import gltf_decode
 from .beside import BesideResolver
 from .glb import GltfError
-from .looks import colors_over_bare_uv, keep_vertex_colors, looks, white_under_textures
+from .looks import keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
 from .text import obj_source, off_colors
 from .topology import close_cracks, outward_flips
 
@@ -223,15 +223,16 @@ def _unzip_model(path: str, name: str, folder: str) -> str:
 def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str], bool]:
     """The file as a trimesh scene, the warnings of what was left out (each
     the end of a sentence that starts with the file's name) and whether its
-    positions were quantized: glTF checked and decoded first (core/gltf.py),
+    positions were quantized: glTF checked and decoded first (core/gltf.py);
     OBJ text read in its encoding (core/text.py), one node per object
     (``o``), group (``g``, which Maya and 3ds Max write for an object) and
-    material (per material alone past MAX_OBJ_NODES objects and groups), as glTF holds a mesh's primitives, its textures and a PLY's
-    shown as they are, not times a colour (``white_under_textures``), a
-    PLY's vertex colours kept beside texture
-    coordinates without a texture (``colors_over_bare_uv``); the files an
-    OBJ or PLY names found as exporters name them (``beside``), a warning
-    for each that is not there; an OFF's colours (``text.off_colors``)."""
+    material, as glTF holds a mesh's primitives (per material alone past
+    MAX_OBJ_NODES objects and groups); an OBJ's or PLY's texture shown as it
+    is, not times a colour (``white_under_textures``); a PLY's vertex
+    colours beside texture coordinates without a texture, or named as
+    scanners name them (``ply_vertex_colors``); an OFF's colours
+    (``text.off_colors``); the files an OBJ or PLY names found as exporters
+    name them (``beside``), a warning for each that is not there."""
     source, kind, resolver, warnings, quantized, named = path, None, None, [], False, 0
     try:
         if fmt in ("GLB", "glTF"):
@@ -264,8 +265,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     if fmt in ("OBJ", "PLY"):
         white_under_textures(scene)
     warnings += [_missing_beside(missing, fmt) for missing in getattr(resolver, "missing", [])]
-    if bare_uv:
-        colors_over_bare_uv(scene)
+    if fmt == "PLY":
+        ply_vertex_colors(scene, bare_uv)
     if fmt == "OFF":
         _off_colors(scene, path)
     return scene, warnings, quantized

@@ -127,19 +127,27 @@ def white_under_textures(scene: trimesh.Scene) -> None:
             material.diffuse = np.full(4, 255, np.uint8)
 
 
-def colors_over_bare_uv(scene: trimesh.Scene) -> None:
-    """A PLY with texture coordinates and vertex colours but no texture file
-    (Blender writes its UV map so) shows its vertex colours, as a viewer
-    does, where trimesh would take the coordinates with a blank texture.
-    The scene must be read with the file's own vertex order (no
-    ``fix_texture``), so the file's colours line up."""
+def ply_vertex_colors(scene: trimesh.Scene, bare_uv: bool) -> None:
+    """A PLY's vertex colours where trimesh read none: beside texture
+    coordinates without a texture file (Blender writes its UV map so;
+    trimesh would take the coordinates with a blank texture), or named
+    diffuse_red, diffuse_green, diffuse_blue (as some scanners write them;
+    trimesh knows only red, green, blue). ``bare_uv``: the PLY names no
+    texture file; it must then be read in its own vertex order (no
+    ``fix_texture``), so its colours line up."""
     for geom in scene.geometry.values():
         data = geom.metadata.get("_ply_raw", {}).get("vertex", {}).get("data")
-        names = getattr(getattr(data, "dtype", None), "names", None) or ()
-        if isinstance(geom.visual, trimesh.visual.TextureVisuals) and {"red", "green", "blue"} <= set(names):
-            alpha = data["alpha"] if "alpha" in names else np.full(len(data), 255)
-            rgba = np.stack([data["red"], data["green"], data["blue"], alpha], axis=1)
-            geom.visual = trimesh.visual.ColorVisuals(geom, vertex_colors=rgba.astype(np.uint8))
+        names = set(data.keys() if isinstance(data, dict) else getattr(getattr(data, "dtype", None), "names", None) or ())
+        bare = bare_uv and isinstance(geom.visual, trimesh.visual.TextureVisuals)
+        read = getattr(geom.visual, "defined", True)
+        if not (bare or not read) or "x" not in names or len(np.ravel(data["x"])) != len(geom.vertices):
+            continue
+        for prefix in ("", "diffuse_"):
+            if {f"{prefix}{c}" for c in ("red", "green", "blue")} <= names:
+                columns = [np.ravel(data[f"{prefix}{c}"]) for c in ("red", "green", "blue", "alpha")
+                           if f"{prefix}{c}" in names]  # an ASCII PLY's columns are (n, 1)
+                geom.visual = trimesh.visual.ColorVisuals(geom, vertex_colors=np.stack(columns, axis=1))
+                break
 
 
 def material_color(material) -> np.ndarray:

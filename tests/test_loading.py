@@ -264,6 +264,21 @@ def test_a_skinned_model_lies_where_its_joints_put_it(tmp_path):
     np.testing.assert_allclose(posed.mesh.extents, car.mesh.extents[[2, 1, 0]], atol=1e-5)
 
 
+@pytest.mark.parametrize("columns, values", [
+    (["uchar diffuse_red", "uchar diffuse_green", "uchar diffuse_blue"], "128 64 255"),  # as some scanners name them
+    (["float s", "float t", "uchar red", "uchar green", "uchar blue"], "0.5 0.5 128 64 255"),  # beside a UV map
+])
+def test_an_ascii_plys_vertex_colours_are_read(tmp_path, columns, values):
+    """trimesh reads neither colours named diffuse_* nor, beside texture
+    coordinates without a texture file, an ASCII PLY's colours."""
+    header = ["ply", "format ascii 1.0", "element vertex 3", *(f"property float {c}" for c in "xyz"),
+              *(f"property {c}" for c in columns), "element face 1", "property list uchar int vertex_indices",
+              "end_header"]
+    rows = [f"{xyz} {values}" for xyz in ("0 0 0", "1 0 0", "1 1 0")]
+    (tmp_path / "scan.ply").write_text("\n".join(header + rows + ["3 0 1 2"]) + "\n")
+    assert load_asset(str(tmp_path / "scan.ply")).corner_color[0].tolist() == [[128, 64, 255, 255]] * 3
+
+
 def test_an_off_files_colours_are_read(tmp_path):
     """trimesh's OFF reader leaves colours out: a polygon's colour after its
     indices (bytes, or fractions), kept on each triangle it is cut into; a
