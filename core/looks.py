@@ -139,8 +139,8 @@ def ply_vertex_colors(scene: trimesh.Scene, bare_uv: bool) -> None:
         data = geom.metadata.get("_ply_raw", {}).get("vertex", {}).get("data")
         names = set(data.keys() if isinstance(data, dict) else getattr(getattr(data, "dtype", None), "names", None) or ())
         bare = bare_uv and isinstance(geom.visual, trimesh.visual.TextureVisuals)
-        read = getattr(geom.visual, "defined", True)
-        if not (bare or not read) or "x" not in names or len(np.ravel(data["x"])) != len(geom.vertices):
+        unread = not getattr(geom.visual, "defined", True)
+        if not (bare or unread) or "x" not in names or len(np.ravel(data["x"])) != len(geom.vertices):
             continue
         for prefix in ("", "diffuse_"):
             if {f"{prefix}{c}" for c in ("red", "green", "blue")} <= names:

@@ -140,8 +140,9 @@ class Fitting:
     def _open(self, files: list, name: str, request):
         size_mb = sum(os.path.getsize(f) for f in files) / 2**20
         if size_mb > self.max_upload_mb:
-            what = f"'{name}' is" if len(files) == 1 else f"The {len(files)} files are"
-            yield self.cleared(f"**This file cannot be used.** {what} {size_mb:.1f} MB; PartScope takes files "
+            what = f"**This file cannot be used.** '{name}' is" if len(files) == 1 else (
+                f"**These files cannot be used.** The {len(files)} files are")
+            yield self.cleared(f"{what} {size_mb:.1f} MB; PartScope takes files "
                                f"up to {self.max_upload_mb:g} MB. Simplify or compress the model and try again.")
             return
         models = models_among([os.path.basename(f) for f in files], zips=True)

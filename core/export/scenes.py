@@ -12,8 +12,8 @@ import PIL.Image
 import trimesh
 from trimesh.visual.material import PBRMaterial, SimpleMaterial
 
-from ..labels import BASE_FRAME, check_labels, given_names, part_names, unique_name
 from ..colorspace import linear_from_srgb
+from ..labels import BASE_FRAME, check_labels, given_names, part_names, unique_name
 from ..palette import part_palette
 from .textures import ImageBank
 
@@ -67,8 +67,8 @@ def colored_scene(asset, face_labels, names=None, colors=None) -> trimesh.Scene:
     """The model split into parts, each painted one flat color.
 
     asset, face_labels, names : as :func:`segmented_scene`
-    colors : (P, 3) or (P, 4) uint8 color of each part id as shown (sRGB; P at least the
-        number of parts), or None for :func:`part_palette`
+    colors : (P, 3) or (P, 4) uint8 color of each part id as shown (sRGB;
+        P at least the number of parts), or None for :func:`part_palette`
     returns a trimesh.Scene with one node per non-empty part (see the module
         docstring), holding one mesh with all the part's faces and a PBR
         material whose base color is the part's color (named like the part,
