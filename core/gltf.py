@@ -218,6 +218,23 @@ def is_ktx2(image: dict) -> bool:
     return image.get("mimeType") == "image/ktx2" or image.get("uri", "").split("?")[0].lower().endswith(".ktx2")
 
 
+def scene_for_a_library(tree: dict) -> bool:
+    """A glTF with no scene (a library of meshes, as some tools write one)
+    gets one holding every root node, or a node for every mesh where it has
+    no nodes: what it holds is then drawn, not taken for nothing. True
+    where it did (trimesh must then read the tree as changed here)."""
+    if tree.get("scenes") or not tree.get("meshes"):
+        return False
+    nodes = tree.setdefault("nodes", [])
+    children = {child for node in nodes for child in node.get("children", [])}
+    roots = [i for i in range(len(nodes)) if i not in children]
+    if not any("mesh" in nodes[i] or nodes[i].get("children") for i in roots):
+        roots = list(range(len(nodes), len(nodes) + len(tree["meshes"])))
+        nodes += [{"mesh": m, "name": mesh.get("name", f"mesh_{m}")} for m, mesh in enumerate(tree["meshes"])]
+    tree["scenes"], tree["scene"] = [{"nodes": roots}], 0
+    return True
+
+
 def needs_decoding(tree: dict) -> bool:
     """Whether trimesh would misread ``tree``: compressed data, integer
     attributes it takes raw, triangle fans it skips, texture transforms and

@@ -37,6 +37,7 @@ def prepare(path: str) -> tuple[str | io.BytesIO, list[str], bool]:
     were quantized (Draco, or integers), so that seams between primitives
     may have come apart by a grid step. Raises GltfError."""
     tree, buffers = gltf.read(path)
+    library = gltf.scene_for_a_library(tree)
     gltf.check(tree)
     positions = [(prim, prim["attributes"]["POSITION"]) for prim in gltf.primitives(tree)
                  if "POSITION" in prim.get("attributes", {})]
@@ -47,7 +48,7 @@ def prepare(path: str) -> tuple[str | io.BytesIO, list[str], bool]:
     left_out = gltf.drop_non_triangles(tree)
     if left_out:
         warnings.append(f"also holds {left_out}, which PartScope leaves out: only faces are segmented")
-    if warnings or gltf.needs_decoding(tree) or gltf.renamed(tree, folder):
+    if warnings or library or gltf.needs_decoding(tree) or gltf.renamed(tree, folder):
         return io.BytesIO(decode(tree, buffers, folder)), warnings, quantized
     return path, warnings, quantized
 

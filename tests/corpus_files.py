@@ -477,6 +477,14 @@ def windows_gltf_files(scene: trimesh.Scene, stem: str) -> dict:
     return files
 
 
+def library_glb(data: bytes) -> bytes:
+    """The GLB with its nodes and no scene: a library of meshes, as some
+    tools write one."""
+    tree, binary = container.split(data)
+    del tree["scenes"], tree["scene"]
+    return container.pack(tree, binary)
+
+
 def without_images(files: dict) -> dict:
     """The separate glTF's files without its images."""
     return {name: data for name, data in files.items() if not name.endswith(".png")}
