@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import unquote
 
 import trimesh
 
@@ -32,7 +33,8 @@ class Beside:
         """The path of the file ``name`` names, or None: its folders split
         at slashes or backslashes, then the longest end of that path found
         under the folder (a Windows or absolute path keeps only what lies
-        there), in any case, else the same file name in any folder below."""
+        there), in any case, else the same file name in any folder below;
+        else all that for the name with its %-escapes decoded."""
         parts = [p for p in re.split(r"[\\/]", name.strip()) if p not in ("", ".", "..")]
         if not parts:
             return None
@@ -46,7 +48,9 @@ class Beside:
             return folded
         base = parts[-1].casefold()
         same = sorted((rel.count("/"), rel) for rel in files if rel.rsplit("/", 1)[-1] == base)
-        return files[same[0][1]] if same else None
+        if same:
+            return files[same[0][1]]
+        return self.find(unquote(name)) if unquote(name) != name else None  # written as a URI: wood%20grain.png
 
     def _listing(self) -> dict:
         """{relative path, case folded: path} of the files under the folder,

@@ -297,6 +297,23 @@ def test_an_off_files_colours_are_read(tmp_path):
     assert sorted(map(tuple, corners.reshape(-1, 3).tolist())) == [(0, 0, 255)] * 4 + [(255, 0, 0)] * 2
 
 
+def test_the_files_a_model_names_are_found_as_exporters_name_them(tmp_path):
+    """A Windows path, backslashes, another case, %-escapes, a folder below:
+    found under the model's folder; a name that climbs out finds only what
+    lies inside; one not there, nothing."""
+    from core.beside import Beside
+
+    (tmp_path / "model" / "maps").mkdir(parents=True)
+    for name in ("model/Wood Grain.PNG", "model/maps/metal.png", "secret.png"):
+        (tmp_path / name).write_bytes(b"image")
+    beside = Beside(str(tmp_path / "model"))
+    wood, metal = str(tmp_path / "model" / "Wood Grain.PNG"), str(tmp_path / "model" / "maps" / "metal.png")
+    assert beside.find(r"C:\Users\Artist\Desktop\wood grain.png") == wood
+    assert beside.find("wood%20grain.png") == beside.find("./WOOD GRAIN.png") == wood
+    assert beside.find(r"textures\METAL.png") == beside.find("maps/metal.png") == metal
+    assert beside.find("../secret.png") is None and beside.find("rust.png") is None
+
+
 def test_an_obj_with_a_group_per_few_faces_has_a_node_per_material(tmp_path):
     """A converter's group per triangle (past MAX_OBJ_NODES) is no artist's
     object: the OBJ is read by material, as one node, not one per group."""
