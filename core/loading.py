@@ -202,6 +202,8 @@ def _unzip_model(path: str, name: str, folder: str) -> str:
             if sum(m.file_size for m in members) > MAX_UNZIPPED:
                 raise InputError(f"'{name}' unpacks to more than {MAX_UNZIPPED >> 30} GB: zip only the model, "
                                  "its .bin and its images.")
+            for m in members:  # a ZIP made on Windows may name its folders with backslashes
+                m.filename = m.filename.replace("\\", "/")
             models = models_among([m.filename for m in members])
             if len(models) != 1:
                 found = f"{len(models)} models ({', '.join(sorted(models)[:4])})" if models else "no model"

@@ -84,6 +84,7 @@ def build_cases() -> list[Case]:
         like(make.gltf_files(scene, "separate")),
         like(("separate.zip", make.zipped(make.gltf_files(scene, "separate"), folder="model/"))),
         like(make.windows_gltf_files(scene, "windows")),
+        like(("windows_zip.zip", make.windows_zip(make.gltf_files(scene, "windows_zip")))),
         like(("draco_separate.zip", make.zipped(make.gltf_files(scene, "draco_sep", draco=True)))),
         like(("draco.glb", draco)),
         like(make.gltf_files(scene, "draco_separate", draco=True)),

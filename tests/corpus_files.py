@@ -517,6 +517,22 @@ def windows_obj(blender_zip: bytes, images: bool = True) -> bytes:
     return zipped(files)
 
 
+def windows_zip(files: dict) -> bytes:
+    """The separate glTF with its images in a folder, zipped as old Windows
+    tools zip: the folder named with a backslash in the member names."""
+    tree = json.loads(files[next(iter(files))])
+    renamed = {}
+    for image in tree.get("images", []):
+        renamed[image["uri"]], image["uri"] = "maps\\" + image["uri"], "maps/" + image["uri"]
+    members = {renamed.get(name, name): data for name, data in files.items()}
+    members[next(iter(files))] = json.dumps(tree).encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buf.getvalue()
+
+
 def climbing_gltf(scene: trimesh.Scene) -> bytes:
     tree = json.loads(gltf_files(scene, "climbs")["climbs.gltf"])
     tree["buffers"][0]["uri"] = "../secret.bin"
