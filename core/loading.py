@@ -202,8 +202,8 @@ def _unzip_model(path: str, name: str, folder: str) -> str:
             if sum(m.file_size for m in members) > MAX_UNZIPPED:
                 raise InputError(f"'{name}' unpacks to more than {MAX_UNZIPPED >> 30} GB: zip only the model, "
                                  "its .bin and its images.")
-            for m in members:  # a ZIP made on Windows may name its folders with backslashes
-                m.filename = m.filename.replace("\\", "/")
+            for m in members:
+                m.filename = _member_name(m)
             models = models_among([m.filename for m in members])
             if len(models) != 1:
                 found = f"{len(models)} models ({', '.join(sorted(models)[:4])})" if models else "no model"
@@ -220,6 +220,20 @@ def _unzip_model(path: str, name: str, folder: str) -> str:
         raise InputError(f"'{name}' is not a ZIP that can be opened: the file looks damaged; "
                          "make the ZIP again.") from None
     return os.path.join(folder, models[0])
+
+
+def _member_name(member: zipfile.ZipInfo) -> str:
+    """A ZIP member's name as its maker meant it: folders by slashes where
+    an old Windows tool wrote backslashes; UTF-8 where the name is UTF-8
+    without the flag that says so (zipfile then reads it as code page 437,
+    so 'texturé.png' would not be the file the model names)."""
+    name = member.filename
+    if not member.flag_bits & 0x800:
+        try:
+            name = name.encode("cp437").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return name.replace("\\", "/")
 
 
 def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str], bool]:

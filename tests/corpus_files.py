@@ -519,18 +519,20 @@ def windows_obj(blender_zip: bytes, images: bool = True) -> bytes:
 
 def windows_zip(files: dict) -> bytes:
     """The separate glTF with its images in a folder, zipped as old Windows
-    tools zip: the folder named with a backslash in the member names."""
+    tools zip: the folder named with a backslash in the member names, and
+    accented names in UTF-8 without the flag that says so."""
     tree = json.loads(files[next(iter(files))])
     renamed = {}
     for image in tree.get("images", []):
-        renamed[image["uri"]], image["uri"] = "maps\\" + image["uri"], "maps/" + image["uri"]
+        accented = image["uri"].replace("image", "texturé")
+        renamed[image["uri"]], image["uri"] = "maps\\" + accented, "maps/" + accented
     members = {renamed.get(name, name): data for name, data in files.items()}
     members[next(iter(files))] = json.dumps(tree).encode()
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as archive:
+    with zipfile.ZipFile(buf, "w") as archive:  # an ASCII stand-in of the same length: no UTF-8 flag
         for name, data in members.items():
-            archive.writestr(name, data)
-    return buf.getvalue()
+            archive.writestr(name.replace("texturé", "texturXX"), data)
+    return buf.getvalue().replace(b"texturXX", "texturé".encode("utf-8"))
 
 
 def climbing_gltf(scene: trimesh.Scene) -> bytes:
