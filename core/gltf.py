@@ -98,8 +98,11 @@ def resource(uri: str, folder: str) -> bytes:
 
 def _beside(uri: str, folder: str) -> str:
     """The path of a file uri inside ``folder``, found as a Windows exporter
-    may name it (``beside.Beside``) where it is not as written; refused on
-    the web or outside."""
+    may name it (``beside.Beside``) where it is not as written, a file: URI
+    on the maker's disk by its name there; refused on the web or outside."""
+    if uri.lower().startswith("file:"):  # the maker's own disk: the file beside the glTF, if it was copied there
+        local = unquote(uri[5:]).lstrip("/")
+        return Beside(folder).find(local) or os.path.join(folder, os.path.basename(local.replace("\\", "/")))
     if "://" in uri:
         raise GltfError(f"refers to '{uri}' on the web; PartScope reads only files beside the glTF")
     path = os.path.normpath(os.path.join(folder, unquote(uri)))

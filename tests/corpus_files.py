@@ -466,12 +466,14 @@ def missing_map_files(scene: trimesh.Scene, stem: str) -> dict:
 
 def windows_gltf_files(scene: trimesh.Scene, stem: str) -> dict:
     """The separate glTF naming its .bin and images as a Windows exporter
-    may: in capitals, the images by a path with backslashes into a folder
-    they were not copied to."""
+    may: in capitals, an image by a path with backslashes into a folder it
+    was not copied to, another by a file: URI on the maker's disk."""
     files = gltf_files(scene, stem)
     tree = json.loads(files[f"{stem}.gltf"])
     tree["buffers"][0]["uri"] = tree["buffers"][0]["uri"].upper()
-    for image in tree.get("images", []):
+    first, *others = tree.get("images", [])
+    first["uri"] = "file:///C:/Users/Artist/My%20Export/" + first["uri"]
+    for image in others:
         image["uri"] = "Textures\\" + image["uri"].upper()
     files[f"{stem}.gltf"] = json.dumps(tree).encode()
     return files
