@@ -11,16 +11,12 @@ reading; colors written to glTF go back through it (``linear_from_srgb``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import PIL.Image
 import trimesh
 
 from .colorspace import linear_from_srgb, srgb_bytes
 
-if TYPE_CHECKING:
-    from .loading import Asset
 
 def looks(meshes: list, linear: bool = False) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
     """Every mesh's look (``appearance``; ``linear`` for a glTF file's),
@@ -160,9 +156,10 @@ def material_color(material) -> np.ndarray:
     return trimesh.visual.color.to_rgba(material.main_color)
 
 
-def surface_color(asset: Asset, face: np.ndarray, bary: np.ndarray) -> np.ndarray:
+def surface_color(asset, face: np.ndarray, bary: np.ndarray) -> np.ndarray:
     """Color where a point lies on the surface.
 
+    asset : core.loading.Asset (its corner colours, textures and uvs)
     face : (n,) int face indices
     bary : (n, 3) float barycentric weights of the face's corners
     returns (n, 3) uint8 RGB: texture (nearest texel, wrapped, times the
