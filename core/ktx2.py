@@ -16,8 +16,8 @@ import zlib
 
 import numpy as np
 
-from .gltf import BASISU, GltfError, optional_module
 from .colorspace import srgb_bytes
+from .gltf import BASISU, GltfError, optional_module
 
 MAGIC = b"\xabKTX 20\xbb\r\n\x1a\n"
 BASIS_LZ, ZSTD, ZLIB = 1, 2, 3

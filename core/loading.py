@@ -193,6 +193,11 @@ def models_among(names: list, zips: bool = False) -> list:
     return [n for n in names if os.path.splitext(n)[1].lower() in wanted]
 
 
+def models_held(models: list) -> str:
+    """What ``models`` (names) are, said in a sentence: "2 models (a.glb, b.obj)" or "no model"."""
+    return f"{len(models)} models ({', '.join(sorted(models)[:4])})" if models else "no model"
+
+
 def _unzip_model(path: str, name: str, folder: str) -> str:
     """Unpack a ZIP into ``folder``; the path of the one model in it."""
     try:
@@ -206,8 +211,7 @@ def _unzip_model(path: str, name: str, folder: str) -> str:
                 m.filename = _member_name(m)
             models = models_among([m.filename for m in members])
             if len(models) != 1:
-                found = f"{len(models)} models ({', '.join(sorted(models)[:4])})" if models else "no model"
-                raise InputError(f"'{name}' holds {found}: a ZIP must hold one model ({FORMAT_LIST}) "
+                raise InputError(f"'{name}' holds {models_held(models)}: a ZIP must hold one model ({FORMAT_LIST}) "
                                  "with the files it refers to.")
             for m in members:
                 target = os.path.normpath(os.path.join(folder, m.filename))

@@ -530,11 +530,8 @@ def windows_zip(files: dict) -> bytes:
         renamed[image["uri"]], image["uri"] = "maps\\" + accented, "maps/" + accented
     members = {renamed.get(name, name): data for name, data in files.items()}
     members[next(iter(files))] = json.dumps(tree).encode()
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as archive:  # an ASCII stand-in of the same length: no UTF-8 flag
-        for name, data in members.items():
-            archive.writestr(name.replace("texturé", "texturXX"), data)
-    return buf.getvalue().replace(b"texturXX", "texturé".encode("utf-8"))
+    stand_in = {name.replace("texturé", "texturXX"): data for name, data in members.items()}  # ASCII: no UTF-8 flag
+    return zipped(stand_in).replace(b"texturXX", "texturé".encode("utf-8"))  # names are stored uncompressed
 
 
 def climbing_gltf(scene: trimesh.Scene) -> bytes:
