@@ -10,6 +10,7 @@ hands them to trimesh's readers.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from urllib.parse import unquote
@@ -28,6 +29,15 @@ class Beside:
     def __init__(self, folder: str):
         self.folder = os.path.abspath(folder)
         self._files: dict | None = None
+
+    @staticmethod
+    def of(folder: str) -> "Beside":
+        """The one ``Beside`` of ``folder`` while the folder's entries stay
+        as they are (its modification time): a glTF's buffers and images
+        are looked for in one listing, not one listing each."""
+        folder = os.path.abspath(folder)
+        stamp = os.stat(folder).st_mtime_ns if os.path.isdir(folder) else 0
+        return _of(folder, stamp)
 
     def find(self, name: str) -> str | None:
         """The path of the file ``name`` names, or None: its folders split
@@ -68,6 +78,11 @@ class Beside:
                 if len(self._files) >= MAX_LISTED:
                     break
         return self._files
+
+
+@functools.lru_cache(maxsize=8)
+def _of(folder: str, stamp: int) -> Beside:
+    return Beside(folder)
 
 
 class BesideResolver(trimesh.resolvers.FilePathResolver):

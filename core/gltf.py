@@ -102,14 +102,14 @@ def _beside(uri: str, folder: str) -> str:
     on the maker's disk by its name there; refused on the web or outside."""
     if uri.lower().startswith("file:"):  # the maker's own disk: the file beside the glTF, if it was copied there
         local = unquote(uri[5:]).lstrip("/")
-        return Beside(folder).find(local) or os.path.join(folder, os.path.basename(local.replace("\\", "/")))
+        return Beside.of(folder).find(local) or os.path.join(folder, os.path.basename(local.replace("\\", "/")))
     if "://" in uri:
         raise GltfError(f"refers to '{uri}' on the web; PartScope reads only files beside the glTF")
     path = os.path.normpath(os.path.join(folder, unquote(uri)))
     if not path.startswith(os.path.join(folder, "")):
         raise GltfError(f"refers to '{unquote(uri)}', outside its own folder; PartScope reads only files "
                         "beside the glTF")
-    return path if os.path.isfile(path) else Beside(folder).find(unquote(uri)) or path
+    return path if os.path.isfile(path) else Beside.of(folder).find(unquote(uri)) or path
 
 
 def renamed(tree: dict, folder: str) -> bool:

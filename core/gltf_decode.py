@@ -232,6 +232,7 @@ def _skins(tree: dict, out: "_Packer") -> None:
     if not skinned:
         return
     world = _world_matrices(nodes)
+    reached = [_reached(nodes, scene.get("nodes", [])) for scene in tree.get("scenes", [])]
     for i in skinned:
         node = nodes[i]
         skin = tree["skins"][node.pop("skin")]
@@ -241,8 +242,8 @@ def _skins(tree: dict, out: "_Packer") -> None:
         for prim in _own_mesh(tree, node.pop("mesh"))["primitives"]:
             _skin_primitive(prim["attributes"], joints, world[i], tree, out)
         nodes.append({"name": node.pop("name", f"node {i}"), "mesh": len(tree["meshes"]) - 1})
-        for scene in tree.get("scenes", []):
-            if i in _reached(nodes, scene.get("nodes", [])):
+        for scene, below in zip(tree.get("scenes", []), reached):
+            if i in below:
                 scene["nodes"] = scene["nodes"] + [len(nodes) - 1]
 
 
