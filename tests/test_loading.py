@@ -314,6 +314,17 @@ def test_the_files_a_model_names_are_found_as_exporters_name_them(tmp_path):
     assert beside.find("../secret.png") is None and beside.find("rust.png") is None
 
 
+def test_a_file_copied_in_after_a_load_is_found_on_the_next(tmp_path):
+    """A glTF's folder is listed once for all its files, but a listing never
+    outlives the folder's entries: an image copied in after a load that
+    missed it is found on the next load."""
+    from core.beside import Beside
+
+    assert Beside.of(str(tmp_path)).find("WOOD.PNG") is None
+    (tmp_path / "wood.png").write_bytes(b"image")
+    assert Beside.of(str(tmp_path)).find("WOOD.PNG") == str(tmp_path / "wood.png")
+
+
 def test_an_obj_with_a_group_per_few_faces_has_a_node_per_material(tmp_path):
     """A converter's group per triangle (past MAX_OBJ_NODES) is no artist's
     object: the OBJ is read by material, as one node, not one per group."""
