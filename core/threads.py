@@ -19,10 +19,10 @@ busy machine (benchmarks/results/threads.md measures the choices). So:
 ``PARTSCOPE_THREADS`` (``Settings.threads``) fixes the count instead; -1
 leaves the libraries as they are (for comparison only).
 
-A server's long work (a fit, a ladder) runs on threads that ``yield_cpu``
-puts below the threads that answer people (a slider move, a click), and
-below a browser on the same machine: on a busy machine the long work
-waits, not the person.
+A server's long work (a fit once its first parts are shown, a ladder) runs
+on threads that ``yield_cpu`` puts below the threads that answer people (a
+slider move, a click), and below a browser on the same machine: on a busy
+machine the long work waits, not the person; but it still moves.
 """
 
 from __future__ import annotations
@@ -55,12 +55,16 @@ def prepare(threads: int) -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-BACKGROUND_NICE = 19
-"""How far ``yield_cpu`` lowers a thread, in Linux nice steps: to the
-lowest priority, where a thread gets about 1/70 of a core that a normal
-thread also wants and every cycle nobody else wants (benchmarks.browser
-while another session fits, PSB 281: slider p95 64 ms at equal priority,
-58-60 ms at 10 steps, 36-42 ms at 19; the fit's own time unchanged)."""
+BACKGROUND_NICE = 10
+"""How far ``yield_cpu`` lowers a thread, in Linux nice steps: a thread that
+a normal one also wants gets about a tenth of the core, and every cycle
+nobody else wants. At 19 (a seventieth) other programs' load starved the
+app's long work: under a 2-process CPU load the toy car's field was fitted
+after 415 s in the app (60 s at 10), the chair's after 589 s (92 s at 10,
+17 s at equal priority; the engine alone), while the slider
+in Chromium on the same cores, as another session fits PSB 281, drew its
+frames alike at 0, 10 and 19 (p95 30-40 ms over 3 runs each,
+benchmarks.browser, 2026-12-05)."""
 
 
 def yield_cpu(steps: int = BACKGROUND_NICE) -> None:
