@@ -33,8 +33,9 @@ class Beside:
     @staticmethod
     def of(folder: str) -> "Beside":
         """The one ``Beside`` of ``folder`` while the folder's entries stay
-        as they are (its modification time): a glTF's buffers and images
-        are looked for in one listing, not one listing each."""
+        as they are (its modification time): a glTF's buffers and images,
+        or the files of a folder of OBJs, are looked for in one listing, not
+        one listing each."""
         folder = os.path.abspath(folder)
         stamp = os.stat(folder).st_mtime_ns if os.path.isdir(folder) else 0
         return _of(folder, stamp)
@@ -93,7 +94,7 @@ class BesideResolver(trimesh.resolvers.FilePathResolver):
     def __init__(self, path: str):
         super().__init__(path)
         self.missing: list[str] = []
-        self._beside = Beside(self.parent)
+        self._beside = Beside.of(self.parent)
 
     def get(self, name: str) -> bytes:
         found = self._beside.find(name)

@@ -230,8 +230,9 @@ class Fitting:
         on disk, then tells the job's followers. Until its first parts are on
         screen someone waits with nothing to look at, so it takes its fair
         share of the CPU; from then on it runs below the threads that answer
-        people (``yield_cpu``). At the lowest priority from the start, under a competing
-        2-process CPU load the mug's first parts came after 109 s, not 5.5 s."""
+        people (``yield_cpu``). At the lowest priority from the start, under
+        a competing 2-process CPU load the mug's first parts came after 109
+        s, not 5.5 s."""
         try:
             t0 = time.perf_counter()
             field = gpu.fit(self.engine, job.asset, lambda stage, f: job.post(stage=stage, fraction=float(f)),
