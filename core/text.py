@@ -5,7 +5,8 @@ for each file on its own, so a Latin-1 .obj and its .mtl can be guessed
 apart (names garbled, the .mtl's colours lost on the way). Here every text
 file is read by one rule and handed to trimesh as UTF-8, and the files an
 OBJ names are found as exporters name them (Windows paths, another case).
-An OFF file's colours, which trimesh's reader leaves out, are read here too.
+An OBJ's polygons of five or more corners are cut here, inside them; an
+OFF file's colours, which trimesh's reader leaves out, are read here too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import trimesh
 from trimesh.geometry import triangulate_quads
 
 from .beside import BesideResolver
+from .polygons import triangulate
 
 
 def read_text(data: bytes) -> str:
@@ -42,11 +44,49 @@ def obj_source(path: str) -> tuple[io.BytesIO, trimesh.resolvers.Resolver, bool,
     .mtl files the same way, whether it holds lines ('l') and no faces, how
     many objects and groups it names ('o' and 'g' statements))."""
     with open(path, "rb") as f:
-        text = read_text(f.read())
+        text = _cut_polygons(read_text(f.read()))
     starts = [line.split(None, 1)[0] for line in text.splitlines() if line.strip()]
     kinds = set(starts)
     named = sum(1 for start in starts if start in ("o", "g"))
     return io.BytesIO(text.encode("utf-8")), _TextResolver(path), "l" in kinds and "f" not in kinds, named
+
+
+_POLYGON = re.compile(r"^[ \t]*f(?:[ \t]+[-+\d/]+){5,}[ \t]*\r?$", re.M)
+_VERTEX = re.compile(r"^[ \t]*v[ \t]+(\S+)[ \t]+(\S+)[ \t]+(\S+)", re.M)
+
+
+def _cut_polygons(text: str) -> str:
+    """An OBJ's faces of five or more corners written as the triangles
+    ``polygons.triangulate`` cuts them into (trimesh would cut a fan from the
+    first corner, outside a concave polygon), each corner's v/vt/vn as it
+    was. Quads are left to trimesh (along 0-2, wrong only where corner 1 or
+    3 is reflex): finding them would read every quad twice."""
+    found = list(_POLYGON.finditer(text))
+    if not found:
+        return text
+    vertices = list(_VERTEX.finditer(text))
+    tokens = [m.group().split()[1:] for m in found]
+    try:
+        xyz = np.array([[float(m.group(i)) for i in (1, 2, 3)] for m in vertices]).reshape(-1, 3)
+        corners = np.array([int(t.split("/")[0]) for ts in tokens for t in ts])
+    except ValueError:
+        return text  # numbers trimesh may read otherwise, or refuse with its sentence
+    before = np.searchsorted([m.start() for m in vertices], [m.start() for m in found])
+    sizes = np.array([len(ts) for ts in tokens])
+    # 1-based, or counted back from the vertices read so far
+    corners = np.where(corners < 0, np.repeat(before, sizes) + corners, corners - 1)
+    if len(xyz) == 0 or corners.min() < 0 or corners.max() >= len(xyz):
+        return text  # indices out of range: left to trimesh, which says so
+    poly, corner = triangulate(sizes, corners, xyz)
+    flat = [t for ts in tokens for t in ts]
+    lines = [[] for _ in found]
+    for p, (a, b, c) in zip(poly.tolist(), corner.tolist()):
+        lines[p].append(f"f {flat[a]} {flat[b]} {flat[c]}")
+    out, at = [], 0
+    for m, cut in zip(found, lines):
+        out += [text[at:m.start()], "\n".join(cut)]
+        at = m.end()
+    return "".join(out + [text[at:]])
 
 
 class _TextResolver(BesideResolver):

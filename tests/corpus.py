@@ -147,7 +147,8 @@ def build_cases() -> list[Case]:
                  ".mtl and images (in the web app, drop them together, or one ZIP of them)." for i in (0, 1))),
         Case({"toy_car_blender.stl": _data("toy_car_blender.stl")}, faces=car),
         *[Case({name: _data(name)}, faces=faces) for name, faces in (
-            ("chair_blender.glb", 492), ("chair_blender_obj.zip", 492), ("toy_car_blender_morphed.glb", car))],
+            ("chair_blender.glb", 492), ("chair_blender_obj.zip", 492), ("chair_blender.ply", 492),
+            ("toy_car_blender_morphed.glb", car))],
         Case({"toy_car_blender.ply": _data("toy_car_blender.ply")}, faces=car),
         Case({"latin1.obj": make.latin1_obj()}, faces=box_faces, names=("boîte",)),
         Case(make.cp1252_obj_files("cp1252"), faces=2 * box_faces,

@@ -430,6 +430,104 @@ def test_an_obj_object_is_a_node_of_its_own_as_in_the_same_scenes_gltf():
     assert {name.split("_")[0] for name in obj.node_names} == {"seat", "back", "leg", "cushion"}
 
 
+def _star_prism() -> tuple:
+    """A ten-pointed star (points at radius 1, inner corners at 0.4, the
+    first corner a point) raised 0.3: (20, 3) vertices, its two caps and ten
+    side quads as polygons, its exact area and volume."""
+    angle = np.arange(10) * np.pi / 5
+    radius = np.where(np.arange(10) % 2 == 0, 1.0, 0.4)
+    ring = np.stack([radius * np.cos(angle), radius * np.sin(angle), np.zeros(10)], axis=1)
+    verts = np.vstack([ring, ring + [0, 0, 0.3]])
+    faces = [list(range(9, -1, -1)), list(range(10, 20))] + [[i, (i + 1) % 10, 10 + (i + 1) % 10, 10 + i]
+                                                            for i in range(10)]
+    cap = 10 * 0.5 * 1.0 * 0.4 * np.sin(np.pi / 5)
+    side = 0.3 * np.linalg.norm(ring - np.roll(ring, -1, axis=0), axis=1).sum()
+    return verts, faces, 2 * cap + side, 0.3 * cap
+
+
+def _ply_header(fmt: str, verts, faces, extra: str = "") -> str:
+    return (f"ply\nformat {fmt} 1.0\n{extra}element vertex {len(verts)}\nproperty float x\nproperty float y\n"
+            f"property float z\nelement face {len(faces)}\nproperty list uchar int vertex_indices\nend_header\n")
+
+
+def _star_files(kind: str) -> bytes:
+    verts, faces, _, _ = _star_prism()
+    if kind == "obj":
+        return ("".join(f"v {x} {y} {z}\n" for x, y, z in verts)
+                + "".join("f " + " ".join(str(i + 1) for i in face) + "\n" for face in faces)).encode()
+    if kind == "obj counted back":  # as some exporters write: negative indices, v//vn
+        return ("".join(f"v {x} {y} {z}\n" for x, y, z in verts) + "vn 0 0 1\n"
+                + "".join("f " + " ".join(f"{i - 20}//1" for i in face) + "\n" for face in faces)).encode()
+    if kind == "ply text":
+        return (_ply_header("ascii", verts, faces) + "".join(f"{x} {y} {z}\n" for x, y, z in verts)
+                + "".join(f"{len(face)} " + " ".join(map(str, face)) + "\n" for face in faces)).encode()
+    return (_ply_header("binary_little_endian", verts, faces).encode() + verts.astype("<f4").tobytes()
+            + b"".join(np.array([len(face)], np.uint8).tobytes() + np.array(face, "<i4").tobytes()
+                       for face in faces))
+
+
+@pytest.mark.parametrize("kind", ["obj", "obj counted back", "ply text", "ply binary"])
+def test_a_concave_polygon_is_cut_into_triangles_inside_it(tmp_path, kind):
+    """A star's caps (ten corners, concave) and its side quads, as OBJ and
+    as PLY (text, and binary with faces of mixed sizes, as Blender writes a
+    modelled mesh): the triangles cover the star exactly, closed and wound
+    one way. Cut as a fan from the first corner they covered 21 % more area
+    outside it; the binary PLY was refused."""
+    verts, faces, area, volume = _star_prism()
+    path = tmp_path / ("star.obj" if kind.startswith("obj") else "star.ply")
+    path.write_bytes(_star_files(kind))
+    asset = load_asset(str(path))
+    placed = trimesh.Trimesh(trimesh.transform_points(asset.mesh.vertices, asset.to_original), asset.mesh.faces,
+                             process=False)
+    assert asset.n_faces == sum(len(face) - 2 for face in faces)
+    assert placed.area == pytest.approx(area, rel=1e-6)
+    assert placed.is_watertight and placed.is_winding_consistent
+    assert abs(placed.volume) == pytest.approx(volume, rel=1e-6)
+
+
+def test_a_ply_polygons_colour_is_on_each_of_its_triangles(tmp_path):
+    """The star's polygons each with a colour of their own (red, green, blue
+    per face) and a two-corner face among them, in a binary PLY of mixed
+    sizes: every triangle shows its polygon's colour; the two-corner face,
+    which has no surface, is left out."""
+    verts, faces, _, _ = _star_prism()
+    colours = np.array([[20 * i, 255 - 20 * i, 7 * i] for i in range(len(faces) + 1)], np.uint8)
+    faces = faces + [[0, 1]]
+    head = _ply_header("binary_little_endian", verts, faces).replace(
+        "end_header", "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header")
+    body = verts.astype("<f4").tobytes() + b"".join(
+        np.array([len(face)], np.uint8).tobytes() + np.array(face, "<i4").tobytes() + colours[i].tobytes()
+        for i, face in enumerate(faces))
+    (tmp_path / "star.ply").write_bytes(head.encode() + body)
+    asset = load_asset(str(tmp_path / "star.ply"))
+    polygon = np.repeat(np.arange(len(faces) - 1), [len(face) - 2 for face in faces[:-1]])
+    assert asset.n_faces == len(polygon)
+    np.testing.assert_array_equal(asset.corner_color[:, :, :3], np.repeat(colours[polygon][:, None], 3, axis=1))
+
+
+def test_a_ply_polygons_texture_coordinates_follow_their_corners(tmp_path):
+    """A PLY as MeshLab writes a textured mesh (a texture coordinate list per
+    face, the image named in a comment) with a quad and a concave pentagon
+    beside triangles: every triangle corner keeps its polygon corner's
+    coordinates (here the corner's x and y)."""
+    verts = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [2, 0, 0], [2, 1, 0], [1.5, 0.5, 0],
+                      [3, 0, 0], [3, 1, 0]], float)
+    faces = [[0, 1, 2, 3], [1, 4, 5, 6, 2], [4, 7, 8], [4, 8, 5]]
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(tmp_path / "skin.png")
+    head = _ply_header("binary_little_endian", verts, faces, "comment TextureFile skin.png\n")
+    head = head.replace("end_header", "property list uchar float texcoord\nend_header")
+    body = verts.astype("<f4").tobytes() + b"".join(
+        np.array([len(face)], np.uint8).tobytes() + np.array(face, "<i4").tobytes()
+        + np.array([2 * len(face)], np.uint8).tobytes() + verts[face, :2].astype("<f4").tobytes() for face in faces)
+    (tmp_path / "tiles.ply").write_bytes(head.encode() + body)
+    asset = load_asset(str(tmp_path / "tiles.ply"))
+    placed = trimesh.transform_points(asset.mesh.vertices, asset.to_original)
+    assert asset.n_faces == 2 + 3 + 1 + 1 and len(asset.textures) == 1
+    np.testing.assert_allclose(asset.corner_uv, placed[asset.mesh.faces][:, :, :2], atol=1e-6)
+    # the pentagon's reflex corner (1.5, 0.5) lies inside: its triangles cover 1 - 0.25, no more
+    assert trimesh.Trimesh(placed, asset.mesh.faces).area == pytest.approx(1 + 0.75 + 1, rel=1e-6)
+
+
 def test_an_obj_group_is_a_node_of_its_own(tmp_path):
     """Maya and 3ds Max write an object as a group (``g``): two squares in
     groups of their own, one material, are two nodes."""

@@ -151,6 +151,12 @@ def _material(name: str, rgb: tuple):
     return material
 
 
+def chair_ply() -> None:
+    """The chair as Blender's PLY exporter writes it by default (binary, its
+    quads and n-gons kept: faces of mixed sizes), in glTF's axes."""
+    bpy.ops.wm.ply_export(filepath=os.path.join(HERE, "chair_blender.ply"), forward_axis="NEGATIVE_Z", up_axis="Y")
+
+
 def main() -> None:
     car()
     glb("toy_car_blender.glb")
@@ -192,10 +198,11 @@ def main() -> None:
     glb("toy_car_blender_morphed.glb")
     truth["toy_car_blender_morphed.glb"] = measured()
 
-    truth["chair_blender.glb"] = truth["chair_blender_obj.zip"] = chair()
+    truth["chair_blender.glb"] = truth["chair_blender_obj.zip"] = truth["chair_blender.ply"] = chair()
     glb("chair_blender.glb", export_apply=True)
     zipped("chair_blender_obj.zip", lambda folder: bpy.ops.wm.obj_export(
         filepath=os.path.join(folder, "chair.obj"), apply_modifiers=True))
+    chair_ply()
     with open(os.path.join(HERE, "blender_measured.json"), "w") as f:
         json.dump(truth, f, indent=1)
 
