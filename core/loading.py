@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import shutil
 import tempfile
 import zipfile
@@ -28,7 +27,7 @@ import trimesh
 from . import gltf_decode
 from .beside import BesideResolver
 from .glb import GltfError
-from .polygons import ply_triangles
+from .ply import ply_scene, ply_texture
 from .looks import keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
 from .text import obj_source, off_colors
 from .topology import close_cracks, outward_flips
@@ -273,13 +272,16 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         log.info("glTF structure of %s: %r", name, exc)
         raise InputError(f"'{name}' is not valid {fmt}: it refers to parts of itself that are not there; "
                          "export it again.") from None
-    bare_uv = fmt == "PLY" and not _ply_texture(path)  # keep its vertices as numbered, for their colours
+    bare_uv = fmt == "PLY" and not ply_texture(path)  # keep its vertices as numbered, for their colours
     resolver = BesideResolver(path) if fmt == "PLY" else resolver
     try:
         split = fmt == "OBJ" and named <= MAX_OBJ_NODES  # trimesh's split takes 28 s for 80,000 groups
         options = ({"fix_texture": False} if bare_uv else {"split_objects": True, "split_groups": True} if split else {})
         options.update(resolver=resolver, process=False)
-        scene = _ply_scene(path, options) if fmt == "PLY" else trimesh.load_scene(source, file_type=kind, **options)
+        if fmt == "PLY":
+            scene = ply_scene(path, options)
+        else:
+            scene = trimesh.load_scene(source, file_type=kind, **options)
     except Exception as exc:  # any parser failure means the same thing to a person
         log.info("loader failed on %s: %r", name, exc)
         raise InputError(
@@ -293,31 +295,6 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     if fmt == "OFF":
         _off_colors(scene, path)
     return scene, warnings, quantized
-
-
-def _ply_scene(path: str, options: dict) -> trimesh.Scene:
-    """A PLY as trimesh reads it, or, where its faces are not all triangles
-    (trimesh refuses mixed sizes in a binary file and fans the polygons of a
-    text one), as ``polygons.ply_triangles`` cuts them."""
-    try:
-        scene = trimesh.load_scene(path, **options)
-        if sum(len(getattr(g, "faces", ())) for g in scene.geometry.values()) <= _ply_header_faces(path):
-            return scene
-    except ValueError:  # "PLY is unexpected length!": faces of mixed sizes
-        if _ply_header_faces(path) == 0:
-            raise
-    triangles = ply_triangles(path)
-    if triangles is None:
-        return trimesh.load_scene(path, **options)
-    return trimesh.load_scene(triangles, file_type="ply", **options)
-
-
-def _ply_header_faces(path: str) -> int:
-    """The face count a PLY's header gives (0 if none)."""
-    with open(path, "rb") as f:
-        head = f.read(65536).split(b"end_header")[0].decode("ascii", "replace")
-    found = re.search(r"^element\s+face\s+(\d+)", head, re.M)
-    return int(found.group(1)) if found else 0
 
 
 def _missing_beside(missing: str, fmt: str) -> str:
@@ -337,12 +314,6 @@ def _off_colors(scene: trimesh.Scene, path: str) -> None:
             geom.visual = trimesh.visual.ColorVisuals(geom, face_colors=face)
         elif vertex is not None and len(vertex) == len(geom.vertices):
             geom.visual = trimesh.visual.ColorVisuals(geom, vertex_colors=vertex)
-
-
-def _ply_texture(path: str) -> bool:
-    """Whether a PLY's header names a texture file."""
-    with open(path, "rb") as f:
-        return b"TextureFile" in f.read(65536).split(b"end_header")[0]
 
 
 def _wind_outward(asset: Asset) -> None:

@@ -150,6 +150,8 @@ def build_cases() -> list[Case]:
             ("chair_blender.glb", 492), ("chair_blender_obj.zip", 492), ("chair_blender.ply", 492),
             ("toy_car_blender_morphed.glb", car))],
         Case({"toy_car_blender.ply": _data("toy_car_blender.ply")}, faces=car),
+        Case({"toy_car_meshlab_ply.zip": _data("toy_car_meshlab_ply.zip")}, faces=car,
+             names=("toy_car_meshlab.ply Image_0.png", "toy_car_meshlab.ply Image_1.png")),
         Case({"latin1.obj": make.latin1_obj()}, faces=box_faces, names=("boîte",)),
         Case(make.cp1252_obj_files("cp1252"), faces=2 * box_faces,
              names=("Pièce_à_façade_Añil_à_façade", "Caña_Caña_roja"),

@@ -485,6 +485,41 @@ def test_a_concave_polygon_is_cut_into_triangles_inside_it(tmp_path, kind):
     assert abs(placed.volume) == pytest.approx(volume, rel=1e-6)
 
 
+@pytest.mark.parametrize("fmt", ["binary_little_endian", "ascii"])
+def test_a_ply_with_several_textures_shows_each_face_its_own(tmp_path, fmt):
+    """A scan as MeshLab and OpenMVS write it: two texture files named in
+    comments, each face's ``texnumber`` choosing one, texture coordinates
+    per face corner. Each half of a strip shows its own image, as a node of
+    its own; trimesh gave every face the last image."""
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(tmp_path / "atlas_0.png")
+    Image.new("RGB", (4, 4), (20, 40, 220)).save(tmp_path / "atlas_1.png")
+    verts = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [2, 0, 0], [2, 1, 0]], float)
+    faces = [[0, 1, 2], [0, 2, 3], [1, 4, 5], [1, 5, 2]]
+    atlas = [0, 0, 1, 1]
+    head = (f"ply\nformat {fmt} 1.0\ncomment TextureFile atlas_0.png\ncomment TextureFile atlas_1.png\n"
+            f"element vertex {len(verts)}\nproperty float x\nproperty float y\nproperty float z\n"
+            f"element face {len(faces)}\nproperty list uchar int vertex_indices\nproperty list uchar float texcoord\n"
+            "property int texnumber\nend_header\n")
+    uv = 0.25 + 0.5 * verts[:, :2] / verts[:, :2].max(axis=0)
+    if fmt == "ascii":
+        body = ("".join(f"{x} {y} {z}\n" for x, y, z in verts) + "".join(
+            f"3 {' '.join(map(str, f))} 6 {' '.join(f'{c:g}' for c in uv[f].ravel())} {t}\n"
+            for f, t in zip(faces, atlas))).encode()
+    else:
+        body = verts.astype("<f4").tobytes() + b"".join(
+            np.array([3], np.uint8).tobytes() + np.array(f, "<i4").tobytes() + np.array([6], np.uint8).tobytes()
+            + uv[f].astype("<f4").tobytes() + np.array([t], "<i4").tobytes() for f, t in zip(faces, atlas))
+    (tmp_path / "scan.ply").write_bytes(head.encode() + body)
+    asset = load_asset(str(tmp_path / "scan.ply"))
+    assert asset.n_faces == 4 and len(asset.textures) == 2 and len(asset.node_names) == 2
+    centre = np.full((4, 3), 1 / 3)
+    colours = surface_color(asset, np.arange(4), centre)
+    placed = trimesh.transform_points(asset.mesh.triangles_center, asset.to_original)
+    right = placed[:, 0] > 1
+    np.testing.assert_array_equal(colours[~right], [[200, 30, 30]] * 2)
+    np.testing.assert_array_equal(colours[right], [[20, 40, 220]] * 2)
+
+
 def test_a_ply_polygons_colour_is_on_each_of_its_triangles(tmp_path):
     """The star's polygons each with a colour of their own (red, green, blue
     per face) and a two-corner face among them, in a binary PLY of mixed

@@ -1,0 +1,158 @@
+"""PLY files that trimesh reads wrongly, made into PLYs that it reads right.
+
+trimesh's binary PLY reader refuses faces of mixed sizes (triangles with
+quads, as Blender writes a modelled mesh), cuts polygons as fans
+(``polygons``), and gives every face the last of several textures a PLY
+names (MeshLab and OpenMVS write a scan's atlases so, each face's
+``texnumber`` choosing its own). Such a file is read here with plyfile, its
+polygons cut by ``polygons.triangulate``, and written again as one binary
+PLY of triangles per texture, for trimesh.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+
+import numpy as np
+import plyfile
+import trimesh
+
+from .polygons import triangulate
+
+
+def ply_scene(path: str, options: dict) -> trimesh.Scene:
+    """A PLY as trimesh reads it, or, where trimesh would read it wrongly
+    (faces of mixed sizes or polygons, several textures), as the meshes
+    ``_meshes`` makes of it, one node per texture."""
+    faces, textures = _header(path)
+    if textures < 2:
+        try:
+            scene = trimesh.load_scene(path, **options)
+            if sum(len(getattr(g, "faces", ())) for g in scene.geometry.values()) <= faces:
+                return scene
+        except ValueError:  # "PLY is unexpected length!": faces of mixed sizes
+            if faces == 0:
+                raise
+    meshes = _meshes(path)
+    if meshes is None:
+        return trimesh.load_scene(path, **options)
+    scene = trimesh.Scene()
+    stem = os.path.basename(path)
+    for name, data in meshes:
+        for geom in trimesh.load_scene(data, file_type="ply", **options).geometry.values():
+            scene.add_geometry(geom, node_name=f"{stem} {name}".strip(), geom_name=f"{stem} {name}".strip())
+    return scene
+
+
+def _header(path: str) -> tuple[int, int]:
+    """The face count a PLY's header gives (0 if none) and how many texture files it names."""
+    with open(path, "rb") as f:
+        head = f.read(65536).split(b"end_header")[0].decode("ascii", "replace")
+    found = re.search(r"^element\s+face\s+(\d+)", head, re.M)
+    return (int(found.group(1)) if found else 0), len(re.findall(r"^comment\s+TextureFile\b", head, re.M | re.I))
+
+
+def ply_texture(path: str) -> bool:
+    """Whether a PLY's header names a texture file."""
+    with open(path, "rb") as f:
+        return b"TextureFile" in f.read(65536).split(b"end_header")[0]
+
+
+def _meshes(path: str) -> list[tuple[str, io.BytesIO]] | None:
+    """A PLY that trimesh would read wrongly, as binary PLYs of triangles
+    that it reads right, one per texture: faces of mixed sizes, each polygon
+    cut by ``triangulate`` (a face's other values repeated on its triangles,
+    its per-corner lists, such as MeshLab's texcoord, following the
+    corners), and several textures (``comment TextureFile`` lines, a face's
+    ``texnumber`` naming its own, as MeshLab and OpenMVS write a scan's
+    atlases; trimesh gives every face the last). Each mesh keeps the
+    vertices its faces use and the file's other comments, and is named by
+    its texture. None when every face is a triangle under one texture, or
+    there are no faces."""
+    data = plyfile.PlyData.read(path)
+    names = [e.name for e in data.elements]
+    if "vertex" not in names or "face" not in names:
+        return None
+    faces, vertex = data["face"], data["vertex"]
+    index = next((p.name for p in faces.properties if p.name in ("vertex_indices", "vertex_index")), None)
+    if index is None or not len(faces.data) or any(isinstance(p, plyfile.PlyListProperty) for p in vertex.properties):
+        return None
+    textures = [c.split(None, 1)[1].strip() for c in data.comments if c.lower().startswith("texturefile ")]
+    sizes = np.fromiter((len(x) for x in faces.data[index]), np.int64, len(faces.data))
+    several = len(textures) > 1 and "texnumber" in faces.data.dtype.names
+    if (sizes == 3).all() and not several:
+        return None
+    table = faces.data[sizes >= 3]  # a face of one or two corners has no surface
+    sizes = sizes[sizes >= 3]
+    if not len(sizes):
+        return None
+    corners = np.concatenate(table[index]).astype(np.int64)
+    xyz = np.stack([vertex.data[c] for c in ("x", "y", "z")], axis=1).astype(np.float64)
+    poly, corner = triangulate(sizes, corners, xyz)
+    rows = _face_rows(faces, table, index, sizes, poly, corner, corners)
+    kept = [c for c in data.comments if not c.lower().startswith("texturefile ")]
+    texture = table["texnumber"][poly].astype(np.int64) if several else np.zeros(len(poly), np.int64)
+    out = []
+    for t in np.unique(texture):
+        mine = rows[texture == t]
+        used, local = np.unique(mine[index], return_inverse=True)
+        mine[index] = local.reshape(-1, 3)
+        named = textures[t] if 0 <= t < len(textures) else None
+        comments = kept + ([f"TextureFile {named}"] if named else [])
+        label = (named or "untextured") if several else ""
+        out.append((label, _binary_ply(comments, data.obj_info, vertex.data[used], mine)))
+    return out
+
+
+def _face_rows(faces, table: np.ndarray, index: str, sizes: np.ndarray, poly: np.ndarray, corner: np.ndarray,
+               corners: np.ndarray) -> np.ndarray:
+    """(T,) structured rows of the triangles: their corners (``n`` and
+    ``index``), each of the face's other values, a per-corner list following
+    the corners (its length as a field of its own, ``<name>_n``); lists that
+    are not per corner are left out."""
+    fields, values = [("n", "u1"), (index, "<i4", (3,))], [np.full(len(poly), 3, np.uint8), corners[corner]]
+    for prop in faces.properties:
+        column = table[prop.name]
+        if prop.name == index:
+            continue
+        if isinstance(prop, plyfile.PlyListProperty):
+            per = np.fromiter((len(x) for x in column), np.int64, len(column))
+            k = int(per[0] // sizes[0])
+            if k == 0 or (per != k * sizes).any():
+                continue
+            flat = np.concatenate(column).reshape(-1, k)
+            fields += [(prop.name + "_n", "u1"), (prop.name, "<" + flat.dtype.str[1:], (3 * k,))]
+            values += [np.full(len(poly), 3 * k, np.uint8), flat[corner].reshape(len(poly), -1)]
+        else:
+            fields.append((prop.name, "<" + column.dtype.str[1:]))
+            values.append(column[poly])
+    rows = np.empty(len(poly), np.dtype(fields))
+    for (name, *_), value in zip(fields, values):
+        rows[name] = value
+    return rows
+
+
+def _binary_ply(comments: list, obj_info: list, verts: np.ndarray, rows: np.ndarray) -> io.BytesIO:
+    """A little-endian binary PLY of the vertex and face rows (structured
+    arrays; a face list's length a field of its own, ``_n``, before it)."""
+    kinds = {"i1": "char", "u1": "uchar", "i2": "short", "u2": "ushort", "i4": "int", "u4": "uint",
+             "f4": "float", "f8": "double"}
+    head = ["ply", "format binary_little_endian 1.0"]
+    head += [f"comment {c}" for c in comments] + [f"obj_info {c}" for c in obj_info]
+    verts = verts.astype(verts.dtype.newbyteorder("<"))
+    head.append(f"element vertex {len(verts)}")
+    head += [f"property {kinds[verts.dtype[name].str[1:]]} {name}" for name in verts.dtype.names]
+    head.append(f"element face {len(rows)}")
+    lengths = {"n"} | {name + "_n" for name in rows.dtype.names if rows.dtype[name].shape}
+    for name in rows.dtype.names:
+        kind = kinds[rows.dtype[name].base.str[1:]]
+        if name not in lengths:
+            head.append(f"property list uchar {kind} {name}" if rows.dtype[name].shape else f"property {kind} {name}")
+    out = io.BytesIO()
+    out.write(("\n".join(head) + "\nend_header\n").encode("ascii"))
+    out.write(verts.tobytes())
+    out.write(rows.tobytes())
+    out.seek(0)
+    return out
