@@ -40,9 +40,11 @@ def ply_scene(path: str, options: dict) -> trimesh.Scene:
         return trimesh.load_scene(path, **options)
     scene = trimesh.Scene()
     stem = os.path.basename(path)
-    for name, data in meshes:
+    for i, (name, data) in enumerate(meshes):
+        label = f"{stem} {name}".strip()
+        label = f"{label} {i}" if label in scene.graph.nodes else label  # a texture named twice
         for geom in trimesh.load_scene(data, file_type="ply", **options).geometry.values():
-            scene.add_geometry(geom, node_name=f"{stem} {name}".strip(), geom_name=f"{stem} {name}".strip())
+            scene.add_geometry(geom, node_name=label, geom_name=label)
     return scene
 
 
