@@ -73,7 +73,7 @@ def _meshes(path: str) -> list[tuple[str, io.BytesIO]] | None:
     vertices its faces use and the file's other comments, and is named by
     its texture. None when every face is a triangle under one texture, or
     there are no faces."""
-    data = plyfile.PlyData.read(path)
+    data = _read(path)
     names = [e.name for e in data.elements]
     if "vertex" not in names or "face" not in names:
         return None
@@ -82,7 +82,7 @@ def _meshes(path: str) -> list[tuple[str, io.BytesIO]] | None:
     if index is None or not len(faces.data) or any(isinstance(p, plyfile.PlyListProperty) for p in vertex.properties):
         return None
     textures = [c.split(None, 1)[1].strip() for c in data.comments if c.lower().startswith("texturefile ")]
-    sizes = np.fromiter((len(x) for x in faces.data[index]), np.int64, len(faces.data))
+    sizes = _lengths(faces.data[index])
     several = len(textures) > 1 and "texnumber" in faces.data.dtype.names
     if (sizes == 3).all() and not several:
         return None
@@ -108,6 +108,31 @@ def _meshes(path: str) -> list[tuple[str, io.BytesIO]] | None:
     return out
 
 
+def _read(path: str) -> plyfile.PlyData:
+    """The PLY as plyfile reads it: its face lists read at once where every
+    face is a triangle, or every face a quad (their lengths checked; other
+    lists two values a corner, texture coordinates), else row by row (13 s
+    for a million faces)."""
+    with open(path, "rb") as f:
+        head = f.read(65536).split(b"end_header")[0].decode("ascii", "replace")
+    face = head.split("element face", 1)[1].split("element", 1)[0] if "element face" in head else ""
+    lists = re.findall(r"^property\s+list\s+\S+\s+\S+\s+(\S+)", face, re.M)
+    for corners in (3, 4):
+        known = {name: corners if name in ("vertex_indices", "vertex_index") else 2 * corners for name in lists}
+        try:
+            return plyfile.PlyData.read(path, known_list_len={"face": known})
+        except plyfile.PlyParseError:  # faces of other sizes, or text
+            pass
+    return plyfile.PlyData.read(path)
+
+
+def _lengths(column: np.ndarray) -> np.ndarray:
+    """(n,) length of each row of a PLY list column (rows of arrays, or one 2D array)."""
+    if column.dtype != object:
+        return np.full(len(column), column.shape[1], np.int64)
+    return np.fromiter((len(x) for x in column), np.int64, len(column))
+
+
 def _face_rows(faces, table: np.ndarray, index: str, sizes: np.ndarray, poly: np.ndarray, corner: np.ndarray,
                corners: np.ndarray) -> np.ndarray:
     """(T,) structured rows of the triangles: their corners (``n`` and
@@ -120,7 +145,7 @@ def _face_rows(faces, table: np.ndarray, index: str, sizes: np.ndarray, poly: np
         if prop.name == index:
             continue
         if isinstance(prop, plyfile.PlyListProperty):
-            per = np.fromiter((len(x) for x in column), np.int64, len(column))
+            per = _lengths(column)
             k = int(per[0] // sizes[0])
             if k == 0 or (per != k * sizes).any():
                 continue
