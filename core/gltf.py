@@ -35,6 +35,7 @@ BASISU = "KHR_texture_basisu"
 QUANTIZATION = "KHR_mesh_quantization"
 TRANSFORM = "KHR_texture_transform"
 INSTANCING = "EXT_mesh_gpu_instancing"
+SPEC_GLOSS = "KHR_materials_pbrSpecularGlossiness"
 #: Required extensions trimesh reads, or that change only how a surface looks.
 READ_AS_IS = {TRANSFORM, "EXT_texture_webp", "KHR_lights_punctual", "KHR_materials_variants",
               "KHR_xmp_json_ld", "EXT_lights_image_based", "KHR_animation_pointer", "KHR_materials_emissive_strength"}
@@ -137,6 +138,31 @@ def check(tree: dict) -> None:
             raise GltfError("holds only lines, no faces: export a model with surfaces")
         what = "only images" if tree.get("images") else "no geometry"
         raise GltfError(f"holds no faces ({what}): export a model with its meshes")
+
+
+def metal_rough(tree: dict) -> bool:
+    """Materials in the older specular-glossiness model
+    (``KHR_materials_pbrSpecularGlossiness``: Sketchfab's exports of the
+    time, obj2gltf's ``--specularGlossiness``) rewritten in place as
+    metallic-roughness ones that look the same: the diffuse texture and
+    factor as the base colour, no metal, roughness 1 - glossiness. trimesh
+    converts them physically instead, and paler (a red body shown peach).
+    True where any was."""
+    changed = False
+    for material in tree.get("materials", []):
+        gloss = material.get("extensions", {}).pop(SPEC_GLOSS, None)
+        if gloss is None:
+            continue
+        pbr = {"baseColorFactor": gloss.get("diffuseFactor", [1.0, 1.0, 1.0, 1.0]), "metallicFactor": 0.0,
+               "roughnessFactor": 1.0 - min(max(float(gloss.get("glossinessFactor", 1.0)), 0.0), 1.0)}
+        if "diffuseTexture" in gloss:
+            pbr["baseColorTexture"] = gloss["diffuseTexture"]
+        material["pbrMetallicRoughness"] = pbr
+        changed = True
+    for key in ("extensionsUsed", "extensionsRequired"):
+        if SPEC_GLOSS in tree.get(key, []):
+            tree[key] = [e for e in tree[key] if e != SPEC_GLOSS]
+    return changed
 
 
 def drop_non_triangles(tree: dict) -> str:

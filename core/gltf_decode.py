@@ -45,10 +45,11 @@ def prepare(path: str) -> tuple[str | io.BytesIO, list[str], bool]:
                     for prim, index in positions)
     folder = os.path.dirname(os.path.abspath(path))
     warnings = gltf.drop_missing_maps(tree, folder)
+    converted = gltf.metal_rough(tree)
     left_out = gltf.drop_non_triangles(tree)
     if left_out:
         warnings.append(f"also holds {left_out}, which PartScope leaves out: only faces are segmented")
-    if warnings or library or gltf.needs_decoding(tree) or gltf.renamed(tree, folder):
+    if warnings or library or converted or gltf.needs_decoding(tree) or gltf.renamed(tree, folder):
         return io.BytesIO(decode(tree, buffers, folder)), warnings, quantized
     return path, warnings, quantized
 

@@ -98,6 +98,7 @@ def build_cases() -> list[Case]:
         like(("uv_transform.glb", make.transformed_uv_glb(plain, spin))),
         like(("uv_transform_texcoord1.glb", make.transformed_uv_glb(plain, spin, texcoord=1))),
         like(("no_base_factor.glb", make.no_factor_glb(plain))),
+        like(("spec_gloss.glb", make.spec_gloss_glb(plain))),
         like(("unpadded_json.glb", make.unpadded_glb(plain))),
         like(("library.glb", make.library_glb(plain))),
         like(("ktx2.glb", ktx.ktx2_glb(plain))),

@@ -327,6 +327,23 @@ def no_factor_glb(data: bytes) -> bytes:
     return container.pack(tree, binary)
 
 
+def spec_gloss_glb(data: bytes) -> bytes:
+    """The GLB's materials in the specular-glossiness model, as Sketchfab
+    exported them and obj2gltf writes them (``--specularGlossiness``: the
+    diffuse texture and factor, specular 0.5, its glossiness 40 out of the
+    0-1 range)."""
+    tree, binary = container.split(data)
+    for material in tree["materials"]:
+        pbr = material.pop("pbrMetallicRoughness", {})
+        gloss = {"diffuseFactor": pbr.get("baseColorFactor", [1, 1, 1, 1]), "specularFactor": [0.5, 0.5, 0.5],
+                 "glossinessFactor": 39.999996}
+        if "baseColorTexture" in pbr:
+            gloss["diffuseTexture"] = pbr["baseColorTexture"]
+        material.setdefault("extensions", {})["KHR_materials_pbrSpecularGlossiness"] = gloss
+    tree["extensionsUsed"] = tree.get("extensionsUsed", []) + ["KHR_materials_pbrSpecularGlossiness"]
+    return container.pack(tree, binary)
+
+
 def unpadded_glb(data: bytes) -> bytes:
     """The GLB with its JSON chunk not padded to 4 bytes and the BIN chunk
     right after it, as trimesh's own cube.glb and pins.glb are written."""
