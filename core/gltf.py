@@ -145,20 +145,22 @@ def metal_rough(tree: dict) -> bool:
     (``KHR_materials_pbrSpecularGlossiness``: Sketchfab's exports of the
     time, obj2gltf's ``--specularGlossiness``) rewritten in place as
     metallic-roughness ones that look the same: the diffuse texture and
-    factor as the base colour, no metal, roughness 1 - glossiness. trimesh
-    converts them physically instead, and paler (a red body shown peach).
-    True where any was."""
+    factor as the base colour, no metal, roughness 1 - glossiness; where the
+    file gives a metallic-roughness fallback beside it (as Assimp writes),
+    that, as today's viewers (three.js) show it. trimesh converts them
+    physically instead, and paler (a red body shown peach). True where any
+    was."""
     changed = False
     for material in tree.get("materials", []):
         gloss = material.get("extensions", {}).pop(SPEC_GLOSS, None)
-        if gloss is None:
+        changed |= gloss is not None
+        if gloss is None or "pbrMetallicRoughness" in material:
             continue
         pbr = {"baseColorFactor": gloss.get("diffuseFactor", [1.0, 1.0, 1.0, 1.0]), "metallicFactor": 0.0,
                "roughnessFactor": 1.0 - min(max(float(gloss.get("glossinessFactor", 1.0)), 0.0), 1.0)}
         if "diffuseTexture" in gloss:
             pbr["baseColorTexture"] = gloss["diffuseTexture"]
         material["pbrMetallicRoughness"] = pbr
-        changed = True
     for key in ("extensionsUsed", "extensionsRequired"):
         if SPEC_GLOSS in tree.get(key, []):
             tree[key] = [e for e in tree[key] if e != SPEC_GLOSS]

@@ -34,7 +34,8 @@ from .topology import close_cracks, outward_flips
 
 log = logging.getLogger(__name__)
 
-FORMATS = {".glb": "GLB", ".gltf": "glTF", ".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF"}
+#: A VRM avatar (VRChat, VTubers, XR) is a GLB with extensions that only say how to animate it.
+FORMATS = {".glb": "GLB", ".vrm": "GLB", ".gltf": "glTF", ".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF"}
 FORMAT_LIST = "GLB, glTF, OBJ, PLY, STL or OFF"
 #: An OBJ naming more objects and groups than this has a node per material:
 #: a converter's group per few faces is no artist's object.
@@ -258,7 +259,7 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     try:
         if fmt in ("GLB", "glTF"):
             source, warnings, quantized = gltf_decode.prepare(path)
-            kind = None if source is path else "glb"
+            kind = "glb" if source is not path or fmt == "GLB" else None  # a .vrm is a GLB
         elif fmt == "OBJ":
             source, resolver, only_lines, named = obj_source(path)
             kind = "obj"

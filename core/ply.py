@@ -35,7 +35,10 @@ def ply_scene(path: str, options: dict) -> trimesh.Scene:
         except ValueError:  # "PLY is unexpected length!": faces of mixed sizes
             if faces == 0:
                 raise
-    meshes = _meshes(path)
+    try:
+        meshes = _meshes(path)
+    except plyfile.PlyParseError:  # rows that break the header's word: trimesh reads some such
+        meshes = None
     if meshes is None:
         return trimesh.load_scene(path, **options)
     scene = trimesh.Scene()

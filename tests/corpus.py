@@ -99,6 +99,7 @@ def build_cases() -> list[Case]:
         like(("uv_transform_texcoord1.glb", make.transformed_uv_glb(plain, spin, texcoord=1))),
         like(("no_base_factor.glb", make.no_factor_glb(plain))),
         like(("spec_gloss.glb", make.spec_gloss_glb(plain))),
+        like(("avatar.vrm", make.vrm(plain))),
         like(("unpadded_json.glb", make.unpadded_glb(plain))),
         like(("library.glb", make.library_glb(plain))),
         like(("ktx2.glb", ktx.ktx2_glb(plain))),
@@ -153,6 +154,9 @@ def build_cases() -> list[Case]:
         Case({"toy_car_blender.ply": _data("toy_car_blender.ply")}, faces=car),
         Case({"toy_car_meshlab_ply.zip": _data("toy_car_meshlab_ply.zip")}, faces=car,
              names=("toy_car_meshlab.ply Image_0.png", "toy_car_meshlab.ply Image_1.png")),
+        Case({"toy_car_assimp.ply": _data("toy_car_assimp.ply")}, faces=car, warnings=(
+            "'toy_car_assimp.ply' refers to '*1' (a texture), which is not beside it: the model is loaded without "
+            "it; keep the .ply with its texture (in the web app, drop them together, or one ZIP of them).",)),
         Case({"latin1.obj": make.latin1_obj()}, faces=box_faces, names=("boîte",)),
         Case(make.cp1252_obj_files("cp1252"), faces=2 * box_faces,
              names=("Pièce_à_façade_Añil_à_façade", "Caña_Caña_roja"),

@@ -344,6 +344,19 @@ def spec_gloss_glb(data: bytes) -> bytes:
     return container.pack(tree, binary)
 
 
+def vrm(data: bytes) -> bytes:
+    """The GLB as a VRM 1.0 avatar file: the VRMC_vrm extension (its meta,
+    humanoid bones) at the root, its MToon material extension on each material."""
+    tree, binary = container.split(data)
+    tree["extensions"] = {"VRMC_vrm": {"specVersion": "1.0", "meta": {"name": "test", "authors": ["PartScope"],
+                                       "licenseUrl": "https://vrm.dev/licenses/1.0/"},
+                                       "humanoid": {"humanBones": {"hips": {"node": 0}}}}}
+    for material in tree["materials"]:
+        material.setdefault("extensions", {})["VRMC_materials_mtoon"] = {"specVersion": "1.0", "shadeColorFactor": [1, 1, 1]}
+    tree["extensionsUsed"] = tree.get("extensionsUsed", []) + ["VRMC_vrm", "VRMC_materials_mtoon"]
+    return container.pack(tree, binary)
+
+
 def unpadded_glb(data: bytes) -> bytes:
     """The GLB with its JSON chunk not padded to 4 bytes and the BIN chunk
     right after it, as trimesh's own cube.glb and pins.glb are written."""
