@@ -37,7 +37,7 @@ def ply_scene(path: str, options: dict) -> trimesh.Scene:
                 raise
     try:
         meshes = _meshes(path)
-    except plyfile.PlyParseError:  # rows that break the header's word: trimesh reads some such
+    except plyfile.PlyParseError:  # rows that do not match the header (Assimp's text PLY): trimesh reads some
         meshes = None
     if meshes is None:
         return trimesh.load_scene(path, **options)
@@ -51,18 +51,22 @@ def ply_scene(path: str, options: dict) -> trimesh.Scene:
     return scene
 
 
+def _head(path: str) -> str:
+    """A PLY's header (what comes before ``end_header``, at most 64 kB)."""
+    with open(path, "rb") as f:
+        return f.read(65536).split(b"end_header")[0].decode("ascii", "replace")
+
+
 def _header(path: str) -> tuple[int, int]:
     """The face count a PLY's header gives (0 if none) and how many texture files it names."""
-    with open(path, "rb") as f:
-        head = f.read(65536).split(b"end_header")[0].decode("ascii", "replace")
+    head = _head(path)
     found = re.search(r"^element\s+face\s+(\d+)", head, re.M)
     return (int(found.group(1)) if found else 0), len(re.findall(r"^comment\s+TextureFile\b", head, re.M | re.I))
 
 
 def ply_texture(path: str) -> bool:
     """Whether a PLY's header names a texture file."""
-    with open(path, "rb") as f:
-        return b"TextureFile" in f.read(65536).split(b"end_header")[0]
+    return "TextureFile" in _head(path)
 
 
 def _meshes(path: str) -> list[tuple[str, io.BytesIO]] | None:
@@ -116,15 +120,14 @@ def _read(path: str) -> plyfile.PlyData:
     face is a triangle, or every face a quad (their lengths checked; other
     lists two values a corner, texture coordinates), else row by row (13 s
     for a million faces)."""
-    with open(path, "rb") as f:
-        head = f.read(65536).split(b"end_header")[0].decode("ascii", "replace")
+    head = _head(path)
     face = head.split("element face", 1)[1].split("element", 1)[0] if "element face" in head else ""
     lists = re.findall(r"^property\s+list\s+\S+\s+\S+\s+(\S+)", face, re.M)
-    for corners in (3, 4):
+    for corners in () if re.search(r"^format\s+ascii", head, re.M) else (3, 4):
         known = {name: corners if name in ("vertex_indices", "vertex_index") else 2 * corners for name in lists}
         try:
             return plyfile.PlyData.read(path, known_list_len={"face": known})
-        except plyfile.PlyParseError:  # faces of other sizes, or text
+        except plyfile.PlyParseError:  # faces of other sizes
             pass
     return plyfile.PlyData.read(path)
 

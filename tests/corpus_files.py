@@ -352,7 +352,8 @@ def vrm(data: bytes) -> bytes:
                                        "licenseUrl": "https://vrm.dev/licenses/1.0/"},
                                        "humanoid": {"humanBones": {"hips": {"node": 0}}}}}
     for material in tree["materials"]:
-        material.setdefault("extensions", {})["VRMC_materials_mtoon"] = {"specVersion": "1.0", "shadeColorFactor": [1, 1, 1]}
+        mtoon = {"specVersion": "1.0", "shadeColorFactor": [1, 1, 1]}
+        material.setdefault("extensions", {})["VRMC_materials_mtoon"] = mtoon
     tree["extensionsUsed"] = tree.get("extensionsUsed", []) + ["VRMC_vrm", "VRMC_materials_mtoon"]
     return container.pack(tree, binary)
 
