@@ -57,7 +57,7 @@ def appearance(m: trimesh.Trimesh, linear: bool = False):
         if image is None:
             image = getattr(material, "baseColorTexture", None)
         if image is not None and visual.uv is not None and len(visual.uv) == len(m.vertices):
-            tex = _texture(image)
+            tex = _cut_out(_texture(image), material)
             uv = np.asarray(visual.uv, np.float32)[m.faces]
     elif isinstance(visual, trimesh.visual.ColorVisuals) and visual.defined:
         if visual.kind == "vertex":
@@ -70,6 +70,22 @@ def appearance(m: trimesh.Trimesh, linear: bool = False):
     out[..., :3] = srgb_bytes(light[..., :3])
     out[..., 3] = np.round(np.clip(light[..., 3], 0.0, 1.0) * 255.0)
     return tex, uv, out
+
+
+def _cut_out(texture: np.ndarray, material) -> np.ndarray:
+    """The texture's alpha as the material uses it, 0 or 255: a glTF
+    material with ``alphaMode`` MASK (leaves, fences, hair cards) shows a
+    texel where its alpha times the base colour's reaches ``alphaCutoff``
+    (0.5 by default); every other material is opaque, whatever its alpha
+    channel holds (glTF's OPAQUE ignores it; BLEND is drawn opaque here)."""
+    out = texture.copy()
+    if getattr(material, "alphaMode", None) == "MASK":
+        cutoff = getattr(material, "alphaCutoff", None)
+        alpha = out[..., 3] / 255.0 * material_color(material)[3] / 255.0
+        out[..., 3] = np.where(alpha >= (0.5 if cutoff is None else cutoff), 255, 0)
+    else:
+        out[..., 3] = 255
+    return out
 
 
 def _texture(image) -> np.ndarray:

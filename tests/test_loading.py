@@ -430,6 +430,28 @@ def test_an_obj_object_is_a_node_of_its_own_as_in_the_same_scenes_gltf():
     assert {name.split("_")[0] for name in obj.node_names} == {"seat", "back", "leg", "cushion"}
 
 
+@pytest.mark.parametrize("mode,cutoff,shown", [("MASK", 0.3, [0, 255, 255]), ("MASK", None, [0, 0, 255]),
+                                                 ("OPAQUE", None, [255, 255, 255]), ("BLEND", None, [255, 255, 255])])
+def test_a_cut_out_texture_hides_its_clear_texels(tmp_path, mode, cutoff, shown):
+    """A leaf card's texture (alpha 0, 0.4 and 1 in three bands) under a
+    glTF material with alphaMode MASK: the viewer hides a texel whose alpha
+    is under the cutoff (0.5 unless the material says), as glTF viewers do;
+    under OPAQUE (which ignores alpha) and BLEND every texel is shown."""
+    pixels = np.zeros((4, 6, 4), np.uint8)
+    pixels[..., :3] = 120
+    pixels[:, :, 3] = np.repeat([0, 102, 255], 2)
+    square = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], [[0, 1, 2], [0, 2, 3]], process=False)
+    square.visual = trimesh.visual.TextureVisuals(
+        uv=[[0, 0], [1, 0], [1, 1], [0, 1]],
+        material=trimesh.visual.material.PBRMaterial(baseColorTexture=Image.fromarray(pixels, "RGBA"),
+                                                     alphaMode=mode, alphaCutoff=cutoff))
+    path = tmp_path / "leaf.glb"
+    path.write_bytes(trimesh.Scene(square).export(file_type="glb"))
+    texture = load_asset(str(path)).textures[0]
+    assert texture[..., 3].tolist() == [np.repeat(shown, 2).tolist()] * 4
+    assert (texture[..., :3] == 120).all()
+
+
 def _star_prism() -> tuple:
     """A ten-pointed star (points at radius 1, inner corners at 0.4, the
     first corner a point) raised 0.3: (20, 3) vertices, its two caps and ten

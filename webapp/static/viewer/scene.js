@@ -63,7 +63,11 @@ ${LIGHT}
 void main() {
   if (vPaint.a < 0.25 || vMat != uPass) discard;
   vec3 base = vColor.rgb;
-  if (vMat >= 0) base *= texture(uTex, vec2(vUV.x, 1.0 - vUV.y)).rgb;
+  if (vMat >= 0) {
+    vec4 texel = texture(uTex, vec2(vUV.x, 1.0 - vUV.y));
+    if (texel.a < 0.5) discard;  // a cut-out texel (alphaMode MASK, core/looks.py)
+    base *= texel.rgb;
+  }
   outColor = vec4(light(base, normalize(cross(dFdx(vPos), dFdy(vPos))), normalize(-vPos), vPaint.a, vPart), 1.0);
 }`;
 
