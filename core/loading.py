@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 #: A VRM avatar (VRChat, VTubers, XR) is a GLB with extensions that only say how to animate it.
 FORMATS = {".glb": "GLB", ".vrm": "GLB", ".gltf": "glTF", ".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF"}
 FORMAT_LIST = "GLB, glTF, OBJ, PLY, STL or OFF"
+#: An STL is Z-up, as CAD tools, slicers and Blender read it; PartScope, as
+#: glTF, is Y-up: (x, y, z) becomes (x, z, -y), as Blender writes the STL it
+#: read to glTF, so the model stands in the viewer and in the downloads.
+STL_UP = np.array([[1.0, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]])
 #: An OBJ naming more objects and groups than this has a node per material:
 #: a converter's group per few faces is no artist's object.
 MAX_OBJ_NODES = 2000
@@ -66,7 +70,8 @@ class Asset:
     digest : str, sha256 over geometry and appearance, the object's identity
     name : str, file name
     source_meshes : list of trimesh.Trimesh, one per node in ``node_names``,
-        in the file's own coordinates with their original visuals (for export)
+        in the file's own coordinates (an STL's stood up, ``STL_UP``) with
+        their original visuals (for export)
     warnings : list of str, one sentence each for what was left out of the
         file to load it (a map that is not beside it, line primitives)
     linear_colors : bool, whether the source meshes' vertex and face colors
@@ -121,6 +126,8 @@ def load_asset(path: str) -> Asset:
         group = np.repeat(np.arange(len(meshes)), [len(m.vertices) for m in meshes])
         vertices = close_cracks(vertices, faces, group)
     mesh, to_original = _normalized(vertices, faces, name)
+    if fmt == "STL":  # back to the file's own, Z-up coordinates
+        to_original = STL_UP.T @ to_original
     linear = fmt in ("GLB", "glTF")
     textures, mat_ids, uvs, colors = looks(meshes, linear)
     asset = Asset(
@@ -295,6 +302,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         ply_vertex_colors(scene, bare_uv)
     if fmt == "OFF":
         _off_colors(scene, path)
+    if fmt == "STL" and scene.geometry:
+        scene.apply_transform(STL_UP)
     return scene, warnings, quantized
 
 

@@ -6,6 +6,7 @@ import pytest
 import trimesh
 from PIL import Image
 
+from core.export import write_downloads
 from core.loading import InputError, load_asset
 from core.looks import surface_color
 from core.sampling import sample_points
@@ -413,6 +414,21 @@ def test_a_blender_scene_is_read_as_blender_holds_it(name):
     assert asset.n_faces == truth["triangles"]
     assert placed.area == pytest.approx(truth["area"], rel=1e-5)
     np.testing.assert_allclose(placed.bounds, [truth["low"], truth["high"]], atol=1e-5)
+
+
+def test_an_stl_stands_as_blender_reads_it(tmp_path):
+    """Blender writes an STL Z-up, as CAD tools and slicers read one: the toy
+    car it read from its glTF and wrote as STL stands as that glTF does,
+    wheels down, in the viewer and in the downloads, while ``to_original``
+    still maps back to the file's own coordinates."""
+    folder = os.path.dirname(BLENDER_MEASURED)
+    path = os.path.join(folder, "toy_car_blender.stl")
+    stl, gltf = load_asset(path), load_asset(os.path.join(folder, "toy_car_blender.glb"))
+    np.testing.assert_allclose(stl.mesh.bounds, gltf.mesh.bounds, atol=1e-6)
+    assert_contract(stl, path)
+    glb = write_downloads(stl, np.zeros(stl.n_faces, np.int32), str(tmp_path), None, "car")["glb"]
+    np.testing.assert_allclose(trimesh.load(glb, force="mesh").bounds,
+                               trimesh.transform_points(gltf.mesh.bounds, gltf.to_original), atol=1e-5)
 
 
 def test_an_obj_object_is_a_node_of_its_own_as_in_the_same_scenes_gltf():
