@@ -97,7 +97,7 @@ def _meshes(path: str) -> list[tuple[str, io.BytesIO]] | None:
     sizes = sizes[sizes >= 3]
     if not len(sizes):
         return None
-    corners = np.concatenate(table[index]).astype(np.int64)
+    corners = _flat(table[index]).astype(np.int64)
     xyz = np.stack([vertex.data[c] for c in ("x", "y", "z")], axis=1).astype(np.float64)
     poly, corner = triangulate(sizes, corners, xyz)
     rows = _face_rows(faces, table, index, sizes, poly, corner, corners)
@@ -139,6 +139,11 @@ def _lengths(column: np.ndarray) -> np.ndarray:
     return np.fromiter((len(x) for x in column), np.int64, len(column))
 
 
+def _flat(column: np.ndarray) -> np.ndarray:
+    """A PLY list column's values one row after another (a 2D array as it lies)."""
+    return column.ravel() if column.dtype != object else np.concatenate(column)
+
+
 def _face_rows(faces, table: np.ndarray, index: str, sizes: np.ndarray, poly: np.ndarray, corner: np.ndarray,
                corners: np.ndarray) -> np.ndarray:
     """(T,) structured rows of the triangles: their corners (``n`` and
@@ -155,7 +160,7 @@ def _face_rows(faces, table: np.ndarray, index: str, sizes: np.ndarray, poly: np
             k = int(per[0] // sizes[0])
             if k == 0 or (per != k * sizes).any():
                 continue
-            flat = np.concatenate(column).reshape(-1, k)
+            flat = _flat(column).reshape(-1, k)
             fields += [(prop.name + "_n", "u1"), (prop.name, "<" + flat.dtype.str[1:], (3 * k,))]
             values += [np.full(len(poly), 3 * k, np.uint8), flat[corner].reshape(len(poly), -1)]
         else:
