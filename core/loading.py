@@ -29,7 +29,7 @@ from .beside import BesideResolver
 from .glb import GltfError
 from .ply import ply_scene, ply_texture
 from .looks import keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
-from .text import obj_source, off_colors
+from .text import obj_source, off_mesh
 from .topology import close_cracks, outward_flips
 
 log = logging.getLogger(__name__)
@@ -259,8 +259,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     MAX_OBJ_NODES objects and groups); an OBJ's or PLY's texture shown as it
     is, not times a colour (``white_under_textures``); a PLY's vertex
     colours beside texture coordinates without a texture, or named as
-    scanners name them (``ply_vertex_colors``); an OFF's colours
-    (``text.off_colors``); the files an OBJ or PLY names found as exporters
+    scanners name them (``ply_vertex_colors``); an OFF read
+    with its colours and polygons (``text.off_mesh``); the files an OBJ or PLY names found as exporters
     name them (``beside``), a warning for each that is not there."""
     source, kind, resolver, warnings, quantized, named = path, None, None, [], False, 0
     try:
@@ -288,6 +288,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         options.update(resolver=resolver, process=False)
         if fmt == "PLY":
             scene = ply_scene(path, options)
+        elif fmt == "OFF":
+            scene = trimesh.Scene({os.path.basename(path): off_mesh(path)})
         else:
             scene = trimesh.load_scene(source, file_type=kind, **options)
     except Exception as exc:  # any parser failure means the same thing to a person
@@ -300,8 +302,6 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     warnings += [_missing_beside(missing, fmt) for missing in getattr(resolver, "missing", [])]
     if fmt == "PLY":
         ply_vertex_colors(scene, bare_uv)
-    if fmt == "OFF":
-        _off_colors(scene, path)
     if fmt == "STL" and scene.geometry:
         scene.apply_transform(STL_UP)
     return scene, warnings, quantized
@@ -313,17 +313,6 @@ def _missing_beside(missing: str, fmt: str) -> str:
     files = ".mtl and images" if fmt == "OBJ" else "texture"
     return (f"refers to '{missing}' ({what[0]}), which is not beside it: the model is loaded without {what[1]}; "
             f"keep the .{fmt.lower()} with its {files} (in the web app, drop them together, or one ZIP of them)")
-
-
-def _off_colors(scene: trimesh.Scene, path: str) -> None:
-    """An OFF's face colours, else its vertex colours (``text.off_colors``),
-    on its mesh where they fit it."""
-    vertex, face = off_colors(path)
-    for geom in scene.geometry.values():
-        if face is not None and len(face) == len(geom.faces):
-            geom.visual = trimesh.visual.ColorVisuals(geom, face_colors=face)
-        elif vertex is not None and len(vertex) == len(geom.vertices):
-            geom.visual = trimesh.visual.ColorVisuals(geom, vertex_colors=vertex)
 
 
 def _wind_outward(asset: Asset) -> None:

@@ -6,7 +6,8 @@ apart (names garbled, the .mtl's colours lost on the way). Here every text
 file is read by one rule and handed to trimesh as UTF-8, and the files an
 OBJ names are found as exporters name them (Windows paths, another case).
 An OBJ's polygons of five or more corners are cut here, inside them; an
-OFF file's colours, which trimesh's reader leaves out, are read here too.
+OFF file is read here as well: its colours, which trimesh's reader leaves
+out, and its polygons cut inside them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import re
 
 import numpy as np
 import trimesh
-from trimesh.geometry import triangulate_quads
 
 from .beside import BesideResolver
 from .polygons import triangulate
@@ -125,40 +125,52 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def off_colors(path: str) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """An OFF file's colours, which trimesh's reader leaves out: (V, 4)
-    uint8 per vertex (a COFF's, after the position and a NOFF's normal) or
-    None, and (F, 4) uint8 per triangle as trimesh cuts the polygons into
-    triangles (a polygon's colour follows its indices) or None. A colour is
-    bytes (0-255), or fractions (0-1) where written with a decimal point."""
+def off_mesh(path: str) -> trimesh.Trimesh:
+    """An OFF file as a mesh: its polygons cut inside them by
+    ``polygons.triangulate`` (trimesh fans them from their first corner,
+    and fails on any of five or more), its faces in the file's order, and
+    its colours, which trimesh's reader leaves out: a polygon's on each of
+    its triangles, else a COFF's per vertex (after the position and a
+    NOFF's normal). A colour is bytes (0-255), or fractions (0-1) where
+    written with a decimal point. Raises ValueError where the file is not
+    an OFF its counts and indices agree with."""
     with open(path, "rb") as f:
         text = read_text(f.read())
     lines = [line for line in (raw.split("#", 1)[0].strip() for raw in text.splitlines()) if line]
     head = lines[0].split() if lines else [""]
     if not head[0].upper().endswith("OFF"):
-        return None, None
+        raise ValueError("no OFF header")
     flags, counts = head[0].upper(), head[1:]
     rows = lines[1:] if counts else lines[2:]
-    try:
-        n_vertices, n_faces = (int(n) for n in (counts or lines[1].split())[:2])
-    except (IndexError, ValueError):
-        return None, None
+    n_vertices, n_faces = (int(n) for n in (counts or lines[1].split())[:2])
+    if len(rows) < n_vertices + n_faces:
+        raise ValueError("fewer rows than the counts say")
+    vertex = list(map(str.split, rows[:n_vertices]))
+    polygons = list(map(str.split, rows[n_vertices:n_vertices + n_faces]))
+    verts = np.array([row[:3] for row in vertex], np.float64).reshape(-1, 3)
+    sizes = np.array([int(row[0]) for row in polygons], np.int64)
+    corners = np.array([int(v) for row, n in zip(polygons, sizes) for v in row[1:n + 1]], np.int64)
+    if len(corners) != sizes.sum() or sizes.min(initial=3) < 3 or corners.min(initial=0) < 0 \
+            or corners.max(initial=0) >= len(verts):
+        raise ValueError("a face with fewer than three corners, or a corner that is not a vertex")
+    poly, faces = np.zeros(0, np.int64), np.zeros((0, 3), np.int64)  # no faces: points only, refused later
+    if len(sizes):
+        poly, corner = triangulate(sizes, corners, verts)
+        faces = corners[corner]
+    mesh = trimesh.Trimesh(verts, faces, process=False)
     start = 6 if "N" in flags.replace("OFF", "") else 3
-    vertex = [row.split()[start:start + 4] for row in rows[:n_vertices]] if "C" in flags else []
-    first = rows[n_vertices].split() if len(rows) > n_vertices else ["0"]
-    coloured = first[0].isdigit() and len(first) >= int(first[0]) + 4  # a file colours every face or none
-    polygons = [row.split() for row in rows[n_vertices:n_vertices + n_faces]] if coloured else []
-    face = [row[int(row[0]) + 1:int(row[0]) + 5] for row in polygons if row[0].isdigit()]
-    vertex_rgba = _colors(vertex) if len(vertex) == n_vertices else None
-    face_rgba = _colors(face) if len(face) == n_faces == len(polygons) else None
-    if face_rgba is not None:
-        ids = triangulate_quads([[k] * int(row[0]) for k, row in enumerate(polygons)])[:, 0]
-        face_rgba = face_rgba[ids]
-    return vertex_rgba, face_rgba
+    coloured = len(sizes) and len(polygons[0]) >= sizes[0] + 4  # a file colours every face or none
+    face = _colors([row[n + 1:n + 5] for row, n in zip(polygons, sizes)]) if coloured else None
+    vertex_rgba = _colors([row[start:start + 4] for row in vertex]) if "C" in flags else None
+    if face is not None:
+        mesh.visual = trimesh.visual.ColorVisuals(mesh, face_colors=face[poly])
+    elif vertex_rgba is not None:
+        mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=vertex_rgba)
+    return mesh
 
 
 def _colors(rows: list) -> np.ndarray | None:
-    """(n, 4) uint8 of colour columns (3 or 4 each; see ``off_colors``), or
+    """(n, 4) uint8 of colour columns (3 or 4 each; see ``off_mesh``), or
     None where a row has fewer than 3 or a value is not a number."""
     if not rows or min(len(row) for row in rows) < 3:
         return None
