@@ -184,8 +184,28 @@ def surface_color(asset, face: np.ndarray, bary: np.ndarray) -> np.ndarray:
     face = np.asarray(face)
     bary = np.asarray(bary, dtype=np.float32)
     rgba = np.einsum("nk,nkc->nc", bary, asset.corner_color[face].astype(np.float32))
+    for sel, texel in _texels(asset, face, bary):
+        rgba[sel] = texel.astype(np.float32) * rgba[sel] / 255.0
+    return np.clip(rgba[:, :3], 0, 255).astype(np.uint8)
+
+
+def cut_out(asset, face: np.ndarray, bary: np.ndarray, textures: list | None = None) -> np.ndarray:
+    """(n,) bool: where a point lies on a cut-out texel (alpha 0, ``_cut_out``),
+    which the viewer does not draw: a ray, a click, goes on through it.
+    textures : the indices of the textures to look in (those with cut-out
+    texels, found once by the caller), or None for all."""
+    clear = np.zeros(len(face), bool)
+    for sel, texel in _texels(asset, np.asarray(face), np.asarray(bary, np.float32), textures):
+        clear[sel] = texel[:, 3] < 128
+    return clear
+
+
+def _texels(asset, face: np.ndarray, bary: np.ndarray, textures: list | None = None):
+    """(points, their (k, 4) RGBA texels) for each texture of ``asset``
+    (nearest texel, wrapped) among the points on ``face`` at ``bary``."""
     mat = asset.face_material[face]
-    for t, image in enumerate(asset.textures):
+    for t in range(len(asset.textures)) if textures is None else textures:
+        image = asset.textures[t]
         sel = np.nonzero(mat == t)[0]
         if not len(sel):
             continue
@@ -195,5 +215,4 @@ def surface_color(asset, face: np.ndarray, bary: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
         col = np.clip((uv[:, 0] * (w - 1)).round().astype(np.int64), 0, w - 1)
         row = np.clip(((1.0 - uv[:, 1]) * (h - 1)).round().astype(np.int64), 0, h - 1)
-        rgba[sel] = image[row, col].astype(np.float32) * rgba[sel] / 255.0
-    return np.clip(rgba[:, :3], 0, 255).astype(np.uint8)
+        yield sel, image[row, col]

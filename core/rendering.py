@@ -13,10 +13,12 @@ from embreex.mesh_construction import TriangleMesh
 
 from .config import RenderConfig
 from .loading import Asset
-from .looks import surface_color
+from .looks import cut_out, surface_color
 from .sampling import face_normals
 
 BACKGROUND = 255
+#: Cut-out texels a ray passes through before it stops where it is
+MAX_CUT_OUTS = 8
 
 
 @dataclass
@@ -135,10 +137,12 @@ class Renderer:
         self.asset = asset
         self.normals = face_normals(asset.mesh.vertices, asset.mesh.faces).astype(np.float32)
         self.scene = ray_scene(asset.mesh)
+        # textures with cut-out texels (alphaMode MASK), which a ray goes through as the viewer shows them
+        self.cut_outs = [t for t, image in enumerate(asset.textures) if (image[..., 3] < 128).any()]
 
     def render(self, camera: Camera, shade: bool = True) -> View:
         origins, dirs = camera.rays()
-        hit = self.scene.run(origins, dirs, output=1)
+        hit = self._hit(origins, dirs)
         n = camera.resolution
         face = hit["primID"].astype(np.int32)
         face[hit["geomID"] < 0] = -1
@@ -156,6 +160,28 @@ class Renderer:
                 base *= (0.35 + 0.65 * lambert)[:, None]
             color[valid] = np.clip(base, 0, 255).astype(np.uint8)
         return View(camera, color.reshape(n, n, 3), face.reshape(n, n), depth.reshape(n, n))
+
+    def _hit(self, origins: np.ndarray, dirs: np.ndarray) -> dict:
+        """The first hit of each ray that is not on a cut-out texel (up to
+        MAX_CUT_OUTS of them passed through; tfar from the ray's origin)."""
+        hit = self.scene.run(origins, dirs, output=1)
+        if not self.cut_outs:
+            return hit
+        hit = {key: np.array(value) for key, value in hit.items()}
+        todo = np.arange(len(origins))
+        for _ in range(MAX_CUT_OUTS):
+            todo = todo[hit["geomID"][todo] >= 0]
+            u, v = hit["u"][todo], hit["v"][todo]
+            clear = cut_out(self.asset, hit["primID"][todo], np.stack([1 - u - v, u, v], axis=1), self.cut_outs)
+            todo = todo[clear]
+            if not len(todo):
+                break
+            start = hit["tfar"][todo] * (1 + 1e-5) + 1e-6
+            again = self.scene.run(origins[todo] + dirs[todo] * start[:, None], dirs[todo], output=1)
+            again["tfar"] = again["tfar"] + start
+            for key, value in again.items():
+                hit[key][todo] = value
+        return hit
 
     def render_all(self, cameras: list[Camera], workers: int = 1) -> list[View]:
         """Every camera's view, ``workers`` views at a time on threads."""

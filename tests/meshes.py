@@ -1,7 +1,7 @@
 """Small real inputs the tests build: a table fused into one surface (whole,
 or cracked into patches), two separate boxes, a chair of boxes and
-cylinders, a mug modelled as two overlapping pieces, and a textured GLB
-with several nodes."""
+cylinders, a mug modelled as two overlapping pieces, a textured GLB
+with several nodes, and a leaf card in front of a box."""
 
 from __future__ import annotations
 
@@ -132,3 +132,20 @@ def textured_scene() -> trimesh.Scene:
     sphere.visual.vertex_colors = np.tile([0, 200, 0, 255], (len(sphere.vertices), 1))
     scene.add_geometry(sphere, node_name="ball", geom_name="ball")
     return scene
+
+
+def card_before_a_box() -> trimesh.Scene:
+    """A leaf card (a square at z 0.8, its texture's left half alpha 0 under
+    alphaMode MASK: cut out) in front of a box that hides nothing else of it."""
+    pixels = np.zeros((8, 8, 4), np.uint8)
+    pixels[..., 1] = 200
+    pixels[:, 4:, 3] = 255
+    card = trimesh.Trimesh([[-1, -1, 0.8], [1, -1, 0.8], [1, 1, 0.8], [-1, 1, 0.8]], [[0, 1, 2], [0, 2, 3]],
+                           process=False)
+    card.visual = trimesh.visual.TextureVisuals(
+        uv=[[0, 0], [1, 0], [1, 1], [0, 1]],
+        material=trimesh.visual.material.PBRMaterial(baseColorTexture=Image.fromarray(pixels, "RGBA"),
+                                                     alphaMode="MASK"))
+    box = trimesh.creation.box(extents=[4.0, 4.0, 1.0])
+    box.apply_translation([0, 0, -0.6])
+    return trimesh.Scene([card, box])

@@ -4,7 +4,7 @@ import trimesh
 from core.config import RenderConfig
 from core.loading import load_asset
 from core.rendering import Camera, Renderer, reference_cameras
-from meshes import textured_scene, two_boxes
+from meshes import card_before_a_box, textured_scene, two_boxes
 
 
 def boxes_asset(tmp_path):
@@ -70,3 +70,26 @@ def test_textures_show_in_the_render(tmp_path):
     assert ((colors[red_box, 0] > 200) | (colors[red_box, 1] > 200)).all()
     assert (colors[ball].argmax(axis=1) == 1).all()
     assert (view.color[~seen] == 255).all()
+
+
+def test_a_ray_goes_through_a_cut_out_texel(tmp_path):
+    """A view of a leaf card before a box: where the card's texel is cut
+    out (alphaMode MASK, alpha under the cutoff) the view sees the box
+    behind it, its face, depth and colour, as the viewer draws it; where
+    the texel is kept, the card. Before, the card hid the box whole."""
+    path = str(tmp_path / "card.glb")
+    card_before_a_box().export(path)
+    asset = load_asset(path)
+    card = np.nonzero(asset.face_material >= 0)[0]
+    view = Renderer(asset).render(Camera.orbit(0, 0, 2.5, resolution=64))
+    on_card = np.isin(view.face, card)
+    whole = Renderer(asset)
+    whole.cut_outs = []  # every texel kept: the card drawn whole
+    seen_whole = np.isin(whole.render(Camera.orbit(0, 0, 2.5, resolution=64)).face, card)
+    through = seen_whole & ~on_card
+    assert 0.4 < through.sum() / seen_whole.sum() < 0.6
+    assert (view.face[through] >= 0).all() and not np.isin(view.face[through], card).any()
+    card_depth = view.depth[on_card].mean()
+    assert (view.depth[through] > card_depth + 0.05).all()
+    assert (view.color[on_card][:, 1] > view.color[on_card][:, 0] + 100).all()  # green card
+    assert (np.abs(np.diff(view.color[through].astype(int), axis=1)) < 8).all()  # the grey box

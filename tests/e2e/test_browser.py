@@ -30,6 +30,7 @@ from core.loading import load_asset
 from core.rendering import Renderer, reference_cameras
 from tests.e2e.launch import ASSETS, running_app, shared_cache_dir
 from tests.e2e.needs import CHROMIUM
+from tests.meshes import card_before_a_box
 from webapp.masking import PAINT_RESOLUTION
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -309,6 +310,35 @@ def test_a_merge_shows_in_its_colour_and_undo_brings_the_parts_back(app, page, t
     page.click("#undo")
     page.wait_for_selector(f".ps-viewer[data-parts='{n}']", timeout=30_000)
     assert viewer_eval(page, f"v.partOf({fa})") != viewer_eval(page, "v.partOf(v.pick(%f, %f))" % _canvas_xy(page, xb, yb))
+
+
+def test_a_click_on_a_cut_out_texel_picks_what_is_behind_it(app, page, tmp_path):
+    """In the model's own look a click where a leaf card's texel is cut out
+    (alpha under the cutoff, not drawn) picks the box seen through it; in the
+    parts' colours, which draw the card whole, the card. Before, the card
+    caught every click on its square in both looks."""
+    _, url = app
+    path = str(tmp_path / "card_before_a_box.glb")
+    card_before_a_box().export(path)
+    card = np.nonzero(load_asset(path).face_material >= 0)[0].tolist()
+    page.goto(url)
+    open_model(page, path)
+    grid = """() => { const v = document.querySelector('.ps-viewer').partscope, c = document.querySelector('.ps-canvas');
+        const out = [];
+        for (let i = 1; i < 40; i++) for (let j = 1; j < 40; j++) out.push(v.pick(c.clientWidth * i / 40, c.clientHeight * j / 40));
+        return out; }"""
+    painted = np.array(page.evaluate(grid))
+    page.click(".ps-btn[data-act=look]")
+    page.wait_for_selector(".ps-viewer[data-look=original]")
+    own = np.array(page.evaluate(grid))
+    shot(page, tmp_path, "cut_out_look")
+    on_card = np.isin(painted, card)
+    through = on_card & ~np.isin(own, card)
+    assert on_card.sum() > 40
+    # about the card's left half lets clicks through, to the box behind it; the right half keeps them
+    assert 0.3 < through.mean() / on_card.mean() < 0.7, (through.sum(), on_card.sum())
+    assert (own[through] >= 0).all()
+    assert np.isin(own[on_card & ~through], card).all()
 
 
 def _canvas_xy(page, x, y):

@@ -1,8 +1,9 @@
 // PartScope viewer, picking.js: the face under a point of the canvas, read
 // from an id buffer (face id + 1 as RGB) drawn off screen once per camera
-// pose and paint, and read back whole.
+// pose, paint and look, and read back whole. shown() says what the view
+// draws: [painted, look] (scene.draw's).
 
-function createPicking(scene) {
+function createPicking(scene, shown) {
   const { gl, canvas } = scene;
   let fbo = null, color = null, depth = null, buffer = null, width = 0, height = 0, stale = true;
 
@@ -28,7 +29,7 @@ function createPicking(scene) {
   function read() {
     ensure();
     gl.bindFramebuffer(gl.FRAMEBUFFER, fbo);
-    scene.drawIds(width, height);
+    scene.drawIds(width, height, ...shown());
     gl.readPixels(0, 0, width, height, gl.RGBA, gl.UNSIGNED_BYTE, buffer);
     gl.bindFramebuffer(gl.FRAMEBUFFER, null);
     stale = false;

@@ -5,7 +5,8 @@
 
 const FOV = 35 * Math.PI / 180;
 
-const HEAD = '#version 300 es\nprecision highp float; precision highp int;';
+// a texel under this alpha is cut out (alphaMode MASK, core/looks.py): not drawn, not picked
+const HEAD = '#version 300 es\nprecision highp float; precision highp int;\nconst float CUT_OUT = 0.5;';
 const inputs = (...list) => list.map(([loc, decl]) => `layout(location = ${loc}) in ${decl};`).join('\n');
 
 // light, hover and selection dimming of a base colour, shared by both looks
@@ -46,10 +47,11 @@ const LOOK_VERT = `${HEAD}
 ${inputs([0, 'vec3 aPos'], [1, 'vec4 aColor'], [2, 'vec2 aUV'], [3, 'float aMat'], [4, 'vec4 aPaint'], [5, 'int aPart'])}
 uniform mat4 uProj, uView;
 out vec3 vPos; out vec4 vColor; out vec2 vUV;
-flat out vec4 vPaint; flat out int vPart; flat out int vMat;
+flat out vec4 vPaint; flat out int vPart; flat out int vMat; flat out int vFace;
 void main() {
   vec4 p = uView * vec4(aPos, 1.0);
   vPos = p.xyz; vColor = aColor; vUV = aUV; vPaint = aPaint; vPart = aPart; vMat = int(floor(aMat + 0.5));
+  vFace = gl_VertexID / 3;
   gl_Position = uProj * p;
 }`;
 
@@ -65,20 +67,32 @@ void main() {
   vec3 base = vColor.rgb;
   if (vMat >= 0) {
     vec4 texel = texture(uTex, vec2(vUV.x, 1.0 - vUV.y));
-    if (texel.a < 0.5) discard;  // a cut-out texel (alphaMode MASK, core/looks.py)
+    if (texel.a < CUT_OUT) discard;
     base *= texel.rgb;
   }
   outColor = vec4(light(base, normalize(cross(dFdx(vPos), dFdy(vPos))), normalize(-vPos), vPaint.a, vPart), 1.0);
 }`;
 
 // face id + 1 as RGB, for picking
+const ID_OUT = 'vec4(float((vFace + 1) & 255), float(((vFace + 1) >> 8) & 255), float(((vFace + 1) >> 16) & 255), 255.0) / 255.0';
 const ID_FRAG = `${HEAD}
 flat in vec4 vColor; flat in int vFace;
 out vec4 outColor;
 void main() {
   if (vColor.a < 0.25) discard;
-  int id = vFace + 1;
-  outColor = vec4(float(id & 255), float((id >> 8) & 255), float((id >> 16) & 255), 255.0) / 255.0;
+  outColor = ${ID_OUT};
+}`;
+
+// the same in the model's own look: a click on a cut-out texel goes through to what is seen behind it
+const ID_LOOK_FRAG = `${HEAD}
+in vec2 vUV; flat in vec4 vPaint; flat in int vMat; flat in int vFace;
+uniform int uPass;
+uniform sampler2D uTex;
+out vec4 outColor;
+void main() {
+  if (vPaint.a < 0.25 || vMat != uPass) discard;
+  if (vMat >= 0 && texture(uTex, vec2(vUV.x, 1.0 - vUV.y)).a < CUT_OUT) discard;
+  outColor = ${ID_OUT};
 }`;
 
 function softwareGL() {
@@ -183,7 +197,7 @@ function createScene(canvas) {
   const gl = canvas.getContext('webgl2', { antialias: !softwareGL(), alpha: true });
   if (!gl) return null;
   const programs = { parts: compileProgram(gl, PARTS_VERT, PARTS_FRAG), look: compileProgram(gl, LOOK_VERT, LOOK_FRAG),
-    ids: compileProgram(gl, PARTS_VERT, ID_FRAG) };
+    ids: compileProgram(gl, PARTS_VERT, ID_FRAG), lookIds: compileProgram(gl, LOOK_VERT, ID_LOOK_FRAG) };
   const camera = createCamera(canvas);
   const mesh = { key: null, nFaces: 0, vao: null, buffers: [], textures: [] };
 
@@ -271,30 +285,38 @@ function createScene(canvas) {
       use(programs.parts);
       gl.uniform1i(programs.parts.uni.uHover, hover);
       gl.drawArrays(gl.TRIANGLES, 0, mesh.nFaces * 3);
-    } else {  // untextured faces, then one pass per texture
-      const { look: p } = programs;
-      use(p);
-      gl.uniform1i(p.uni.uHover, hover);
-      gl.uniform1i(p.uni.uTex, 0);
-      gl.activeTexture(gl.TEXTURE0);
-      for (const t of [-1, ...mesh.textures.keys()]) {
-        gl.bindTexture(gl.TEXTURE_2D, t >= 0 ? mesh.textures[t] : null);
-        gl.uniform1i(p.uni.uPass, t);
-        gl.drawArrays(gl.TRIANGLES, 0, mesh.nFaces * 3);
-      }
+    } else {
+      drawLook(programs.look, hover);
     }
     gl.bindVertexArray(null);
   }
 
-  // face id + 1 as RGB into the bound framebuffer (picking.js)
-  function drawIds(width, height) {
+  // untextured faces, then one pass per texture
+  function drawLook(p, hover) {
+    use(p);
+    if (p.uni.uHover) gl.uniform1i(p.uni.uHover, hover);
+    gl.uniform1i(p.uni.uTex, 0);
+    gl.activeTexture(gl.TEXTURE0);
+    for (const t of [-1, ...mesh.textures.keys()]) {
+      gl.bindTexture(gl.TEXTURE_2D, t >= 0 ? mesh.textures[t] : null);
+      gl.uniform1i(p.uni.uPass, t);
+      gl.drawArrays(gl.TRIANGLES, 0, mesh.nFaces * 3);
+    }
+  }
+
+  // face id + 1 as RGB into the bound framebuffer (picking.js), of the faces draw() shows
+  function drawIds(width, height, painted, look) {
     gl.viewport(0, 0, width, height);
     gl.clearColor(0, 0, 0, 0);
     gl.clear(gl.COLOR_BUFFER_BIT | gl.DEPTH_BUFFER_BIT);
     if (!mesh.key || !camera.ready) return;
     gl.enable(gl.DEPTH_TEST);
-    use(programs.ids);
-    gl.drawArrays(gl.TRIANGLES, 0, mesh.nFaces * 3);
+    if (painted && look !== 'original') {
+      use(programs.ids);
+      gl.drawArrays(gl.TRIANGLES, 0, mesh.nFaces * 3);
+    } else {
+      drawLook(programs.lookIds, -1);
+    }
     gl.bindVertexArray(null);
   }
 

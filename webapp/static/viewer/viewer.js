@@ -19,7 +19,7 @@ if (!scene) {
   return;
 }
 const paint = createPainting(scene);
-const picking = createPicking(scene);
+const picking = createPicking(scene, () => [paint.painted, view.look]);
 const timings = { mesh_ms: null, input_at: null, drawn_at: null };  // for benchmarks
 
 // what the page knows; ladder: {id, entries: Map scaleKey -> parts, complete}
@@ -200,6 +200,7 @@ attachControls(root, canvas, scene.camera, {
 buttons.look.addEventListener('click', () => {
   view.look = view.look === 'parts' ? 'original' : 'parts';
   buttons.look.textContent = view.look === 'parts' ? 'Original look' : 'Part colors';
+  picking.invalidate();
   render();
 });
 buttons.reset.addEventListener('click', () => { if (scene.mesh.key) { scene.camera.home(); picking.invalidate(); redraw(); } });
