@@ -289,7 +289,11 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         if fmt == "PLY":
             scene = ply_scene(path, options)
         elif fmt == "OFF":
-            scene = trimesh.Scene({os.path.basename(path): off_mesh(path)})
+            mesh, held, said = off_mesh(path)
+            scene = trimesh.Scene({os.path.basename(path): mesh})
+            if held < said:
+                warnings.append(f"says it has {said:,} faces but holds {held:,}: the model is loaded with those it "
+                                "holds; if some are missing, export it again")
         else:
             scene = trimesh.load_scene(source, file_type=kind, **options)
     except Exception as exc:  # any parser failure means the same thing to a person

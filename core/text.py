@@ -125,8 +125,10 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def off_mesh(path: str) -> trimesh.Trimesh:
-    """An OFF file as a mesh: its polygons cut inside them by
+def off_mesh(path: str) -> tuple[trimesh.Trimesh, int, int]:
+    """An OFF file as a mesh, the faces (polygons) it holds and the count
+    its header gives (MeshLab's polygonal OFF counts more than it writes;
+    those it holds are read): its polygons cut inside them by
     ``polygons.triangulate`` (trimesh fans them from their first corner,
     and fails on any of five or more), its faces in the file's order, and
     its colours, which trimesh's reader leaves out: a polygon's on each of
@@ -143,8 +145,8 @@ def off_mesh(path: str) -> trimesh.Trimesh:
     flags, counts = head[0].upper(), head[1:]
     rows = lines[1:] if counts else lines[2:]
     n_vertices, n_faces = (int(n) for n in (counts or lines[1].split())[:2])
-    if len(rows) < n_vertices + n_faces:
-        raise ValueError("fewer rows than the counts say")
+    if len(rows) < n_vertices:
+        raise ValueError("fewer vertices than the header says")
     vertex = list(map(str.split, rows[:n_vertices]))
     polygons = list(map(str.split, rows[n_vertices:n_vertices + n_faces]))
     verts = np.array([row[:3] for row in vertex], np.float64).reshape(-1, 3)
@@ -166,7 +168,7 @@ def off_mesh(path: str) -> trimesh.Trimesh:
         mesh.visual = trimesh.visual.ColorVisuals(mesh, face_colors=face[poly])
     elif vertex_rgba is not None:
         mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=vertex_rgba)
-    return mesh
+    return mesh, len(polygons), n_faces
 
 
 def _colors(rows: list) -> np.ndarray | None:
