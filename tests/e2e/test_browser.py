@@ -282,7 +282,8 @@ def test_nothing_stale_after_a_new_model_or_a_refused_file(app, page, tmp_path):
 
 
 def test_a_merge_shows_in_its_colour_and_undo_brings_the_parts_back(app, page, tmp_path):
-    """Point 4: an edit clears the selection's dimming; the merged part wears one colour."""
+    """Point 4: an edit clears the selection's dimming; the merged part wears one colour; undo and
+    redo by button and by key."""
     _, url = app
     open_table(page, url)
     slide(page, 0.0)
@@ -310,6 +311,13 @@ def test_a_merge_shows_in_its_colour_and_undo_brings_the_parts_back(app, page, t
     page.click("#undo")
     page.wait_for_selector(f".ps-viewer[data-parts='{n}']", timeout=30_000)
     assert viewer_eval(page, f"v.partOf({fa})") != viewer_eval(page, "v.partOf(v.pick(%f, %f))" % _canvas_xy(page, xb, yb))
+    # the keys every editor has: Ctrl+Shift+Z redoes the merge, Ctrl+Z undoes it again, once each
+    page.keyboard.press("Control+Shift+Z")
+    page.wait_for_selector(f".ps-viewer[data-parts='{n - 1}'][data-edited=true]", timeout=30_000)
+    page.keyboard.press("Control+z")
+    page.wait_for_selector(f".ps-viewer[data-parts='{n}']", timeout=30_000)
+    page.wait_for_timeout(500)
+    assert viewer_attr(page, "parts") == str(n)
 
 
 def test_a_click_on_a_cut_out_texel_picks_what_is_behind_it(app, page, tmp_path):
