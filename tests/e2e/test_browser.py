@@ -283,7 +283,7 @@ def test_nothing_stale_after_a_new_model_or_a_refused_file(app, page, tmp_path):
 
 def test_a_merge_shows_in_its_colour_and_undo_brings_the_parts_back(app, page, tmp_path):
     """Point 4: an edit clears the selection's dimming; the merged part wears one colour; undo and
-    redo by button and by key."""
+    redo by button and by key; Escape and Delete."""
     _, url = app
     open_table(page, url)
     slide(page, 0.0)
@@ -318,6 +318,18 @@ def test_a_merge_shows_in_its_colour_and_undo_brings_the_parts_back(app, page, t
     page.wait_for_selector(f".ps-viewer[data-parts='{n}']", timeout=30_000)
     page.wait_for_timeout(500)
     assert viewer_attr(page, "parts") == str(n)
+    # Escape clears the selection, Delete deletes the part to edit, Ctrl+Z brings it back
+    page.mouse.click(xa, ya)
+    page.wait_for_selector(".ps-viewer:not([data-selected='0'])[data-selected]")
+    page.keyboard.press("Escape")
+    page.wait_for_selector(".ps-viewer[data-selected='0']", timeout=30_000)
+    page.mouse.click(xa, ya)
+    page.wait_for_function("document.querySelector('#picked').innerText.includes('Face')", timeout=30_000)
+    page.keyboard.press("Delete")
+    page.wait_for_selector(f".ps-viewer[data-parts='{n - 1}'][data-edited=true]", timeout=30_000)
+    assert viewer_eval(page, "v.pick(%f, %f)" % _canvas_xy(page, xa, ya)) != fa  # gone from the view
+    page.keyboard.press("Control+z")
+    page.wait_for_selector(f".ps-viewer[data-parts='{n}']", timeout=30_000)
 
 
 def test_a_click_on_a_cut_out_texel_picks_what_is_behind_it(app, page, tmp_path):

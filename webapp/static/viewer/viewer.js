@@ -206,16 +206,22 @@ buttons.look.addEventListener('click', () => {
 buttons.reset.addEventListener('click', () => { if (scene.mesh.key) { scene.camera.home(); picking.invalidate(); redraw(); } });
 buttons.paint.addEventListener('click', () => { if (scene.camera.ready) trigger('paint_view', { camera: scene.camera.info() }); });
 
-// Ctrl+Z (Cmd+Z) undoes the last edit, Ctrl+Shift+Z or Ctrl+Y redoes it, as in every editor,
-// anywhere on the page but in a text field (which keeps its own undo): they press the page's buttons.
-// Listened for once a page, however often the viewer is mounted.
-if (!window.partscopeUndoKeys) {
-  window.partscopeUndoKeys = true;
+// the keys of every editor, anywhere on the page but in a text field (which keeps its own): Ctrl+Z
+// (Cmd+Z) undoes the last edit, Ctrl+Shift+Z or Ctrl+Y redoes it, Escape clears the selection, Delete
+// deletes the parts to edit (undoable). They press the page's buttons; listened for once a page,
+// however often the viewer is mounted.
+const EDIT_KEYS = [
+  [(e, key) => (e.ctrlKey || e.metaKey) && !e.shiftKey && key === 'z', 'undo'],
+  [(e, key) => (e.ctrlKey || e.metaKey) && ((e.shiftKey && key === 'z') || key === 'y'), 'redo'],
+  [(e, key) => !e.ctrlKey && !e.metaKey && key === 'escape', 'clear-selection'],
+  [(e, key) => !e.ctrlKey && !e.metaKey && key === 'delete', 'delete'],
+];
+if (!window.partscopeEditKeys) {
+  window.partscopeEditKeys = true;
   document.addEventListener('keydown', (e) => {
-    const key = e.key.toLowerCase();
-    if (!(e.ctrlKey || e.metaKey) || e.altKey || (key !== 'z' && key !== 'y')) return;
-    if (e.target.closest && e.target.closest('input, textarea, select, [contenteditable=true]')) return;
-    const holder = document.getElementById(key === 'y' || e.shiftKey ? 'redo' : 'undo');
+    const key = e.key.toLowerCase(), found = !e.altKey && EDIT_KEYS.find(([matches]) => matches(e, key));
+    if (!found || (e.target.closest && e.target.closest('input, textarea, select, [contenteditable=true]'))) return;
+    const holder = document.getElementById(found[1]);
     const button = holder && (holder.tagName === 'BUTTON' ? holder : holder.querySelector('button'));
     if (!button || button.disabled) return;
     e.preventDefault();
