@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 DRACO = "KHR_draco_mesh_compression"
 MESHOPT = ("EXT_meshopt_compression", "KHR_meshopt_compression")
 BASISU = "KHR_texture_basisu"
+AVIF = "EXT_texture_avif"
 QUANTIZATION = "KHR_mesh_quantization"
 TRANSFORM = "KHR_texture_transform"
 INSTANCING = "EXT_mesh_gpu_instancing"
@@ -39,7 +40,7 @@ SPEC_GLOSS = "KHR_materials_pbrSpecularGlossiness"
 #: Required extensions trimesh reads, or that change only how a surface looks.
 READ_AS_IS = {TRANSFORM, "EXT_texture_webp", "KHR_lights_punctual", "KHR_materials_variants",
               "KHR_xmp_json_ld", "EXT_lights_image_based", "KHR_animation_pointer", "KHR_materials_emissive_strength"}
-DECODED = {DRACO, *MESHOPT, BASISU, QUANTIZATION, INSTANCING}
+DECODED = {DRACO, *MESHOPT, BASISU, AVIF, QUANTIZATION, INSTANCING}
 
 COMPONENTS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
 DTYPES = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}

@@ -84,12 +84,14 @@ def decode(tree: dict, buffers: list, folder: str) -> bytes:
 
 def _images(tree: dict, out: "_Packer", folder: str) -> None:
     """Every image inside the buffer; KTX2 ones (also those a texture shows
-    only through ``KHR_texture_basisu``) as PNG."""
+    only through ``KHR_texture_basisu``) as PNG; an AVIF a texture shows only
+    through ``EXT_texture_avif`` as its source (Pillow reads it)."""
     for texture in tree.get("textures", []):
-        ext = texture.get("extensions", {}).pop(gltf.BASISU, None)
-        if ext is not None and texture.get("source") is None:
-            texture["source"] = ext["source"]
-            tree["images"][ext["source"]]["mimeType"] = "image/ktx2"
+        for name, mime in ((gltf.BASISU, "image/ktx2"), (gltf.AVIF, "image/avif")):
+            ext = texture.get("extensions", {}).pop(name, None)
+            if ext is not None and texture.get("source") is None:
+                texture["source"] = ext["source"]
+                tree["images"][ext["source"]]["mimeType"] = mime
     used = {t["source"] for t in tree.get("textures", []) if t.get("source") is not None}
     for i, image in enumerate(tree.get("images", [])):
         if gltf.is_ktx2(image) and i not in used:  # a KTX2 copy beside a PNG or JPEG one
@@ -103,7 +105,7 @@ def _images(tree: dict, out: "_Packer", folder: str) -> None:
 
 def _mime(uri: str) -> str:
     ext = uri.split("?")[0].rsplit(".", 1)[-1].lower()
-    return {"jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}.get(ext, "image/png")
+    return {"jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp", "avif": "image/avif"}.get(ext, "image/png")
 
 
 def _meshopt(ext: dict, buffers: list) -> bytes:

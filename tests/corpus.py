@@ -99,6 +99,7 @@ def build_cases() -> list[Case]:
         like(("uv_transform_texcoord1.glb", make.transformed_uv_glb(plain, spin, texcoord=1))),
         like(("no_base_factor.glb", make.no_factor_glb(plain))),
         like(("spec_gloss.glb", make.spec_gloss_glb(plain))),
+        like(("avif.glb", make.avif_glb(plain)), max_color=12),
         like(("avatar.vrm", make.vrm(plain))),
         like(("unpadded_json.glb", make.unpadded_glb(plain))),
         like(("library.glb", make.library_glb(plain))),
@@ -133,7 +134,7 @@ def build_cases() -> list[Case]:
         Case({"toy_car.glb": _asset("toy_car.glb")}, faces=car),
         *[like((name, _data(name)), faces=car, sibling="toy_car.glb") for name in (
             "toy_car_gltfpack.glb", "toy_car_gltfpack_cc.glb", "toy_car_gltfpack_kn.glb", "toy_car_gt_quantize.glb",
-            "toy_car_gt_meshopt.glb", "toy_car_gt_draco.glb")],
+            "toy_car_gt_meshopt.glb", "toy_car_gt_draco.glb", "toy_car_gt_avif.glb")],
         *[like((f"toy_car_blender{label}", _data(f"toy_car_blender{label}")), faces=car, sibling="toy_car.glb")
           for label in (".glb", "_draco.glb", "_separate.zip", "_shape_keys.glb", "_instanced.glb", "_rigged.glb")],
         *[like((f"toy_car_blender_{label}.glb", _data(f"toy_car_blender_{label}.glb")), faces=car,

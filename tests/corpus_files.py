@@ -460,6 +460,21 @@ def replace_images(data: bytes, encode) -> bytes:
     return container.pack(tree, bytes(out))
 
 
+def avif_glb(data: bytes) -> bytes:
+    """Every image as AVIF (Pillow's encoder), shown only through
+    EXT_texture_avif (required), as glTF-Transform's ``avif`` writes it
+    without a fallback."""
+    def encode(rgba):
+        out = io.BytesIO()
+        Image.fromarray(rgba).save(out, format="AVIF", quality=95, subsampling="4:4:4")
+        return out.getvalue(), "image/avif"
+    tree, binary = container.split(replace_images(data, encode))
+    for texture in tree["textures"]:
+        texture["extensions"] = {"EXT_texture_avif": {"source": texture.pop("source")}}
+    require(tree, "EXT_texture_avif")
+    return container.pack(tree, binary)
+
+
 # ------------------------------------------------------------------ separate files
 def gltf_files(scene: trimesh.Scene, stem: str, draco: bool = False) -> dict:
     """A .gltf with its .bin and images as separate files (the .gltf first)."""
