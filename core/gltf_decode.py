@@ -105,7 +105,8 @@ def _images(tree: dict, out: "_Packer", folder: str) -> None:
 
 def _mime(uri: str) -> str:
     ext = uri.split("?")[0].rsplit(".", 1)[-1].lower()
-    return {"jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp", "avif": "image/avif"}.get(ext, "image/png")
+    types = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp", "avif": "image/avif"}
+    return types.get(ext, "image/png")
 
 
 def _meshopt(ext: dict, buffers: list) -> bytes:

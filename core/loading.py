@@ -259,9 +259,10 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     MAX_OBJ_NODES objects and groups); an OBJ's or PLY's texture shown as it
     is, not times a colour (``white_under_textures``); a PLY's vertex
     colours beside texture coordinates without a texture, or named as
-    scanners name them (``ply_vertex_colors``); an OFF read
-    with its colours and polygons (``text.off_mesh``); the files an OBJ or PLY names found as exporters
-    name them (``beside``), a warning for each that is not there."""
+    scanners name them (``ply_vertex_colors``); an OFF read with its
+    colours and polygons (``text.off_mesh``); the files an OBJ or PLY names
+    found as exporters name them (``beside``), a warning for each that is
+    not there."""
     source, kind, resolver, warnings, quantized, named = path, None, None, [], False, 0
     try:
         if fmt in ("GLB", "glTF"):

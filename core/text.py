@@ -161,7 +161,7 @@ def off_mesh(path: str) -> tuple[trimesh.Trimesh, int, int]:
         faces = corners[corner]
     mesh = trimesh.Trimesh(verts, faces, process=False)
     start = 6 if "N" in flags.replace("OFF", "") else 3
-    coloured = len(sizes) and len(polygons[0]) >= sizes[0] + 4  # a file colours every face or none
+    coloured = len(sizes) > 0 and len(polygons[0]) >= sizes[0] + 4  # a file colours every face or none
     face = _colors([row[n + 1:n + 5] for row, n in zip(polygons, sizes)]) if coloured else None
     vertex_rgba = _colors([row[start:start + 4] for row in vertex]) if "C" in flags else None
     if face is not None:
