@@ -273,51 +273,40 @@ function createScene(canvas) {
     gl.bindVertexArray(mesh.vao);
   }
 
-  // one frame: the parts' colours (painted) or the model's own look
-  function draw(painted, look, hover) {
-    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
-    gl.viewport(0, 0, canvas.width, canvas.height);
-    gl.clearColor(0, 0, 0, 0);
-    gl.clear(gl.COLOR_BUFFER_BIT | gl.DEPTH_BUFFER_BIT);
-    if (!mesh.key || !camera.ready) return;
-    gl.enable(gl.DEPTH_TEST);
-    if (painted && look !== 'original') {
-      use(programs.parts);
-      gl.uniform1i(programs.parts.uni.uHover, hover);
-      gl.drawArrays(gl.TRIANGLES, 0, mesh.nFaces * 3);
-    } else {
-      drawLook(programs.look, hover);
-    }
-    gl.bindVertexArray(null);
-  }
-
-  // untextured faces, then one pass per texture
-  function drawLook(p, hover) {
-    use(p);
-    if (p.uni.uHover) gl.uniform1i(p.uni.uHover, hover);
-    gl.uniform1i(p.uni.uTex, 0);
-    gl.activeTexture(gl.TEXTURE0);
-    for (const t of [-1, ...mesh.textures.keys()]) {
-      gl.bindTexture(gl.TEXTURE_2D, t >= 0 ? mesh.textures[t] : null);
-      gl.uniform1i(p.uni.uPass, t);
-      gl.drawArrays(gl.TRIANGLES, 0, mesh.nFaces * 3);
-    }
-  }
-
-  // face id + 1 as RGB into the bound framebuffer (picking.js), of the faces draw() shows
-  function drawIds(width, height, painted, look) {
+  // the faces into the bound framebuffer, (width, height): the parts' colours (painted) with
+  // programs.parts, else the model's own look with programs.look, untextured faces, then one pass a texture
+  function frame(width, height, painted, look, hover, programs) {
     gl.viewport(0, 0, width, height);
     gl.clearColor(0, 0, 0, 0);
     gl.clear(gl.COLOR_BUFFER_BIT | gl.DEPTH_BUFFER_BIT);
     if (!mesh.key || !camera.ready) return;
     gl.enable(gl.DEPTH_TEST);
-    if (painted && look !== 'original') {
-      use(programs.ids);
+    const p = painted && look !== 'original' ? programs.parts : programs.look;
+    use(p);
+    if (p.uni.uHover) gl.uniform1i(p.uni.uHover, hover);
+    if (p === programs.parts) {
       gl.drawArrays(gl.TRIANGLES, 0, mesh.nFaces * 3);
     } else {
-      drawLook(programs.lookIds, -1);
+      gl.uniform1i(p.uni.uTex, 0);
+      gl.activeTexture(gl.TEXTURE0);
+      for (const t of [-1, ...mesh.textures.keys()]) {
+        gl.bindTexture(gl.TEXTURE_2D, t >= 0 ? mesh.textures[t] : null);
+        gl.uniform1i(p.uni.uPass, t);
+        gl.drawArrays(gl.TRIANGLES, 0, mesh.nFaces * 3);
+      }
     }
     gl.bindVertexArray(null);
+  }
+
+  // one frame on the canvas
+  function draw(painted, look, hover) {
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+    frame(canvas.width, canvas.height, painted, look, hover, { parts: programs.parts, look: programs.look });
+  }
+
+  // face id + 1 as RGB into the bound framebuffer (picking.js), of the faces draw() shows
+  function drawIds(width, height, painted, look) {
+    frame(width, height, painted, look, -1, { parts: programs.ids, look: programs.lookIds });
   }
 
   // wait until every frame asked for is rendered (gl.finish alone does not wait in Chrome)
