@@ -30,17 +30,20 @@ from .glb import GltfError
 from .ply import ply_scene, ply_texture
 from .looks import keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
 from .text import obj_source, off_mesh
+from .usd import usd_scene
 from .topology import close_cracks, outward_flips
 
 log = logging.getLogger(__name__)
 
 #: A VRM avatar (VRChat, VTubers, XR) is a GLB with extensions that only say how to animate it.
-FORMATS = {".glb": "GLB", ".vrm": "GLB", ".gltf": "glTF", ".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF"}
-FORMAT_LIST = "GLB, glTF, OBJ, PLY, STL or OFF"
-#: An STL is Z-up, as CAD tools, slicers and Blender read it; PartScope, as
-#: glTF, is Y-up: (x, y, z) becomes (x, z, -y), as Blender writes the STL it
-#: read to glTF, so the model stands in the viewer and in the downloads.
-STL_UP = np.array([[1.0, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]])
+FORMATS = {".glb": "GLB", ".vrm": "GLB", ".gltf": "glTF", ".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF",
+           ".usdz": "USDZ", ".usd": "USD", ".usda": "USD", ".usdc": "USD"}
+FORMAT_LIST = "GLB, glTF, OBJ, PLY, STL, OFF or USD(Z)"
+#: An STL is Z-up, as CAD tools, slicers and Blender read it, and so is a USD
+#: stage that says so; PartScope, as glTF, is Y-up: (x, y, z) becomes
+#: (x, z, -y), as Blender writes the STL it read to glTF, so the model stands
+#: in the viewer and in the downloads.
+Z_UP = np.array([[1.0, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]])
 #: An OBJ naming more objects and groups than this has a node per material:
 #: a converter's group per few faces is no artist's object.
 MAX_OBJ_NODES = 2000
@@ -70,7 +73,7 @@ class Asset:
     digest : str, sha256 over geometry and appearance, the object's identity
     name : str, file name
     source_meshes : list of trimesh.Trimesh, one per node in ``node_names``,
-        in the file's own coordinates (an STL's stood up, ``STL_UP``) with
+        in the file's own coordinates (a Z-up file's stood up, ``Z_UP``) with
         their original visuals (for export)
     warnings : list of str, one sentence each for what was left out of the
         file to load it (a map that is not beside it, line primitives)
@@ -102,7 +105,7 @@ class Asset:
 
 
 def load_asset(path: str) -> Asset:
-    """Load GLB, glTF, OBJ, PLY, STL or OFF, or a ZIP holding one (a glTF with
+    """Load GLB, glTF, OBJ, PLY, STL, OFF or USD(Z), or a ZIP holding one (a glTF with
     its .bin and images); raise InputError with a sentence."""
     name = os.path.basename(str(path))
     if not os.path.isfile(path):
@@ -126,9 +129,9 @@ def load_asset(path: str) -> Asset:
         group = np.repeat(np.arange(len(meshes)), [len(m.vertices) for m in meshes])
         vertices = close_cracks(vertices, faces, group)
     mesh, to_original = _normalized(vertices, faces, name)
-    if fmt == "STL":  # back to the file's own, Z-up coordinates
-        to_original = STL_UP.T @ to_original
-    linear = fmt in ("GLB", "glTF")
+    if scene.metadata.get("up") == "Z":  # back to the file's own, Z-up coordinates
+        to_original = Z_UP.T @ to_original
+    linear = fmt in ("GLB", "glTF", "USDZ", "USD")  # their colours are linear light
     textures, mat_ids, uvs, colors = looks(meshes, linear)
     asset = Asset(
         mesh=mesh, face_node=np.repeat(np.arange(len(meshes), dtype=np.int32), [len(m.faces) for m in meshes]),
@@ -289,6 +292,10 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         options.update(resolver=resolver, process=False)
         if fmt == "PLY":
             scene = ply_scene(path, options)
+        elif fmt in ("USDZ", "USD"):
+            scene, missing, z_up = usd_scene(path)
+            warnings += [_missing_beside(file, fmt) for file in missing]
+            scene.metadata["up"] = "Z" if z_up else "Y"
         elif fmt == "OFF":
             mesh, held, said = off_mesh(path)
             scene = trimesh.Scene({os.path.basename(path): mesh})
@@ -307,8 +314,10 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     warnings += [_missing_beside(missing, fmt) for missing in getattr(resolver, "missing", [])]
     if fmt == "PLY":
         ply_vertex_colors(scene, bare_uv)
-    if fmt == "STL" and scene.geometry:
-        scene.apply_transform(STL_UP)
+    if fmt == "STL":
+        scene.metadata["up"] = "Z"
+    if scene.metadata.get("up") == "Z" and scene.geometry:
+        scene.apply_transform(Z_UP)
     return scene, warnings, quantized
 
 

@@ -153,6 +153,9 @@ def build_cases() -> list[Case]:
             ("chair_blender.glb", 492), ("chair_blender_obj.zip", 492), ("chair_blender.ply", 492),
             ("toy_car_blender_morphed.glb", car))],
         Case({"toy_car_blender.ply": _data("toy_car_blender.ply")}, faces=car),
+        Case({"toy_car_blender.usdz": _data("toy_car_blender.usdz")}, faces=car,  # the wheels as USD viewers draw them
+             names=("wheel_4", "wheel_3", "cabin", "wheel_2", "body", "wheel_1"),
+             colors=((231, 231, 231),) * 2 + ((255, 255, 255), (231, 231, 231), (255, 255, 255), (231, 231, 231))),
         Case({"toy_car_meshlab_ply.zip": _data("toy_car_meshlab_ply.zip")}, faces=car,
              names=("toy_car_meshlab.ply Image_0.png", "toy_car_meshlab.ply Image_1.png")),
         Case({"chair_meshlab.off": _data("chair_meshlab.off")}, faces=496, warnings=(
@@ -177,9 +180,9 @@ def build_cases() -> list[Case]:
         Case({"box.off": trimesh.creation.box().export(file_type="off").encode()}, faces=box_faces),
         # refused
         Case({"model.fbx": b"Kaydara FBX Binary  \x00"},
-             sentence="'model.fbx' is not a format PartScope reads: use GLB, glTF, OBJ, PLY, STL or OFF."),
+             sentence="'model.fbx' is not a format PartScope reads: use GLB, glTF, OBJ, PLY, STL, OFF or USD(Z)."),
         Case({"toy_car_blender.fbx": _data("toy_car_blender.fbx")},
-             sentence="'toy_car_blender.fbx' is not a format PartScope reads: use GLB, glTF, OBJ, PLY, STL or OFF."),
+             sentence="'toy_car_blender.fbx' is not a format PartScope reads: use GLB, glTF, OBJ, PLY, STL, OFF or USD(Z)."),
         Case({"empty.glb": b""},
              sentence="'empty.glb' is empty (0 bytes): the upload or the export did not finish; try again."),
         Case({"images_only.glb": make.edit_glb(plain, make.only_images)},
@@ -219,9 +222,9 @@ def build_cases() -> list[Case]:
                       "files beside the glTF."),
         Case({"two_models.zip": make.zipped({"a.glb": plain, "b.obj": make.latin1_obj()})},
              sentence="'two_models.zip' holds 2 models (a.glb, b.obj): a ZIP must hold one model "
-                      "(GLB, glTF, OBJ, PLY, STL or OFF) with the files it refers to."),
+                      "(GLB, glTF, OBJ, PLY, STL, OFF or USD(Z)) with the files it refers to."),
         Case({"no_model.zip": make.zipped({"readme.txt": b"hello"})},
-             sentence="'no_model.zip' holds no model: a ZIP must hold one model (GLB, glTF, OBJ, PLY, STL or OFF) "
+             sentence="'no_model.zip' holds no model: a ZIP must hold one model (GLB, glTF, OBJ, PLY, STL, OFF or USD(Z)) "
                       "with the files it refers to."),
         Case({"damaged.zip": make.zipped(make.gltf_files(scene, "damaged"))[:300]},
              sentence="'damaged.zip' is not a ZIP that can be opened: the file looks damaged; make the ZIP again."),

@@ -215,7 +215,7 @@ def _bad_files(folder):
 
 @pytest.mark.parametrize("name, says", [
     ("corrupt.glb", "'corrupt.glb' is not valid GLB: its header is damaged."),
-    ("model.fbx", "'model.fbx' is not a format PartScope reads: use GLB, glTF, OBJ, PLY, STL or OFF."),
+    ("model.fbx", "'model.fbx' is not a format PartScope reads: use GLB, glTF, OBJ, PLY, STL, OFF or USD(Z)."),
     ("empty.gltf", "'empty.gltf' holds no faces (no geometry): export a model with its meshes."),
     ("points.ply", "'points.ply' is a point cloud (300 points, no faces): PartScope segments surface meshes; "
                    "export the model with its faces."),

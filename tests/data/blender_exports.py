@@ -168,6 +168,7 @@ def main() -> None:
     bpy.ops.wm.stl_export(filepath=os.path.join(HERE, "toy_car_blender.stl"))
     bpy.ops.wm.ply_export(filepath=os.path.join(HERE, "toy_car_blender.ply"))
     bpy.ops.export_scene.fbx(filepath=os.path.join(HERE, "toy_car_blender.fbx"))
+    bpy.ops.wm.usd_export(filepath=os.path.join(HERE, "toy_car_blender.usdz"))
     body = bpy.data.objects["body"]
     body.shape_key_add(name="Basis")
     squash = body.shape_key_add(name="squash")  # a shape key Blender adds at full weight: here at none

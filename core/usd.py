@@ -1,0 +1,200 @@
+"""USD files (a USDZ package, as Apple's AR Quick Look, Reality Composer and
+Blender write them; .usd, .usda, .usdc) read through Pixar's own library,
+usd-core, into the scene the rest of loading reads.
+
+Every mesh a viewer would draw (visible, not a guide or a proxy, instances
+included) is placed in the world as the stage composes it; its polygons are
+cut inside them (``polygons.triangulate``; a left-handed mesh's winding
+turned); its texture coordinates and colours are taken per corner, however
+the file spreads them (constant, per face, per vertex or per corner,
+indexed or not); its colour is what a USD viewer shows: the UsdPreviewSurface
+bound to it, its diffuse texture from the package, the primvar its diffuse
+reads or its colour; without one, its ``displayColor``. A stage whose up
+axis is Z is reported so, and stood up as an STL is.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+
+import numpy as np
+import trimesh
+from PIL import Image
+
+from .polygons import triangulate
+
+log = logging.getLogger(__name__)
+
+#: Purposes of prims a viewer does not draw by default.
+HIDDEN_PURPOSES = ("guide", "proxy")
+
+
+def usd_scene(path: str) -> tuple[trimesh.Scene, list[str], bool]:
+    """The stage at ``path`` as a scene of meshes in world coordinates (one
+    node per mesh prim, ``_node_name``), the texture files it names that
+    are not there, and whether its up axis is Z. Raises ValueError where
+    the file is not a USD stage."""
+    from pxr import Usd, UsdGeom  # here: only a USD file needs the library
+
+    stage = Usd.Stage.Open(path)
+    if stage is None:
+        raise ValueError("not a USD stage")
+    cache, scene, missing = UsdGeom.XformCache(), trimesh.Scene(), []
+    for prim in stage.Traverse(Usd.TraverseInstanceProxies(Usd.PrimDefaultPredicate)):
+        if not prim.IsA(UsdGeom.Mesh):
+            continue
+        shown = UsdGeom.Imageable(prim)
+        if shown.ComputeVisibility() == UsdGeom.Tokens.invisible or shown.ComputePurpose() in HIDDEN_PURPOSES:
+            continue
+        mesh = _mesh(prim, np.array(cache.GetLocalToWorldTransform(prim)).T, missing)
+        if mesh is not None:
+            name = _node_name(prim, scene.geometry)
+            scene.add_geometry(mesh, node_name=name, geom_name=name)
+    return scene, sorted(set(missing)), UsdGeom.GetStageUpAxis(stage) == UsdGeom.Tokens.z
+
+
+def _node_name(prim, taken) -> str:
+    """The name of the object the mesh prim draws: its parent's where that
+    holds it alone (an object and the mesh it shares, as Blender writes
+    them), else its own; numbered where already ``taken``."""
+    from pxr import Usd
+
+    parent = prim.GetParent()
+    alone = parent and not parent.IsPseudoRoot() and len(parent.GetFilteredChildren(
+        Usd.TraverseInstanceProxies(Usd.PrimDefaultPredicate))) == 1  # an instance's children too
+    name = parent.GetName() if alone else prim.GetName()
+    return name if name not in taken else next(
+        f"{name}_{k}" for k in range(2, len(taken) + 3) if f"{name}_{k}" not in taken)
+
+
+def _mesh(prim, world: np.ndarray, missing: list) -> trimesh.Trimesh | None:
+    """One mesh prim as a trimesh mesh in world coordinates (``world``, (4, 4),
+    column vectors), None where it has no polygon to draw."""
+    from pxr import UsdGeom
+
+    usd = UsdGeom.Mesh(prim)
+    points = np.asarray(usd.GetPointsAttr().Get() or [], np.float64).reshape(-1, 3)
+    counts = np.asarray(usd.GetFaceVertexCountsAttr().Get() or [], np.int64)
+    indices = np.asarray(usd.GetFaceVertexIndicesAttr().Get() or [], np.int64)
+    if not len(counts) or counts.min() < 0 or len(indices) != counts.sum() or indices.min(initial=0) < 0 \
+            or indices.max(initial=0) >= len(points):
+        return None
+    order = np.arange(len(indices))  # the corners in the order each polygon goes round
+    if usd.GetOrientationAttr().Get() == UsdGeom.Tokens.leftHanded:
+        start = np.repeat(np.cumsum(counts) - counts, counts)
+        order = start + np.repeat(counts, counts) - 1 - (order - start)
+    kept = np.repeat(counts >= 3, counts)  # polygons of fewer corners have no surface
+    order, sizes = order[kept[order]], counts[counts >= 3]
+    if not len(sizes):
+        return None
+    _, corner = triangulate(sizes, indices[order], points)
+    corner = order[corner]  # (T, 3) positions among the file's corners
+    xyz = trimesh.transform_points(points[indices[corner.ravel()]], world)
+    material, texture, primvar = _material(prim, missing)
+    uv = _per_corner(prim, primvar, counts, indices, 2) if texture is not None else None
+    colors = _corner_colors(prim, primvar, counts, indices) if texture is None and primvar else None
+    if texture is None and colors is None and primvar == "displayColor":
+        material = np.full(3, 0.5)  # no material, no displayColor: the grey USD viewers draw
+    columns = [xyz] + [a[corner.ravel()] for a in (uv, colors) if a is not None]
+    welded, inverse = np.unique(np.hstack(columns), axis=0, return_inverse=True)
+    mesh = trimesh.Trimesh(welded[:, :3], inverse.reshape(-1, 3), process=False)
+    if uv is not None:
+        mesh.visual = trimesh.visual.TextureVisuals(
+            uv=welded[:, 3:5], material=trimesh.visual.material.PBRMaterial(
+                baseColorTexture=texture, baseColorFactor=np.append(material, 1.0)))
+    elif colors is not None:  # corner colours times the material's, linear light as glTF's
+        rgb = np.clip(welded[:, 3:6] * material, 0.0, 1.0)
+        mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=np.round(np.column_stack(
+            [rgb, np.ones(len(rgb))]) * 255).astype(np.uint8))
+    else:
+        mesh.visual = trimesh.visual.TextureVisuals(
+            material=trimesh.visual.material.PBRMaterial(baseColorFactor=np.append(material, 1.0)))
+    return mesh
+
+
+def _material(prim, missing: list) -> tuple[np.ndarray, Image.Image | None, str | None]:
+    """What the UsdPreviewSurface bound to ``prim`` takes its diffuse colour
+    from, as a USD viewer shows it: (3,) linear RGB (white where a texture
+    or a primvar gives the colour), the diffuse texture or None, and the
+    primvar the texture's coordinates or the colour itself come from (None
+    for a plain colour). With no such material, the prim's ``displayColor``,
+    as viewers show a mesh without one. A texture whose file is not there is
+    named in ``missing`` and left out."""
+    from pxr import Ar, UsdShade
+
+    material = UsdShade.MaterialBindingAPI(prim).ComputeBoundMaterial()[0]
+    shader = material.ComputeSurfaceSource()[0] if material else None
+    if not shader or shader.GetIdAttr().Get() != "UsdPreviewSurface":
+        return np.ones(3), None, "displayColor"  # grey where it has none (``_mesh``)
+    diffuse = shader.GetInput("diffuseColor")
+    if not diffuse or not diffuse.HasConnectedSource():
+        value = diffuse.Get() if diffuse else None
+        return (np.full(3, 0.18) if value is None else np.clip(np.asarray(value, np.float64), 0, 1)), None, None
+    source = UsdShade.Shader(diffuse.GetConnectedSource()[0].GetPrim())
+    if source.GetIdAttr().Get() != "UsdUVTexture":  # a primvar reader: the colour is the primvar's
+        return np.ones(3), None, _varname(source) or "displayColor"
+    file = source.GetInput("file").Get() if source.GetInput("file") else None
+    reader = source.GetInput("st")
+    varname = _varname(UsdShade.Shader(reader.GetConnectedSource()[0].GetPrim())) \
+        if reader and reader.HasConnectedSource() else None
+    image = None
+    if file is not None and file.resolvedPath:
+        try:
+            image = Image.open(io.BytesIO(bytes(Ar.GetResolver().OpenAsset(
+                Ar.ResolvedPath(file.resolvedPath)).GetBuffer())))
+            image.load()
+        except Exception as exc:  # not an image: the model without it, and a warning
+            log.info("texture %s of %s: %r", file.path, prim.GetPath(), exc)
+            image = None
+    if image is None:
+        if file is not None and file.path:
+            missing.append(os.path.basename(file.path))
+        return np.full(3, 0.18), None, None
+    return np.ones(3), image, varname or "st"
+
+
+def _varname(reader) -> str | None:
+    """The primvar a UsdPrimvarReader shader reads, or None."""
+    name = reader.GetInput("varname")
+    return str(name.Get()) if name and name.Get() else None
+
+
+def _corner_colors(prim, name: str, counts: np.ndarray, indices: np.ndarray) -> np.ndarray | None:
+    """(corners, 3) linear RGB per corner of the colour primvar ``name``
+    (RGB or RGBA), or None where the prim has none."""
+    for width in (3, 4):
+        values = _per_corner(prim, name, counts, indices, width)
+        if values is not None:
+            return values[:, :3]
+    return None
+
+
+def _per_corner(prim, name: str, counts: np.ndarray, indices: np.ndarray, width: int) -> np.ndarray | None:
+    """(corners, width) float64 the primvar ``name`` gives each corner of
+    each polygon, however it is spread (constant, uniform: per face,
+    vertex or varying: per point, faceVarying: per corner; indexed or not),
+    or None where the prim has no such primvar or its length does not fit."""
+    from pxr import UsdGeom
+
+    pv = UsdGeom.PrimvarsAPI(prim).GetPrimvar(name)
+    values = pv.ComputeFlattened() if pv and pv.HasValue() else None
+    if values is None:
+        return None
+    values = np.asarray(values, np.float64).reshape(len(values), -1)
+    if values.shape[1] != width:
+        return None
+    spread = pv.GetInterpolation()
+    lengths = {UsdGeom.Tokens.constant: 1, UsdGeom.Tokens.uniform: len(counts),
+               UsdGeom.Tokens.faceVarying: len(indices)}
+    needed = lengths.get(spread, indices.max(initial=-1) + 1)
+    if len(values) < needed:
+        return None
+    if spread == UsdGeom.Tokens.constant:
+        return np.repeat(values[:1], len(indices), axis=0)
+    if spread == UsdGeom.Tokens.uniform:
+        return np.repeat(values[:len(counts)], counts, axis=0)
+    if spread == UsdGeom.Tokens.faceVarying:
+        return values[:len(indices)]
+    return values[indices]  # vertex, varying

@@ -1,0 +1,153 @@
+"""USD and USDZ files (core/usd.py) read as a USD viewer draws them: Blender's
+USDZ of the toy car against its glTF, and stages written here with Pixar's
+own library: polygons, windings, instances, what a viewer hides, colours
+however a file spreads them, a missing texture, a file that is not USD."""
+
+import os
+
+import numpy as np
+import pytest
+import trimesh
+
+from core.loading import InputError, load_asset
+from core.looks import surface_color
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def _colours(asset) -> dict:
+    """Median colour at the faces' centres, per node."""
+    rgb = surface_color(asset, np.arange(asset.n_faces), np.full((asset.n_faces, 3), 1 / 3))
+    return {name: np.median(rgb[asset.face_node == k], axis=0).tolist() for k, name in enumerate(asset.node_names)}
+
+
+def _placed(asset) -> trimesh.Trimesh:
+    return trimesh.Trimesh(trimesh.transform_points(asset.mesh.vertices, asset.to_original), asset.mesh.faces,
+                           process=False)
+
+
+def test_blenders_usdz_of_the_car_is_read_as_its_gltf():
+    """Blender's USDZ of the toy car (Z-up, textures in the package): the
+    faces, surface and objects of Blender's glTF of the same scene, stood up
+    as it stands; the body's and cabin's textures as there; the wheels in
+    their material's grey (0.8), which is what a USD viewer draws (their
+    vertex colours are a primvar no shader reads)."""
+    usd, gltf = load_asset(os.path.join(DATA, "toy_car_blender.usdz")), load_asset(os.path.join(DATA, "toy_car_blender.glb"))
+    assert usd.n_faces == gltf.n_faces and usd.warnings == []
+    assert sorted(usd.node_names) == sorted(gltf.node_names)
+    np.testing.assert_allclose(usd.mesh.bounds, gltf.mesh.bounds, atol=1e-6)
+    assert _placed(usd).area == pytest.approx(_placed(gltf).area, rel=1e-6)
+    ours, theirs = _colours(usd), _colours(gltf)
+    for name in ("body", "cabin"):
+        np.testing.assert_allclose(ours[name], theirs[name], atol=2)
+    for name in ("wheel_1", "wheel_2", "wheel_3", "wheel_4"):
+        assert ours[name] == [231, 231, 231]  # linear 0.8 through the sRGB curve
+
+
+def _stage(path: str, up: str = "Y"):
+    from pxr import Usd, UsdGeom
+
+    stage = Usd.Stage.CreateNew(path)
+    UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.y if up == "Y" else UsdGeom.Tokens.z)
+    return stage
+
+
+def _floor(stage, path: str, left_handed: bool = False):
+    """A floor at y 0: a concave pentagon (a square of side 2 with a notch to
+    (1, 0, 1): area 3) beside a unit quad, wound to face +y in either hand."""
+    from pxr import UsdGeom
+
+    mesh = UsdGeom.Mesh.Define(stage, path)
+    mesh.CreatePointsAttr([(0, 0, 0), (0, 0, 2), (2, 0, 2), (1, 0, 1), (2, 0, 0),
+                           (3, 0, 0), (3, 0, 1), (4, 0, 1), (4, 0, 0)])
+    pentagon, quad = [0, 1, 2, 3, 4], [5, 6, 7, 8]
+    if left_handed:
+        pentagon, quad = pentagon[::-1], quad[::-1]
+        mesh.CreateOrientationAttr(UsdGeom.Tokens.leftHanded)
+    mesh.CreateFaceVertexCountsAttr([5, 4])
+    mesh.CreateFaceVertexIndicesAttr(pentagon + quad)
+    return mesh
+
+
+@pytest.mark.parametrize("left_handed", [False, True])
+def test_a_stage_is_read_as_a_usd_viewer_draws_it(tmp_path, left_handed):
+    """A Y-up stage written with Pixar's library: a concave pentagon and a
+    quad cut inside them and facing as drawn (a left-handed mesh's winding
+    turned), coloured per face by displayColor (no material); a prototype
+    drawn twice as instances; an invisible mesh and a guide left out."""
+    from pxr import Gf, Sdf, UsdGeom
+
+    path = str(tmp_path / "stage.usda")
+    stage = _stage(path)
+    floor = _floor(stage, "/floor/tiles", left_handed)
+    colour = floor.CreateDisplayColorPrimvar(UsdGeom.Tokens.uniform)
+    colour.Set([(1, 0, 0), (0, 0, 1)])
+    _floor(stage, "/prototype/tiles")
+    stage.GetPrimAtPath("/prototype").SetSpecifier(Sdf.SpecifierClass)
+    for k in (1, 2):  # two instances of the prototype, moved up
+        xform = UsdGeom.Xform.Define(stage, f"/copy_{k}")
+        xform.AddTranslateOp().Set(Gf.Vec3d(0, k, 0))
+        xform.GetPrim().GetInherits().AddInherit("/prototype")
+        xform.GetPrim().SetInstanceable(True)
+    _floor(stage, "/hidden/tiles").CreateVisibilityAttr(UsdGeom.Tokens.invisible)
+    _floor(stage, "/helper/tiles").CreatePurposeAttr(UsdGeom.Tokens.guide)
+    stage.Save()
+
+    asset = load_asset(path)
+    assert asset.n_faces == 3 * (3 + 2)  # three floors of a pentagon (3 triangles) and a quad (2)
+    assert sorted(asset.node_names) == ["copy_1", "copy_2", "floor"]
+    placed = _placed(asset)
+    assert placed.area == pytest.approx(3 * 4.0)
+    assert (placed.face_normals[:, 1] > 0.999).all()  # every triangle faces +y, as drawn
+    floor_faces = asset.face_node == asset.node_names.index("floor")
+    colours = surface_color(asset, np.nonzero(floor_faces)[0], np.full((floor_faces.sum(), 3), 1 / 3))
+    on_quad = placed.triangles_center[floor_faces][:, 0] > 2.5
+    assert (colours[~on_quad] == [255, 0, 0]).all() and (colours[on_quad] == [0, 0, 255]).all()
+    np.testing.assert_allclose(np.sort(np.unique(placed.vertices[:, 1].round(6))), [0, 1, 2])
+
+
+def test_a_z_up_stage_stands_up_and_keeps_its_coordinates(tmp_path):
+    """A Z-up stage (Blender's, most CAD tools') stands as glTF does, Y up,
+    while ``to_original`` still maps to the file's own coordinates."""
+    path = str(tmp_path / "z.usda")
+    stage = _stage(path, up="Z")
+    _floor(stage, "/floor/tiles")  # lies at y 0: a wall, in a Z-up stage
+    stage.Save()
+    asset = load_asset(path)
+    assert np.ptp(asset.mesh.vertices[:, 2]) < 1e-9  # the file's y is PartScope's -z: the wall stands
+    np.testing.assert_allclose(_placed(asset).vertices[:, 1], 0, atol=1e-9)
+
+
+def test_a_usd_texture_that_is_not_there_is_named(tmp_path):
+    """A UsdPreviewSurface whose diffuse texture file is missing: the model
+    loads without it, and a warning names the file."""
+    from pxr import Sdf, UsdGeom, UsdShade
+
+    path = str(tmp_path / "textured.usda")
+    stage = _stage(path)
+    floor = _floor(stage, "/floor/tiles")
+    UsdGeom.PrimvarsAPI(floor.GetPrim()).CreatePrimvar(
+        "st", Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.vertex).Set([(0, 0)] * 9)
+    material = UsdShade.Material.Define(stage, "/looks/wood")
+    surface = UsdShade.Shader.Define(stage, "/looks/wood/surface")
+    surface.CreateIdAttr("UsdPreviewSurface")
+    image = UsdShade.Shader.Define(stage, "/looks/wood/image")
+    image.CreateIdAttr("UsdUVTexture")
+    image.CreateInput("file", Sdf.ValueTypeNames.Asset).Set("textures/wood.png")
+    surface.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(
+        image.ConnectableAPI(), "rgb")
+    material.CreateSurfaceOutput().ConnectToSource(surface.ConnectableAPI(), "surface")
+    UsdShade.MaterialBindingAPI.Apply(floor.GetPrim()).Bind(material)
+    stage.Save()
+    asset = load_asset(path)
+    assert asset.n_faces == 5 and not asset.has_texture
+    assert asset.warnings == ["'textured.usda' refers to 'wood.png' (a texture), which is not beside it: the model "
+                              "is loaded without it; keep the .usd with its texture (in the web app, drop them "
+                              "together, or one ZIP of them)."]
+
+
+def test_a_file_that_is_not_usd_is_refused_with_a_sentence(tmp_path):
+    path = tmp_path / "model.usdz"
+    path.write_bytes(b"PK\x03\x04 not really a package")
+    with pytest.raises(InputError, match=r"^'model.usdz' could not be read as USDZ: the file looks damaged"):
+        load_asset(str(path))
