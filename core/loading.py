@@ -293,9 +293,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         if fmt == "PLY":
             scene = ply_scene(path, options)
         elif fmt in ("USDZ", "USD"):
-            scene, missing, z_up = usd_scene(path)
-            warnings += [_missing_beside(file, fmt) for file in missing]
-            scene.metadata["up"] = "Z" if z_up else "Y"
+            scene, missing, notes = usd_scene(path)
+            warnings += notes + [_missing_beside(file, fmt) for file in missing]
         elif fmt == "OFF":
             mesh, held, said = off_mesh(path)
             scene = trimesh.Scene({os.path.basename(path): mesh})

@@ -31,28 +31,41 @@ log = logging.getLogger(__name__)
 HIDDEN_PURPOSES = ("guide", "proxy")
 
 
-def usd_scene(path: str) -> tuple[trimesh.Scene, list[str], bool]:
+def usd_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
     """The stage at ``path`` as a scene of meshes in world coordinates (one
-    node per mesh prim, ``_node_name``), the texture files it names that
-    are not there, and whether its up axis is Z. Raises ValueError where
-    the file is not a USD stage."""
+    node per mesh prim, ``_node_name``; ``metadata["up"]`` its up axis, Y or
+    Z), at its first time sample where it is animated; the texture files it
+    names that are not there; and what it holds that is left out, as
+    warnings (point instancers, and shapes given as primitives: a sphere, a
+    cube). Raises ValueError where the file is not a USD stage."""
     from pxr import Usd, UsdGeom  # here: only a USD file needs the library
 
     stage = Usd.Stage.Open(path)
     if stage is None:
         raise ValueError("not a USD stage")
-    cache, scene, missing = UsdGeom.XformCache(), trimesh.Scene(), []
-    for prim in stage.Traverse(Usd.TraverseInstanceProxies(Usd.PrimDefaultPredicate)):
-        if not prim.IsA(UsdGeom.Mesh):
-            continue
+    time = Usd.TimeCode.EarliestTime()
+    cache, scene, missing, instancers, shapes = UsdGeom.XformCache(time), trimesh.Scene(), [], 0, 0
+    prims = iter(Usd.PrimRange(stage.GetPseudoRoot(), Usd.TraverseInstanceProxies(Usd.PrimDefaultPredicate)))
+    for prim in prims:
         shown = UsdGeom.Imageable(prim)
-        if shown.ComputeVisibility() == UsdGeom.Tokens.invisible or shown.ComputePurpose() in HIDDEN_PURPOSES:
-            continue
-        mesh = _mesh(prim, np.array(cache.GetLocalToWorldTransform(prim)).T, missing)
-        if mesh is not None:
-            name = _node_name(prim, scene.geometry)
-            scene.add_geometry(mesh, node_name=name, geom_name=name)
-    return scene, sorted(set(missing)), UsdGeom.GetStageUpAxis(stage) == UsdGeom.Tokens.z
+        if shown and (shown.ComputeVisibility(time) == UsdGeom.Tokens.invisible
+                      or shown.ComputePurpose() in HIDDEN_PURPOSES):
+            prims.PruneChildren()
+        elif prim.IsA(UsdGeom.PointInstancer):  # its prototypes below it are drawn only through it
+            instancers += 1
+            prims.PruneChildren()
+        elif prim.IsA(UsdGeom.Mesh):
+            mesh = _mesh(prim, np.array(cache.GetLocalToWorldTransform(prim)).T, time, missing)
+            if mesh is not None:
+                name = _node_name(prim, scene.geometry)
+                scene.add_geometry(mesh, node_name=name, geom_name=name)
+        elif prim.IsA(UsdGeom.Gprim):
+            shapes += 1
+    scene.metadata["up"] = "Z" if UsdGeom.GetStageUpAxis(stage) == UsdGeom.Tokens.z else "Y"
+    notes = [f"also holds {n} {what}{'s' if n > 1 else ''}, which PartScope leaves out: only meshes are segmented"
+             for n, what in ((instancers, "point instancer"), (shapes, "shape given as a primitive (sphere, cube, "
+                                                                      "cylinder)")) if n]
+    return scene, sorted(set(missing)), notes
 
 
 def _node_name(prim, taken) -> str:
@@ -69,15 +82,15 @@ def _node_name(prim, taken) -> str:
         f"{name}_{k}" for k in range(2, len(taken) + 3) if f"{name}_{k}" not in taken)
 
 
-def _mesh(prim, world: np.ndarray, missing: list) -> trimesh.Trimesh | None:
-    """One mesh prim as a trimesh mesh in world coordinates (``world``, (4, 4),
-    column vectors), None where it has no polygon to draw."""
+def _mesh(prim, world: np.ndarray, time, missing: list) -> trimesh.Trimesh | None:
+    """One mesh prim at ``time`` as a trimesh mesh in world coordinates
+    (``world``, (4, 4), column vectors), None where it has no polygon to draw."""
     from pxr import UsdGeom
 
     usd = UsdGeom.Mesh(prim)
-    points = np.asarray(usd.GetPointsAttr().Get() or [], np.float64).reshape(-1, 3)
-    counts = np.asarray(usd.GetFaceVertexCountsAttr().Get() or [], np.int64)
-    indices = np.asarray(usd.GetFaceVertexIndicesAttr().Get() or [], np.int64)
+    points = np.asarray(usd.GetPointsAttr().Get(time) or [], np.float64).reshape(-1, 3)
+    counts = np.asarray(usd.GetFaceVertexCountsAttr().Get(time) or [], np.int64)
+    indices = np.asarray(usd.GetFaceVertexIndicesAttr().Get(time) or [], np.int64)
     if not len(counts) or counts.min() < 0 or len(indices) != counts.sum() or indices.min(initial=0) < 0 \
             or indices.max(initial=0) >= len(points):
         return None

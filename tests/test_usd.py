@@ -106,6 +106,30 @@ def test_a_stage_is_read_as_a_usd_viewer_draws_it(tmp_path, left_handed):
     np.testing.assert_allclose(np.sort(np.unique(placed.vertices[:, 1].round(6))), [0, 1, 2])
 
 
+def test_what_a_stage_draws_otherwise_than_as_meshes_is_left_out_with_a_warning(tmp_path):
+    """A point instancer (its prototype mesh below it is drawn only through
+    it, at its points) and a sphere given as a primitive: left out, with a
+    warning each; the mesh beside them read."""
+    from pxr import UsdGeom
+
+    path = str(tmp_path / "scattered.usda")
+    stage = _stage(path)
+    _floor(stage, "/floor/tiles")
+    scatter = UsdGeom.PointInstancer.Define(stage, "/scatter")
+    _floor(stage, "/scatter/prototypes/pebble")
+    scatter.CreatePrototypesRel().AddTarget("/scatter/prototypes/pebble")
+    scatter.CreatePositionsAttr([(0, 5, 0), (0, 6, 0)])
+    scatter.CreateProtoIndicesAttr([0, 0])
+    UsdGeom.Sphere.Define(stage, "/ball")
+    stage.Save()
+    asset = load_asset(path)
+    assert asset.node_names == ["floor"] and asset.n_faces == 5
+    assert asset.warnings == [
+        "'scattered.usda' also holds 1 point instancer, which PartScope leaves out: only meshes are segmented.",
+        "'scattered.usda' also holds 1 shape given as a primitive (sphere, cube, cylinder), which PartScope leaves "
+        "out: only meshes are segmented."]
+
+
 def test_a_z_up_stage_stands_up_and_keeps_its_coordinates(tmp_path):
     """A Z-up stage (Blender's, most CAD tools') stands as glTF does, Y up,
     while ``to_original`` still maps to the file's own coordinates."""
