@@ -32,19 +32,21 @@ HIDDEN_PURPOSES = ("guide", "proxy")
 
 
 def usd_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
-    """The stage at ``path`` as a scene of meshes in world coordinates (one
-    node per mesh prim, ``_node_name``; ``metadata["up"]`` its up axis, Y or
+    """The stage at ``path`` as a scene of meshes in world coordinates (a
+    node per mesh prim, ``_node_name``, and per material it binds to some of
+    its faces; ``metadata["up"]`` its up axis, Y or
     Z), at its first time sample where it is animated; the texture files it
-    names that are not there; and what it holds that is left out, as
-    warnings (point instancers, and shapes given as primitives: a sphere, a
-    cube). Raises ValueError where the file is not a USD stage."""
+    names that are not there; and warnings: what it holds that is left out
+    (point instancers, and shapes given as primitives: a sphere, a cube),
+    and the meshes it says are subdivision surfaces (read as their control
+    cages). Raises ValueError where the file is not a USD stage."""
     from pxr import Usd, UsdGeom  # here: only a USD file needs the library
 
     stage = Usd.Stage.Open(path)
     if stage is None:
         raise ValueError("not a USD stage")
     time = Usd.TimeCode.EarliestTime()
-    cache, scene, missing, instancers, shapes = UsdGeom.XformCache(time), trimesh.Scene(), [], 0, 0
+    cache, scene, missing, smooth, instancers, shapes = UsdGeom.XformCache(time), trimesh.Scene(), [], [], 0, 0
     prims = iter(Usd.PrimRange(stage.GetPseudoRoot(), Usd.TraverseInstanceProxies(Usd.PrimDefaultPredicate)))
     for prim in prims:
         shown = UsdGeom.Imageable(prim)
@@ -55,37 +57,52 @@ def usd_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
             instancers += 1
             prims.PruneChildren()
         elif prim.IsA(UsdGeom.Mesh):
-            mesh = _mesh(prim, np.array(cache.GetLocalToWorldTransform(prim)).T, time, missing)
-            if mesh is not None:
-                name = _node_name(prim, scene.geometry)
-                scene.add_geometry(mesh, node_name=name, geom_name=name)
+            pieces = _meshes(prim, np.array(cache.GetLocalToWorldTransform(prim)).T, time, missing)
+            name = _node_name(prim, scene.geometry)
+            for part, mesh in pieces:
+                part = f"{name}_{part}" if part else name
+                scene.add_geometry(mesh, node_name=part, geom_name=part)
+            scheme = UsdGeom.Mesh(prim).GetSubdivisionSchemeAttr()
+            if pieces and scheme.HasAuthoredValue() and scheme.Get() != UsdGeom.Tokens.none:  # unsaid: no choice
+                smooth.append(name)
         elif prim.IsA(UsdGeom.Gprim):
             shapes += 1
     scene.metadata["up"] = "Z" if UsdGeom.GetStageUpAxis(stage) == UsdGeom.Tokens.z else "Y"
     notes = [f"also holds {n} {what}{'s' if n > 1 else ''}, which PartScope leaves out: only meshes are segmented"
              for n, what in ((instancers, "point instancer"), (shapes, "shape given as a primitive (sphere, cube, "
                                                                       "cylinder)")) if n]
+    if smooth:
+        some = ", ".join(repr(n) for n in smooth[:3]) + (" and more" if len(smooth) > 3 else "")
+        one = len(smooth) == 1
+        notes.append(f"gives {some} as {'a subdivision surface' if one else 'subdivision surfaces'}: PartScope reads "
+                     f"{'its control cage' if one else 'their control cages'}, as usdview draws "
+                     f"{'it' if one else 'them'} by default; apply the subdivision before exporting to segment the "
+                     "smooth surface")
     return scene, sorted(set(missing)), notes
 
 
 def _node_name(prim, taken) -> str:
     """The name of the object the mesh prim draws: its parent's where that
-    holds it alone (an object and the mesh it shares, as Blender writes
-    them), else its own; numbered where already ``taken``."""
-    from pxr import Usd
+    holds no other mesh (an object and the mesh it shares, as Blender writes
+    them, beside the objects parented to it), else its own; numbered where
+    already ``taken``."""
+    from pxr import Usd, UsdGeom
 
     parent = prim.GetParent()
-    alone = parent and not parent.IsPseudoRoot() and len(parent.GetFilteredChildren(
-        Usd.TraverseInstanceProxies(Usd.PrimDefaultPredicate))) == 1  # an instance's children too
+    children = parent.GetFilteredChildren(Usd.TraverseInstanceProxies(Usd.PrimDefaultPredicate))  # an instance's too
+    alone = not parent.IsPseudoRoot() and sum(child.IsA(UsdGeom.Mesh) for child in children) == 1
     name = parent.GetName() if alone else prim.GetName()
     return name if name not in taken else next(
         f"{name}_{k}" for k in range(2, len(taken) + 3) if f"{name}_{k}" not in taken)
 
 
-def _mesh(prim, world: np.ndarray, time, missing: list) -> trimesh.Trimesh | None:
-    """One mesh prim at ``time`` as a trimesh mesh in world coordinates
-    (``world``, (4, 4), column vectors), None where it has no polygon to draw."""
-    from pxr import UsdGeom
+def _meshes(prim, world: np.ndarray, time, missing: list) -> list[tuple[str, trimesh.Trimesh]]:
+    """One mesh prim at ``time`` as trimesh meshes in world coordinates
+    (``world``, (4, 4), column vectors): one for each material its faces are
+    bound to (its GeomSubsets', named after the subset; the rest, the
+    prim's own, unnamed), as a glTF mesh has a primitive per material; none
+    where it has no polygon to draw."""
+    from pxr import UsdGeom, UsdShade
 
     usd = UsdGeom.Mesh(prim)
     points = np.asarray(usd.GetPointsAttr().Get(time) or [], np.float64).reshape(-1, 3)
@@ -93,7 +110,7 @@ def _mesh(prim, world: np.ndarray, time, missing: list) -> trimesh.Trimesh | Non
     indices = np.asarray(usd.GetFaceVertexIndicesAttr().Get(time) or [], np.int64)
     if not len(counts) or counts.min() < 0 or len(indices) != counts.sum() or indices.min(initial=0) < 0 \
             or indices.max(initial=0) >= len(points):
-        return None
+        return []
     order = np.arange(len(indices))  # the corners in the order each polygon goes round
     if usd.GetOrientationAttr().Get() == UsdGeom.Tokens.leftHanded:
         start = np.repeat(np.cumsum(counts) - counts, counts)
@@ -101,16 +118,35 @@ def _mesh(prim, world: np.ndarray, time, missing: list) -> trimesh.Trimesh | Non
     kept = np.repeat(counts >= 3, counts)  # polygons of fewer corners have no surface
     order, sizes = order[kept[order]], counts[counts >= 3]
     if not len(sizes):
-        return None
-    _, corner = triangulate(sizes, indices[order], points)
-    corner = order[corner]  # (T, 3) positions among the file's corners
-    xyz = trimesh.transform_points(points[indices[corner.ravel()]], world)
-    material, texture, primvar = _material(prim, missing)
+        return []
+    poly, corner = triangulate(sizes, indices[order], points)
+    face, corner = np.nonzero(counts >= 3)[0][poly], order[corner]  # the file's face, corner of each triangle
+    xyz = trimesh.transform_points(points[indices[corner.ravel()]], world).reshape(-1, 3, 3)
+    owner = np.full(len(counts), -1)  # the subset binding each face a material of its own, -1 the prim's
+    subsets = UsdShade.MaterialBindingAPI(prim).GetMaterialBindSubsets()
+    for k, subset in enumerate(subsets):
+        chosen = np.asarray(subset.GetIndicesAttr().Get(time) or [], np.int64)
+        owner[chosen[(chosen >= 0) & (chosen < len(counts))]] = k
+    out = []
+    for k in np.unique(owner[face]):
+        bound, name = (prim, "") if k < 0 else (subsets[k].GetPrim(), subsets[k].GetPrim().GetName())
+        mine = owner[face] == k
+        out.append((name, _piece(prim, bound, xyz[mine], corner[mine], counts, indices, missing)))
+    return out
+
+
+def _piece(prim, bound, xyz: np.ndarray, corner: np.ndarray, counts: np.ndarray, indices: np.ndarray,
+           missing: list) -> trimesh.Trimesh:
+    """The triangles (``xyz`` (T, 3, 3) in the world, ``corner`` (T, 3) the
+    file's corners) of a mesh prim bound to one material (``bound``: the
+    prim or a GeomSubset of it), coloured as ``_material`` says; corners
+    alike in place, texture coordinate and colour welded."""
+    material, texture, primvar = _material(bound, missing)
     uv = _per_corner(prim, primvar, counts, indices, 2) if texture is not None else None
     colors = _corner_colors(prim, primvar, counts, indices) if texture is None and primvar else None
     if texture is None and colors is None and primvar == "displayColor":
         material = np.full(3, 0.5)  # no material, no displayColor: the grey USD viewers draw
-    columns = [xyz] + [a[corner.ravel()] for a in (uv, colors) if a is not None]
+    columns = [xyz.reshape(-1, 3)] + [a[corner.ravel()] for a in (uv, colors) if a is not None]
     welded, inverse = np.unique(np.hstack(columns), axis=0, return_inverse=True)
     mesh = trimesh.Trimesh(welded[:, :3], inverse.reshape(-1, 3), process=False)
     if uv is not None:
@@ -128,7 +164,8 @@ def _mesh(prim, world: np.ndarray, time, missing: list) -> trimesh.Trimesh | Non
 
 
 def _material(prim, missing: list) -> tuple[np.ndarray, Image.Image | None, str | None]:
-    """What the UsdPreviewSurface bound to ``prim`` takes its diffuse colour
+    """What the UsdPreviewSurface bound to ``prim`` (a mesh, or a GeomSubset
+    of one) takes its diffuse colour
     from, as a USD viewer shows it: (3,) linear RGB (white where a texture
     or a primvar gives the colour), the diffuse texture or None, and the
     primvar the texture's coordinates or the colour itself come from (None

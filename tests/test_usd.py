@@ -44,6 +44,31 @@ def test_blenders_usdz_of_the_car_is_read_as_its_gltf():
         assert ours[name] == [231, 231, 231]  # linear 0.8 through the sRGB curve
 
 
+def test_blenders_usdz_of_the_chair_keeps_its_objects_and_says_what_it_smooths():
+    """Blender's USDZ of the chair (a mirrored leg, a cushion under a negative
+    scale, a seat with two materials bound to GeomSubsets of its faces, a
+    backrest parented to the seat whose subdivision Blender writes as the
+    cage and a catmullClark scheme): a node per object and material, as the
+    glTF of the same scene has them; those not subdivided with its
+    triangles, surface and colours; a warning that the backrest is read as
+    its cage."""
+    usd, gltf = (load_asset(os.path.join(DATA, name)) for name in ("chair_blender.usdz", "chair_blender.glb"))
+
+    def nodes(asset):  # (object, triangles, area, colour) of every node but the subdivided backrest
+        placed, colours = _placed(asset), _colours(asset)
+        return sorted((name.split("_")[0], int((asset.face_node == k).sum()),
+                       round(float(placed.area_faces[asset.face_node == k].sum()), 5), colours[name])
+                      for k, name in enumerate(asset.node_names) if name != "back")
+
+    assert len(usd.node_names) == len(gltf.node_names) == 5 and "back" in usd.node_names
+    for ours, theirs in zip(nodes(usd), nodes(gltf)):
+        assert ours[:3] == theirs[:3]
+        np.testing.assert_allclose(ours[3], theirs[3], atol=2)
+    assert usd.warnings == ["'chair_blender.usdz' gives 'back' as a subdivision surface: PartScope reads its control "
+                            "cage, as usdview draws it by default; apply the subdivision before exporting to segment "
+                            "the smooth surface."]
+
+
 def _stage(path: str, up: str = "Y"):
     from pxr import Usd, UsdGeom
 

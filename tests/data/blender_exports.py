@@ -204,6 +204,7 @@ def main() -> None:
     zipped("chair_blender_obj.zip", lambda folder: bpy.ops.wm.obj_export(
         filepath=os.path.join(folder, "chair.obj"), apply_modifiers=True))
     chair_ply()
+    bpy.ops.wm.usd_export(filepath=os.path.join(HERE, "chair_blender.usdz"))  # its defaults: the backrest's cage
     with open(os.path.join(HERE, "blender_measured.json"), "w") as f:
         json.dump(truth, f, indent=1)
 
