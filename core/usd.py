@@ -37,9 +37,10 @@ def usd_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
     its faces; ``metadata["up"]`` its up axis, Y or
     Z), at its first time sample where it is animated; the texture files it
     names that are not there; and warnings: what it holds that is left out
-    (point instancers, and shapes given as primitives: a sphere, a cube),
+    (point instancers, and primitives other than those ``_shape`` makes),
     and the meshes it says are subdivision surfaces (read as their control
-    cages). Raises ValueError where the file is not a USD stage."""
+    cages). Shapes given as primitives (a cube, a sphere) are meshes too.
+    Raises ValueError where the file is not a USD stage."""
     from pxr import Usd, UsdGeom  # here: only a USD file needs the library
 
     stage = Usd.Stage.Open(path)
@@ -66,11 +67,24 @@ def usd_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
             if pieces and scheme.HasAuthoredValue() and scheme.Get() != UsdGeom.Tokens.none:  # unsaid: no choice
                 smooth.append(name)
         elif prim.IsA(UsdGeom.Gprim):
-            shapes += 1
+            mesh = _shape(prim, time)
+            if mesh is None:
+                shapes += 1
+                continue
+            mesh.apply_transform(np.array(cache.GetLocalToWorldTransform(prim)).T)
+            material, _, primvar = _material(prim, missing)
+            if primvar == "displayColor":  # no material: the shape's own colour, else a viewer's grey
+                colour = UsdGeom.Gprim(prim).GetDisplayColorAttr().Get(time)
+                material = np.clip(np.asarray(colour[0], np.float64), 0, 1) if colour else np.full(3, 0.5)
+            mesh.visual = trimesh.visual.TextureVisuals(
+                material=trimesh.visual.material.PBRMaterial(baseColorFactor=np.append(material, 1.0)))
+            name = _node_name(prim, scene.geometry)
+            scene.add_geometry(mesh, node_name=name, geom_name=name)
     scene.metadata["up"] = "Z" if UsdGeom.GetStageUpAxis(stage) == UsdGeom.Tokens.z else "Y"
-    notes = [f"also holds {n} {what}{'s' if n > 1 else ''}, which PartScope leaves out: only meshes are segmented"
-             for n, what in ((instancers, "point instancer"), (shapes, "shape given as a primitive (sphere, cube, "
-                                                                      "cylinder)")) if n]
+    notes = [f"also holds {n} {what[n > 1]}, which PartScope leaves out: only meshes and solid shapes are segmented"
+             for n, what in ((instancers, ("point instancer", "point instancers")),
+                             (shapes, ("prim drawn as curves, points or a plane", "prims drawn as curves, points or "
+                                                                                  "planes"))) if n]
     if smooth:
         some = ", ".join(repr(n) for n in smooth[:3]) + (" and more" if len(smooth) > 3 else "")
         one = len(smooth) == 1
@@ -79,6 +93,35 @@ def usd_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
                      f"{'it' if one else 'them'} by default; apply the subdivision before exporting to segment the "
                      "smooth surface")
     return scene, sorted(set(missing)), notes
+
+
+def _shape(prim, time) -> trimesh.Trimesh | None:
+    """A shape given as a primitive (a cube, sphere, cylinder, cone or
+    capsule, with USD's sizes and defaults) as a mesh in its own space, None
+    for any other (a plane, a curve, points)."""
+    from pxr import UsdGeom
+
+    def get(name, default):
+        value = prim.GetAttribute(name).Get(time)
+        return default if value is None else value
+
+    if prim.IsA(UsdGeom.Cube):
+        return trimesh.creation.box(extents=[float(get("size", 2.0))] * 3)
+    if prim.IsA(UsdGeom.Sphere):
+        return trimesh.creation.icosphere(subdivisions=3, radius=float(get("radius", 1.0)))
+    made = {UsdGeom.Cylinder: lambda r, h: trimesh.creation.cylinder(radius=r, height=h, sections=32),
+            UsdGeom.Capsule: lambda r, h: trimesh.creation.capsule(height=h, radius=r, count=[16, 16]),
+            UsdGeom.Cone: lambda r, h: trimesh.creation.cone(radius=r, height=h, sections=32).apply_translation(
+                [0, 0, -h / 2])}
+    for kind, make in made.items():
+        if prim.IsA(kind):  # along z, then turned to the shape's axis
+            radius = float(get("radius", 0.5 if kind is UsdGeom.Capsule else 1.0))
+            mesh = make(radius, float(get("height", 1.0 if kind is UsdGeom.Capsule else 2.0)))
+            axis = str(get("axis", "Z"))
+            if axis != "Z":
+                mesh.apply_transform(trimesh.geometry.align_vectors([0, 0, 1], [axis == "X", axis == "Y", 0]))
+            return mesh
+    return None
 
 
 def _node_name(prim, taken) -> str:

@@ -131,28 +131,47 @@ def test_a_stage_is_read_as_a_usd_viewer_draws_it(tmp_path, left_handed):
     np.testing.assert_allclose(np.sort(np.unique(placed.vertices[:, 1].round(6))), [0, 1, 2])
 
 
-def test_what_a_stage_draws_otherwise_than_as_meshes_is_left_out_with_a_warning(tmp_path):
-    """A point instancer (its prototype mesh below it is drawn only through
-    it, at its points) and a sphere given as a primitive: left out, with a
-    warning each; the mesh beside them read."""
-    from pxr import UsdGeom
+def test_solid_shapes_are_read_and_what_else_a_stage_draws_is_named(tmp_path):
+    """Shapes given as primitives, at USD's sizes, axes and defaults, placed
+    and coloured (a cube of size 2 moved up, a sphere of radius 1, a cylinder
+    and a cone along x, a capsule, red by its displayColor); a point
+    instancer (its prototype below it drawn only through it) and curves left
+    out, with a warning each."""
+    from pxr import Gf, UsdGeom
 
-    path = str(tmp_path / "scattered.usda")
+    path = str(tmp_path / "shapes.usda")
     stage = _stage(path)
-    _floor(stage, "/floor/tiles")
+    cube = UsdGeom.Cube.Define(stage, "/cube")
+    cube.AddTranslateOp().Set(Gf.Vec3d(0, 5, 0))
+    cube.CreateDisplayColorAttr([(1, 0, 0)])
+    UsdGeom.Sphere.Define(stage, "/ball")
+    for kind in (UsdGeom.Cylinder, UsdGeom.Cone):
+        kind.Define(stage, f"/{kind.__name__.lower()}").CreateAxisAttr("X")
+    UsdGeom.Capsule.Define(stage, "/capsule")
     scatter = UsdGeom.PointInstancer.Define(stage, "/scatter")
     _floor(stage, "/scatter/prototypes/pebble")
     scatter.CreatePrototypesRel().AddTarget("/scatter/prototypes/pebble")
     scatter.CreatePositionsAttr([(0, 5, 0), (0, 6, 0)])
     scatter.CreateProtoIndicesAttr([0, 0])
-    UsdGeom.Sphere.Define(stage, "/ball")
+    UsdGeom.BasisCurves.Define(stage, "/hair")
     stage.Save()
     asset = load_asset(path)
-    assert asset.node_names == ["floor"] and asset.n_faces == 5
+    assert asset.node_names == ["cube", "ball", "cylinder", "cone", "capsule"]
+    placed = _placed(asset)
+    nodes = {name: trimesh.Trimesh(placed.vertices, placed.faces[asset.face_node == k])
+             for k, name in enumerate(asset.node_names)}
+    np.testing.assert_allclose(nodes["cube"].bounds, [[-1, 4, -1], [1, 6, 1]], atol=1e-9)
+    assert nodes["cube"].area == pytest.approx(24)
+    assert nodes["ball"].area == pytest.approx(4 * np.pi, rel=0.01)
+    np.testing.assert_allclose(nodes["cylinder"].bounds, [[-1, -1, -1], [1, 1, 1]], atol=1e-9)  # length 2 along x
+    np.testing.assert_allclose(nodes["cone"].bounds[:, 0], [-1, 1], atol=1e-9)
+    np.testing.assert_allclose(nodes["capsule"].bounds, [[-0.5, -0.5, -1], [0.5, 0.5, 1]], atol=1e-9)
+    assert _colours(asset)["cube"] == [255, 0, 0]
     assert asset.warnings == [
-        "'scattered.usda' also holds 1 point instancer, which PartScope leaves out: only meshes are segmented.",
-        "'scattered.usda' also holds 1 shape given as a primitive (sphere, cube, cylinder), which PartScope leaves "
-        "out: only meshes are segmented."]
+        "'shapes.usda' also holds 1 point instancer, which PartScope leaves out: only meshes and solid shapes are "
+        "segmented.",
+        "'shapes.usda' also holds 1 prim drawn as curves, points or a plane, which PartScope leaves out: only meshes "
+        "and solid shapes are segmented."]
 
 
 def test_a_z_up_stage_stands_up_and_keeps_its_coordinates(tmp_path):
