@@ -32,7 +32,7 @@ def test_blenders_usdz_of_the_car_is_read_as_its_gltf():
     as it stands; the body's and cabin's textures as there; the wheels in
     their material's grey (0.8), which is what a USD viewer draws (their
     vertex colours are a primvar no shader reads)."""
-    usd, gltf = load_asset(os.path.join(DATA, "toy_car_blender.usdz")), load_asset(os.path.join(DATA, "toy_car_blender.glb"))
+    usd, gltf = (load_asset(os.path.join(DATA, name)) for name in ("toy_car_blender.usdz", "toy_car_blender.glb"))
     assert usd.n_faces == gltf.n_faces and usd.warnings == []
     assert sorted(usd.node_names) == sorted(gltf.node_names)
     np.testing.assert_allclose(usd.mesh.bounds, gltf.mesh.bounds, atol=1e-6)
