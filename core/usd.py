@@ -9,8 +9,9 @@ turned); its texture coordinates and colours are taken per corner, however
 the file spreads them (constant, per face, per vertex or per corner,
 indexed or not); its colour is what a USD viewer shows: the UsdPreviewSurface
 bound to it, its diffuse texture from the package, the primvar its diffuse
-reads or its colour; without one, its ``displayColor``. A stage whose up
-axis is Z is reported so, and stood up as an STL is.
+reads or its colour; without one, its ``displayColor``. A cube, sphere,
+cylinder, cone or capsule given as a primitive is made a mesh too. A stage
+whose up axis is Z is reported so, and stood up as an STL is.
 """
 
 from __future__ import annotations
@@ -32,15 +33,15 @@ HIDDEN_PURPOSES = ("guide", "proxy")
 
 
 def usd_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
-    """The stage at ``path`` as a scene of meshes in world coordinates (a
-    node per mesh prim, ``_node_name``, and per material it binds to some of
-    its faces; ``metadata["up"]`` its up axis, Y or
-    Z), at its first time sample where it is animated; the texture files it
-    names that are not there; and warnings: what it holds that is left out
-    (point instancers, and primitives other than those ``_shape`` makes),
-    and the meshes it says are subdivision surfaces (read as their control
-    cages). Shapes given as primitives (a cube, a sphere) are meshes too.
-    Raises ValueError where the file is not a USD stage."""
+    """The stage at ``path`` as a scene of meshes in world coordinates, at
+    its first time sample where it is animated: a node per mesh prim
+    (``_node_name``) and per material it binds to some of its faces, and per
+    solid shape given as a primitive (``_shape``); ``metadata["up"]`` its up
+    axis, Y or Z. Also the texture files it names that are not there, and
+    warnings: what it holds that is left out (point instancers, curves,
+    points, planes) and the meshes it says are subdivision surfaces (read as
+    their control cages). Raises ValueError where the file is not a USD
+    stage."""
     from pxr import Usd, UsdGeom  # here: only a USD file needs the library
 
     stage = Usd.Stage.Open(path)
@@ -67,19 +68,12 @@ def usd_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
             if pieces and scheme.HasAuthoredValue() and scheme.Get() != UsdGeom.Tokens.none:  # unsaid: no choice
                 smooth.append(name)
         elif prim.IsA(UsdGeom.Gprim):
-            mesh = _shape(prim, time)
+            mesh = _shape(prim, np.array(cache.GetLocalToWorldTransform(prim)).T, time, missing)
             if mesh is None:
                 shapes += 1
-                continue
-            mesh.apply_transform(np.array(cache.GetLocalToWorldTransform(prim)).T)
-            material, _, primvar = _material(prim, missing)
-            if primvar == "displayColor":  # no material: the shape's own colour, else a viewer's grey
-                colour = UsdGeom.Gprim(prim).GetDisplayColorAttr().Get(time)
-                material = np.clip(np.asarray(colour[0], np.float64), 0, 1) if colour else np.full(3, 0.5)
-            mesh.visual = trimesh.visual.TextureVisuals(
-                material=trimesh.visual.material.PBRMaterial(baseColorFactor=np.append(material, 1.0)))
-            name = _node_name(prim, scene.geometry)
-            scene.add_geometry(mesh, node_name=name, geom_name=name)
+            else:
+                name = _node_name(prim, scene.geometry)
+                scene.add_geometry(mesh, node_name=name, geom_name=name)
     scene.metadata["up"] = "Z" if UsdGeom.GetStageUpAxis(stage) == UsdGeom.Tokens.z else "Y"
     notes = [f"also holds {n} {what[n > 1]}, which PartScope leaves out: only meshes and solid shapes are segmented"
              for n, what in ((instancers, ("point instancer", "point instancers")),
@@ -95,10 +89,29 @@ def usd_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
     return scene, sorted(set(missing)), notes
 
 
-def _shape(prim, time) -> trimesh.Trimesh | None:
+def _shape(prim, world: np.ndarray, time, missing: list) -> trimesh.Trimesh | None:
     """A shape given as a primitive (a cube, sphere, cylinder, cone or
-    capsule, with USD's sizes and defaults) as a mesh in its own space, None
-    for any other (a plane, a curve, points)."""
+    capsule, with USD's sizes and defaults) as a mesh in world coordinates
+    (``world``, (4, 4)) in the colour of its material (``_material``), else
+    its displayColor, else a viewer's grey; None for any other (a plane,
+    curves, points)."""
+    from pxr import UsdGeom
+
+    mesh = _solid(prim, time)
+    if mesh is None:
+        return None
+    mesh.apply_transform(world)
+    colour, _, primvar = _material(prim, missing)
+    if primvar == "displayColor":  # no material
+        shown = UsdGeom.Gprim(prim).GetDisplayColorAttr().Get(time)
+        colour = np.clip(np.asarray(shown[0], np.float64), 0, 1) if shown else np.full(3, 0.5)
+    mesh.visual = trimesh.visual.TextureVisuals(
+        material=trimesh.visual.material.PBRMaterial(baseColorFactor=np.append(colour, 1.0)))
+    return mesh
+
+
+def _solid(prim, time) -> trimesh.Trimesh | None:
+    """The primitive's mesh in its own space (see ``_shape``), or None."""
     from pxr import UsdGeom
 
     def get(name, default):
@@ -207,20 +220,20 @@ def _piece(prim, bound, xyz: np.ndarray, corner: np.ndarray, counts: np.ndarray,
 
 
 def _material(prim, missing: list) -> tuple[np.ndarray, Image.Image | None, str | None]:
-    """What the UsdPreviewSurface bound to ``prim`` (a mesh, or a GeomSubset
-    of one) takes its diffuse colour
-    from, as a USD viewer shows it: (3,) linear RGB (white where a texture
-    or a primvar gives the colour), the diffuse texture or None, and the
-    primvar the texture's coordinates or the colour itself come from (None
-    for a plain colour). With no such material, the prim's ``displayColor``,
-    as viewers show a mesh without one. A texture whose file is not there is
-    named in ``missing`` and left out."""
+    """What the UsdPreviewSurface bound to ``prim`` (a mesh, a GeomSubset of
+    one, a shape) takes its diffuse colour from, as a USD viewer shows it:
+    (3,) linear RGB (white where a texture or a primvar gives the colour),
+    the diffuse texture or None, and the primvar the texture's coordinates
+    or the colour itself come from (None for a plain colour). With no such
+    material, the prim's ``displayColor``, as viewers show a mesh without
+    one. A texture whose file is not there is named in ``missing`` and left
+    out."""
     from pxr import Ar, UsdShade
 
     material = UsdShade.MaterialBindingAPI(prim).ComputeBoundMaterial()[0]
     shader = material.ComputeSurfaceSource()[0] if material else None
     if not shader or shader.GetIdAttr().Get() != "UsdPreviewSurface":
-        return np.ones(3), None, "displayColor"  # grey where it has none (``_mesh``)
+        return np.ones(3), None, "displayColor"  # grey where it has none (``_piece``)
     diffuse = shader.GetInput("diffuseColor")
     if not diffuse or not diffuse.HasConnectedSource():
         value = diffuse.Get() if diffuse else None
