@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 FORMATS = {".glb": "GLB", ".vrm": "GLB", ".gltf": "glTF", ".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF",
            ".usdz": "USDZ", ".usd": "USD", ".usda": "USD", ".usdc": "USD"}
 FORMAT_LIST = "GLB, glTF, OBJ, PLY, STL, OFF or USD(Z)"
+USD_LAYERS = (".usd", ".usda", ".usdc", ".usdz")
 #: An STL is Z-up, as CAD tools, slicers and Blender read it, and so is a USD
 #: stage that says so; PartScope, as glTF, is Y-up: (x, y, z) becomes
 #: (x, z, -y), as Blender writes the STL it read to glTF, so the model stands
@@ -121,7 +122,11 @@ def load_asset(path: str) -> Asset:
     if os.path.getsize(path) == 0:
         raise InputError(f"'{name}' is empty (0 bytes): the upload or the export did not finish; try again.")
     scene, warnings, quantized = _read_scene(path, name, fmt)
-    meshes, node_names = _meshes(scene, name, fmt)
+    try:
+        meshes, node_names = _meshes(scene, name, fmt)
+    except InputError as exc:  # what is missing may be why: say so too
+        missing = [w for w in warnings if "which is not beside it" in w]
+        raise InputError(" ".join([str(exc)] + [f"Also, '{name}' {w}." for w in missing])) from None
     vertices = np.vstack([m.vertices for m in meshes]).astype(np.float64)
     offsets = np.cumsum([0] + [len(m.vertices) for m in meshes])[:-1]
     faces = np.vstack([m.faces + o for m, o in zip(meshes, offsets)]).astype(np.int64)
@@ -321,9 +326,10 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
 
 
 def _missing_beside(missing: str, fmt: str) -> str:
-    """The warning for a file an OBJ, its .mtl or a PLY names that is not beside it."""
-    what = ("its materials", "its colours and textures") if missing.lower().endswith(".mtl") else ("a texture", "it")
-    files = ".mtl and images" if fmt == "OBJ" else "texture"
+    """The warning for a file an OBJ, its .mtl, a PLY or a USD stage names that is not beside it."""
+    what = ("its materials", "its colours and textures") if missing.lower().endswith(".mtl") else (
+        "a layer of its scene", "what that layer holds") if missing.lower().endswith(USD_LAYERS) else ("a texture", "it")
+    files = ".mtl and images" if fmt == "OBJ" else "layers and textures" if fmt in ("USD", "USDZ") else "texture"
     return (f"refers to '{missing}' ({what[0]}), which is not beside it: the model is loaded without {what[1]}; "
             f"keep the .{fmt.lower()} with its {files} (in the web app, drop them together, or one ZIP of them)")
 

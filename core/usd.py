@@ -37,18 +37,21 @@ def usd_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
     its first time sample where it is animated: a node per mesh prim
     (``_node_name``) and per material it binds to some of its faces, and per
     solid shape given as a primitive (``_shape``); ``metadata["up"]`` its up
-    axis, Y or Z. Also the texture files it names that are not there, and
+    axis, Y or Z. Also the files it names that are not there (layers,
+    textures), and
     warnings: what it holds that is left out (point instancers, curves,
     points, planes) and the meshes it says are subdivision surfaces (read as
     their control cages). Raises ValueError where the file is not a USD
     stage."""
-    from pxr import Usd, UsdGeom  # here: only a USD file needs the library
+    from pxr import Usd, UsdGeom, UsdUtils  # here: only a USD file needs the library
 
     stage = Usd.Stage.Open(path)
     if stage is None:
         raise ValueError("not a USD stage")
     time = Usd.TimeCode.EarliestTime()
-    cache, scene, missing, smooth, instancers, shapes = UsdGeom.XformCache(time), trimesh.Scene(), [], [], 0, 0
+    # the layers and textures it names that are not there (a scene written as several files, uploaded alone)
+    missing = [os.path.basename(p) for p in UsdUtils.ComputeAllDependencies(path)[2]]
+    cache, scene, smooth, instancers, shapes = UsdGeom.XformCache(time), trimesh.Scene(), [], 0, 0
     prims = iter(Usd.PrimRange(stage.GetPseudoRoot(), Usd.TraverseInstanceProxies(Usd.PrimDefaultPredicate)))
     for prim in prims:
         shown = UsdGeom.Imageable(prim)

@@ -210,8 +210,32 @@ def test_a_usd_texture_that_is_not_there_is_named(tmp_path):
     asset = load_asset(path)
     assert asset.n_faces == 5 and not asset.has_texture
     assert asset.warnings == ["'textured.usda' refers to 'wood.png' (a texture), which is not beside it: the model "
-                              "is loaded without it; keep the .usd with its texture (in the web app, drop them "
-                              "together, or one ZIP of them)."]
+                              "is loaded without it; keep the .usd with its layers and textures (in the web app, "
+                              "drop them together, or one ZIP of them)."]
+
+
+def test_a_scene_written_as_several_layers_is_read_whole_or_named(tmp_path):
+    """A stage that references the layer holding its mesh (as Omniverse and
+    pipelines split a scene into files): read whole with the layer beside it;
+    alone, refused with a sentence that names the missing layer."""
+    part = _stage(str(tmp_path / "chair_part.usda"))
+    _floor(part, "/part/tiles")
+    part.SetDefaultPrim(part.GetPrimAtPath("/part"))
+    part.Save()
+    path = str(tmp_path / "scene.usda")
+    scene = _stage(path)
+    scene.DefinePrim("/chair", "Xform").GetReferences().AddReference("./chair_part.usda")
+    scene.Save()
+    assert load_asset(path).n_faces == 5
+    del part, scene  # the stages written here hold their layers open
+    os.remove(tmp_path / "chair_part.usda")
+    with pytest.raises(InputError) as refused:
+        load_asset(path)
+    assert str(refused.value) == (
+        "'scene.usda' holds no faces: it is empty, damaged or not really USD; export the model again. Also, "
+        "'scene.usda' refers to 'chair_part.usda' (a layer of its scene), which is not beside it: the model is loaded "
+        "without what that layer holds; keep the .usd with its layers and textures (in the web app, drop them "
+        "together, or one ZIP of them).")
 
 
 def test_a_file_that_is_not_usd_is_refused_with_a_sentence(tmp_path):

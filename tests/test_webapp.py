@@ -278,7 +278,8 @@ def test_a_gltf_dropped_with_its_files_opens_like_the_model(app, fitted, tmp_pat
     two = call(app.demo, client, "open_model", [handle_file(TABLE), handle_file(str(tmp_path / "table.gltf"))])
     assert two["view"] is None and two["status"] == (
         "**These files cannot be used.** The 2 files hold 2 models (table.glb, table.gltf): drop one model (GLB, "
-        "glTF, OBJ, PLY, STL or OFF) with the files it refers to (its .bin, .mtl and images), or one ZIP of them.")
+        "glTF, OBJ, PLY, STL, OFF or USD(Z)) with the files it refers to (its .bin, .mtl and images), or one ZIP of "
+        "them.")
     (tmp_path / "photo.jpg").write_bytes(bytes(int(LIMIT_MB * 2**20)))  # each under the limit, both over it
     heavy = call(app.demo, client, "open_model", [handle_file(str(tmp_path / "photo.jpg")), handle_file(TABLE)])
     assert heavy["view"] is None and heavy["status"].startswith("**These files cannot be used.** The 2 files are ")
