@@ -233,21 +233,18 @@ def _material(prim, missing: list) -> tuple[np.ndarray, Image.Image | None, str 
     out."""
     from pxr import Ar, UsdShade
 
-    material = UsdShade.MaterialBindingAPI(prim).ComputeBoundMaterial()[0]
+    material = UsdShade.MaterialBindingAPI(prim).ComputeBoundMaterial(UsdShade.Tokens.preview)[0]
     shader = material.ComputeSurfaceSource()[0] if material else None
     if not shader or shader.GetIdAttr().Get() != "UsdPreviewSurface":
         return np.ones(3), None, "displayColor"  # grey where it has none (``_piece``)
-    diffuse = shader.GetInput("diffuseColor")
-    if not diffuse or not diffuse.HasConnectedSource():
-        value = diffuse.Get() if diffuse else None
-        return (np.full(3, 0.18) if value is None else np.clip(np.asarray(value, np.float64), 0, 1)), None, None
-    source = UsdShade.Shader(diffuse.GetConnectedSource()[0].GetPrim())
+    diffuse, source = _source(shader.GetInput("diffuseColor"))
+    if source is None:
+        return (np.full(3, 0.18) if diffuse is None else np.clip(np.asarray(diffuse, np.float64), 0, 1)), None, None
     if source.GetIdAttr().Get() != "UsdUVTexture":  # a primvar reader: the colour is the primvar's
         return np.ones(3), None, _varname(source) or "displayColor"
     file = source.GetInput("file").Get() if source.GetInput("file") else None
-    reader = source.GetInput("st")
-    varname = _varname(UsdShade.Shader(reader.GetConnectedSource()[0].GetPrim())) \
-        if reader and reader.HasConnectedSource() else None
+    reader = _source(source.GetInput("st"))[1]
+    varname = _varname(reader) if reader is not None else None
     image = None
     if file is not None and file.resolvedPath:
         try:
@@ -262,6 +259,20 @@ def _material(prim, missing: list) -> tuple[np.ndarray, Image.Image | None, str 
             missing.append(os.path.basename(file.path))
         return np.full(3, 0.18), None, None
     return np.ones(3), image, varname or "st"
+
+
+def _source(shader_input) -> tuple:
+    """(value, None) of a shader input set to a value (None where it is not
+    set), or (None, the shader whose output it takes), through node graphs."""
+    from pxr import UsdShade
+
+    if not shader_input:
+        return None, None
+    for attr in shader_input.GetValueProducingAttributes():
+        if UsdShade.Utils.GetType(attr.GetName()) == UsdShade.AttributeType.Output:
+            return None, UsdShade.Shader(attr.GetPrim())
+        return attr.Get(), None
+    return shader_input.Get(), None
 
 
 def _varname(reader) -> str | None:

@@ -214,6 +214,50 @@ def test_a_usd_texture_that_is_not_there_is_named(tmp_path):
                               "drop them together, or one ZIP of them)."]
 
 
+@pytest.mark.parametrize("graph", [False, True])
+def test_a_usd_texture_is_read_directly_or_through_a_node_graph(tmp_path, graph):
+    """A UsdPreviewSurface's diffuse texture, connected to it directly or
+    through a node graph's output (as Reality Composer and MaterialX-minded
+    tools wrap their nodes), with its coordinates from the primvar its
+    reader names: the floor shows the image's colour."""
+    from PIL import Image as PILImage
+    from pxr import Sdf, UsdGeom, UsdShade
+
+    (tmp_path / "textures").mkdir()
+    PILImage.new("RGB", (4, 4), (30, 160, 90)).save(tmp_path / "textures" / "moss.png")
+    path = str(tmp_path / "mossy.usda")
+    stage = _stage(path)
+    floor = _floor(stage, "/floor/tiles")
+    UsdGeom.PrimvarsAPI(floor.GetPrim()).CreatePrimvar(
+        "uv_main", Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.vertex).Set([(0.5, 0.5)] * 9)
+    material = UsdShade.Material.Define(stage, "/looks/moss")
+    surface = UsdShade.Shader.Define(stage, "/looks/moss/surface")
+    surface.CreateIdAttr("UsdPreviewSurface")
+    home = "/looks/moss/graph" if graph else "/looks/moss"
+    if graph:
+        nodes = UsdShade.NodeGraph.Define(stage, home)
+    image = UsdShade.Shader.Define(stage, f"{home}/image")
+    image.CreateIdAttr("UsdUVTexture")
+    image.CreateInput("file", Sdf.ValueTypeNames.Asset).Set("./textures/moss.png")
+    reader = UsdShade.Shader.Define(stage, f"{home}/reader")
+    reader.CreateIdAttr("UsdPrimvarReader_float2")
+    reader.CreateInput("varname", Sdf.ValueTypeNames.Token).Set("uv_main")
+    image.CreateInput("st", Sdf.ValueTypeNames.Float2).ConnectToSource(reader.ConnectableAPI(), "result")
+    rgb = image.CreateOutput("rgb", Sdf.ValueTypeNames.Float3)
+    if graph:
+        out = nodes.CreateOutput("colour", Sdf.ValueTypeNames.Color3f)
+        out.ConnectToSource(rgb)
+        surface.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(out)
+    else:
+        surface.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(rgb)
+    material.CreateSurfaceOutput().ConnectToSource(surface.ConnectableAPI(), "surface")
+    UsdShade.MaterialBindingAPI.Apply(floor.GetPrim()).Bind(material)
+    stage.Save()
+    asset = load_asset(path)
+    assert asset.has_texture and asset.warnings == []
+    assert _colours(asset)["floor"] == [30, 160, 90]
+
+
 def test_a_scene_written_as_several_layers_is_read_whole_or_named(tmp_path):
     """A stage that references the layer holding its mesh (as Omniverse and
     pipelines split a scene into files): read whole with the layer beside it;
