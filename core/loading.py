@@ -30,7 +30,7 @@ from .glb import GltfError
 from .ply import ply_scene, ply_texture
 from .looks import keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
 from .text import obj_source, off_mesh
-from .usd import usd_scene
+from .usd import layers_used, usd_scene
 from .topology import close_cracks, outward_flips
 
 log = logging.getLogger(__name__)
@@ -210,6 +210,18 @@ def models_among(names: list, zips: bool = False) -> list:
     return [n for n in names if os.path.splitext(n)[1].lower() in wanted]
 
 
+def model_files(paths: list, zips: bool = False) -> list:
+    """The model files among ``paths`` (``models_among``), less the USD
+    layers another of them is made of: a scene written as several files
+    (its stage and the layers it references) is one model."""
+    models = models_among(paths, zips)
+    layers = [m for m in models if m.lower().endswith(USD_LAYERS)]
+    if len(layers) < 2:
+        return models
+    used = layers_used(layers)
+    return [m for m in models if os.path.realpath(m) not in used]
+
+
 def models_held(models: list) -> str:
     """What ``models`` (names) are, said in a sentence: "2 models (a.glb, b.obj)" or "no model"."""
     return f"{len(models)} models ({', '.join(sorted(models)[:4])})" if models else "no model"
@@ -224,23 +236,24 @@ def _unzip_model(path: str, name: str, folder: str) -> str:
             if sum(m.file_size for m in members) > MAX_UNZIPPED:
                 raise InputError(f"'{name}' unpacks to more than {MAX_UNZIPPED >> 30} GB: zip only the model, "
                                  "its .bin and its images.")
+            written = []
             for m in members:
-                m.filename = _member_name(m)
-            models = models_among([m.filename for m in members])
-            if len(models) != 1:
-                raise InputError(f"'{name}' holds {models_held(models)}: a ZIP must hold one model ({FORMAT_LIST}) "
-                                 "with the files it refers to.")
-            for m in members:
-                target = os.path.normpath(os.path.join(folder, m.filename))
+                target = os.path.normpath(os.path.join(folder, _member_name(m)))
                 if not target.startswith(os.path.abspath(folder) + os.sep):
                     continue  # a name that climbs out of the folder: never written
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 with archive.open(m) as src, open(target, "wb") as dst:
                     shutil.copyfileobj(src, dst)
+                written.append(target)
     except (zipfile.BadZipFile, EOFError, OSError):
         raise InputError(f"'{name}' is not a ZIP that can be opened: the file looks damaged; "
                          "make the ZIP again.") from None
-    return os.path.join(folder, models[0])
+    models = model_files(written)
+    if len(models) != 1:
+        held = models_held([os.path.relpath(m, folder).replace(os.sep, "/") for m in models])
+        raise InputError(f"'{name}' holds {held}: a ZIP must hold one model ({FORMAT_LIST}) with the files it "
+                         "refers to.")
+    return models[0]
 
 
 def _member_name(member: zipfile.ZipInfo) -> str:
@@ -328,7 +341,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
 def _missing_beside(missing: str, fmt: str) -> str:
     """The warning for a file an OBJ, its .mtl, a PLY or a USD stage names that is not beside it."""
     what = ("its materials", "its colours and textures") if missing.lower().endswith(".mtl") else (
-        "a layer of its scene", "what that layer holds") if missing.lower().endswith(USD_LAYERS) else ("a texture", "it")
+        "a layer of its scene", "what that layer holds") if missing.lower().endswith(USD_LAYERS) else (
+        "a texture", "it")
     files = ".mtl and images" if fmt == "OBJ" else "layers and textures" if fmt in ("USD", "USDZ") else "texture"
     return (f"refers to '{missing}' ({what[0]}), which is not beside it: the model is loaded without {what[1]}; "
             f"keep the .{fmt.lower()} with its {files} (in the web app, drop them together, or one ZIP of them)")

@@ -92,6 +92,23 @@ def usd_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
     return scene, sorted(set(missing)), notes
 
 
+def layers_used(paths: list) -> set:
+    """The real paths of the layers each USD file of ``paths`` is made of
+    besides itself (its sublayers, references and payloads), of those that
+    can be read."""
+    from pxr import UsdUtils
+
+    used = set()
+    for path in paths:
+        try:
+            layers = UsdUtils.ComputeAllDependencies(path)[0]
+        except Exception:  # a file that cannot be read: loading it says why
+            continue
+        used |= {os.path.realpath(layer.realPath) for layer in layers
+                 if layer.realPath and os.path.realpath(layer.realPath) != os.path.realpath(path)}
+    return used
+
+
 def _shape(prim, world: np.ndarray, time, missing: list) -> trimesh.Trimesh | None:
     """A shape given as a primitive (a cube, sphere, cylinder, cone or
     capsule, with USD's sizes and defaults) as a mesh in world coordinates

@@ -282,6 +282,35 @@ def test_a_scene_written_as_several_layers_is_read_whole_or_named(tmp_path):
         "together, or one ZIP of them).")
 
 
+def test_a_zip_of_a_stage_and_its_layers_is_one_model(tmp_path):
+    """A ZIP of a stage and the layer it references (both USD files by their
+    names): the stage is the model, read whole; two stages that reference
+    nothing are two models, refused with the ZIP sentence."""
+    import zipfile
+
+    for name, referenced in (("scene.usda", "part.usda"), ("other.usda", None)):
+        stage = _stage(str(tmp_path / name))
+        if referenced:
+            stage.DefinePrim("/chair", "Xform").GetReferences().AddReference(f"./{referenced}")
+        else:
+            _floor(stage, "/other/tiles")
+        stage.Save()
+    part = _stage(str(tmp_path / "part.usda"))
+    _floor(part, "/part/tiles")
+    part.SetDefaultPrim(part.GetPrimAtPath("/part"))
+    part.Save()
+    for members, expected in ((("scene.usda", "part.usda"), 5), (("scene.usda", "part.usda", "other.usda"), None)):
+        path = tmp_path / f"{len(members)}.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            for member in members:
+                archive.write(tmp_path / member, f"model/{member}")
+        if expected:
+            assert load_asset(str(path)).n_faces == expected
+        else:
+            with pytest.raises(InputError, match=r"holds 2 models \(model/other.usda, model/scene.usda\)"):
+                load_asset(str(path))
+
+
 def test_a_file_that_is_not_usd_is_refused_with_a_sentence(tmp_path):
     path = tmp_path / "model.usdz"
     path.write_bytes(b"PK\x03\x04 not really a package")

@@ -285,6 +285,28 @@ def test_a_gltf_dropped_with_its_files_opens_like_the_model(app, fitted, tmp_pat
     assert heavy["view"] is None and heavy["status"].startswith("**These files cannot be used.** The 2 files are ")
 
 
+def test_a_usd_stage_dropped_with_its_layer_opens_as_one_model(app, tmp_path):
+    """A USD stage and the layer holding its mesh, dropped together (both
+    USD files by their names): the stage is the model, opened whole."""
+    from pxr import Usd, UsdGeom
+
+    table = trimesh.load(TABLE, force="mesh")
+    part = Usd.Stage.CreateNew(str(tmp_path / "table_part.usda"))
+    mesh = UsdGeom.Mesh.Define(part, "/table/top")
+    mesh.CreatePointsAttr(table.vertices.tolist())
+    mesh.CreateFaceVertexCountsAttr([3] * len(table.faces))
+    mesh.CreateFaceVertexIndicesAttr(table.faces.ravel().tolist())
+    part.SetDefaultPrim(part.GetPrimAtPath("/table"))
+    part.Save()
+    scene = Usd.Stage.CreateNew(str(tmp_path / "room.usda"))
+    scene.DefinePrim("/table", "Xform").GetReferences().AddReference("./table_part.usda")
+    scene.Save()
+    client = Client(app.url, verbose=False)
+    dropped = [handle_file(str(tmp_path / name)) for name in ("table_part.usda", "room.usda")]
+    out = call(app.demo, client, "open_model", dropped)
+    assert out["status"].startswith(f"**room.usda**: {len(table.faces):,} faces"), out["status"]
+
+
 # ------------------------------------------------------------------ sessions
 
 def nudged(path, folder) -> str:

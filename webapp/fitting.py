@@ -24,7 +24,7 @@ import gradio as gr
 
 from core.scales import default_scales
 from core.threads import yield_cpu
-from core.loading import FORMAT_LIST, InputError, load_asset, models_among, models_held
+from core.loading import FORMAT_LIST, InputError, load_asset, model_files, models_among, models_held
 
 from . import gpu
 from .names import naming_state
@@ -113,7 +113,7 @@ class Fitting:
         models = [os.path.basename(f) for f in models_among(files, zips=True)]
         name = (models or [os.path.basename(files[0])])[0]
         try:
-            yield from self._open(files, models, name, request)
+            yield from self._open(files, name, request)
         except gr.Error:
             raise
         except Exception:
@@ -138,7 +138,7 @@ class Fitting:
                 p.editor: None, p.mask_result: None, p.mask_status: "", p.downloads: None, p.upload: None,
                 p.scale: self.default_scale, p.progress: shown_bar("")} | naming_state(p, self.engine.settings)
 
-    def _open(self, files: list, models: list, name: str, request):
+    def _open(self, files: list, name: str, request):
         size_mb = sum(os.path.getsize(f) for f in files) / 2**20
         if size_mb > self.max_upload_mb:
             what = f"**This file cannot be used.** '{name}' is" if len(files) == 1 else (
@@ -146,15 +146,19 @@ class Fitting:
             yield self.cleared(f"{what} {size_mb:.1f} MB; PartScope takes files "
                                f"up to {self.max_upload_mb:g} MB. Simplify or compress the model and try again.")
             return
-        if len(files) > 1 and len(models) != 1:
-            yield self.cleared(f"**These files cannot be used.** The {len(files)} files hold {models_held(models)}: "
-                               f"drop one model ({FORMAT_LIST}) with the files it refers to (its .bin, .mtl and "
-                               "images), or one ZIP of them.")
-            return
-        yield {self.page.progress: shown_bar(progress_bar(0.0, f"Loading {name}"))}
         folder = self._upload_folder(request)
         for f in files:
             shutil.copyfile(f, os.path.join(folder, os.path.basename(f)))
+        if len(files) > 1:  # beside each other now, a USD stage's layers are known for what they are
+            models = [os.path.basename(m) for m in model_files(
+                [os.path.join(folder, os.path.basename(f)) for f in files], zips=True)]
+            if len(models) != 1:
+                yield self.cleared(f"**These files cannot be used.** The {len(files)} files hold "
+                                   f"{models_held(models)}: drop one model ({FORMAT_LIST}) with the files it refers "
+                                   "to (its .bin, .mtl and images), or one ZIP of them.")
+                return
+            name = models[0]
+        yield {self.page.progress: shown_bar(progress_bar(0.0, f"Loading {name}"))}
         path = os.path.join(folder, name)
         try:
             asset = load_asset(path)
