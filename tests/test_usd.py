@@ -44,6 +44,15 @@ def test_blenders_usdz_of_the_car_is_read_as_its_gltf():
         assert ours[name] == [231, 231, 231]  # linear 0.8 through the sRGB curve
 
 
+def test_blenders_usdz_of_the_rigged_car_lies_where_its_gltf_does():
+    """The car skinned to a turned and scaled armature, as Blender writes it
+    to USD (UsdSkel, at rest) and to glTF: the same faces, surface and place."""
+    usd, gltf = (load_asset(os.path.join(DATA, f"toy_car_blender_rigged.{ext}")) for ext in ("usdz", "glb"))
+    assert usd.n_faces == gltf.n_faces
+    np.testing.assert_allclose(usd.mesh.bounds, gltf.mesh.bounds, atol=1e-5)
+    assert _placed(usd).area == pytest.approx(_placed(gltf).area, rel=1e-5)
+
+
 def test_blenders_usdz_of_the_chair_keeps_its_objects_and_says_what_it_smooths():
     """Blender's USDZ of the chair (a mirrored leg, a cushion under a negative
     scale, a seat with two materials bound to GeomSubsets of its faces, a

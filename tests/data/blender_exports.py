@@ -187,6 +187,7 @@ def main() -> None:
     car()
     rigged()
     glb("toy_car_blender_rigged.glb")
+    bpy.ops.wm.usd_export(filepath=os.path.join(HERE, "toy_car_blender_rigged.usdz"), export_armatures=True)
 
     truth = {}  # file -> what Blender measures of the scene it was written from
     car()
