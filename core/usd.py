@@ -121,7 +121,7 @@ def _shape(prim, world: np.ndarray, time, missing: list) -> trimesh.Trimesh | No
     if mesh is None:
         return None
     mesh.apply_transform(world)
-    colour, _, primvar = _material(prim, missing)
+    colour, _, primvar, _ = _material(prim, missing)
     if primvar == "displayColor":  # no material
         shown = UsdGeom.Gprim(prim).GetDisplayColorAttr().Get(time)
         colour = np.clip(np.asarray(shown[0], np.float64), 0, 1) if shown else np.full(3, 0.5)
@@ -217,7 +217,7 @@ def _piece(prim, bound, xyz: np.ndarray, corner: np.ndarray, counts: np.ndarray,
     file's corners) of a mesh prim bound to one material (``bound``: the
     prim or a GeomSubset of it), coloured as ``_material`` says; corners
     alike in place, texture coordinate and colour welded."""
-    material, texture, primvar = _material(bound, missing)
+    material, texture, primvar, cutoff = _material(bound, missing)
     uv = _per_corner(prim, primvar, counts, indices, 2) if texture is not None else None
     colors = _corner_colors(prim, primvar, counts, indices) if texture is None and primvar else None
     if texture is None and colors is None and primvar == "displayColor":
@@ -228,7 +228,8 @@ def _piece(prim, bound, xyz: np.ndarray, corner: np.ndarray, counts: np.ndarray,
     if uv is not None:
         mesh.visual = trimesh.visual.TextureVisuals(
             uv=welded[:, 3:5], material=trimesh.visual.material.PBRMaterial(
-                baseColorTexture=texture, baseColorFactor=np.append(material, 1.0)))
+                baseColorTexture=texture, baseColorFactor=np.append(material, 1.0),
+                alphaMode=None if cutoff is None else "MASK", alphaCutoff=cutoff))
     elif colors is not None:  # corner colours times the material's, linear light as glTF's
         rgb = np.clip(welded[:, 3:6] * material, 0.0, 1.0)
         mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=np.round(np.column_stack(
@@ -239,12 +240,14 @@ def _piece(prim, bound, xyz: np.ndarray, corner: np.ndarray, counts: np.ndarray,
     return mesh
 
 
-def _material(prim, missing: list) -> tuple[np.ndarray, Image.Image | None, str | None]:
+def _material(prim, missing: list) -> tuple[np.ndarray, Image.Image | None, str | None, float | None]:
     """What the UsdPreviewSurface bound to ``prim`` (a mesh, a GeomSubset of
     one, a shape) takes its diffuse colour from, as a USD viewer shows it:
     (3,) linear RGB (white where a texture or a primvar gives the colour),
     the diffuse texture or None, and the primvar the texture's coordinates
-    or the colour itself come from (None for a plain colour). With no such
+    or the colour itself come from (None for a plain colour), and where its
+    opacity is the texture's alpha under an ``opacityThreshold``, that cutoff
+    (a cut-out: leaves, fences, as glTF's MASK), else None. With no such
     material, the prim's ``displayColor``, as viewers show a mesh without
     one. A texture whose file is not there is named in ``missing`` and left
     out."""
@@ -253,15 +256,18 @@ def _material(prim, missing: list) -> tuple[np.ndarray, Image.Image | None, str 
     material = UsdShade.MaterialBindingAPI(prim).ComputeBoundMaterial(UsdShade.Tokens.preview)[0]
     shader = material.ComputeSurfaceSource()[0] if material else None
     if not shader or shader.GetIdAttr().Get() != "UsdPreviewSurface":
-        return np.ones(3), None, "displayColor"  # grey where it has none (``_piece``)
+        return np.ones(3), None, "displayColor", None  # grey where it has none (``_piece``)
     diffuse, source = _source(shader.GetInput("diffuseColor"))
     if source is None:
-        return (np.full(3, 0.18) if diffuse is None else np.clip(np.asarray(diffuse, np.float64), 0, 1)), None, None
+        colour = np.full(3, 0.18) if diffuse is None else np.clip(np.asarray(diffuse, np.float64), 0, 1)
+        return colour, None, None, None
     if source.GetIdAttr().Get() != "UsdUVTexture":  # a primvar reader: the colour is the primvar's
-        return np.ones(3), None, _varname(source) or "displayColor"
+        return np.ones(3), None, _varname(source) or "displayColor", None
     file = source.GetInput("file").Get() if source.GetInput("file") else None
     reader = _source(source.GetInput("st"))[1]
     varname = _varname(reader) if reader is not None else None
+    threshold, opacity = _source(shader.GetInput("opacityThreshold"))[0], _source(shader.GetInput("opacity"))[1]
+    cutoff = float(threshold) if threshold and opacity is not None and opacity.GetPrim() == source.GetPrim() else None
     image = None
     if file is not None and file.resolvedPath:
         try:
@@ -274,8 +280,8 @@ def _material(prim, missing: list) -> tuple[np.ndarray, Image.Image | None, str 
     if image is None:
         if file is not None and file.path:
             missing.append(os.path.basename(file.path))
-        return np.full(3, 0.18), None, None
-    return np.ones(3), image, varname or "st"
+        return np.full(3, 0.18), None, None, None
+    return np.ones(3), image, varname or "st", cutoff
 
 
 def _source(shader_input) -> tuple:

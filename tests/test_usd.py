@@ -267,6 +267,43 @@ def test_a_usd_texture_is_read_directly_or_through_a_node_graph(tmp_path, graph)
     assert _colours(asset)["floor"] == [30, 160, 90]
 
 
+@pytest.mark.parametrize("threshold,shown", [(0.5, [0, 0, 255, 255]), (None, [255, 255, 255, 255])])
+def test_a_usd_cut_out_texture_hides_its_clear_texels(tmp_path, threshold, shown):
+    """A leaf card's texture (its left half clear) whose alpha is the
+    UsdPreviewSurface's opacity: under an opacityThreshold a cut-out, as
+    glTF's MASK (clear texels not drawn, not picked); without one drawn
+    opaque, as every texture that is not cut out."""
+    from PIL import Image as PILImage
+    from pxr import Sdf, UsdGeom, UsdShade
+
+    pixels = np.zeros((4, 4, 4), np.uint8)
+    pixels[..., 1] = 200
+    pixels[:, 2:, 3] = 255
+    PILImage.fromarray(pixels, "RGBA").save(tmp_path / "leaf.png")
+    path = str(tmp_path / "leaf.usda")
+    stage = _stage(path)
+    floor = _floor(stage, "/leaf/card")
+    UsdGeom.PrimvarsAPI(floor.GetPrim()).CreatePrimvar(
+        "st", Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.vertex).Set([(0.5, 0.5)] * 9)
+    material = UsdShade.Material.Define(stage, "/looks/leaf")
+    surface = UsdShade.Shader.Define(stage, "/looks/leaf/surface")
+    surface.CreateIdAttr("UsdPreviewSurface")
+    image = UsdShade.Shader.Define(stage, "/looks/leaf/image")
+    image.CreateIdAttr("UsdUVTexture")
+    image.CreateInput("file", Sdf.ValueTypeNames.Asset).Set("./leaf.png")
+    surface.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(
+        image.CreateOutput("rgb", Sdf.ValueTypeNames.Float3))
+    surface.CreateInput("opacity", Sdf.ValueTypeNames.Float).ConnectToSource(
+        image.CreateOutput("a", Sdf.ValueTypeNames.Float))
+    if threshold is not None:
+        surface.CreateInput("opacityThreshold", Sdf.ValueTypeNames.Float).Set(threshold)
+    material.CreateSurfaceOutput().ConnectToSource(surface.ConnectableAPI(), "surface")
+    UsdShade.MaterialBindingAPI.Apply(floor.GetPrim()).Bind(material)
+    stage.Save()
+    texture = load_asset(path).textures[0]
+    assert texture[..., 3].tolist() == [shown] * 4
+
+
 def test_a_scene_written_as_several_layers_is_read_whole_or_named(tmp_path):
     """A stage that references the layer holding its mesh (as Omniverse and
     pipelines split a scene into files): read whole with the layer beside it;
