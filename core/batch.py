@@ -31,7 +31,7 @@ from typing import Callable
 
 from . import threads
 from .config import SegmentConfig, config_key
-from .loading import FORMATS, InputError
+from .inputs import FORMATS, InputError
 from .jobs import Job, failed_record, run_job
 from .segment import preload
 from .raybatch import run_ray

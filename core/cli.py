@@ -14,7 +14,8 @@ import numpy as np
 from . import threads
 from .config import SegmentConfig
 from .scales import DEFAULT, default_scales
-from .loading import InputError, load_asset
+from .inputs import InputError
+from .loading import load_asset
 from .settings import load_settings
 
 log = logging.getLogger("core")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import SegmentConfig
-from .loading import InputError
+from .inputs import InputError
 from .segment import name_to_folder, segment_to_folder
 from .settings import Settings
 

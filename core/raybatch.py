@@ -9,7 +9,7 @@ from typing import Callable
 
 from . import threads
 from .jobs import Job, failed_record, run_job
-from .loading import InputError
+from .inputs import InputError
 
 RAY_PIN = "ray==2.60.0"
 RAY_MISSING = (f"--ray needs Ray, an optional extra: pip install -r requirements-ray.txt "

@@ -24,7 +24,8 @@ import gradio as gr
 
 from core.scales import default_scales
 from core.threads import yield_cpu
-from core.loading import FORMAT_LIST, InputError, load_asset, model_files, models_among, models_held
+from core.inputs import FORMAT_LIST, InputError, model_files, models_among, models_held
+from core.loading import load_asset
 
 from . import gpu
 from .names import naming_state

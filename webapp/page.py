@@ -14,7 +14,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from core.loading import FORMAT_LIST
+from core.inputs import FORMAT_LIST
 
 from .masking import PAINT_RESOLUTION, view_choices
 from .panels import CSS as PANELS_CSS

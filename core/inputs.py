@@ -1,0 +1,90 @@
+"""What a person gives PartScope: the formats it reads, the one model among
+files dropped together or zipped (a glTF with its .bin and images, an OBJ
+with its .mtl, a USD stage with its layers), and the sentence that says
+why a file cannot be used (``InputError``)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+
+from .usd import layers_used
+
+#: A VRM avatar (VRChat, VTubers, XR) is a GLB with extensions that only say how to animate it.
+FORMATS = {".glb": "GLB", ".vrm": "GLB", ".gltf": "glTF", ".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF",
+           ".usdz": "USDZ", ".usd": "USD", ".usda": "USD", ".usdc": "USD"}
+FORMAT_LIST = "GLB, glTF, OBJ, PLY, STL, OFF or USD(Z)"
+USD_LAYERS = (".usd", ".usda", ".usdc", ".usdz")
+#: Most bytes a ZIP may unpack to (a glTF with its .bin and images).
+MAX_UNZIPPED = 2**30
+
+
+class InputError(ValueError):
+    """A file PartScope cannot use; the message is one sentence for a person."""
+
+
+def models_among(names: list, zips: bool = False) -> list:
+    """The names of model files among ``names`` (by extension; ZIPs too where ``zips``)."""
+    wanted = set(FORMATS) | ({".zip"} if zips else set())
+    return [n for n in names if os.path.splitext(n)[1].lower() in wanted]
+
+
+def model_files(paths: list, zips: bool = False) -> list:
+    """The model files among ``paths`` (``models_among``), less the USD
+    layers another of them is made of: a scene written as several files
+    (its stage and the layers it references) is one model."""
+    models = models_among(paths, zips)
+    layers = [m for m in models if m.lower().endswith(USD_LAYERS)]
+    if len(layers) < 2:
+        return models
+    used = layers_used(layers)
+    return [m for m in models if os.path.realpath(m) not in used]
+
+
+def models_held(models: list) -> str:
+    """What ``models`` (names) are, said in a sentence: "2 models (a.glb, b.obj)" or "no model"."""
+    return f"{len(models)} models ({', '.join(sorted(models)[:4])})" if models else "no model"
+
+
+def unzip_model(path: str, name: str, folder: str) -> str:
+    """Unpack a ZIP into ``folder``; the path of the one model in it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()
+                       and not m.filename.startswith("__MACOSX/") and not os.path.basename(m.filename).startswith(".")]
+            if sum(m.file_size for m in members) > MAX_UNZIPPED:
+                raise InputError(f"'{name}' unpacks to more than {MAX_UNZIPPED >> 30} GB: zip only the model, "
+                                 "its .bin and its images.")
+            written = []
+            for m in members:
+                target = os.path.normpath(os.path.join(folder, _member_name(m)))
+                if not target.startswith(os.path.abspath(folder) + os.sep):
+                    continue  # a name that climbs out of the folder: never written
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with archive.open(m) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                written.append(target)
+    except (zipfile.BadZipFile, EOFError, OSError):
+        raise InputError(f"'{name}' is not a ZIP that can be opened: the file looks damaged; "
+                         "make the ZIP again.") from None
+    models = model_files(written)
+    if len(models) != 1:
+        held = models_held([os.path.relpath(m, folder).replace(os.sep, "/") for m in models])
+        raise InputError(f"'{name}' holds {held}: a ZIP must hold one model ({FORMAT_LIST}) with the files it "
+                         "refers to.")
+    return models[0]
+
+
+def _member_name(member: zipfile.ZipInfo) -> str:
+    """A ZIP member's name as its maker meant it: folders by slashes where
+    an old Windows tool wrote backslashes; UTF-8 where the name is UTF-8
+    without the flag that says so (zipfile then reads it as code page 437,
+    so 'texturé.png' would not be the file the model names)."""
+    name = member.filename
+    if not member.flag_bits & 0x800:
+        try:
+            name = name.encode("cp437").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
+    return name.replace("\\", "/")
