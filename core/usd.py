@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+from dataclasses import dataclass, field
 
 import numpy as np
 import trimesh
@@ -30,6 +31,24 @@ log = logging.getLogger(__name__)
 
 #: Purposes of prims a viewer does not draw by default.
 HIDDEN_PURPOSES = ("guide", "proxy")
+
+
+@dataclass
+class _Look:
+    """What a prim's surface takes its colour from (``_material``).
+
+    colour : (3,) linear RGB (white where a texture or a primvar gives it)
+    texture : the diffuse image, its scale and bias applied, or None
+    primvar : where the texture's coordinates, or the colour itself, come from; None for a plain colour
+    cutoff : the alpha under which a texel is cut out (glTF's MASK), or None
+    uv : (2, 3) affine map of the texture's coordinates (UsdTransform2d)
+    """
+
+    colour: np.ndarray
+    texture: Image.Image | None = None
+    primvar: str | None = None
+    cutoff: float | None = None
+    uv: np.ndarray = field(default_factory=lambda: np.eye(2, 3))
 
 
 def usd_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
@@ -121,8 +140,9 @@ def _shape(prim, world: np.ndarray, time, missing: list) -> trimesh.Trimesh | No
     if mesh is None:
         return None
     mesh.apply_transform(world)
-    colour, _, primvar, _ = _material(prim, missing)
-    if primvar == "displayColor":  # no material
+    look = _material(prim, missing)
+    colour = look.colour
+    if look.primvar == "displayColor":  # no material
         shown = UsdGeom.Gprim(prim).GetDisplayColorAttr().Get(time)
         colour = np.clip(np.asarray(shown[0], np.float64), 0, 1) if shown else np.full(3, 0.5)
     mesh.visual = trimesh.visual.TextureVisuals(
@@ -217,8 +237,11 @@ def _piece(prim, bound, xyz: np.ndarray, corner: np.ndarray, counts: np.ndarray,
     file's corners) of a mesh prim bound to one material (``bound``: the
     prim or a GeomSubset of it), coloured as ``_material`` says; corners
     alike in place, texture coordinate and colour welded."""
-    material, texture, primvar, cutoff = _material(bound, missing)
+    look = _material(bound, missing)
+    material, texture, primvar = look.colour, look.texture, look.primvar
     uv = _per_corner(prim, primvar, counts, indices, 2) if texture is not None else None
+    if uv is not None:
+        uv = uv @ look.uv[:, :2].T + look.uv[:, 2]
     colors = _corner_colors(prim, primvar, counts, indices) if texture is None and primvar else None
     if texture is None and colors is None and primvar == "displayColor":
         material = np.full(3, 0.5)  # no material, no displayColor: the grey USD viewers draw
@@ -229,7 +252,7 @@ def _piece(prim, bound, xyz: np.ndarray, corner: np.ndarray, counts: np.ndarray,
         mesh.visual = trimesh.visual.TextureVisuals(
             uv=welded[:, 3:5], material=trimesh.visual.material.PBRMaterial(
                 baseColorTexture=texture, baseColorFactor=np.append(material, 1.0),
-                alphaMode=None if cutoff is None else "MASK", alphaCutoff=cutoff))
+                alphaMode=None if look.cutoff is None else "MASK", alphaCutoff=look.cutoff))
     elif colors is not None:  # corner colours times the material's, linear light as glTF's
         rgb = np.clip(welded[:, 3:6] * material, 0.0, 1.0)
         mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=np.round(np.column_stack(
@@ -240,34 +263,27 @@ def _piece(prim, bound, xyz: np.ndarray, corner: np.ndarray, counts: np.ndarray,
     return mesh
 
 
-def _material(prim, missing: list) -> tuple[np.ndarray, Image.Image | None, str | None, float | None]:
+def _material(prim, missing: list) -> _Look:
     """What the UsdPreviewSurface bound to ``prim`` (a mesh, a GeomSubset of
-    one, a shape) takes its diffuse colour from, as a USD viewer shows it:
-    (3,) linear RGB (white where a texture or a primvar gives the colour),
-    the diffuse texture or None, and the primvar the texture's coordinates
-    or the colour itself come from (None for a plain colour), and where its
-    opacity is the texture's alpha under an ``opacityThreshold``, that cutoff
-    (a cut-out: leaves, fences, as glTF's MASK), else None. With no such
-    material, the prim's ``displayColor``, as viewers show a mesh without
-    one. A texture whose file is not there is named in ``missing`` and left
-    out."""
+    one, a shape) takes its diffuse colour from, as a USD viewer shows it: a
+    colour, a diffuse texture (its scale and bias applied, its coordinates
+    through a UsdTransform2d), a primvar; a cut-out where its opacity is the
+    texture's alpha under an ``opacityThreshold`` (as glTF's MASK). With no
+    such material, the prim's ``displayColor``, as viewers show a mesh
+    without one. A texture whose file is not there is named in ``missing``
+    and left out."""
     from pxr import Ar, UsdShade
 
     material = UsdShade.MaterialBindingAPI(prim).ComputeBoundMaterial(UsdShade.Tokens.preview)[0]
     shader = material.ComputeSurfaceSource()[0] if material else None
     if not shader or shader.GetIdAttr().Get() != "UsdPreviewSurface":
-        return np.ones(3), None, "displayColor", None  # grey where it has none (``_piece``)
+        return _Look(np.ones(3), primvar="displayColor")  # grey where it has none (``_piece``)
     diffuse, source = _source(shader.GetInput("diffuseColor"))
     if source is None:
-        colour = np.full(3, 0.18) if diffuse is None else np.clip(np.asarray(diffuse, np.float64), 0, 1)
-        return colour, None, None, None
+        return _Look(np.full(3, 0.18) if diffuse is None else np.clip(np.asarray(diffuse, np.float64), 0, 1))
     if source.GetIdAttr().Get() != "UsdUVTexture":  # a primvar reader: the colour is the primvar's
-        return np.ones(3), None, _varname(source) or "displayColor", None
+        return _Look(np.ones(3), primvar=_varname(source) or "displayColor")
     file = source.GetInput("file").Get() if source.GetInput("file") else None
-    reader = _source(source.GetInput("st"))[1]
-    varname = _varname(reader) if reader is not None else None
-    threshold, opacity = _source(shader.GetInput("opacityThreshold"))[0], _source(shader.GetInput("opacity"))[1]
-    cutoff = float(threshold) if threshold and opacity is not None and opacity.GetPrim() == source.GetPrim() else None
     image = None
     if file is not None and file.resolvedPath:
         try:
@@ -280,8 +296,38 @@ def _material(prim, missing: list) -> tuple[np.ndarray, Image.Image | None, str 
     if image is None:
         if file is not None and file.path:
             missing.append(os.path.basename(file.path))
-        return np.full(3, 0.18), None, None, None
-    return np.ones(3), image, varname or "st", cutoff
+        return _Look(np.full(3, 0.18))
+    threshold, opacity = _source(shader.GetInput("opacityThreshold"))[0], _source(shader.GetInput("opacity"))[1]
+    cutoff = float(threshold) if threshold and opacity is not None and opacity.GetPrim() == source.GetPrim() else None
+    reader, uv = _source(source.GetInput("st"))[1], np.eye(2, 3)
+    if reader is not None and reader.GetIdAttr().Get() == "UsdTransform2d":
+        uv = _transform2d(reader)
+        reader = _source(reader.GetInput("in"))[1]
+    varname = _varname(reader) if reader is not None else None
+    return _Look(np.ones(3), _scaled(image, source), varname or "st", cutoff, uv)
+
+
+def _transform2d(shader) -> np.ndarray:
+    """(2, 3) affine map of a UsdTransform2d: scaled, turned (degrees), then moved."""
+    def value(name, default):
+        got = _source(shader.GetInput(name))[0]
+        return np.asarray(default if got is None else got, np.float64)
+
+    turn = np.radians(value("rotation", 0.0))
+    spin = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    return np.column_stack([spin * value("scale", (1.0, 1.0)), value("translation", (0.0, 0.0))])
+
+
+def _scaled(image: Image.Image, texture) -> Image.Image:
+    """The image as a UsdUVTexture gives it: each channel times its scale
+    plus its bias (1 and 0 unless it says)."""
+    scale, bias = (_source(texture.GetInput(name))[0] for name in ("scale", "bias"))
+    if scale is None and bias is None:
+        return image
+    rgba = np.asarray(image.convert("RGBA"), np.float64) / 255.0
+    rgba = rgba * np.asarray(scale if scale is not None else (1, 1, 1, 1)) + np.asarray(
+        bias if bias is not None else (0, 0, 0, 0))
+    return Image.fromarray(np.round(np.clip(rgba, 0, 1) * 255).astype(np.uint8), "RGBA")
 
 
 def _source(shader_input) -> tuple:

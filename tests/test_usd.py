@@ -267,6 +267,42 @@ def test_a_usd_texture_is_read_directly_or_through_a_node_graph(tmp_path, graph)
     assert _colours(asset)["floor"] == [30, 160, 90]
 
 
+def test_a_usd_texture_is_moved_and_scaled_as_its_shaders_say(tmp_path):
+    """A texture half red, half blue, read at the red half's coordinates
+    moved half a texture along by a UsdTransform2d, its colour scaled by a
+    half by the UsdUVTexture: the floor shows half the blue."""
+    from PIL import Image as PILImage
+    from pxr import Gf, Sdf, UsdGeom, UsdShade
+
+    PILImage.fromarray(np.array([[[255, 0, 0], [0, 0, 255]]], np.uint8)).save(tmp_path / "halves.png")
+    path = str(tmp_path / "moved.usda")
+    stage = _stage(path)
+    floor = _floor(stage, "/floor/tiles")
+    UsdGeom.PrimvarsAPI(floor.GetPrim()).CreatePrimvar(
+        "st", Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.vertex).Set([(0.25, 0.5)] * 9)
+    material = UsdShade.Material.Define(stage, "/looks/halves")
+    surface = UsdShade.Shader.Define(stage, "/looks/halves/surface")
+    surface.CreateIdAttr("UsdPreviewSurface")
+    image = UsdShade.Shader.Define(stage, "/looks/halves/image")
+    image.CreateIdAttr("UsdUVTexture")
+    image.CreateInput("file", Sdf.ValueTypeNames.Asset).Set("./halves.png")
+    image.CreateInput("scale", Sdf.ValueTypeNames.Float4).Set(Gf.Vec4f(0.5, 0.5, 0.5, 1))
+    reader = UsdShade.Shader.Define(stage, "/looks/halves/reader")
+    reader.CreateIdAttr("UsdPrimvarReader_float2")
+    reader.CreateInput("varname", Sdf.ValueTypeNames.Token).Set("st")
+    move = UsdShade.Shader.Define(stage, "/looks/halves/move")
+    move.CreateIdAttr("UsdTransform2d")
+    move.CreateInput("in", Sdf.ValueTypeNames.Float2).ConnectToSource(reader.ConnectableAPI(), "result")
+    move.CreateInput("translation", Sdf.ValueTypeNames.Float2).Set(Gf.Vec2f(0.5, 0))
+    image.CreateInput("st", Sdf.ValueTypeNames.Float2).ConnectToSource(move.ConnectableAPI(), "result")
+    surface.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(
+        image.CreateOutput("rgb", Sdf.ValueTypeNames.Float3))
+    material.CreateSurfaceOutput().ConnectToSource(surface.ConnectableAPI(), "surface")
+    UsdShade.MaterialBindingAPI.Apply(floor.GetPrim()).Bind(material)
+    stage.Save()
+    assert _colours(load_asset(path))["floor"] == [0, 0, 128]
+
+
 @pytest.mark.parametrize("threshold,shown", [(0.5, [0, 0, 255, 255]), (None, [255, 255, 255, 255])])
 def test_a_usd_cut_out_texture_hides_its_clear_texels(tmp_path, threshold, shown):
     """A leaf card's texture (its left half clear) whose alpha is the
