@@ -240,6 +240,8 @@ def _piece(prim, bound, xyz: np.ndarray, corner: np.ndarray, counts: np.ndarray,
     look = _material(bound, missing)
     material, texture, primvar = look.colour, look.texture, look.primvar
     uv = _per_corner(prim, primvar, counts, indices, 2) if texture is not None else None
+    if texture is not None and uv is None:  # no coordinates: a primvar reader's fallback, (0, 0), everywhere
+        uv = np.zeros((len(indices), 2))
     if uv is not None:
         uv = uv @ look.uv[:, :2].T + look.uv[:, 2]
     colors = _corner_colors(prim, primvar, counts, indices) if texture is None and primvar else None

@@ -267,10 +267,13 @@ def test_a_usd_texture_is_read_directly_or_through_a_node_graph(tmp_path, graph)
     assert _colours(asset)["floor"] == [30, 160, 90]
 
 
-def test_a_usd_texture_is_moved_and_scaled_as_its_shaders_say(tmp_path):
+@pytest.mark.parametrize("coordinates", [True, False])
+def test_a_usd_texture_is_moved_and_scaled_as_its_shaders_say(tmp_path, coordinates):
     """A texture half red, half blue, read at the red half's coordinates
-    moved half a texture along by a UsdTransform2d, its colour scaled by a
-    half by the UsdUVTexture: the floor shows half the blue."""
+    moved 0.6 of a texture along by a UsdTransform2d, its colour scaled by a
+    half by the UsdUVTexture: the floor shows half the blue. Without
+    texture coordinates it is read where a primvar reader falls back to,
+    (0, 0), moved as well."""
     from PIL import Image as PILImage
     from pxr import Gf, Sdf, UsdGeom, UsdShade
 
@@ -278,8 +281,9 @@ def test_a_usd_texture_is_moved_and_scaled_as_its_shaders_say(tmp_path):
     path = str(tmp_path / "moved.usda")
     stage = _stage(path)
     floor = _floor(stage, "/floor/tiles")
-    UsdGeom.PrimvarsAPI(floor.GetPrim()).CreatePrimvar(
-        "st", Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.vertex).Set([(0.25, 0.5)] * 9)
+    if coordinates:
+        UsdGeom.PrimvarsAPI(floor.GetPrim()).CreatePrimvar(
+            "st", Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.vertex).Set([(0.25, 0.5)] * 9)
     material = UsdShade.Material.Define(stage, "/looks/halves")
     surface = UsdShade.Shader.Define(stage, "/looks/halves/surface")
     surface.CreateIdAttr("UsdPreviewSurface")
@@ -293,14 +297,14 @@ def test_a_usd_texture_is_moved_and_scaled_as_its_shaders_say(tmp_path):
     move = UsdShade.Shader.Define(stage, "/looks/halves/move")
     move.CreateIdAttr("UsdTransform2d")
     move.CreateInput("in", Sdf.ValueTypeNames.Float2).ConnectToSource(reader.ConnectableAPI(), "result")
-    move.CreateInput("translation", Sdf.ValueTypeNames.Float2).Set(Gf.Vec2f(0.5, 0))
+    move.CreateInput("translation", Sdf.ValueTypeNames.Float2).Set(Gf.Vec2f(0.6, 0))
     image.CreateInput("st", Sdf.ValueTypeNames.Float2).ConnectToSource(move.ConnectableAPI(), "result")
     surface.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(
         image.CreateOutput("rgb", Sdf.ValueTypeNames.Float3))
     material.CreateSurfaceOutput().ConnectToSource(surface.ConnectableAPI(), "surface")
     UsdShade.MaterialBindingAPI.Apply(floor.GetPrim()).Bind(material)
     stage.Save()
-    assert _colours(load_asset(path))["floor"] == [0, 0, 128]
+    assert _colours(load_asset(path))["floor"] == [0, 0, 128]  # (0, 0) moved to (0.6, 0): blue too
 
 
 @pytest.mark.parametrize("threshold,shown", [(0.5, [0, 0, 255, 255]), (None, [255, 255, 255, 255])])
