@@ -239,12 +239,14 @@ def _piece(prim, bound, xyz: np.ndarray, corner: np.ndarray, counts: np.ndarray,
     alike in place, texture coordinate and colour welded."""
     look = _material(bound, missing)
     material, texture, primvar = look.colour, look.texture, look.primvar
-    uv = _per_corner(prim, primvar, counts, indices, 2) if texture is not None else None
+    uv = _per_corner(prim, primvar, counts, indices, (2,)) if texture is not None else None
     if texture is not None and uv is None:  # no coordinates: a primvar reader's fallback, (0, 0), everywhere
         uv = np.zeros((len(indices), 2))
     if uv is not None:
         uv = uv @ look.uv[:, :2].T + look.uv[:, 2]
-    colors = _corner_colors(prim, primvar, counts, indices) if texture is None and primvar else None
+    colors = _per_corner(prim, primvar, counts, indices, (3, 4)) if texture is None and primvar else None
+    if colors is not None:
+        colors = colors[:, :3]  # linear RGB, an RGBA primvar's alpha left out
     if texture is None and colors is None and primvar == "displayColor":
         material = np.full(3, 0.5)  # no material, no displayColor: the grey USD viewers draw
     columns = [xyz.reshape(-1, 3)] + [a[corner.ravel()] for a in (uv, colors) if a is not None]
@@ -352,21 +354,12 @@ def _varname(reader) -> str | None:
     return str(name.Get()) if name and name.Get() else None
 
 
-def _corner_colors(prim, name: str, counts: np.ndarray, indices: np.ndarray) -> np.ndarray | None:
-    """(corners, 3) linear RGB per corner of the colour primvar ``name``
-    (RGB or RGBA), or None where the prim has none."""
-    for width in (3, 4):
-        values = _per_corner(prim, name, counts, indices, width)
-        if values is not None:
-            return values[:, :3]
-    return None
-
-
-def _per_corner(prim, name: str, counts: np.ndarray, indices: np.ndarray, width: int) -> np.ndarray | None:
+def _per_corner(prim, name: str, counts: np.ndarray, indices: np.ndarray, widths: tuple) -> np.ndarray | None:
     """(corners, width) float64 the primvar ``name`` gives each corner of
     each polygon, however it is spread (constant, uniform: per face,
     vertex or varying: per point, faceVarying: per corner; indexed or not),
-    or None where the prim has no such primvar or its length does not fit."""
+    or None where the prim has no such primvar, its values are not one of
+    ``widths`` wide or its length does not fit."""
     from pxr import UsdGeom
 
     pv = UsdGeom.PrimvarsAPI(prim).GetPrimvar(name)
@@ -374,7 +367,7 @@ def _per_corner(prim, name: str, counts: np.ndarray, indices: np.ndarray, width:
     if values is None:
         return None
     values = np.asarray(values, np.float64).reshape(len(values), -1)
-    if values.shape[1] != width:
+    if values.shape[1] not in widths:
         return None
     spread = pv.GetInterpolation()
     lengths = {UsdGeom.Tokens.constant: 1, UsdGeom.Tokens.uniform: len(counts),
