@@ -103,6 +103,35 @@ def _floor(stage, path: str, left_handed: bool = False):
     return mesh
 
 
+def _coordinates(mesh, value, name: str = "st") -> None:
+    """Texture coordinates ``value`` at every point of ``_floor``'s mesh."""
+    from pxr import Sdf, UsdGeom
+
+    UsdGeom.PrimvarsAPI(mesh.GetPrim()).CreatePrimvar(
+        name, Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.vertex).Set([value] * 9)
+
+
+def _textured(stage, mesh, name: str, file: str, home: str | None = None) -> tuple:
+    """A material ``/looks/{name}`` bound to ``mesh``: a UsdPreviewSurface
+    and a UsdUVTexture of ``file`` (under ``home``, else the material), the
+    texture's colour the surface's diffuse where it is the material's own;
+    (surface, texture)."""
+    from pxr import Sdf, UsdShade
+
+    material = UsdShade.Material.Define(stage, f"/looks/{name}")
+    surface = UsdShade.Shader.Define(stage, f"/looks/{name}/surface")
+    surface.CreateIdAttr("UsdPreviewSurface")
+    image = UsdShade.Shader.Define(stage, f"{home or f'/looks/{name}'}/image")
+    image.CreateIdAttr("UsdUVTexture")
+    image.CreateInput("file", Sdf.ValueTypeNames.Asset).Set(file)
+    if home is None:
+        surface.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(
+            image.CreateOutput("rgb", Sdf.ValueTypeNames.Float3))
+    material.CreateSurfaceOutput().ConnectToSource(surface.ConnectableAPI(), "surface")
+    UsdShade.MaterialBindingAPI.Apply(mesh.GetPrim()).Bind(material)
+    return surface, image
+
+
 @pytest.mark.parametrize("left_handed", [False, True])
 def test_a_stage_is_read_as_a_usd_viewer_draws_it(tmp_path, left_handed):
     """A Y-up stage written with Pixar's library: a concave pentagon and a
@@ -198,23 +227,11 @@ def test_a_z_up_stage_stands_up_and_keeps_its_coordinates(tmp_path):
 def test_a_usd_texture_that_is_not_there_is_named(tmp_path):
     """A UsdPreviewSurface whose diffuse texture file is missing: the model
     loads without it, and a warning names the file."""
-    from pxr import Sdf, UsdGeom, UsdShade
-
     path = str(tmp_path / "textured.usda")
     stage = _stage(path)
     floor = _floor(stage, "/floor/tiles")
-    UsdGeom.PrimvarsAPI(floor.GetPrim()).CreatePrimvar(
-        "st", Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.vertex).Set([(0, 0)] * 9)
-    material = UsdShade.Material.Define(stage, "/looks/wood")
-    surface = UsdShade.Shader.Define(stage, "/looks/wood/surface")
-    surface.CreateIdAttr("UsdPreviewSurface")
-    image = UsdShade.Shader.Define(stage, "/looks/wood/image")
-    image.CreateIdAttr("UsdUVTexture")
-    image.CreateInput("file", Sdf.ValueTypeNames.Asset).Set("textures/wood.png")
-    surface.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(
-        image.ConnectableAPI(), "rgb")
-    material.CreateSurfaceOutput().ConnectToSource(surface.ConnectableAPI(), "surface")
-    UsdShade.MaterialBindingAPI.Apply(floor.GetPrim()).Bind(material)
+    _coordinates(floor, (0, 0))
+    _textured(stage, floor, "wood", "textures/wood.png")
     stage.Save()
     asset = load_asset(path)
     assert asset.n_faces == 5 and not asset.has_texture
@@ -230,37 +247,26 @@ def test_a_usd_texture_is_read_directly_or_through_a_node_graph(tmp_path, graph)
     tools wrap their nodes), with its coordinates from the primvar its
     reader names: the floor shows the image's colour."""
     from PIL import Image as PILImage
-    from pxr import Sdf, UsdGeom, UsdShade
+    from pxr import Sdf, UsdShade
 
     (tmp_path / "textures").mkdir()
     PILImage.new("RGB", (4, 4), (30, 160, 90)).save(tmp_path / "textures" / "moss.png")
     path = str(tmp_path / "mossy.usda")
     stage = _stage(path)
     floor = _floor(stage, "/floor/tiles")
-    UsdGeom.PrimvarsAPI(floor.GetPrim()).CreatePrimvar(
-        "uv_main", Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.vertex).Set([(0.5, 0.5)] * 9)
-    material = UsdShade.Material.Define(stage, "/looks/moss")
-    surface = UsdShade.Shader.Define(stage, "/looks/moss/surface")
-    surface.CreateIdAttr("UsdPreviewSurface")
+    _coordinates(floor, (0.5, 0.5), "uv_main")
     home = "/looks/moss/graph" if graph else "/looks/moss"
     if graph:
         nodes = UsdShade.NodeGraph.Define(stage, home)
-    image = UsdShade.Shader.Define(stage, f"{home}/image")
-    image.CreateIdAttr("UsdUVTexture")
-    image.CreateInput("file", Sdf.ValueTypeNames.Asset).Set("./textures/moss.png")
+    surface, image = _textured(stage, floor, "moss", "./textures/moss.png", home if graph else None)
     reader = UsdShade.Shader.Define(stage, f"{home}/reader")
     reader.CreateIdAttr("UsdPrimvarReader_float2")
     reader.CreateInput("varname", Sdf.ValueTypeNames.Token).Set("uv_main")
     image.CreateInput("st", Sdf.ValueTypeNames.Float2).ConnectToSource(reader.ConnectableAPI(), "result")
-    rgb = image.CreateOutput("rgb", Sdf.ValueTypeNames.Float3)
-    if graph:
+    if graph:  # the texture's colour out through the graph's own output
         out = nodes.CreateOutput("colour", Sdf.ValueTypeNames.Color3f)
-        out.ConnectToSource(rgb)
+        out.ConnectToSource(image.CreateOutput("rgb", Sdf.ValueTypeNames.Float3))
         surface.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(out)
-    else:
-        surface.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(rgb)
-    material.CreateSurfaceOutput().ConnectToSource(surface.ConnectableAPI(), "surface")
-    UsdShade.MaterialBindingAPI.Apply(floor.GetPrim()).Bind(material)
     stage.Save()
     asset = load_asset(path)
     assert asset.has_texture and asset.warnings == []
@@ -275,21 +281,15 @@ def test_a_usd_texture_is_moved_and_scaled_as_its_shaders_say(tmp_path, coordina
     texture coordinates it is read where a primvar reader falls back to,
     (0, 0), moved as well."""
     from PIL import Image as PILImage
-    from pxr import Gf, Sdf, UsdGeom, UsdShade
+    from pxr import Gf, Sdf, UsdShade
 
     PILImage.fromarray(np.array([[[255, 0, 0], [0, 0, 255]]], np.uint8)).save(tmp_path / "halves.png")
     path = str(tmp_path / "moved.usda")
     stage = _stage(path)
     floor = _floor(stage, "/floor/tiles")
     if coordinates:
-        UsdGeom.PrimvarsAPI(floor.GetPrim()).CreatePrimvar(
-            "st", Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.vertex).Set([(0.25, 0.5)] * 9)
-    material = UsdShade.Material.Define(stage, "/looks/halves")
-    surface = UsdShade.Shader.Define(stage, "/looks/halves/surface")
-    surface.CreateIdAttr("UsdPreviewSurface")
-    image = UsdShade.Shader.Define(stage, "/looks/halves/image")
-    image.CreateIdAttr("UsdUVTexture")
-    image.CreateInput("file", Sdf.ValueTypeNames.Asset).Set("./halves.png")
+        _coordinates(floor, (0.25, 0.5))
+    _, image = _textured(stage, floor, "halves", "./halves.png")
     image.CreateInput("scale", Sdf.ValueTypeNames.Float4).Set(Gf.Vec4f(0.5, 0.5, 0.5, 1))
     reader = UsdShade.Shader.Define(stage, "/looks/halves/reader")
     reader.CreateIdAttr("UsdPrimvarReader_float2")
@@ -299,10 +299,6 @@ def test_a_usd_texture_is_moved_and_scaled_as_its_shaders_say(tmp_path, coordina
     move.CreateInput("in", Sdf.ValueTypeNames.Float2).ConnectToSource(reader.ConnectableAPI(), "result")
     move.CreateInput("translation", Sdf.ValueTypeNames.Float2).Set(Gf.Vec2f(0.6, 0))
     image.CreateInput("st", Sdf.ValueTypeNames.Float2).ConnectToSource(move.ConnectableAPI(), "result")
-    surface.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(
-        image.CreateOutput("rgb", Sdf.ValueTypeNames.Float3))
-    material.CreateSurfaceOutput().ConnectToSource(surface.ConnectableAPI(), "surface")
-    UsdShade.MaterialBindingAPI.Apply(floor.GetPrim()).Bind(material)
     stage.Save()
     assert _colours(load_asset(path))["floor"] == [0, 0, 128]  # (0, 0) moved to (0.6, 0): blue too
 
@@ -314,7 +310,7 @@ def test_a_usd_cut_out_texture_hides_its_clear_texels(tmp_path, threshold, shown
     glTF's MASK (clear texels not drawn, not picked); without one drawn
     opaque, as every texture that is not cut out."""
     from PIL import Image as PILImage
-    from pxr import Sdf, UsdGeom, UsdShade
+    from pxr import Sdf
 
     pixels = np.zeros((4, 4, 4), np.uint8)
     pixels[..., 1] = 200
@@ -323,22 +319,12 @@ def test_a_usd_cut_out_texture_hides_its_clear_texels(tmp_path, threshold, shown
     path = str(tmp_path / "leaf.usda")
     stage = _stage(path)
     floor = _floor(stage, "/leaf/card")
-    UsdGeom.PrimvarsAPI(floor.GetPrim()).CreatePrimvar(
-        "st", Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.vertex).Set([(0.5, 0.5)] * 9)
-    material = UsdShade.Material.Define(stage, "/looks/leaf")
-    surface = UsdShade.Shader.Define(stage, "/looks/leaf/surface")
-    surface.CreateIdAttr("UsdPreviewSurface")
-    image = UsdShade.Shader.Define(stage, "/looks/leaf/image")
-    image.CreateIdAttr("UsdUVTexture")
-    image.CreateInput("file", Sdf.ValueTypeNames.Asset).Set("./leaf.png")
-    surface.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(
-        image.CreateOutput("rgb", Sdf.ValueTypeNames.Float3))
+    _coordinates(floor, (0.5, 0.5))
+    surface, image = _textured(stage, floor, "leaf", "./leaf.png")
     surface.CreateInput("opacity", Sdf.ValueTypeNames.Float).ConnectToSource(
         image.CreateOutput("a", Sdf.ValueTypeNames.Float))
     if threshold is not None:
         surface.CreateInput("opacityThreshold", Sdf.ValueTypeNames.Float).Set(threshold)
-    material.CreateSurfaceOutput().ConnectToSource(surface.ConnectableAPI(), "surface")
-    UsdShade.MaterialBindingAPI.Apply(floor.GetPrim()).Bind(material)
     stage.Save()
     texture = load_asset(path).textures[0]
     assert texture[..., 3].tolist() == [shown] * 4
