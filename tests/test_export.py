@@ -402,31 +402,44 @@ def test_colored_psb_mesh(tmp_path):
 def test_face_colors_kept_per_face_in_linear_light(tmp_path):
     """A PLY's face colors (sRGB bytes, as shown) go into the GLB as glTF
     holds vertex colors: each face's three corners its color in linear
-    light, so a glTF reader shows the face as the upload showed it, within
-    what 8 bits of linear light keep (6 steps in the darkest colors, 1 from
-    64 up)."""
-    box = trimesh.creation.box(extents=(2.0, 1.0, 0.5)).subdivide()
+    light, 16-bit, so a glTF reader shows every face exactly as the upload
+    showed it, the darkest colors too (8 bits of linear light were off by
+    up to 6 steps there)."""
+    box = trimesh.creation.box(extents=(2.0, 1.0, 0.5)).subdivide().subdivide()
     rng = np.random.default_rng(4)
     box.visual = trimesh.visual.ColorVisuals(
         face_colors=rng.integers(0, 256, (len(box.faces), 4), dtype=np.uint8))
+    box.visual.face_colors[:64, :3] = np.arange(64)[:, None]  # the dark end, every step
     box.export(tmp_path / "painted.ply")
     asset = load_asset(str(tmp_path / "painted.ply"))
     original = asset.source_meshes[0]
     assert original.visual.kind == "face"
     labels = (asset.mesh.triangles_center[:, 0] > 0).astype(np.int64)
-    out = write_glb(segmented_scene(asset, labels), tmp_path / "painted.glb")
-    scene = trimesh.load_scene(out, process=False)
-    assert sum(len(g.faces) for g in scene.geometry.values()) == len(original.faces)
-    tree = cKDTree(original.triangles_center)
-    for geometry in scene.geometry.values():
-        corner_colors = geometry.visual.vertex_colors[geometry.faces]
-        assert (corner_colors == corner_colors[:, :1]).all()
-        dist, idx = tree.query(geometry.triangles_center)
-        assert dist.max() < 1e-6
-        shown, uploaded = srgb_bytes(corner_colors[:, 0, :3] / 255.0).astype(int), original.visual.face_colors[idx, :3]
-        error = np.abs(shown - uploaded)
-        assert error.max() <= 6 and error[uploaded >= 64].max() <= 1 and (error == 0).mean() > 0.5
-        assert np.array_equal(corner_colors[:, 0, 3], original.visual.face_colors[idx, 3])
+    tree, binary = _glb_parts(write_glb(segmented_scene(asset, labels), tmp_path / "painted.glb"))
+    seen = 0
+    for mesh in tree["meshes"]:
+        for prim in mesh["primitives"]:
+            corners, colors = (_accessor(tree, binary, prim["attributes"][key]) for key in ("POSITION", "COLOR_0"))
+            faces = _accessor(tree, binary, prim["indices"]).reshape(-1, 3)
+            assert colors.dtype == np.uint16 and tree["accessors"][prim["attributes"]["COLOR_0"]]["normalized"]
+            assert (colors[faces] == colors[faces][:, :1]).all()
+            dist, idx = cKDTree(original.triangles_center).query(corners[faces].mean(axis=1))
+            assert dist.max() < 1e-6
+            shown = srgb_bytes(colors[faces[:, 0], :3] / 65535.0)
+            assert np.array_equal(shown, original.visual.face_colors[idx, :3])
+            assert np.array_equal(colors[faces[:, 0], 3] // 257, original.visual.face_colors[idx, 3])
+            seen += len(faces)
+    assert seen == len(original.faces)
+
+
+def _accessor(tree, binary, index):
+    """(count, k) values of a tightly packed accessor of a GLB's BIN chunk."""
+    acc = tree["accessors"][index]
+    view = tree["bufferViews"][acc["bufferView"]]
+    dtype = np.dtype({5121: np.uint8, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}[acc["componentType"]])
+    width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}[acc["type"]]
+    start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
+    return np.frombuffer(binary, dtype, acc["count"] * width, start).reshape(acc["count"], width)
 
 
 def test_pieces_do_not_touch_the_asset(model):

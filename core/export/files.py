@@ -15,7 +15,7 @@ from trimesh.exchange.gltf import export_glb
 from .. import glb
 from ..files import atomic_write
 from ..labels import write_labels
-from .scenes import segmented_scene
+from .scenes import COLOR_16, segmented_scene
 from .textures import ImageBank, one_entry_per_image, shared_textures
 
 log = logging.getLogger(__name__)
@@ -145,9 +145,15 @@ def _glb_bytes(scene: trimesh.Scene) -> bytes:
 
 
 def _tidy_tree(tree: dict) -> None:
-    """trimesh's tree as PartScope writes it: one node per part, one entry per image."""
+    """trimesh's tree as PartScope writes it: one node per part, one entry per
+    image, 16-bit vertex colors as COLOR_0 (``scenes._colored``)."""
     _merge_part_nodes(tree)
     one_entry_per_image(tree)
+    for mesh in tree.get("meshes", []):
+        for prim in mesh.get("primitives", []):
+            if COLOR_16 in prim.get("attributes", {}):
+                prim["attributes"]["COLOR_0"] = prim["attributes"].pop(COLOR_16)
+                tree["accessors"][prim["attributes"]["COLOR_0"]]["normalized"] = True
 
 
 def _merge_part_nodes(tree: dict) -> None:

@@ -19,6 +19,10 @@ from .textures import ImageBank
 
 log = logging.getLogger(__name__)
 
+#: The vertex attribute that carries 16-bit linear vertex colors to the
+#: writer, which makes it the primitive's COLOR_0.
+COLOR_16 = "_COLOR_16"
+
 
 def segmented_scene(asset, face_labels, names=None, images: ImageBank | None = None) -> trimesh.Scene:
     """The model split into parts, with its original appearance.
@@ -155,14 +159,13 @@ def _piece(mesh: trimesh.Trimesh, faces: np.ndarray, shared: dict) -> trimesh.Tr
         # glTF has no face colors: give every face its own three corners
         # carrying the face's color, so each face keeps its exact color
         used, local = corners.reshape(-1), np.arange(corners.size)
-        visual = trimesh.visual.ColorVisuals(
-            vertex_colors=_gltf_colors(np.repeat(mesh.visual.face_colors[faces], 3, axis=0), shared["linear"]))
+        visual, attributes = _colored(np.repeat(mesh.visual.face_colors[faces], 3, axis=0), shared["linear"])
     else:
         used, local = np.unique(corners, return_inverse=True)
-        visual = _visual_subset(mesh, used, shared)
+        visual, attributes = _visual_subset(mesh, used, shared)
     normals = mesh.vertex_normals[used] if _has_normals(mesh) else None
     return trimesh.Trimesh(mesh.vertices[used], local.reshape(-1, 3), vertex_normals=normals,
-                           visual=visual, process=False, validate=False)
+                           visual=visual, vertex_attributes=attributes, process=False, validate=False)
 
 
 def _has_normals(mesh: trimesh.Trimesh) -> bool:
@@ -174,8 +177,9 @@ def _has_normals(mesh: trimesh.Trimesh) -> bool:
     return "vertex_normals" in mesh._cache
 
 
-def _visual_subset(mesh: trimesh.Trimesh, used: np.ndarray, shared: dict):
-    """The visual of ``mesh`` (texture, vertex colors or none) restricted to vertices ``used``."""
+def _visual_subset(mesh: trimesh.Trimesh, used: np.ndarray, shared: dict) -> tuple:
+    """The visual of ``mesh`` (texture, vertex colors or none) restricted to
+    vertices ``used``, and the vertex attributes that go with it (``_colored``)."""
     visual = mesh.visual
     n_vertices = len(mesh.vertices)
     if isinstance(visual, trimesh.visual.TextureVisuals):
@@ -190,21 +194,26 @@ def _visual_subset(mesh: trimesh.Trimesh, used: np.ndarray, shared: dict):
         for key, value in visual.vertex_attributes.items():
             if key != "uv" and len(value) == n_vertices:
                 out.vertex_attributes[key] = value[used]
-        return out
+        return out, {}
     if isinstance(visual, trimesh.visual.ColorVisuals) and visual.kind == "vertex":
-        return trimesh.visual.ColorVisuals(vertex_colors=_gltf_colors(visual.vertex_colors[used], shared["linear"]))
-    return trimesh.visual.ColorVisuals()
+        return _colored(visual.vertex_colors[used], shared["linear"])
+    return trimesh.visual.ColorVisuals(), {}
 
 
-def _gltf_colors(rgba: np.ndarray, linear: bool) -> np.ndarray:
-    """(n, 4) uint8 vertex colors as glTF holds them, in linear light: a
-    PLY's, OFF's or OBJ's sRGB-encoded colors with the sRGB curve undone, a
-    glTF file's own as they were."""
+def _colored(rgba: np.ndarray, linear: bool) -> tuple:
+    """Vertex colors as glTF holds them, in linear light: a glTF file's own
+    as they were (8-bit, in the visual); a PLY's, OFF's or OBJ's 8-bit sRGB
+    with the curve undone, as 16-bit in the attribute COLOR_16, which the
+    written file holds as its COLOR_0 (``files``): 8 bits of linear light
+    keep 183 of the 256 sRGB levels, off by up to 6 in the shadows; 16 keep
+    all. Returns (visual, vertex attributes)."""
     if linear:
-        return rgba
-    out = np.array(rgba, np.uint8)
-    out[:, :3] = np.round(linear_from_srgb(out[:, :3]) * 255.0)
-    return out
+        return trimesh.visual.ColorVisuals(vertex_colors=rgba), {}
+    rgba = np.asarray(rgba, np.uint8)
+    out = np.empty(rgba.shape, np.uint16)
+    out[:, :3] = np.round(linear_from_srgb(rgba[:, :3]) * 65535.0)
+    out[:, 3:] = rgba[:, 3:] * np.uint16(257)
+    return trimesh.visual.ColorVisuals(), {COLOR_16: out}
 
 
 class _HashOnce:
