@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import zipfile
+import zlib
 
 from .usd import layers_used
 
@@ -47,6 +48,10 @@ def models_held(models: list) -> str:
     return f"{len(models)} models ({', '.join(sorted(models)[:4])})" if models else "no model"
 
 
+#: Compression methods zipfile unpacks: stored, Deflate, bzip2, LZMA.
+_UNPACKED = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+
+
 def unzip_model(path: str, name: str, folder: str) -> str:
     """Unpack a ZIP into ``folder``; the path of the one model in it."""
     try:
@@ -62,10 +67,15 @@ def unzip_model(path: str, name: str, folder: str) -> str:
                 if not target.startswith(os.path.abspath(folder) + os.sep):
                     continue  # a name that climbs out of the folder: never written
                 os.makedirs(os.path.dirname(target), exist_ok=True)
+                if m.flag_bits & 0x1:
+                    raise InputError(f"'{name}' is protected by a password: make the ZIP again without one.")
+                if m.compress_type not in _UNPACKED:
+                    raise InputError(f"'{name}' is packed in a way PartScope cannot unpack (method "
+                                     f"{m.compress_type}): make the ZIP again with the usual compression (Deflate).")
                 with archive.open(m) as src, open(target, "wb") as dst:
                     shutil.copyfileobj(src, dst)
                 written.append(target)
-    except (zipfile.BadZipFile, EOFError, OSError):
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error):  # zlib: compressed data damaged
         raise InputError(f"'{name}' is not a ZIP that can be opened: the file looks damaged; "
                          "make the ZIP again.") from None
     models = model_files(written)

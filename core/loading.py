@@ -144,6 +144,11 @@ def _meshes(scene: trimesh.Scene, name: str, fmt: str) -> tuple[list, list]:
     node names; InputError when it has none (saying what it holds instead)."""
     meshes, node_names = [], []
     n_points = n_lines = 0
+    for geom in scene.geometry.values():  # before dump(), which copies face colors through the faces
+        faces = getattr(geom, "faces", None)
+        if faces is not None and len(faces) and (faces.min() < 0 or faces.max() >= len(geom.vertices)):
+            raise InputError(f"'{name}' has faces that point at missing vertices: the file is damaged; "
+                             "export it again.")
     for geom in scene.dump():
         if isinstance(geom, trimesh.Trimesh):
             if len(geom.faces):
@@ -175,8 +180,6 @@ def _normalized(vertices: np.ndarray, faces: np.ndarray, name: str) -> tuple[tri
     if not np.isfinite(vertices).all():
         raise InputError(
             f"'{name}' has vertices with NaN or infinite coordinates: repair or re-export the mesh.")
-    if faces.min() < 0 or faces.max() >= len(vertices):
-        raise InputError(f"'{name}' has faces that point at missing vertices: re-export the mesh.")
     lo, hi = vertices.min(0), vertices.max(0)
     extent = float((hi - lo).max())
     if extent <= 0:
@@ -232,6 +235,7 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         options.update(resolver=resolver, process=False)
         if fmt == "PLY":
             scene = ply_scene(path, options)
+            ply_vertex_colors(scene, bare_uv)  # columns of unequal length are a damaged file too
         elif fmt in ("USDZ", "USD"):
             scene, missing, notes = usd_scene(path)
             warnings += notes + [_missing_beside(file, fmt) for file in missing]
@@ -251,8 +255,6 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     if fmt in ("OBJ", "PLY"):
         white_under_textures(scene)
     warnings += [_missing_beside(missing, fmt) for missing in getattr(resolver, "missing", [])]
-    if fmt == "PLY":
-        ply_vertex_colors(scene, bare_uv)
     if fmt == "STL":
         scene.metadata["up"] = "Z"
     if scene.metadata.get("up") == "Z" and scene.geometry:

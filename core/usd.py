@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import logging
+import multiprocessing
 import os
 from dataclasses import dataclass, field
 
@@ -31,6 +32,12 @@ log = logging.getLogger(__name__)
 
 #: Purposes of prims a viewer does not draw by default.
 HIDDEN_PURPOSES = ("guide", "proxy")
+#: How long reading one USD file may take. usd-core is given a process of its
+#: own (``_apart``): it believes the sizes a file states, and a .usdc with four
+#: bytes damaged asked for 24 GB, which took the whole machine.
+READ_SECONDS = 300
+#: The memory the reading process may ask for: this share of the machine's, at least MIN_MEMORY.
+MEMORY_SHARE, MIN_MEMORY = 0.5, 4 * 2**30
 
 
 @dataclass
@@ -52,6 +59,11 @@ class _Look:
 
 
 def usd_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
+    """``_stage_scene``, read in a process of its own (``_apart``)."""
+    return _apart(_stage_scene, path)
+
+
+def _stage_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
     """The stage at ``path`` as a scene of meshes in world coordinates, at
     its first time sample where it is animated: a node per mesh prim
     (``_node_name``) and per material it binds to some of its faces, and per
@@ -114,7 +126,14 @@ def usd_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
 def layers_used(paths: list) -> set:
     """The real paths of the layers each USD file of ``paths`` is made of
     besides itself (its sublayers, references and payloads), of those that
-    can be read."""
+    can be read (in a process of their own, ``_apart``)."""
+    try:
+        return _apart(_layers_used, paths)
+    except ValueError:  # a file that cannot be read: loading it says why
+        return set()
+
+
+def _layers_used(paths: list) -> set:
     from pxr import UsdUtils
 
     used = set()
@@ -126,6 +145,53 @@ def layers_used(paths: list) -> set:
         used |= {os.path.realpath(layer.realPath) for layer in layers
                  if layer.realPath and os.path.realpath(layer.realPath) != os.path.realpath(path)}
     return used
+
+
+def _apart(read, *args):
+    """``read(*args)`` in a process forked from a clean one that has usd-core
+    loaded, its memory capped (MEMORY_SHARE of the machine's, at least
+    MIN_MEMORY) and its time (READ_SECONDS): a file that makes usd-core ask
+    for more, crash or hang costs that process, not the server, and raises
+    ValueError. Where processes cannot be forked so, or this one may have
+    none (a multiprocessing pool's worker), it runs here."""
+    if "forkserver" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:
+        return read(*args)
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["core.usd", "pxr.Usd", "pxr.UsdGeom", "pxr.UsdShade", "pxr.UsdUtils"])
+    cap = max(MIN_MEMORY, int(MEMORY_SHARE * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")))
+    receive, send = context.Pipe(duplex=False)
+    worker = context.Process(target=_answer, args=(send, read, args, cap), daemon=True)
+    worker.start()
+    send.close()
+    try:
+        if not receive.poll(READ_SECONDS):
+            raise ValueError(f"reading it took over {READ_SECONDS} s")
+        ok, answer = receive.recv()
+    except EOFError:  # it died: out of memory, or crashed
+        raise ValueError(f"the USD reader stopped (exit code {worker.exitcode})") from None
+    finally:
+        worker.kill()
+        worker.join()
+        receive.close()
+    if not ok:
+        raise ValueError(answer)
+    return answer
+
+
+def _answer(send, read, args, cap: int) -> None:
+    """In the reading process: cap its memory at ``cap`` bytes, send (True,
+    what ``read`` gives) or (False, why it failed)."""
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    cap = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        answer = (True, read(*args))
+    except Exception as exc:  # the library's own errors may not travel back: their words do
+        answer = (False, f"{type(exc).__name__}: {exc}")
+    send.send(answer)
+    send.close()
 
 
 def _shape(prim, world: np.ndarray, time, missing: list) -> trimesh.Trimesh | None:

@@ -232,6 +232,13 @@ def build_cases() -> list[Case]:
                       "with the files it refers to."),
         Case({"damaged.zip": make.zipped(make.gltf_files(scene, "damaged"))[:300]},
              sentence="'damaged.zip' is not a ZIP that can be opened: the file looks damaged; make the ZIP again."),
+        Case({"scrambled.zip": make.zip_changed(make.zipped(make.gltf_files(scene, "scrambled")), scramble=True)},
+             sentence="'scrambled.zip' is not a ZIP that can be opened: the file looks damaged; make the ZIP again."),
+        Case({"locked.zip": make.zip_changed(make.zipped(make.gltf_files(scene, "locked")), flag=1)},
+             sentence="'locked.zip' is protected by a password: make the ZIP again without one."),
+        Case({"deflate64.zip": make.zip_changed(make.zipped(make.gltf_files(scene, "deflate64")), method=9)},
+             sentence="'deflate64.zip' is packed in a way PartScope cannot unpack (method 9): make the ZIP again "
+                      "with the usual compression (Deflate)."),
         Case({"web.glb": make.edit_glb(plain, make.web_uri)},
              sentence="'web.glb' refers to 'https://example.com/model.bin' on the web; PartScope reads only "
                       "files beside the glTF."),
@@ -253,6 +260,12 @@ def build_cases() -> list[Case]:
         Case({"dangling.glb": make.edit_glb(make.meshopt_glb(plain), make.dangling)},
              sentence="'dangling.glb' is not valid GLB: it refers to parts of itself that are not there; "
                       "export it again."),
+        Case({"far_index.glb": make.edit_glb(plain, make.far_index)},
+             sentence="'far_index.glb' has faces that point at missing vertices: the file is damaged; "
+                      "export it again."),
+        Case({"cut_short.ply": _data("toy_car_assimp.ply")[:1811]},  # a text PLY with colours, cut in a row
+             sentence="'cut_short.ply' could not be read as PLY: the file looks damaged or is not really PLY; "
+                      "export it again and try again."),
         Case({"garbage.obj": bytes(range(256)) * 8},
              sentence="'garbage.obj' holds no faces: it is empty, damaged or not really OBJ; export the model again."),
         Case({"garbage.stl": b"\x00\x01" * 20},

@@ -548,6 +548,23 @@ def zipped(files: dict, folder: str = "") -> bytes:
     return buf.getvalue()
 
 
+def zip_changed(data: bytes, scramble: bool = False, flag: int = 0, method: int | None = None) -> bytes:
+    """A ZIP with its first member's compressed bytes scrambled, or its
+    headers saying it is encrypted (``flag`` 1) or packed by ``method``."""
+    data = bytearray(data)
+    local = data.index(b"PK\x03\x04")
+    start = local + 30 + int.from_bytes(data[local + 26:local + 28], "little") + int.from_bytes(
+        data[local + 28:local + 30], "little")
+    if scramble:
+        data[start + 10:start + 60] = np.random.default_rng(2).integers(0, 256, 50, dtype=np.uint8).tobytes()
+    for header, at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        where = data.index(header) + at
+        data[where] |= flag
+        if method is not None:
+            data[where + 2:where + 4] = method.to_bytes(2, "little")
+    return bytes(data)
+
+
 def windows_obj(blender_zip: bytes, images: bool = True) -> bytes:
     """Blender's OBJ of the toy car as a Windows exporter (3ds Max) names its
     textures: an absolute path with backslashes, the name in other case,
@@ -688,6 +705,15 @@ def unknown_extension(tree, binary):
 def dangling(tree, binary):
     tree["meshes"][0]["primitives"][0]["attributes"]["POSITION"] = 999
     return binary
+
+
+def far_index(tree, binary):
+    """A face of the vertex-colored ball pointing past its last vertex."""
+    prim = next(p for m in tree["meshes"] for p in m["primitives"] if "COLOR_0" in p["attributes"])
+    acc = tree["accessors"][prim["indices"]]
+    start = tree["bufferViews"][acc["bufferView"]].get("byteOffset", 0) + acc.get("byteOffset", 0)
+    dtype = {5121: np.uint8, 5123: np.uint16, 5125: np.uint32}[acc["componentType"]]
+    return binary[:start] + np.array([np.iinfo(dtype).max], dtype).tobytes() + binary[start + np.dtype(dtype).itemsize:]
 
 
 def web_uri(tree, binary):

@@ -388,3 +388,22 @@ def test_a_file_that_is_not_usd_is_refused_with_a_sentence(tmp_path):
     path.write_bytes(b"PK\x03\x04 not really a package")
     with pytest.raises(InputError, match=r"^'model.usdz' could not be read as USDZ: the file looks damaged"):
         load_asset(str(path))
+
+
+def test_a_usdz_that_asks_for_more_memory_than_there_is_is_refused(tmp_path, monkeypatch):
+    """One byte of Blender's USDZ changed makes usd-core ask for more memory
+    than this machine has (it took all 24 GB and was killed, and a server
+    with it): read in a process of its own with its memory capped (here at
+    3 GiB), the file is refused with a sentence, and the next one reads."""
+    from core import usd
+
+    monkeypatch.setattr(usd, "MEMORY_SHARE", 0.0)
+    monkeypatch.setattr(usd, "MIN_MEMORY", 3 * 2**30)
+    good = os.path.join(DATA, "toy_car_blender_rigged.usdz")
+    data = bytearray(open(good, "rb").read())
+    data[303] = 0xBA  # a byte of the .usdc in the package
+    path = tmp_path / "damaged.usdz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"^'damaged.usdz' could not be read as USDZ: the file looks damaged"):
+        load_asset(str(path))
+    assert load_asset(good).n_faces == 1920
