@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
+import PIL.Image
 import trimesh
 
 from . import gltf_decode
@@ -144,11 +145,8 @@ def _meshes(scene: trimesh.Scene, name: str, fmt: str) -> tuple[list, list]:
     node names; InputError when it has none (saying what it holds instead)."""
     meshes, node_names = [], []
     n_points = n_lines = 0
-    for geom in scene.geometry.values():  # before dump(), which copies face colors through the faces
-        faces = getattr(geom, "faces", None)
-        if faces is not None and len(faces) and (faces.min() < 0 or faces.max() >= len(geom.vertices)):
-            raise InputError(f"'{name}' has faces that point at missing vertices: the file is damaged; "
-                             "export it again.")
+    for geom in scene.geometry.values():
+        _check_damage(geom, name)
     for geom in scene.dump():
         if isinstance(geom, trimesh.Trimesh):
             if len(geom.faces):
@@ -171,6 +169,24 @@ def _meshes(scene: trimesh.Scene, name: str, fmt: str) -> tuple[list, list]:
             "segments surface meshes; export the model with its faces.")
     raise InputError(f"'{name}' holds no faces: it is empty, damaged or not really {fmt}; "
                      "export the model again.")
+
+
+def _check_damage(geom, name: str) -> None:
+    """InputError where a mesh's faces point past its vertices or a texture
+    of its material does not decode; checked before ``Scene.dump`` copies
+    face colours through the faces and decodes the images trimesh left
+    undecoded."""
+    faces = getattr(geom, "faces", None)
+    if faces is not None and len(faces) and (faces.min() < 0 or faces.max() >= len(geom.vertices)):
+        raise InputError(f"'{name}' has faces that point at missing vertices: the file is damaged; export it again.")
+    material = getattr(getattr(geom, "visual", None), "material", None)
+    for image in list(getattr(material, "_data", {}).values()) + [getattr(material, "image", None)]:
+        if isinstance(image, PIL.Image.Image):
+            try:
+                image.load()
+            except Exception:  # Pillow's decoders fail in many ways on damaged data
+                raise InputError(f"'{name}' has a texture that does not decode: the file is damaged; export it "
+                                 "again.") from None
 
 
 def _normalized(vertices: np.ndarray, faces: np.ndarray, name: str) -> tuple[trimesh.Trimesh, np.ndarray]:

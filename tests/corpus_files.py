@@ -707,6 +707,14 @@ def dangling(tree, binary):
     return binary
 
 
+def damaged_image(tree, binary):
+    """The first image's compressed pixels scrambled, its header kept."""
+    view = tree["bufferViews"][tree["images"][0]["bufferView"]]
+    start = view.get("byteOffset", 0) + view["byteLength"] // 2
+    junk = np.random.default_rng(3).integers(0, 256, 64, dtype=np.uint8).tobytes()
+    return binary[:start] + junk + binary[start + 64:]
+
+
 def far_index(tree, binary):
     """A face of the vertex-colored ball pointing past its last vertex."""
     prim = next(p for m in tree["meshes"] for p in m["primitives"] if "COLOR_0" in p["attributes"])
