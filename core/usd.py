@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import io
 import logging
-import multiprocessing
 import os
+import pickle
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -148,50 +151,50 @@ def _layers_used(paths: list) -> set:
 
 
 def _apart(read, *args):
-    """``read(*args)`` in a process forked from a clean one that has usd-core
-    loaded, its memory capped (MEMORY_SHARE of the machine's, at least
+    """``read(*args)`` (a function of this module) in a Python process of its
+    own, its memory capped (MEMORY_SHARE of the machine's, at least
     MIN_MEMORY) and its time (READ_SECONDS): a file that makes usd-core ask
     for more, crash or hang costs that process, not the server, and raises
-    ValueError. Where processes cannot be forked so, or this one may have
-    none (a multiprocessing pool's worker), it runs here."""
-    if "forkserver" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:
-        return read(*args)
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["core.usd", "pxr.Usd", "pxr.UsdGeom", "pxr.UsdShade", "pxr.UsdUtils"])
+    ValueError. A fresh interpreter, not a fork: the server's threads and
+    main module stay out of it."""
     cap = max(MIN_MEMORY, int(MEMORY_SHARE * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")))
-    receive, send = context.Pipe(duplex=False)
-    worker = context.Process(target=_answer, args=(send, read, args, cap), daemon=True)
-    worker.start()
-    send.close()
-    try:
-        if not receive.poll(READ_SECONDS):
-            raise ValueError(f"reading it took over {READ_SECONDS} s")
-        ok, answer = receive.recv()
-    except EOFError:  # it died: out of memory, or crashed
-        raise ValueError(f"the USD reader stopped (exit code {worker.exitcode})") from None
-    finally:
-        worker.kill()
-        worker.join()
-        receive.close()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    with tempfile.TemporaryDirectory(prefix="partscope-usd-") as folder:
+        question, answer = os.path.join(folder, "question.pickle"), os.path.join(folder, "answer.pickle")
+        with open(question, "wb") as f:
+            pickle.dump((read.__name__, args, cap), f)
+        try:
+            done = subprocess.run([sys.executable, "-m", "core.usd", question, answer], env=env, timeout=READ_SECONDS,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except subprocess.TimeoutExpired:
+            raise ValueError(f"reading it took over {READ_SECONDS} s") from None
+        if not os.path.exists(answer):  # it died: out of memory, or crashed
+            raise ValueError(f"the USD reader stopped (exit code {done.returncode}): "
+                             f"{done.stderr.decode(errors='replace')[-300:]}")
+        with open(answer, "rb") as f:
+            ok, result = pickle.load(f)
     if not ok:
-        raise ValueError(answer)
-    return answer
+        raise ValueError(result)
+    return result
 
 
-def _answer(send, read, args, cap: int) -> None:
-    """In the reading process: cap its memory at ``cap`` bytes, send (True,
-    what ``read`` gives) or (False, why it failed)."""
+def _answer(question: str, answer: str) -> None:
+    """In the reading process (``python -m core.usd QUESTION ANSWER``): cap
+    its memory, pickle (True, what the function asked for gives) or (False,
+    why it failed) to ``answer``."""
     import resource
 
+    with open(question, "rb") as f:
+        name, args, cap = pickle.load(f)
     hard = resource.getrlimit(resource.RLIMIT_AS)[1]
-    cap = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
     try:
-        answer = (True, read(*args))
-    except Exception as exc:  # the library's own errors may not travel back: their words do
-        answer = (False, f"{type(exc).__name__}: {exc}")
-    send.send(answer)
-    send.close()
+        result = (True, globals()[name](*args))
+    except Exception as exc:  # the library's own errors may not unpickle: their words do
+        result = (False, f"{type(exc).__name__}: {exc}")
+    with open(answer, "wb") as f:
+        pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _shape(prim, world: np.ndarray, time, missing: list) -> trimesh.Trimesh | None:
@@ -448,3 +451,7 @@ def _per_corner(prim, name: str, counts: np.ndarray, indices: np.ndarray, widths
     if spread == UsdGeom.Tokens.faceVarying:
         return values[:len(indices)]
     return values[indices]  # vertex, varying
+
+
+if __name__ == "__main__":
+    _answer(sys.argv[1], sys.argv[2])
