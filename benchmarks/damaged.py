@@ -2,7 +2,8 @@
 MeshLab's, Assimp's, gltfpack's and glTF-Transform's exports, USDZ, ZIPs)
 and the PSB meshes, each damaged ``--copies`` times at random (cut short,
 bytes changed anywhere or in its first 4 KB, a block zeroed) and loaded in
-a process of its own with a time limit. What a person may meet is a model
+a process of its own with a time limit (every other copy of a ZIP has one of
+the files inside it damaged instead, and is zipped again). What a person may meet is a model
 or a sentence; anything else is counted:
 
 - loaded / refused: loading gave an asset, or InputError (a sentence);
@@ -18,12 +19,14 @@ from __future__ import annotations
 import argparse
 import collections
 import glob
+import io
 import json
 import multiprocessing as mp
 import os
 import random
 import sys
 import tempfile
+import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -43,6 +46,19 @@ def damaged(data: bytes, rng: random.Random) -> tuple[str, bytes]:
     for _ in range(rng.randint(1, 20)):
         out[rng.randrange(reach)] = rng.randrange(256)
     return how, bytes(out)
+
+
+def damaged_member(data: bytes, rng: random.Random) -> tuple[str, bytes]:
+    """(how, a ZIP with one of its files damaged, zipped again intact)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        files = {m.filename: archive.read(m) for m in archive.infolist() if not m.is_dir()}
+    name = rng.choice(sorted(n for n in files if files[n]))
+    how, files[name] = damaged(files[name], rng)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for member, content in files.items():
+            archive.writestr(member, content)
+    return f"{os.path.basename(name)} {how}", out.getvalue()
 
 
 def _load(path: str, answer) -> None:
@@ -91,7 +107,8 @@ def main() -> None:
         for source in sources:
             data = open(source, "rb").read()
             for copy in range(args.copies):
-                how, bad = damaged(data, rng)
+                inside = source.endswith(".zip") and copy % 2  # every other copy of a ZIP: a file in it
+                how, bad = damaged_member(data, rng) if inside else damaged(data, rng)
                 path = os.path.join(tmp, f"{copy}_{os.path.basename(source)}")
                 with open(path, "wb") as f:
                     f.write(bad)

@@ -146,7 +146,7 @@ def _meshes(scene: trimesh.Scene, name: str, fmt: str) -> tuple[list, list]:
     meshes, node_names = [], []
     n_points = n_lines = 0
     for geom in scene.geometry.values():
-        _check_damage(geom, name)
+        _check_faces(geom, name)
     for geom in scene.dump():
         if isinstance(geom, trimesh.Trimesh):
             if len(geom.faces):
@@ -171,22 +171,30 @@ def _meshes(scene: trimesh.Scene, name: str, fmt: str) -> tuple[list, list]:
                      "export the model again.")
 
 
-def _check_damage(geom, name: str) -> None:
-    """InputError where a mesh's faces point past its vertices or a texture
-    of its material does not decode; checked before ``Scene.dump`` copies
-    face colours through the faces and decodes the images trimesh left
-    undecoded."""
+def _check_faces(geom, name: str) -> None:
+    """InputError where a mesh's faces point past its vertices; checked
+    before ``Scene.dump`` copies face colours through the faces."""
     faces = getattr(geom, "faces", None)
     if faces is not None and len(faces) and (faces.min() < 0 or faces.max() >= len(geom.vertices)):
         raise InputError(f"'{name}' has faces that point at missing vertices: the file is damaged; export it again.")
-    material = getattr(getattr(geom, "visual", None), "material", None)
-    for image in list(getattr(material, "_data", {}).values()) + [getattr(material, "image", None)]:
-        if isinstance(image, PIL.Image.Image):
+
+
+def _drop_broken_images(scene: trimesh.Scene) -> bool:
+    """Take out of the materials every image that does not decode (trimesh
+    leaves them undecoded until ``Scene.dump`` copies them); whether any was."""
+    broken = False
+    for geom in scene.geometry.values():
+        material = getattr(getattr(geom, "visual", None), "material", None)
+        images = dict(getattr(material, "_data", {}), image=getattr(material, "image", None))
+        for key, image in images.items():
+            if not isinstance(image, PIL.Image.Image):
+                continue
             try:
                 image.load()
             except Exception:  # Pillow's decoders fail in many ways on damaged data
-                raise InputError(f"'{name}' has a texture that does not decode: the file is damaged; export it "
-                                 "again.") from None
+                broken = True
+                setattr(material, key, None)
+    return broken
 
 
 def _normalized(vertices: np.ndarray, faces: np.ndarray, name: str) -> tuple[trimesh.Trimesh, np.ndarray]:
@@ -268,6 +276,9 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         raise InputError(
             f"'{name}' could not be read as {fmt}: the file looks damaged or is not really {fmt}; "
             "export it again and try again.") from exc
+    if _drop_broken_images(scene):
+        warnings.append("has a texture that does not decode (the image is damaged): the model is loaded without it; "
+                        "export it again")
     if fmt in ("OBJ", "PLY"):
         white_under_textures(scene)
     warnings += [_missing_beside(missing, fmt) for missing in getattr(resolver, "missing", [])]
