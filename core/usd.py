@@ -39,7 +39,8 @@ HIDDEN_PURPOSES = ("guide", "proxy")
 #: own (``_apart``): it believes the sizes a file states, and a .usdc with four
 #: bytes damaged asked for 24 GB, which took the whole machine.
 READ_SECONDS = 300
-#: The memory the reading process may ask for: this share of the machine's, at least MIN_MEMORY.
+#: The memory the reading process may ask for: this share of the machine's
+#: (or its container's), at least MIN_MEMORY.
 MEMORY_SHARE, MIN_MEMORY = 0.5, 4 * 2**30
 
 
@@ -157,7 +158,7 @@ def _apart(read, *args):
     for more, crash or hang costs that process, not the server, and raises
     ValueError. A fresh interpreter, not a fork: the server's threads and
     main module stay out of it."""
-    cap = max(MIN_MEMORY, int(MEMORY_SHARE * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")))
+    cap = max(MIN_MEMORY, int(MEMORY_SHARE * _memory()))
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     with tempfile.TemporaryDirectory(prefix="partscope-usd-") as folder:
@@ -177,6 +178,19 @@ def _apart(read, *args):
     if not ok:
         raise ValueError(result)
     return result
+
+
+def _memory() -> int:
+    """Bytes of memory this process's machine has: its RAM, or less where a
+    container's control group (v2 or v1) limits it."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(limit) as f:
+                total = min(total, int(f.read().strip()))
+        except (OSError, ValueError):  # not there, or "max"
+            pass
+    return total
 
 
 def _answer(question: str, answer: str) -> None:
