@@ -17,6 +17,8 @@ from urllib.parse import unquote
 
 import trimesh
 
+from .inputs import opens_as_image
+
 #: Files under a model's folder that its names are looked for among.
 MAX_LISTED = 20000
 #: Folders below the model's that are looked in.
@@ -89,11 +91,13 @@ def _of(folder: str, stamp: int) -> Beside:
 class BesideResolver(trimesh.resolvers.FilePathResolver):
     """trimesh's reader of the files a model names (an OBJ's .mtl and
     textures, a PLY's texture), each found by ``Beside.find``; the names
-    not found are kept in ``missing``."""
+    not found are kept in ``missing``, the images that do not open in
+    ``unreadable`` (trimesh gets neither)."""
 
     def __init__(self, path: str):
         super().__init__(path)
         self.missing: list[str] = []
+        self.unreadable: list[str] = []
         self._beside = Beside.of(self.parent)
 
     def get(self, name: str) -> bytes:
@@ -102,4 +106,8 @@ class BesideResolver(trimesh.resolvers.FilePathResolver):
             self.missing += [] if name in self.missing else [name]
             raise FileNotFoundError(name)
         with open(found, "rb") as f:
-            return f.read()
+            data = f.read()
+        if not name.lower().endswith(".mtl") and not opens_as_image(data):
+            self.unreadable += [] if name in self.unreadable else [name]
+            raise OSError(f"{name} does not open as an image")
+        return data

@@ -26,6 +26,7 @@ import numpy as np
 from . import glb
 from .beside import Beside
 from .glb import GltfError  # noqa: F401  (raised by every reader of a glTF)
+from .inputs import UNREADABLE_IMAGE, opens_as_image
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,8 @@ TRIANGLE_MODES = (TRIANGLES, STRIP, FAN)
 COLOR_MAPS = ("baseColorTexture", "diffuseTexture")
 MAP_NAMES = {"metallicRoughnessTexture": "metal and roughness map", "normalTexture": "normal map",
              "occlusionTexture": "occlusion map", "emissiveTexture": "emission map",
-             "specularGlossinessTexture": "specular map"}
+             "specularGlossinessTexture": "specular map", "baseColorTexture": "colour texture",
+             "diffuseTexture": "colour texture"}
 
 
 def primitives(tree: dict) -> list:
@@ -192,28 +194,60 @@ def drop_missing_maps(tree: dict, folder: str) -> list[str]:
     """Images that are not beside the glTF: refused where a colour texture
     needs one (the surface's look would be lost); any other map that needs
     one (roughness, normal, ...) is taken out of its material, with a
-    warning. The missing images lose their uri (trimesh skips them)."""
-    missing = {}
+    warning (``_drop_maps``)."""
+    missing = {i: unquote(image["uri"]) for i, image in enumerate(tree.get("images", []))
+               if image.get("uri") and not image["uri"].startswith("data:")
+               and not os.path.isfile(_beside(image["uri"], folder))}
+    for material in tree.get("materials", []) if missing else []:
+        for _, key, info in _texture_infos(material):
+            source = _image_of(tree, info.get("index"))
+            if source in missing and key in COLOR_MAPS:
+                resource(tree["images"][source]["uri"], folder)  # raises the sentence for a missing file
+    return _drop_maps(tree, missing, lambda name, what: (
+        f"refers to '{name}' (its {what}), which is not beside it: the model is loaded without that map; keep "
+        "the images beside the .gltf to keep it"))
+
+
+def drop_unreadable_maps(tree: dict, buffers: list, folder: str) -> list[str]:
+    """Images that do not open (``inputs.opens_as_image``; KTX2 ones are
+    decoded later) taken out of their materials, with a warning
+    (``_drop_maps``): trimesh would leave them out without one."""
+    unreadable = {}
     for i, image in enumerate(tree.get("images", [])):
-        uri = image.get("uri")
-        if uri and not uri.startswith("data:") and not os.path.isfile(_beside(uri, folder)):
-            missing[i] = unquote(uri)
-    if not missing:
-        return []
+        if is_ktx2(image):
+            continue
+        if image.get("uri"):
+            data = resource(image["uri"], folder)
+        elif image.get("bufferView") is not None:
+            view = tree["bufferViews"][image["bufferView"]]
+            data = buffers[view["buffer"]]
+            if data is None:
+                continue
+            data = data[view.get("byteOffset", 0):view.get("byteOffset", 0) + view["byteLength"]]
+        else:
+            continue
+        if not opens_as_image(bytes(data)):
+            unreadable[i] = image.get("name") or (unquote(image["uri"]) if image.get("uri", "")[:5] not in ("", "data:")
+                                                  else f"image {i}")
+    return _drop_maps(tree, unreadable, lambda name, what: (
+        f"has a texture ('{name}', its {what}) that does not open as an image {UNREADABLE_IMAGE}"))
+
+
+def _drop_maps(tree: dict, images: dict, warning) -> list[str]:
+    """Every map that shows one of ``images`` (index -> name) taken out of
+    its material, the images' data with it (trimesh skips them); one
+    ``warning(name, what the map is)`` each."""
     warnings = []
-    for material in tree.get("materials", []):
+    for material in tree.get("materials", []) if images else []:
         for parent, key, info in _texture_infos(material):
             source = _image_of(tree, info.get("index"))
-            if source not in missing:
-                continue
-            if key in COLOR_MAPS:
-                resource(tree["images"][source]["uri"], folder)  # raises the sentence for a missing file
-            del parent[key]
-            warning = (f"refers to '{missing[source]}' (its {MAP_NAMES.get(key, key)}), which is not beside it: "
-                       "the model is loaded without that map; keep the images beside the .gltf to keep it")
-            warnings += [warning] if warning not in warnings else []
-    for i in missing:
-        del tree["images"][i]["uri"]
+            if source in images:
+                del parent[key]
+                said = warning(images[source], MAP_NAMES.get(key, key))
+                warnings += [said] if said not in warnings else []
+    for i in images:
+        tree["images"][i].pop("uri", None)
+        tree["images"][i].pop("bufferView", None)
     return warnings
 
 

@@ -44,7 +44,7 @@ def prepare(path: str) -> tuple[str | io.BytesIO, list[str], bool]:
     quantized = any(DRACO in prim.get("extensions", {}) or tree["accessors"][index].get("componentType") != 5126
                     for prim, index in positions)
     folder = os.path.dirname(os.path.abspath(path))
-    warnings = gltf.drop_missing_maps(tree, folder)
+    warnings = gltf.drop_missing_maps(tree, folder) + gltf.drop_unreadable_maps(tree, buffers, folder)
     converted = gltf.metal_rough(tree)
     left_out = gltf.drop_non_triangles(tree)
     if left_out:

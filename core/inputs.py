@@ -5,10 +5,13 @@ why a file cannot be used (``InputError``)."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import zipfile
 import zlib
+
+import PIL.Image
 
 from .usd import layers_used
 
@@ -23,6 +26,22 @@ MAX_UNZIPPED = 2**30
 
 class InputError(ValueError):
     """A file PartScope cannot use; the message is one sentence for a person."""
+
+
+def opens_as_image(data: bytes) -> bool:
+    """Whether Pillow opens ``data`` as an image (its header read; its size
+    under Pillow's limit against decompression bombs). trimesh leaves out,
+    without a word, a texture that does not."""
+    try:
+        with PIL.Image.open(io.BytesIO(data)):
+            return True
+    except Exception:  # an unknown format, a damaged header, a bomb
+        return False
+
+
+#: The end of the sentence for a texture that does not open (``opens_as_image``).
+UNREADABLE_IMAGE = ("(damaged, too large, or in a format PartScope cannot read): the model is loaded without it; "
+                    "export it again with PNG or JPEG textures")
 
 
 def models_among(names: list, zips: bool = False) -> list:

@@ -29,7 +29,7 @@ from .glb import GltfError
 from .ply import ply_scene, ply_texture
 from .looks import keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
 from .text import obj_source, off_mesh
-from .inputs import FORMAT_LIST, FORMATS, USD_LAYERS, InputError, unzip_model
+from .inputs import FORMAT_LIST, FORMATS, UNREADABLE_IMAGE, USD_LAYERS, InputError, unzip_model
 from .usd import usd_scene
 from .topology import close_cracks, outward_flips
 
@@ -282,6 +282,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     if fmt in ("OBJ", "PLY"):
         white_under_textures(scene)
     warnings += [_missing_beside(missing, fmt) for missing in getattr(resolver, "missing", [])]
+    warnings += [f"refers to '{image}' (a texture), which does not open as an image {UNREADABLE_IMAGE}"
+                 for image in getattr(resolver, "unreadable", [])]
     if fmt == "STL":
         scene.metadata["up"] = "Z"
     if scene.metadata.get("up") == "Z" and scene.geometry:

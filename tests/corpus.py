@@ -263,6 +263,14 @@ def build_cases() -> list[Case]:
         Case({"damaged_image.glb": make.edit_glb(plain, make.damaged_image)}, faces=n,
              warnings=("'damaged_image.glb' has a texture that does not decode (the image is damaged): the model is "
                        "loaded without it; export it again.",)),
+        Case({"unknown_image.glb": make.edit_glb(plain, make.unknown_image)}, faces=n,
+             warnings=("'unknown_image.glb' has a texture ('image 0', its colour texture) that does not open as an "
+                       "image (damaged, too large, or in a format PartScope cannot read): the model is loaded without "
+                       "it; export it again with PNG or JPEG textures.",)),
+        Case({"obj_unknown_image.zip": make.with_unreadable_image(_data("toy_car_blender_obj.zip"), "Image_0.png")},
+             faces=car, warnings=("'toy_car.obj' refers to 'Image_0.png' (a texture), which does not open as an "
+                                  "image (damaged, too large, or in a format PartScope cannot read): the model is "
+                                  "loaded without it; export it again with PNG or JPEG textures.",)),
         Case({"far_index.glb": make.edit_glb(plain, make.far_index)},
              sentence="'far_index.glb' has faces that point at missing vertices: the file is damaged; "
                       "export it again."),

@@ -715,6 +715,20 @@ def damaged_image(tree, binary):
     return binary[:start] + junk + binary[start + 64:]
 
 
+def unknown_image(tree, binary):
+    """The first image's header replaced: no format Pillow knows."""
+    start = tree["bufferViews"][tree["images"][0]["bufferView"]].get("byteOffset", 0)
+    return binary[:start] + b"not an image" + binary[start + 12:]
+
+
+def with_unreadable_image(zip_data: bytes, image: str) -> bytes:
+    """A ZIP with one of its images replaced by bytes that are no image."""
+    with zipfile.ZipFile(io.BytesIO(zip_data)) as archive:
+        files = {m.filename: archive.read(m) for m in archive.infolist() if not m.is_dir()}
+    files[image] = b"not an image, though named one"
+    return zipped(files)
+
+
 def far_index(tree, binary):
     """A face of the vertex-colored ball pointing past its last vertex."""
     prim = next(p for m in tree["meshes"] for p in m["primitives"] if "COLOR_0" in p["attributes"])
