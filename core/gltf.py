@@ -227,8 +227,8 @@ def drop_unreadable_maps(tree: dict, buffers: list, folder: str) -> list[str]:
         else:
             continue
         if not opens_as_image(bytes(data)):
-            unreadable[i] = image.get("name") or (unquote(image["uri"]) if image.get("uri", "")[:5] not in ("", "data:")
-                                                  else f"image {i}")
+            uri = image.get("uri", "")
+            unreadable[i] = image.get("name") or (unquote(uri) if uri and not uri.startswith("data:") else f"image {i}")
     return _drop_maps(tree, unreadable, lambda name, what: (
         f"has a texture ('{name}', its {what}) that does not open as an image {UNREADABLE_IMAGE}"))
 

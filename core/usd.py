@@ -36,8 +36,8 @@ log = logging.getLogger(__name__)
 #: Purposes of prims a viewer does not draw by default.
 HIDDEN_PURPOSES = ("guide", "proxy")
 #: How long reading one USD file may take. usd-core is given a process of its
-#: own (``_apart``): it believes the sizes a file states, and a .usdc with four
-#: bytes damaged asked for 24 GB, which took the whole machine.
+#: own (``_apart``): it believes the sizes a file states, and a .usdc with one
+#: byte damaged asked for 24 GB, which took the whole machine.
 READ_SECONDS = 300
 #: The memory the reading process may ask for: this share of the machine's
 #: (or its container's), at least MIN_MEMORY.
@@ -158,7 +158,7 @@ def _apart(read, *args):
     for more, crash or hang costs that process, not the server, and raises
     ValueError. A fresh interpreter, not a fork: the server's threads and
     main module stay out of it."""
-    cap = max(MIN_MEMORY, int(MEMORY_SHARE * _memory()))
+    cap = max(MIN_MEMORY, int(MEMORY_SHARE * _memory())) if hasattr(os, "sysconf") else None  # None: Windows
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     with tempfile.TemporaryDirectory(prefix="partscope-usd-") as folder:
@@ -197,12 +197,13 @@ def _answer(question: str, answer: str) -> None:
     """In the reading process (``python -m core.usd QUESTION ANSWER``): cap
     its memory, pickle (True, what the function asked for gives) or (False,
     why it failed) to ``answer``."""
-    import resource
-
     with open(question, "rb") as f:
         name, args, cap = pickle.load(f)
-    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
-    resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+    if cap is not None:
+        import resource
+
+        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+        resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
     try:
         result = (True, globals()[name](*args))
     except Exception as exc:  # the library's own errors may not unpickle: their words do
