@@ -127,15 +127,18 @@ def _meshopt(ext: dict, buffers: list) -> bytes:
 def _draco(prim: dict, out: "_Packer") -> None:
     DracoPy = gltf.optional_module("DracoPy", DRACO, "Draco compression", "DracoPy==2.2.0")
     ext = prim["extensions"].pop(DRACO)
+    damaged = GltfError("has Draco-compressed geometry that does not decode: the file is damaged; export it again")
     try:
         mesh = DracoPy.decode(out.view_bytes(ext["bufferView"]))
     except Exception:  # DracoPy raises its own and ValueError/RuntimeError for damaged data
-        raise GltfError("has Draco-compressed geometry that does not decode: the file is damaged; "
-                        "export it again") from None
+        raise damaged from None
     by_id = {a["unique_id"]: np.asarray(a["data"]) for a in mesh.attributes}
     for name, ident in ext.get("attributes", {}).items():
         if name in prim.get("attributes", {}) and ident in by_id:
-            prim["attributes"][name] = out.accessor(by_id[ident])
+            values = by_id[ident].reshape(len(by_id[ident]), -1)
+            if values.shape[1] != gltf.COMPONENTS[out.tree["accessors"][prim["attributes"][name]]["type"]]:
+                raise damaged  # another primitive's data, or none that fits
+            prim["attributes"][name] = out.accessor(values)
     faces = np.asarray(getattr(mesh, "faces", np.zeros((0, 3))), np.uint32)
     if not len(faces):
         raise GltfError("has Draco-compressed data that holds no faces: it is a point cloud; "

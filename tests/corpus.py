@@ -271,6 +271,9 @@ def build_cases() -> list[Case]:
              faces=car, warnings=("'toy_car.obj' refers to 'Image_0.png' (a texture), which does not open as an "
                                   "image (damaged, too large, or in a format PartScope cannot read): the model is "
                                   "loaded without it; export it again with PNG or JPEG textures.",)),
+        Case({"draco_elsewhere.glb": make.edit_glb(_data("toy_car_blender_draco.glb"), make.draco_elsewhere)},
+             sentence="'draco_elsewhere.glb' has Draco-compressed geometry that does not decode: the file is damaged; "
+                      "export it again."),
         Case({"far_index.glb": make.edit_glb(plain, make.far_index)},
              sentence="'far_index.glb' has faces that point at missing vertices: the file is damaged; "
                       "export it again."),

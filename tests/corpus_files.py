@@ -729,6 +729,13 @@ def with_unreadable_image(zip_data: bytes, image: str) -> bytes:
     return zipped(files)
 
 
+def draco_elsewhere(tree, binary):
+    """The first primitive pointing at another primitive's Draco data, whose
+    decoded attributes do not fit its accessors."""
+    tree["meshes"][0]["primitives"][0]["extensions"]["KHR_draco_mesh_compression"]["bufferView"] = 5
+    return binary
+
+
 def far_index(tree, binary):
     """A face of the vertex-colored ball pointing past its last vertex."""
     prim = next(p for m in tree["meshes"] for p in m["primitives"] if "COLOR_0" in p["attributes"])
