@@ -124,8 +124,14 @@ def renamed(tree: dict, folder: str) -> bool:
                for uri in uris if uri and not uri.startswith("data:"))
 
 
+#: The accessor types glTF gives each vertex attribute (by its name before _n).
+ATTRIBUTE_TYPES = {"POSITION": ("VEC3",), "NORMAL": ("VEC3",), "TANGENT": ("VEC4",), "TEXCOORD": ("VEC2",),
+                   "COLOR": ("VEC3", "VEC4"), "JOINTS": ("VEC4",), "WEIGHTS": ("VEC4",)}
+
+
 def check(tree: dict) -> None:
-    """Refuse a tree with no triangles, or one that needs an extension PartScope cannot read."""
+    """Refuse a tree with no triangles, one that needs an extension PartScope
+    cannot read, or one whose vertex attributes are not of their type."""
     needed = set(tree.get("extensionsRequired", [])) - READ_AS_IS - DECODED
     needed = {e for e in needed if not e.startswith("KHR_materials_")}
     if needed:
@@ -141,6 +147,13 @@ def check(tree: dict) -> None:
             raise GltfError("holds only lines, no faces: export a model with surfaces")
         what = "only images" if tree.get("images") else "no geometry"
         raise GltfError(f"holds no faces ({what}): export a model with its meshes")
+    for prim in prims:
+        for name, index in prim.get("attributes", {}).items():
+            kind = tree["accessors"][index].get("type")
+            wanted = ATTRIBUTE_TYPES.get(name.split("_")[0] if name[:1] != "_" else "", (kind,))
+            if kind not in wanted:
+                raise GltfError(f"is not valid glTF: its {name} holds {kind} values where glTF has "
+                                f"{' or '.join(wanted)}; the file is damaged, export it again")
 
 
 def metal_rough(tree: dict) -> bool:

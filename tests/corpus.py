@@ -274,6 +274,9 @@ def build_cases() -> list[Case]:
         Case({"draco_elsewhere.glb": make.edit_glb(_data("toy_car_blender_draco.glb"), make.draco_elsewhere)},
              sentence="'draco_elsewhere.glb' has Draco-compressed geometry that does not decode: the file is damaged; "
                       "export it again."),
+        Case({"uv_from_positions.glb": make.edit_glb(plain, make.uv_from_positions)},
+             sentence="'uv_from_positions.glb' is not valid glTF: its TEXCOORD_0 holds VEC3 values where glTF has "
+                      "VEC2; the file is damaged, export it again."),
         Case({"far_index.glb": make.edit_glb(plain, make.far_index)},
              sentence="'far_index.glb' has faces that point at missing vertices: the file is damaged; "
                       "export it again."),

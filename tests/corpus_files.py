@@ -736,6 +736,13 @@ def draco_elsewhere(tree, binary):
     return binary
 
 
+def uv_from_positions(tree, binary):
+    """The first primitive's texture coordinates pointing at its positions (VEC3)."""
+    attributes = tree["meshes"][0]["primitives"][0]["attributes"]
+    attributes["TEXCOORD_0"] = attributes["POSITION"]
+    return binary
+
+
 def far_index(tree, binary):
     """A face of the vertex-colored ball pointing past its last vertex."""
     prim = next(p for m in tree["meshes"] for p in m["primitives"] if "COLOR_0" in p["attributes"])
