@@ -9,6 +9,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+#: The most points ``seams`` lays along a model's open border edges.
+SEAM_POINTS = 2_000_000
+
 
 def merged_faces(mesh, decimals: int = 6) -> tuple[np.ndarray, np.ndarray]:
     """Faces over vertices merged by rounded position: (F, 3) int64 faces, (V', 3) positions."""
@@ -141,8 +144,11 @@ def seams(faces: np.ndarray, verts: np.ndarray, share: float = 0.25) -> tuple[np
         return empty, empty, empty
     start, end = verts[edges[border, 0]], verts[edges[border, 1]]
     length = np.linalg.norm(end - start, axis=1)
-    # points every ``step`` along each edge, so the nearest lies within step / 2 of any spot on it
-    step = max(float(np.median(length)), 1e-12)
+    # points every ``step`` along each edge, so the nearest lies within step / 2 of any spot on it;
+    # the step of the edges that have a length, and at most SEAM_POINTS in all (degenerate faces along a
+    # border, zero-length edges in the majority, made it 1e-12 and asked for two terabytes)
+    positive = length[length > 0]
+    step = max(float(np.median(positive)) if len(positive) else 0.0, float(length.sum()) / SEAM_POINTS, 1e-12)
     n_points = np.maximum(np.ceil(length / step), 1).astype(np.int64) + 1
     owner = np.repeat(np.arange(len(border)), n_points)
     t = (np.arange(len(owner)) - np.repeat(np.cumsum(n_points) - n_points, n_points)) / (n_points[owner] - 1)

@@ -299,6 +299,22 @@ def test_seams_join_a_surface_cut_finer_on_one_side_or_cracked():
     assert pieces(trimesh.util.concatenate([ball, other, cap])).max() + 1 == 3
 
 
+def test_a_mesh_with_many_degenerate_faces_loads(tmp_path):
+    """An open bowl with a degenerate face (two corners on one vertex) at
+    every vertex: most of its open edges are then of length zero, which
+    made the seams' step between sample points 1e-12 and asked for
+    terabytes; it loads, the bowl wound as written."""
+    ball = trimesh.creation.icosphere(3)
+    bowl = trimesh.Trimesh(*own_vertices(ball, np.flatnonzero(ball.triangles_center[:, 2] < 0)), process=False)
+    every = np.arange(len(bowl.vertices))
+    degenerate = np.stack([every, every, np.roll(every, 7)], axis=1)
+    mesh = trimesh.Trimesh(bowl.vertices, np.vstack([bowl.faces, degenerate]), process=False)
+    mesh.export(tmp_path / "bowl.obj")
+    asset = load_asset(str(tmp_path / "bowl.obj"))
+    assert asset.n_faces == len(mesh.faces)
+    assert np.array_equal(asset.mesh.faces[:len(bowl.faces)], bowl.faces)
+
+
 def test_closed_pieces_that_touch_along_an_edge_stay_apart():
     """A chair of boxes whose back stands on the seat's rear edge: of the
     edge's four faces, each box's own two are linked, whether the file
