@@ -131,7 +131,8 @@ ATTRIBUTE_TYPES = {"POSITION": ("VEC3",), "NORMAL": ("VEC3",), "TANGENT": ("VEC4
 
 def check(tree: dict) -> None:
     """Refuse a tree with no triangles, one that needs an extension PartScope
-    cannot read, or one whose vertex attributes are not of their type."""
+    cannot read, or one whose vertex attributes are not of their type or
+    differ in length (morph targets too)."""
     needed = set(tree.get("extensionsRequired", [])) - READ_AS_IS - DECODED
     needed = {e for e in needed if not e.startswith("KHR_materials_")}
     if needed:
@@ -148,6 +149,11 @@ def check(tree: dict) -> None:
         what = "only images" if tree.get("images") else "no geometry"
         raise GltfError(f"holds no faces ({what}): export a model with its meshes")
     for prim in prims:
+        counts = {tree["accessors"][i].get("count") for target in [prim.get("attributes", {})] + prim.get("targets", [])
+                  for i in target.values()}
+        if len(counts) > 1:
+            raise GltfError("is not valid glTF: a primitive's vertex attributes differ in length; the file is "
+                            "damaged, export it again")
         for name, index in prim.get("attributes", {}).items():
             kind = tree["accessors"][index].get("type")
             wanted = ATTRIBUTE_TYPES.get(name.split("_")[0] if name[:1] != "_" else "", (kind,))

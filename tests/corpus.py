@@ -277,6 +277,9 @@ def build_cases() -> list[Case]:
         Case({"uv_from_positions.glb": make.edit_glb(plain, make.uv_from_positions)},
              sentence="'uv_from_positions.glb' is not valid glTF: its TEXCOORD_0 holds VEC3 values where glTF has "
                       "VEC2; the file is damaged, export it again."),
+        Case({"longer_uv.glb": make.edit_glb(plain, make.longer_uv)},
+             sentence="'longer_uv.glb' is not valid glTF: a primitive's vertex attributes differ in length; the file "
+                      "is damaged, export it again."),
         Case({"far_index.glb": make.edit_glb(plain, make.far_index)},
              sentence="'far_index.glb' has faces that point at missing vertices: the file is damaged; "
                       "export it again."),
