@@ -3,7 +3,8 @@ MeshLab's, Assimp's, gltfpack's and glTF-Transform's exports, USDZ, ZIPs)
 and the PSB meshes, each damaged ``--copies`` times at random (cut short,
 bytes changed anywhere or in its first 4 KB, a block zeroed) and loaded in
 a process of its own with a time limit (every other copy of a ZIP has one of
-the files inside it damaged instead, and is zipped again). What a person may meet is a model
+the files inside it damaged instead, and is zipped again; of a GLB, one
+number of its JSON changed: a count, an offset, an index, a type). What a person may meet is a model
 or a sentence; anything else is counted:
 
 - loaded / refused: loading gave an asset, or InputError (a sentence);
@@ -61,6 +62,34 @@ def damaged_member(data: bytes, rng: random.Random) -> tuple[str, bytes]:
     return f"{os.path.basename(name)} {how}", out.getvalue()
 
 
+def numbers_changed(data: bytes, rng: random.Random) -> tuple[str, bytes]:
+    """(how, a GLB with one number of its JSON changed: a count, an offset,
+    an index, a type, a mode...)."""
+    from core import glb
+
+    tree, binary = glb.split(data)
+    places = list(_numbers(tree))
+    where = rng.choice(places)
+    node = tree
+    for key in where[:-1]:
+        node = node[key]
+    old = node[where[-1]]
+    node[where[-1]] = rng.choice([0, 1, -1, 2, 3, 5, 6, 7, 255, 65535, 2**31, 5120, 5121, 5123, 5125, 5126,
+                                  old * 2 + 1, old // 2 if isinstance(old, int) else old / 2])
+    return f"{'/'.join(map(str, where))} {old} -> {node[where[-1]]}", glb.pack(tree, binary)
+
+
+def _numbers(node, where=()):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _numbers(value, where + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _numbers(value, where + (i,))
+    elif isinstance(node, (int, float)) and not isinstance(node, bool):
+        yield where
+
+
 def _load(path: str, answer) -> None:
     from core.loading import InputError, load_asset
 
@@ -108,7 +137,8 @@ def main() -> None:
             data = open(source, "rb").read()
             for copy in range(args.copies):
                 inside = source.endswith(".zip") and copy % 2  # every other copy of a ZIP: a file in it
-                how, bad = damaged_member(data, rng) if inside else damaged(data, rng)
+                numbers = source.endswith(".glb") and copy % 2  # of a GLB: a number in its JSON
+                how, bad = (damaged_member if inside else numbers_changed if numbers else damaged)(data, rng)
                 path = os.path.join(tmp, f"{copy}_{os.path.basename(source)}")
                 with open(path, "wb") as f:
                     f.write(bad)

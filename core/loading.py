@@ -146,7 +146,7 @@ def _meshes(scene: trimesh.Scene, name: str, fmt: str) -> tuple[list, list]:
     meshes, node_names = [], []
     n_points = n_lines = 0
     for geom in scene.geometry.values():
-        _check_faces(geom, name)
+        _check_geometry(geom, name)
     for geom in scene.dump():
         if isinstance(geom, trimesh.Trimesh):
             if len(geom.faces):
@@ -171,9 +171,14 @@ def _meshes(scene: trimesh.Scene, name: str, fmt: str) -> tuple[list, list]:
                      "export the model again.")
 
 
-def _check_faces(geom, name: str) -> None:
-    """InputError where a mesh's faces point past its vertices; checked
-    before ``Scene.dump`` copies face colours through the faces."""
+def _check_geometry(geom, name: str) -> None:
+    """InputError where a mesh's vertices are not points in 3D (an OBJ cut
+    short in a row) or its faces point past them; checked before
+    ``Scene.dump`` moves the vertices and copies face colours through the
+    faces."""
+    vertices = np.asarray(getattr(geom, "vertices", np.zeros((0, 3))))
+    if vertices.ndim != 2 or vertices.shape[1] != 3:
+        raise InputError(f"'{name}' has vertices that are not points in 3D: the file is damaged; export it again.")
     faces = getattr(geom, "faces", None)
     if faces is not None and len(faces) and (faces.min() < 0 or faces.max() >= len(geom.vertices)):
         raise InputError(f"'{name}' has faces that point at missing vertices: the file is damaged; export it again.")

@@ -267,7 +267,8 @@ def build_cases() -> list[Case]:
              warnings=("'unknown_image.glb' has a texture ('image 0', its colour texture) that does not open as an "
                        "image (damaged, too large, or in a format PartScope cannot read): the model is loaded without "
                        "it; export it again with PNG or JPEG textures.",)),
-        Case({"obj_unknown_image.zip": make.with_unreadable_image(_data("toy_car_blender_obj.zip"), "Image_0.png")},
+        Case({"obj_unknown_image.zip": make.with_member(_data("toy_car_blender_obj.zip"), "Image_0.png",
+                                                        lambda _: b"not an image, though named one")},
              faces=car, warnings=("'toy_car.obj' refers to 'Image_0.png' (a texture), which does not open as an "
                                   "image (damaged, too large, or in a format PartScope cannot read): the model is "
                                   "loaded without it; export it again with PNG or JPEG textures.",)),
@@ -280,6 +281,9 @@ def build_cases() -> list[Case]:
         Case({"longer_uv.glb": make.edit_glb(plain, make.longer_uv)},
              sentence="'longer_uv.glb' is not valid glTF: a primitive's vertex attributes differ in length; the file "
                       "is damaged, export it again."),
+        Case({"obj_cut_short.zip": make.with_member(_data("toy_car_blender_obj.zip"), "toy_car.obj",
+                                                    lambda obj: obj[:9797])},  # in a vertex's row: 'v 0.325'
+             sentence="'toy_car.obj' has vertices that are not points in 3D: the file is damaged; export it again."),
         Case({"far_index.glb": make.edit_glb(plain, make.far_index)},
              sentence="'far_index.glb' has faces that point at missing vertices: the file is damaged; "
                       "export it again."),

@@ -721,11 +721,11 @@ def unknown_image(tree, binary):
     return binary[:start] + b"not an image" + binary[start + 12:]
 
 
-def with_unreadable_image(zip_data: bytes, image: str) -> bytes:
-    """A ZIP with one of its images replaced by bytes that are no image."""
+def with_member(zip_data: bytes, name: str, edit) -> bytes:
+    """A ZIP with its file ``name`` replaced by ``edit(its bytes)``."""
     with zipfile.ZipFile(io.BytesIO(zip_data)) as archive:
         files = {m.filename: archive.read(m) for m in archive.infolist() if not m.is_dir()}
-    files[image] = b"not an image, though named one"
+    files[name] = edit(files[name])
     return zipped(files)
 
 
