@@ -176,13 +176,11 @@ def _check_geometry(geom, name: str) -> None:
     short in a row) or its faces point past them; checked before
     ``Scene.dump`` moves the vertices and copies face colours through the
     faces."""
-    if not isinstance(geom, trimesh.Trimesh):
-        return
-    vertices = np.asarray(geom.vertices)
-    if vertices.ndim != 2 or vertices.shape[1] != 3:
+    vertices = np.asarray(getattr(geom, "vertices", np.zeros((0, 3))))
+    if not isinstance(geom, trimesh.path.Path2D) and (vertices.ndim != 2 or vertices.shape[1] != 3):
         raise InputError(f"'{name}' has vertices that are not points in 3D: the file is damaged; export it again.")
-    faces = geom.faces
-    if len(faces) and (faces.min() < 0 or faces.max() >= len(geom.vertices)):
+    faces = getattr(geom, "faces", None)
+    if faces is not None and len(faces) and (faces.min() < 0 or faces.max() >= len(geom.vertices)):
         raise InputError(f"'{name}' has faces that point at missing vertices: the file is damaged; export it again.")
 
 
