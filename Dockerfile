@@ -28,6 +28,17 @@ WORKDIR /app
 COPY requirements.txt constraints.txt ./
 RUN pip install --extra-index-url "${TORCH_INDEX}" -c constraints.txt -r requirements.txt
 
+# FBX and .blend are read by Blender's Python module (core/blender.py), which
+# pins numpy below 2: a virtualenv of its own and the X11/GL libraries it
+# links (it draws nothing). --build-arg BLENDER=0 leaves it out (about 1 GB);
+# such files are then refused with a sentence that says how to add it.
+ARG BLENDER=1
+RUN if [ "${BLENDER}" = "1" ]; then \
+      apt-get update && apt-get install -y --no-install-recommends libx11-6 libxrender1 libxfixes3 libxi6 \
+        libxkbcommon0 libsm6 libxext6 libgl1 && rm -rf /var/lib/apt/lists/* \
+      && python -m venv /opt/blender && /opt/blender/bin/pip install bpy==5.0.1; fi
+ENV PARTSCOPE_BLENDER_PYTHON=/opt/blender/bin/python
+
 COPY app.py ./
 COPY core ./core
 COPY webapp ./webapp

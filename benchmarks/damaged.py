@@ -13,12 +13,14 @@ or a sentence; anything else is counted:
 - hang: no answer within ``--timeout`` seconds.
 
     python -m benchmarks.damaged      # -> benchmarks/results/damaged.json
+    python -m benchmarks.damaged --only '*.fbx' --out /tmp/fbx.json  # some files only
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import fnmatch
 import glob
 import io
 import json
@@ -122,6 +124,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=20, help="damaged copies of each file")
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", help="only the files whose names match this pattern (e.g. '*.fbx')")
     parser.add_argument("--keep", help="a folder to keep the copies that gave neither a model nor a sentence in")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "damaged.json"))
     args = parser.parse_args()
@@ -130,6 +133,7 @@ def main() -> None:
     sources = sorted(p for p in glob.glob(os.path.join(ROOT, "tests", "data", "*"))
                      if os.path.splitext(p)[1].lower() in set(FORMATS) | {".zip"})
     sources += sorted(glob.glob(os.path.join(ROOT, "..", "shared", "psb-dev", "off", "*.off")))[:2]
+    sources = [p for p in sources if not args.only or fnmatch.fnmatch(os.path.basename(p), args.only)]
     rng = random.Random(args.seed)
     counts, rows = collections.Counter(), []
     with tempfile.TemporaryDirectory() as tmp:

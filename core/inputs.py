@@ -17,8 +17,10 @@ from .usd import layers_used
 
 #: A VRM avatar (VRChat, VTubers, XR) is a GLB with extensions that only say how to animate it.
 FORMATS = {".glb": "GLB", ".vrm": "GLB", ".gltf": "glTF", ".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF",
-           ".usdz": "USDZ", ".usd": "USD", ".usda": "USD", ".usdc": "USD"}
-FORMAT_LIST = "GLB, glTF, OBJ, PLY, STL, OFF or USD(Z)"
+           ".usdz": "USDZ", ".usd": "USD", ".usda": "USD", ".usdc": "USD", ".fbx": "FBX", ".blend": "Blender"}
+FORMAT_LIST = "GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX or .blend"
+#: Formats Blender reads for PartScope (``core.blender``).
+BLENDER_FORMATS = ("FBX", "Blender")
 USD_LAYERS = (".usd", ".usda", ".usdc", ".usdz")
 #: Most bytes a ZIP may unpack to (a glTF with its .bin and images).
 MAX_UNZIPPED = 2**30

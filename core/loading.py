@@ -23,13 +23,13 @@ import numpy as np
 import PIL.Image
 import trimesh
 
-from . import gltf_decode
+from . import blender, gltf_decode
 from .beside import BesideResolver
 from .glb import GltfError
 from .ply import ply_scene, ply_texture
 from .looks import keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
 from .text import obj_source, off_mesh
-from .inputs import FORMAT_LIST, FORMATS, UNREADABLE_IMAGE, USD_LAYERS, InputError, unzip_model
+from .inputs import BLENDER_FORMATS, FORMAT_LIST, FORMATS, UNREADABLE_IMAGE, USD_LAYERS, InputError, unzip_model
 from .usd import usd_scene
 from .topology import close_cracks, outward_flips
 
@@ -95,8 +95,9 @@ class Asset:
 
 
 def load_asset(path: str) -> Asset:
-    """Load GLB, glTF, OBJ, PLY, STL, OFF or USD(Z), or a ZIP holding one (a glTF with
-    its .bin and images); raise InputError with a sentence."""
+    """Load GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX or .blend (FBX and
+    .blend through Blender, ``core.blender``), or a ZIP holding one (a glTF
+    with its .bin and images); raise InputError with a sentence."""
     name = os.path.basename(str(path))
     if not os.path.isfile(path):
         raise InputError(f"There is no file at '{path}': check the path and try again.")
@@ -110,7 +111,16 @@ def load_asset(path: str) -> Asset:
     fmt = FORMATS[ext]
     if os.path.getsize(path) == 0:
         raise InputError(f"'{name}' is empty (0 bytes): the upload or the export did not finish; try again.")
-    scene, warnings, quantized = _read_scene(path, name, fmt)
+    if fmt in BLENDER_FORMATS:  # Blender writes it as a GLB, read as any GLB
+        with tempfile.TemporaryDirectory(prefix="partscope-blender-") as folder:
+            try:
+                glb, missing = blender.to_glb(path, name, fmt, folder)
+            except ValueError as exc:
+                raise InputError(f"{exc}.") from None
+            scene, warnings, quantized = _read_scene(glb, name, "GLB")
+        warnings += [_missing_beside(file, fmt) for file in missing]
+    else:
+        scene, warnings, quantized = _read_scene(path, name, fmt)
     try:
         meshes, node_names = _meshes(scene, name, fmt)
     except InputError as exc:  # what is missing may be why: say so too
@@ -125,7 +135,7 @@ def load_asset(path: str) -> Asset:
     mesh, to_original = _normalized(vertices, faces, name)
     if scene.metadata.get("up") == "Z":  # back to the file's own, Z-up coordinates
         to_original = Z_UP.T @ to_original
-    linear = fmt in ("GLB", "glTF", "USDZ", "USD")  # their colours are linear light
+    linear = fmt in ("GLB", "glTF", "USDZ", "USD", *BLENDER_FORMATS)  # their colours are linear light
     textures, mat_ids, uvs, colors = looks(meshes, linear)
     asset = Asset(
         mesh=mesh, face_node=np.repeat(np.arange(len(meshes), dtype=np.int32), [len(m.faces) for m in meshes]),

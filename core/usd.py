@@ -29,6 +29,7 @@ import numpy as np
 import trimesh
 from PIL import Image
 
+from . import apart
 from .polygons import triangulate
 
 log = logging.getLogger(__name__)
@@ -36,12 +37,9 @@ log = logging.getLogger(__name__)
 #: Purposes of prims a viewer does not draw by default.
 HIDDEN_PURPOSES = ("guide", "proxy")
 #: How long reading one USD file may take. usd-core is given a process of its
-#: own (``_apart``): it believes the sizes a file states, and a .usdc with one
-#: byte damaged asked for 24 GB, which took the whole machine.
+#: own (``_apart``), its memory capped (``apart``): a .usdc with one byte
+#: damaged asked for 24 GB, which took the whole machine.
 READ_SECONDS = 300
-#: The memory the reading process may ask for: this share of the machine's
-#: (or its container's), at least MIN_MEMORY.
-MEMORY_SHARE, MIN_MEMORY = 0.5, 4 * 2**30
 
 
 @dataclass
@@ -153,26 +151,19 @@ def _layers_used(paths: list) -> set:
 
 def _apart(read, *args):
     """``read(*args)`` (a function of this module) in a Python process of its
-    own, its memory capped (MEMORY_SHARE of the machine's, at least
-    MIN_MEMORY) and its time (READ_SECONDS): a file that makes usd-core ask
-    for more, crash or hang costs that process, not the server, and raises
-    ValueError. A fresh interpreter, not a fork: the server's threads and
-    main module stay out of it."""
-    cap = max(MIN_MEMORY, int(MEMORY_SHARE * _memory())) if hasattr(os, "sysconf") else None  # None: Windows
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    own (``apart.run``), in at most READ_SECONDS: a file that makes usd-core
+    ask for more memory than the cap, crash or hang costs that process, not
+    the server, and raises ValueError."""
     with tempfile.TemporaryDirectory(prefix="partscope-usd-") as folder:
         question, answer = os.path.join(folder, "question.pickle"), os.path.join(folder, "answer.pickle")
         with open(question, "wb") as f:
-            pickle.dump((read.__name__, args, cap), f)
+            pickle.dump((read.__name__, args), f)
         try:
-            done = subprocess.run([sys.executable, "-m", "core.usd", question, answer], env=env, timeout=READ_SECONDS,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            done = apart.run(sys.executable, "usd", [question, answer], READ_SECONDS)
         except subprocess.TimeoutExpired:
             raise ValueError(f"reading it took over {READ_SECONDS} s") from None
         if not os.path.exists(answer):  # it died: out of memory, or crashed
-            raise ValueError(f"the USD reader stopped (exit code {done.returncode}): "
-                             f"{done.stderr.decode(errors='replace')[-300:]}")
+            raise ValueError(f"the USD reader stopped (exit code {done.returncode}): {done.stderr[-300:]}")
         with open(answer, "rb") as f:
             ok, result = pickle.load(f)
     if not ok:
@@ -180,30 +171,13 @@ def _apart(read, *args):
     return result
 
 
-def _memory() -> int:
-    """Bytes of memory this process's machine has: its RAM, or less where a
-    container's control group (v2 or v1) limits it."""
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    for limit in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            with open(limit) as f:
-                total = min(total, int(f.read().strip()))
-        except (OSError, ValueError):  # not there, or "max"
-            pass
-    return total
-
-
-def _answer(question: str, answer: str) -> None:
-    """In the reading process (``python -m core.usd QUESTION ANSWER``): cap
-    its memory, pickle (True, what the function asked for gives) or (False,
-    why it failed) to ``answer``."""
+def _answer(question: str, answer: str, cap: str) -> None:
+    """In the reading process (``python -m core.usd QUESTION ANSWER CAP``):
+    cap its memory, pickle (True, what the function asked for gives) or
+    (False, why it failed) to ``answer``."""
+    apart.cap_memory(int(cap))
     with open(question, "rb") as f:
-        name, args, cap = pickle.load(f)
-    if cap is not None:
-        import resource
-
-        hard = resource.getrlimit(resource.RLIMIT_AS)[1]
-        resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+        name, args = pickle.load(f)
     try:
         result = (True, globals()[name](*args))
     except Exception as exc:  # the library's own errors may not unpickle: their words do
@@ -469,4 +443,4 @@ def _per_corner(prim, name: str, counts: np.ndarray, indices: np.ndarray, widths
 
 
 if __name__ == "__main__":
-    _answer(sys.argv[1], sys.argv[2])
+    _answer(*sys.argv[1:4])

@@ -2,11 +2,7 @@
 run from the tests: what Blender makes of the files PartScope writes (and
 of a PLY or OBJ, with Blender's own importers).
 
-Blender's Python module (``pip install bpy``, 374 MB) pins numpy below 2, so
-it lives in a virtualenv of its own: ``.venv-blender`` in the repository, or
-the Python that PARTSCOPE_BLENDER_PYTHON names.
-
-    python3.11 -m venv .venv-blender && .venv-blender/bin/pip install bpy==5.0.1
+Blender's Python module lives in a Python of its own (``core.blender.python``).
 
 Run as a script in that Python, this file imports each glTF file given on
 the command line into an empty scene and prints what it holds as one JSON
@@ -20,15 +16,7 @@ import os
 import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-VENV = os.path.join(HERE, "..", ".venv-blender", "bin", "python")
 MARK = "PARTSCOPE-BLENDER "
-
-
-def python() -> str | None:
-    """The Python with Blender's module, or None."""
-    named = os.environ.get("PARTSCOPE_BLENDER_PYTHON")
-    return named if named else (VENV if os.path.exists(VENV) else None)
 
 
 def imported(paths: list) -> dict:
@@ -39,6 +27,8 @@ def imported(paths: list) -> dict:
     0..1, linear light), shown (the distinct colours of its first colour
     attribute as Blender shows them: sRGB RGBA 0..255, at most 256), low and
     high (its world bounding box corners)."""
+    from core.blender import python
+
     run = subprocess.run([python(), os.path.abspath(__file__), *map(str, paths)],
                          capture_output=True, text=True, timeout=300)
     line = [x for x in run.stdout.splitlines() if x.startswith(MARK)]

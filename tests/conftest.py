@@ -14,7 +14,7 @@ def _missing() -> dict:
     """Per marker (pytest.ini), why its tests cannot run on this machine, or None."""
     import torch
 
-    from tests import blender
+    from core import blender
     from tests.e2e.needs import missing
 
     return {
@@ -23,8 +23,7 @@ def _missing() -> dict:
         "psb": None if os.path.isdir(PSB) else f"the PSB meshes are not at {PSB} (set PARTSCOPE_PSB)",
         "gpu": None if torch.cuda.is_available() else "there is no CUDA device",
         "blender": None if blender.python() else (
-            "Blender's Python module is not installed: python3.11 -m venv .venv-blender && "
-            ".venv-blender/bin/pip install bpy==5.0.1 (or set PARTSCOPE_BLENDER_PYTHON)"),
+            f"Blender's Python module is not installed: {blender.INSTALL} (or set PARTSCOPE_BLENDER_PYTHON)"),
     }
 
 

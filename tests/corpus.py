@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import trimesh
 
-from core import glb
+from core import blender, glb
 from tests import corpus_files as make
 from tests import corpus_ktx2 as ktx
 
@@ -182,11 +182,14 @@ def build_cases() -> list[Case]:
         Case({"utf16.obj": make.utf16_obj()}, faces=box_faces, names=("boîte",)),
         Case({"box.ply": trimesh.creation.box().export(file_type="ply")}, faces=box_faces),
         Case({"box.off": trimesh.creation.box().export(file_type="off").encode()}, faces=box_faces),
+        *_through_blender(car),
         # refused
-        Case({"model.fbx": b"Kaydara FBX Binary  \x00"},
-             sentence="'model.fbx' is not a format PartScope reads: use GLB, glTF, OBJ, PLY, STL, OFF or USD(Z)."),
-        Case({"toy_car_blender.fbx": _data("toy_car_blender.fbx")},
-             sentence="'toy_car_blender.fbx' is not a format PartScope reads: use GLB, glTF, OBJ, PLY, STL, OFF or USD(Z)."),
+        Case({"model.3ds": b"MM\x06\x00\x00\x00"},
+             sentence="'model.3ds' is not a format PartScope reads: use GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX or "
+                      ".blend."),
+        Case({"ascii.fbx": b"; FBX 7.4.0 project file\nFBXHeaderExtension:  {\n}\n"},
+             sentence="'ascii.fbx' is an ASCII FBX file, which Blender's importer does not read: export it as binary "
+                      "FBX or as GLB."),
         Case({"empty.glb": b""},
              sentence="'empty.glb' is empty (0 bytes): the upload or the export did not finish; try again."),
         Case({"images_only.glb": make.edit_glb(plain, make.only_images)},
@@ -226,10 +229,10 @@ def build_cases() -> list[Case]:
                       "files beside the glTF."),
         Case({"two_models.zip": make.zipped({"a.glb": plain, "b.obj": make.latin1_obj()})},
              sentence="'two_models.zip' holds 2 models (a.glb, b.obj): a ZIP must hold one model "
-                      "(GLB, glTF, OBJ, PLY, STL, OFF or USD(Z)) with the files it refers to."),
+                      "(GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX or .blend) with the files it refers to."),
         Case({"no_model.zip": make.zipped({"readme.txt": b"hello"})},
-             sentence="'no_model.zip' holds no model: a ZIP must hold one model (GLB, glTF, OBJ, PLY, STL, OFF or USD(Z)) "
-                      "with the files it refers to."),
+             sentence="'no_model.zip' holds no model: a ZIP must hold one model (GLB, glTF, OBJ, PLY, STL, OFF, "
+                      "USD(Z), FBX or .blend) with the files it refers to."),
         Case({"damaged.zip": make.zipped(make.gltf_files(scene, "damaged"))[:300]},
              sentence="'damaged.zip' is not a ZIP that can be opened: the file looks damaged; make the ZIP again."),
         Case({"scrambled.zip": make.zip_changed(make.zipped(make.gltf_files(scene, "scrambled")), scramble=True)},
@@ -303,6 +306,35 @@ def build_cases() -> list[Case]:
              sentence="'one_point.off' has no extent (all vertices at one point): it is not a usable mesh."),
     ]
     return cases
+
+
+def _through_blender(car: int) -> list[Case]:
+    """FBX and .blend files Blender wrote, read through Blender where its
+    Python module is installed (``core.blender``), else refused saying how
+    to install it."""
+    names = ("toy_car_blender_embedded.fbx", "toy_car_blender.fbx", "toy_car_blender.blend", "chair_blender.blend",
+             "toy_car_blender_cut.fbx")
+    files = {name: _data(name) for name in names[:-1]}
+    files[names[-1]] = files["toy_car_blender_embedded.fbx"][:30000]
+    if blender.python() is None:
+        return [Case({name: data}, sentence=f"'{name}' is {blender.KIND['FBX' if name.endswith('.fbx') else 'Blender']}"
+                     ", which PartScope reads through Blender's Python module, not installed here: export the model as "
+                     "GLB, or install the module in PartScope's folder (python3.11 -m venv .venv-blender && "
+                     ".venv-blender/bin/pip install bpy==5.0.1).") for name, data in files.items()]
+    wheels = ("wheel_4", "wheel_3", "wheel_2", "wheel_1", "cabin", "body")
+    return [
+        # its textures inside it; the wheels' vertex colours, which its materials do not use, as Blender draws them
+        Case({names[0]: files[names[0]]}, faces=car, names=wheels, colors=((231, 231, 231),) * 4 + ((255, 255, 255),) * 2),
+        Case({names[1]: files[names[1]]}, faces=car, names=wheels, warnings=tuple(
+            f"'toy_car_blender.fbx' refers to 'Image_{i}' (a texture), which is not beside it: the model is loaded "
+            "without it; keep the .fbx with its texture (in the web app, drop them together, or one ZIP of them)."
+            for i in (0, 1))),
+        Case({names[2]: files[names[2]]}, faces=car, sibling="toy_car_blender.glb"),  # its textures packed
+        Case({names[3]: files[names[3]]}, faces=492, sibling="chair_blender.glb"),  # its modifiers applied
+        Case({names[4]: files[names[4]]}, sentence=(
+            "'toy_car_blender_cut.fbx' could not be read by Blender: the file looks damaged, or its version is one "
+            "Blender 5.0 does not read (an FBX before 7.1, a newer Blender's file); export it again, or as GLB.")),
+    ]
 
 
 def write_case(case: Case, folder: str) -> str:

@@ -395,10 +395,10 @@ def test_a_usdz_that_asks_for_more_memory_than_there_is_is_refused(tmp_path, mon
     than this machine has (it took all 24 GB and was killed, and a server
     with it): read in a process of its own with its memory capped (here at
     3 GiB), the file is refused with a sentence, and the next one reads."""
-    from core import usd
+    from core import apart
 
-    monkeypatch.setattr(usd, "MEMORY_SHARE", 0.0)
-    monkeypatch.setattr(usd, "MIN_MEMORY", 3 * 2**30)
+    monkeypatch.setattr(apart, "MEMORY_SHARE", 0.0)
+    monkeypatch.setattr(apart, "MIN_MEMORY", 3 * 2**30)
     good = os.path.join(DATA, "toy_car_blender_rigged.usdz")
     data = bytearray(open(good, "rb").read())
     data[303] = 0xBA  # a byte of the .usdc in the package

@@ -198,7 +198,7 @@ def test_cache_survives_a_restart(app, fitted, tmp_path):
 # ------------------------------------------------------------------ bad input
 
 def _bad_files(folder):
-    files = {"corrupt.glb": b"glTF" + bytes(range(256)) * 2, "model.fbx": b"Kaydara FBX Binary  \x00",
+    files = {"corrupt.glb": b"glTF" + bytes(range(256)) * 2, "model.3ds": b"MM\x06\x00\x00\x00",
              "empty.gltf": b'{"asset": {"version": "2.0"}, "scenes": [{"nodes": []}], "scene": 0}',
              "flat.obj": b"v 0 0 0\nv 1 2 3\nv 2 4 6\nv 3 6 9\nf 1 2 3\nf 2 3 4\n"}
     cloud = trimesh.PointCloud(np.random.default_rng(0).random((300, 3)))
@@ -215,7 +215,8 @@ def _bad_files(folder):
 
 @pytest.mark.parametrize("name, says", [
     ("corrupt.glb", "'corrupt.glb' is not valid GLB: its header is damaged."),
-    ("model.fbx", "'model.fbx' is not a format PartScope reads: use GLB, glTF, OBJ, PLY, STL, OFF or USD(Z)."),
+    ("model.3ds", "'model.3ds' is not a format PartScope reads: use GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX or "
+                  ".blend."),
     ("empty.gltf", "'empty.gltf' holds no faces (no geometry): export a model with its meshes."),
     ("points.ply", "'points.ply' is a point cloud (300 points, no faces): PartScope segments surface meshes; "
                    "export the model with its faces."),
@@ -278,7 +279,7 @@ def test_a_gltf_dropped_with_its_files_opens_like_the_model(app, fitted, tmp_pat
     two = call(app.demo, client, "open_model", [handle_file(TABLE), handle_file(str(tmp_path / "table.gltf"))])
     assert two["view"] is None and two["status"] == (
         "**These files cannot be used.** The 2 files hold 2 models (table.glb, table.gltf): drop one model (GLB, "
-        "glTF, OBJ, PLY, STL, OFF or USD(Z)) with the files it refers to (its .bin, .mtl and images), or one ZIP of "
+        "glTF, OBJ, PLY, STL, OFF, USD(Z), FBX or .blend) with the files it refers to (its .bin, .mtl and images), or one ZIP of "
         "them.")
     (tmp_path / "photo.jpg").write_bytes(bytes(int(LIMIT_MB * 2**20)))  # each under the limit, both over it
     heavy = call(app.demo, client, "open_model", [handle_file(str(tmp_path / "photo.jpg")), handle_file(TABLE)])

@@ -157,6 +157,21 @@ def chair_ply() -> None:
     bpy.ops.wm.ply_export(filepath=os.path.join(HERE, "chair_blender.ply"), forward_axis="NEGATIVE_Z", up_axis="Y")
 
 
+def native() -> dict:
+    """The files Blender's own readers open for PartScope (``core.blender``):
+    the car as FBX with its textures inside, and as a .blend with its
+    textures packed; the chair as a .blend, its modifiers unapplied. What
+    Blender measures of the chair."""
+    car()
+    bpy.ops.export_scene.fbx(filepath=os.path.join(HERE, "toy_car_blender_embedded.fbx"), path_mode="COPY",
+                             embed_textures=True)
+    bpy.ops.file.pack_all()
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.join(HERE, "toy_car_blender.blend"), compress=True)
+    truth = chair()
+    bpy.ops.wm.save_as_mainfile(filepath=os.path.join(HERE, "chair_blender.blend"), compress=True)
+    return truth
+
+
 def main() -> None:
     car()
     glb("toy_car_blender.glb")
@@ -200,6 +215,7 @@ def main() -> None:
     glb("toy_car_blender_morphed.glb")
     truth["toy_car_blender_morphed.glb"] = measured()
 
+    truth["chair_blender.blend"] = native()
     truth["chair_blender.glb"] = truth["chair_blender_obj.zip"] = truth["chair_blender.ply"] = chair()
     glb("chair_blender.glb", export_apply=True)
     zipped("chair_blender_obj.zip", lambda folder: bpy.ops.wm.obj_export(

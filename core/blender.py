@@ -1,0 +1,105 @@
+"""FBX and .blend files, read by Blender itself.
+
+Blender's Python module (``pip install bpy``, 374 MB) pins numpy below 2,
+so it lives in a Python of its own: ``.venv-blender`` in the repository,
+or the one PARTSCOPE_BLENDER_PYTHON names. That Python opens the file as a
+person does (File > Import > FBX, embedded textures unpacked and missing
+ones looked for beside it; File > Open for a .blend, its scripts not run)
+and writes what a viewer would draw as a GLB, modifiers applied, which
+PartScope then reads as any GLB. That Python runs this module (``python -m
+core.blender``, ``apart.run``: its memory capped, its time limited), so it
+imports nothing but the standard library at the top.
+
+    python3.11 -m venv .venv-blender && .venv-blender/bin/pip install bpy==5.0.1
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+
+from . import apart
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VENV = os.path.join(HERE, "..", ".venv-blender", "bin", "python")
+INSTALL = "python3.11 -m venv .venv-blender && .venv-blender/bin/pip install bpy==5.0.1"
+#: How long Blender may take to convert one file.
+CONVERT_SECONDS = 300
+#: What a binary FBX starts with; Blender reads no other (no ASCII FBX).
+BINARY_FBX = b"Kaydara FBX Binary"
+MARK = "PARTSCOPE-BLENDER "
+KIND = {"FBX": "an FBX file", "Blender": "a Blender file"}
+
+log = logging.getLogger(__name__)
+
+
+def python() -> str | None:
+    """The Python with Blender's module (PARTSCOPE_BLENDER_PYTHON, else
+    ``.venv-blender`` here), or None where there is none."""
+    named = os.environ.get("PARTSCOPE_BLENDER_PYTHON")
+    return shutil.which(named) if named else (VENV if os.path.exists(VENV) else None)
+
+
+def to_glb(path: str, name: str, fmt: str, folder: str) -> tuple[str, list[str]]:
+    """``path`` (an FBX or .blend) written by Blender as a GLB in ``folder``:
+    its path, and the names of the textures it refers to that are not there.
+    Raises ValueError with a sentence for a person (``inputs.InputError``
+    is made of it)."""
+    if fmt == "FBX":
+        with open(path, "rb") as f:
+            head = f.read(256)
+        if not head.startswith(BINARY_FBX):
+            if b"FBX" in head and head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b";"):  # a text FBX's first comment
+                raise ValueError(f"'{name}' is an ASCII FBX file, which Blender's importer does not read: export it "
+                                 "as binary FBX or as GLB")
+            raise ValueError(_unread(name))
+    blender = python()
+    if blender is None:
+        raise ValueError(f"'{name}' is {KIND[fmt]}, which PartScope reads through Blender's Python module, not "
+                         f"installed here: export the model as GLB, or install the module in PartScope's folder "
+                         f"({INSTALL})")
+    out = os.path.join(folder, "converted.glb")
+    try:
+        done = apart.run(blender, "blender", [os.path.abspath(path), out], CONVERT_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise ValueError(f"'{name}' took Blender over {CONVERT_SECONDS} s to read: export it as GLB") from None
+    except OSError as exc:
+        raise ValueError(f"'{name}' is {KIND[fmt]}, and Blender's Python does not start here ({exc.strerror}): "
+                         f"install it again ({INSTALL}) or export the model as GLB") from None
+    said = [line[len(MARK):] for line in done.stdout.splitlines() if line.startswith(MARK)]
+    if done.returncode != 0 or not said or not os.path.exists(out):
+        log.info("Blender did not read %s (exit code %s): %s", name, done.returncode, done.stderr[-500:])
+        raise ValueError(_unread(name))
+    return out, json.loads(said[-1])["missing"]
+
+
+def _unread(name: str) -> str:
+    return (f"'{name}' could not be read by Blender: the file looks damaged, or its version is one Blender 5.0 does "
+            "not read (an FBX before 7.1, a newer Blender's file); export it again, or as GLB")
+
+
+def _convert(path: str, out: str, cap: str) -> None:
+    """In Blender's Python: read ``path`` into an empty scene, write it to
+    ``out`` as a GLB; print the textures it names that are not there."""
+    apart.cap_memory(int(cap))
+    import bpy
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    if path.lower().endswith(".blend"):
+        bpy.ops.wm.open_mainfile(filepath=path, load_ui=False, use_scripts=False)
+    else:
+        bpy.ops.import_scene.fbx(filepath=path, use_image_search=True)
+    missing = sorted({os.path.basename(bpy.path.abspath(image.filepath)) for image in bpy.data.images
+                      if image.source == "FILE" and image.packed_file is None and image.users
+                      and not os.path.isfile(bpy.path.abspath(image.filepath))})
+    bpy.ops.export_scene.gltf(filepath=out, export_format="GLB", export_apply=True, export_animations=False,
+                              use_visible=True, use_active_scene=True)
+    print(MARK + json.dumps({"missing": missing}))
+
+
+if __name__ == "__main__":
+    _convert(*sys.argv[1:4])
