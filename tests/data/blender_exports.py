@@ -159,9 +159,13 @@ def chair_ply() -> None:
 
 def native() -> dict:
     """The files Blender's own readers open for PartScope (``core.blender``):
-    the car as FBX with its textures inside, and as a .blend with its
-    textures packed; the chair as a .blend, its modifiers unapplied. What
-    Blender measures of the chair."""
+    the car as FBX with its textures inside, also skinned to its armature,
+    and as a .blend with its textures packed; the chair as a .blend, its
+    modifiers unapplied. What Blender measures of the chair."""
+    car()
+    rigged()
+    bpy.ops.export_scene.fbx(filepath=os.path.join(HERE, "toy_car_blender_rigged.fbx"), path_mode="COPY",
+                             embed_textures=True)
     car()
     bpy.ops.export_scene.fbx(filepath=os.path.join(HERE, "toy_car_blender_embedded.fbx"), path_mode="COPY",
                              embed_textures=True)
