@@ -313,14 +313,16 @@ def _through_blender(car: int) -> list[Case]:
     Python module is installed (``core.blender``), else refused saying how
     to install it."""
     names = ("toy_car_blender_embedded.fbx", "toy_car_blender.fbx", "toy_car_blender.blend", "chair_blender.blend",
-             "toy_car_blender_rigged.fbx", "toy_car_blender_cut.fbx")
+             "toy_car_blender_rigged.fbx", "toy_car_blender_fbx.zip", "toy_car_blender_cut.fbx")
     files = {name: _data(name) for name in names[:-1]}
     files[names[-1]] = files["toy_car_blender_embedded.fbx"][:30000]
     if blender.python() is None:
-        return [Case({name: data}, sentence=f"'{name}' is {blender.KIND['FBX' if name.endswith('.fbx') else 'Blender']}"
-                     ", which PartScope reads through Blender's Python module, not installed here: export the model as "
-                     "GLB, or install the module in PartScope's folder (python3.11 -m venv .venv-blender && "
-                     ".venv-blender/bin/pip install bpy==5.0.1).") for name, data in files.items()]
+        inside = {"toy_car_blender_fbx.zip": "toy_car.fbx"}  # the sentence names the model in the ZIP
+        return [Case({name: data}, sentence=f"'{inside.get(name, name)}' is "
+                     f"{blender.KIND['Blender' if name.endswith('.blend') else 'FBX']}, which PartScope reads through "
+                     "Blender's Python module, not installed here: export the model as GLB, or install the module in "
+                     "PartScope's folder (python3.11 -m venv .venv-blender && .venv-blender/bin/pip install "
+                     "bpy==5.0.1).") for name, data in files.items()]
     wheels = ("wheel_4", "wheel_3", "wheel_2", "wheel_1", "cabin", "body")
     looks = ((231, 231, 231),) * 4 + ((255, 255, 255),) * 2
     return [
@@ -333,7 +335,9 @@ def _through_blender(car: int) -> list[Case]:
         Case({names[2]: files[names[2]]}, faces=car, sibling="toy_car_blender.glb"),  # its textures packed
         Case({names[3]: files[names[3]]}, faces=492, sibling="chair_blender.glb"),  # its modifiers applied
         Case({names[4]: files[names[4]]}, faces=car, names=wheels, colors=looks),  # skinned to its armature
-        Case({names[5]: files[names[5]]}, sentence=(
+        Case({names[5]: files[names[5]]}, faces=car, names=wheels, colors=looks,  # textures beside it
+             sibling=names[0]),
+        Case({names[6]: files[names[6]]}, sentence=(
             "'toy_car_blender_cut.fbx' could not be read by Blender: the file looks damaged, or its version is one "
             "Blender 5.0 does not read (an FBX before 7.1, a newer Blender's file); export it again, or as GLB.")),
     ]

@@ -166,6 +166,9 @@ def native() -> dict:
     rigged()
     bpy.ops.export_scene.fbx(filepath=os.path.join(HERE, "toy_car_blender_rigged.fbx"), path_mode="COPY",
                              embed_textures=True)
+    car()  # its textures as files beside it, zipped with it
+    zipped("toy_car_blender_fbx.zip", lambda folder: (unpacked(folder), bpy.ops.export_scene.fbx(
+        filepath=os.path.join(folder, "toy_car.fbx"), path_mode="RELATIVE")))
     car()
     bpy.ops.export_scene.fbx(filepath=os.path.join(HERE, "toy_car_blender_embedded.fbx"), path_mode="COPY",
                              embed_textures=True)
