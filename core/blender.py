@@ -46,7 +46,8 @@ def python() -> str | None:
 
 def to_glb(path: str, name: str, fmt: str, folder: str) -> tuple[str, list[str]]:
     """``path`` (an FBX or .blend) written by Blender as a GLB in ``folder``:
-    its path, and the names of the textures it refers to that are not there.
+    its path, and the names of the textures and .blend libraries it refers
+    to that are not there.
     Raises ValueError with a sentence for a person (``inputs.InputError``
     is made of it)."""
     if fmt == "FBX":
@@ -77,6 +78,37 @@ def to_glb(path: str, name: str, fmt: str, folder: str) -> tuple[str, list[str]]
     return out, json.loads(said[-1])["missing"]
 
 
+def libraries_used(paths: list) -> set:
+    """The real paths of the .blend files that the .blend files ``paths``
+    link objects from (their libraries), as far as Blender reads them; an
+    empty set without Blender."""
+    blender = python()
+    if blender is None:
+        return set()
+    try:
+        done = apart.run(blender, "blender", ["libraries", *map(os.path.abspath, paths)], CONVERT_SECONDS)
+    except (subprocess.TimeoutExpired, OSError):
+        return set()
+    said = [line[len(MARK):] for line in done.stdout.splitlines() if line.startswith(MARK)]
+    return set(json.loads(said[-1])) if said else set()
+
+
+def _libraries(paths: list, cap: str) -> None:
+    """In Blender's Python: print the real paths of the libraries each
+    .blend of ``paths`` links objects from (one that does not open: none)."""
+    apart.cap_memory(int(cap))
+    import bpy
+
+    used = set()
+    for path in paths:
+        try:
+            bpy.ops.wm.open_mainfile(filepath=path, load_ui=False, use_scripts=False)
+        except RuntimeError:  # damaged: loading it says so
+            continue
+        used |= {os.path.realpath(bpy.path.abspath(library.filepath)) for library in bpy.data.libraries}
+    print(MARK + json.dumps(sorted(used)))
+
+
 def _unread(name: str) -> str:
     return (f"'{name}' could not be read by Blender: the file looks damaged, or its version is one Blender 5.0 does "
             "not read (an FBX before 7.1, a newer Blender's file); export it again, or as GLB")
@@ -84,7 +116,8 @@ def _unread(name: str) -> str:
 
 def _convert(path: str, out: str, cap: str) -> None:
     """In Blender's Python: read ``path`` into an empty scene, write it to
-    ``out`` as a GLB; print the textures it names that are not there."""
+    ``out`` as a GLB; print the textures and linked libraries it names that
+    are not there."""
     apart.cap_memory(int(cap))
     import bpy
 
@@ -93,13 +126,18 @@ def _convert(path: str, out: str, cap: str) -> None:
         bpy.ops.wm.open_mainfile(filepath=path, load_ui=False, use_scripts=False)
     else:
         bpy.ops.import_scene.fbx(filepath=path, use_image_search=True)
-    missing = sorted({os.path.basename(bpy.path.abspath(image.filepath)) for image in bpy.data.images
-                      if image.source == "FILE" and image.packed_file is None and image.users
-                      and not os.path.isfile(bpy.path.abspath(image.filepath))})
+    named = [image.filepath for image in bpy.data.images
+             if image.source == "FILE" and image.packed_file is None and image.users]
+    named += [library.filepath for library in bpy.data.libraries]  # a .blend's objects linked from another
+    missing = sorted({os.path.basename(bpy.path.abspath(file)) for file in named
+                      if not os.path.isfile(bpy.path.abspath(file))})
     bpy.ops.export_scene.gltf(filepath=out, export_format="GLB", export_apply=True, export_animations=False,
                               use_visible=True, use_active_scene=True)
     print(MARK + json.dumps({"missing": missing}))
 
 
 if __name__ == "__main__":
-    _convert(*sys.argv[1:4])
+    if sys.argv[1] == "libraries":
+        _libraries(sys.argv[2:-1], sys.argv[-1])
+    else:
+        _convert(*sys.argv[1:4])

@@ -13,6 +13,7 @@ import zlib
 
 import PIL.Image
 
+from .blender import libraries_used
 from .usd import layers_used
 
 #: A VRM avatar (VRChat, VTubers, XR) is a GLB with extensions that only say how to animate it.
@@ -54,13 +55,14 @@ def models_among(names: list, zips: bool = False) -> list:
 
 def model_files(paths: list, zips: bool = False) -> list:
     """The model files among ``paths`` (``models_among``), less the USD
-    layers another of them is made of: a scene written as several files
-    (its stage and the layers it references) is one model."""
-    models = models_among(paths, zips)
-    layers = [m for m in models if m.lower().endswith(USD_LAYERS)]
-    if len(layers) < 2:
-        return models
-    used = layers_used(layers)
+    layers another of them is made of and the .blend files another links
+    objects from: a scene written as several files (its stage and the
+    layers it references, a .blend and its libraries) is one model."""
+    models, used = models_among(paths, zips), set()
+    for ends, parts in ((USD_LAYERS, layers_used), ((".blend",), libraries_used)):
+        files = [m for m in models if m.lower().endswith(ends)]
+        if len(files) >= 2:
+            used |= parts(files)
     return [m for m in models if os.path.realpath(m) not in used]
 
 

@@ -307,13 +307,17 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
 
 
 def _missing_beside(missing: str, fmt: str) -> str:
-    """The warning for a file an OBJ, its .mtl, a PLY or a USD stage names that is not beside it."""
+    """The warning for a file an OBJ, its .mtl, a PLY, a USD stage, an FBX or
+    a .blend names that is not beside it."""
     what = ("its materials", "its colours and textures") if missing.lower().endswith(".mtl") else (
         "a layer of its scene", "what that layer holds") if missing.lower().endswith(USD_LAYERS) else (
+        "a library it links objects from", "those objects") if missing.lower().endswith(".blend") else (
         "a texture", "it")
-    files = ".mtl and images" if fmt == "OBJ" else "layers and textures" if fmt in ("USD", "USDZ") else "texture"
+    files = {"OBJ": ".mtl and images", "USD": "layers and textures", "USDZ": "layers and textures",
+             "Blender": "textures and libraries"}.get(fmt, "texture")
     return (f"refers to '{missing}' ({what[0]}), which is not beside it: the model is loaded without {what[1]}; "
-            f"keep the .{fmt.lower()} with its {files} (in the web app, drop them together, or one ZIP of them)")
+            f"keep the .{'blend' if fmt == 'Blender' else fmt.lower()} with its {files} (in the web app, drop them "
+            "together, or one ZIP of them)")
 
 
 def _wind_outward(asset: Asset) -> None:

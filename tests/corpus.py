@@ -316,13 +316,18 @@ def _through_blender(car: int) -> list[Case]:
              "toy_car_blender_rigged.fbx", "toy_car_blender_fbx.zip", "toy_car_blender_cut.fbx")
     files = {name: _data(name) for name in names[:-1]}
     files[names[-1]] = files["toy_car_blender_embedded.fbx"][:30000]
+    linked, library = _data("linked_blender.blend"), _data("chair_blender.blend")
     if blender.python() is None:
         inside = {"toy_car_blender_fbx.zip": "toy_car.fbx"}  # the sentence names the model in the ZIP
         return [Case({name: data}, sentence=f"'{inside.get(name, name)}' is "
                      f"{blender.KIND['Blender' if name.endswith('.blend') else 'FBX']}, which PartScope reads through "
                      "Blender's Python module, not installed here: export the model as GLB, or install the module in "
                      "PartScope's folder (python3.11 -m venv .venv-blender && .venv-blender/bin/pip install "
-                     "bpy==5.0.1).") for name, data in files.items()]
+                     "bpy==5.0.1).") for name, data in {**files, "linked_blender.blend": linked}.items()] + [
+            Case({"linked_blender.zip": make.zipped({"linked_blender.blend": linked, "chair_blender.blend": library})},
+                 sentence="'linked_blender.zip' holds 2 models (chair_blender.blend, linked_blender.blend): a ZIP must "
+                          "hold one model (GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX or .blend) with the files it "
+                          "refers to.")]
     wheels = ("wheel_4", "wheel_3", "wheel_2", "wheel_1", "cabin", "body")
     looks = ((231, 231, 231),) * 4 + ((255, 255, 255),) * 2
     return [
@@ -337,6 +342,15 @@ def _through_blender(car: int) -> list[Case]:
         Case({names[4]: files[names[4]]}, faces=car, names=wheels, colors=looks),  # skinned to its armature
         Case({names[5]: files[names[5]]}, faces=car, names=wheels, colors=looks,  # textures beside it
              sibling=names[0]),
+        # objects linked from another .blend: without it, a warning; with it beside or zipped, all of them
+        Case({"linked_blender.blend": linked}, faces=12, names=("crate",), warnings=(
+            "'linked_blender.blend' refers to 'chair_blender.blend' (a library it links objects from), which is not "
+            "beside it: the model is loaded without those objects; keep the .blend with its textures and libraries "
+            "(in the web app, drop them together, or one ZIP of them).",)),
+        Case({"linked_blender_beside.blend": linked, "chair_blender.blend": library}, faces=412,
+             names=("cushion", "leg", "crate")),
+        Case({"linked_blender.zip": make.zipped({"linked_blender.blend": linked, "chair_blender.blend": library})},
+             faces=412, names=("cushion", "leg", "crate")),
         Case({names[6]: files[names[6]]}, sentence=(
             "'toy_car_blender_cut.fbx' could not be read by Blender: the file looks damaged, or its version is one "
             "Blender 5.0 does not read (an FBX before 7.1, a newer Blender's file); export it again, or as GLB.")),

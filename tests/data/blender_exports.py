@@ -161,7 +161,8 @@ def native() -> dict:
     """The files Blender's own readers open for PartScope (``core.blender``):
     the car as FBX with its textures inside, also skinned to its armature,
     and as a .blend with its textures packed; the chair as a .blend, its
-    modifiers unapplied. What Blender measures of the chair."""
+    modifiers unapplied, and linked from another .blend (``linked``). What
+    Blender measures of the chair."""
     car()
     rigged()
     bpy.ops.export_scene.fbx(filepath=os.path.join(HERE, "toy_car_blender_rigged.fbx"), path_mode="COPY",
@@ -176,7 +177,24 @@ def native() -> dict:
     bpy.ops.wm.save_as_mainfile(filepath=os.path.join(HERE, "toy_car_blender.blend"), compress=True)
     truth = chair()
     bpy.ops.wm.save_as_mainfile(filepath=os.path.join(HERE, "chair_blender.blend"), compress=True)
+    linked()
     return truth
+
+
+def linked() -> None:
+    """A .blend with a crate of its own and the chair's leg and cushion
+    linked from chair_blender.blend (a library, by a path relative to it)."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    out = os.path.join(HERE, "linked_blender.blend")
+    bpy.ops.mesh.primitive_cube_add(size=1, location=(1.5, 0, 0.5))
+    bpy.context.object.name = "crate"
+    bpy.ops.wm.save_as_mainfile(filepath=out)  # saved first: the library's path is relative to it
+    with bpy.data.libraries.load(os.path.join(HERE, "chair_blender.blend"), link=True, relative=True) as (_, into):
+        into.objects = ["leg", "cushion"]
+    for thing in into.objects:
+        bpy.context.scene.collection.objects.link(thing)
+    bpy.ops.wm.save_as_mainfile(filepath=out, compress=True)
+    os.remove(out + "1")  # Blender's backup of the first save
 
 
 def main() -> None:
