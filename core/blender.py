@@ -47,9 +47,8 @@ def python() -> str | None:
 def to_glb(path: str, name: str, fmt: str, folder: str) -> tuple[str, list[str]]:
     """``path`` (an FBX or .blend) written by Blender as a GLB in ``folder``:
     its path, and the names of the textures and .blend libraries it refers
-    to that are not there.
-    Raises ValueError with a sentence for a person (``inputs.InputError``
-    is made of it)."""
+    to that are not there. Raises ValueError with a sentence for a person
+    (``inputs.InputError`` is made of it)."""
     if fmt == "FBX":
         with open(path, "rb") as f:
             head = f.read(256)
@@ -71,11 +70,11 @@ def to_glb(path: str, name: str, fmt: str, folder: str) -> tuple[str, list[str]]
     except OSError as exc:
         raise ValueError(f"'{name}' is {KIND[fmt]}, and Blender's Python does not start here ({exc.strerror}): "
                          f"install it again ({INSTALL}) or export the model as GLB") from None
-    said = [line[len(MARK):] for line in done.stdout.splitlines() if line.startswith(MARK)]
-    if done.returncode != 0 or not said or not os.path.exists(out):
+    said = _said(done)
+    if done.returncode != 0 or said is None or not os.path.exists(out):
         log.info("Blender did not read %s (exit code %s): %s", name, done.returncode, done.stderr[-500:])
         raise ValueError(_unread(name))
-    return out, json.loads(said[-1])["missing"]
+    return out, said["missing"]
 
 
 def libraries_used(paths: list) -> set:
@@ -89,8 +88,7 @@ def libraries_used(paths: list) -> set:
         done = apart.run(blender, "blender", ["libraries", *map(os.path.abspath, paths)], CONVERT_SECONDS)
     except (subprocess.TimeoutExpired, OSError):
         return set()
-    said = [line[len(MARK):] for line in done.stdout.splitlines() if line.startswith(MARK)]
-    return set(json.loads(said[-1])) if said else set()
+    return set(_said(done) or ())
 
 
 def _libraries(paths: list, cap: str) -> None:
@@ -109,7 +107,14 @@ def _libraries(paths: list, cap: str) -> None:
     print(MARK + json.dumps(sorted(used)))
 
 
+def _said(done: subprocess.CompletedProcess):
+    """What Blender's Python printed after MARK (JSON), or None."""
+    said = [line[len(MARK):] for line in done.stdout.splitlines() if line.startswith(MARK)]
+    return json.loads(said[-1]) if said else None
+
+
 def _unread(name: str) -> str:
+    """The sentence for a file Blender does not read."""
     return (f"'{name}' could not be read by Blender: the file looks damaged, or its version is one Blender 5.0 does "
             "not read (an FBX before 7.1, a newer Blender's file); export it again, or as GLB")
 
