@@ -25,7 +25,7 @@ import sys
 from . import apart
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-VENV = os.path.join(HERE, "..", ".venv-blender", "bin", "python")
+VENV = os.path.join(HERE, "..", ".venv-blender", *(("Scripts", "python.exe") if os.name == "nt" else ("bin", "python")))
 INSTALL = "python3.11 -m venv .venv-blender && .venv-blender/bin/pip install bpy==5.0.1"
 #: How long Blender may take to convert one file.
 CONVERT_SECONDS = 300
