@@ -134,8 +134,7 @@ def _convert(path: str, out: str, cap: str) -> None:
     named = [image.filepath for image in bpy.data.images
              if image.source == "FILE" and image.packed_file is None and image.users]
     named += [library.filepath for library in bpy.data.libraries]  # a .blend's objects linked from another
-    missing = sorted({os.path.basename(bpy.path.abspath(file)) for file in named
-                      if not os.path.isfile(bpy.path.abspath(file))})
+    missing = sorted({os.path.basename(file) for file in map(bpy.path.abspath, named) if not os.path.isfile(file)})
     bpy.ops.export_scene.gltf(filepath=out, export_format="GLB", export_apply=True, export_animations=False,
                               use_visible=True, use_active_scene=True)
     print(MARK + json.dumps({"missing": missing}))

@@ -330,18 +330,22 @@ def _through_blender(car: int) -> list[Case]:
                           "refers to.")]
     wheels = ("wheel_4", "wheel_3", "wheel_2", "wheel_1", "cabin", "body")
     looks = ((231, 231, 231),) * 4 + ((255, 255, 255),) * 2
+
+    def one(name: str) -> dict:
+        return {name: files[name]}
+
     return [
         # its textures inside it; the wheels' vertex colours, which its materials do not use, as Blender draws them
-        Case({names[0]: files[names[0]]}, faces=car, names=wheels, colors=looks),
-        Case({names[1]: files[names[1]]}, faces=car, names=wheels, warnings=tuple(
+        Case(one("toy_car_blender_embedded.fbx"), faces=car, names=wheels, colors=looks),
+        Case(one("toy_car_blender.fbx"), faces=car, names=wheels, warnings=tuple(
             f"'toy_car_blender.fbx' refers to 'Image_{i}' (a texture), which is not beside it: the model is loaded "
             "without it; keep the .fbx with its texture (in the web app, drop them together, or one ZIP of them)."
             for i in (0, 1))),
-        Case({names[2]: files[names[2]]}, faces=car, sibling="toy_car_blender.glb"),  # its textures packed
-        Case({names[3]: files[names[3]]}, faces=492, sibling="chair_blender.glb"),  # its modifiers applied
-        Case({names[4]: files[names[4]]}, faces=car, names=wheels, colors=looks),  # skinned to its armature
-        Case({names[5]: files[names[5]]}, faces=car, names=wheels, colors=looks,  # textures beside it
-             sibling=names[0]),
+        Case(one("toy_car_blender.blend"), faces=car, sibling="toy_car_blender.glb"),  # its textures packed
+        Case(one("chair_blender.blend"), faces=492, sibling="chair_blender.glb"),  # its modifiers applied
+        Case(one("toy_car_blender_rigged.fbx"), faces=car, names=wheels, colors=looks),  # skinned to its armature
+        Case(one("toy_car_blender_fbx.zip"), faces=car, names=wheels, colors=looks,  # textures beside it
+             sibling="toy_car_blender_embedded.fbx"),
         # objects linked from another .blend: without it, a warning; with it beside or zipped, all of them
         Case({"linked_blender.blend": linked}, faces=12, names=("crate",), warnings=(
             "'linked_blender.blend' refers to 'chair_blender.blend' (a library it links objects from), which is not "
@@ -351,7 +355,7 @@ def _through_blender(car: int) -> list[Case]:
              names=("cushion", "leg", "crate")),
         Case({"linked_blender.zip": make.zipped({"linked_blender.blend": linked, "chair_blender.blend": library})},
              faces=412, names=("cushion", "leg", "crate")),
-        Case({names[6]: files[names[6]]}, sentence=(
+        Case(one("toy_car_blender_cut.fbx"), sentence=(
             "'toy_car_blender_cut.fbx' could not be read by Blender: the file looks damaged, or its version is one "
             "Blender 5.0 does not read (an FBX before 7.1, a newer Blender's file); export it again, or as GLB.")),
     ]
