@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     name = sub.add_parser("name", help="segment, then name the parts with a multimodal LLM")
     b = sub.add_parser("batch", help="segment (and name) many models, locally or on a Ray cluster")
     for c in (segment, name):
-        c.add_argument("input", help="mesh file: GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX or .blend")
+        c.add_argument("input", help="mesh file: GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX, .blend, DAE or 3MF")
         c.add_argument("--out", required=True, help="output folder")
     b.add_argument("inputs", help="a folder, a glob ('models/*.glb') or a text file of paths")
     b.add_argument("--out", required=True, help="output folder: one folder per object and manifest.jsonl")

@@ -18,8 +18,9 @@ from .usd import layers_used
 
 #: A VRM avatar (VRChat, VTubers, XR) is a GLB with extensions that only say how to animate it.
 FORMATS = {".glb": "GLB", ".vrm": "GLB", ".gltf": "glTF", ".obj": "OBJ", ".ply": "PLY", ".stl": "STL", ".off": "OFF",
-           ".usdz": "USDZ", ".usd": "USD", ".usda": "USD", ".usdc": "USD", ".fbx": "FBX", ".blend": "Blender"}
-FORMAT_LIST = "GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX or .blend"
+           ".usdz": "USDZ", ".usd": "USD", ".usda": "USD", ".usdc": "USD", ".fbx": "FBX", ".blend": "Blender",
+           ".dae": "DAE", ".3mf": "3MF"}
+FORMAT_LIST = "GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX, .blend, DAE or 3MF"
 #: Formats Blender reads for PartScope (``core.blender``).
 BLENDER_FORMATS = ("FBX", "Blender")
 USD_LAYERS = (".usd", ".usda", ".usdc", ".usdz")

@@ -17,6 +17,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,11 +26,14 @@ import trimesh
 
 from . import blender, gltf_decode
 from .beside import BesideResolver
+from .collada import scene as collada_scene
+from .threemf import scene as threemf_scene
 from .glb import GltfError
 from .ply import ply_scene, ply_texture
 from .looks import keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
 from .text import obj_source, off_mesh
-from .inputs import BLENDER_FORMATS, FORMAT_LIST, FORMATS, UNREADABLE_IMAGE, USD_LAYERS, InputError, unzip_model
+from .inputs import (BLENDER_FORMATS, FORMAT_LIST, FORMATS, MAX_UNZIPPED, UNREADABLE_IMAGE, USD_LAYERS, InputError,
+                     unzip_model)
 from .usd import usd_scene
 from .topology import close_cracks, outward_flips
 
@@ -40,6 +44,8 @@ log = logging.getLogger(__name__)
 #: (x, z, -y), as Blender writes the STL it read to glTF, so the model stands
 #: in the viewer and in the downloads.
 Z_UP = np.array([[1.0, 0, 0, 0], [0, 0, 1, 0], [0, -1, 0, 0], [0, 0, 0, 1]])
+#: Turns that stand a file written with another up axis (Collada's X_UP) up as glTF's Y.
+UPRIGHT = {"Z": Z_UP, "X": np.array([[0.0, -1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])}
 #: An OBJ naming more objects and groups than this has a node per material:
 #: a converter's group per few faces is no artist's object.
 MAX_OBJ_NODES = 2000
@@ -95,8 +101,9 @@ class Asset:
 
 
 def load_asset(path: str) -> Asset:
-    """Load GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX or .blend (FBX and
-    .blend through Blender, ``core.blender``), or a ZIP holding one (a glTF
+    """Load GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX, .blend (FBX and
+    .blend through Blender, ``core.blender``), DAE (``core.collada``) or
+    3MF, or a ZIP holding one (a glTF
     with its .bin and images); raise InputError with a sentence."""
     name = os.path.basename(str(path))
     if not os.path.isfile(path):
@@ -133,9 +140,9 @@ def load_asset(path: str) -> Asset:
         group = np.repeat(np.arange(len(meshes)), [len(m.vertices) for m in meshes])
         vertices = close_cracks(vertices, faces, group)
     mesh, to_original = _normalized(vertices, faces, name)
-    if scene.metadata.get("up") == "Z":  # back to the file's own, Z-up coordinates
-        to_original = Z_UP.T @ to_original
-    linear = fmt in ("GLB", "glTF", "USDZ", "USD", *BLENDER_FORMATS)  # their colours are linear light
+    if scene.metadata.get("up") in UPRIGHT:  # back to the file's own, Z-up (or X-up) coordinates
+        to_original = UPRIGHT[scene.metadata["up"]].T @ to_original
+    linear = fmt in ("GLB", "glTF", "USDZ", "USD", "DAE", *BLENDER_FORMATS)  # their colours are linear light
     textures, mat_ids, uvs, colors = looks(meshes, linear)
     asset = Asset(
         mesh=mesh, face_node=np.repeat(np.arange(len(meshes), dtype=np.int32), [len(m.faces) for m in meshes]),
@@ -267,7 +274,10 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         raise InputError(f"'{name}' is not valid {fmt}: it refers to parts of itself that are not there; "
                          "export it again.") from None
     bare_uv = fmt == "PLY" and not ply_texture(path)  # keep its vertices as numbered, for their colours
-    resolver = BesideResolver(path) if fmt == "PLY" else resolver
+    resolver = BesideResolver(path) if fmt in ("PLY", "DAE") else resolver
+    if fmt == "3MF" and _unpacked(path) > MAX_UNZIPPED:
+        raise InputError(f"'{name}' unpacks to more than {MAX_UNZIPPED >> 30} GB: export the model as GLB.")
+    lines = 0
     try:
         split = fmt == "OBJ" and named <= MAX_OBJ_NODES  # trimesh's split takes 28 s for 80,000 groups
         options = ({"fix_texture": False} if bare_uv else {"split_objects": True, "split_groups": True} if split else {})
@@ -278,6 +288,11 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         elif fmt in ("USDZ", "USD"):
             scene, missing, notes = usd_scene(path)
             warnings += notes + [_missing_beside(file, fmt) for file in missing]
+        elif fmt == "DAE":
+            scene, lines = collada_scene(path, resolver)
+        elif fmt == "3MF":  # Z up, as printers' build plates
+            scene = threemf_scene(path)
+            scene.metadata["up"] = "Z"
         elif fmt == "OFF":
             mesh, held, said = off_mesh(path)
             scene = trimesh.Scene({os.path.basename(path): mesh})
@@ -291,6 +306,11 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         raise InputError(
             f"'{name}' could not be read as {fmt}: the file looks damaged or is not really {fmt}; "
             "export it again and try again.") from exc
+    if lines and not scene.geometry:
+        raise InputError(f"'{name}' holds only lines, no faces: export a model with surfaces.")
+    if lines:
+        warnings.append(f"also holds {lines} line primitive{'s' * (lines > 1)}, which PartScope leaves out: only "
+                        "faces are segmented")
     if _drop_broken_images(scene):
         warnings.append("has a texture that does not decode (the image is damaged): the model is loaded without it; "
                         "export it again")
@@ -301,9 +321,18 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
                  for image in getattr(resolver, "unreadable", [])]
     if fmt == "STL":
         scene.metadata["up"] = "Z"
-    if scene.metadata.get("up") == "Z" and scene.geometry:
-        scene.apply_transform(Z_UP)
+    if scene.metadata.get("up") in UPRIGHT and scene.geometry:
+        scene.apply_transform(UPRIGHT[scene.metadata["up"]])
     return scene, warnings, quantized
+
+
+def _unpacked(path: str) -> int:
+    """Bytes a 3MF (a ZIP) unpacks to; 0 where it is no ZIP (its reader then says it is damaged)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(m.file_size for m in archive.infolist())
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return 0
 
 
 def _missing_beside(missing: str, fmt: str) -> str:

@@ -168,6 +168,7 @@ def build_cases() -> list[Case]:
         Case({"toy_car_assimp.ply": _data("toy_car_assimp.ply")}, faces=car, warnings=(
             "'toy_car_assimp.ply' refers to '*1' (a texture), which is not beside it: the model is loaded without "
             "it; keep the .ply with its texture (in the web app, drop them together, or one ZIP of them).",)),
+        *_collada_and_3mf(car),
         Case({"latin1.obj": make.latin1_obj()}, faces=box_faces, names=("boîte",)),
         Case(make.cp1252_obj_files("cp1252"), faces=2 * box_faces,
              names=("Pièce_à_façade_Añil_à_façade", "Caña_Caña_roja"),
@@ -185,8 +186,8 @@ def build_cases() -> list[Case]:
         *_through_blender(car),
         # refused
         Case({"model.3ds": b"MM\x06\x00\x00\x00"},
-             sentence="'model.3ds' is not a format PartScope reads: use GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX or "
-                      ".blend."),
+             sentence="'model.3ds' is not a format PartScope reads: use GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX, "
+                      ".blend, DAE or 3MF."),
         Case({"ascii.fbx": b"; FBX 7.4.0 project file\nFBXHeaderExtension:  {\n}\n"},
              sentence="'ascii.fbx' is an ASCII FBX file, which Blender's importer does not read: export it as binary "
                       "FBX or as GLB."),
@@ -229,10 +230,10 @@ def build_cases() -> list[Case]:
                       "files beside the glTF."),
         Case({"two_models.zip": make.zipped({"a.glb": plain, "b.obj": make.latin1_obj()})},
              sentence="'two_models.zip' holds 2 models (a.glb, b.obj): a ZIP must hold one model "
-                      "(GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX or .blend) with the files it refers to."),
+                      "(GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX, .blend, DAE or 3MF) with the files it refers to."),
         Case({"no_model.zip": make.zipped({"readme.txt": b"hello"})},
              sentence="'no_model.zip' holds no model: a ZIP must hold one model (GLB, glTF, OBJ, PLY, STL, OFF, "
-                      "USD(Z), FBX or .blend) with the files it refers to."),
+                      "USD(Z), FBX, .blend, DAE or 3MF) with the files it refers to."),
         Case({"damaged.zip": make.zipped(make.gltf_files(scene, "damaged"))[:300]},
              sentence="'damaged.zip' is not a ZIP that can be opened: the file looks damaged; make the ZIP again."),
         Case({"scrambled.zip": make.zip_changed(make.zipped(make.gltf_files(scene, "scrambled")), scramble=True)},
@@ -308,6 +309,41 @@ def build_cases() -> list[Case]:
     return cases
 
 
+def _collada_and_3mf(car: int) -> list[Case]:
+    """The car as SketchUp and Assimp write Collada (.dae), and as slicers
+    and Assimp write 3MF (``core.collada``, ``core.threemf``)."""
+    parts = ("body", "cabin", "wheel_1", "wheel_2", "wheel_3", "wheel_4")
+    sketchup = make.sketchup_dae(_asset("toy_car.glb"), "toy_car_sketchup")
+    edges = "'toy_car_sketchup.dae' also holds 6 line primitives, which PartScope leaves out: only faces are segmented."
+    alone = "toy_car_sketchup.dae"
+    return [
+        # Z up in inches, textures in a folder of their own, the wheel one component placed four times
+        Case({"toy_car_sketchup.zip": make.zipped(sketchup)}, faces=car, sibling="toy_car.glb", names=parts,
+             warnings=(edges,)),
+        Case({alone: sketchup[alone]}, faces=car, names=parts, warnings=(edges,) + tuple(
+            f"'{alone}' refers to 'toy_car_sketchup/{name}_skin.png' (a texture), which is not beside it: the model "
+            "is loaded without it; keep the .dae with its texture (in the web app, drop them together, or one ZIP "
+            "of them)." for name in ("body", "cabin"))),
+        Case({"toy_car_assimp_dae.zip": _data("toy_car_assimp_dae.zip")}, faces=car, names=parts,
+             sibling="toy_car_blender_obj.zip"),  # Assimp's Collada of Blender's OBJ: the same look
+        Case({"toy_car_assimp_rigged.dae": _data("toy_car_assimp_rigged.dae")}, faces=car, names=parts),
+        Case({"toy_car_bambu.3mf": make.printer_3mf(_asset("toy_car.glb"))}, faces=car, names=parts),
+        Case({"toy_car_assimp.3mf": _data("toy_car_assimp.3mf")}, faces=car,
+             names=("object",) + tuple(f"object_{k}" for k in range(1, 6))),
+        Case({"edges.dae": make.lines_dae()},
+             sentence="'edges.dae' holds only lines, no faces: export a model with surfaces."),
+        Case({"cut_short.dae": sketchup[alone][:5000]},
+             sentence="'cut_short.dae' could not be read as DAE: the file looks damaged or is not really DAE; export "
+                      "it again and try again."),
+        Case({"loop.3mf": make.looping_3mf()},
+             sentence="'loop.3mf' could not be read as 3MF: the file looks damaged or is not really 3MF; export it "
+                      "again and try again."),
+        Case({"cut_short.3mf": make.printer_3mf(_asset("toy_car.glb"))[:3000]},
+             sentence="'cut_short.3mf' could not be read as 3MF: the file looks damaged or is not really 3MF; export "
+                      "it again and try again."),
+    ]
+
+
 def _through_blender(car: int) -> list[Case]:
     """FBX and .blend files Blender wrote, read through Blender where its
     Python module is installed (``core.blender``), else refused saying how
@@ -326,7 +362,7 @@ def _through_blender(car: int) -> list[Case]:
                      "bpy==5.0.1).") for name, data in {**files, "linked_blender.blend": linked}.items()] + [
             Case({"linked_blender.zip": make.zipped({"linked_blender.blend": linked, "chair_blender.blend": library})},
                  sentence="'linked_blender.zip' holds 2 models (chair_blender.blend, linked_blender.blend): a ZIP must "
-                          "hold one model (GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX or .blend) with the files it "
+                          "hold one model (GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX, .blend, DAE or 3MF) with the files it "
                           "refers to.")]
     wheels = ("wheel_4", "wheel_3", "wheel_2", "wheel_1", "cabin", "body")
     looks = ((231, 231, 231),) * 4 + ((255, 255, 255),) * 2

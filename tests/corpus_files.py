@@ -770,3 +770,184 @@ def meshopt_damaged(plain: bytes) -> bytes:
     start = ext["byteOffset"]
     binary = binary[:start] + b"\xff" * ext["byteLength"] + binary[start + ext["byteLength"]:]
     return container.pack(tree, binary)
+
+
+# ------------------------------------------------------------------ Collada and 3MF
+INCH = 0.0254
+
+
+def _floats(values) -> str:
+    return " ".join(f"{v:.6g}" for v in np.asarray(values, np.float64).ravel())
+
+
+def _dae_geometry(gid: str, mesh: trimesh.Trimesh, symbol: str, colors=None) -> str:
+    """One <geometry> in SketchUp's layout: positions, texture coordinates
+    or vertex colours, <triangles>, and a <lines> of its first edges (the
+    edges SketchUp draws)."""
+    inputs = [f'<input semantic="VERTEX" source="#{gid}-vtx" offset="0"/>']
+    sources = [f'<source id="{gid}-pos"><float_array id="{gid}-pos-a" count="{mesh.vertices.size}">'
+               f'{_floats(mesh.vertices)}</float_array><technique_common><accessor source="#{gid}-pos-a" '
+               f'count="{len(mesh.vertices)}" stride="3"><param name="X" type="float"/><param name="Y" type="float"/>'
+               '<param name="Z" type="float"/></accessor></technique_common></source>']
+    extra = None
+    if colors is not None:
+        extra, semantic, width, names = colors, "COLOR", 4, "RGBA"
+    elif getattr(mesh.visual, "uv", None) is not None:
+        extra, semantic, width, names = mesh.visual.uv, "TEXCOORD", 2, "ST"
+    if extra is not None:
+        sources.append(f'<source id="{gid}-x"><float_array id="{gid}-x-a" count="{np.asarray(extra).size}">'
+                       f'{_floats(extra)}</float_array><technique_common><accessor source="#{gid}-x-a" '
+                       f'count="{len(extra)}" stride="{width}">'
+                       + "".join(f'<param name="{n}" type="float"/>' for n in names)
+                       + '</accessor></technique_common></source>')
+        inputs.append(f'<input semantic="{semantic}" source="#{gid}-x" offset="1" set="0"/>')
+    corners = np.repeat(mesh.faces.ravel(), len(inputs))
+    edges = mesh.edges_unique[:4]
+    return (f'<geometry id="{gid}"><mesh>{"".join(sources)}<vertices id="{gid}-vtx"><input semantic="POSITION" '
+            f'source="#{gid}-pos"/></vertices><triangles count="{len(mesh.faces)}" material="{symbol}">'
+            f'{"".join(inputs)}<p>{" ".join(map(str, corners))}</p></triangles><lines count="{len(edges)}" '
+            f'material="edge"><input semantic="VERTEX" source="#{gid}-vtx" offset="0"/><p>'
+            f'{" ".join(map(str, edges.ravel()))}</p></lines></mesh></geometry>')
+
+
+def _bound(gid: str, symbol: str, material: str) -> str:
+    return (f'<instance_geometry url="#{gid}"><bind_material><technique_common><instance_material '
+            f'symbol="{symbol}" target="#{material}"><bind_vertex_input semantic="UVSET0" input_semantic="TEXCOORD" '
+            'input_set="0"/></instance_material></technique_common></bind_material></instance_geometry>')
+
+
+def _matrix(m: np.ndarray) -> str:
+    return f"<matrix>{_floats(m)}</matrix>"
+
+
+def sketchup_dae(car_glb: bytes, stem: str) -> dict:
+    """The toy car as SketchUp writes a Collada file: Z up in inches, the
+    body and cabin as groups (nodes with their geometry, textured from
+    images in a folder named after the model), one wheel component in
+    <library_nodes> placed four times by <instance_node> (with the glTF's
+    vertex colours, linear light), and each geometry's edges as <lines>.
+    {name: bytes}, the .dae first."""
+    from core.loading import Z_UP
+
+    scene = trimesh.load_scene(io.BytesIO(car_glb), file_type="glb", process=False)
+    to_file = np.diag([1 / INCH] * 3 + [1.0]) @ Z_UP.T  # glTF's Y up, metres -> Z up, inches
+    geometries, nodes, effects, materials, images, files = [], [], [], [], [], {}
+    wheel_placed = False
+    for name in sorted(scene.graph.nodes_geometry):
+        mesh = scene.geometry[scene.graph[name][1]].copy()
+        mesh.apply_transform(to_file @ scene.graph[name][0])
+        if name.startswith("wheel"):
+            center = mesh.bounds.mean(axis=0)
+            place = np.eye(4)
+            place[:3, 3] = center
+            nodes.append(f'<node name="{name}">{_matrix(place)}<instance_node url="#wheel-def"/></node>')
+            if wheel_placed:
+                continue
+            wheel_placed = True
+            mesh.apply_translation(-center)
+            colors = np.asarray(mesh.visual.vertex_colors, np.float64) / 255
+            geometries.append(_dae_geometry("wheel-geo", mesh, "wheel-paint", colors))
+            effects.append('<effect id="wheel-fx"><profile_COMMON><technique sid="COMMON"><lambert><diffuse>'
+                           '<color>1 1 1 1</color></diffuse></lambert></technique></profile_COMMON></effect>')
+            materials.append('<material id="wheel-mat" name="wheel_paint"><instance_effect url="#wheel-fx"/></material>')
+            library = f'<library_nodes><node id="wheel-def" name="wheel">{_bound("wheel-geo", "wheel-paint", "wheel-mat")}</node></library_nodes>'
+            continue
+        image = f"{stem}/{name}_skin.png"
+        material = mesh.visual.material
+        buf = io.BytesIO()
+        material.baseColorTexture.save(buf, format="PNG")
+        files[image] = buf.getvalue()
+        images.append(f'<image id="{name}-img"><init_from>{image}</init_from></image>')
+        effects.append(f'<effect id="{name}-fx"><profile_COMMON><newparam sid="{name}-surface"><surface type="2D">'
+                       f'<init_from>{name}-img</init_from></surface></newparam><newparam sid="{name}-sampler">'
+                       f'<sampler2D><source>{name}-surface</source></sampler2D></newparam><technique sid="COMMON">'
+                       f'<lambert><diffuse><texture texture="{name}-sampler" texcoord="UVSET0"/></diffuse></lambert>'
+                       '</technique></profile_COMMON></effect>')
+        materials.append(f'<material id="{name}-mat" name="{name}_skin"><instance_effect url="#{name}-fx"/></material>')
+        geometries.append(_dae_geometry(f"{name}-geo", mesh, f"{name}-paint"))
+        nodes.append(f'<node name="{name}">{_matrix(np.eye(4))}{_bound(f"{name}-geo", f"{name}-paint", f"{name}-mat")}</node>')
+    dae = ('<?xml version="1.0" encoding="utf-8"?>\n<COLLADA xmlns="http://www.collada.org/2005/11/COLLADASchema" '
+           'version="1.4.1"><asset><contributor><authoring_tool>SketchUp 23.1.340</authoring_tool></contributor>'
+           '<unit meter="0.0254" name="inch"/><up_axis>Z_UP</up_axis></asset>'
+           f'<library_visual_scenes><visual_scene id="scene-1"><node name="SketchUp">{"".join(nodes)}</node>'
+           f'</visual_scene></library_visual_scenes>{library}'
+           f'<library_geometries>{"".join(geometries)}</library_geometries>'
+           f'<library_materials>{"".join(materials)}</library_materials>'
+           f'<library_effects>{"".join(effects)}</library_effects>'
+           f'<library_images>{"".join(images)}</library_images>'
+           '<scene><instance_visual_scene url="#scene-1"/></scene></COLLADA>\n')
+    return {f"{stem}.dae": dae.encode(), **files}
+
+
+def printer_3mf(car_glb: bytes) -> bytes:
+    """The toy car as today's slicers (PrusaSlicer, Bambu Studio) write a
+    3MF: Z up in millimetres, the root model holding one object whose
+    components (the production extension, ``p:path``) are the car's parts,
+    each an object in a model file of its own, placed by transforms."""
+    from core.loading import Z_UP
+
+    scene = trimesh.load_scene(io.BytesIO(car_glb), file_type="glb", process=False)
+    to_file = np.diag([1000.0] * 3 + [1.0]) @ Z_UP.T
+    core_ns = "http://schemas.microsoft.com/3dmanufacturing/core/2015/02"
+    prod_ns = "http://schemas.microsoft.com/3dmanufacturing/production/2015/06"
+    objects, components = [], []
+    for k, name in enumerate(sorted(scene.graph.nodes_geometry), start=1):
+        mesh = scene.geometry[scene.graph[name][1]].copy()
+        mesh.apply_transform(to_file @ scene.graph[name][0])
+        center = mesh.bounds.mean(axis=0)
+        mesh.apply_translation(-center)
+        vertices = "".join(f'<vertex x="{x:.6g}" y="{y:.6g}" z="{z:.6g}"/>' for x, y, z in mesh.vertices)
+        triangles = "".join(f'<triangle v1="{a}" v2="{b}" v3="{c}"/>' for a, b, c in mesh.faces)
+        objects.append(f'<object id="{k}" name="{name}" type="model"><mesh><vertices>{vertices}</vertices>'
+                       f'<triangles>{triangles}</triangles></mesh></object>')
+        components.append(f'<component p:path="/3D/Objects/object_1.model" objectid="{k}" '
+                          f'transform="1 0 0 0 1 0 0 0 1 {center[0]:.6g} {center[1]:.6g} {center[2]:.6g}"/>')
+    parts = (f'<?xml version="1.0" encoding="UTF-8"?>\n<model unit="millimeter" xml:lang="en-US" xmlns="{core_ns}">'
+             f'<resources>{"".join(objects)}</resources><build/></model>\n')
+    root = (f'<?xml version="1.0" encoding="UTF-8"?>\n<model unit="millimeter" xml:lang="en-US" xmlns="{core_ns}" '
+            f'xmlns:p="{prod_ns}" requiredextensions="p"><metadata name="Application">BambuStudio-02.01.00.59'
+            f'</metadata><resources><object id="{len(objects) + 1}" p:UUID="00000001-61cb-4c03-9d28-80fed5dfa1dc" '
+            f'name="toy_car" type="model"><components>{"".join(components)}</components></object></resources>'
+            f'<build><item objectid="{len(objects) + 1}" transform="1 0 0 0 1 0 0 0 1 128 128 0" printable="1"/>'
+            '</build></model>\n')
+    types = ('<?xml version="1.0" encoding="UTF-8"?>\n<Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+             'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+             'relationships+xml"/><Default Extension="model" ContentType="application/vnd.ms-package.3dmanufacturing-'
+             '3dmodel+xml"/></Types>\n')
+    rels = ('<?xml version="1.0" encoding="UTF-8"?>\n<Relationships xmlns="http://schemas.openxmlformats.org/package/'
+            '2006/relationships"><Relationship Target="/3D/3dmodel.model" Id="rel-1" Type="http://schemas.microsoft.'
+            'com/3dmanufacturing/2013/01/3dmodel"/></Relationships>\n')
+    model_rels = rels.replace("/3D/3dmodel.model", "/3D/Objects/object_1.model")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in (("[Content_Types].xml", types), ("_rels/.rels", rels), ("3D/3dmodel.model", root),
+                           ("3D/_rels/3dmodel.model.rels", model_rels), ("3D/Objects/object_1.model", parts)):
+            archive.writestr(name, text)
+    return buf.getvalue()
+
+
+def lines_dae() -> bytes:
+    """A Collada file of edges only (a SketchUp sketch with no faces)."""
+    points = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0]], np.float64)
+    return ('<?xml version="1.0" encoding="utf-8"?>\n<COLLADA xmlns="http://www.collada.org/2005/11/COLLADASchema" '
+            'version="1.4.1"><asset><up_axis>Z_UP</up_axis></asset><library_geometries><geometry id="g"><mesh>'
+            f'<source id="p"><float_array id="pa" count="9">{_floats(points)}</float_array><technique_common>'
+            '<accessor source="#pa" count="3" stride="3"><param name="X" type="float"/><param name="Y" type="float"/>'
+            '<param name="Z" type="float"/></accessor></technique_common></source><vertices id="v"><input '
+            'semantic="POSITION" source="#p"/></vertices><lines count="2"><input semantic="VERTEX" source="#v" '
+            'offset="0"/><p>0 1 1 2</p></lines></mesh></geometry></library_geometries><library_visual_scenes>'
+            '<visual_scene id="s"><node name="sketch"><instance_geometry url="#g"/></node></visual_scene>'
+            '</library_visual_scenes><scene><instance_visual_scene url="#s"/></scene></COLLADA>\n').encode()
+
+
+def looping_3mf() -> bytes:
+    """A 3MF whose two objects hold each other as components (a damaged file)."""
+    core_ns = "http://schemas.microsoft.com/3dmanufacturing/core/2015/02"
+    root = (f'<?xml version="1.0" encoding="UTF-8"?>\n<model unit="millimeter" xmlns="{core_ns}"><resources>'
+            '<object id="1" type="model"><components><component objectid="2"/></components></object>'
+            '<object id="2" type="model"><components><component objectid="1"/></components></object></resources>'
+            '<build><item objectid="1"/></build></model>\n')
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("3D/3dmodel.model", root)
+    return buf.getvalue()

@@ -32,6 +32,18 @@ def test_file_loads_as_its_case_says(tmp_path, name):
     assert differences(case, asset, d) == []
 
 
+@pytest.mark.parametrize("name", ["toy_car_sketchup.zip", "toy_car_assimp_rigged.dae", "toy_car_bambu.3mf"])
+def test_collada_and_3mf_stand_where_the_gltf_does(tmp_path, name):
+    """Z up in inches (SketchUp) or millimetres (a slicer's parts, each in
+    its own place), or skinned to an armature whose node turns the car and
+    scales it by 0.01 (placed by its joints, as a viewer draws it): each
+    normalized, the car's GLB to the vertex (as written, to six digits)."""
+    asset, car = load(tmp_path, name), load(tmp_path, "toy_car.glb")
+    assert np.abs(asset.mesh.bounds - car.mesh.bounds).max() < 1e-5
+    distance, _ = cKDTree(car.mesh.vertices).query(asset.mesh.vertices)
+    assert distance.max() < 1e-5
+
+
 @pytest.mark.parametrize("name", [n for n, c in CASES.items() if c.faces is not None])
 def test_every_file_that_loads_downloads_as_it_looked(tmp_path, name):
     """Cut in two, the file's download (the GLB of its parts) loads as the

@@ -215,8 +215,8 @@ def _bad_files(folder):
 
 @pytest.mark.parametrize("name, says", [
     ("corrupt.glb", "'corrupt.glb' is not valid GLB: its header is damaged."),
-    ("model.3ds", "'model.3ds' is not a format PartScope reads: use GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX or "
-                  ".blend."),
+    ("model.3ds", "'model.3ds' is not a format PartScope reads: use GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX, "
+                  ".blend, DAE or 3MF."),
     ("empty.gltf", "'empty.gltf' holds no faces (no geometry): export a model with its meshes."),
     ("points.ply", "'points.ply' is a point cloud (300 points, no faces): PartScope segments surface meshes; "
                    "export the model with its faces."),
@@ -279,8 +279,8 @@ def test_a_gltf_dropped_with_its_files_opens_like_the_model(app, fitted, tmp_pat
     two = call(app.demo, client, "open_model", [handle_file(TABLE), handle_file(str(tmp_path / "table.gltf"))])
     assert two["view"] is None and two["status"] == (
         "**These files cannot be used.** The 2 files hold 2 models (table.glb, table.gltf): drop one model (GLB, "
-        "glTF, OBJ, PLY, STL, OFF, USD(Z), FBX or .blend) with the files it refers to (its .bin, .mtl and images), or one ZIP of "
-        "them.")
+        "glTF, OBJ, PLY, STL, OFF, USD(Z), FBX, .blend, DAE or 3MF) with the files it refers to (its .bin, .mtl and "
+        "images), or one ZIP of them.")
     (tmp_path / "photo.jpg").write_bytes(bytes(int(LIMIT_MB * 2**20)))  # each under the limit, both over it
     heavy = call(app.demo, client, "open_model", [handle_file(str(tmp_path / "photo.jpg")), handle_file(TABLE)])
     assert heavy["view"] is None and heavy["status"].startswith("**These files cannot be used.** The 2 files are ")

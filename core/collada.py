@@ -1,0 +1,224 @@
+"""Collada (.dae) scenes, as SketchUp, 3ds Max, Maya, Blender before 5.0 and
+Assimp write them, read with pycollada into a trimesh scene.
+
+trimesh's own Collada reader leaves out every skinned mesh (an
+``instance_controller``: a rigged character is then an empty file) and names
+each mesh by its geometry's id (SketchUp's ``ID123``), not by its node. Here
+each node's meshes keep the node's name; a skinned mesh lies where its
+joints put it in the pose the scene's nodes give (linear blend skinning, as
+a viewer draws it without animation; the node that holds the skin does not
+move it), a morphed mesh is its base shape; the textures a material names
+are looked for beside the file as an OBJ's are (``beside``). Colours,
+a material's diffuse and vertex colours, are linear light, as Blender's
+Collada importer read a diffuse colour and as glTF holds both.
+Lines and points are left out.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import collada
+import numpy as np
+import PIL.Image
+import trimesh
+
+#: Collada's up axes (``loading.UPRIGHT`` stands them up as glTF's Y).
+UP = {"Z_UP": "Z", "Y_UP": "Y", "X_UP": "X"}
+
+
+def scene(path: str, resolver) -> tuple[trimesh.Scene, int]:
+    """The file's visual scene as a trimesh scene, every mesh placed in the
+    file's coordinates under its node's name, ``scene.metadata['up']`` its
+    up axis ('Y', 'Z' or 'X'); and how many line primitives it left out.
+    ValueError (or pycollada's and lxml's own) where the file does not
+    parse. resolver : ``beside.BesideResolver`` for the textures."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if re.search(rb"<!ENTITY", data[:65536]):  # Collada uses none; entities can expand without end
+        raise ValueError("declares XML entities, which Collada files do not use")
+    ignore = [collada.common.DaeIncompleteError, collada.common.DaeBrokenRefError,
+              collada.common.DaeUnsupportedError, collada.common.DaeMalformedError]
+    document = collada.Collada(io.BytesIO(data), ignore=ignore)
+    visual = document.scene or (document.scenes[0] if len(document.scenes) else None)
+    out = trimesh.Scene()
+    out.metadata["up"] = UP.get(str(document.assetInfo.upaxis), "Y")
+    if visual is None:
+        return out, 0
+    joints = {}
+    for node in visual.nodes:
+        _joint_places(node, np.eye(4), joints)
+    materials = {}
+    left_out = 0
+    for node in visual.nodes:
+        left_out += _place(node, np.eye(4), "", False, joints, materials, resolver, out)
+    return out, left_out
+
+
+def _joint_places(node, parent: np.ndarray, joints: dict) -> None:
+    """World matrix of every node, by its sid, id and name (a skin names its
+    joints by one of them)."""
+    if not isinstance(node, collada.scene.Node):
+        return
+    world = parent @ np.asarray(node.matrix, np.float64)
+    target = node.node if isinstance(node, collada.scene.NodeNode) else node
+    for key in (target.xmlnode.get("sid"), target.id, getattr(target, "name", None)):
+        if key:
+            joints.setdefault(key, world)
+    for child in node.children:
+        _joint_places(child, world, joints)
+
+
+def _place(node, parent: np.ndarray, name: str, named: bool, joints: dict, materials: dict, resolver, out) -> int:
+    """Add the meshes under ``node`` to ``out``, each under the name of the
+    nearest node that has one (``named``: its parent's own); the line
+    primitives left out."""
+    if isinstance(node, collada.scene.NodeNode):  # an instance: its own node's name, else its definition's
+        own = node.node.name or node.node.id
+        name = name if named else own or name
+    elif isinstance(node, collada.scene.Node):
+        named = bool(node.name)
+        name = node.name or name or node.id or ""
+    if isinstance(node, collada.scene.Node):
+        world = parent @ np.asarray(node.matrix, np.float64)
+        return sum(_place(child, world, name, named, joints, materials, resolver, out) for child in node.children)
+    controller = getattr(node, "controller", None)
+    if isinstance(node, collada.scene.GeometryNode):
+        geometry, positions = node.geometry, None
+    elif isinstance(controller, collada.controller.Skin):
+        geometry, positions = controller.geometry, _skinned(controller, joints, parent)
+    elif isinstance(controller, collada.controller.Morph):
+        geometry, positions = controller.source_geometry, None
+    else:  # cameras, lights
+        return 0
+    bound = {m.symbol: m.target for m in node.materials}
+    left_out = 0
+    for primitive in geometry.primitives:
+        if isinstance(primitive, collada.polylist.Polylist):  # <polygons> too
+            primitive = primitive.triangleset()
+        if not isinstance(primitive, collada.triangleset.TriangleSet):
+            left_out += 1
+            continue
+        if primitive.vertex is None or not len(primitive.vertex_index):
+            continue
+        corners = np.asarray(primitive.vertex_index, np.int64).reshape(-1, 3)
+        if positions is None:
+            xyz = trimesh.transform_points(np.asarray(primitive.vertex, np.float64), parent)
+        else:
+            xyz = positions
+        mesh = trimesh.Trimesh(_at(xyz, corners), np.arange(corners.size).reshape(-1, 3), process=False)
+        material = bound.get(primitive.material)
+        uv = None
+        if len(primitive.texcoordset):
+            uv = _at(np.asarray(primitive.texcoordset[0], np.float64), primitive.texcoord_indexset[0])[:, :2]
+        mesh.visual = trimesh.visual.TextureVisuals(uv=uv, material=_material(material, materials, resolver))
+        color = _colors(primitive)
+        if color is not None:
+            mesh.visual.vertex_attributes["color"] = color
+        out.add_geometry(mesh, node_name=_unique(name or "mesh", out), geom_name=_unique(geometry.id or "mesh", out))
+    return left_out
+
+
+def _at(values: np.ndarray, index) -> np.ndarray:
+    """``values`` at every corner's ``index``; ValueError where one points
+    past them (numpy would wrap a negative one round without a word)."""
+    index = np.asarray(index, np.int64).ravel()
+    if len(index) and (index.min() < 0 or index.max() >= len(values)):
+        raise ValueError("has faces that point at missing vertices")
+    return values[index]
+
+
+def _unique(name: str, scene: trimesh.Scene) -> str:
+    taken = set(scene.graph.nodes) | set(scene.geometry)
+    if name not in taken:
+        return name
+    k = 1
+    while f"{name}_{k}" in taken:
+        k += 1
+    return f"{name}_{k}"
+
+
+def _skinned(skin, joints: dict, holder: np.ndarray) -> np.ndarray:
+    """(V, 3) the skin's positions where its joints put them: each vertex
+    times the bind shape matrix, then the weighted sum of its joints' world
+    matrices times their inverse bind matrices. A vertex with no weight, or
+    a joint the scene does not hold, keeps the bind shape where the skin's
+    node stands (``holder``)."""
+    points = _positions(skin.geometry)
+    bind = np.asarray(skin.bind_shape_matrix, np.float64)
+    shaped = trimesh.transform_points(points, bind)
+    names = list(skin.joint_matrices)
+    places = np.stack([joints[n] @ np.asarray(skin.joint_matrices[n], np.float64) if n in joints else holder
+                       for n in names]) if names else np.zeros((0, 4, 4))
+    blend = np.zeros((len(points), 4, 4))
+    total = np.zeros(len(points))
+    weights = np.asarray(skin.weights.data, np.float64).ravel()
+    for vertex, (joint, weight) in enumerate(zip(skin.joint_index, skin.weight_index)):
+        if vertex >= len(points) or not len(joint):
+            continue
+        w = weights[np.asarray(weight)]
+        blend[vertex] = np.tensordot(w, places[np.asarray(joint)], axes=1)
+        total[vertex] = w.sum()
+    bare = total <= 1e-12
+    blend[bare] = holder
+    total[bare] = 1.0
+    blend /= total[:, None, None]
+    return np.einsum("vij,vj->vi", blend[:, :3, :3], shaped) + blend[:, :3, 3]
+
+
+def _positions(geometry) -> np.ndarray:
+    """(V, 3) the geometry's vertex positions, as its skin indexes them."""
+    for primitive in geometry.primitives:
+        if getattr(primitive, "vertex", None) is not None:
+            return np.asarray(primitive.vertex, np.float64)
+    return np.zeros((0, 3))
+
+
+def _colors(primitive) -> np.ndarray | None:
+    """(3 N, 4) uint8 the primitive's vertex colours per corner, or None."""
+    sources = getattr(primitive, "sources", {}).get("COLOR") or []
+    if not sources or primitive.index is None or not len(primitive.index):
+        return None
+    offset, data = sources[0][0], np.asarray(sources[0][4].data, np.float64)
+    values = _at(data.reshape(len(data), -1), np.asarray(primitive.index)[:, :, offset])
+    if values.shape[1] == 3:
+        values = np.hstack([values, np.ones((len(values), 1))])
+    return np.round(np.clip(values[:, :4], 0, 1) * 255).astype(np.uint8)
+
+
+def _material(material, cache: dict, resolver):
+    """A trimesh PBR material of a Collada material: its diffuse colour or
+    texture (found by ``resolver``, else left out)."""
+    key = id(material)
+    if key in cache:
+        return cache[key]
+    color, image = np.array([0.8, 0.8, 0.8, 1.0]), None
+    effect = getattr(material, "effect", None)
+    diffuse = getattr(effect, "diffuse", None)
+    if isinstance(diffuse, collada.material.Map):
+        color[:] = 1.0
+        image = _image(diffuse, resolver)
+    elif diffuse is not None:
+        color[:len(diffuse[:4])] = np.asarray(diffuse[:4], np.float64)
+    cache[key] = trimesh.visual.material.PBRMaterial(
+        baseColorFactor=np.round(np.clip(color, 0, 1) * 255).astype(np.uint8), baseColorTexture=image,
+        metallicFactor=0.0, roughnessFactor=1.0, doubleSided=True)
+    return cache[key]
+
+
+def _image(texture, resolver):
+    """The texture's image, or None where it is not beside the file or does
+    not open (the resolver keeps its name for the warning)."""
+    try:
+        path = texture.sampler.surface.image.path
+    except AttributeError:
+        return None
+    if not path:
+        return None
+    try:
+        image = PIL.Image.open(io.BytesIO(resolver.get(path)))
+        image.load()
+        return image
+    except Exception:  # missing, unreadable or damaged: the resolver says which
+        return None
