@@ -1,5 +1,5 @@
 """Collada (.dae) scenes, as SketchUp, 3ds Max, Maya, Blender before 5.0 and
-Assimp write them, read with pycollada into a trimesh scene.
+Assimp write them, read with pycollada into trimesh meshes.
 
 trimesh's own Collada reader leaves out every skinned mesh (an
 ``instance_controller``: a rigged character is then an empty file) and names
@@ -28,10 +28,10 @@ import trimesh
 UP = {"Z_UP": "Z", "Y_UP": "Y", "X_UP": "X"}
 
 
-def scene(path: str, resolver) -> tuple[trimesh.Scene, int]:
-    """The file's visual scene as a trimesh scene, every mesh placed in the
-    file's coordinates under its node's name, ``scene.metadata['up']`` its
-    up axis ('Y', 'Z' or 'X'); and how many line primitives it left out.
+def scene(path: str, resolver) -> tuple[list, str, int]:
+    """The file's visual scene: (node name, mesh) of every mesh, placed in
+    the file's coordinates; its up axis ('Y', 'Z' or 'X'); and how many
+    line primitives it left out.
     ValueError (or pycollada's and lxml's own) where the file does not
     parse. resolver : ``beside.BesideResolver`` for the textures."""
     with open(path, "rb") as f:
@@ -42,18 +42,17 @@ def scene(path: str, resolver) -> tuple[trimesh.Scene, int]:
               collada.common.DaeUnsupportedError, collada.common.DaeMalformedError]
     document = collada.Collada(io.BytesIO(data), ignore=ignore)
     visual = document.scene or (document.scenes[0] if len(document.scenes) else None)
-    out = trimesh.Scene()
-    out.metadata["up"] = UP.get(str(document.assetInfo.upaxis), "Y")
+    up = UP.get(str(document.assetInfo.upaxis), "Y")
     if visual is None:
-        return out, 0
+        return [], up, 0
     joints = {}
     for node in visual.nodes:
         _joint_places(node, np.eye(4), joints)
     materials = {}
-    left_out = 0
+    left_out, placed = 0, []
     for node in visual.nodes:
-        left_out += _place(node, np.eye(4), "", False, joints, materials, resolver, out)
-    return out, left_out
+        left_out += _place(node, np.eye(4), "", False, joints, materials, resolver, placed)
+    return placed, up, left_out
 
 
 def _joint_places(node, parent: np.ndarray, joints: dict) -> None:
@@ -70,10 +69,11 @@ def _joint_places(node, parent: np.ndarray, joints: dict) -> None:
         _joint_places(child, world, joints)
 
 
-def _place(node, parent: np.ndarray, name: str, named: bool, joints: dict, materials: dict, resolver, out) -> int:
-    """Add the meshes under ``node`` to ``out``, each under the name of the
-    nearest node that has one (``named``: its parent's own); the line
-    primitives left out."""
+def _place(node, parent: np.ndarray, name: str, named: bool, joints: dict, materials: dict, resolver,
+           out: list) -> int:
+    """Add the meshes under ``node`` to ``out`` as (name, mesh), each under
+    the name of the nearest node that has one (``named``: its parent's
+    own); the line primitives left out."""
     if isinstance(node, collada.scene.NodeNode):  # an instance: its own node's name, else its definition's
         own = node.node.name or node.node.id
         name = name if named else own or name
@@ -116,7 +116,7 @@ def _place(node, parent: np.ndarray, name: str, named: bool, joints: dict, mater
         color = _colors(primitive)
         if color is not None:
             mesh.visual.vertex_attributes["color"] = color
-        out.add_geometry(mesh, node_name=_unique(name or "mesh", out), geom_name=_unique(geometry.id or "mesh", out))
+        out.append((name or "mesh", mesh))
     return left_out
 
 
@@ -127,16 +127,6 @@ def _at(values: np.ndarray, index) -> np.ndarray:
     if len(index) and (index.min() < 0 or index.max() >= len(values)):
         raise ValueError("has faces that point at missing vertices")
     return values[index]
-
-
-def _unique(name: str, scene: trimesh.Scene) -> str:
-    taken = set(scene.graph.nodes) | set(scene.geometry)
-    if name not in taken:
-        return name
-    k = 1
-    while f"{name}_{k}" in taken:
-        k += 1
-    return f"{name}_{k}"
 
 
 def _skinned(skin, joints: dict, holder: np.ndarray) -> np.ndarray:

@@ -24,6 +24,10 @@ FORMAT_LIST = "GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX, .blend, DAE or 3MF"
 #: Formats Blender reads for PartScope (``core.blender``).
 BLENDER_FORMATS = ("FBX", "Blender")
 USD_LAYERS = (".usd", ".usda", ".usdc", ".usdz")
+#: A ZIP, and the packages that are ZIPs of a model and its files: Google
+#: Earth's KMZ (SketchUp's and 3D Warehouse's: a KML beside a Collada model
+#: and its textures) and a zipped Collada (.zae).
+ZIPS = (".zip", ".kmz", ".zae")
 #: Most bytes a ZIP may unpack to (a glTF with its .bin and images).
 MAX_UNZIPPED = 2**30
 
@@ -50,7 +54,7 @@ UNREADABLE_IMAGE = ("(damaged, too large, or in a format PartScope cannot read):
 
 def models_among(names: list, zips: bool = False) -> list:
     """The names of model files among ``names`` (by extension; ZIPs too where ``zips``)."""
-    wanted = set(FORMATS) | ({".zip"} if zips else set())
+    wanted = set(FORMATS) | (set(ZIPS) if zips else set())
     return [n for n in names if os.path.splitext(n)[1].lower() in wanted]
 
 

@@ -31,9 +31,9 @@ MAX_DEPTH = 32
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
 
 
-def scene(path: str) -> trimesh.Scene:
-    """Every mesh the build places, in the file's coordinates (Z up), each
-    its own node. ValueError (or lxml's, zipfile's) where the package is not
+def scene(path: str) -> list:
+    """(name, mesh) of every mesh the build places, in the file's
+    coordinates (Z up). ValueError (or lxml's, zipfile's) where the package is not
     a 3MF that parses."""
     with zipfile.ZipFile(path) as archive:
         names = {n.lower(): n for n in archive.namelist()}
@@ -50,7 +50,7 @@ def scene(path: str) -> trimesh.Scene:
         root = _root_part(archive, names)
         document = etree.fromstring(archive.read(names[root.lower()]), PARSER)
         models[root.lower()] = _objects(document)
-        out = trimesh.Scene()
+        out = []
         for item in document.iter(f"{CORE}item"):
             _place(model, root, item.get("objectid"), _transform(item.get("transform")), "", out, 0)
     return out
@@ -119,8 +119,9 @@ def _face_colors(obj, triangles: list, colors: dict) -> np.ndarray | None:
     return out
 
 
-def _place(model, part: str, object_id: str, transform: np.ndarray, name: str, out: trimesh.Scene, depth: int):
-    """Add the object ``object_id`` of the model file ``part`` to ``out``, placed by ``transform``."""
+def _place(model, part: str, object_id: str, transform: np.ndarray, name: str, out: list, depth: int):
+    """Add the object ``object_id`` of the model file ``part`` to ``out``
+    as (name, mesh), placed by ``transform``."""
     if depth > MAX_DEPTH:
         raise ValueError("has components that hold each other")
     found = model(part).get(object_id)
@@ -134,10 +135,7 @@ def _place(model, part: str, object_id: str, transform: np.ndarray, name: str, o
         mesh = trimesh.Trimesh(trimesh.transform_points(vertices, transform), faces, process=False)
         if paint is not None:
             mesh.visual = trimesh.visual.ColorVisuals(mesh, face_colors=paint)
-        label = name or "object"
-        taken = set(out.graph.nodes)
-        unique = next(n for n in [label] + [f"{label}_{k}" for k in range(1, len(taken) + 2)] if n not in taken)
-        out.add_geometry(mesh, node_name=unique, geom_name=unique)
+        out.append((name or "object", mesh))
     for path, child, place in parts:
         target = posixpath.normpath("/" + path).lstrip("/") if path else part
         _place(model, target, child, transform @ place, name, out, depth + 1)

@@ -320,6 +320,9 @@ def _collada_and_3mf(car: int) -> list[Case]:
         # Z up in inches, textures in a folder of their own, the wheel one component placed four times
         Case({"toy_car_sketchup.zip": make.zipped(sketchup)}, faces=car, sibling="toy_car.glb", names=parts,
              warnings=(edges,)),
+        # as SketchUp exports for Google Earth: a KML beside the model in models/
+        Case({"toy_car.kmz": make.zipped({"doc.kml": make.KML, **{f"models/{k}": v for k, v in sketchup.items()}})},
+             faces=car, sibling="toy_car.glb", names=parts, warnings=(edges,)),
         Case({alone: sketchup[alone]}, faces=car, names=parts, warnings=(edges,) + tuple(
             f"'{alone}' refers to 'toy_car_sketchup/{name}_skin.png' (a texture), which is not beside it: the model "
             "is loaded without it; keep the .dae with its texture (in the web app, drop them together, or one ZIP "

@@ -820,6 +820,12 @@ def _matrix(m: np.ndarray) -> str:
     return f"<matrix>{_floats(m)}</matrix>"
 
 
+KML = (b'<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2"><Placemark><name>toy_car'
+       b'</name><Model><altitudeMode>relativeToGround</altitudeMode><Location><longitude>6.6</longitude><latitude>'
+       b'46.5</latitude><altitude>0</altitude></Location><Link><href>models/toy_car_sketchup.dae</href></Link>'
+       b'</Model></Placemark></kml>\n')
+
+
 def sketchup_dae(car_glb: bytes, stem: str) -> dict:
     """The toy car as SketchUp writes a Collada file: Z up in inches, the
     body and cabin as groups (nodes with their geometry, textured from

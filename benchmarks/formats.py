@@ -1,0 +1,120 @@
+"""Reading time by format: the same large models written as GLB, OBJ,
+Collada (.dae) and 3MF, each loaded (``core.loading.load_asset``) in a
+process of its own, its seconds and peak memory printed.
+
+- sphere: one mesh of 1,310,720 faces (an icosphere cut eight times);
+- bolts: a 12-face box placed 5,000 times (a GLB's nodes, a Collada
+  component's instances, a 3MF's build items), as a CAD assembly or a
+  SketchUp model of many components is written.
+
+    python -m benchmarks.formats        # -> benchmarks/results/formats.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import trimesh
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+PLACES = 5000
+
+
+def _bolts_scene() -> trimesh.Scene:
+    scene = trimesh.Scene()
+    box = trimesh.creation.box()
+    for i in range(PLACES):
+        scene.add_geometry(box, node_name=f"bolt_{i}", geom_name="bolt",
+                           transform=trimesh.transformations.translation_matrix([i % 100 * 2, i // 100 * 2, 0]))
+    return scene
+
+
+def _bolts_dae() -> bytes:
+    from tests.corpus_files import _dae_geometry, _matrix
+
+    place = np.eye(4)
+    nodes = []
+    for i in range(PLACES):
+        place[:2, 3] = i % 100 * 2, i // 100 * 2
+        nodes.append(f'<node name="bolt">{_matrix(place)}<instance_node url="#bolt"/></node>')
+    return ('<?xml version="1.0"?><COLLADA xmlns="http://www.collada.org/2005/11/COLLADASchema" version="1.4.1">'
+            '<asset><up_axis>Z_UP</up_axis></asset><library_visual_scenes><visual_scene id="s"><node name="model">'
+            f'{"".join(nodes)}</node></visual_scene></library_visual_scenes><library_nodes><node id="bolt" '
+            'name="bolt"><instance_geometry url="#g"/></node></library_nodes><library_geometries>'
+            f'{_dae_geometry("g", trimesh.creation.box(), "m")}</library_geometries><scene><instance_visual_scene '
+            'url="#s"/></scene></COLLADA>\n').encode()
+
+
+def _bolts_3mf() -> bytes:
+    import io
+    import zipfile
+
+    box = trimesh.creation.box()
+    vertices = "".join(f'<vertex x="{x}" y="{y}" z="{z}"/>' for x, y, z in box.vertices)
+    triangles = "".join(f'<triangle v1="{a}" v2="{b}" v3="{c}"/>' for a, b, c in box.faces)
+    items = "".join(f'<item objectid="1" transform="1 0 0 0 1 0 0 0 1 {i % 100 * 2} {i // 100 * 2} 0"/>'
+                    for i in range(PLACES))
+    model = ('<?xml version="1.0"?><model unit="millimeter" xmlns="http://schemas.microsoft.com/3dmanufacturing/'
+             f'core/2015/02"><resources><object id="1" name="bolt" type="model"><mesh><vertices>{vertices}'
+             f'</vertices><triangles>{triangles}</triangles></mesh></object></resources><build>{items}</build></model>')
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("3D/3dmodel.model", model)
+    return buf.getvalue()
+
+
+def files(folder: str) -> dict:
+    """{label: path} of every model written into ``folder``."""
+    sphere = trimesh.creation.icosphere(subdivisions=8)
+    bolts = _bolts_scene()
+    made = {
+        "sphere.glb": sphere.export(file_type="glb"), "sphere.obj": sphere.export(file_type="obj").encode(),
+        "sphere.dae": trimesh.exchange.dae.export_collada(sphere), "sphere.3mf": sphere.export(file_type="3mf"),
+        "bolts.glb": bolts.export(file_type="glb"), "bolts.dae": _bolts_dae(), "bolts.3mf": _bolts_3mf(),
+    }
+    out = {}
+    for name, data in made.items():
+        out[name] = os.path.join(folder, name)
+        with open(out[name], "wb") as f:
+            f.write(data)
+    return out
+
+
+def one(path: str) -> None:
+    """Load ``path`` here and print {faces, nodes, seconds, peak MB} as JSON (the ``--one`` mode)."""
+    import time
+
+    from core.loading import load_asset
+
+    start = time.perf_counter()
+    asset = load_asset(path)
+    seconds = time.perf_counter() - start
+    with open("/proc/self/status") as f:  # this process's own peak (ru_maxrss keeps the parent's across exec)
+        peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+    print(json.dumps({"faces": asset.n_faces, "nodes": len(asset.node_names), "seconds": round(seconds, 2),
+                      "peak_mb": round(peak)}))
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--one":
+        return one(sys.argv[2])
+    rows = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, path in files(folder).items():
+            proc = subprocess.run([sys.executable, "-m", "benchmarks.formats", "--one", path], capture_output=True,
+                                  text=True, cwd=ROOT)
+            rows[name] = {"megabytes": round(os.path.getsize(path) / 2**20, 1),
+                          **json.loads(proc.stdout.strip().splitlines()[-1])}
+            print(f"{name:12s} {rows[name]}", flush=True)
+    with open(os.path.join(ROOT, "benchmarks", "results", "formats.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
