@@ -26,6 +26,8 @@ MATERIAL = "{http://schemas.microsoft.com/3dmanufacturing/material/2015/02}"
 PRODUCTION = "{http://schemas.microsoft.com/3dmanufacturing/production/2015/06}"
 RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 MODEL_TYPE = "http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"
+#: The colour of a triangle no material colours (as PartScope shows any uncoloured face).
+GREY = (200, 200, 200, 255)
 #: Components nested deeper than this are a loop, not a model.
 MAX_DEPTH = 32
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
@@ -80,13 +82,21 @@ def _objects(document) -> dict:
                                            np.uint8).reshape(-1, 4)
     objects = {}
     for obj in document.iter(f"{CORE}object"):
-        vertices, faces, paint = np.zeros((0, 3)), np.zeros((0, 3), np.int64), None
-        mesh = obj.find(f"{CORE}mesh")
-        if mesh is not None:
+        vertices, faces, paints = [np.zeros((0, 3))], [np.zeros((0, 3), np.int64)], []
+        for mesh in obj.findall(f"{CORE}mesh"):  # one by the specification; Assimp writes one per material
             triangles = list(mesh.iter(f"{CORE}triangle"))
-            vertices = _columns(list(mesh.iter(f"{CORE}vertex")), "xyz", np.float64)
-            faces = _columns(triangles, ("v1", "v2", "v3"), np.int64)
-            paint = _face_colors(obj, triangles, colors)
+            corners = _columns(triangles, ("v1", "v2", "v3"), np.int64)
+            points = _columns(list(mesh.iter(f"{CORE}vertex")), "xyz", np.float64)
+            if len(corners) and (corners.min() < 0 or corners.max() >= len(points)):
+                raise ValueError("has triangles that point at missing vertices")
+            faces.append(corners + sum(map(len, vertices)))
+            vertices.append(points)
+            paints.append(_face_colors(obj, triangles, colors))
+        paint = None
+        if any(p is not None for p in paints):
+            paint = np.concatenate([np.full((len(f), 4), GREY, np.uint8) if p is None else p
+                                    for p, f in zip(paints, faces[1:])])
+        vertices, faces = np.concatenate(vertices), np.concatenate(faces)
         parts = [(c.get(f"{PRODUCTION}path"), c.get("objectid"), _transform(c.get("transform")))
                  for c in obj.iter(f"{CORE}component")]
         objects[obj.get("id")] = (obj.get("name") or "", vertices, faces, paint, parts)
@@ -109,8 +119,7 @@ def _face_colors(obj, triangles: list, colors: dict) -> np.ndarray | None:
     default = (obj.get("pid"), obj.get("pindex") or "0")
     if not colors or (default[0] not in colors and not any(t.get("pid") in colors for t in triangles)):
         return None
-    out = np.full((len(triangles), 4), 200, np.uint8)
-    out[:, 3] = 255
+    out = np.full((len(triangles), 4), GREY, np.uint8)
     for k, t in enumerate(triangles):
         group, index = (t.get("pid"), t.get("p1")) if t.get("pid") else (default[0], t.get("p1") or default[1])
         table = colors.get(group)
@@ -130,8 +139,6 @@ def _place(model, part: str, object_id: str, transform: np.ndarray, name: str, o
     own, vertices, faces, paint, parts = found
     name = own or name
     if len(faces):
-        if faces.min() < 0 or faces.max() >= len(vertices):
-            raise ValueError("has triangles that point at missing vertices")
         mesh = trimesh.Trimesh(trimesh.transform_points(vertices, transform), faces, process=False)
         if paint is not None:
             mesh.visual = trimesh.visual.ColorVisuals(mesh, face_colors=paint)
@@ -155,8 +162,9 @@ def _transform(text: str | None) -> np.ndarray:
 
 def _color(text: str | None) -> tuple:
     """RGBA bytes of a 3MF colour, '#RRGGBB' or '#RRGGBBAA' (sRGB)."""
-    text = (text or "#C8C8C8").lstrip("#")
+    text = (text or "").lstrip("#")
     text = text + "FF" if len(text) == 6 else text
-    if len(text) != 8:
-        return (200, 200, 200, 255)
-    return tuple(int(text[i:i + 2], 16) for i in range(0, 8, 2))
+    try:
+        return tuple(int(text[i:i + 2], 16) for i in range(0, 8, 2)) if len(text) == 8 else GREY
+    except ValueError:  # not hexadecimal
+        return GREY

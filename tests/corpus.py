@@ -333,6 +333,8 @@ def _collada_and_3mf(car: int) -> list[Case]:
         Case({"toy_car_bambu.3mf": make.printer_3mf(_asset("toy_car.glb"))}, faces=car, names=parts),
         Case({"toy_car_assimp.3mf": _data("toy_car_assimp.3mf")}, faces=car,
              names=("object",) + tuple(f"object_{k}" for k in range(1, 6))),
+        # an object of three <mesh> elements (one per material; the specification allows one)
+        Case({"chair_assimp.3mf": _data("chair_assimp.3mf")}, faces=444, names=("object", "object_1", "object_2")),
         Case({"edges.dae": make.lines_dae()},
              sentence="'edges.dae' holds only lines, no faces: export a model with surfaces."),
         Case({"cut_short.dae": sketchup[alone][:5000]},
