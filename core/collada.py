@@ -199,7 +199,9 @@ def _material(material, cache: dict, resolver):
 
 def _image(texture, resolver):
     """The texture's image, or None where it is not beside the file or does
-    not open (the resolver keeps its name for the warning)."""
+    not open (the resolver keeps its name for the warning); one that opens
+    but does not decode is dropped, with its warning, as a glTF's
+    (``loading._drop_broken_images``)."""
     try:
         path = texture.sampler.surface.image.path
     except AttributeError:
@@ -207,8 +209,6 @@ def _image(texture, resolver):
     if not path:
         return None
     try:
-        image = PIL.Image.open(io.BytesIO(resolver.get(path)))
-        image.load()
-        return image
-    except Exception:  # missing, unreadable or damaged: the resolver says which
+        return PIL.Image.open(io.BytesIO(resolver.get(path)))
+    except Exception:  # missing or unreadable: the resolver says which
         return None
