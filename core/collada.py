@@ -26,6 +26,9 @@ import trimesh
 
 #: Collada's up axes (``loading.UPRIGHT`` stands them up as glTF's Y).
 UP = {"Z_UP": "Z", "Y_UP": "Y", "X_UP": "X"}
+#: Nodes visited at most, instances counted each time they are placed: a
+#: file built to multiply (each node placing the next twice) is refused.
+MAX_NODES = 200_000
 
 
 def scene(path: str, resolver) -> tuple[list, str, int]:
@@ -45,9 +48,9 @@ def scene(path: str, resolver) -> tuple[list, str, int]:
     up = UP.get(str(document.assetInfo.upaxis), "Y")
     if visual is None:
         return [], up, 0
-    joints = {}
+    joints, visits = {}, [0]
     for node in visual.nodes:
-        _joint_places(node, np.eye(4), joints)
+        _joint_places(node, np.eye(4), joints, visits)
     materials = {}
     left_out, placed = 0, []
     for node in visual.nodes:
@@ -55,9 +58,13 @@ def scene(path: str, resolver) -> tuple[list, str, int]:
     return placed, up, left_out
 
 
-def _joint_places(node, parent: np.ndarray, joints: dict) -> None:
+def _joint_places(node, parent: np.ndarray, joints: dict, visits: list) -> None:
     """World matrix of every node, by its sid, id and name (a skin names its
-    joints by one of them)."""
+    joints by one of them); ``visits`` counts the nodes, ValueError past
+    MAX_NODES (before ``_place`` walks the same tree)."""
+    visits[0] += 1
+    if visits[0] > MAX_NODES:
+        raise ValueError(f"places more than {MAX_NODES:,} nodes")
     if not isinstance(node, collada.scene.Node):
         return
     world = parent @ np.asarray(node.matrix, np.float64)
@@ -66,7 +73,7 @@ def _joint_places(node, parent: np.ndarray, joints: dict) -> None:
         if key:
             joints.setdefault(key, world)
     for child in node.children:
-        _joint_places(child, world, joints)
+        _joint_places(child, world, joints, visits)
 
 
 def _place(node, parent: np.ndarray, name: str, named: bool, joints: dict, materials: dict, resolver,

@@ -4,7 +4,9 @@ came from and what its surface looks like (texture, vertex or material color).
 Face order is a contract: it is the order of
 ``trimesh.load(path, force='mesh', process=False).faces`` (for a glTF that
 trimesh would misread, of the plain GLB ``gltf_decode.prepare`` makes of it: the
-file's own primitives in its order, fans as triangles, no lines). Windings
+file's own primitives in its order, fans as triangles, no lines; for Collada
+and 3MF, which trimesh misreads, mesh by mesh as ``core.collada`` and
+``core.threemf`` place them). Windings
 are not: faces wound inward are turned, so every piece faces out. A file
 that cannot be used raises ``InputError`` with one sentence that names the
 cause; what is left out of a file that can be used is said in
@@ -104,8 +106,8 @@ class Asset:
 def load_asset(path: str) -> Asset:
     """Load GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX, .blend (FBX and
     .blend through Blender, ``core.blender``), DAE (``core.collada``) or
-    3MF, or a ZIP holding one (a glTF
-    with its .bin and images); raise InputError with a sentence."""
+    3MF (``core.threemf``), or a ZIP holding one (a glTF with its .bin and
+    images; a KMZ, a .zae); raise InputError with a sentence."""
     name = os.path.basename(str(path))
     if not os.path.isfile(path):
         raise InputError(f"There is no file at '{path}': check the path and try again.")
@@ -256,9 +258,11 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     is, not times a colour (``white_under_textures``); a PLY's vertex
     colours beside texture coordinates without a texture, or named as
     scanners name them (``ply_vertex_colors``); an OFF read with its
-    colours and polygons (``text.off_mesh``); the files an OBJ or PLY names
-    found as exporters name them (``beside``), a warning for each that is
-    not there."""
+    colours and polygons (``text.off_mesh``); Collada and 3MF by their own
+    readers (``collada``, ``threemf``), each mesh a node under its own name,
+    a Collada file's lines counted in a warning; the files an OBJ, PLY or
+    Collada file names found as exporters name them (``beside``), a warning
+    for each that is not there."""
     source, kind, resolver, warnings, quantized, named = path, None, None, [], False, 0
     try:
         if fmt in ("GLB", "glTF"):

@@ -1,5 +1,5 @@
-"""3MF files (3D printing: slicers, Windows' 3D Builder, CAD), read into a
-trimesh scene.
+"""3MF files (3D printing: slicers, Windows' 3D Builder, CAD), read into
+trimesh meshes.
 
 A 3MF is a ZIP of XML model files: objects hold a mesh or components
 (other objects, placed by a transform), and the build places objects on the
@@ -28,15 +28,17 @@ RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 MODEL_TYPE = "http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"
 #: The colour of a triangle no material colours (as PartScope shows any uncoloured face).
 GREY = (200, 200, 200, 255)
-#: Components nested deeper than this are a loop, not a model.
+#: Components nested deeper than this are a loop, not a model; more objects
+#: placed than this, a file built to multiply (each object placing the next twice).
 MAX_DEPTH = 32
+MAX_PLACED = 200_000
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
 
 
 def scene(path: str) -> list:
     """(name, mesh) of every mesh the build places, in the file's
-    coordinates (Z up). ValueError (or lxml's, zipfile's) where the package is not
-    a 3MF that parses."""
+    coordinates (Z up). ValueError (or lxml's, zipfile's) where the package
+    is not a 3MF that parses."""
     with zipfile.ZipFile(path) as archive:
         names = {n.lower(): n for n in archive.namelist()}
         models: dict = {}
@@ -52,9 +54,11 @@ def scene(path: str) -> list:
         root = _root_part(archive, names)
         document = etree.fromstring(archive.read(names[root.lower()]), PARSER)
         models[root.lower()] = _objects(document)
-        out = []
-        for item in document.iter(f"{CORE}item"):
-            _place(model, root, item.get("objectid"), _transform(item.get("transform")), "", out, 0)
+        out, placed = [], [0]
+        for item in document.iter(f"{CORE}item"):  # an item may name another model file too
+            part = item.get(f"{PRODUCTION}path")
+            _place(model, posixpath.normpath("/" + part).lstrip("/") if part else root, item.get("objectid"),
+                   _transform(item.get("transform")), "", out, 0, placed)
     return out
 
 
@@ -128,11 +132,17 @@ def _face_colors(obj, triangles: list, colors: dict) -> np.ndarray | None:
     return out
 
 
-def _place(model, part: str, object_id: str, transform: np.ndarray, name: str, out: list, depth: int):
+def _place(model, part: str, object_id: str, transform: np.ndarray, name: str, out: list, depth: int,
+           placed: list | None = None):
     """Add the object ``object_id`` of the model file ``part`` to ``out``
-    as (name, mesh), placed by ``transform``."""
+    as (name, mesh), placed by ``transform``; ``placed`` counts the objects
+    placed so far, meshes or not."""
+    placed = [0] if placed is None else placed
+    placed[0] += 1
     if depth > MAX_DEPTH:
         raise ValueError("has components that hold each other")
+    if placed[0] > MAX_PLACED:
+        raise ValueError(f"places more than {MAX_PLACED:,} objects")
     found = model(part).get(object_id)
     if found is None:
         raise ValueError(f"places an object ({object_id}) it does not define")
@@ -145,7 +155,7 @@ def _place(model, part: str, object_id: str, transform: np.ndarray, name: str, o
         out.append((name or "object", mesh))
     for path, child, place in parts:
         target = posixpath.normpath("/" + path).lstrip("/") if path else part
-        _place(model, target, child, transform @ place, name, out, depth + 1)
+        _place(model, target, child, transform @ place, name, out, depth + 1, placed)
 
 
 def _transform(text: str | None) -> np.ndarray:

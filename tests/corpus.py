@@ -343,6 +343,10 @@ def _collada_and_3mf(car: int) -> list[Case]:
         Case({"loop.3mf": make.looping_3mf()},
              sentence="'loop.3mf' could not be read as 3MF: the file looks damaged or is not really 3MF; export it "
                       "again and try again."),
+        *[Case({name: data}, sentence=f"'{name}' could not be read as {name[-3:].upper()}: the file looks damaged or "
+                                      f"is not really {name[-3:].upper()}; export it again and try again.")
+          for name, data in (("multiply.3mf", make.looping_3mf(multiply=True)),
+                             ("multiply.dae", make.multiplying_dae()))],
         Case({"cut_short.3mf": make.printer_3mf(_asset("toy_car.glb"))[:3000]},
              sentence="'cut_short.3mf' could not be read as 3MF: the file looks damaged or is not really 3MF; export "
                       "it again and try again."),
@@ -367,8 +371,8 @@ def _through_blender(car: int) -> list[Case]:
                      "bpy==5.0.1).") for name, data in {**files, "linked_blender.blend": linked}.items()] + [
             Case({"linked_blender.zip": make.zipped({"linked_blender.blend": linked, "chair_blender.blend": library})},
                  sentence="'linked_blender.zip' holds 2 models (chair_blender.blend, linked_blender.blend): a ZIP must "
-                          "hold one model (GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX, .blend, DAE or 3MF) with the files it "
-                          "refers to.")]
+                          "hold one model (GLB, glTF, OBJ, PLY, STL, OFF, USD(Z), FBX, .blend, DAE or 3MF) with the "
+                          "files it refers to.")]
     wheels = ("wheel_4", "wheel_3", "wheel_2", "wheel_1", "cabin", "body")
     looks = ((231, 231, 231),) * 4 + ((255, 255, 255),) * 2
 

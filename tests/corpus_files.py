@@ -855,8 +855,10 @@ def sketchup_dae(car_glb: bytes, stem: str) -> dict:
             geometries.append(_dae_geometry("wheel-geo", mesh, "wheel-paint", colors))
             effects.append('<effect id="wheel-fx"><profile_COMMON><technique sid="COMMON"><lambert><diffuse>'
                            '<color>1 1 1 1</color></diffuse></lambert></technique></profile_COMMON></effect>')
-            materials.append('<material id="wheel-mat" name="wheel_paint"><instance_effect url="#wheel-fx"/></material>')
-            library = f'<library_nodes><node id="wheel-def" name="wheel">{_bound("wheel-geo", "wheel-paint", "wheel-mat")}</node></library_nodes>'
+            materials.append('<material id="wheel-mat" name="wheel_paint"><instance_effect url="#wheel-fx"/>'
+                             '</material>')
+            library = (f'<library_nodes><node id="wheel-def" name="wheel">'
+                       f'{_bound("wheel-geo", "wheel-paint", "wheel-mat")}</node></library_nodes>')
             continue
         image = f"{stem}/{name}_skin.png"
         material = mesh.visual.material
@@ -871,7 +873,8 @@ def sketchup_dae(car_glb: bytes, stem: str) -> dict:
                        '</technique></profile_COMMON></effect>')
         materials.append(f'<material id="{name}-mat" name="{name}_skin"><instance_effect url="#{name}-fx"/></material>')
         geometries.append(_dae_geometry(f"{name}-geo", mesh, f"{name}-paint"))
-        nodes.append(f'<node name="{name}">{_matrix(np.eye(4))}{_bound(f"{name}-geo", f"{name}-paint", f"{name}-mat")}</node>')
+        bound = _bound(f"{name}-geo", f"{name}-paint", f"{name}-mat")
+        nodes.append(f'<node name="{name}">{_matrix(np.eye(4))}{bound}</node>')
     dae = ('<?xml version="1.0" encoding="utf-8"?>\n<COLLADA xmlns="http://www.collada.org/2005/11/COLLADASchema" '
            'version="1.4.1"><asset><contributor><authoring_tool>SketchUp 23.1.340</authoring_tool></contributor>'
            '<unit meter="0.0254" name="inch"/><up_axis>Z_UP</up_axis></asset>'
@@ -946,14 +949,32 @@ def lines_dae() -> bytes:
             '</library_visual_scenes><scene><instance_visual_scene url="#s"/></scene></COLLADA>\n').encode()
 
 
-def looping_3mf() -> bytes:
-    """A 3MF whose two objects hold each other as components (a damaged file)."""
+def looping_3mf(multiply: bool = False) -> bytes:
+    """A 3MF whose two objects hold each other as components (a damaged
+    file), or (``multiply``) whose 30 objects each place the next twice: a
+    billion placements of nothing."""
     core_ns = "http://schemas.microsoft.com/3dmanufacturing/core/2015/02"
+    if multiply:
+        objects = "".join(f'<object id="{i}" type="model"><components><component objectid="{i + 1}"/><component '
+                          f'objectid="{i + 1}"/></components></object>' for i in range(1, 31))
+        objects += '<object id="31" type="model"><components/></object>'
+    else:
+        objects = ('<object id="1" type="model"><components><component objectid="2"/></components></object>'
+                   '<object id="2" type="model"><components><component objectid="1"/></components></object>')
     root = (f'<?xml version="1.0" encoding="UTF-8"?>\n<model unit="millimeter" xmlns="{core_ns}"><resources>'
-            '<object id="1" type="model"><components><component objectid="2"/></components></object>'
-            '<object id="2" type="model"><components><component objectid="1"/></components></object></resources>'
-            '<build><item objectid="1"/></build></model>\n')
+            f'{objects}</resources><build><item objectid="1"/></build></model>\n')
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("3D/3dmodel.model", root)
     return buf.getvalue()
+
+
+def multiplying_dae() -> bytes:
+    """A Collada file whose 30 library nodes each place the next twice by
+    <instance_node>: a billion nodes from 3 KB."""
+    nodes = "".join(f'<node id="n{i}" name="n{i}"><instance_node url="#n{i + 1}"/><instance_node url="#n{i + 1}"/>'
+                    '</node>' for i in range(1, 31))
+    return ('<?xml version="1.0"?>\n<COLLADA xmlns="http://www.collada.org/2005/11/COLLADASchema" version="1.4.1">'
+            f'<asset/><library_nodes>{nodes}<node id="n31" name="leaf"/></library_nodes><library_visual_scenes>'
+            '<visual_scene id="s"><node name="root"><instance_node url="#n1"/></node></visual_scene>'
+            '</library_visual_scenes><scene><instance_visual_scene url="#s"/></scene></COLLADA>\n').encode()
