@@ -179,6 +179,31 @@ def join_fragments(labels: np.ndarray, links: np.ndarray, weight: np.ndarray, ar
     return np.unique(owner[region], return_inverse=True)[1].astype(np.int32)
 
 
+def on_own_pieces(labels: np.ndarray, piece: np.ndarray, face_centers: np.ndarray, area: np.ndarray) -> np.ndarray:
+    """(F,) ``labels`` where a label keeps only the connected piece that
+    holds most of its area: on another piece its faces take the nearest
+    label at home there. The field lends a wheel's label to the body faces
+    beside it (its features follow position); those faces are the body's.
+    A piece with no label of its own (a bolt) keeps the labels it has.
+
+    labels, piece : (F,) int; face_centers : (F, 3); area : (F,)
+    """
+    cells, inverse = np.unique(np.stack([labels, piece], axis=1), axis=0, return_inverse=True)
+    cell_area = np.bincount(inverse.ravel(), area)
+    best = np.zeros(int(labels.max()) + 1)
+    np.maximum.at(best, cells[:, 0], cell_area)
+    native = (cell_area >= best[cells[:, 0]])[inverse.ravel()]
+    mixed = np.nonzero((np.bincount(piece[native], minlength=piece.max() + 1) > 0)
+                       & (np.bincount(piece[~native], minlength=piece.max() + 1) > 0))[0]
+    if not len(mixed):
+        return labels
+    out = np.asarray(labels).copy()
+    for p in mixed:
+        on = np.nonzero(piece == p)[0]
+        out[on] = copy_nearest(out[on], native[on], face_centers[on])
+    return out
+
+
 def copy_nearest(labels: np.ndarray, known: np.ndarray, face_centers: np.ndarray) -> np.ndarray:
     """``labels`` with every face not ``known`` taking the label of the nearest known face."""
     if not known.all():

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 import torch
 
 from . import scales, threads
-from .clustering import cluster_points, split_regions, vote_donors, vote_faces
+from .clustering import cluster_points, on_own_pieces, split_regions, vote_donors, vote_faces
 from .config import SegmentConfig
 from .field import ScaleField, ScaleTransform, field_features
 from .geometry import concavity, pieces, surface_links
@@ -147,7 +147,9 @@ class PartField:
         co-association over ``partitions`` (without them, over the field's
         own cuts at the ladder scales, atoms not cut again)."""
         if self._tree is None:
-            layers = [self.cut(0.0)] + ([self.family.finest()] if self.family is not None else [])
+            mesh = self.asset.mesh
+            home = on_own_pieces(self.cut(0.0), self.piece, mesh.triangles_center, mesh.area_faces)
+            layers = [home] + ([self.family.finest()] if self.family is not None else [])
             kmeans = self.partitions is not None and len(self.partitions) > 0
             ensemble = self.partitions if kmeans else np.stack([self.cut(s) for s in default_scales()])
             tree = part_tree(self.asset, self.points, layers, ensemble, self.links, self.piece, self.min_share,

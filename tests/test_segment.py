@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import trimesh
 
 from core.config import FieldConfig, RenderConfig, SampleConfig, SegmentConfig
 from core.loading import load_asset
@@ -412,6 +413,29 @@ def test_a_part_spread_over_two_places_becomes_two_parts():
     one = np.zeros(len(boxes.faces), np.int32)
     out = split_regions(one, surface_links(boxes), boxes.triangles_center, boxes.area_faces, 0.002)
     assert (out == 0).all()
+
+
+def test_a_label_lent_to_another_piece_goes_back_to_that_pieces_own():
+    """Two boxes nearly touching (two pieces): the field gives the left box's label
+    to the right box's faces nearest it, as a car's wheel lends its label to
+    the body beside it; those faces take the right box's own label. A third
+    small box with no label of its own keeps the one it has."""
+    from core.clustering import on_own_pieces
+    from core.geometry import pieces
+
+    mesh = two_boxes(gap=0.02)
+    small = trimesh.creation.box(extents=[0.1, 0.1, 0.1]).apply_translation([0, 0.4, 0])
+    mesh = trimesh.util.concatenate([mesh, small])
+    piece = pieces(mesh)
+    center = mesh.triangles_center
+    right = center[:, 0] > 0.26
+    labels = np.where(right, 1, 0)
+    lent = right & (center[:, 0] < 0.4)
+    labels[lent] = 0
+    labels[piece == piece[np.argmax(center[:, 1])]] = 0  # the small box: the left box's label alone
+    out = on_own_pieces(labels, piece, center, mesh.area_faces)
+    assert lent.sum() > 5 and (out[lent] == 1).all()
+    assert (out[~lent] == labels[~lent]).all()
 
 
 def test_faces_take_their_points_majority_else_the_nearest_voted_face():
