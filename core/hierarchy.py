@@ -21,9 +21,9 @@ weighs every candidate the masks were chosen among, not only the kept
 ones. Two parts whose union is far from convex cost more to merge (the
 share of segments between them that leave the shape,
 ``geometry.concavity``): parts people draw are nearly convex, so a limb
-stays apart from the body while the two halves of a long body join. Pieces
-of one atom of the field and the family cost less to join than two such
-atoms, and parts inside one connected piece of the model less than parts
+stays apart from the body while the two halves of a long body join. Atoms
+of one group (a finest part of the masks' family) cost less to join than
+atoms of two, and parts inside one connected piece of the model less than parts
 of two: modellers build parts as pieces (a chair's legs, a mug's handle),
 and pieces that touch or overlap are not one surface. Small pieces (eyes,
 buttons, bolts) are rarely parts of their own: the cost of crossing to one

@@ -38,14 +38,18 @@ def part_tree(asset: Asset, points: Points, layers: list[np.ndarray], ensemble: 
     they all agree, each cut again by ``ensemble``'s partition at
     ATOM_CLUSTERS when ``cut_again``; merged by co-association over
     ``ensemble`` ((K, F) partitions) and the concavity of their unions
-    (``geometry.concavity``, over ``points``); the layers' overlay groups
-    the atoms, and no atom crosses from one connected piece (``piece``,
-    (F,) int, ``geometry.pieces``) to another."""
+    (``geometry.concavity``, over ``points``); the last layer's parts (the
+    family's, where there is one) group the atoms, and no atom crosses from
+    one connected piece (``piece``, (F,) int, ``geometry.pieces``) to
+    another. Grouped by the field's parts too, a region of a car's body that
+    the field set apart joined the wheel beside it, not the body."""
     area, order = asset.mesh.area_faces, node_order(asset)
     coarse = atoms = overlay(layers, links, area, min_share, order, piece)
     if cut_again:  # row k - 2 holds k clusters
         atoms = overlay([coarse, ensemble[min(ATOM_CLUSTERS - 2, len(ensemble) - 1)]], links, area, min_share,
                         order, piece)
+    if len(layers) > 1:
+        coarse = overlay(layers[-1:], links, area, min_share, order, piece)
     n = atoms.max() + 1
     within = np.zeros((n, coarse.max() + 1))
     np.add.at(within, (atoms, coarse), area)
