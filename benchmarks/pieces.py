@@ -7,9 +7,11 @@ with small separate pieces that are not parts (two eyes, three buttons) or
 with a jacket modelled over its torso.
 
     python -m benchmarks.pieces     # needs requirements-test.txt (manifold3d, for the welded figure)
+    python -m benchmarks.pieces --field   # the field's parts too (each model fitted: minutes)
 
 Per model, the first parts (the part tree before the field is fitted, as the
-app shows it first) cut at the number of parts, and the classical peer
+app shows it first) cut at the number of parts, with ``--field`` the
+field's parts (the command line's) too, and the classical peer
 (``tests/peer.py``) at the same k, scored by part mIoU.
 Writes benchmarks/results/pieces.json.
 """
@@ -90,8 +92,9 @@ class _Seen(Exception):
     """Stops the fit once the first parts are out."""
 
 
-def first_parts(path: str):
-    """(asset, the first parts' tree) of the model at ``path``."""
+def trees(path: str, field: bool = False):
+    """(asset, the first parts' tree, the field's tree or None) of the model
+    at ``path``; the fit stops at the first parts unless ``field``."""
     from core.loading import load_asset
     from core.pipeline import Engine
 
@@ -99,16 +102,19 @@ def first_parts(path: str):
 
     def preview(parts):
         seen.append(parts.tree)
-        raise _Seen
+        if not field:
+            raise _Seen
 
     try:
-        Engine().fit(asset, preview=preview)
+        fitted = Engine().fit(asset, preview=preview).tree
     except _Seen:
-        pass
-    return asset, seen[0]
+        fitted = None
+    return asset, seen[0], fitted
 
 
 def main() -> None:
+    import argparse
+
     from scipy.spatial import cKDTree
 
     from core import threads
@@ -116,6 +122,9 @@ def main() -> None:
     from tests.meshes import chair, mug, soup
     from tests.peer import segment as peer_segment
 
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--field", action="store_true", help="fit each model and score the field's parts too")
+    field = parser.parse_args().field
     threads.use(2)
     models = {}
     for name, pieces in _models().items():  # each piece a part
@@ -130,18 +139,22 @@ def main() -> None:
         for name, (mesh, label) in models.items():
             path = os.path.join(tmp, "model.glb")
             mesh.export(path)
-            asset, tree = first_parts(path)
+            asset, tree, fitted = trees(path, field)
             # the loaded faces, back in the file's coordinates, find their labels
             centres = trimesh.transform_points(asset.mesh.triangles_center, asset.to_original)
             truth = label[cKDTree(mesh.triangles_center).query(centres)[1]]
             k = int(label.max()) + 1
             row = {"model": name, "parts": k, "faces": asset.n_faces,
                    "partscope": part_miou(tree.cut(k), truth),
+                   **({"field": part_miou(fitted.cut(k), truth)} if field else {}),
                    "peer": part_miou(peer_segment(asset.mesh, [k], 0)[0], truth)}
             rows.append(row)
-            print(f"{name:32s} {k} parts  PartScope {row['partscope']:.3f}  peer {row['peer']:.3f}", flush=True)
-    mean = {key: float(np.mean([r[key] for r in rows[:-2]])) for key in ("partscope", "peer")}  # the welded ones apart
-    print(f"mean part mIoU of the pieces at their count: PartScope {mean['partscope']:.3f}, peer {mean['peer']:.3f}")
+            fitted_text = f"  field {row['field']:.3f}" if field else ""
+            print(f"{name:32s} {k} parts  PartScope {row['partscope']:.3f}{fitted_text}  peer {row['peer']:.3f}",
+                  flush=True)
+    keys = ("partscope", "field", "peer") if field else ("partscope", "peer")
+    mean = {key: float(np.mean([r[key] for r in rows[:-2]])) for key in keys}  # the welded ones apart
+    print("mean part mIoU of the pieces at their count: " + ", ".join(f"{k} {v:.3f}" for k, v in mean.items()))
     with open(os.path.join(HERE, "results", "pieces.json"), "w") as f:
         json.dump({"models": rows, "mean": mean}, f, indent=1)
 
