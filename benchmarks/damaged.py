@@ -140,7 +140,8 @@ def main() -> None:
         for source in sources:
             data = open(source, "rb").read()
             for copy in range(args.copies):
-                inside = source.endswith((".zip", ".3mf")) and copy % 2  # every other copy of a ZIP (a 3MF is one): a file in it
+                # every other copy of a ZIP (a 3MF is one): a file in it
+                inside = source.endswith((".zip", ".3mf")) and copy % 2
                 numbers = source.endswith(".glb") and copy % 2  # of a GLB: a number in its JSON
                 how, bad = (damaged_member if inside else numbers_changed if numbers else damaged)(data, rng)
                 path = os.path.join(tmp, f"{copy}_{os.path.basename(source)}")

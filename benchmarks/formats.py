@@ -36,37 +36,25 @@ def _bolts_scene() -> trimesh.Scene:
 
 
 def _bolts_dae() -> bytes:
-    from tests.corpus_files import _dae_geometry, _matrix
+    from tests.corpus_files import _dae_geometry, _matrix, collada
 
     place = np.eye(4)
     nodes = []
     for i in range(PLACES):
         place[:2, 3] = i % 100 * 2, i // 100 * 2
         nodes.append(f'<node name="bolt">{_matrix(place)}<instance_node url="#bolt"/></node>')
-    return ('<?xml version="1.0"?><COLLADA xmlns="http://www.collada.org/2005/11/COLLADASchema" version="1.4.1">'
-            '<asset><up_axis>Z_UP</up_axis></asset><library_visual_scenes><visual_scene id="s"><node name="model">'
-            f'{"".join(nodes)}</node></visual_scene></library_visual_scenes><library_nodes><node id="bolt" '
-            'name="bolt"><instance_geometry url="#g"/></node></library_nodes><library_geometries>'
-            f'{_dae_geometry("g", trimesh.creation.box(), "m")}</library_geometries><scene><instance_visual_scene '
-            'url="#s"/></scene></COLLADA>\n').encode()
+    return collada("<up_axis>Z_UP</up_axis>", f'<node name="model">{"".join(nodes)}</node>',
+                   '<library_nodes><node id="bolt" name="bolt"><instance_geometry url="#g"/></node></library_nodes>'
+                   f'<library_geometries>{_dae_geometry("g", trimesh.creation.box(), "m")}</library_geometries>')
 
 
 def _bolts_3mf() -> bytes:
-    import io
-    import zipfile
+    from tests.corpus_files import mesh_3mf, model_3mf, package_3mf
 
-    box = trimesh.creation.box()
-    vertices = "".join(f'<vertex x="{x}" y="{y}" z="{z}"/>' for x, y, z in box.vertices)
-    triangles = "".join(f'<triangle v1="{a}" v2="{b}" v3="{c}"/>' for a, b, c in box.faces)
     items = "".join(f'<item objectid="1" transform="1 0 0 0 1 0 0 0 1 {i % 100 * 2} {i // 100 * 2} 0"/>'
                     for i in range(PLACES))
-    model = ('<?xml version="1.0"?><model unit="millimeter" xmlns="http://schemas.microsoft.com/3dmanufacturing/'
-             f'core/2015/02"><resources><object id="1" name="bolt" type="model"><mesh><vertices>{vertices}'
-             f'</vertices><triangles>{triangles}</triangles></mesh></object></resources><build>{items}</build></model>')
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("3D/3dmodel.model", model)
-    return buf.getvalue()
+    resources = f'<object id="1" name="bolt" type="model">{mesh_3mf(trimesh.creation.box())}</object>'
+    return package_3mf({"3D/3dmodel.model": model_3mf(resources, items)})
 
 
 def files(folder: str) -> dict:

@@ -78,12 +78,11 @@ def _objects(document) -> dict:
     """{object id: (name, vertices, faces, face colours or None, components)}
     of one model file; components are (model file or None, object id, (4, 4))."""
     colors = {}
-    for group in document.iter(f"{CORE}basematerials"):
-        colors[group.get("id")] = np.array([_color(b.get("displaycolor")) for b in group.iter(f"{CORE}base")],
-                                           np.uint8).reshape(-1, 4)
-    for group in document.iter(f"{MATERIAL}colorgroup"):
-        colors[group.get("id")] = np.array([_color(c.get("color")) for c in group.iter(f"{MATERIAL}color")],
-                                           np.uint8).reshape(-1, 4)
+    for group_tag, entry_tag, attribute in ((f"{CORE}basematerials", f"{CORE}base", "displaycolor"),
+                                            (f"{MATERIAL}colorgroup", f"{MATERIAL}color", "color")):
+        for group in document.iter(group_tag):
+            colors[group.get("id")] = np.array([_color(e.get(attribute)) for e in group.iter(entry_tag)],
+                                               np.uint8).reshape(-1, 4)
     objects = {}
     for obj in document.iter(f"{CORE}object"):
         vertices, faces, paints = [np.zeros((0, 3))], [np.zeros((0, 3), np.int64)], []

@@ -810,6 +810,15 @@ def _dae_geometry(gid: str, mesh: trimesh.Trimesh, symbol: str, colors=None) -> 
             f'{" ".join(map(str, edges.ravel()))}</p></lines></mesh></geometry>')
 
 
+def collada(asset: str, scene: str, libraries: str = "") -> bytes:
+    """A Collada 1.4.1 document: its <asset>'s content, its one visual
+    scene's nodes and the libraries (geometries, nodes, materials...)."""
+    return ('<?xml version="1.0" encoding="utf-8"?>\n<COLLADA xmlns="http://www.collada.org/2005/11/COLLADASchema" '
+            f'version="1.4.1"><asset>{asset}</asset><library_visual_scenes><visual_scene id="s">{scene}'
+            f'</visual_scene></library_visual_scenes>{libraries}<scene><instance_visual_scene url="#s"/></scene>'
+            '</COLLADA>\n').encode()
+
+
 def _bound(gid: str, symbol: str, material: str) -> str:
     return (f'<instance_geometry url="#{gid}"><bind_material><technique_common><instance_material '
             f'symbol="{symbol}" target="#{material}"><bind_vertex_input semantic="UVSET0" input_semantic="TEXCOORD" '
@@ -875,17 +884,40 @@ def sketchup_dae(car_glb: bytes, stem: str) -> dict:
         geometries.append(_dae_geometry(f"{name}-geo", mesh, f"{name}-paint"))
         bound = _bound(f"{name}-geo", f"{name}-paint", f"{name}-mat")
         nodes.append(f'<node name="{name}">{_matrix(np.eye(4))}{bound}</node>')
-    dae = ('<?xml version="1.0" encoding="utf-8"?>\n<COLLADA xmlns="http://www.collada.org/2005/11/COLLADASchema" '
-           'version="1.4.1"><asset><contributor><authoring_tool>SketchUp 23.1.340</authoring_tool></contributor>'
-           '<unit meter="0.0254" name="inch"/><up_axis>Z_UP</up_axis></asset>'
-           f'<library_visual_scenes><visual_scene id="scene-1"><node name="SketchUp">{"".join(nodes)}</node>'
-           f'</visual_scene></library_visual_scenes>{library}'
-           f'<library_geometries>{"".join(geometries)}</library_geometries>'
-           f'<library_materials>{"".join(materials)}</library_materials>'
-           f'<library_effects>{"".join(effects)}</library_effects>'
-           f'<library_images>{"".join(images)}</library_images>'
-           '<scene><instance_visual_scene url="#scene-1"/></scene></COLLADA>\n')
-    return {f"{stem}.dae": dae.encode(), **files}
+    dae = collada('<contributor><authoring_tool>SketchUp 23.1.340</authoring_tool></contributor>'
+                  '<unit meter="0.0254" name="inch"/><up_axis>Z_UP</up_axis>',
+                  f'<node name="SketchUp">{"".join(nodes)}</node>',
+                  f'{library}<library_geometries>{"".join(geometries)}</library_geometries>'
+                  f'<library_materials>{"".join(materials)}</library_materials>'
+                  f'<library_effects>{"".join(effects)}</library_effects>'
+                  f'<library_images>{"".join(images)}</library_images>')
+    return {f"{stem}.dae": dae, **files}
+
+
+CORE_3MF = "http://schemas.microsoft.com/3dmanufacturing/core/2015/02"
+
+
+def model_3mf(resources: str, build: str, namespaces: str = "", head: str = "") -> str:
+    """A 3MF model file: ``namespaces`` (attributes of <model>), ``head``
+    (its metadata), its resources and its build items."""
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<model unit="millimeter" xml:lang="en-US" xmlns="{CORE_3MF}"'
+            f'{namespaces}>{head}<resources>{resources}</resources><build>{build}</build></model>\n')
+
+
+def mesh_3mf(mesh: trimesh.Trimesh) -> str:
+    """A 3MF <mesh> of ``mesh``'s vertices and triangles."""
+    vertices = "".join(f'<vertex x="{x:.6g}" y="{y:.6g}" z="{z:.6g}"/>' for x, y, z in mesh.vertices)
+    triangles = "".join(f'<triangle v1="{a}" v2="{b}" v3="{c}"/>' for a, b, c in mesh.faces)
+    return f"<mesh><vertices>{vertices}</vertices><triangles>{triangles}</triangles></mesh>"
+
+
+def package_3mf(parts: dict) -> bytes:
+    """A 3MF package (a ZIP) of ``parts`` ({name in the package: text})."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+    return buf.getvalue()
 
 
 def printer_3mf(car_glb: bytes) -> bytes:
@@ -897,28 +929,21 @@ def printer_3mf(car_glb: bytes) -> bytes:
 
     scene = trimesh.load_scene(io.BytesIO(car_glb), file_type="glb", process=False)
     to_file = np.diag([1000.0] * 3 + [1.0]) @ Z_UP.T
-    core_ns = "http://schemas.microsoft.com/3dmanufacturing/core/2015/02"
-    prod_ns = "http://schemas.microsoft.com/3dmanufacturing/production/2015/06"
     objects, components = [], []
     for k, name in enumerate(sorted(scene.graph.nodes_geometry), start=1):
         mesh = scene.geometry[scene.graph[name][1]].copy()
         mesh.apply_transform(to_file @ scene.graph[name][0])
         center = mesh.bounds.mean(axis=0)
         mesh.apply_translation(-center)
-        vertices = "".join(f'<vertex x="{x:.6g}" y="{y:.6g}" z="{z:.6g}"/>' for x, y, z in mesh.vertices)
-        triangles = "".join(f'<triangle v1="{a}" v2="{b}" v3="{c}"/>' for a, b, c in mesh.faces)
-        objects.append(f'<object id="{k}" name="{name}" type="model"><mesh><vertices>{vertices}</vertices>'
-                       f'<triangles>{triangles}</triangles></mesh></object>')
+        objects.append(f'<object id="{k}" name="{name}" type="model">{mesh_3mf(mesh)}</object>')
         components.append(f'<component p:path="/3D/Objects/object_1.model" objectid="{k}" '
                           f'transform="1 0 0 0 1 0 0 0 1 {center[0]:.6g} {center[1]:.6g} {center[2]:.6g}"/>')
-    parts = (f'<?xml version="1.0" encoding="UTF-8"?>\n<model unit="millimeter" xml:lang="en-US" xmlns="{core_ns}">'
-             f'<resources>{"".join(objects)}</resources><build/></model>\n')
-    root = (f'<?xml version="1.0" encoding="UTF-8"?>\n<model unit="millimeter" xml:lang="en-US" xmlns="{core_ns}" '
-            f'xmlns:p="{prod_ns}" requiredextensions="p"><metadata name="Application">BambuStudio-02.01.00.59'
-            f'</metadata><resources><object id="{len(objects) + 1}" p:UUID="00000001-61cb-4c03-9d28-80fed5dfa1dc" '
-            f'name="toy_car" type="model"><components>{"".join(components)}</components></object></resources>'
-            f'<build><item objectid="{len(objects) + 1}" transform="1 0 0 0 1 0 0 0 1 128 128 0" printable="1"/>'
-            '</build></model>\n')
+    car = len(objects) + 1
+    root = model_3mf(f'<object id="{car}" p:UUID="00000001-61cb-4c03-9d28-80fed5dfa1dc" name="toy_car" type="model">'
+                     f'<components>{"".join(components)}</components></object>',
+                     f'<item objectid="{car}" transform="1 0 0 0 1 0 0 0 1 128 128 0" printable="1"/>',
+                     ' xmlns:p="http://schemas.microsoft.com/3dmanufacturing/production/2015/06" '
+                     'requiredextensions="p"', '<metadata name="Application">BambuStudio-02.01.00.59</metadata>')
     types = ('<?xml version="1.0" encoding="UTF-8"?>\n<Types xmlns="http://schemas.openxmlformats.org/package/2006/'
              'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
              'relationships+xml"/><Default Extension="model" ContentType="application/vnd.ms-package.3dmanufacturing-'
@@ -926,34 +951,27 @@ def printer_3mf(car_glb: bytes) -> bytes:
     rels = ('<?xml version="1.0" encoding="UTF-8"?>\n<Relationships xmlns="http://schemas.openxmlformats.org/package/'
             '2006/relationships"><Relationship Target="/3D/3dmodel.model" Id="rel-1" Type="http://schemas.microsoft.'
             'com/3dmanufacturing/2013/01/3dmodel"/></Relationships>\n')
-    model_rels = rels.replace("/3D/3dmodel.model", "/3D/Objects/object_1.model")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, text in (("[Content_Types].xml", types), ("_rels/.rels", rels), ("3D/3dmodel.model", root),
-                           ("3D/_rels/3dmodel.model.rels", model_rels), ("3D/Objects/object_1.model", parts)):
-            archive.writestr(name, text)
-    return buf.getvalue()
+    return package_3mf({"[Content_Types].xml": types, "_rels/.rels": rels, "3D/3dmodel.model": root,
+                        "3D/_rels/3dmodel.model.rels": rels.replace("/3D/3dmodel.model", "/3D/Objects/object_1.model"),
+                        "3D/Objects/object_1.model": model_3mf("".join(objects), "")})
 
 
 def lines_dae() -> bytes:
     """A Collada file of edges only (a SketchUp sketch with no faces)."""
     points = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0]], np.float64)
-    return ('<?xml version="1.0" encoding="utf-8"?>\n<COLLADA xmlns="http://www.collada.org/2005/11/COLLADASchema" '
-            'version="1.4.1"><asset><up_axis>Z_UP</up_axis></asset><library_geometries><geometry id="g"><mesh>'
-            f'<source id="p"><float_array id="pa" count="9">{_floats(points)}</float_array><technique_common>'
-            '<accessor source="#pa" count="3" stride="3"><param name="X" type="float"/><param name="Y" type="float"/>'
-            '<param name="Z" type="float"/></accessor></technique_common></source><vertices id="v"><input '
-            'semantic="POSITION" source="#p"/></vertices><lines count="2"><input semantic="VERTEX" source="#v" '
-            'offset="0"/><p>0 1 1 2</p></lines></mesh></geometry></library_geometries><library_visual_scenes>'
-            '<visual_scene id="s"><node name="sketch"><instance_geometry url="#g"/></node></visual_scene>'
-            '</library_visual_scenes><scene><instance_visual_scene url="#s"/></scene></COLLADA>\n').encode()
+    return collada("<up_axis>Z_UP</up_axis>", '<node name="sketch"><instance_geometry url="#g"/></node>',
+                   '<library_geometries><geometry id="g"><mesh><source id="p"><float_array id="pa" count="9">'
+                   f'{_floats(points)}</float_array><technique_common><accessor source="#pa" count="3" stride="3">'
+                   '<param name="X" type="float"/><param name="Y" type="float"/><param name="Z" type="float"/>'
+                   '</accessor></technique_common></source><vertices id="v"><input semantic="POSITION" source="#p"/>'
+                   '</vertices><lines count="2"><input semantic="VERTEX" source="#v" offset="0"/><p>0 1 1 2</p>'
+                   '</lines></mesh></geometry></library_geometries>')
 
 
 def looping_3mf(multiply: bool = False) -> bytes:
     """A 3MF whose two objects hold each other as components (a damaged
     file), or (``multiply``) whose 30 objects each place the next twice: a
     billion placements of nothing."""
-    core_ns = "http://schemas.microsoft.com/3dmanufacturing/core/2015/02"
     if multiply:
         objects = "".join(f'<object id="{i}" type="model"><components><component objectid="{i + 1}"/><component '
                           f'objectid="{i + 1}"/></components></object>' for i in range(1, 31))
@@ -961,12 +979,7 @@ def looping_3mf(multiply: bool = False) -> bytes:
     else:
         objects = ('<object id="1" type="model"><components><component objectid="2"/></components></object>'
                    '<object id="2" type="model"><components><component objectid="1"/></components></object>')
-    root = (f'<?xml version="1.0" encoding="UTF-8"?>\n<model unit="millimeter" xmlns="{core_ns}"><resources>'
-            f'{objects}</resources><build><item objectid="1"/></build></model>\n')
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("3D/3dmodel.model", root)
-    return buf.getvalue()
+    return package_3mf({"3D/3dmodel.model": model_3mf(objects, '<item objectid="1"/>')})
 
 
 def multiplying_dae() -> bytes:
@@ -974,7 +987,5 @@ def multiplying_dae() -> bytes:
     <instance_node>: a billion nodes from 3 KB."""
     nodes = "".join(f'<node id="n{i}" name="n{i}"><instance_node url="#n{i + 1}"/><instance_node url="#n{i + 1}"/>'
                     '</node>' for i in range(1, 31))
-    return ('<?xml version="1.0"?>\n<COLLADA xmlns="http://www.collada.org/2005/11/COLLADASchema" version="1.4.1">'
-            f'<asset/><library_nodes>{nodes}<node id="n31" name="leaf"/></library_nodes><library_visual_scenes>'
-            '<visual_scene id="s"><node name="root"><instance_node url="#n1"/></node></visual_scene>'
-            '</library_visual_scenes><scene><instance_visual_scene url="#s"/></scene></COLLADA>\n').encode()
+    return collada("", '<node name="root"><instance_node url="#n1"/></node>',
+                   f'<library_nodes>{nodes}<node id="n31" name="leaf"/></library_nodes>')
