@@ -186,22 +186,37 @@ def _colors(primitive) -> np.ndarray | None:
 
 def _material(material, cache: dict, resolver):
     """A trimesh PBR material of a Collada material: its diffuse colour or
-    texture (found by ``resolver``, else left out)."""
+    texture (found by ``resolver``, else left out); a texture that is also
+    the material's transparency, its alpha the opacity (``opaque="A_ONE"``,
+    as SketchUp writes leaf and figure cards), cut out where that alpha is
+    under a half (glTF's alphaMode MASK); other transparency drawn opaque."""
     key = id(material)
     if key in cache:
         return cache[key]
     color, image = np.array([0.8, 0.8, 0.8, 1.0]), None
     effect = getattr(material, "effect", None)
     diffuse = getattr(effect, "diffuse", None)
+    transparent = getattr(effect, "transparent", None)
+    cut_out = False
     if isinstance(diffuse, collada.material.Map):
         color[:] = 1.0
         image = _image(diffuse, resolver)
+        cut_out = (isinstance(transparent, collada.material.Map) and _image_path(transparent) == _image_path(diffuse)
+                   and effect.opaque_mode == collada.material.OPAQUE_MODE.A_ONE)
     elif diffuse is not None:
         color[:len(diffuse[:4])] = np.asarray(diffuse[:4], np.float64)
     cache[key] = trimesh.visual.material.PBRMaterial(
         baseColorFactor=np.round(np.clip(color, 0, 1) * 255).astype(np.uint8), baseColorTexture=image,
-        metallicFactor=0.0, roughnessFactor=1.0, doubleSided=True)
+        metallicFactor=0.0, roughnessFactor=1.0, doubleSided=True, alphaMode="MASK" if cut_out else None)
     return cache[key]
+
+
+def _image_path(texture) -> str | None:
+    """The path of the image a Collada texture samples, None where it names none."""
+    try:
+        return texture.sampler.surface.image.path
+    except AttributeError:
+        return None
 
 
 def _image(texture, resolver):
@@ -209,10 +224,7 @@ def _image(texture, resolver):
     not open (the resolver keeps its name for the warning); one that opens
     but does not decode is dropped, with its warning, as a glTF's
     (``loading._drop_broken_images``)."""
-    try:
-        path = texture.sampler.surface.image.path
-    except AttributeError:
-        return None
+    path = _image_path(texture)
     if not path:
         return None
     try:

@@ -488,6 +488,37 @@ def test_a_cut_out_texture_hides_its_clear_texels(tmp_path, mode, cutoff, shown)
     assert (texture[..., :3] == 120).all()
 
 
+@pytest.mark.parametrize("transparent,shown", [(True, [0, 0, 255]), (False, [255, 255, 255])])
+def test_a_sketchup_card_is_cut_out_where_its_texture_is_clear(tmp_path, transparent, shown):
+    """A figure card as SketchUp writes it in Collada: the texture (alpha 0,
+    0.4 and 1 in three bands) is the material's diffuse colour and, with
+    ``opaque="A_ONE"``, its transparency: cut out under half its alpha, as
+    a glTF MASK; the same card without the transparency is opaque."""
+    from tests.corpus_files import _bound, _dae_geometry, collada
+
+    pixels = np.zeros((4, 6, 4), np.uint8)
+    pixels[..., :3] = 120
+    pixels[:, :, 3] = np.repeat([0, 102, 255], 2)
+    Image.fromarray(pixels, "RGBA").save(tmp_path / "figure.png")
+    card = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [1, 0, 1], [0, 0, 1]], [[0, 1, 2], [0, 2, 3]], process=False)
+    card.visual = trimesh.visual.TextureVisuals(uv=[[0, 0], [1, 0], [1, 1], [0, 1]])
+    texture = '<texture texture="figure-sampler" texcoord="UVSET0"/>'
+    clear = f'<transparent opaque="A_ONE">{texture}</transparent><transparency><float>1</float></transparency>'
+    effect = ('<effect id="fx"><profile_COMMON><newparam sid="figure-surface"><surface type="2D"><init_from>img'
+              '</init_from></surface></newparam><newparam sid="figure-sampler"><sampler2D><source>figure-surface'
+              f'</source></sampler2D></newparam><technique sid="COMMON"><lambert><diffuse>{texture}</diffuse>'
+              f'{clear if transparent else ""}</lambert></technique></profile_COMMON></effect>')
+    (tmp_path / "figure.dae").write_bytes(collada(
+        '<up_axis>Z_UP</up_axis>', f'<node name="figure">{_bound("geo", "paint", "mat")}</node>',
+        f'<library_geometries>{_dae_geometry("geo", card, "paint")}</library_geometries><library_materials>'
+        '<material id="mat"><instance_effect url="#fx"/></material></library_materials><library_effects>'
+        f'{effect}</library_effects><library_images><image id="img"><init_from>figure.png</init_from></image>'
+        '</library_images>'))
+    texture = load_asset(str(tmp_path / "figure.dae")).textures[0]
+    assert texture[..., 3].tolist() == [np.repeat(shown, 2).tolist()] * 4
+    assert (texture[..., :3] == 120).all()
+
+
 def _star_prism() -> tuple:
     """A ten-pointed star (points at radius 1, inner corners at 0.4, the
     first corner a point) raised 0.3: (20, 3) vertices, its two caps and ten
