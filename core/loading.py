@@ -285,7 +285,7 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     resolver = BesideResolver(path) if fmt in ("PLY", "DAE") else resolver
     if fmt == "3MF" and _unpacked(path) > MAX_UNZIPPED:
         raise InputError(f"'{name}' unpacks to more than {MAX_UNZIPPED >> 30} GB: export the model as GLB.")
-    lines = 0
+    lines = modifiers = 0
     try:
         split = fmt == "OBJ" and named <= MAX_OBJ_NODES  # trimesh's split takes 28 s for 80,000 groups
         options = ({"fix_texture": False} if bare_uv else {"split_objects": True, "split_groups": True} if split else {})
@@ -300,7 +300,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
             placed, up, lines = collada_scene(path, resolver)
             scene = _named_scene(placed, up)
         elif fmt == "3MF":  # Z up, as printers' build plates
-            scene = _named_scene(threemf_scene(path), "Z")
+            placed, modifiers = threemf_scene(path)
+            scene = _named_scene(placed, "Z")
         elif fmt == "OFF":
             mesh, held, said = off_mesh(path)
             scene = trimesh.Scene({os.path.basename(path): mesh})
@@ -319,6 +320,10 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     if lines:
         warnings.append(f"also holds {lines} line primitive{'s' * (lines > 1)}, which PartScope leaves out: only "
                         "faces are segmented")
+    if modifiers:
+        warnings.append(f"also holds {modifiers} slicer volume{'s' * (modifiers > 1)} that "
+                        f"{'are' if modifiers > 1 else 'is'} not printed (modifiers, negative volumes, support "
+                        "blockers or enforcers), which PartScope leaves out: only the printed parts are segmented")
     if _drop_broken_images(scene):
         warnings.append("has a texture that does not decode (the image is damaged): the model is loaded without it; "
                         "export it again")

@@ -10,11 +10,29 @@ object of that file for every component (a six-part car six times over),
 so PartScope reads the package itself. Each placed mesh keeps its object's
 name, else the nearest named object above it; base materials and colour
 groups (``displaycolor``, sRGB) colour the triangles that use them.
+
+Slicers keep what each part is in a config of their own: Bambu Studio and
+OrcaSlicer name each component of a build object and give its subtype
+(``Metadata/model_settings.config``: ``<object id>``, ``<part id subtype>``,
+the part id the component's object id); PrusaSlicer cuts an object's one
+mesh into volumes by triangle ranges (``Metadata/Slic3r_PE_model.config``:
+``<volume firstid lastid>``, its ``volume_type``). Parts and volumes are
+read under their names; modifiers, negative volumes and support blockers
+or enforcers are not printed shape and are left out (counted). Where the
+slicer keeps its filaments' colours (Bambu's project_settings.config, JSON
+``filament_colour``; Prusa's Slic3r_PE.config, ``; extruder_colour`` else
+``; filament_colour``), each part shows its filament's colour and each
+painted triangle (``paint_color``, ``slic3rpe:mmu_segmentation``) the
+filament painted over most of it, as the slicer shows them.
 """
 
 from __future__ import annotations
 
+import collections
+import functools
+import json
 import posixpath
+import re
 import zipfile
 
 import numpy as np
@@ -25,6 +43,8 @@ CORE = "{http://schemas.microsoft.com/3dmanufacturing/core/2015/02}"
 MATERIAL = "{http://schemas.microsoft.com/3dmanufacturing/material/2015/02}"
 PRODUCTION = "{http://schemas.microsoft.com/3dmanufacturing/production/2015/06}"
 RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+#: A triangle's painted filaments: Bambu Studio's and OrcaSlicer's attribute, PrusaSlicer's.
+PAINTED = ("paint_color", "{http://schemas.slic3r.org/3mf/2017/06}mmu_segmentation")
 MODEL_TYPE = "http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"
 #: The colour of a triangle no material colours (as PartScope shows any uncoloured face).
 GREY = (200, 200, 200, 255)
@@ -32,12 +52,15 @@ GREY = (200, 200, 200, 255)
 #: placed than this, a file built to multiply (each object placing the next twice).
 MAX_DEPTH = 32
 MAX_PLACED = 200_000
+#: Slicers' kinds of part whose geometry is printed (Bambu / Orca, Prusa), lower case.
+PRINTED = ("normal_part", "modelpart")
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
 
 
-def scene(path: str) -> list:
+def scene(path: str) -> tuple[list, int]:
     """(name, mesh) of every mesh the build places, in the file's
-    coordinates (Z up). ValueError (or lxml's, zipfile's) where the package
+    coordinates (Z up), and how many slicer volumes that are not printed
+    shape it left out. ValueError (or lxml's, zipfile's) where the package
     is not a 3MF that parses."""
     with zipfile.ZipFile(path) as archive:
         names = {n.lower(): n for n in archive.namelist()}
@@ -48,18 +71,79 @@ def scene(path: str) -> list:
             if key not in models:
                 if key not in names:
                     raise ValueError(f"names a model file '{part}' it does not hold")
-                models[key] = _objects(etree.fromstring(archive.read(names[key]), PARSER))
+                models[key] = _objects(*_parse(archive.read(names[key])))
             return models[key]
 
         root = _root_part(archive, names)
-        document = etree.fromstring(archive.read(names[root.lower()]), PARSER)
-        models[root.lower()] = _objects(document)
-        out, placed = [], [0]
+        document, painting = _parse(archive.read(names[root.lower()]))
+        models[root.lower()] = _objects(document, painting)
+        slicer = _slicer_parts(archive, names)
+        filaments = _filaments(archive, names)
+        out, placed = [], [0, 0]
         for item in document.iter(f"{CORE}item"):  # an item may name another model file too
             part = item.get(f"{PRODUCTION}path")
-            _place(model, posixpath.normpath("/" + part).lstrip("/") if part else root, item.get("objectid"),
-                   _transform(item.get("transform")), "", out, 0, placed)
+            top = item.get("objectid")
+            _place(model, posixpath.normpath("/" + part).lstrip("/") if part else root, top,
+                   _transform(item.get("transform")), "", out, 0, placed,
+                   {"filaments": filaments, **({} if part else slicer.get(top, {}))})
+    return out, placed[1]
+
+
+def _slicer_parts(archive: zipfile.ZipFile, names: dict) -> dict:
+    """What a slicer's config says of the root model's objects, {object id:
+    {"parts": {part id: (name, printed, filament)}, "volumes": [(first,
+    last, name, printed, filament)], "filament": the object's}}: Bambu
+    Studio's and OrcaSlicer's parts, PrusaSlicer's volumes (triangle
+    ranges, the last included); filaments count from 1, 0 where none is set."""
+    out: dict = {}
+    for config, part_tag in (("metadata/model_settings.config", "part"), ("metadata/slic3r_pe_model.config", "volume")):
+        if config not in names:
+            continue
+        for obj in etree.fromstring(archive.read(names[config]), PARSER).iter("object"):
+            entry = out.setdefault(obj.get("id"), {})
+            entry["filament"] = _filament_number(_config_value(obj, "extruder"))
+            for part in obj.iter(part_tag):
+                kind = (part.get("subtype") or _config_value(part, "volume_type") or "normal_part").lower()
+                about = (_config_value(part, "name"), kind in PRINTED and _config_value(part, "modifier") != "1",
+                         _filament_number(_config_value(part, "extruder")))
+                if part_tag == "part":
+                    entry.setdefault("parts", {})[part.get("id")] = about
+                else:
+                    entry.setdefault("volumes", []).append((int(part.get("firstid", -1)), int(part.get("lastid", -1)),
+                                                            *about))
     return out
+
+
+def _config_value(element, key: str) -> str:
+    """The value of a slicer config's ``<metadata key=... value=...>`` of ``element``, '' where none."""
+    for entry in element.findall("metadata"):
+        if entry.get("key") == key:
+            return entry.get("value") or ""
+    return ""
+
+
+def _filament_number(text: str) -> int:
+    """A config's filament (extruder) number, 0 where none is given."""
+    return int(text) if text.isdigit() else 0
+
+
+def _filaments(archive: zipfile.ZipFile, names: dict) -> list:
+    """RGBA of each filament the slicer holds (the first is filament 1), [] where it keeps none."""
+    colours = []
+    bambu = names.get("metadata/project_settings.config")
+    if bambu is not None:
+        try:
+            colours = json.loads(archive.read(bambu)).get("filament_colour") or []
+        except (ValueError, AttributeError):  # not the JSON Bambu Studio writes: no colours
+            colours = []
+    prusa = names.get("metadata/slic3r_pe.config")
+    if prusa is not None and not colours:
+        text = archive.read(prusa).decode("utf-8", "replace")
+        found = {key: value.split(";") for key, value in re.findall(r"^; (extruder_colour|filament_colour) = (.*)$",
+                                                                     text, re.M)}
+        extruder, filament = found.get("extruder_colour", []), found.get("filament_colour", [])
+        colours = [e.strip('"') or f for e, f in zip(extruder + [""] * len(filament), filament)] or extruder
+    return [_color(c.strip().strip('"')) for c in colours if isinstance(c, str)]
 
 
 def _root_part(archive: zipfile.ZipFile, names: dict) -> str:
@@ -74,9 +158,16 @@ def _root_part(archive: zipfile.ZipFile, names: dict) -> str:
     raise ValueError("holds no 3D model part")
 
 
-def _objects(document) -> dict:
-    """{object id: (name, vertices, faces, face colours or None, components)}
-    of one model file; components are (model file or None, object id, (4, 4))."""
+def _parse(data: bytes) -> tuple:
+    """A model file's XML document, and whether any of its triangles may be painted."""
+    return etree.fromstring(data, PARSER), b"paint_color" in data or b"mmu_segmentation" in data
+
+
+def _objects(document, painting: bool) -> dict:
+    """{object id: (name, vertices, faces, face colours or None, components,
+    painted filaments or None)} of one model file; components are (model
+    file or None, object id, (4, 4)); painted filaments (F,) int, 0 where a
+    triangle is not painted (read only where ``painting``)."""
     colors = {}
     for group_tag, entry_tag, attribute in ((f"{CORE}basematerials", f"{CORE}base", "displaycolor"),
                                             (f"{MATERIAL}colorgroup", f"{MATERIAL}color", "color")):
@@ -85,7 +176,7 @@ def _objects(document) -> dict:
                                                np.uint8).reshape(-1, 4)
     objects = {}
     for obj in document.iter(f"{CORE}object"):
-        vertices, faces, paints = [np.zeros((0, 3))], [np.zeros((0, 3), np.int64)], []
+        vertices, faces, paints, painted = [np.zeros((0, 3))], [np.zeros((0, 3), np.int64)], [], []
         for mesh in obj.findall(f"{CORE}mesh"):  # one by the specification; Assimp writes one per material
             triangles = list(mesh.iter(f"{CORE}triangle"))
             corners = _columns(triangles, ("v1", "v2", "v3"), np.int64)
@@ -95,6 +186,8 @@ def _objects(document) -> dict:
             faces.append(corners + sum(map(len, vertices)))
             vertices.append(points)
             paints.append(_face_colors(obj, triangles, colors))
+            if painting:
+                painted += [_painted_filament(t.get(PAINTED[0]) or t.get(PAINTED[1]) or "") for t in triangles]
         paint = None
         if any(p is not None for p in paints):
             paint = np.concatenate([np.full((len(f), 4), GREY, np.uint8) if p is None else p
@@ -102,8 +195,41 @@ def _objects(document) -> dict:
         vertices, faces = np.concatenate(vertices), np.concatenate(faces)
         parts = [(c.get(f"{PRODUCTION}path"), c.get("objectid"), _transform(c.get("transform")))
                  for c in obj.iter(f"{CORE}component")]
-        objects[obj.get("id")] = (obj.get("name") or "", vertices, faces, paint, parts)
+        filaments = np.array(painted, np.int64) if any(painted) else None
+        objects[obj.get("id")] = (obj.get("name") or "", vertices, faces, paint, parts, filaments)
     return objects
+
+
+@functools.lru_cache(maxsize=4096)
+def _painted_filament(code: str) -> int:
+    """The filament painted over most of a triangle, 0 where none: a
+    slicer's painted triangle is a tree of sub-triangles, written as hex
+    digits from the last (each digit's bits from the lowest): per node two
+    bits, how many of its sides are split; a split node two bits more (its
+    special side) and then its children (sides + 1, sharing its area); a
+    leaf its filament in two bits, 3 meaning four bits more hold it less 3."""
+    try:
+        bits = [(int(digit, 16) >> k) & 1 for digit in reversed(code) for k in range(4)]
+    except ValueError:  # not hexadecimal: not painted as far as PartScope can tell
+        return 0
+    at, share, todo = 0, collections.Counter(), [1.0]
+
+    def read(n: int) -> int:
+        nonlocal at
+        value = sum(bit << k for k, bit in enumerate(bits[at:at + n]))
+        at += n
+        return value
+
+    while todo and at < len(bits):
+        area = todo.pop()
+        sides = read(2)
+        if sides:
+            read(2)
+            todo += [area / (sides + 1)] * (sides + 1)
+        else:
+            state = read(2)
+            share[state + read(4) if state == 3 else state] += area
+    return max(share, key=share.get) if share else 0
 
 
 def _columns(elements: list, names, dtype) -> np.ndarray:
@@ -132,11 +258,14 @@ def _face_colors(obj, triangles: list, colors: dict) -> np.ndarray | None:
 
 
 def _place(model, part: str, object_id: str, transform: np.ndarray, name: str, out: list, depth: int,
-           placed: list | None = None):
+           placed: list | None = None, slicer: dict | None = None):
     """Add the object ``object_id`` of the model file ``part`` to ``out``
     as (name, mesh), placed by ``transform``; ``placed`` counts the objects
-    placed so far, meshes or not."""
-    placed = [0] if placed is None else placed
+    placed so far, meshes or not, and the slicer volumes left out;
+    ``slicer``, what the slicer's config says of the build object's parts
+    (``_slicer_parts``), its filaments' colours and the filament above."""
+    placed = [0, 0] if placed is None else placed
+    slicer = slicer or {}
     placed[0] += 1
     if depth > MAX_DEPTH:
         raise ValueError("has components that hold each other")
@@ -145,16 +274,37 @@ def _place(model, part: str, object_id: str, transform: np.ndarray, name: str, o
     found = model(part).get(object_id)
     if found is None:
         raise ValueError(f"places an object ({object_id}) it does not define")
-    own, vertices, faces, paint, parts = found
-    name = own or name
-    if len(faces):
-        mesh = trimesh.Trimesh(trimesh.transform_points(vertices, transform), faces, process=False)
-        if paint is not None:
-            mesh.visual = trimesh.visual.ColorVisuals(mesh, face_colors=paint)
-        out.append((name or "object", mesh))
+    own, vertices, faces, paint, parts, painted = found
+    slicer_name, printed, filament = slicer.get("parts", {}).get(object_id, ("", True, 0))
+    name = slicer_name or own or name
+    if not printed:
+        placed[1] += 1
+        return
+    slicer = {**slicer, "filament": filament or slicer.get("filament") or 1}
+    volumes = slicer.get("volumes", []) if depth == 0 else []
+    if not all(0 <= first <= last < len(faces) for first, last, *_ in volumes):
+        volumes = []  # a config that does not fit the mesh says nothing of it
+    if slicer.get("filaments"):  # as the slicer shows it: each face its filament's colour
+        shown = np.full(len(faces), slicer["filament"])
+        for first, last, *_, filament in volumes:
+            shown[first:last + 1] = filament or shown[first]
+        if painted is not None:
+            shown = np.where(painted > 0, painted, shown)
+        paint = np.array([GREY] + slicer["filaments"], np.uint8)[np.where(shown <= len(slicer["filaments"]), shown, 0)]
+    for first, last, volume, printed, _ in volumes or [(0, len(faces) - 1, "", True, 0)]:
+        placed[1] += not printed
+        if printed and len(faces):
+            used, corners = vertices, faces
+            if volumes:  # each volume its own vertices
+                used, corners = np.unique(faces[first:last + 1], return_inverse=True)
+                used, corners = vertices[used], corners.reshape(-1, 3)
+            mesh = trimesh.Trimesh(trimesh.transform_points(used, transform), corners, process=False)
+            if paint is not None:
+                mesh.visual = trimesh.visual.ColorVisuals(mesh, face_colors=paint[first:last + 1])
+            out.append((volume or name or "object", mesh))
     for path, child, place in parts:
         target = posixpath.normpath("/" + path).lstrip("/") if path else part
-        _place(model, target, child, transform @ place, name, out, depth + 1, placed)
+        _place(model, target, child, transform @ place, name, out, depth + 1, placed, slicer)
 
 
 def _transform(text: str | None) -> np.ndarray:

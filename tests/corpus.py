@@ -330,7 +330,11 @@ def _collada_and_3mf(car: int) -> list[Case]:
         Case({"toy_car_assimp_dae.zip": _data("toy_car_assimp_dae.zip")}, faces=car, names=parts,
              sibling="toy_car_blender_obj.zip"),  # Assimp's Collada of Blender's OBJ: the same look
         Case({"toy_car_assimp_rigged.dae": _data("toy_car_assimp_rigged.dae")}, faces=car, names=parts),
-        Case({"toy_car_bambu.3mf": make.printer_3mf(_asset("toy_car.glb"))}, faces=car, names=parts),
+        *[Case({name: data}, faces=car, names=parts, warnings=(
+            f"'{name}' also holds 1 slicer volume that is not printed (modifiers, negative volumes, support blockers "
+            "or enforcers), which PartScope leaves out: only the printed parts are segmented.",))
+          for name, data in (("toy_car_bambu.3mf", make.printer_3mf(_asset("toy_car.glb"))),
+                             ("toy_car_prusa.3mf", make.prusa_3mf(_asset("toy_car.glb"))))],
         Case({"toy_car_assimp.3mf": _data("toy_car_assimp.3mf")}, faces=car,
              names=("object",) + tuple(f"object_{k}" for k in range(1, 6))),
         # an object of three <mesh> elements (one per material; the specification allows one)

@@ -904,10 +904,14 @@ def model_3mf(resources: str, build: str, namespaces: str = "", head: str = "") 
             f'{namespaces}>{head}<resources>{resources}</resources><build>{build}</build></model>\n')
 
 
-def mesh_3mf(mesh: trimesh.Trimesh) -> str:
-    """A 3MF <mesh> of ``mesh``'s vertices and triangles."""
+def mesh_3mf(mesh: trimesh.Trimesh, paint: dict | None = None, attribute: str = "paint_color") -> str:
+    """A 3MF <mesh> of ``mesh``'s vertices and triangles, ``paint`` {triangle: a slicer's painted code}
+    written as ``attribute``."""
+    paint = paint or {}
     vertices = "".join(f'<vertex x="{x:.6g}" y="{y:.6g}" z="{z:.6g}"/>' for x, y, z in mesh.vertices)
-    triangles = "".join(f'<triangle v1="{a}" v2="{b}" v3="{c}"/>' for a, b, c in mesh.faces)
+    triangles = "".join(f'<triangle v1="{a}" v2="{b}" v3="{c}"'
+                        + (f' {attribute}="{paint[k]}"' if k in paint else "") + "/>"
+                        for k, (a, b, c) in enumerate(mesh.faces))
     return f"<mesh><vertices>{vertices}</vertices><triangles>{triangles}</triangles></mesh>"
 
 
@@ -920,40 +924,103 @@ def package_3mf(parts: dict) -> bytes:
     return buf.getvalue()
 
 
-def printer_3mf(car_glb: bytes) -> bytes:
-    """The toy car as today's slicers (PrusaSlicer, Bambu Studio) write a
-    3MF: Z up in millimetres, the root model holding one object whose
-    components (the production extension, ``p:path``) are the car's parts,
-    each an object in a model file of its own, placed by transforms."""
+def _car_in_millimetres(car_glb: bytes) -> list:
+    """(name, mesh) of the toy car's parts as a slicer holds them: Z up, in
+    millimetres."""
     from core.loading import Z_UP
 
     scene = trimesh.load_scene(io.BytesIO(car_glb), file_type="glb", process=False)
     to_file = np.diag([1000.0] * 3 + [1.0]) @ Z_UP.T
-    objects, components = [], []
-    for k, name in enumerate(sorted(scene.graph.nodes_geometry), start=1):
+    out = []
+    for name in sorted(scene.graph.nodes_geometry):
         mesh = scene.geometry[scene.graph[name][1]].copy()
         mesh.apply_transform(to_file @ scene.graph[name][0])
+        out.append((name, mesh))
+    return out
+
+
+#: A slicer's modifier: a box through the car's body (settings for the print inside it, not printed shape).
+MODIFIER = trimesh.creation.box((60.0, 60.0, 60.0))
+#: The slicers' filaments (white, black, red, blue) and which the car's parts print in.
+FILAMENTS = ("#F2F2F2", "#1A1A1A", "#D32F2F", "#1E88E5")
+CAR_FILAMENTS = {"body": 3, "cabin": 4, "infill": 1}  # the wheels black (2)
+#: Triangles of the body painted in the slicer: ten blue (filament 4: a leaf, state 3 + 1), two cut in four
+#: sub-triangles, three of them black (filament 2) and one white.
+BODY_PAINT = {**{k: "1C" for k in range(10)}, 10: "48883", 11: "48883"}
+_TYPES = ('<?xml version="1.0" encoding="UTF-8"?>\n<Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+          'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+          'relationships+xml"/><Default Extension="model" ContentType="application/vnd.ms-package.3dmanufacturing-'
+          '3dmodel+xml"/></Types>\n')
+_RELS = ('<?xml version="1.0" encoding="UTF-8"?>\n<Relationships xmlns="http://schemas.openxmlformats.org/package/'
+         '2006/relationships"><Relationship Target="/3D/3dmodel.model" Id="rel-1" Type="http://schemas.microsoft.'
+         'com/3dmanufacturing/2013/01/3dmodel"/></Relationships>\n')
+
+
+def printer_3mf(car_glb: bytes) -> bytes:
+    """The toy car as Bambu Studio and OrcaSlicer write a 3MF: Z up in
+    millimetres, the root model holding one object whose components (the
+    production extension, ``p:path``) are the car's parts and a modifier,
+    each an unnamed object in a model file of its own, placed by
+    transforms; the parts' names, kinds and filaments in
+    Metadata/model_settings.config, the filaments' colours in
+    Metadata/project_settings.config, some of the body's triangles painted."""
+    objects, components, parts = [], [], []
+    for k, (name, mesh) in enumerate(_car_in_millimetres(car_glb) + [("infill", MODIFIER.copy())], start=1):
         center = mesh.bounds.mean(axis=0)
         mesh.apply_translation(-center)
-        objects.append(f'<object id="{k}" name="{name}" type="model">{mesh_3mf(mesh)}</object>')
+        paint = BODY_PAINT if name == "body" else None
+        objects.append(f'<object id="{k}" p:UUID="0000000{k}-81cb-4c03-9d28-80fed5dfa1dc" type="model">'
+                       f'{mesh_3mf(mesh, paint)}</object>')
         components.append(f'<component p:path="/3D/Objects/object_1.model" objectid="{k}" '
                           f'transform="1 0 0 0 1 0 0 0 1 {center[0]:.6g} {center[1]:.6g} {center[2]:.6g}"/>')
+        kind = "modifier_part" if name == "infill" else "normal_part"
+        parts.append(f'<part id="{k}" subtype="{kind}"><metadata key="name" value="{name}"/>'
+                     '<metadata key="matrix" value="1 0 0 0 0 1 0 0 0 0 1 0 0 0 0 1"/>'
+                     f'<metadata key="extruder" value="{CAR_FILAMENTS.get(name, 2)}"/></part>')
     car = len(objects) + 1
-    root = model_3mf(f'<object id="{car}" p:UUID="00000001-61cb-4c03-9d28-80fed5dfa1dc" name="toy_car" type="model">'
+    production = ' xmlns:p="http://schemas.microsoft.com/3dmanufacturing/production/2015/06" requiredextensions="p"'
+    root = model_3mf(f'<object id="{car}" p:UUID="00000001-61cb-4c03-9d28-80fed5dfa1dc" type="model">'
                      f'<components>{"".join(components)}</components></object>',
                      f'<item objectid="{car}" transform="1 0 0 0 1 0 0 0 1 128 128 0" printable="1"/>',
-                     ' xmlns:p="http://schemas.microsoft.com/3dmanufacturing/production/2015/06" '
-                     'requiredextensions="p"', '<metadata name="Application">BambuStudio-02.01.00.59</metadata>')
-    types = ('<?xml version="1.0" encoding="UTF-8"?>\n<Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-             'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
-             'relationships+xml"/><Default Extension="model" ContentType="application/vnd.ms-package.3dmanufacturing-'
-             '3dmodel+xml"/></Types>\n')
-    rels = ('<?xml version="1.0" encoding="UTF-8"?>\n<Relationships xmlns="http://schemas.openxmlformats.org/package/'
-            '2006/relationships"><Relationship Target="/3D/3dmodel.model" Id="rel-1" Type="http://schemas.microsoft.'
-            'com/3dmanufacturing/2013/01/3dmodel"/></Relationships>\n')
-    return package_3mf({"[Content_Types].xml": types, "_rels/.rels": rels, "3D/3dmodel.model": root,
-                        "3D/_rels/3dmodel.model.rels": rels.replace("/3D/3dmodel.model", "/3D/Objects/object_1.model"),
-                        "3D/Objects/object_1.model": model_3mf("".join(objects), "")})
+                     production, '<metadata name="Application">BambuStudio-02.01.00.59</metadata>')
+    settings = (f'<?xml version="1.0" encoding="UTF-8"?>\n<config>\n  <object id="{car}">\n    <metadata key="name" '
+                f'value="toy_car"/>\n    <metadata key="extruder" value="1"/>\n    {"".join(parts)}\n  </object>\n'
+                '</config>\n')
+    project = json.dumps({"filament_colour": list(FILAMENTS), "filament_type": ["PLA"] * len(FILAMENTS)})
+    return package_3mf({"[Content_Types].xml": _TYPES, "_rels/.rels": _RELS, "3D/3dmodel.model": root,
+                        "3D/_rels/3dmodel.model.rels": _RELS.replace("/3D/3dmodel.model", "/3D/Objects/object_1.model"),
+                        "3D/Objects/object_1.model": model_3mf("".join(objects), "", production),
+                        "Metadata/model_settings.config": settings, "Metadata/project_settings.config": project})
+
+
+def prusa_3mf(car_glb: bytes) -> bytes:
+    """The toy car as PrusaSlicer writes a 3MF: one object of one mesh, its
+    volumes (the car's parts and a modifier) ranges of its triangles, named
+    typed and given their filaments in Metadata/Slic3r_PE_model.config, the
+    filaments' colours in Metadata/Slic3r_PE.config, some of the body's
+    triangles painted."""
+    meshes = _car_in_millimetres(car_glb) + [("infill", MODIFIER.copy())]
+    whole = trimesh.util.concatenate([mesh for _, mesh in meshes])
+    volumes, paint, first = [], {}, 0
+    for name, mesh in meshes:
+        kind = "ParameterModifier" if name == "infill" else "ModelPart"
+        volumes.append(f' <volume firstid="{first}" lastid="{first + len(mesh.faces) - 1}">\n  <metadata '
+                       f'type="volume" key="name" value="{name}"/>\n  <metadata type="volume" key="volume_type" '
+                       f'value="{kind}"/>\n  <metadata type="volume" key="extruder" '
+                       f'value="{CAR_FILAMENTS.get(name, 2)}"/>\n </volume>\n')
+        paint.update({first + k: code for k, code in BODY_PAINT.items()} if name == "body" else {})
+        first += len(mesh.faces)
+    painted = mesh_3mf(whole, paint, "slic3rpe:mmu_segmentation")
+    root = model_3mf(f'<object id="1" type="model">{painted}</object>',
+                     '<item objectid="1" transform="1 0 0 0 1 0 0 0 1 125 105 0" printable="1"/>',
+                     ' xmlns:slic3rpe="http://schemas.slic3r.org/3mf/2017/06"',
+                     '<metadata name="Application">PrusaSlicer-2.7.1</metadata>')
+    colours = ('; generated by PrusaSlicer 2.7.1\n; extruder_colour = ' + ";".join(['""'] * len(FILAMENTS))
+               + "\n; filament_colour = " + ";".join(FILAMENTS) + "\n")
+    config = ('<?xml version="1.0" encoding="UTF-8"?>\n<config>\n <object id="1" instances_count="1">\n  <metadata '
+              f'type="object" key="name" value="toy_car"/>\n{"".join(volumes)} </object>\n</config>\n')
+    return package_3mf({"[Content_Types].xml": _TYPES, "_rels/.rels": _RELS, "3D/3dmodel.model": root,
+                        "Metadata/Slic3r_PE_model.config": config, "Metadata/Slic3r_PE.config": colours})
 
 
 def lines_dae() -> bytes:

@@ -32,16 +32,38 @@ def test_file_loads_as_its_case_says(tmp_path, name):
     assert differences(case, asset, d) == []
 
 
-@pytest.mark.parametrize("name", ["toy_car_sketchup.zip", "toy_car_assimp_rigged.dae", "toy_car_bambu.3mf"])
+@pytest.mark.parametrize("name", ["toy_car_sketchup.zip", "toy_car_assimp_rigged.dae", "toy_car_bambu.3mf",
+                                  "toy_car_prusa.3mf"])
 def test_collada_and_3mf_stand_where_the_gltf_does(tmp_path, name):
     """Z up in inches (SketchUp) or millimetres (a slicer's parts, each in
-    its own place), or skinned to an armature whose node turns the car and
+    its own place or a range of one mesh's triangles, the slicer's modifier
+    box left out), or skinned to an armature whose node turns the car and
     scales it by 0.01 (placed by its joints, as a viewer draws it): each
     normalized, the car's GLB to the vertex (as written, to six digits)."""
     asset, car = load(tmp_path, name), load(tmp_path, "toy_car.glb")
     assert np.abs(asset.mesh.bounds - car.mesh.bounds).max() < 1e-5
     distance, _ = cKDTree(car.mesh.vertices).query(asset.mesh.vertices)
     assert distance.max() < 1e-5
+
+
+@pytest.mark.parametrize("name", ["toy_car_bambu.3mf", "toy_car_prusa.3mf"])
+def test_a_slicers_parts_show_their_filaments_and_painted_triangles(tmp_path, name):
+    """Each part in the colour of the filament the slicer prints it in
+    (the body red, the cabin blue, the wheels black), ten of the body's
+    triangles painted blue and two painted in four sub-triangles, three of
+    them black: each face as the slicer shows it."""
+    from tests.corpus_files import FILAMENTS
+
+    asset = load(tmp_path, name)
+    rgb = [tuple(int(f[i:i + 2], 16) for i in (1, 3, 5)) for f in FILAMENTS]
+    shown = {}
+    for node, part in enumerate(asset.node_names):
+        colours, counts = np.unique(asset.corner_color[asset.face_node == node, 0, :3], axis=0, return_counts=True)
+        shown[part] = {tuple(int(v) for v in c): int(n) for c, n in zip(colours, counts)}
+    body = int((asset.face_node == asset.node_names.index("body")).sum())
+    assert shown.pop("body") == {rgb[2]: body - 12, rgb[3]: 10, rgb[1]: 2}
+    assert shown.pop("cabin") == {rgb[3]: int((asset.face_node == asset.node_names.index("cabin")).sum())}
+    assert sorted(shown) == [f"wheel_{k}" for k in range(1, 5)] and all(list(c) == [rgb[1]] for c in shown.values())
 
 
 @pytest.mark.parametrize("name", [n for n, c in CASES.items() if c.faces is not None])
