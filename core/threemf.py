@@ -133,9 +133,10 @@ def _filaments(archive: zipfile.ZipFile, names: dict) -> list:
     bambu = names.get("metadata/project_settings.config")
     if bambu is not None:
         try:
-            colours = json.loads(archive.read(bambu)).get("filament_colour") or []
+            colours = json.loads(archive.read(bambu)).get("filament_colour")
         except (ValueError, AttributeError):  # not the JSON Bambu Studio writes: no colours
-            colours = []
+            colours = None
+        colours = colours if isinstance(colours, list) else []
     prusa = names.get("metadata/slic3r_pe.config")
     if prusa is not None and not colours:
         text = archive.read(prusa).decode("utf-8", "replace")
