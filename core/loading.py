@@ -300,8 +300,10 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
             placed, up, lines = collada_scene(path, resolver)
             scene = _named_scene(placed, up)
         elif fmt == "3MF":  # Z up, as printers' build plates
-            placed, modifiers = threemf_scene(path)
+            placed, modifiers, missing = threemf_scene(path)
             scene = _named_scene(placed, "Z")
+            warnings += [f"refers to '{image}' (a texture), which it does not hold or which does not open as an image: "
+                         "the model is loaded without it; export it again" for image in missing]
         elif fmt == "OFF":
             mesh, held, said = off_mesh(path)
             scene = trimesh.Scene({os.path.basename(path): mesh})

@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import collections
 import functools
+import io
 import json
 import posixpath
 import re
 import zipfile
 
 import numpy as np
+import PIL.Image
 import trimesh
 from lxml import etree
 
@@ -57,11 +59,12 @@ PRINTED = ("normal_part", "modelpart")
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
 
 
-def scene(path: str) -> tuple[list, int]:
+def scene(path: str) -> tuple[list, int, list]:
     """(name, mesh) of every mesh the build places, in the file's
-    coordinates (Z up), and how many slicer volumes that are not printed
-    shape it left out. ValueError (or lxml's, zipfile's) where the package
-    is not a 3MF that parses."""
+    coordinates (Z up); how many slicer volumes that are not printed shape
+    it left out; the textures it names but does not hold (or that do not
+    open as images). ValueError (or lxml's, zipfile's) where the package is
+    not a 3MF that parses."""
     with zipfile.ZipFile(path) as archive:
         names = {n.lower(): n for n in archive.namelist()}
         models: dict = {}
@@ -79,14 +82,25 @@ def scene(path: str) -> tuple[list, int]:
         models[root.lower()] = _objects(document, painting)
         slicer = _slicer_parts(archive, names)
         filaments = _filaments(archive, names)
+        pictures: dict = {}
+
+        def image(texture: str):
+            if texture not in pictures:
+                try:
+                    pictures[texture] = PIL.Image.open(io.BytesIO(archive.read(names[texture.lstrip("/").lower()])))
+                    pictures[texture].load()
+                except Exception:  # not in the package, or not an image: drawn grey, named in a warning
+                    pictures[texture] = None
+            return pictures[texture]
+
         out, placed = [], [0, 0]
         for item in document.iter(f"{CORE}item"):  # an item may name another model file too
             part = item.get(f"{PRODUCTION}path")
             top = item.get("objectid")
             _place(model, posixpath.normpath("/" + part).lstrip("/") if part else root, top,
                    _transform(item.get("transform")), "", out, 0, placed,
-                   {"filaments": filaments, **({} if part else slicer.get(top, {}))})
-    return out, placed[1]
+                   {"filaments": filaments, **({} if part else slicer.get(top, {}))}, image)
+    return out, placed[1], sorted(t for t, picture in pictures.items() if picture is None)
 
 
 def _slicer_parts(archive: zipfile.ZipFile, names: dict) -> dict:
@@ -165,19 +179,25 @@ def _parse(data: bytes) -> tuple:
 
 
 def _objects(document, painting: bool) -> dict:
-    """{object id: (name, vertices, faces, face colours or None, components,
-    painted filaments or None)} of one model file; components are (model
-    file or None, object id, (4, 4)); painted filaments (F,) int, 0 where a
-    triangle is not painted (read only where ``painting``)."""
-    colors = {}
+    """{object id: (name, vertices, faces, look, components, painted
+    filaments or None)} of one model file; look is (corner colours (F, 3,
+    4) uint8, corner texture coordinates (F, 3, 2), texture of each face
+    (F,) str, '' none), None where the object has none; components are
+    (model file or None, object id, (4, 4)); painted filaments (F,) int, 0
+    where a triangle is not painted (read only where ``painting``)."""
+    tables = {}  # property group id: (n, 4) colours, or (texture's path, (n, 2) coordinates)
     for group_tag, entry_tag, attribute in ((f"{CORE}basematerials", f"{CORE}base", "displaycolor"),
                                             (f"{MATERIAL}colorgroup", f"{MATERIAL}color", "color")):
         for group in document.iter(group_tag):
-            colors[group.get("id")] = np.array([_color(e.get(attribute)) for e in group.iter(entry_tag)],
+            tables[group.get("id")] = np.array([_color(e.get(attribute)) for e in group.iter(entry_tag)],
                                                np.uint8).reshape(-1, 4)
+    images = {t.get("id"): t.get("path") or "" for t in document.iter(f"{MATERIAL}texture2d")}
+    for group in document.iter(f"{MATERIAL}texture2dgroup"):
+        tables[group.get("id")] = (images.get(group.get("texid"), ""),
+                                   _columns(list(group.iter(f"{MATERIAL}tex2coord")), "uv", np.float64))
     objects = {}
     for obj in document.iter(f"{CORE}object"):
-        vertices, faces, paints, painted = [np.zeros((0, 3))], [np.zeros((0, 3), np.int64)], [], []
+        vertices, faces, looks, painted = [np.zeros((0, 3))], [np.zeros((0, 3), np.int64)], [], []
         for mesh in obj.findall(f"{CORE}mesh"):  # one by the specification; Assimp writes one per material
             triangles = list(mesh.iter(f"{CORE}triangle"))
             corners = _columns(triangles, ("v1", "v2", "v3"), np.int64)
@@ -186,18 +206,18 @@ def _objects(document, painting: bool) -> dict:
                 raise ValueError("has triangles that point at missing vertices")
             faces.append(corners + sum(map(len, vertices)))
             vertices.append(points)
-            paints.append(_face_colors(obj, triangles, colors))
+            looks.append(_corner_looks(obj, triangles, tables))
             if painting:
                 painted += [_painted_filament(t.get(PAINTED[0]) or t.get(PAINTED[1]) or "") for t in triangles]
-        paint = None
-        if any(p is not None for p in paints):
-            paint = np.concatenate([np.full((len(f), 4), GREY, np.uint8) if p is None else p
-                                    for p, f in zip(paints, faces[1:])])
+        look = None
+        if any(one is not None for one in looks):
+            look = tuple(np.concatenate(column) for column in zip(*[one or _blank_look(len(f))
+                                                                    for one, f in zip(looks, faces[1:])]))
         vertices, faces = np.concatenate(vertices), np.concatenate(faces)
         parts = [(c.get(f"{PRODUCTION}path"), c.get("objectid"), _transform(c.get("transform")))
                  for c in obj.iter(f"{CORE}component")]
         filaments = np.array(painted, np.int64) if any(painted) else None
-        objects[obj.get("id")] = (obj.get("name") or "", vertices, faces, paint, parts, filaments)
+        objects[obj.get("id")] = (obj.get("name") or "", vertices, faces, look, parts, filaments)
     return objects
 
 
@@ -243,28 +263,45 @@ def _columns(elements: list, names, dtype) -> np.ndarray:
     return np.array(columns, dtype).T.reshape(-1, len(names))
 
 
-def _face_colors(obj, triangles: list, colors: dict) -> np.ndarray | None:
-    """(F, 4) uint8 each triangle's colour (its own property, else its
-    object's), or None where the object has none."""
+def _corner_looks(obj, triangles: list, tables: dict) -> tuple | None:
+    """(corner colours (F, 3, 4) uint8, corner texture coordinates (F, 3,
+    2), each face's texture path (F,) str) of one mesh's triangles, by
+    their own properties (``pid``, ``p1``..``p3``; p2 and p3 default to
+    p1), else their object's (``pid``, ``pindex``); None where no triangle
+    has one. Read a column at a time, as ``_columns``."""
     default = (obj.get("pid"), obj.get("pindex") or "0")
-    if not colors or (default[0] not in colors and not any(t.get("pid") in colors for t in triangles)):
+    own = [t.get("pid") for t in triangles]
+    if not tables or (default[0] not in tables and not any(g in tables for g in own)):
         return None
-    out = np.full((len(triangles), 4), GREY, np.uint8)
-    for k, t in enumerate(triangles):
-        group, index = (t.get("pid"), t.get("p1")) if t.get("pid") else (default[0], t.get("p1") or default[1])
-        table = colors.get(group)
-        if table is not None and index is not None and 0 <= int(index) < len(table):
-            out[k] = table[int(index)]
-    return out
+    group = np.array([g or default[0] or "" for g in own], object)
+    index = np.array([[t.get(k) or "-1" for t in triangles] for k in ("p1", "p2", "p3")], np.int64).T.reshape(-1, 3)
+    index[:, 0] = np.where(index[:, 0] < 0, np.where([g is None for g in own], int(default[1]), -1), index[:, 0])
+    index[:, 1:] = np.where(index[:, 1:] < 0, index[:, :1], index[:, 1:])  # p2, p3 default to p1
+    colours, uv, texture = _blank_look(len(triangles))
+    for name in set(group.tolist()) & set(tables):
+        table = tables[name]
+        rows = table if isinstance(table, np.ndarray) else table[1]
+        pick = np.flatnonzero((group == name) & (index >= 0).all(axis=1) & (index < len(rows)).all(axis=1))
+        if isinstance(table, np.ndarray):
+            colours[pick] = rows[index[pick]]
+        else:
+            uv[pick], texture[pick], colours[pick] = rows[index[pick]], table[0], 255
+    return colours, uv, texture
+
+
+def _blank_look(n: int) -> tuple:
+    """The look of ``n`` triangles that have none (``_corner_looks``): grey, untextured."""
+    return np.full((n, 3, 4), GREY, np.uint8), np.full((n, 3, 2), np.nan), np.full(n, "", object)
 
 
 def _place(model, part: str, object_id: str, transform: np.ndarray, name: str, out: list, depth: int,
-           placed: list | None = None, slicer: dict | None = None):
+           placed: list | None = None, slicer: dict | None = None, image=None):
     """Add the object ``object_id`` of the model file ``part`` to ``out``
     as (name, mesh), placed by ``transform``; ``placed`` counts the objects
     placed so far, meshes or not, and the slicer volumes left out;
     ``slicer``, what the slicer's config says of the build object's parts
-    (``_slicer_parts``), its filaments' colours and the filament above."""
+    (``_slicer_parts``), its filaments' colours and the filament above;
+    ``image``, a texture's path to its PIL image or None."""
     placed = [0, 0] if placed is None else placed
     slicer = slicer or {}
     placed[0] += 1
@@ -275,7 +312,7 @@ def _place(model, part: str, object_id: str, transform: np.ndarray, name: str, o
     found = model(part).get(object_id)
     if found is None:
         raise ValueError(f"places an object ({object_id}) it does not define")
-    own, vertices, faces, paint, parts, painted = found
+    own, vertices, faces, look, parts, painted = found
     slicer_name, printed, filament = slicer.get("parts", {}).get(object_id, ("", True, 0))
     name = slicer_name or own or name
     if not printed:
@@ -285,27 +322,76 @@ def _place(model, part: str, object_id: str, transform: np.ndarray, name: str, o
     volumes = slicer.get("volumes", []) if depth == 0 else []
     if not all(0 <= first <= last < len(faces) for first, last, *_ in volumes):
         volumes = []  # a config that does not fit the mesh says nothing of it
+    colours, uv, texture = look or (None, None, None)
     if slicer.get("filaments"):  # as the slicer shows it: each face its filament's colour
         shown = np.full(len(faces), slicer["filament"])
         for first, last, *_, filament in volumes:
             shown[first:last + 1] = filament or shown[first]
         if painted is not None:
             shown = np.where(painted > 0, painted, shown)
-        paint = np.array([GREY] + slicer["filaments"], np.uint8)[np.where(shown <= len(slicer["filaments"]), shown, 0)]
+        table = np.array([GREY] + slicer["filaments"], np.uint8)
+        colours, texture = np.repeat(table[np.where(shown <= len(slicer["filaments"]), shown, 0)][:, None], 3, 1), None
+    vertices = trimesh.transform_points(vertices, transform)
     for first, last, volume, printed, _ in volumes or [(0, len(faces) - 1, "", True, 0)]:
         placed[1] += not printed
         if printed and len(faces):
-            used, corners = vertices, faces
-            if volumes:  # each volume its own vertices
-                used, corners = np.unique(faces[first:last + 1], return_inverse=True)
-                used, corners = vertices[used], corners.reshape(-1, 3)
-            mesh = trimesh.Trimesh(trimesh.transform_points(used, transform), corners, process=False)
-            if paint is not None:
-                mesh.visual = trimesh.visual.ColorVisuals(mesh, face_colors=paint[first:last + 1])
-            out.append((volume or name or "object", mesh))
+            cut = slice(first, last + 1)
+            for mesh in _meshes(vertices, faces[cut],
+                                None if colours is None else colours[cut], None if uv is None else uv[cut],
+                                None if texture is None else texture[cut], image):
+                out.append((volume or name or "object", mesh))
     for path, child, place in parts:
         target = posixpath.normpath("/" + path).lstrip("/") if path else part
-        _place(model, target, child, transform @ place, name, out, depth + 1, placed, slicer)
+        _place(model, target, child, transform @ place, name, out, depth + 1, placed, slicer, image)
+
+
+def _meshes(vertices: np.ndarray, faces: np.ndarray, colours, uv, texture, image) -> list:
+    """The faces of one object (or volume) as meshes of their own
+    vertices: one per texture (its corners welded where place and texture
+    coordinate agree), and one of the rest, coloured by face or, where a
+    face's corners differ, by vertex (welded where place and colour agree).
+    colours (F, 3, 4), uv (F, 3, 2), texture (F,) paths, each or None;
+    image : a texture's path to its PIL image, or None where it is missing."""
+    groups = {"": np.arange(len(faces))}
+    if texture is not None:
+        paths, which = np.unique(texture.astype(str), return_inverse=True)
+        groups = {path: np.flatnonzero(which == k) for k, path in enumerate(paths)}
+    out = []
+    for path, rows in groups.items():
+        picture = image(path) if path and image is not None else None
+        corner = faces[rows].reshape(-1)
+        if picture is not None:  # a textured mesh: PBR base colour texture, as a glTF's
+            coords = uv[rows].reshape(-1, 2)
+            first, inverse = _weld(np.column_stack([corner, coords.view(np.int64)]))
+            mesh = trimesh.Trimesh(vertices[corner[first]], inverse.reshape(-1, 3), process=False)
+            mesh.visual = trimesh.visual.TextureVisuals(uv=coords[first], material=trimesh.visual.material.PBRMaterial(
+                baseColorTexture=picture, metallicFactor=0.0, roughnessFactor=1.0))
+        elif colours is not None and path == "" and not (colours[rows] == colours[rows][:, :1]).all():
+            rgba = colours[rows].reshape(-1, 4)
+            first, inverse = _weld(np.column_stack([corner, rgba.copy().view(np.uint32).astype(np.int64)]))
+            mesh = trimesh.Trimesh(vertices[corner[first]], inverse.reshape(-1, 3), process=False)
+            mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=rgba[first])
+        else:
+            used, corners = np.unique(faces[rows], return_inverse=True)
+            mesh = trimesh.Trimesh(vertices[used], corners.reshape(-1, 3), process=False)
+            if colours is not None:  # a missing texture's faces grey
+                face = colours[rows][:, 0] if path == "" else np.full((len(rows), 4), GREY, np.uint8)
+                mesh.visual = trimesh.visual.ColorVisuals(mesh, face_colors=face)
+        out.append(mesh)
+    return out
+
+
+def _weld(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Equal rows of ``keys`` ((n, k) int64: a corner's vertex, then what
+    it carries) made one: each distinct row's first index, and (n,) the
+    distinct row of each (as ``np.unique(axis=0)``, a few times faster)."""
+    order = np.lexsort(keys.T[::-1])
+    ranked = keys[order]
+    new = np.ones(len(keys), bool)
+    new[1:] = (ranked[1:] != ranked[:-1]).any(axis=1)
+    inverse = np.empty(len(keys), np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse
 
 
 def _transform(text: str | None) -> np.ndarray:

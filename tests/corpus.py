@@ -335,6 +335,13 @@ def _collada_and_3mf(car: int) -> list[Case]:
             "or enforcers), which PartScope leaves out: only the printed parts are segmented.",))
           for name, data in (("toy_car_bambu.3mf", make.printer_3mf(_asset("toy_car.glb"))),
                              ("toy_car_prusa.3mf", make.prusa_3mf(_asset("toy_car.glb"))))],
+        # textured and coloured corner by corner (the materials extension), as 3D Builder writes a coloured model
+        Case({"toy_car_textured.3mf": make.textured_3mf(_asset("toy_car.glb"))}, faces=car, names=parts,
+             sibling="toy_car.glb"),
+        Case({"toy_car_no_skin.3mf": make.textured_3mf(_asset("toy_car.glb"), missing=("body",))}, faces=car,
+             names=parts, warnings=("'toy_car_no_skin.3mf' refers to '/3D/Textures/body.png' (a texture), which it "
+                                    "does not hold or which does not open as an image: the model is loaded without "
+                                    "it; export it again.",)),
         Case({"toy_car_assimp.3mf": _data("toy_car_assimp.3mf")}, faces=car,
              names=("object",) + tuple(f"object_{k}" for k in range(1, 6))),
         # an object of three <mesh> elements (one per material; the specification allows one)

@@ -1023,6 +1023,44 @@ def prusa_3mf(car_glb: bytes) -> bytes:
                         "Metadata/Slic3r_PE_model.config": config, "Metadata/Slic3r_PE.config": colours})
 
 
+def textured_3mf(car_glb: bytes, missing: tuple = ()) -> bytes:
+    """The toy car as a 3MF with the materials extension's looks, as 3D
+    Builder writes a coloured model: the body and cabin textured (a
+    texture2dgroup of coordinates into a PNG in 3D/Textures/, the parts
+    named in ``missing`` without theirs), the wheels coloured corner by
+    corner (a colorgroup, a colour for every vertex, sRGB), each part an
+    object of its own placed by the build."""
+    from core.colorspace import srgb_bytes
+
+    objects, items, files, resources = [], [], {}, []
+    for k, (name, mesh) in enumerate(_car_in_millimetres(car_glb), start=1):
+        vertices = "".join(f'<vertex x="{x:.6g}" y="{y:.6g}" z="{z:.6g}"/>' for x, y, z in mesh.vertices)
+        group = 100 + k
+        if isinstance(mesh.visual, trimesh.visual.TextureVisuals):
+            buf = io.BytesIO()
+            mesh.visual.material.baseColorTexture.save(buf, format="PNG")
+            if name not in missing:
+                files[f"3D/Textures/{name}.png"] = buf.getvalue()
+            resources.append(f'<m:texture2d id="{200 + k}" path="/3D/Textures/{name}.png" contenttype="image/png"/>'
+                             f'<m:texture2dgroup id="{group}" texid="{200 + k}">'
+                             + "".join(f'<m:tex2coord u="{u:.6g}" v="{v:.6g}"/>' for u, v in mesh.visual.uv)
+                             + "</m:texture2dgroup>")
+        else:
+            colours = srgb_bytes(np.asarray(mesh.visual.vertex_colors, np.float64)[:, :3] / 255)
+            resources.append(f'<m:colorgroup id="{group}">' + "".join(
+                f'<m:color color="#{r:02X}{g:02X}{b:02X}"/>' for r, g, b in colours) + "</m:colorgroup>")
+        triangles = "".join(f'<triangle v1="{a}" v2="{b}" v3="{c}" pid="{group}" p1="{a}" p2="{b}" p3="{c}"/>'
+                            for a, b, c in mesh.faces)
+        objects.append(f'<object id="{k}" name="{name}" type="model"><mesh><vertices>{vertices}</vertices>'
+                       f'<triangles>{triangles}</triangles></mesh></object>')
+        items.append(f'<item objectid="{k}"/>')
+    root = model_3mf("".join(resources + objects), "".join(items),
+                     ' xmlns:m="http://schemas.microsoft.com/3dmanufacturing/material/2015/02"',
+                     '<metadata name="Application">3D Builder</metadata>')
+    types = _TYPES.replace("</Types>", '<Default Extension="png" ContentType="image/png"/></Types>')
+    return package_3mf({"[Content_Types].xml": types, "_rels/.rels": _RELS, "3D/3dmodel.model": root, **files})
+
+
 def lines_dae() -> bytes:
     """A Collada file of edges only (a SketchUp sketch with no faces)."""
     points = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0]], np.float64)
