@@ -9,31 +9,18 @@ production extension) and its object there; trimesh's reader loads every
 object of that file for every component (a six-part car six times over),
 so PartScope reads the package itself. Each placed mesh keeps its object's
 name, else the nearest named object above it; base materials and colour
-groups (``displaycolor``, sRGB) colour the triangles that use them.
+groups (``displaycolor``, sRGB) colour the triangles that use them, corner
+by corner, and texture2d groups texture them (coordinates from the image's
+lower left, as trimesh's); a mesh is welded where place and look agree.
 
-Slicers keep what each part is in a config of their own: Bambu Studio and
-OrcaSlicer name each component of a build object and give its subtype
-(``Metadata/model_settings.config``: ``<object id>``, ``<part id subtype>``,
-the part id the component's object id); PrusaSlicer cuts an object's one
-mesh into volumes by triangle ranges (``Metadata/Slic3r_PE_model.config``:
-``<volume firstid lastid>``, its ``volume_type``). Parts and volumes are
-read under their names; modifiers, negative volumes and support blockers
-or enforcers are not printed shape and are left out (counted). Where the
-slicer keeps its filaments' colours (Bambu's project_settings.config, JSON
-``filament_colour``; Prusa's Slic3r_PE.config, ``; extruder_colour`` else
-``; filament_colour``), each part shows its filament's colour and each
-painted triangle (``paint_color``, ``slic3rpe:mmu_segmentation``) the
-filament painted over most of it, as the slicer shows them.
+What a slicer's config says of the parts (names, kinds, filaments, painted
+triangles) is read by ``core.slicers``.
 """
 
 from __future__ import annotations
 
-import collections
-import functools
 import io
-import json
 import posixpath
-import re
 import zipfile
 
 import numpy as np
@@ -41,12 +28,12 @@ import PIL.Image
 import trimesh
 from lxml import etree
 
+from . import slicers
+
 CORE = "{http://schemas.microsoft.com/3dmanufacturing/core/2015/02}"
 MATERIAL = "{http://schemas.microsoft.com/3dmanufacturing/material/2015/02}"
 PRODUCTION = "{http://schemas.microsoft.com/3dmanufacturing/production/2015/06}"
 RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-#: A triangle's painted filaments: Bambu Studio's and OrcaSlicer's attribute, PrusaSlicer's.
-PAINTED = ("paint_color", "{http://schemas.slic3r.org/3mf/2017/06}mmu_segmentation")
 MODEL_TYPE = "http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"
 #: The colour of a triangle no material colours (as PartScope shows any uncoloured face).
 GREY = (200, 200, 200, 255)
@@ -54,8 +41,6 @@ GREY = (200, 200, 200, 255)
 #: placed than this, a file built to multiply (each object placing the next twice).
 MAX_DEPTH = 32
 MAX_PLACED = 200_000
-#: Slicers' kinds of part whose geometry is printed (Bambu / Orca, Prusa), lower case.
-PRINTED = ("normal_part", "modelpart")
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
 
 
@@ -80,8 +65,8 @@ def scene(path: str) -> tuple[list, int, list]:
         root = _root_part(archive, names)
         document, painting = _parse(archive.read(names[root.lower()]))
         models[root.lower()] = _objects(document, painting)
-        slicer = _slicer_parts(archive, names)
-        filaments = _filaments(archive, names)
+        slicer = slicers.parts(archive, names, PARSER)
+        filaments = [_color(c) for c in slicers.filament_colours(archive, names)]
         pictures: dict = {}
 
         def image(texture: str):
@@ -101,64 +86,6 @@ def scene(path: str) -> tuple[list, int, list]:
                    _transform(item.get("transform")), "", out, 0, placed,
                    {"filaments": filaments, **({} if part else slicer.get(top, {}))}, image)
     return out, placed[1], sorted(t for t, picture in pictures.items() if picture is None)
-
-
-def _slicer_parts(archive: zipfile.ZipFile, names: dict) -> dict:
-    """What a slicer's config says of the root model's objects, {object id:
-    {"parts": {part id: (name, printed, filament)}, "volumes": [(first,
-    last, name, printed, filament)], "filament": the object's}}: Bambu
-    Studio's and OrcaSlicer's parts, PrusaSlicer's volumes (triangle
-    ranges, the last included); filaments count from 1, 0 where none is set."""
-    out: dict = {}
-    for config, part_tag in (("metadata/model_settings.config", "part"), ("metadata/slic3r_pe_model.config", "volume")):
-        if config not in names:
-            continue
-        for obj in etree.fromstring(archive.read(names[config]), PARSER).iter("object"):
-            entry = out.setdefault(obj.get("id"), {})
-            entry["filament"] = _filament_number(_config_value(obj, "extruder"))
-            for part in obj.iter(part_tag):
-                kind = (part.get("subtype") or _config_value(part, "volume_type") or "normal_part").lower()
-                about = (_config_value(part, "name"), kind in PRINTED and _config_value(part, "modifier") != "1",
-                         _filament_number(_config_value(part, "extruder")))
-                if part_tag == "part":
-                    entry.setdefault("parts", {})[part.get("id")] = about
-                else:
-                    entry.setdefault("volumes", []).append((int(part.get("firstid", -1)), int(part.get("lastid", -1)),
-                                                            *about))
-    return out
-
-
-def _config_value(element, key: str) -> str:
-    """The value of a slicer config's ``<metadata key=... value=...>`` of ``element``, '' where none."""
-    for entry in element.findall("metadata"):
-        if entry.get("key") == key:
-            return entry.get("value") or ""
-    return ""
-
-
-def _filament_number(text: str) -> int:
-    """A config's filament (extruder) number, 0 where none is given."""
-    return int(text) if text.isdigit() else 0
-
-
-def _filaments(archive: zipfile.ZipFile, names: dict) -> list:
-    """RGBA of each filament the slicer holds (the first is filament 1), [] where it keeps none."""
-    colours = []
-    bambu = names.get("metadata/project_settings.config")
-    if bambu is not None:
-        try:
-            colours = json.loads(archive.read(bambu)).get("filament_colour")
-        except (ValueError, AttributeError):  # not the JSON Bambu Studio writes: no colours
-            colours = None
-        colours = colours if isinstance(colours, list) else []
-    prusa = names.get("metadata/slic3r_pe.config")
-    if prusa is not None and not colours:
-        text = archive.read(prusa).decode("utf-8", "replace")
-        found = {key: value.split(";") for key, value in re.findall(r"^; (extruder_colour|filament_colour) = (.*)$",
-                                                                     text, re.M)}
-        extruder, filament = found.get("extruder_colour", []), found.get("filament_colour", [])
-        colours = [e.strip('"') or f for e, f in zip(extruder + [""] * len(filament), filament)] or extruder
-    return [_color(c.strip().strip('"')) for c in colours if isinstance(c, str)]
 
 
 def _root_part(archive: zipfile.ZipFile, names: dict) -> str:
@@ -208,7 +135,8 @@ def _objects(document, painting: bool) -> dict:
             vertices.append(points)
             looks.append(_corner_looks(obj, triangles, tables))
             if painting:
-                painted += [_painted_filament(t.get(PAINTED[0]) or t.get(PAINTED[1]) or "") for t in triangles]
+                painted += [slicers.painted_filament(t.get(slicers.PAINTED[0]) or t.get(slicers.PAINTED[1]) or "")
+                            for t in triangles]
         look = None
         if any(one is not None for one in looks):
             look = tuple(np.concatenate(column) for column in zip(*[one or _blank_look(len(f))
@@ -219,38 +147,6 @@ def _objects(document, painting: bool) -> dict:
         filaments = np.array(painted, np.int64) if any(painted) else None
         objects[obj.get("id")] = (obj.get("name") or "", vertices, faces, look, parts, filaments)
     return objects
-
-
-@functools.lru_cache(maxsize=4096)
-def _painted_filament(code: str) -> int:
-    """The filament painted over most of a triangle, 0 where none: a
-    slicer's painted triangle is a tree of sub-triangles, written as hex
-    digits from the last (each digit's bits from the lowest): per node two
-    bits, how many of its sides are split; a split node two bits more (its
-    special side) and then its children (sides + 1, sharing its area); a
-    leaf its filament in two bits, 3 meaning four bits more hold it less 3."""
-    try:
-        bits = [(int(digit, 16) >> k) & 1 for digit in reversed(code) for k in range(4)]
-    except ValueError:  # not hexadecimal: not painted as far as PartScope can tell
-        return 0
-    at, share, todo = 0, collections.Counter(), [1.0]
-
-    def read(n: int) -> int:
-        nonlocal at
-        value = sum(bit << k for k, bit in enumerate(bits[at:at + n]))
-        at += n
-        return value
-
-    while todo and at < len(bits):
-        area = todo.pop()
-        sides = read(2)
-        if sides:
-            read(2)
-            todo += [area / (sides + 1)] * (sides + 1)
-        else:
-            state = read(2)
-            share[state + read(4) if state == 3 else state] += area
-    return max(share, key=share.get) if share else 0
 
 
 def _columns(elements: list, names, dtype) -> np.ndarray:
@@ -300,7 +196,7 @@ def _place(model, part: str, object_id: str, transform: np.ndarray, name: str, o
     as (name, mesh), placed by ``transform``; ``placed`` counts the objects
     placed so far, meshes or not, and the slicer volumes left out;
     ``slicer``, what the slicer's config says of the build object's parts
-    (``_slicer_parts``), its filaments' colours and the filament above;
+    (``slicers.parts``), its filaments' colours and the filament above;
     ``image``, a texture's path to its PIL image or None."""
     placed = [0, 0] if placed is None else placed
     slicer = slicer or {}
