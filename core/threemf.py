@@ -191,15 +191,13 @@ def _blank_look(n: int) -> tuple:
 
 
 def _place(model, part: str, object_id: str, transform: np.ndarray, name: str, out: list, depth: int,
-           placed: list | None = None, slicer: dict | None = None, image=None):
+           placed: list, slicer: dict, image):
     """Add the object ``object_id`` of the model file ``part`` to ``out``
     as (name, mesh), placed by ``transform``; ``placed`` counts the objects
     placed so far, meshes or not, and the slicer volumes left out;
     ``slicer``, what the slicer's config says of the build object's parts
     (``slicers.parts``), its filaments' colours and the filament above;
     ``image``, a texture's path to its PIL image or None."""
-    placed = [0, 0] if placed is None else placed
-    slicer = slicer or {}
     placed[0] += 1
     if depth > MAX_DEPTH:
         raise ValueError("has components that hold each other")
