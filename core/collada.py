@@ -10,7 +10,8 @@ a viewer draws it without animation; the node that holds the skin does not
 move it), a morphed mesh is its base shape; the textures a material names
 are looked for beside the file as an OBJ's are (``beside``). Colours,
 a material's diffuse and vertex colours, are linear light, as Blender's
-Collada importer read a diffuse colour and as glTF holds both.
+Collada importer read a diffuse colour and as glTF holds both. Polygons
+are cut into triangles inside them (``polygons``; pycollada cuts fans).
 Lines and points are left out.
 """
 
@@ -23,6 +24,8 @@ import collada
 import numpy as np
 import PIL.Image
 import trimesh
+
+from .polygons import triangulate
 
 #: Collada's up axes (``loading.UPRIGHT`` stands them up as glTF's Y).
 UP = {"Z_UP": "Z", "Y_UP": "Y", "X_UP": "X"}
@@ -103,7 +106,7 @@ def _place(node, parent: np.ndarray, name: str, named: bool, joints: dict, mater
     left_out = 0
     for primitive in geometry.primitives:
         if isinstance(primitive, collada.polylist.Polylist):  # <polygons> too
-            primitive = primitive.triangleset()
+            primitive = _triangles(primitive)
         if not isinstance(primitive, collada.triangleset.TriangleSet):
             left_out += 1
             continue
@@ -125,6 +128,22 @@ def _place(node, parent: np.ndarray, name: str, named: bool, joints: dict, mater
             mesh.visual.vertex_attributes["color"] = color
         out.append((name or "mesh", mesh))
     return left_out
+
+
+def _triangles(polylist: collada.polylist.Polylist) -> collada.triangleset.TriangleSet:
+    """A polylist's polygons cut into triangles inside them
+    (``polygons.triangulate``; pycollada cuts a fan from each first corner,
+    outside a concave polygon), each corner's inputs as they were; polygons
+    of fewer than three corners left out. Left to pycollada where its
+    counts or corners do not add up, so ``_at`` says so."""
+    sizes, index, at = np.asarray(polylist.vcounts, np.int64), np.asarray(polylist.index), polylist.vertex_index
+    if (not len(index) or sizes.min() < 0 or sizes.sum() != len(index) or sizes.max() < 3
+            or at.min() < 0 or at.max() >= len(polylist.vertex)):
+        return polylist.triangleset()
+    kept = np.repeat(sizes >= 3, sizes)
+    _, corner = triangulate(sizes[sizes >= 3], at[kept], np.asarray(polylist.vertex, np.float64))
+    return collada.triangleset.TriangleSet(polylist.sources, polylist.material, index[kept][corner].ravel(),
+                                           polylist.xmlnode)
 
 
 def _at(values: np.ndarray, index) -> np.ndarray:

@@ -18,6 +18,20 @@ import trimesh
 from .colorspace import linear_from_srgb, srgb_bytes
 
 
+#: The colour of a surface its file gives none.
+GREY = (200, 200, 200, 255)
+#: The image trimesh gives a mesh with texture coordinates and no texture
+#: (an OBJ without its .mtl, a PLY's bare UV map).
+_STAND_IN = np.asarray(trimesh.visual.material.color_image())
+
+
+def _stand_in(image) -> bool:
+    """Whether ``image`` is trimesh's stand-in, shown then as a surface with
+    no colour is (not its darker grey); the texture coordinates are kept."""
+    return (isinstance(image, PIL.Image.Image) and image.size == _STAND_IN.shape[1::-1]
+            and np.array_equal(np.asarray(image), _STAND_IN))
+
+
 def looks(meshes: list, linear: bool = False) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
     """Every mesh's look (``appearance``; ``linear`` for a glTF file's),
     joined: the textures, (F,) int32 texture of each face (-1 none),
@@ -56,6 +70,8 @@ def appearance(m: trimesh.Trimesh, linear: bool = False):
         image = getattr(material, "image", None)
         if image is None:
             image = getattr(material, "baseColorTexture", None)
+        if _stand_in(image):
+            image = PIL.Image.new("RGBA", (1, 1), GREY)
         if image is not None and visual.uv is not None and len(visual.uv) == len(m.vertices):
             tex = _cut_out(_texture(image), material)
             uv = np.asarray(visual.uv, np.float32)[m.faces]
@@ -65,7 +81,7 @@ def appearance(m: trimesh.Trimesh, linear: bool = False):
         elif visual.kind == "face":
             light = np.repeat(_light(visual.face_colors, linear)[:, None], 3, axis=1)
     if light is None:
-        return tex, uv, np.full((n, 3, 4), [200, 200, 200, 255], np.uint8)
+        return tex, uv, np.full((n, 3, 4), GREY, np.uint8)
     out = np.empty((n, 3, 4), np.uint8)
     out[..., :3] = srgb_bytes(light[..., :3])
     out[..., 3] = np.round(np.clip(light[..., 3], 0.0, 1.0) * 255.0)

@@ -5,15 +5,17 @@ for each file on its own, so a Latin-1 .obj and its .mtl can be guessed
 apart (names garbled, the .mtl's colours lost on the way). Here every text
 file is read by one rule and handed to trimesh as UTF-8, and the files an
 OBJ names are found as exporters name them (Windows paths, another case).
-An OBJ's polygons of five or more corners are cut here, inside them; an
-OFF file is read here as well: its colours, which trimesh's reader leaves
-out, and its polygons cut inside them.
+An OBJ's polygons of five or more corners are cut here, inside them, its
+lines continued by a backslash joined first, and its vertex colours written
+as bytes read as such; an OFF file is read here as well: its colours, which
+trimesh's reader leaves out, and its polygons cut inside them.
 """
 
 from __future__ import annotations
 
 import codecs
 import io
+import itertools
 import re
 
 import numpy as np
@@ -44,15 +46,41 @@ def obj_source(path: str) -> tuple[io.BytesIO, trimesh.resolvers.Resolver, bool,
     .mtl files the same way, whether it holds lines ('l') and no faces, how
     many objects and groups it names ('o' and 'g' statements))."""
     with open(path, "rb") as f:
-        text = _cut_polygons(read_text(f.read()))
+        text = _cut_polygons(_colours_as_fractions(_CONTINUED.sub(" ", read_text(f.read()))))
     starts = [line.split(None, 1)[0] for line in text.splitlines() if line.strip()]
     kinds = set(starts)
     named = sum(1 for start in starts if start in ("o", "g"))
     return io.BytesIO(text.encode("utf-8")), _TextResolver(path), "l" in kinds and "f" not in kinds, named
 
 
+#: A line ending in a backslash goes on in the next (Rhino writes long faces so).
+_CONTINUED = re.compile(r"\\[ \t]*\r?\n")
 _POLYGON = re.compile(r"^[ \t]*f(?:[ \t]+[-+\d/]+){5,}[ \t]*\r?$", re.M)
 _VERTEX = re.compile(r"^[ \t]*v[ \t]+(\S+)[ \t]+(\S+)[ \t]+(\S+)", re.M)
+_VERTEX_LINE = re.compile(r"^[ \t]*v[ \t][^\n]*", re.M)
+#: A vertex with a colour after its position: v x y z r g b.
+_COLOURED = re.compile(r"^([ \t]*v[ \t]+(?:\S+[ \t]+){3})(\S+)[ \t]+(\S+)[ \t]+(\S+)", re.M)
+
+
+def _colours_as_fractions(text: str) -> str:
+    """An OBJ's vertex colours written as bytes (0 to 255, as some scanners
+    and converters write them) as the fractions trimesh reads, which would
+    take every such colour past 1 as white. Judged by the first thousand
+    vertices."""
+    vertices = itertools.islice(_VERTEX_LINE.finditer(text), 1000)
+    try:
+        first = [float(c) for m in vertices for c in m.group().split()[4:7]]
+    except ValueError:
+        return text  # not numbers: left to trimesh
+    if not first or max(first) <= 1:
+        return text
+
+    def fractions(m: re.Match) -> str:
+        try:
+            return m.group(1) + " ".join(f"{float(c) / 255:.6g}" for c in m.groups()[1:])
+        except ValueError:
+            return m.group()
+    return _COLOURED.sub(fractions, text)
 
 
 def _cut_polygons(text: str) -> str:

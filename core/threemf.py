@@ -29,14 +29,13 @@ import trimesh
 from lxml import etree
 
 from . import slicers
+from .looks import GREY
 
 CORE = "{http://schemas.microsoft.com/3dmanufacturing/core/2015/02}"
 MATERIAL = "{http://schemas.microsoft.com/3dmanufacturing/material/2015/02}"
 PRODUCTION = "{http://schemas.microsoft.com/3dmanufacturing/production/2015/06}"
 RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 MODEL_TYPE = "http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"
-#: The colour of a triangle no material colours (as PartScope shows any uncoloured face).
-GREY = (200, 200, 200, 255)
 #: Components nested deeper than this are a loop, not a model; more objects
 #: placed than this, a file built to multiply (each object placing the next twice).
 MAX_DEPTH = 32

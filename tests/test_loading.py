@@ -280,6 +280,27 @@ def test_an_ascii_plys_vertex_colours_are_read(tmp_path, columns, values):
     assert load_asset(str(tmp_path / "scan.ply")).corner_color[0].tolist() == [[128, 64, 255, 255]] * 3
 
 
+@pytest.mark.parametrize("written", ["255 128 0", "1 0.501961 0"])
+def test_an_objs_vertex_colours_are_read_as_bytes_or_fractions(tmp_path, written):
+    """An OBJ's colours after each vertex's position, as fractions (as
+    MeshLab writes them) or as bytes (as some scanners and converters do,
+    which trimesh took past 1 as white): the same orange either way."""
+    rows = [f"v {xyz} {written}" for xyz in ("0 0 0", "1 0 0", "1 1 0")]
+    (tmp_path / "scan.obj").write_text("\n".join(rows + ["f 1 2 3"]) + "\n")
+    assert load_asset(str(tmp_path / "scan.obj")).corner_color[0].tolist() == [[255, 128, 0, 255]] * 3
+
+
+def test_texture_coordinates_without_a_texture_show_as_an_uncoloured_surface(tmp_path):
+    """An OBJ with texture coordinates and no .mtl (trimesh gives it a dark
+    grey stand-in texture, 100, shown so until 2026-12-06) shows as any
+    surface without colours does; a warning says what is missing."""
+    (tmp_path / "uv.obj").write_text("mtllib uv.mtl\nusemtl paint\nv 0 0 0\nv 1 0 0\nv 1 1 0\nvt 0 0\nvt 1 0\n"
+                                     "vt 1 1\nf 1/1 2/2 3/3\n")
+    asset = load_asset(str(tmp_path / "uv.obj"))
+    assert asset.warnings and "uv.mtl" in asset.warnings[0]
+    assert surface_color(asset, [0], [[1 / 3] * 3]).tolist() == [[200, 200, 200]]
+
+
 def test_an_off_files_colours_are_read(tmp_path):
     """trimesh's OFF reader leaves colours out: a polygon's colour after its
     indices (bytes, or fractions), kept on each triangle it is cut into; a
@@ -547,6 +568,26 @@ def _star_files(kind: str) -> bytes:
     if kind == "obj counted back":  # as some exporters write: negative indices, v//vn
         return ("".join(f"v {x} {y} {z}\n" for x, y, z in verts) + "vn 0 0 1\n"
                 + "".join("f " + " ".join(f"{i - 20}//1" for i in face) + "\n" for face in faces)).encode()
+    if kind == "obj continued":  # as Rhino writes long faces: a backslash goes on in the next line
+        return ("".join(f"v {x} {y} {z}\r\n" for x, y, z in verts) + "".join(
+            "f " + " \\\r\n".join(" ".join(str(i + 1) for i in face[k:k + 4]) for k in range(0, len(face), 4))
+            + "\r\n" for face in faces)).encode()
+    if kind.startswith("dae"):
+        from tests.corpus_files import collada
+        if kind == "dae polylist":  # as Blender and 3ds Max write polygons
+            polygons = (f'<polylist count="{len(faces)}"><input semantic="VERTEX" source="#v" offset="0"/><vcount>'
+                        f'{" ".join(str(len(face)) for face in faces)}</vcount><p>'
+                        f'{" ".join(str(i) for face in faces for i in face)}</p></polylist>')
+        else:  # <polygons>, a <p> each, as LightWave writes them
+            polygons = (f'<polygons count="{len(faces)}"><input semantic="VERTEX" source="#v" offset="0"/>'
+                        + "".join(f"<p>{' '.join(map(str, face))}</p>" for face in faces) + "</polygons>")
+        return collada("<up_axis>Y_UP</up_axis>", '<node name="star"><instance_geometry url="#g"/></node>',
+                       f'<library_geometries><geometry id="g"><mesh><source id="p"><float_array id="pa" '
+                       f'count="{verts.size}">{" ".join(f"{c:g}" for c in verts.ravel())}</float_array>'
+                       f'<technique_common><accessor source="#pa" count="{len(verts)}" stride="3"><param name="X" '
+                       'type="float"/><param name="Y" type="float"/><param name="Z" type="float"/></accessor>'
+                       '</technique_common></source><vertices id="v"><input semantic="POSITION" source="#p"/>'
+                       f'</vertices>{polygons}</mesh></geometry></library_geometries>')
     if kind == "off":
         return (f"OFF\n{len(verts)} {len(faces)} 0\n" + "".join(f"{x} {y} {z}\n" for x, y, z in verts)
                 + "".join(f"{len(face)} " + " ".join(map(str, face)) + "\n" for face in faces)).encode()
@@ -558,14 +599,18 @@ def _star_files(kind: str) -> bytes:
                        for face in faces))
 
 
-@pytest.mark.parametrize("kind", ["obj", "obj counted back", "ply text", "ply binary", "off"])
+@pytest.mark.parametrize("kind", ["obj", "obj counted back", "obj continued", "ply text", "ply binary", "off",
+                                  "dae polylist", "dae polygons"])
 def test_a_concave_polygon_is_cut_into_triangles_inside_it(tmp_path, kind):
-    """A star's caps (ten corners, concave) and its side quads, as OBJ, as
+    """A star's caps (ten corners, concave) and its side quads, as OBJ (also
+    with its faces' lines broken by backslashes, as Rhino writes them), as
     PLY (text, and binary with faces of mixed sizes, as Blender writes a
-    modelled mesh) and as OFF: the triangles cover the star exactly, closed
-    and wound one way. Cut as a fan from the first corner they covered 21 %
-    more area outside it; the binary PLY and the OFF were refused (trimesh
-    fails on an OFF polygon of five corners or more)."""
+    modelled mesh), as OFF and as Collada (<polylist> and <polygons>): the
+    triangles cover the star exactly, closed and wound one way. Cut as a fan
+    from the first corner they covered 21 % more area outside it (until
+    2026-12-06 still so for the Collada files and the broken OBJ lines); the
+    binary PLY and the OFF were refused (trimesh fails on an OFF polygon of
+    five corners or more)."""
     verts, faces, area, volume = _star_prism()
     path = tmp_path / f"star.{kind.split()[0]}"
     path.write_bytes(_star_files(kind))
@@ -574,6 +619,7 @@ def test_a_concave_polygon_is_cut_into_triangles_inside_it(tmp_path, kind):
                              process=False)
     assert asset.n_faces == sum(len(face) - 2 for face in faces)
     assert placed.area == pytest.approx(area, rel=1e-6)
+    placed.merge_vertices()  # a Collada file's corners are each a vertex of their own
     assert placed.is_watertight and placed.is_winding_consistent
     assert abs(placed.volume) == pytest.approx(volume, rel=1e-6)
 
