@@ -260,18 +260,18 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     scanners name them (``ply_vertex_colors``); an OFF read with its
     colours and polygons (``text.off_mesh``); Collada and 3MF by their own
     readers (``collada``, ``threemf``), each mesh a node under its own name,
-    a Collada file's lines counted in a warning; the files an OBJ, PLY or
+    an OBJ's or Collada file's lines counted in a warning; the files an OBJ, PLY or
     Collada file names found as exporters name them (``beside``), a warning
     for each that is not there."""
-    source, kind, resolver, warnings, quantized, named = path, None, None, [], False, 0
+    source, kind, resolver, warnings, quantized, named, lines = path, None, None, [], False, 0, 0
     try:
         if fmt in ("GLB", "glTF"):
             source, warnings, quantized = gltf_decode.prepare(path)
             kind = "glb" if source is not path or fmt == "GLB" else None  # a .vrm is a GLB
         elif fmt == "OBJ":
-            source, resolver, only_lines, named = obj_source(path)
-            kind = "obj"
-            if only_lines:
+            source, resolver, kinds = obj_source(path)
+            kind, named, lines = "obj", kinds["o"] + kinds["g"], kinds["l"]
+            if lines and not kinds["f"]:
                 raise InputError(f"'{name}' holds only lines, no faces: export a model with surfaces.")
     except GltfError as exc:
         raise InputError(f"'{name}' {exc}.") from None
@@ -285,7 +285,7 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     resolver = BesideResolver(path) if fmt in ("PLY", "DAE") else resolver
     if fmt == "3MF" and _unpacked(path) > MAX_UNZIPPED:
         raise InputError(f"'{name}' unpacks to more than {MAX_UNZIPPED >> 30} GB: export the model as GLB.")
-    lines = modifiers = 0
+    modifiers = 0
     try:
         split = fmt == "OBJ" and named <= MAX_OBJ_NODES  # trimesh's split takes 28 s for 80,000 groups
         options = ({"fix_texture": False} if bare_uv else {"split_objects": True, "split_groups": True} if split else {})

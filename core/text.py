@@ -14,6 +14,7 @@ trimesh's reader leaves out, and its polygons cut inside them.
 from __future__ import annotations
 
 import codecs
+import collections
 import io
 import itertools
 import re
@@ -41,16 +42,14 @@ def read_text(data: bytes) -> str:
 codecs.register_error("partscope-latin1", lambda err: (err.object[err.start:err.end].decode("latin-1"), err.end))
 
 
-def obj_source(path: str) -> tuple[io.BytesIO, trimesh.resolvers.Resolver, bool, int]:
+def obj_source(path: str) -> tuple[io.BytesIO, trimesh.resolvers.Resolver, collections.Counter]:
     """An OBJ as UTF-8 for trimesh: (file object, a resolver that reads its
-    .mtl files the same way, whether it holds lines ('l') and no faces, how
-    many objects and groups it names ('o' and 'g' statements))."""
+    .mtl files the same way, how many statements of each kind it holds:
+    'f' faces, 'l' lines, 'o' objects, 'g' groups...)."""
     with open(path, "rb") as f:
         text = _cut_polygons(_colours_as_fractions(_CONTINUED.sub(" ", read_text(f.read()))))
-    starts = [line.split(None, 1)[0] for line in text.splitlines() if line.strip()]
-    kinds = set(starts)
-    named = sum(1 for start in starts if start in ("o", "g"))
-    return io.BytesIO(text.encode("utf-8")), _TextResolver(path), "l" in kinds and "f" not in kinds, named
+    kinds = collections.Counter(line.split(None, 1)[0] for line in text.splitlines() if line.strip())
+    return io.BytesIO(text.encode("utf-8")), _TextResolver(path), kinds
 
 
 #: A line ending in a backslash goes on in the next (Rhino writes long faces so).
