@@ -5,7 +5,7 @@ usd-core, into the scene the rest of loading reads.
 Every mesh a viewer would draw (visible, not a guide or a proxy, instances
 included) is placed in the world as the stage composes it; its polygons are
 cut inside them (``polygons.triangulate``; a left-handed mesh's winding
-turned); its texture coordinates and colours are taken per corner, however
+turned), those it names as holes left out; its texture coordinates and colours are taken per corner, however
 the file spreads them (constant, per face, per vertex or per corner,
 indexed or not); its colour is what a USD viewer shows: the UsdPreviewSurface
 bound to it, its diffuse texture from the package, the primvar its diffuse
@@ -269,12 +269,14 @@ def _meshes(prim, world: np.ndarray, time, missing: list) -> list[tuple[str, tri
     if usd.GetOrientationAttr().Get() == UsdGeom.Tokens.leftHanded:
         start = np.repeat(np.cumsum(counts) - counts, counts)
         order = start + np.repeat(counts, counts) - 1 - (order - start)
-    kept = np.repeat(counts >= 3, counts)  # polygons of fewer corners have no surface
-    order, sizes = order[kept[order]], counts[counts >= 3]
+    drawn = counts >= 3  # polygons of fewer corners have no surface
+    holes = np.asarray(usd.GetHoleIndicesAttr().Get(time) or [], np.int64)
+    drawn[holes[(holes >= 0) & (holes < len(counts))]] = False  # faces the file cuts out of the surface
+    order, sizes = order[np.repeat(drawn, counts)[order]], counts[drawn]
     if not len(sizes):
         return []
     poly, corner = triangulate(sizes, indices[order], points)
-    face, corner = np.nonzero(counts >= 3)[0][poly], order[corner]  # the file's face, corner of each triangle
+    face, corner = np.nonzero(drawn)[0][poly], order[corner]  # the file's face, corner of each triangle
     xyz = trimesh.transform_points(points[indices[corner.ravel()]], world).reshape(-1, 3, 3)
     owner = np.full(len(counts), -1)  # the subset binding each face a material of its own, -1 the prim's
     subsets = UsdShade.MaterialBindingAPI(prim).GetMaterialBindSubsets()

@@ -169,6 +169,18 @@ def test_a_stage_is_read_as_a_usd_viewer_draws_it(tmp_path, left_handed):
     np.testing.assert_allclose(np.sort(np.unique(placed.vertices[:, 1].round(6))), [0, 1, 2])
 
 
+def test_a_meshs_holes_are_left_out(tmp_path):
+    """The faces a mesh names in its holeIndices are cut out of its surface,
+    as a viewer draws it: the floor's quad, its pentagon left (until
+    2026-12-06 drawn, as a pyramid's openings were closed)."""
+    path = str(tmp_path / "holes.usda")
+    stage = _stage(path)
+    _floor(stage, "/floor/tiles").CreateHoleIndicesAttr([1])
+    stage.Save()
+    placed = _placed(load_asset(path))
+    assert len(placed.faces) == 3 and placed.area == pytest.approx(3.0)
+
+
 def test_solid_shapes_are_read_and_what_else_a_stage_draws_is_named(tmp_path):
     """Shapes given as primitives, at USD's sizes, axes and defaults, placed
     and coloured (a cube of size 2 moved up, a sphere of radius 1, a cylinder
