@@ -47,7 +47,7 @@ def obj_source(path: str) -> tuple[io.BytesIO, trimesh.resolvers.Resolver, colle
     .mtl files the same way, how many statements of each kind it holds:
     'f' faces, 'l' lines, 'o' objects, 'g' groups...)."""
     with open(path, "rb") as f:
-        text = _cut_polygons(_colours_as_fractions(_CONTINUED.sub(" ", read_text(f.read()))))
+        text = _cut_polygons(_absolute_indices(_colours_as_fractions(_CONTINUED.sub(" ", read_text(f.read())))))
     kinds = collections.Counter(line.split(None, 1)[0] for line in text.splitlines() if line.strip())
     return io.BytesIO(text.encode("utf-8")), _TextResolver(path), kinds
 
@@ -56,6 +56,7 @@ def obj_source(path: str) -> tuple[io.BytesIO, trimesh.resolvers.Resolver, colle
 _CONTINUED = re.compile(r"\\[ \t]*\r?\n")
 _POLYGON = re.compile(r"^[ \t]*f(?:[ \t]+[-+\d/]+){5,}[ \t]*\r?$", re.M)
 _VERTEX = re.compile(r"^[ \t]*v[ \t]+(\S+)[ \t]+(\S+)[ \t]+(\S+)", re.M)
+_COUNTED_BACK = re.compile(r"\n[ \t]*[flp][ \t][^-\n]*-")  # after a newline: twice as fast as ^ in re.M
 _VERTEX_LINE = re.compile(r"^[ \t]*v[ \t][^\n]*", re.M)
 #: A vertex with a colour after its position: v x y z r g b.
 _COLOURED = re.compile(r"^([ \t]*v[ \t]+(?:\S+[ \t]+){3})(\S+)[ \t]+(\S+)[ \t]+(\S+)", re.M)
@@ -82,6 +83,35 @@ def _colours_as_fractions(text: str) -> str:
     return _COLOURED.sub(fractions, text)
 
 
+def _absolute_indices(text: str) -> str:
+    """An OBJ's indices counted back (-1 the last v, vt or vn read so far,
+    as some exporters write each object's faces) counted from the start, as
+    trimesh reads only those: it counts them back from the end of the file,
+    the same only where every vertex comes before every face. ValueError
+    where one counts back past the first."""
+    if not _COUNTED_BACK.search("\n" + text):
+        return text
+    read = {"v": 0, "vt": 0, "vn": 0}
+    lines = text.split("\n")
+    for k, line in enumerate(lines):
+        words = line.split()
+        if not words:
+            continue
+        if words[0] in read:
+            read[words[0]] += 1
+        elif words[0] in ("f", "l", "p") and "-" in line:
+            for w, word in enumerate(words[1:], start=1):
+                numbers = word.split("/")
+                for i, kind in enumerate(("v", "vt", "vn")[:len(numbers)]):
+                    if numbers[i].startswith("-"):
+                        numbers[i] = str(read[kind] + 1 + int(numbers[i]))
+                        if int(numbers[i]) < 1:
+                            raise ValueError(f"a face counts back past the first {kind}")
+                words[w] = "/".join(numbers)
+            lines[k] = " ".join(words)
+    return "\n".join(lines)
+
+
 def _cut_polygons(text: str) -> str:
     """An OBJ's faces of five or more corners written as the triangles
     ``polygons.triangulate`` cuts them into (trimesh would cut a fan from the
@@ -98,10 +128,8 @@ def _cut_polygons(text: str) -> str:
         corners = np.array([int(t.split("/")[0]) for ts in tokens for t in ts])
     except ValueError:
         return text  # numbers trimesh may read otherwise, or refuse with its sentence
-    before = np.searchsorted([m.start() for m in vertices], [m.start() for m in found])
     sizes = np.array([len(ts) for ts in tokens])
-    # 1-based, or counted back from the vertices read so far
-    corners = np.where(corners < 0, np.repeat(before, sizes) + corners, corners - 1)
+    corners -= 1  # 1-based (``_absolute_indices``)
     if len(xyz) == 0 or corners.min() < 0 or corners.max() >= len(xyz):
         return text  # indices out of range: left to trimesh, which says so
     poly, corner = triangulate(sizes, corners, xyz)

@@ -568,6 +568,8 @@ def _star_files(kind: str) -> bytes:
     if kind == "obj counted back":  # as some exporters write: negative indices, v//vn
         return ("".join(f"v {x} {y} {z}\n" for x, y, z in verts) + "vn 0 0 1\n"
                 + "".join("f " + " ".join(f"{i - 20}//1" for i in face) + "\n" for face in faces)).encode()
+    if kind == "obj counted back, then more":  # and another object's vertices after it, as verify.obj has them
+        return _star_files("obj counted back") + b"v 5 5 5\nv 6 6 6\nl -2 -1\n"
     if kind == "obj continued":  # as Rhino writes long faces: a backslash goes on in the next line
         return ("".join(f"v {x} {y} {z}\r\n" for x, y, z in verts) + "".join(
             "f " + " \\\r\n".join(" ".join(str(i + 1) for i in face[k:k + 4]) for k in range(0, len(face), 4))
@@ -599,11 +601,14 @@ def _star_files(kind: str) -> bytes:
                        for face in faces))
 
 
-@pytest.mark.parametrize("kind", ["obj", "obj counted back", "obj continued", "ply text", "ply binary", "off",
-                                  "dae polylist", "dae polygons"])
+@pytest.mark.parametrize("kind", ["obj", "obj counted back", "obj counted back, then more", "obj continued",
+                                  "ply text", "ply binary", "off", "dae polylist", "dae polygons"])
 def test_a_concave_polygon_is_cut_into_triangles_inside_it(tmp_path, kind):
     """A star's caps (ten corners, concave) and its side quads, as OBJ (also
-    with its faces' lines broken by backslashes, as Rhino writes them), as
+    with its faces' lines broken by backslashes, as Rhino writes them, and
+    with indices counted back from the vertices read so far, trimesh counting
+    them from the file's end until 2026-12-06, so wrong where more vertices
+    follow), as
     PLY (text, and binary with faces of mixed sizes, as Blender writes a
     modelled mesh), as OFF and as Collada (<polylist> and <polygons>): the
     triangles cover the star exactly, closed and wound one way. Cut as a fan
