@@ -206,7 +206,13 @@ def drop_non_triangles(tree: dict) -> str:
     for node in tree.get("nodes", []):
         if node.get("mesh") in empty:
             del node["mesh"]
-    return " and ".join(f"{n} {kind} primitive{'s' * (n > 1)}" for kind, n in dropped.items() if n)
+    return primitives_in_words(dropped)
+
+
+def primitives_in_words(counts: dict) -> str:
+    """{'point': 1, 'line': 3} in words: '1 point primitive and 3 line
+    primitives' ('' for none)."""
+    return " and ".join(f"{n} {kind} primitive{'s' * (n > 1)}" for kind, n in counts.items() if n)
 
 
 def drop_missing_maps(tree: dict, folder: str) -> list[str]:

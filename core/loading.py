@@ -32,6 +32,7 @@ from .beside import BesideResolver
 from .collada import scene as collada_scene
 from .threemf import scene as threemf_scene
 from .glb import GltfError
+from .gltf import primitives_in_words
 from .ply import ply_scene, ply_texture
 from .looks import keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
 from .text import obj_source, off_mesh
@@ -260,18 +261,19 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     scanners name them (``ply_vertex_colors``); an OFF read with its
     colours and polygons (``text.off_mesh``); Collada and 3MF by their own
     readers (``collada``, ``threemf``), each mesh a node under its own name,
-    an OBJ's or Collada file's lines counted in a warning; the files an OBJ, PLY or
+    an OBJ's points and lines and a Collada file's lines counted in a warning; the files an OBJ, PLY or
     Collada file names found as exporters name them (``beside``), a warning
     for each that is not there."""
-    source, kind, resolver, warnings, quantized, named, lines = path, None, None, [], False, 0, 0
+    source, kind, resolver, warnings, quantized, named = path, None, None, [], False, 0
+    left_out = {"point": 0, "line": 0}  # primitives
     try:
         if fmt in ("GLB", "glTF"):
             source, warnings, quantized = gltf_decode.prepare(path)
             kind = "glb" if source is not path or fmt == "GLB" else None  # a .vrm is a GLB
         elif fmt == "OBJ":
             source, resolver, kinds = obj_source(path)
-            kind, named, lines = "obj", kinds["o"] + kinds["g"], kinds["l"]
-            if lines and not kinds["f"]:
+            kind, named, left_out = "obj", kinds["o"] + kinds["g"], {"point": kinds["p"], "line": kinds["l"]}
+            if kinds["l"] and not kinds["f"]:
                 raise InputError(f"'{name}' holds only lines, no faces: export a model with surfaces.")
     except GltfError as exc:
         raise InputError(f"'{name}' {exc}.") from None
@@ -297,7 +299,7 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
             scene, missing, notes = usd_scene(path)
             warnings += notes + [_missing_beside(file, fmt) for file in missing]
         elif fmt == "DAE":
-            placed, up, lines = collada_scene(path, resolver)
+            placed, up, left_out["line"] = collada_scene(path, resolver)
             scene = _named_scene(placed, up)
         elif fmt == "3MF":  # Z up, as printers' build plates
             placed, modifiers, missing = threemf_scene(path)
@@ -317,11 +319,11 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         raise InputError(
             f"'{name}' could not be read as {fmt}: the file looks damaged or is not really {fmt}; "
             "export it again and try again.") from exc
-    if lines and not scene.geometry:
+    if left_out["line"] and not scene.geometry:
         raise InputError(f"'{name}' holds only lines, no faces: export a model with surfaces.")
-    if lines:
-        warnings.append(f"also holds {lines} line primitive{'s' * (lines > 1)}, which PartScope leaves out: only "
-                        "faces are segmented")
+    if any(left_out.values()):
+        warnings.append(f"also holds {primitives_in_words(left_out)}, which PartScope leaves out: only faces are "
+                        "segmented")
     if modifiers:
         warnings.append(f"also holds {modifiers} slicer volume{'s' * (modifiers > 1)} that "
                         f"{'are' if modifiers > 1 else 'is'} not printed (modifiers, negative volumes, support "

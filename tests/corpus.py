@@ -178,9 +178,10 @@ def build_cases() -> list[Case]:
                  "'no_mtl.obj' refers to 'no_mtl.mtl' (its materials), which is not beside it: the model is loaded "
                  "without its colours and textures; keep the .obj with its .mtl and images (in the web app, drop "
                  "them together, or one ZIP of them).",)),
-        Case({"edges.obj": ("\n".join([*make.box_obj_lines("box"), "l 1 2 3", "l 4 5"]) + "\n").encode()},
-             faces=box_faces, warnings=(  # as a modeller writes loose edges (its faces' lines left out silently before)
-                 "'edges.obj' also holds 2 line primitives, which PartScope leaves out: only faces are segmented.",)),
+        Case({"edges.obj": ("\n".join([*make.box_obj_lines("box"), "l 1 2 3", "l 4 5", "p 6"]) + "\n").encode()},
+             faces=box_faces, warnings=(  # loose edges and a vertex beside the faces, left out silently before
+                 "'edges.obj' also holds 1 point primitive and 2 line primitives, which PartScope leaves out: only "
+                 "faces are segmented.",)),
         Case({"latin1.stl": make.latin1_stl()}, faces=box_faces),
         Case({"latin1_binary.stl": make.latin1_binary_stl()}, faces=box_faces),
         Case({"utf16.obj": make.utf16_obj()}, faces=box_faces, names=("boîte",)),
