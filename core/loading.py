@@ -370,10 +370,11 @@ def _unpacked(path: str) -> int:
 def _missing_beside(missing: str, fmt: str) -> str:
     """The warning for a file an OBJ, its .mtl, a PLY, a USD stage, an FBX or
     a .blend names that is not beside it."""
-    what = ("its materials", "its colours and textures") if missing.lower().endswith(".mtl") else (
-        "a layer of its scene", "what that layer holds") if missing.lower().endswith(USD_LAYERS) else (
-        "a library it links objects from", "those objects") if missing.lower().endswith(".blend") else (
-        "a texture", "it")
+    lower = missing.lower()
+    what = (("a library of its materials", "the colours and textures it holds") if lower.endswith(".mtl")
+            else ("a layer of its scene", "what that layer holds") if lower.endswith(USD_LAYERS)
+            else ("a library it links objects from", "those objects") if lower.endswith(".blend")
+            else ("a texture", "it"))
     files = {"OBJ": ".mtl and images", "USD": "layers and textures", "USDZ": "layers and textures",
              "Blender": "textures and libraries"}.get(fmt, "texture")
     return (f"refers to '{missing}' ({what[0]}), which is not beside it: the model is loaded without {what[1]}; "

@@ -48,8 +48,30 @@ def obj_source(path: str) -> tuple[io.BytesIO, trimesh.resolvers.Resolver, colle
     'f' faces, 'l' lines, 'o' objects, 'g' groups...)."""
     with open(path, "rb") as f:
         text = _cut_polygons(_absolute_indices(_colours_as_fractions(_CONTINUED.sub(" ", read_text(f.read())))))
+    text, libraries = _one_library(text)
     kinds = collections.Counter(line.split(None, 1)[0] for line in text.splitlines() if line.strip())
-    return io.BytesIO(text.encode("utf-8")), _TextResolver(path), kinds
+    return io.BytesIO(text.encode("utf-8")), _TextResolver(path, libraries), kinds
+
+
+#: An OBJ's 'mtllib' statement and the names it gives.
+_LIBRARY = re.compile(r"^[ \t]*mtllib[ \t]+([^\r\n]*?)[ \t]*\r?$", re.M)
+#: The one material library trimesh is given for an OBJ that names several.
+LIBRARIES = "partscope-libraries.mtl"
+
+
+def _one_library(text: str) -> tuple[str, list[str]]:
+    """An OBJ that names several material libraries (in one 'mtllib', each
+    name a .mtl, or in several) naming one, LIBRARIES, which
+    ``_TextResolver`` reads as all of them: trimesh reads the first
+    'mtllib' only, all it names as one file name. And the names, none where
+    the OBJ names one library (a name may hold spaces: 'my chair.mtl')."""
+    found = list(_LIBRARY.finditer(text))
+    names = list(dict.fromkeys(name for m in found for name in (
+        m.group(1).split() if all(w.lower().endswith(".mtl") for w in m.group(1).split()) else [m.group(1)])))
+    if len(names) < 2:
+        return text, []
+    first = found[0].start()
+    return _LIBRARY.sub(lambda m: f"mtllib {LIBRARIES}" if m.start() == first else "", text), names
 
 
 #: A line ending in a backslash goes on in the next (Rhino writes long faces so).
@@ -147,12 +169,27 @@ def _cut_polygons(text: str) -> str:
 class _TextResolver(BesideResolver):
     """The files an OBJ names (``BesideResolver``), map options before a
     name and quotes around it taken off; its .mtl files read by
-    ``read_text`` (as UTF-8 for trimesh)."""
+    ``read_text`` (as UTF-8 for trimesh); LIBRARIES as every library in
+    ``libraries`` joined, those not there left out (and named in
+    ``missing``)."""
+
+    def __init__(self, path: str, libraries: list[str]):
+        super().__init__(path)
+        self.libraries = libraries
 
     def get(self, name: str) -> bytes:
+        if name == LIBRARIES and self.libraries:
+            return b"\n".join(self._library(library) for library in self.libraries)
         named = _map_file(name)
         data = super().get(named)
         return read_text(data).encode("utf-8") if named.lower().endswith(".mtl") else data
+
+
+    def _library(self, name: str) -> bytes:
+        try:
+            return self.get(name)
+        except OSError:
+            return b""
 
 
 #: An MTL map's options and how many values each takes (-o, -s, -t: 1 to 3).

@@ -175,9 +175,9 @@ def build_cases() -> list[Case]:
              colors=((90, 124, 244), (244, 90, 90))),  # Kd 0.1 0.2 0.9 and 0.9 0.1 0.1, linear light
         Case({"no_mtl.obj": ("\n".join(["mtllib no_mtl.mtl", *make.box_obj_lines("box")]) + "\n").encode()},
              faces=box_faces, warnings=(
-                 "'no_mtl.obj' refers to 'no_mtl.mtl' (its materials), which is not beside it: the model is loaded "
-                 "without its colours and textures; keep the .obj with its .mtl and images (in the web app, drop "
-                 "them together, or one ZIP of them).",)),
+                 "'no_mtl.obj' refers to 'no_mtl.mtl' (a library of its materials), which is not beside it: the "
+                 "model is loaded without the colours and textures it holds; keep the .obj with its .mtl and images "
+                 "(in the web app, drop them together, or one ZIP of them).",)),
         Case({"edges.obj": ("\n".join([*make.box_obj_lines("box"), "l 1 2 3", "l 4 5", "p 6"]) + "\n").encode()},
              faces=box_faces, warnings=(  # loose edges and a vertex beside the faces, left out silently before
                  "'edges.obj' also holds 1 point primitive and 2 line primitives, which PartScope leaves out: only "

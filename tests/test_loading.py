@@ -290,6 +290,27 @@ def test_an_objs_vertex_colours_are_read_as_bytes_or_fractions(tmp_path, written
     assert load_asset(str(tmp_path / "scan.obj")).corner_color[0].tolist() == [[255, 128, 0, 255]] * 3
 
 
+@pytest.mark.parametrize("named", ["mtllib red.mtl blue.mtl gone.mtl", "mtllib red.mtl\nmtllib blue.mtl gone.mtl"])
+def test_an_obj_reads_every_material_library_it_names(tmp_path, named):
+    """An OBJ naming several .mtl files, in one 'mtllib' or in several
+    (trimesh reads the first statement only, its names as one file name, so
+    both triangles were grey and the warning named 'red.mtl blue.mtl
+    gone.mtl' until 2026-12-06): each triangle its library's colour, a
+    warning for the library that is not there."""
+    (tmp_path / "red.mtl").write_text("newmtl red\nKd 1 0 0\n")
+    (tmp_path / "blue.mtl").write_text("newmtl blue\nKd 0 0 1\n")
+    (tmp_path / "two.obj").write_text(f"{named}\nv 0 0 0\nv 1 0 0\nv 0 1 0\nv 2 0 0\nv 3 0 0\nv 2 1 0\n"
+                                      "usemtl red\nf 1 2 3\nusemtl blue\nf 4 5 6\n")
+    asset = load_asset(str(tmp_path / "two.obj"))
+    left = trimesh.transform_points(asset.mesh.triangles_center, asset.to_original)[:, 0] < 1.5
+    colours = surface_color(asset, [0, 1], [[1 / 3] * 3] * 2)
+    assert colours[left].tolist() == [[255, 0, 0]] and colours[~left].tolist() == [[0, 0, 255]]
+    assert asset.warnings == [
+        "'two.obj' refers to 'gone.mtl' (a library of its materials), which is not beside it: the model is loaded "
+        "without the colours and textures it holds; keep the .obj with its .mtl and images (in the web app, drop "
+        "them together, or one ZIP of them)."]
+
+
 def test_texture_coordinates_without_a_texture_show_as_an_uncoloured_surface(tmp_path):
     """An OBJ with texture coordinates and no .mtl (trimesh gives it a dark
     grey stand-in texture, 100, shown so until 2026-12-06) shows as any
