@@ -205,7 +205,8 @@ def _colors(primitive) -> np.ndarray | None:
 
 def _material(material, cache: dict, resolver):
     """A trimesh PBR material of a Collada material: its diffuse colour or
-    texture (found by ``resolver``, else left out); a texture that is also
+    texture (a <constant> one's emission; found by ``resolver``, else left
+    out); a texture that is also
     the material's transparency, its alpha the opacity (``opaque="A_ONE"``,
     as SketchUp writes leaf and figure cards), cut out where that alpha is
     under a half (glTF's alphaMode MASK); other transparency drawn opaque."""
@@ -214,7 +215,8 @@ def _material(material, cache: dict, resolver):
         return cache[key]
     color, image = np.array([0.8, 0.8, 0.8, 1.0]), None
     effect = getattr(material, "effect", None)
-    diffuse = getattr(effect, "diffuse", None)
+    # a <constant> effect is lit by nothing: it shows its emission
+    diffuse = getattr(effect, "emission" if getattr(effect, "shadingtype", None) == "constant" else "diffuse", None)
     transparent = getattr(effect, "transparent", None)
     cut_out = False
     if isinstance(diffuse, collada.material.Map):

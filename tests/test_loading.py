@@ -530,6 +530,27 @@ def test_a_cut_out_texture_hides_its_clear_texels(tmp_path, mode, cutoff, shown)
     assert (texture[..., :3] == 120).all()
 
 
+@pytest.mark.parametrize("shading", ["lambert", "constant"])
+def test_a_collada_material_shows_the_colour_its_shading_shows(tmp_path, shading):
+    """A <lambert> material shows its diffuse colour, a <constant> one (lit
+    by nothing, as an unlit or shadeless material is written) its emission
+    (grey until 2026-12-06: the diffuse it does not have)."""
+    from tests.corpus_files import _bound, _dae_geometry, collada
+
+    card = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [1, 0, 1], [0, 0, 1]], [[0, 1, 2], [0, 2, 3]], process=False)
+    colour = {"lambert": "<diffuse><color>1 0 0 1</color></diffuse>",
+              "constant": "<emission><color>0 1 0 1</color></emission>"}[shading]
+    (tmp_path / "card.dae").write_bytes(collada(
+        '<up_axis>Z_UP</up_axis>', f'<node name="card">{_bound("geo", "paint", "mat")}</node>',
+        f'<library_geometries>{_dae_geometry("geo", card, "paint")}</library_geometries><library_materials>'
+        '<material id="mat"><instance_effect url="#fx"/></material></library_materials><library_effects>'
+        f'<effect id="fx"><profile_COMMON><technique sid="COMMON"><{shading}>{colour}</{shading}></technique>'
+        '</profile_COMMON></effect></library_effects>'))
+    asset = load_asset(str(tmp_path / "card.dae"))
+    shown = {"lambert": [255, 0, 0], "constant": [0, 255, 0]}[shading]
+    assert surface_color(asset, [0, 1], [[1 / 3] * 3] * 2).tolist() == [shown, shown]
+
+
 @pytest.mark.parametrize("transparent,shown", [(True, [0, 0, 255]), (False, [255, 255, 255])])
 def test_a_sketchup_card_is_cut_out_where_its_texture_is_clear(tmp_path, transparent, shown):
     """A figure card as SketchUp writes it in Collada: the texture (alpha 0,
