@@ -11,7 +11,8 @@ move it), a morphed mesh is its base shape; the textures a material names
 are looked for beside the file as an OBJ's are (``beside``). Colours,
 a material's diffuse and vertex colours, are linear light, as Blender's
 Collada importer read a diffuse colour and as glTF holds both. Polygons
-are cut into triangles inside them (``polygons``; pycollada cuts fans).
+are cut into triangles inside them and round their holes (``polygons``;
+pycollada cuts fans, and leaves polygons with holes out).
 Lines and points are left out.
 """
 
@@ -25,7 +26,7 @@ import numpy as np
 import PIL.Image
 import trimesh
 
-from .polygons import triangulate
+from .polygons import triangulate, with_holes
 
 #: Collada's up axes (``loading.UPRIGHT`` stands them up as glTF's Y).
 UP = {"Z_UP": "Z", "Y_UP": "Y", "X_UP": "X"}
@@ -133,17 +134,43 @@ def _place(node, parent: np.ndarray, name: str, named: bool, joints: dict, mater
 def _triangles(polylist: collada.polylist.Polylist) -> collada.triangleset.TriangleSet:
     """A polylist's polygons cut into triangles inside them
     (``polygons.triangulate``; pycollada cuts a fan from each first corner,
-    outside a concave polygon), each corner's inputs as they were; polygons
-    of fewer than three corners left out. Left to pycollada where its
-    counts or corners do not add up, so ``_at`` says so."""
+    outside a concave polygon), and a <polygons>' polygons with holes
+    (``_holed``), each corner's inputs as they were; polygons of fewer than
+    three corners left out. Left to pycollada where its counts or corners
+    do not add up, so ``_at`` says so."""
     sizes, index, at = np.asarray(polylist.vcounts, np.int64), np.asarray(polylist.index), polylist.vertex_index
-    if (not len(index) or sizes.min() < 0 or sizes.sum() != len(index) or sizes.max() < 3
-            or at.min() < 0 or at.max() >= len(polylist.vertex)):
+    corners = np.zeros((0, polylist.nindices), np.int64)
+    if len(index):
+        if (sizes.min() < 0 or sizes.sum() != len(index) or sizes.max() < 3
+                or at.min() < 0 or at.max() >= len(polylist.vertex)):
+            return polylist.triangleset()
+        kept = np.repeat(sizes >= 3, sizes)
+        _, corner = triangulate(sizes[sizes >= 3], at[kept], np.asarray(polylist.vertex, np.float64))
+        corners = index[kept][corner].reshape(-1, polylist.nindices)
+    corners = np.concatenate([corners, _holed(polylist)])
+    if not len(corners):
         return polylist.triangleset()
-    kept = np.repeat(sizes >= 3, sizes)
-    _, corner = triangulate(sizes[sizes >= 3], at[kept], np.asarray(polylist.vertex, np.float64))
-    return collada.triangleset.TriangleSet(polylist.sources, polylist.material, index[kept][corner].ravel(),
-                                           polylist.xmlnode)
+    return collada.triangleset.TriangleSet(polylist.sources, polylist.material, corners.ravel(), polylist.xmlnode)
+
+
+def _holed(polylist: collada.polylist.Polylist) -> np.ndarray:
+    """(3 T, inputs) the corners of the triangles of a <polygons>' polygons
+    with holes (each <ph>: its outline a <p>, each hole an <h>), which
+    pycollada leaves out; ValueError where one points past the positions."""
+    node, width = polylist.xmlnode, polylist.nindices
+    space = node.tag[:node.tag.index("}") + 1] if node.tag.startswith("{") else ""
+    offset, source = polylist.sources["VERTEX"][0][0], polylist.sources["VERTEX"][0][4]
+    points = np.asarray(source.data, np.float64).reshape(-1, 3)
+    out = [np.zeros((0, width), np.int64)]
+    for holed in node.findall(f"{space}ph"):
+        rings = [np.array((ring.text or "").split(), np.int64).reshape(-1, width)
+                 for ring in holed.findall(f"{space}p")[:1] + holed.findall(f"{space}h")]
+        if not rings or len(rings[0]) < 3:
+            continue
+        rings = rings[:1] + [ring for ring in rings[1:] if len(ring) >= 3]
+        joined = np.concatenate(rings)
+        out.append(joined[with_holes([_at(points, ring[:, offset]) for ring in rings]).ravel()])
+    return np.concatenate(out)
 
 
 def _at(values: np.ndarray, index) -> np.ndarray:

@@ -61,13 +61,22 @@ def _ear_clipped(points: np.ndarray) -> np.ndarray:
     in the plane across its normal's largest axis; a fan where that finds
     nothing (a polygon with no area)."""
     n = len(points)
-    normal = _normal(points)
-    axis = int(np.abs(normal).argmax())
-    flat = np.delete(points, axis, axis=1).astype(np.float64)
-    tri = mapbox_earcut.triangulate_float64(flat, np.array([n], np.uint32)).reshape(-1, 3).astype(np.int64)
+    tri = with_holes([points])
     if len(tri) != n - 2:
         return np.stack([np.zeros(n - 2, np.int64), np.arange(1, n - 1), np.arange(2, n)], axis=1)
-    # keep the polygon's winding: a triangle turning against its normal is flipped
+    return tri
+
+
+def with_holes(rings: list[np.ndarray]) -> np.ndarray:
+    """(T, 3) corners, counted over the rings joined, of the triangles of a
+    polygon (``rings[0]``, (n, 3) points) with holes (``rings[1:]``), by ear
+    clipping in the plane across its outline's normal's largest axis, wound
+    as its outline."""
+    points = np.concatenate(rings).astype(np.float64)
+    normal = _normal(rings[0])
+    flat = np.delete(points, int(np.abs(normal).argmax()), axis=1)
+    ends = np.cumsum([len(ring) for ring in rings]).astype(np.uint32)
+    tri = mapbox_earcut.triangulate_float64(flat, ends).reshape(-1, 3).astype(np.int64)
     a, b, c = (points[tri[:, i]] for i in range(3))
     backwards = np.einsum("ij,j->i", np.cross(b - a, c - a), normal) < 0
     tri[backwards] = tri[backwards][:, ::-1]

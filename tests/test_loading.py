@@ -643,6 +643,30 @@ def _star_files(kind: str) -> bytes:
                        for face in faces))
 
 
+def test_a_collada_polygon_with_a_hole_is_cut_round_it(tmp_path):
+    """A Collada <polygons> holding a polygon with a hole (<ph>: a 4 by 4
+    square outline, a 2 by 2 square hole) beside a plain one: the square's
+    triangles cover it but the hole (pycollada leaves <ph> out: until
+    2026-12-06 only the plain triangle was drawn, and a file of such
+    polygons alone was refused as empty)."""
+    from tests.corpus_files import collada
+
+    ring = "0 0 0 4 0 0 4 4 0 0 4 0 1 1 0 3 1 0 3 3 0 1 3 0 5 0 0 6 0 0 5 1 0"
+    (tmp_path / "holed.dae").write_bytes(collada(
+        "<up_axis>Z_UP</up_axis>", '<node name="plate"><instance_geometry url="#g"/></node>',
+        '<library_geometries><geometry id="g"><mesh><source id="p"><float_array id="pa" count="33">'
+        f'{ring}</float_array><technique_common><accessor source="#pa" count="11" stride="3"><param name="X" '
+        'type="float"/><param name="Y" type="float"/><param name="Z" type="float"/></accessor></technique_common>'
+        '</source><vertices id="v"><input semantic="POSITION" source="#p"/></vertices><polygons count="2">'
+        '<input semantic="VERTEX" source="#v" offset="0"/><p>8 9 10</p><ph><p>0 1 2 3</p><h>4 7 6 5</h></ph>'
+        '</polygons></mesh></geometry></library_geometries>'))
+    asset = load_asset(str(tmp_path / "holed.dae"))
+    placed = trimesh.Trimesh(trimesh.transform_points(asset.mesh.vertices, asset.to_original), asset.mesh.faces)
+    assert asset.n_faces == 1 + 8 and placed.area == pytest.approx(0.5 + 16 - 4)
+    centre = placed.triangles_center
+    assert not ((np.abs(centre[:, 0] - 2) < 1) & (np.abs(centre[:, 1] - 2) < 1)).any()
+
+
 @pytest.mark.parametrize("kind", ["obj", "obj counted back", "obj counted back, then more", "obj continued",
                                   "ply text", "ply binary", "off", "dae polylist", "dae polygons"])
 def test_a_concave_polygon_is_cut_into_triangles_inside_it(tmp_path, kind):
