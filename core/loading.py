@@ -261,9 +261,9 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     scanners name them (``ply_vertex_colors``); an OFF read with its
     colours and polygons (``text.off_mesh``); Collada and 3MF by their own
     readers (``collada``, ``threemf``), each mesh a node under its own name,
-    an OBJ's points and lines and a Collada file's lines counted in a warning; the files an OBJ, PLY or
-    Collada file names found as exporters name them (``beside``), a warning
-    for each that is not there."""
+    an OBJ's points and lines and a Collada file's lines counted in a
+    warning; the files an OBJ, PLY or Collada file names found as exporters
+    name them (``beside``), a warning for each that is not there."""
     source, kind, resolver, warnings, quantized, named = path, None, None, [], False, 0
     left_out = {"point": 0, "line": 0}  # primitives
     try:

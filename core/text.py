@@ -5,10 +5,12 @@ for each file on its own, so a Latin-1 .obj and its .mtl can be guessed
 apart (names garbled, the .mtl's colours lost on the way). Here every text
 file is read by one rule and handed to trimesh as UTF-8, and the files an
 OBJ names are found as exporters name them (Windows paths, another case).
-An OBJ's polygons of five or more corners are cut here, inside them, its
-lines continued by a backslash joined first, and its vertex colours written
-as bytes read as such; an OFF file is read here as well: its colours, which
-trimesh's reader leaves out, and its polygons cut inside them.
+An OBJ's polygons of five or more corners are cut here, inside them, after
+its lines continued by a backslash are joined, its indices counted back
+counted from the start and its vertex colours written as bytes read as
+such; every material library it names is read. An OFF file is read here as
+well: its colours, which trimesh's reader leaves out, and its polygons cut
+inside them.
 """
 
 from __future__ import annotations
@@ -78,7 +80,8 @@ def _one_library(text: str) -> tuple[str, list[str]]:
 _CONTINUED = re.compile(r"\\[ \t]*\r?\n")
 _POLYGON = re.compile(r"^[ \t]*f(?:[ \t]+[-+\d/]+){5,}[ \t]*\r?$", re.M)
 _VERTEX = re.compile(r"^[ \t]*v[ \t]+(\S+)[ \t]+(\S+)[ \t]+(\S+)", re.M)
-_COUNTED_BACK = re.compile(r"\n[ \t]*[flp][ \t][^-\n]*-")  # after a newline: twice as fast as ^ in re.M
+#: A face, line or point with an index counted back (after a newline: twice as fast as ^ in re.M).
+_COUNTED_BACK = re.compile(r"\n[ \t]*[flp][ \t][^-\n]*-")
 _VERTEX_LINE = re.compile(r"^[ \t]*v[ \t][^\n]*", re.M)
 #: A vertex with a colour after its position: v x y z r g b.
 _COLOURED = re.compile(r"^([ \t]*v[ \t]+(?:\S+[ \t]+){3})(\S+)[ \t]+(\S+)[ \t]+(\S+)", re.M)

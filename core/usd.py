@@ -5,9 +5,9 @@ usd-core, into the scene the rest of loading reads.
 Every mesh a viewer would draw (visible, not a guide or a proxy, instances
 included) is placed in the world as the stage composes it; its polygons are
 cut inside them (``polygons.triangulate``; a left-handed mesh's winding
-turned), those it names as holes left out; its texture coordinates and colours are taken per corner, however
-the file spreads them (constant, per face, per vertex or per corner,
-indexed or not); its colour is what a USD viewer shows: the UsdPreviewSurface
+turned), those it names as holes left out; its texture coordinates and
+colours are taken per corner, however the file spreads them (constant, per
+face, per vertex or per corner, indexed or not); its colour is what a USD viewer shows: the UsdPreviewSurface
 bound to it, its diffuse texture from the package, the primvar its diffuse
 reads or its colour; without one, its ``displayColor``. A cube, sphere,
 cylinder, cone or capsule given as a primitive is made a mesh too. A stage
