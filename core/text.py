@@ -82,6 +82,7 @@ _POLYGON = re.compile(r"^[ \t]*f(?:[ \t]+[-+\d/]+){5,}[ \t]*\r?$", re.M)
 _VERTEX = re.compile(r"^[ \t]*v[ \t]+(\S+)[ \t]+(\S+)[ \t]+(\S+)", re.M)
 #: A face, line or point with an index counted back (after a newline: twice as fast as ^ in re.M).
 _COUNTED_BACK = re.compile(r"\n[ \t]*[flp][ \t][^-\n]*-")
+_VERTEX_AFTER = re.compile(r"\n[ \t]*v[tn]?[ \t]")
 _VERTEX_LINE = re.compile(r"^[ \t]*v[ \t][^\n]*", re.M)
 #: A vertex with a colour after its position: v x y z r g b.
 _COLOURED = re.compile(r"^([ \t]*v[ \t]+(?:\S+[ \t]+){3})(\S+)[ \t]+(\S+)[ \t]+(\S+)", re.M)
@@ -114,8 +115,9 @@ def _absolute_indices(text: str) -> str:
     trimesh reads only those: it counts them back from the end of the file,
     the same only where every vertex comes before every face. ValueError
     where one counts back past the first."""
-    if not _COUNTED_BACK.search("\n" + text):
-        return text
+    back = _COUNTED_BACK.search("\n" + text)
+    if not back or not _VERTEX_AFTER.search("\n" + text, back.start()):
+        return text  # no vertex after a face that counts back: the end is where it counts from
     read = {"v": 0, "vt": 0, "vn": 0}
     lines = text.split("\n")
     for k, line in enumerate(lines):
@@ -153,8 +155,10 @@ def _cut_polygons(text: str) -> str:
         corners = np.array([int(t.split("/")[0]) for ts in tokens for t in ts])
     except ValueError:
         return text  # numbers trimesh may read otherwise, or refuse with its sentence
+    before = np.searchsorted([m.start() for m in vertices], [m.start() for m in found])
     sizes = np.array([len(ts) for ts in tokens])
-    corners -= 1  # 1-based (``_absolute_indices``)
+    # 1-based, or counted back from the vertices read so far
+    corners = np.where(corners < 0, np.repeat(before, sizes) + corners, corners - 1)
     if len(xyz) == 0 or corners.min() < 0 or corners.max() >= len(xyz):
         return text  # indices out of range: left to trimesh, which says so
     poly, corner = triangulate(sizes, corners, xyz)
