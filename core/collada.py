@@ -233,10 +233,10 @@ def _colors(primitive) -> np.ndarray | None:
 def _material(material, cache: dict, resolver):
     """A trimesh PBR material of a Collada material: its diffuse colour or
     texture (a <constant> one's emission; found by ``resolver``, else left
-    out); a texture that is also
-    the material's transparency, its alpha the opacity (``opaque="A_ONE"``,
-    as SketchUp writes leaf and figure cards), cut out where that alpha is
-    under a half (glTF's alphaMode MASK); other transparency drawn opaque."""
+    out); a texture that is also the material's transparency, its alpha the
+    opacity (``opaque="A_ONE"``, as SketchUp writes leaf and figure cards),
+    cut out where that alpha is under a half (glTF's alphaMode MASK); other
+    transparency drawn opaque."""
     key = id(material)
     if key in cache:
         return cache[key]

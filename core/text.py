@@ -82,7 +82,9 @@ _POLYGON = re.compile(r"^[ \t]*f(?:[ \t]+[-+\d/]+){5,}[ \t]*\r?$", re.M)
 _VERTEX = re.compile(r"^[ \t]*v[ \t]+(\S+)[ \t]+(\S+)[ \t]+(\S+)", re.M)
 #: A face, line or point with an index counted back (after a newline: twice as fast as ^ in re.M).
 _COUNTED_BACK = re.compile(r"\n[ \t]*[flp][ \t][^-\n]*-")
+#: A position, texture coordinate or normal statement (after a newline).
 _VERTEX_AFTER = re.compile(r"\n[ \t]*v[tn]?[ \t]")
+#: A position statement, the whole line.
 _VERTEX_LINE = re.compile(r"^[ \t]*v[ \t][^\n]*", re.M)
 #: A vertex with a colour after its position: v x y z r g b.
 _COLOURED = re.compile(r"^([ \t]*v[ \t]+(?:\S+[ \t]+){3})(\S+)[ \t]+(\S+)[ \t]+(\S+)", re.M)
@@ -115,8 +117,9 @@ def _absolute_indices(text: str) -> str:
     trimesh reads only those: it counts them back from the end of the file,
     the same only where every vertex comes before every face. ValueError
     where one counts back past the first."""
-    back = _COUNTED_BACK.search("\n" + text)
-    if not back or not _VERTEX_AFTER.search("\n" + text, back.start()):
+    lined = "\n" + text  # every statement after a newline, the first too
+    back = _COUNTED_BACK.search(lined)
+    if not back or not _VERTEX_AFTER.search(lined, back.start()):
         return text  # no vertex after a face that counts back: the end is where it counts from
     read = {"v": 0, "vt": 0, "vn": 0}
     lines = text.split("\n")
@@ -131,9 +134,10 @@ def _absolute_indices(text: str) -> str:
                 numbers = word.split("/")
                 for i, kind in enumerate(("v", "vt", "vn")[:len(numbers)]):
                     if numbers[i].startswith("-"):
-                        numbers[i] = str(read[kind] + 1 + int(numbers[i]))
-                        if int(numbers[i]) < 1:
+                        index = read[kind] + 1 + int(numbers[i])
+                        if index < 1:
                             raise ValueError(f"a face counts back past the first {kind}")
+                        numbers[i] = str(index)
                 words[w] = "/".join(numbers)
             lines[k] = " ".join(words)
     return "\n".join(lines)
@@ -190,7 +194,6 @@ class _TextResolver(BesideResolver):
         named = _map_file(name)
         data = super().get(named)
         return read_text(data).encode("utf-8") if named.lower().endswith(".mtl") else data
-
 
     def _library(self, name: str) -> bytes:
         try:

@@ -7,11 +7,12 @@ included) is placed in the world as the stage composes it; its polygons are
 cut inside them (``polygons.triangulate``; a left-handed mesh's winding
 turned), those it names as holes left out; its texture coordinates and
 colours are taken per corner, however the file spreads them (constant, per
-face, per vertex or per corner, indexed or not); its colour is what a USD viewer shows: the UsdPreviewSurface
-bound to it, its diffuse texture from the package, the primvar its diffuse
-reads or its colour; without one, its ``displayColor``. A cube, sphere,
-cylinder, cone or capsule given as a primitive is made a mesh too. A stage
-whose up axis is Z is reported so, and stood up as an STL is.
+face, per vertex or per corner, indexed or not); its colour is what a USD
+viewer shows: the UsdPreviewSurface bound to it, its diffuse texture from
+the package, the primvar its diffuse reads or its colour; without one, its
+``displayColor``. A cube, sphere, cylinder, cone or capsule given as a
+primitive is made a mesh too. A stage whose up axis is Z is reported so,
+and stood up as an STL is.
 """
 
 from __future__ import annotations
