@@ -26,6 +26,8 @@ import numpy as np
 import PIL.Image
 import trimesh
 
+from .colorspace import linear_from_srgb
+from .looks import GREY
 from .polygons import triangulate, with_holes
 
 #: Collada's up axes (``loading.UPRIGHT`` stands them up as glTF's Y).
@@ -119,7 +121,8 @@ def _place(node, parent: np.ndarray, name: str, named: bool, joints: dict, mater
         else:
             xyz = positions
         mesh = trimesh.Trimesh(_at(xyz, corners), np.arange(corners.size).reshape(-1, 3), process=False)
-        material = bound.get(primitive.material)
+        # a primitive that names no material it is bound to shows the one the node binds (as assimp)
+        material = bound.get(primitive.material, next(iter(bound.values())) if len(bound) == 1 else None)
         uv = None
         if len(primitive.texcoordset):
             uv = _at(np.asarray(primitive.texcoordset[0], np.float64), primitive.texcoord_indexset[0])[:, :2]
@@ -233,7 +236,7 @@ def _colors(primitive) -> np.ndarray | None:
 def _material(material, cache: dict, resolver):
     """A trimesh PBR material of a Collada material: its diffuse colour or
     texture (a <constant> one's emission; found by ``resolver``, else left
-    out); a texture that is also the material's transparency, its alpha the
+    out; without a material, GREY); a texture that is also the material's transparency, its alpha the
     opacity (``opaque="A_ONE"``, as SketchUp writes leaf and figure cards),
     cut out where that alpha is under a half (glTF's alphaMode MASK); other
     transparency drawn opaque."""
@@ -241,6 +244,8 @@ def _material(material, cache: dict, resolver):
     if key in cache:
         return cache[key]
     color, image = np.array([0.8, 0.8, 0.8, 1.0]), None
+    if material is None:  # none bound: shown as a surface without colour is in every format
+        color[:3] = linear_from_srgb(GREY[:3])
     effect = getattr(material, "effect", None)
     # a <constant> effect is lit by nothing: it shows its emission
     diffuse = getattr(effect, "emission" if getattr(effect, "shadingtype", None) == "constant" else "diffuse", None)

@@ -127,12 +127,15 @@ def renamed(tree: dict, folder: str) -> bool:
 #: The accessor types glTF gives each vertex attribute (by its name before _n).
 ATTRIBUTE_TYPES = {"POSITION": ("VEC3",), "NORMAL": ("VEC3",), "TANGENT": ("VEC4",), "TEXCOORD": ("VEC2",),
                    "COLOR": ("VEC3", "VEC4"), "JOINTS": ("VEC4",), "WEIGHTS": ("VEC4",)}
+#: The component types of glTF 2.0 (signed and unsigned bytes, shorts, unsigned ints, floats).
+COMPONENT_TYPES = {5120, 5121, 5122, 5123, 5125, 5126}
 
 
 def check(tree: dict) -> None:
     """Refuse a tree with no triangles, one that needs an extension PartScope
-    cannot read, or one whose vertex attributes are not of their type or
-    differ in length (morph targets too)."""
+    cannot read, or one whose vertex attributes or indices are not of their
+    type (a number glTF 2.0 does not have: CGAL writes doubles) or whose
+    vertex attributes differ in length (morph targets too)."""
     needed = set(tree.get("extensionsRequired", [])) - READ_AS_IS - DECODED
     needed = {e for e in needed if not e.startswith("KHR_materials_")}
     if needed:
@@ -154,6 +157,13 @@ def check(tree: dict) -> None:
         if len(counts) > 1:
             raise GltfError("is not valid glTF: a primitive's vertex attributes differ in length; the file is "
                             "damaged, export it again")
+        used = [tree["accessors"][i] for i in [*prim.get("attributes", {}).values(), prim.get("indices")]
+                if i is not None]
+        odd = sorted({a.get("componentType") for a in used} - COMPONENT_TYPES, key=str)
+        if odd:
+            raise GltfError(f"is not valid glTF 2.0: it stores numbers of component type {odd[0]}"
+                            f"{' (double precision)' if odd[0] == 5130 else ''}, which glTF 2.0 does not have; "
+                            "export it again with 32-bit floats")
         for name, index in prim.get("attributes", {}).items():
             kind = tree["accessors"][index].get("type")
             wanted = ATTRIBUTE_TYPES.get(name.split("_")[0] if name[:1] != "_" else "", (kind,))

@@ -25,6 +25,7 @@ import numpy as np
 import trimesh
 
 from .beside import BesideResolver
+from .looks import GREY
 from .polygons import triangulate
 
 
@@ -255,7 +256,7 @@ def off_mesh(path: str) -> tuple[trimesh.Trimesh, int, int]:
     sizes = np.array([int(row[0]) for row in polygons], np.int64)
     corners = np.array([int(v) for row, n in zip(polygons, sizes) for v in row[1:n + 1]], np.int64)
     if len(corners) != sizes.sum() or sizes.min(initial=3) < 3 or corners.min(initial=0) < 0 \
-            or corners.max(initial=0) >= len(verts):
+            or corners.max(initial=-1) >= len(verts):
         raise ValueError("a face with fewer than three corners, or a corner that is not a vertex")
     poly, faces = np.zeros(0, np.int64), np.zeros((0, 3), np.int64)  # no faces: points only, refused later
     if len(sizes):
@@ -263,8 +264,7 @@ def off_mesh(path: str) -> tuple[trimesh.Trimesh, int, int]:
         faces = corners[corner]
     mesh = trimesh.Trimesh(verts, faces, process=False)
     start = 6 if "N" in flags.replace("OFF", "") else 3
-    coloured = len(sizes) > 0 and len(polygons[0]) >= sizes[0] + 4  # a file colours every face or none
-    face = _colors([row[n + 1:n + 5] for row, n in zip(polygons, sizes)]) if coloured else None
+    face = _colors([row[n + 1:n + 5] for row, n in zip(polygons, sizes)])
     vertex_rgba = _colors([row[start:start + 4] for row in vertex]) if "C" in flags else None
     if face is not None:
         mesh.visual = trimesh.visual.ColorVisuals(mesh, face_colors=face[poly])
@@ -274,17 +274,20 @@ def off_mesh(path: str) -> tuple[trimesh.Trimesh, int, int]:
 
 
 def _colors(rows: list) -> np.ndarray | None:
-    """(n, 4) uint8 of colour columns (3 or 4 each; see ``off_mesh``), or
-    None where a row has fewer than 3 or a value is not a number."""
-    if not rows or min(len(row) for row in rows) < 3:
+    """(n, 4) uint8 of colour columns (3 or 4 each, bytes or fractions; see
+    ``off_mesh``), GREY for a row of fewer than 3 (OpenSCAD colours some
+    faces only); None where no row has 3 or a value is not a number."""
+    if not any(len(row) >= 3 for row in rows):
         return None
-    width = min(len(row) for row in rows)
-    try:
-        values = np.array([[float(v) for v in row[:width]] for row in rows])
-    except ValueError:
-        return None
-    fractions = np.array([any("." in v for v in row[:width]) for row in rows]) & (values.max(axis=1) <= 1)
-    values[fractions] *= 255.0
-    out = np.full((len(rows), 4), 255, np.uint8)
-    out[:, :width] = np.clip(np.round(values), 0, 255)
+    out = np.tile(np.array(GREY, np.uint8), (len(rows), 1))
+    widths = np.array([len(row) for row in rows])
+    for width in (3, 4):
+        which = np.flatnonzero(widths == width)
+        try:
+            values = np.array([rows[i] for i in which], np.float64).reshape(-1, width)
+        except ValueError:
+            return None
+        fractions = np.array([any("." in v for v in rows[i]) for i in which], bool) & (values.max(axis=1) <= 1)
+        values[fractions] *= 255.0
+        out[which, :width] = np.clip(np.round(values), 0, 255)
     return out

@@ -83,8 +83,9 @@ def _stage_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
     if stage is None:
         raise ValueError("not a USD stage")
     time = Usd.TimeCode.EarliestTime()
-    # the layers and textures it names that are not there (a scene written as several files, uploaded alone)
-    missing = [os.path.basename(p) for p in UsdUtils.ComputeAllDependencies(path)[2]]
+    # the layers and textures it names that are not there (a scene written as several files, uploaded alone);
+    # not MDL shaders (Omniverse's), which PartScope does not read where they are there either
+    missing = [os.path.basename(p) for p in UsdUtils.ComputeAllDependencies(path)[2] if not p.lower().endswith(".mdl")]
     cache, scene, smooth, instancers, shapes = UsdGeom.XformCache(time), trimesh.Scene(), [], 0, 0
     prims = iter(Usd.PrimRange(stage.GetPseudoRoot(), Usd.TraverseInstanceProxies(Usd.PrimDefaultPredicate)))
     for prim in prims:

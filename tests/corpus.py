@@ -289,6 +289,9 @@ def build_cases() -> list[Case]:
         Case({"longer_uv.glb": make.edit_glb(plain, make.longer_uv)},
              sentence="'longer_uv.glb' is not valid glTF: a primitive's vertex attributes differ in length; the file "
                       "is damaged, export it again."),
+        Case({"doubles.glb": make.edit_glb(plain, make.doubles)},
+             sentence="'doubles.glb' is not valid glTF 2.0: it stores numbers of component type 5130 (double "
+                      "precision), which glTF 2.0 does not have; export it again with 32-bit floats."),
         Case({"obj_cut_short.zip": make.with_member(_data("toy_car_blender_obj.zip"), "toy_car.obj",
                                                     lambda obj: obj[:9797])},  # in a vertex's row: 'v 0.325'
              sentence="'toy_car.obj' has vertices that are not points in 3D: the file is damaged; export it again."),

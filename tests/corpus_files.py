@@ -749,6 +749,13 @@ def longer_uv(tree, binary):
     return binary
 
 
+def doubles(tree, binary):
+    """The first primitive's positions declared as doubles (component type
+    5130, not in glTF 2.0), as CGAL writes them."""
+    tree["accessors"][tree["meshes"][0]["primitives"][0]["attributes"]["POSITION"]]["componentType"] = 5130
+    return binary
+
+
 def far_index(tree, binary):
     """A face of the vertex-colored ball pointing past its last vertex."""
     prim = next(p for m in tree["meshes"] for p in m["primitives"] if "COLOR_0" in p["attributes"])

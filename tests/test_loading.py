@@ -338,6 +338,20 @@ def test_an_off_files_colours_are_read(tmp_path):
     (tmp_path / "vertices.off").write_text("\n".join(["CNOFF 5 2 0", *rows, "3 0 1 2", "3 2 4 3"]) + "\n")
     corners = load_asset(str(tmp_path / "vertices.off")).corner_color[..., :3]
     assert sorted(map(tuple, corners.reshape(-1, 3).tolist())) == [(0, 0, 255)] * 4 + [(255, 0, 0)] * 2
+    # OpenSCAD colours some faces only, some with an alpha: those are kept, the others grey
+    (tmp_path / "some.off").write_text("\n".join([
+        "OFF 5 3 0", *square, "3 0 1 2", "4 0 2 4 3 0 0 255 68", "3 1 2 4 0 128 0"]) + "\n")
+    some = load_asset(str(tmp_path / "some.off")).corner_color[:, 0]
+    assert sorted(map(tuple, some.tolist())) == [
+        (0, 0, 255, 68), (0, 0, 255, 68), (0, 128, 0, 255), (200, 200, 200, 255)]
+
+
+def test_an_off_with_no_vertices_is_refused_as_empty(tmp_path):
+    """CGAL writes an empty mesh as 'OFF' and '0 0 0': it holds no faces,
+    and says so (until 2026-12-06: "looks damaged")."""
+    (tmp_path / "empty.off").write_text("OFF\n0 0 0\n")
+    with pytest.raises(InputError, match="holds no faces: it is empty"):
+        load_asset(str(tmp_path / "empty.off"))
 
 
 def test_the_files_a_model_names_are_found_as_exporters_name_them(tmp_path):
@@ -530,24 +544,32 @@ def test_a_cut_out_texture_hides_its_clear_texels(tmp_path, mode, cutoff, shown)
     assert (texture[..., :3] == 120).all()
 
 
-@pytest.mark.parametrize("shading", ["lambert", "constant"])
+@pytest.mark.parametrize("shading", ["lambert", "constant", "unnamed", "unbound"])
 def test_a_collada_material_shows_the_colour_its_shading_shows(tmp_path, shading):
     """A <lambert> material shows its diffuse colour, a <constant> one (lit
     by nothing, as an unlit or shadeless material is written) its emission
-    (grey until 2026-12-06: the diffuse it does not have)."""
+    (grey until 2026-12-06: the diffuse it does not have). Triangles that
+    name no material show the one material their node binds (Gazebo writes
+    them so; grey until 2026-12-06); with none bound, the grey of a surface
+    without colour in every format (231 until then)."""
     from tests.corpus_files import _bound, _dae_geometry, collada
 
     card = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [1, 0, 1], [0, 0, 1]], [[0, 1, 2], [0, 2, 3]], process=False)
-    colour = {"lambert": "<diffuse><color>1 0 0 1</color></diffuse>",
-              "constant": "<emission><color>0 1 0 1</color></emission>"}[shading]
+    colour = {"constant": "<emission><color>0 1 0 1</color></emission>"}.get(
+        shading, "<diffuse><color>1 0 0 1</color></diffuse>")
+    geometry = _dae_geometry("geo", card, "paint")
+    if shading == "unnamed":
+        geometry = geometry.replace(' material="paint"', "")
+    node = '<instance_geometry url="#geo"/>' if shading == "unbound" else _bound("geo", "paint", "mat")
+    tag = "constant" if shading == "constant" else "lambert"
     (tmp_path / "card.dae").write_bytes(collada(
-        '<up_axis>Z_UP</up_axis>', f'<node name="card">{_bound("geo", "paint", "mat")}</node>',
-        f'<library_geometries>{_dae_geometry("geo", card, "paint")}</library_geometries><library_materials>'
+        '<up_axis>Z_UP</up_axis>', f'<node name="card">{node}</node>',
+        f'<library_geometries>{geometry}</library_geometries><library_materials>'
         '<material id="mat"><instance_effect url="#fx"/></material></library_materials><library_effects>'
-        f'<effect id="fx"><profile_COMMON><technique sid="COMMON"><{shading}>{colour}</{shading}></technique>'
+        f'<effect id="fx"><profile_COMMON><technique sid="COMMON"><{tag}>{colour}</{tag}></technique>'
         '</profile_COMMON></effect></library_effects>'))
     asset = load_asset(str(tmp_path / "card.dae"))
-    shown = {"lambert": [255, 0, 0], "constant": [0, 255, 0]}[shading]
+    shown = {"constant": [0, 255, 0], "unbound": [200, 200, 200]}.get(shading, [255, 0, 0])
     assert surface_color(asset, [0, 1], [[1 / 3] * 3] * 2).tolist() == [shown, shown]
 
 

@@ -238,12 +238,17 @@ def test_a_z_up_stage_stands_up_and_keeps_its_coordinates(tmp_path):
 
 def test_a_usd_texture_that_is_not_there_is_named(tmp_path):
     """A UsdPreviewSurface whose diffuse texture file is missing: the model
-    loads without it, and a warning names the file."""
+    loads without it, and a warning names the file; not the MDL shader
+    Omniverse writes beside it, which PartScope does not read where it is
+    there either (named as a texture until 2026-12-06)."""
+    from pxr import UsdShade
+
     path = str(tmp_path / "textured.usda")
     stage = _stage(path)
     floor = _floor(stage, "/floor/tiles")
     _coordinates(floor, (0, 0))
     _textured(stage, floor, "wood", "textures/wood.png")
+    UsdShade.Shader.Define(stage, "/looks/wood/mdl").SetSourceAsset("materials/OmniPBR.mdl", "mdl")
     stage.Save()
     asset = load_asset(path)
     assert asset.n_faces == 5 and not asset.has_texture
