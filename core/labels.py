@@ -68,6 +68,60 @@ def part_names(n_parts: int, names=None) -> list:
     return out
 
 
+#: How much of a part must be one of the model's objects, and of that object the part, to take its name.
+OWN_SHARE = 0.9
+#: Words of the names programs give objects nobody named (Blender's, Maya's and 3ds Max's primitives,
+#: exporters' and readers' stand-ins), which say nothing of a part.
+_GENERIC = frozenset(
+    "node mesh object obj geometry geom group model scene root world default defaultobject primitive prim shape "
+    "submesh polysurface pcube psphere pcylinder pplane ptorus pcone cube sphere icosphere uvsphere cylinder "
+    "plane cone torus circle box line empty untitled solid".split())
+
+
+def with_model_names(asset, face_labels, names=None) -> list:
+    """``names`` (see :func:`part_names`) with every part nobody named named
+    as the model's own object it is (None where it is none): an artist's
+    'wheel_front_left' in Blender after the round trip, not 'part_03'. A
+    part takes an object's name where at least OWN_SHARE of its area lies
+    on that object and that much of the object's area in the part; names
+    made of generic words and numbers ('Cube.001', 'pCube1', 'Box001',
+    'node_3') and the file's own name are not taken."""
+    labels = check_labels(face_labels, asset.n_faces)
+    n_parts = int(labels.max()) + 1 if (labels >= 0).any() else 0
+    given = given_names(n_parts, names)
+    objects, owner = np.unique([_object_name(asset, i) for i in range(len(asset.node_names))], return_inverse=True)
+    kept = labels >= 0
+    area = np.asarray(asset.mesh.area_faces, np.float64)[kept] + 1e-30
+    overlap = np.bincount(labels[kept] * len(objects) + owner[asset.face_node[kept]], area,
+                          n_parts * len(objects)).reshape(n_parts, len(objects))
+    if not overlap.size:
+        return given
+    which = overlap.argmax(axis=1)
+    best = overlap[np.arange(n_parts), which]
+    own = (best >= OWN_SHARE * overlap.sum(axis=1)) & (best >= OWN_SHARE * overlap.sum(axis=0)[which])
+    file_names = {str(asset.name).casefold(), str(asset.name).rsplit(".", 1)[0].casefold()}
+    for k in np.flatnonzero(own):
+        name = str(objects[which[k]])
+        words = [w.rstrip("0123456789") for w in re.split(r"[\W_]+", name.casefold())]
+        if given[k] is None and any(w and w not in _GENERIC for w in words) and name.casefold() not in file_names:
+            given[k] = name
+    return given
+
+
+def _object_name(asset, node: int) -> str:
+    """The name of the object a node of ``asset`` is, without what readers
+    add when they split an object by material: the material's name (an
+    OBJ's, 'wheel_DefaultMaterial') or a random tag (a glTF mesh's
+    primitives, 'seat_66edbe')."""
+    name, mesh = str(asset.node_names[node]), asset.source_meshes[node]
+    material = str(getattr(getattr(mesh.visual, "material", None), "name", None) or "")
+    if material and name.endswith("_" + material) and len(name) > len(material) + 1:
+        return name[:-len(material) - 1]
+    if mesh.metadata.get("from_gltf_primitive"):
+        return re.sub(r"_[0-9a-f]{6}$", "", name)
+    return name
+
+
 def given_names(n_parts: int, names) -> list:
     """The names as given, one per part (None where none was given)."""
     if names is None:

@@ -104,12 +104,12 @@ def _node_of_geometry(asset, geometry):
 def test_segmented_glb_one_named_node_per_part(model, tmp_path):
     path, asset = model
     labels = _cut(asset)
-    names = ["Lid top", "lid top", None]
+    names = ["Lid top", "lid top", None]  # the third part is nearly all the node 'painted': named so
     out = write_glb(segmented_scene(asset, labels, names), tmp_path / "seg.glb")
 
     # in the file itself: exactly one node per part, each with one mesh
     tree = _glb_json(out)
-    assert [n["name"] for n in tree["nodes"]] == ["Lid_top", "lid_top_2", "part_02"]
+    assert [n["name"] for n in tree["nodes"]] == ["Lid_top", "lid_top_2", "painted"]
     assert all("mesh" in n and "children" not in n for n in tree["nodes"])
     assert [n["extras"]["part_id"] for n in tree["nodes"]] == [0, 1, 2]
     assert tree["nodes"][0]["extras"]["display_name"] == "Lid top"
@@ -118,8 +118,8 @@ def test_segmented_glb_one_named_node_per_part(model, tmp_path):
 
     scene = trimesh.load_scene(out, process=False)
     parts = _parts(scene)
-    assert set(parts) == {"Lid_top", "lid_top_2", "part_02"}
-    for k, name in enumerate(["Lid_top", "lid_top_2", "part_02"]):
+    assert set(parts) == {"Lid_top", "lid_top_2", "painted"}
+    for k, name in enumerate(["Lid_top", "lid_top_2", "painted"]):
         assert sum(len(scene.geometry[g].faces) for g in parts[name]) == (labels == k).sum()
     assert sum(len(g.faces) for g in scene.geometry.values()) == (labels >= 0).sum()
 
@@ -176,10 +176,10 @@ def test_colored_glb(model, tmp_path):
     colors = part_palette(3)
     out = write_glb(colored_scene(asset, labels, {1: "middle"}), tmp_path / "colored.glb")
     tree = _glb_json(out)
-    assert [n["name"] for n in tree["nodes"]] == ["part_00", "middle", "part_02"]
+    assert [n["name"] for n in tree["nodes"]] == ["part_00", "middle", "painted"]
     scene = trimesh.load_scene(out, process=False)
     by_name = _parts(scene)
-    for k, name in enumerate(["part_00", "middle", "part_02"]):
+    for k, name in enumerate(["part_00", "middle", "painted"]):
         (geometry,) = [scene.geometry[g] for g in by_name[name]]
         assert len(geometry.faces) == (labels == k).sum()
         factor = geometry.visual.material.baseColorFactor[:3] / 255.0  # linear light, as glTF holds it
@@ -196,10 +196,10 @@ def test_parts_zip(model, tmp_path):
     with zipfile.ZipFile(out) as archive:
         glbs = sorted(n for n in archive.namelist() if n.endswith(".glb"))
         textures = sorted(n for n in archive.namelist() if n.startswith("textures/"))
-        assert glbs == ["Lid_top.glb", "con_.glb", "part_02.glb"] and len(textures) == len(TEXTURE_SIZES)
+        assert glbs == ["Lid_top.glb", "con_.glb", "painted.glb"] and len(textures) == len(TEXTURE_SIZES)
         archive.extractall(tmp_path / "unzipped")
         for k, (member, node) in enumerate([("Lid_top.glb", "Lid_top"), ("con_.glb", "con"),
-                                            ("part_02.glb", "part_02")]):
+                                            ("painted.glb", "painted")]):
             data = archive.read(member)
             tree = _glb_json(data)
             assert [n["name"] for n in tree["nodes"]] == [node]
@@ -623,3 +623,37 @@ def test_images_are_read_back_from_a_zipped_gltf(jpeg_model, tmp_path):
     out = write_glb(segmented_scene(asset, np.zeros(asset.n_faces, int), images=bank), tmp_path / "out.glb")
     assert open(out, "rb").read().count(jpeg) == 1
     assert source_images(tmp_path / "nothing.obj") == {}
+
+
+def test_a_part_that_is_one_of_the_models_objects_takes_its_name(tmp_path):
+    """A part nobody named takes the name of the model's object it is: on
+    Blender's chair (its seat one object of two materials, two glTF
+    primitives) and Blender's OBJ of it (each object split by material),
+    the seat is 'seat', not 'part_00'; a part of two objects (the cushion
+    and the leg) or of half an object is not named, nor are names that say
+    nothing ('Cube.001', 'pCube1', 'Box001', the file's own) or a part
+    people named."""
+    from core.labels import with_model_names
+
+    data = os.path.join(os.path.dirname(__file__), "data")
+    for file in ("chair_blender.glb", "chair_blender_obj.zip"):
+        chair = load_asset(os.path.join(data, file))
+        node = np.array([name.split("_")[0] for name in chair.node_names])[chair.face_node]
+        labels = np.select([node == "seat", node == "back"], [0, 1], 2)  # the seat, the back, the rest
+        assert with_model_names(chair, labels) == ["seat", "back", None], file
+        x = chair.mesh.triangles_center[:, 0]
+        half = labels.copy()
+        half[(node == "back") & (x > np.median(x[node == "back"]))] = 3
+        assert with_model_names(chair, half, {2: "legs"}) == ["seat", None, "legs", None], file
+
+    scene = trimesh.Scene()
+    for i, name in enumerate(["Cube.001", "pCube1", "Box001", "boxes", "handle"]):
+        scene.add_geometry(trimesh.creation.box(), node_name=name, geom_name=name,
+                           transform=trimesh.transformations.translation_matrix([2.0 * i, 0, 0]))
+    scene.export(tmp_path / "boxes.glb")
+    boxes = load_asset(str(tmp_path / "boxes.glb"))
+    named = dict(zip(boxes.node_names, with_model_names(boxes, boxes.face_node)))
+    assert named == {"Cube.001": None, "pCube1": None, "Box001": None, "boxes": None, "handle": "handle"}
+    tree = _glb_json(write_glb(segmented_scene(boxes, boxes.face_node), tmp_path / "parts.glb"))
+    assert [n["name"] for n in tree["nodes"]] == [
+        "handle" if name == "handle" else f"part_{k:02d}" for k, name in enumerate(boxes.node_names)]

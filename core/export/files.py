@@ -14,7 +14,7 @@ from trimesh.exchange.gltf import export_glb
 
 from .. import glb
 from ..files import atomic_write
-from ..labels import write_labels
+from ..labels import with_model_names, write_labels
 from .scenes import COLOR_16, segmented_scene
 from .textures import ImageBank, one_entry_per_image, shared_textures
 
@@ -98,7 +98,8 @@ def write_downloads(asset, face_labels, folder, names=None, stem="model", images
         Part id per face, -1 for deleted faces.
     folder : str or os.PathLike
         Existing folder to write into.
-    names : None, sequence or mapping, optional
+    names : None, sequence or mapping, optional (a part without one takes
+        the name of the model's object it is, :func:`with_model_names`)
     stem : str
         File name stem: ``{stem}_parts.glb``, ``{stem}_parts.zip``,
         ``{stem}_labels.json``, ``{stem}_labels.npy``.
@@ -109,6 +110,7 @@ def write_downloads(asset, face_labels, folder, names=None, stem="model", images
     paths : dict with keys ``glb``, ``zip``, ``json``, ``npy`` (str paths)
     """
     t0 = time.perf_counter()
+    names = with_model_names(asset, face_labels, names)
     paths = {key: os.path.join(folder, f"{stem}_{name}") for key, name in (
         ("glb", "parts.glb"), ("zip", "parts.zip"), ("json", "labels.json"), ("npy", "labels.npy"))}
     data = _glb_bytes(segmented_scene(asset, face_labels, names, images))

@@ -13,7 +13,7 @@ import trimesh
 from trimesh.visual.material import PBRMaterial, SimpleMaterial
 
 from ..colorspace import linear_from_srgb
-from ..labels import BASE_FRAME, check_labels, given_names, part_names, unique_name
+from ..labels import BASE_FRAME, check_labels, given_names, part_names, unique_name, with_model_names
 from ..palette import part_palette
 from .textures import ImageBank
 
@@ -42,7 +42,9 @@ def segmented_scene(asset, face_labels, names=None, images: ImageBank | None = N
         Part id per face in the contract order, contiguous from 0; -1 deletes
         the face.
     names : None, sequence or mapping, optional
-        Part names (see :func:`part_names`); default ``part_{k:02d}``.
+        Part names (see :func:`part_names`); a part without one takes the
+        name of the model's object it is (:func:`with_model_names`), else
+        ``part_{k:02d}``.
     images : core.export.textures.ImageBank, optional
         How the textures are encoded (default: a new bank, PNG unless an
         image is still known as a JPEG); one per asset reuses its encodings.
@@ -60,7 +62,7 @@ def segmented_scene(asset, face_labels, names=None, images: ImageBank | None = N
     pieces = [[] for _ in range(n_parts)]
     for part, source, faces in _split(asset, labels, n_parts):
         pieces[part].append(_piece(asset.source_meshes[source], faces, shared))
-    scene = _assemble(pieces, n_parts, names)
+    scene = _assemble(pieces, n_parts, with_model_names(asset, labels, names))
     log.debug("segmented scene: %d parts, %d pieces, %d faces in %.3f s",
              sum(map(bool, pieces)), len(scene.geometry), int((labels >= 0).sum()),
              time.perf_counter() - t0)
@@ -96,6 +98,7 @@ def colored_scene(asset, face_labels, names=None, colors=None) -> trimesh.Scene:
     if all(_has_normals(m) for m in meshes):
         normals = np.vstack([m.vertex_normals for m in meshes])
 
+    names = with_model_names(asset, labels, names)
     node_names = part_names(n_parts, names)
     order, bounds = _sort_by_part(labels, n_parts)
     pieces = [[] for _ in range(n_parts)]
