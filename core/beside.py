@@ -90,17 +90,21 @@ def _of(folder: str, stamp: int) -> Beside:
 
 class BesideResolver(trimesh.resolvers.FilePathResolver):
     """trimesh's reader of the files a model names (an OBJ's .mtl and
-    textures, a PLY's texture), each found by ``Beside.find``; the names
-    not found are kept in ``missing``, the images that do not open in
-    ``unreadable`` (trimesh gets neither)."""
+    textures, a PLY's texture), each found by ``Beside.find``, '<this>' in
+    a name standing for the model's own name without its extension (as
+    MeshLab writes a PLY's textures: '<this>_A.png'); the names not found
+    are kept in ``missing``, the images that do not open in ``unreadable``
+    (trimesh gets neither)."""
 
     def __init__(self, path: str):
         super().__init__(path)
         self.missing: list[str] = []
         self.unreadable: list[str] = []
         self._beside = Beside.of(self.parent)
+        self._this = os.path.splitext(os.path.basename(str(path)))[0]
 
     def get(self, name: str) -> bytes:
+        name = name.replace("<this>", self._this)
         found = self._beside.find(name)
         if found is None:
             self.missing += [] if name in self.missing else [name]

@@ -75,6 +75,8 @@ def read(path: str) -> tuple[dict, list]:
             raise GltfError("is not valid glTF: its text is not JSON") from None
     if not isinstance(tree, dict) or not isinstance(tree.get("asset", {}), dict):
         raise GltfError("is not valid glTF: its JSON is not a glTF document")
+    if str(tree.get("asset", {}).get("version", "")).startswith("1") or isinstance(tree.get("buffers"), dict):
+        raise GltfError("is glTF 1.0; PartScope reads glTF 2.0: export it again as glTF 2.0")
     buffers = []
     for i, buf in enumerate(tree.get("buffers", [])):
         uri = buf.get("uri")

@@ -12,6 +12,7 @@ PLY of triangles per texture, for trimesh.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 
@@ -20,6 +21,17 @@ import plyfile
 import trimesh
 
 from .polygons import triangulate
+
+
+class _SaidElsewhere(logging.Filter):
+    """Drops trimesh's traceback for a PLY texture that is missing or does not
+    open: the loader says so in a sentence (``beside.BesideResolver``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != "unable to load image!"
+
+
+trimesh.util.log.addFilter(_SaidElsewhere())
 
 
 def ply_scene(path: str, options: dict) -> trimesh.Scene:

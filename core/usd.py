@@ -337,13 +337,14 @@ def _material(prim, missing: list) -> _Look:
     texture's alpha under an ``opacityThreshold`` (as glTF's MASK). With no
     such material, the prim's ``displayColor``, as viewers show a mesh
     without one. A texture whose file is not there is named in ``missing``
-    and left out."""
+    and left out. A MaterialX surface alone: its base colour
+    (``_materialx``)."""
     from pxr import Ar, UsdShade
 
     material = UsdShade.MaterialBindingAPI(prim).ComputeBoundMaterial(UsdShade.Tokens.preview)[0]
     shader = material.ComputeSurfaceSource()[0] if material else None
     if not shader or shader.GetIdAttr().Get() != "UsdPreviewSurface":
-        return _Look(np.ones(3), primvar="displayColor")  # grey where it has none (``_piece``)
+        return _materialx(material) or _Look(np.ones(3), primvar="displayColor")  # grey where none (``_piece``)
     diffuse, source = _source(shader.GetInput("diffuseColor"))
     if source is None:
         return _Look(np.full(3, 0.18) if diffuse is None else np.clip(np.asarray(diffuse, np.float64), 0, 1))
@@ -371,6 +372,29 @@ def _material(prim, missing: list) -> _Look:
         reader = _source(reader.GetInput("in"))[1]
     varname = _varname(reader) if reader is not None else None
     return _Look(np.ones(3), _scaled(image, source), varname or "st", cutoff, uv)
+
+
+#: MaterialX surfaces by their node definition: their base colour's and weight's inputs and defaults.
+MATERIALX_BASE = {"ND_open_pbr_surface_surfaceshader": ("base_color", 0.8, "base_weight", 1.0),
+                  "ND_standard_surface_surfaceshader": ("base_color", 1.0, "base", 0.8)}
+
+
+def _materialx(material) -> _Look | None:
+    """The look of a material that holds a MaterialX surface only (OpenPBR
+    or Autodesk's Standard Surface, as Houdini, Maya and Omniverse write
+    them), none in UsdPreviewSurface: its base colour times its base weight
+    where both are values; None otherwise (a texture or a node graph
+    behind either, another surface)."""
+    shader = material.ComputeSurfaceSource("mtlx")[0] if material else None
+    known = MATERIALX_BASE.get(shader.GetIdAttr().Get()) if shader else None
+    if known is None:
+        return None
+    colour_name, colour_default, weight_name, weight_default = known
+    (colour, behind), (weight, weighted) = _source(shader.GetInput(colour_name)), _source(shader.GetInput(weight_name))
+    if behind is not None or weighted is not None:
+        return None
+    colour = np.full(3, colour_default) if colour is None else np.asarray(colour, np.float64)
+    return _Look(np.clip(colour * (weight_default if weight is None else float(weight)), 0, 1))
 
 
 def _transform2d(shader) -> np.ndarray:

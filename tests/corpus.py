@@ -223,6 +223,9 @@ def build_cases() -> list[Case]:
              sentence="'bad_json.glb' is not valid GLB: its JSON part is damaged."),
         Case({"not_json.gltf": b"\x89PNG\r\n binary junk"},
              sentence="'not_json.gltf' is not valid glTF: its text is not JSON."),
+        Case({"version_1.gltf": b'{"asset": {"version": "1.0", "generator": "obj2gltf"}, "buffers": {"buffer_0": '
+                                b'{"uri": "data:,"}}, "meshes": {"mesh_0": {"primitives": []}}}'},
+             sentence="'version_1.gltf' is glTF 1.0; PartScope reads glTF 2.0: export it again as glTF 2.0."),
         Case({"lonely.gltf": make.gltf_files(scene, "lonely")["lonely.gltf"]},
              sentence="'lonely.gltf' refers to 'lonely_gltf_buffer_0.bin', which is not beside it: keep the "
                       ".gltf with its .bin and images (in the web app, drop them together, or one ZIP of them)."),

@@ -181,6 +181,33 @@ def test_a_meshs_holes_are_left_out(tmp_path):
     assert len(placed.faces) == 3 and placed.area == pytest.approx(3.0)
 
 
+@pytest.mark.parametrize("surface,inputs,shown", [
+    ("ND_open_pbr_surface_surfaceshader", {"base_color": (0.041, 0.5, 0.5), "base_weight": 0.8}, [50, 170, 170]),
+    ("ND_open_pbr_surface_surfaceshader", {"base_color": (0.041, 0.5, 0.5)}, [56, 188, 188]),
+    ("ND_standard_surface_surfaceshader", {"base_color": (1.0, 0.0, 0.0)}, [231, 0, 0])])
+def test_a_materialx_surface_shows_its_base_colour(tmp_path, surface, inputs, shown):
+    """A material that holds a MaterialX surface only (OpenPBR, Standard
+    Surface), no UsdPreviewSurface, as Adobe's, Houdini's and Maya's stages
+    hold them: its base colour times its base weight (the weight's default,
+    1 for OpenPBR, 0.8 for Standard Surface, where it is not written), in
+    linear light (grey until 2026-12-06)."""
+    from pxr import Sdf, UsdShade
+
+    path = str(tmp_path / "teal.usda")
+    stage = _stage(path)
+    floor = _floor(stage, "/floor/tiles")
+    material = UsdShade.Material.Define(stage, "/looks/teal")
+    shader = UsdShade.Shader.Define(stage, "/looks/teal/surface")
+    shader.CreateIdAttr(surface)
+    for name, value in inputs.items():
+        kind = Sdf.ValueTypeNames.Color3f if isinstance(value, tuple) else Sdf.ValueTypeNames.Float
+        shader.CreateInput(name, kind).Set(value)
+    material.CreateSurfaceOutput("mtlx").ConnectToSource(shader.ConnectableAPI(), "out")
+    UsdShade.MaterialBindingAPI.Apply(floor.GetPrim()).Bind(material)
+    stage.Save()
+    assert _colours(load_asset(path)) == {"floor": shown}
+
+
 def test_solid_shapes_are_read_and_what_else_a_stage_draws_is_named(tmp_path):
     """Shapes given as primitives, at USD's sizes, axes and defaults, placed
     and coloured (a cube of size 2 moved up, a sphere of radius 1, a cylinder
