@@ -341,6 +341,33 @@ def test_a_fresh_list_follows_the_slider(app):
     assert np.array_equal(work.parts.labels, item.result(2.0)["labels"]) and not work.parts.can_undo
 
 
+def test_the_models_own_names_show_and_reach_the_downloads(app, client):
+    """table.glb names its objects (top, leg_1 ... leg_4): at the scale
+    whose parts are most of them, each part that is one (nine tenths of its
+    area that object's, and of the object's area in it) shows the object's
+    name, greyed in the table, in the viewer's tip, and the downloads carry
+    it (until 2026-12-06 'part_00' ...)."""
+    item = table_item(app)
+    node, area = np.array(app.asset.node_names)[app.asset.face_node], app.asset.mesh.area_faces
+
+    def objects(labels) -> list:
+        out = []
+        for p in range(int(labels.max()) + 1):
+            shares = {name: area[(labels == p) & (node == name)].sum() for name in set(app.asset.node_names)}
+            top = max(shares, key=shares.get)
+            own = shares[top] >= 0.9 * area[labels == p].sum() and shares[top] >= 0.9 * area[node == top].sum()
+            out.append(top if own else None)
+        return out
+
+    scale = max(item.scales, key=lambda s: sum(map(bool, objects(item.result(s)["labels"]))))
+    expected = objects(item.result(scale)["labels"])
+    assert sum(map(bool, expected)) >= 2, expected
+    table = api(app, client, "set_scale", float(scale))["table"]
+    assert [name for name in expected if name and f"'>{name}</span>" in table] == [name for name in expected if name]
+    assert item.entry(scale)["names"] == expected
+    assert glb_roots(export(client, float(scale))[".glb"]) == [name or f"part_{p:02d}" for p, name in enumerate(expected)]
+
+
 # ------------------------------------------------------------------ naming
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from core.loading import load_asset
 from . import gpu
 from .names import naming_state
 from .page import NO_MODEL, example_paths
-from .panels import count_plot, parts_table, progress_bar
+from .panels import automatic_table, count_plot, parts_table, progress_bar
 from .payload import view_value as blank_value
 from .sessions import Session
 from .store import Fitted
@@ -210,7 +210,7 @@ class Fitting:
         p = self.page
         return self.cleared(status) | {
             p.session: session, p.work: work, p.view: view_value(item, work), p.scale: work.scale,
-            p.table: parts_table(item.result(work.scale)), p.plot: count_plot(item.counts(), n_scales=len(item.scales))}
+            p.table: automatic_table(item.result(work.scale)), p.plot: count_plot(item.counts(), n_scales=len(item.scales))}
 
     # ------------------------------------------------------------ fitting
     def _job(self, key: str, asset) -> tuple[FitJob, bool]:
@@ -290,7 +290,7 @@ class Fitting:
                 scale = self.sessions.wanted_scale(request, self.default_scale)
                 log.info("first parts of %s (from the masks) at epoch %.3f", session.name, time.time())
                 yield {self.page.view: first_value(shown, scale), self.page.status: f"{about}. {PREVIEW_NOTE}",
-                       self.page.table: parts_table(shown.result(scale))}
+                       self.page.table: automatic_table(shown.result(scale))}
 
     def _report(self, job: FitJob) -> str:
         """The progress bar of a fit, in whole percents."""

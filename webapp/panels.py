@@ -11,7 +11,7 @@ MAX_ROWS = 400
 """Rows shown in the parts table; the rest are summed up in one line."""
 
 
-def parts_table(result: dict | None, names=None, hidden=None, errors=None) -> str:
+def parts_table(result: dict | None, names=None, hidden=None, errors=None, defaults=None) -> str:
     """HTML table of a part list: id, color, name, faces, share of surface.
 
     result : a ``Fitted.result``-like dict ("faces", "share", "colors") or
@@ -19,12 +19,14 @@ def parts_table(result: dict | None, names=None, hidden=None, errors=None) -> st
     names : None or list of (str or None) per part
     hidden : None or (P,) bool, parts hidden in the viewer (marked, kept)
     errors : None or {part id: sentence}, naming errors shown in the name column
+    defaults : None or list of (str or None) per part, the name of the model's
+        own object a part without a name is, shown greyed (the downloads carry it)
     """
     if result is None:
         return "<div class='ps-parts-empty'>Parts appear here once a model is fitted.</div>"
     faces, share, colors = result["faces"], result["share"], result["colors"]
-    errors = errors or {}
-    named = (names is not None and any(names)) or bool(errors)
+    errors, defaults = errors or {}, defaults or []
+    named = (names is not None and any(names)) or bool(errors) or any(defaults)
     rows = []
     for k in range(min(len(faces), MAX_ROWS)):
         name = None
@@ -34,6 +36,9 @@ def parts_table(result: dict | None, names=None, hidden=None, errors=None) -> st
             if not given and k in errors:
                 name = f"<span class='ps-error' title='{html.escape(errors[k], quote=True)}'>not named: " \
                        f"{html.escape(errors[k])}</span>"
+            elif not given and k < len(defaults) and defaults[k]:
+                name = ("<span class='ps-default' title='the name of this object in the model, which the downloads "
+                        f"carry; rename the part to change it'>{html.escape(defaults[k])}</span>")
         off = hidden is not None and bool(hidden[k])
         swatch = colors[k] or "transparent"
         rows.append(
@@ -49,6 +54,12 @@ def parts_table(result: dict | None, names=None, hidden=None, errors=None) -> st
     head = "<th>Part</th><th>Color</th>" + ("<th>Name</th>" if named else "") + "<th>Faces</th><th>Surface</th>"
     return (f"<table class='ps-parts{' named' if named else ''}'><thead><tr>{head}</tr></thead><tbody>"
             + "".join(rows) + more + "</tbody></table>")
+
+
+def automatic_table(result: dict) -> str:
+    """The parts table of the automatic parts ``result`` (``Fitted.result``),
+    the model's own names greyed."""
+    return parts_table(result, defaults=result["names"])
 
 
 def progress_bar(fraction: float, text: str) -> str:
@@ -90,6 +101,7 @@ CSS = """
              border: 1px solid rgba(0,0,0,0.2); }
 .ps-parts tr.ps-hidden td { color: var(--body-text-color-subdued); }
 .ps-parts .ps-error { color: var(--error-text-color, #c0392b); }
+.ps-parts .ps-default { color: var(--body-text-color-subdued, #777); font-style: italic; }
 .ps-parts-empty { color: var(--body-text-color-subdued); font-size: 13px; padding: 8px 0; }
 """
 PROGRESS_CSS = """

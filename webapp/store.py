@@ -25,6 +25,7 @@ from concurrent.futures import Future
 
 import numpy as np
 
+from core.labels import with_model_names
 from core.scales import default_scales, key, snap
 from core.threads import yield_cpu
 from core.palette import inherited_colors, palette_colors
@@ -88,7 +89,9 @@ class Fitted:
     def result(self, scale: float) -> dict:
         """Labels and part sizes at the ladder scale nearest ``scale``:
         {"scale", "labels" (F,) int32, "faces" (P,), "share" (P,), "palette" (P,)
-        palette indices, "rgb" (P, 3) uint8, "colors" (hex)}.
+        palette indices, "rgb" (P, 3) uint8, "colors" (hex), "names" (P,) the
+        name of the model's own object each part is, or None
+        (``core.labels.with_model_names``)}.
 
         Colors start at the anchor, the first scale asked for (or the one
         given): there parts take the colors of the first parts they overlap
@@ -128,7 +131,7 @@ class Fitted:
         palette = inherited_colors(labels, self.area, None if near is None else (near["labels"], near["palette"]))
         rgb = palette_colors(palette)
         return {"scale": scale, "labels": labels, "faces": faces, "share": share, "palette": palette,
-                "rgb": rgb, "colors": hex_colors(rgb)}
+                "rgb": rgb, "colors": hex_colors(rgb), "names": with_model_names(self.asset, labels)}
 
     def entry(self, scale: float) -> dict:
         """The viewer's "parts" payload of the automatic parts at ``scale``
@@ -138,7 +141,7 @@ class Fitted:
             done = self._entries.get(s)
         if done is None:
             r = self.result(s)
-            done = parts_entry(r["labels"], r["colors"], r["faces"], r["share"], scale=s)
+            done = parts_entry(r["labels"], r["colors"], r["faces"], r["share"], scale=s, names=r["names"])
             with self._lock:
                 self._entries[s] = done
         return done

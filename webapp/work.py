@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.labels import with_model_names
 from core.parts import PartList
 from core.rendering import View
 
@@ -111,7 +112,7 @@ def view_value(item, work: Workbench, listed: dict | None = None) -> dict:
     else:
         listed = listing(item, work) if listed is None else listed
         parts = payload.parts_entry(state.labels, payload.hex_colors(state.colors, state.hidden), listed["faces"],
-                                    listed["share"], names=state.names)
+                                    listed["share"], names=with_model_names(item.asset, state.labels, state.names))
     return payload.view_value(item.asset.digest, item.asset.name, item.scales, work.scale, ladder=item.ladder_id,
                               parts=parts, edited=not work.following, note=item.note,
                               selection=payload.selection_of(work.face, work.selection))
@@ -124,10 +125,11 @@ def first_value(item, scale: float) -> dict:
                               parts=item.entry(s), note=item.note)
 
 
-def table_html(work: Workbench, listed: dict) -> str:
+def table_html(item, work: Workbench, listed: dict) -> str:
     """The parts table of the list; listed : ``listing(item, work)``."""
     state = work.parts.state
-    return parts_table(listed, names=state.names, hidden=state.hidden, errors=work.naming_errors())
+    return parts_table(listed, names=state.names, hidden=state.hidden, errors=work.naming_errors(),
+                       defaults=with_model_names(item.asset, state.labels))
 
 
 def part_choices(work: Workbench, counts: np.ndarray) -> list[tuple[str, int]]:
