@@ -19,6 +19,7 @@ import collections
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -134,9 +135,8 @@ def load_asset(path: str) -> Asset:
         scene, warnings, quantized = _read_scene(path, name, fmt)
     try:
         meshes, node_names = _meshes(scene, name, fmt)
-    except InputError as exc:  # what is missing may be why: say so too
-        missing = [w for w in warnings if "which is not beside it" in w]
-        raise InputError(" ".join([str(exc)] + [f"Also, '{name}' {w}." for w in missing])) from None
+    except InputError as exc:  # what is missing may be why: say so
+        raise InputError(_without_what_is_missing(str(exc), name, warnings)) from None
     if scene.metadata.get("up") in UPRIGHT:  # stood up mesh by mesh: trimesh turns a scene node by node, slowly
         for mesh in meshes:
             mesh.apply_transform(UPRIGHT[scene.metadata["up"]])
@@ -193,6 +193,18 @@ def _meshes(scene: trimesh.Scene, name: str, fmt: str) -> tuple[list, list]:
             "segments surface meshes; export the model with its faces.")
     raise InputError(f"'{name}' holds no faces: it is empty, damaged or not really {fmt}; "
                      "export the model again.")
+
+
+def _without_what_is_missing(refusal: str, name: str, warnings: list) -> str:
+    """The refusal of a file with no faces, said as what is missing where
+    files it names are not beside it (a USD stage whose meshes are in a
+    layer uploaded without it), else followed by them."""
+    missing = [w for w in warnings if "which is not beside it" in w]
+    files = [re.search(r"refers to ('[^']*'(?: \([^)]*\))?), which is not beside it", w) for w in missing]
+    if missing and "holds no faces" in refusal and all(files) and "; keep " in missing[0]:
+        return (f"'{name}' holds no faces without {' and '.join(f.group(1) for f in files)}, which "
+                f"{'is' if len(files) == 1 else 'are'} not beside it; keep {missing[0].split('; keep ', 1)[1]}.")
+    return " ".join([refusal] + [f"Also, '{name}' {w}." for w in missing])
 
 
 def _check_geometry(geom, name: str) -> None:

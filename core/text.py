@@ -257,8 +257,9 @@ def off_mesh(path: str) -> tuple[trimesh.Trimesh, int, int]:
     and fails on any of five or more), its faces in the file's order, and
     its colours, which trimesh's reader leaves out: a polygon's on each of
     its triangles, else a COFF's per vertex (after the position and a
-    NOFF's normal). A colour is bytes (0-255), or fractions (0-1) where
-    written with a decimal point. Raises ValueError where the file is not
+    NOFF's normal); a 4OFF's points divided by their fourth coordinate. A
+    colour is bytes (0-255), or fractions (0-1) where written with a
+    decimal point. Raises ValueError where the file is not
     an OFF its counts and indices agree with."""
     with open(path, "rb") as f:
         text = read_text(f.read())
@@ -275,7 +276,10 @@ def off_mesh(path: str) -> tuple[trimesh.Trimesh, int, int]:
         raise ValueError("fewer vertices than the header says")
     vertex = list(map(str.split, rows[:n_vertices]))
     polygons = list(map(str.split, rows[n_vertices:n_vertices + n_faces]))
-    verts = np.array([row[:3] for row in vertex], np.float64).reshape(-1, 3)
+    size = 4 if "4" in flags else 3  # a 4OFF's points are homogeneous: x y z w
+    verts = np.array([row[:size] for row in vertex], np.float64).reshape(-1, size)
+    if size == 4:
+        verts = verts[:, :3] / verts[:, 3:]
     sizes = np.array([int(row[0]) for row in polygons], np.int64)
     corners = np.array([int(v) for row, n in zip(polygons, sizes) for v in row[1:n + 1]], np.int64)
     if len(corners) != sizes.sum() or sizes.min(initial=3) < 3 or corners.min(initial=0) < 0 \
@@ -286,7 +290,7 @@ def off_mesh(path: str) -> tuple[trimesh.Trimesh, int, int]:
         poly, corner = triangulate(sizes, corners, verts)
         faces = corners[corner]
     mesh = trimesh.Trimesh(verts, faces, process=False)
-    start = 6 if "N" in flags.replace("OFF", "") else 3
+    start = size + 3 * ("N" in flags.replace("OFF", ""))
     face = _colors([row[n + 1:n + 5] for row, n in zip(polygons, sizes)])
     vertex_rgba = _colors([row[start:start + 4] for row in vertex]) if "C" in flags else None
     if face is not None:

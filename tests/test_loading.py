@@ -345,6 +345,11 @@ def test_an_off_files_colours_are_read(tmp_path):
     # the header run into its counts, as trimesh's own test file writes it (refused until 2026-12-06)
     (tmp_path / "run_in.off").write_text((tmp_path / "faces.off").read_text().replace("OFF\n# made by hand\n5", "OFF5"))
     assert load_asset(str(tmp_path / "run_in.off")).corner_color.tolist() == faces.corner_color.tolist()
+    # a 4OFF's points are homogeneous, divided by w (read as x y z until 2026-12-06), its colours after w
+    (tmp_path / "w.off").write_text("C4OFF 3 1 0\n0 0 0 1 255 0 0\n2 0 0 2 255 0 0\n0 4 0 2 255 0 0\n3 0 1 2\n")
+    homogeneous = load_asset(str(tmp_path / "w.off"))
+    placed = trimesh.transform_points(homogeneous.mesh.vertices, homogeneous.to_original)
+    assert np.allclose(placed.max(axis=0), [1, 2, 0]) and (homogeneous.corner_color[..., :3] == [255, 0, 0]).all()
     # OpenSCAD colours some faces only, some with an alpha: those are kept, the others grey
     (tmp_path / "some.off").write_text("\n".join([
         "OFF 5 3 0", *square, "3 0 1 2", "4 0 2 4 3 0 0 255 68", "3 1 2 4 0 128 0"]) + "\n")
