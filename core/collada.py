@@ -7,7 +7,9 @@ each mesh by its geometry's id (SketchUp's ``ID123``), not by its node. Here
 each node's meshes keep the node's name; a skinned mesh lies where its
 joints put it in the pose the scene's nodes give (linear blend skinning, as
 a viewer draws it without animation; the node that holds the skin does not
-move it), a morphed mesh is its base shape; the textures a material names
+move it; the joints looked for under its <skeleton> first; a skin of a
+morph, as Maya and 3ds Max write characters with blend shapes, a skin of
+its base shape), a morphed mesh is its base shape; the textures a material names
 are looked for beside the file as an OBJ's are (``beside``). Colours,
 a material's diffuse and vertex colours, are linear light, as Blender's
 Collada importer read a diffuse colour and as glTF holds both. Polygons
@@ -18,6 +20,7 @@ Lines and points are left out.
 
 from __future__ import annotations
 
+import collections
 import io
 import re
 
@@ -47,6 +50,8 @@ def scene(path: str, resolver) -> tuple[list, str, int]:
         data = f.read()
     if re.search(rb"<!ENTITY", data[:65536]):  # Collada uses none; entities can expand without end
         raise ValueError("declares XML entities, which Collada files do not use")
+    if b"<morph" in data:
+        data = _skins_on_base_shapes(data)
     ignore = [collada.common.DaeIncompleteError, collada.common.DaeBrokenRefError,
               collada.common.DaeUnsupportedError, collada.common.DaeMalformedError]
     document = collada.Collada(io.BytesIO(data), ignore=ignore)
@@ -64,9 +69,32 @@ def scene(path: str, resolver) -> tuple[list, str, int]:
     return placed, up, left_out
 
 
+def _skins_on_base_shapes(data: bytes) -> bytes:
+    """The document with every skin whose source is a morph (a character
+    with blend shapes, as Maya and 3ds Max write it) made a skin of the
+    morph's base geometry: pycollada reads skins of geometries only and
+    would leave the mesh out without a word; a morphed mesh is its base
+    shape here anyway."""
+    from lxml import etree
+
+    root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, huge_tree=True))
+    base = {c.get("id"): m.get("source", "") for c in root.iter("{*}controller") for m in c.iter("{*}morph")}
+    changed = False
+    for skin in root.iter("{*}skin"):
+        source, seen = skin.get("source", ""), set()
+        while source.lstrip("#") in base and source not in seen:  # a morph of a morph too
+            seen.add(source)
+            source = base[source.lstrip("#")]
+        if source != skin.get("source", ""):
+            skin.set("source", source)
+            changed = True
+    return etree.tostring(root) if changed else data
+
+
 def _joint_places(node, parent: np.ndarray, joints: dict, visits: list) -> None:
     """World matrix of every node, by its sid, id and name (a skin names its
-    joints by one of them); ``visits`` counts the nodes, ValueError past
+    joints by one of them), and every node with its parent's world matrix
+    by ('node', its id); ``visits`` counts the nodes, ValueError past
     MAX_NODES (before ``_place`` walks the same tree)."""
     visits[0] += 1
     if visits[0] > MAX_NODES:
@@ -78,8 +106,23 @@ def _joint_places(node, parent: np.ndarray, joints: dict, visits: list) -> None:
     for key in (target.xmlnode.get("sid"), target.id, getattr(target, "name", None)):
         if key:
             joints.setdefault(key, world)
+    if target.id:
+        joints.setdefault(("node", target.id), (node, parent))
     for child in node.children:
         _joint_places(child, world, joints, visits)
+
+
+def _rig(instance, joints: dict):
+    """The joints a skin's instance sees: those under its <skeleton> roots
+    first (two characters whose bones share names, each posed by its own),
+    then the scene's (the first of a name)."""
+    mine = []
+    for element in instance.xmlnode.iter("{*}skeleton"):
+        root = joints.get(("node", (element.text or "").strip().lstrip("#")))
+        if root is not None:
+            mine.append({})
+            _joint_places(*root, mine[-1], [0])
+    return collections.ChainMap(*mine, joints) if mine else joints
 
 
 def _place(node, parent: np.ndarray, name: str, named: bool, joints: dict, materials: dict, resolver,
@@ -100,7 +143,7 @@ def _place(node, parent: np.ndarray, name: str, named: bool, joints: dict, mater
     if isinstance(node, collada.scene.GeometryNode):
         geometry, positions = node.geometry, None
     elif isinstance(controller, collada.controller.Skin):
-        geometry, positions = controller.geometry, _skinned(controller, joints, parent)
+        geometry, positions = controller.geometry, _skinned(controller, _rig(node, joints), parent)
     elif isinstance(controller, collada.controller.Morph):
         geometry, positions = controller.source_geometry, None
     else:  # cameras, lights

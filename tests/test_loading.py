@@ -843,3 +843,64 @@ def test_cracks_close_only_between_primitives():
     np.testing.assert_array_equal(close_cracks(vertices, faces, np.zeros(8, int)), vertices)
     apart = np.vstack([left, left + [1.5, 0, 0]])
     np.testing.assert_array_equal(close_cracks(apart, faces, np.repeat([0, 1], 4)), apart)
+
+
+def _collada_characters(characters: list) -> str:
+    """A Collada document of characters (name, x, through a morph): each a
+    triangle skinned to a joint named 'bone' that its rig (<skeleton>)
+    places x along x, its skin's source a morph of it (a blend shape at no
+    weight, as Maya and 3ds Max write characters with blend shapes) or the
+    triangle itself."""
+    def geometry(gid, z):
+        return (f'<geometry id="{gid}"><mesh><source id="{gid}-p"><float_array id="{gid}-a" count="9">0 0 {z} 1 0 '
+                f'{z} 0 1 {z}</float_array><technique_common><accessor source="#{gid}-a" count="3" stride="3"><param '
+                'name="X" type="float"/><param name="Y" type="float"/><param name="Z" type="float"/></accessor>'
+                f'</technique_common></source><vertices id="{gid}-v"><input semantic="POSITION" source="#{gid}-p"/>'
+                f'</vertices><triangles count="1"><input semantic="VERTEX" source="#{gid}-v" offset="0"/><p>0 1 2</p>'
+                '</triangles></mesh></geometry>')
+
+    def source(sid, kind, values, param, stride=1):
+        return (f'<source id="{sid}"><{kind} id="{sid}-a" count="{len(values.split())}">{values}</{kind}>'
+                f'<technique_common><accessor source="#{sid}-a" count="{len(values.split()) // stride}" '
+                f'stride="{stride}"><param name="{param[0]}" type="{param[1]}"/></accessor></technique_common></source>')
+
+    eye = "1 0 0 0 0 1 0 0 0 0 1 0 0 0 0 1"
+    geometries, controllers, nodes = [], [], []
+    for i, (name, x, morphed) in enumerate(characters):
+        geometries += [geometry(f"base{i}", 0), geometry(f"smile{i}", 1)]
+        if morphed:
+            controllers.append(
+                f'<controller id="morph{i}"><morph source="#base{i}" method="NORMALIZED">'
+                f'{source(f"t{i}", "IDREF_array", f"smile{i}", ("IDREF", "IDREF"))}'
+                f'{source(f"w{i}", "float_array", "0", ("W", "float"))}<targets><input semantic="MORPH_TARGET" '
+                f'source="#t{i}"/><input semantic="MORPH_WEIGHT" source="#w{i}"/></targets></morph></controller>')
+        controllers.append(
+            f'<controller id="skin{i}"><skin source="#{"morph" if morphed else "base"}{i}"><bind_shape_matrix>{eye}'
+            f'</bind_shape_matrix>{source(f"j{i}", "Name_array", "bone", ("JOINT", "name"))}'
+            f'{source(f"b{i}", "float_array", eye, ("TRANSFORM", "float4x4"), 16)}'
+            f'{source(f"k{i}", "float_array", "1", ("WEIGHT", "float"))}<joints><input semantic="JOINT" '
+            f'source="#j{i}"/><input semantic="INV_BIND_MATRIX" source="#b{i}"/></joints><vertex_weights count="3">'
+            f'<input semantic="JOINT" source="#j{i}" offset="0"/><input semantic="WEIGHT" source="#k{i}" offset="1"/>'
+            '<vcount>1 1 1</vcount><v>0 0 0 0 0 0</v></vertex_weights></skin></controller>')
+        nodes.append(f'<node id="rig{i}"><node id="bone{i}" sid="bone" name="bone" type="JOINT"><matrix>1 0 0 {x} '
+                     f'0 1 0 0 0 0 1 0 0 0 0 1</matrix></node></node><node name="{name}"><instance_controller '
+                     f'url="#skin{i}"><skeleton>#rig{i}</skeleton></instance_controller></node>')
+    return ('<?xml version="1.0" encoding="utf-8"?><COLLADA xmlns="http://www.collada.org/2005/11/COLLADASchema" '
+            f'version="1.4.1"><asset><up_axis>Y_UP</up_axis></asset><library_geometries>{"".join(geometries)}'
+            f'</library_geometries><library_controllers>{"".join(controllers)}</library_controllers>'
+            f'<library_visual_scenes><visual_scene id="s">{"".join(nodes)}</visual_scene></library_visual_scenes>'
+            '<scene><instance_visual_scene url="#s"/></scene></COLLADA>')
+
+
+def test_collada_skins_are_placed_by_their_own_rigs_joints(tmp_path):
+    """Each character placed by the joint of its own rig, though both rigs
+    name their joint 'bone' (until 2026-12-06 both by the first rig's), and
+    a skin of a morph placed too (left out without a word until then:
+    pycollada reads skins of geometries only)."""
+    (tmp_path / "two.dae").write_text(_collada_characters([("left", 5, False), ("right", 9, True)]))
+    asset = load_asset(str(tmp_path / "two.dae"))
+    placed = trimesh.transform_points(asset.mesh.vertices, asset.to_original)
+    for k, x in enumerate((5, 9)):
+        mine = placed[asset.mesh.faces[asset.face_node == k].ravel()]
+        assert asset.node_names[k] == ("left", "right")[k]
+        assert np.allclose(mine.min(axis=0), [x, 0, 0]) and np.allclose(mine.max(axis=0), [x + 1, 1, 0])
