@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .clustering import join_fragments, relabel_by_size
-from .scales import default_scales, steps_from_coarse
+from .scales import COARSEST, DEFAULT, STEP, default_scales, key, steps_from_coarse
 
 #: Clusters of the k-means partition that cuts the atoms finer.
 ATOM_CLUSTERS = 20
@@ -57,6 +57,9 @@ PIECE_COST = 0.5
 #: A piece under this share of the surface costs PIECE_COST times its share
 #: over this to cross to.
 PIECE_SHARE = 0.05
+#: A connected piece holding at least this share of the surface is one of the
+#: model's objects (``opening_scale``); smaller ones are eyes, buttons, bolts.
+OBJECT_SHARE = 0.01
 #: Weight of a link between two pieces when a fragment picks the neighbour to
 #: join, against 1 for a shared edge: a piece's fragment stays in its piece.
 ACROSS_PIECES = 1e-3
@@ -207,3 +210,15 @@ def ladder_count(scale: float, n_atoms: int) -> int:
             ratio = (n_atoms / LINEAR_COUNTS) ** ((j - LINEAR_COUNTS + 1) / (steps - LINEAR_COUNTS))
             count = max(count + 1, round(LINEAR_COUNTS * ratio))
     return int(min(count, n_atoms))
+
+
+def opening_scale(piece: np.ndarray, area: np.ndarray) -> float:
+    """The scale the app opens an object at: for one built of 2 to
+    LINEAR_COUNTS objects (connected pieces of OBJECT_SHARE of its surface
+    or more), the step with as many parts, which the piece cost makes its
+    objects (a mug's cup and handle, the toy car's body, cabin and four
+    wheels, where DEFAULT's 8 parts cut the cup in two and the handle in
+    three); else DEFAULT. piece, area : (F,) of every face."""
+    share = np.bincount(piece, area) / max(float(np.sum(area)), 1e-300)
+    count = int((share >= OBJECT_SHARE).sum())
+    return key(COARSEST - STEP * (count - 1)) if 2 <= count <= LINEAR_COUNTS else DEFAULT

@@ -19,7 +19,7 @@ from .config import SegmentConfig
 from .field import ScaleField, ScaleTransform, field_features
 from .geometry import concavity, pieces, surface_links
 from .geomasks import MaskParts
-from .hierarchy import ATOM_CLUSTERS, MergeTree, merge_tree, overlay
+from .hierarchy import ATOM_CLUSTERS, MergeTree, merge_tree, opening_scale, overlay
 from .loading import Asset
 from .sampling import Points, node_order
 from .scales import default_scales
@@ -71,12 +71,15 @@ class FirstParts:
 
     tree: MergeTree
     cached_scales: list = field(default_factory=list)  # nothing to compute ahead: a cut is a look-up
+    opening: float = scales.DEFAULT
+    """The scale the app opens the object at (``hierarchy.opening_scale``)."""
 
     @classmethod
     def of(cls, asset: Asset, points: Points, family: MaskParts, partitions: np.ndarray, links: np.ndarray,
            piece: np.ndarray, config: SegmentConfig) -> "FirstParts":
         return cls(part_tree(asset, points, [family.finest()], partitions, links, piece,
-                             fragment_share(config, points), config.seed))
+                             fragment_share(config, points), config.seed),
+                   opening=opening_scale(piece, asset.mesh.area_faces))
 
     def parts(self, scale: float) -> np.ndarray:
         """(F,) int32 face labels at the slider's ``scale``, contiguous from 0, largest first."""
@@ -249,6 +252,11 @@ class PartField:
         if self._links is None:
             self._find_surface()
         return self._links
+
+    @property
+    def opening(self) -> float:
+        """The scale the app opens the object at (``hierarchy.opening_scale``)."""
+        return opening_scale(self.piece, self.asset.mesh.area_faces)
 
     @property
     def piece(self) -> np.ndarray:

@@ -13,7 +13,9 @@ COARSEST = 2.0
 STEP = 0.1
 """The ladder's step."""
 DEFAULT = 1.3
-"""The scale the app opens at and the command line names at: the ladder
+"""The scale the app opens a model of one piece at (a model of a few
+objects at their count: ``hierarchy.opening_scale``) and the command line
+names at: the ladder
 step whose parts score best over PSB dev as one fixed scale for every
 object (part mIoU 0.642, 8 parts where the object has that many; 0.5 gave
 0.551 with 16), confirmed on PSB check (0.652 against 0.542), cached fits

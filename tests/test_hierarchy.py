@@ -148,3 +148,27 @@ def test_the_peer_finds_the_boxes_and_the_table_legs_seeded():
     for leg in range(1, 5):
         faces = human == leg
         assert iou(five == np.bincount(five[faces]).argmax(), faces) > 0.7, f"leg {leg}"
+
+
+def test_a_model_of_a_few_objects_opens_at_their_count():
+    """Boxes side by side (pieces of their own) open at as many parts, the
+    slider's coarse end counting one a step: 2 boxes at 1.9, 10 at 1.1; small
+    pieces (bolts, under 1 % of the surface) do not count; one welded piece,
+    or more objects than the ladder's coarse end counts one by one, opens at
+    the default."""
+    from core.geometry import pieces
+    from core.hierarchy import opening_scale
+    from core.scales import DEFAULT
+
+    def opening(sizes):
+        boxes = [trimesh.creation.box(extents=[s, s, s]).apply_translation([3.0 * i, 0, 0])
+                 for i, s in enumerate(sizes)]
+        mesh = trimesh.util.concatenate(boxes)
+        return opening_scale(pieces(mesh), mesh.area_faces)
+
+    assert opening([1, 1]) == 1.9 and opening([1] * 10) == 1.1 and opening([1] * 3 + [0.05] * 4) == 1.8
+    assert opening([1]) == DEFAULT and opening([1] * 11) == DEFAULT
+    for count, scale in ((2, 1.9), (10, 1.1)):
+        assert ladder_count(scale, 40) == count
+    welded = table()[0]
+    assert opening_scale(pieces(welded), welded.area_faces) == DEFAULT

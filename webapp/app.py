@@ -78,7 +78,7 @@ def build_demo(engine, *, cache: FitCache | None | bool = True, store: FieldStor
         page.session.delete_callback = remove_session_folder
         fitting = Fitting(engine, cache or None, store, sessions, feeds, page, max_upload_mb=limit,
                           default_scale=default_scale)
-        editing = Editing(fitting, sessions, page, default_scale)
+        editing = Editing(fitting, sessions, page)
         app = PartScopeApp(engine, cache or None, store, sessions, feeds, page, fitting, editing,
                            Masking(editing, page), Naming(editing, page, lambda: engine.settings),
                            Downloads(editing, sessions, page))

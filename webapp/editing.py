@@ -95,11 +95,10 @@ class Editing:
     page : webapp.page.Page, whose components key the returned dicts
     """
 
-    def __init__(self, fitting, sessions, page, default_scale: float):
+    def __init__(self, fitting, sessions, page):
         self.fitting = fitting
         self.sessions = sessions
         self.page = page
-        self.default_scale = default_scale
 
     # ------------------------------------------------------------ state
     def bench(self, session, work, scale=None, required: bool = True):
@@ -111,7 +110,7 @@ class Editing:
                 raise gr.Error("Open a model first: its parts are what you edit.", print_exception=False)
             return None, None
         if not isinstance(work, Workbench) or work.key != item.key:
-            work = new_workbench(item, self.default_scale if scale is None else float(scale))
+            work = new_workbench(item, item.opening if scale is None else float(scale))
         return item, work
 
     def show(self, item, work: Workbench, message: str = "", targets=()) -> dict:

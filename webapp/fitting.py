@@ -176,7 +176,7 @@ class Fitting:
         item = self.store.get(key) or self._from_disk(key, asset)
         if item is not None:
             yield {self.page.progress: shown_bar(progress_bar(0.95, "Clustering parts"))}
-            yield self._shown(session, item, self.default_scale, f"{about}. Ready from the cache.")
+            yield self._shown(session, item, item.opening, f"{about}. Ready from the cache.")
             return
         yield self.cleared(f"{about}. Fitting...") | {self.page.session: session, self.page.view: blank_value(
             asset.digest, name, default_scales(), self.default_scale)}
@@ -185,7 +185,7 @@ class Fitting:
         if item is None:
             return  # the session opened something else meanwhile
         yield {self.page.progress: shown_bar(progress_bar(0.95, "Clustering parts"))}
-        wanted = self.sessions.wanted_scale(request, self.default_scale, forget=True)
+        wanted = self.sessions.wanted_scale(request, item.opening, forget=True)
         done = f"Fitted in {seconds:.1f} s." if started else "Fitted meanwhile for another session too."
         shown = self._shown(session, item, wanted, f"{about}. {done}")
         log.info("field parts of %s %.2f s after the fit (fit %.1f s, ended at epoch %.3f)", name,
@@ -263,7 +263,7 @@ class Fitting:
     def _first_parts(self, job: FitJob, parts) -> None:
         first = Fitted(job.key, job.asset, parts, note=FIRST_NOTE, first=True)
         self.store.add_first(first)
-        self.store.fill_ladder(first, self.default_scale)
+        self.store.fill_ladder(first, first.opening)
         job.post(first=first)
         yield_cpu()  # the rest of the fit (the field) runs behind people's requests
 
@@ -287,7 +287,7 @@ class Fitting:
                 yield {self.page.progress: shown_bar(bar)}
             if job.first is not None and job.first is not shown:
                 shown = job.first
-                scale = self.sessions.wanted_scale(request, self.default_scale)
+                scale = self.sessions.wanted_scale(request, shown.opening)
                 log.info("first parts of %s (from the masks) at epoch %.3f", session.name, time.time())
                 yield {self.page.view: first_value(shown, scale), self.page.status: f"{about}. {PREVIEW_NOTE}",
                        self.page.table: automatic_table(shown.result(scale))}
@@ -315,7 +315,7 @@ class Fitting:
             except InputError:
                 return None
             if item is not None and not item.complete:
-                self.store.fill_ladder(item, self.default_scale)
+                self.store.fill_ladder(item, item.opening)
         return item
 
     def first_parts(self, session) -> Fitted | None:
@@ -333,7 +333,7 @@ class Fitting:
         if field is None:
             return None
         self._fitted.add(key)
-        return self.store.add(Fitted(key, asset, field, anchor=self.default_scale))
+        return self.store.add(Fitted(key, asset, field, anchor=getattr(field, "opening", self.default_scale)))
 
     def save_ladder(self, item: Fitted) -> None:
         """Store callback: once a field's whole ladder is computed, keep it on disk too."""

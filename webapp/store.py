@@ -26,7 +26,7 @@ from concurrent.futures import Future
 import numpy as np
 
 from core.labels import with_model_names
-from core.scales import default_scales, key, snap
+from core.scales import DEFAULT, default_scales, key, snap
 from core.threads import yield_cpu
 from core.palette import inherited_colors, palette_colors
 
@@ -78,6 +78,12 @@ class Fitted:
             for s in ladder_order(self.scales, self._anchor):
                 if s in cached:
                     self.result(s)
+
+    @property
+    def opening(self) -> float:
+        """The scale the object opens at: its objects' count where it is built
+        of a few (``core.hierarchy.opening_scale``), else the default."""
+        return self.snap(getattr(self.field, "opening", DEFAULT))
 
     def _on_ladder(self, scale: float) -> bool:
         return bool(np.isclose(self.scales, scale, atol=1e-6).any())
