@@ -114,14 +114,15 @@ def _object_name(asset, node: int) -> str:
     """The name of the object a node of ``asset`` is, without what readers
     add when they split an object by material: the material's name (an
     OBJ's, 'wheel_DefaultMaterial') or a random tag (a glTF mesh's
-    primitives, 'seat_66edbe')."""
+    primitives, 'seat_66edbe'); an OBJ object's name once where its group
+    repeats it (3ds Max writes 'o Box001' and 'g Box001': 'Box001_Box001')."""
     name, mesh = str(asset.node_names[node]), asset.source_meshes[node]
     material = str(getattr(getattr(mesh.visual, "material", None), "name", None) or "")
     if material and name.endswith("_" + material) and len(name) > len(material) + 1:
-        return name[:-len(material) - 1]
-    if mesh.metadata.get("from_gltf_primitive"):
-        return re.sub(r"_[0-9a-f]{6}$", "", name)
-    return name
+        name = name[:-len(material) - 1]
+    elif mesh.metadata.get("from_gltf_primitive"):
+        name = re.sub(r"_[0-9a-f]{6}$", "", name)
+    return re.sub(r"^(.+)_\1(?=_|$)", r"\1", name)
 
 
 def given_names(n_parts: int, names) -> list:

@@ -654,6 +654,11 @@ def test_a_part_that_is_one_of_the_models_objects_takes_its_name(tmp_path):
     boxes = load_asset(str(tmp_path / "boxes.glb"))
     named = dict(zip(boxes.node_names, with_model_names(boxes, boxes.face_node)))
     assert named == {"Cube.001": None, "pCube1": None, "Box001": None, "boxes": None, "handle": "handle"}
+    # 3ds Max writes each object's name twice, 'o Box001' and 'g Box001', Wings 3D its group after it
+    (tmp_path / "max.obj").write_text("o Chair\ng Chair\nv 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\no Leg\n"
+                                      "g Leg_default\nv 0 0 1\nv 1 0 1\nv 0 1 1\nf 4 5 6\n")
+    written = load_asset(str(tmp_path / "max.obj"))
+    assert sorted(with_model_names(written, written.face_node)) == ["Chair", "Leg_default"]
     tree = _glb_json(write_glb(segmented_scene(boxes, boxes.face_node), tmp_path / "parts.glb"))
     assert [n["name"] for n in tree["nodes"]] == [
         "handle" if name == "handle" else f"part_{k:02d}" for k, name in enumerate(boxes.node_names)]
