@@ -115,8 +115,12 @@ def _object_name(asset, node: int) -> str:
     add when they split an object by material: the material's name (an
     OBJ's, 'wheel_DefaultMaterial') or a random tag (a glTF mesh's
     primitives, 'seat_66edbe'); an OBJ object's name once where its group
-    repeats it (3ds Max writes 'o Box001' and 'g Box001': 'Box001_Box001')."""
+    repeats it (3ds Max writes 'o Box001' and 'g Box001': 'Box001_Box001');
+    a glTF node's mesh's name where the node has none (trimesh names it by
+    its index)."""
     name, mesh = str(asset.node_names[node]), asset.source_meshes[node]
+    if name.isdigit() and mesh.metadata.get("node") == name and mesh.metadata.get("name"):
+        name = str(mesh.metadata["name"])
     material = str(getattr(getattr(mesh.visual, "material", None), "name", None) or "")
     if material and name.endswith("_" + material) and len(name) > len(material) + 1:
         name = name[:-len(material) - 1]

@@ -659,6 +659,16 @@ def test_a_part_that_is_one_of_the_models_objects_takes_its_name(tmp_path):
                                       "g Leg_default\nv 0 0 1\nv 1 0 1\nv 0 1 1\nf 4 5 6\n")
     written = load_asset(str(tmp_path / "max.obj"))
     assert sorted(with_model_names(written, written.face_node)) == ["Chair", "Leg_default"]
+    # a glTF node without a name (trimesh names it by its index) takes its mesh's
+    from core import glb
+    tree, binary = glb.split((tmp_path / "boxes.glb").read_bytes())
+    for node in tree["nodes"]:
+        if node.get("name") == "handle":
+            del node["name"]
+            tree["meshes"][node["mesh"]]["name"] = "handle"
+    (tmp_path / "unnamed.glb").write_bytes(glb.pack(tree, binary))
+    unnamed = load_asset(str(tmp_path / "unnamed.glb"))
+    assert "handle" not in unnamed.node_names and "handle" in with_model_names(unnamed, unnamed.face_node)
     tree = _glb_json(write_glb(segmented_scene(boxes, boxes.face_node), tmp_path / "parts.glb"))
     assert [n["name"] for n in tree["nodes"]] == [
         "handle" if name == "handle" else f"part_{k:02d}" for k, name in enumerate(boxes.node_names)]
