@@ -9,8 +9,9 @@ joints put it in the pose the scene's nodes give (linear blend skinning, as
 a viewer draws it without animation; the node that holds the skin does not
 move it; the joints looked for under its <skeleton> first; a skin of a
 morph, as Maya and 3ds Max write characters with blend shapes, a skin of
-its base shape), a morphed mesh is its base shape; the textures a material names
-are looked for beside the file as an OBJ's are (``beside``). Colours,
+its base shape), a morphed mesh is its base shape; the textures a
+material names are looked for beside the file as an OBJ's are
+(``beside``). Colours,
 a material's diffuse and vertex colours, are linear light, as Blender's
 Collada importer read a diffuse colour and as glTF holds both. Polygons
 are cut into triangles inside them and round their holes (``polygons``;
@@ -279,8 +280,9 @@ def _colors(primitive) -> np.ndarray | None:
 def _material(material, cache: dict, resolver):
     """A trimesh PBR material of a Collada material: its diffuse colour or
     texture (a <constant> one's emission; found by ``resolver``, else left
-    out; without a material, GREY); a texture that is also the material's transparency, its alpha the
-    opacity (``opaque="A_ONE"``, as SketchUp writes leaf and figure cards),
+    out; without a material, GREY); a texture that is also the material's
+    transparency, its alpha the opacity (``opaque="A_ONE"``, as SketchUp
+    writes leaf and figure cards),
     cut out where that alpha is under a half (glTF's alphaMode MASK); other
     transparency drawn opaque."""
     key = id(material)

@@ -862,7 +862,8 @@ def _collada_characters(characters: list) -> str:
     def source(sid, kind, values, param, stride=1):
         return (f'<source id="{sid}"><{kind} id="{sid}-a" count="{len(values.split())}">{values}</{kind}>'
                 f'<technique_common><accessor source="#{sid}-a" count="{len(values.split()) // stride}" '
-                f'stride="{stride}"><param name="{param[0]}" type="{param[1]}"/></accessor></technique_common></source>')
+                f'stride="{stride}"><param name="{param[0]}" type="{param[1]}"/></accessor></technique_common>'
+                '</source>')
 
     eye = "1 0 0 0 0 1 0 0 0 0 1 0 0 0 0 1"
     geometries, controllers, nodes = [], [], []

@@ -365,7 +365,8 @@ def test_the_models_own_names_show_and_reach_the_downloads(app, client):
     table = api(app, client, "set_scale", float(scale))["table"]
     assert [name for name in expected if name and f"'>{name}</span>" in table] == [name for name in expected if name]
     assert item.entry(scale)["names"] == expected
-    assert glb_roots(export(client, float(scale))[".glb"]) == [name or f"part_{p:02d}" for p, name in enumerate(expected)]
+    roots = glb_roots(export(client, float(scale))[".glb"])
+    assert roots == [name or f"part_{p:02d}" for p, name in enumerate(expected)]
 
 
 # ------------------------------------------------------------------ naming

@@ -210,7 +210,8 @@ class Fitting:
         p = self.page
         return self.cleared(status) | {
             p.session: session, p.work: work, p.view: view_value(item, work), p.scale: work.scale,
-            p.table: automatic_table(item.result(work.scale)), p.plot: count_plot(item.counts(), n_scales=len(item.scales))}
+            p.table: automatic_table(item.result(work.scale)),
+            p.plot: count_plot(item.counts(), n_scales=len(item.scales))}
 
     # ------------------------------------------------------------ fitting
     def _job(self, key: str, asset) -> tuple[FitJob, bool]:
