@@ -75,7 +75,7 @@ def cmd_name(args) -> int:
     if cache is not None:
         cache.close()
     try:
-        name_to_folder(asset, field.parts(args.scale), settings, args.out)
+        name_to_folder(asset, field.parts(field.opening if args.scale is None else args.scale), settings, args.out)
     except NamingUnavailable as exc:
         raise InputError(str(exc)) from None
     return 0
@@ -159,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     for c in (segment, b):
         c.add_argument("--scales", help="comma-separated scales (default 0,0.1,...,2.0)")
-    name.add_argument("--scale", type=float, default=DEFAULT, help=f"granularity to name (default {DEFAULT})")
+    name.add_argument("--scale", type=float, help=f"granularity to name (default: where the app opens the model, "
+                                                  f"its objects' count if it is built of 2 to 10, else {DEFAULT})")
     b.add_argument("--workers", type=int, default=1, help="objects at once: local processes, or a local Ray cluster's size (default 1)")
     b.add_argument("--cpus-per-object", type=int, default=1, help="threads (Ray: CPUs) per object (default 1)")
     b.add_argument("--gpus-per-object", type=float, default=0, help="GPUs per object, with --ray (default 0)")

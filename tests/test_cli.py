@@ -92,7 +92,9 @@ def test_bad_scales_exit_with_a_sentence(tmp_path):
 def test_name_writes_names_and_a_named_glb(tmp_path):
     """`name` reuses the fitted object, asks the chat endpoint about every part
     (the fake server checks each highlight against the part) and writes
-    names.json and a GLB whose nodes carry the names."""
+    names.json and a GLB whose nodes carry the names; by default at the
+    scale the app opens the model at, here its two objects (until
+    2026-12-06 at 1.3)."""
     from fake_llm import FakeLLM
 
     from core.naming_views import CanonicalViews, render_canonical
@@ -118,7 +120,7 @@ def test_name_writes_names_and_a_named_glb(tmp_path):
         face = renderer.render(views.camera(part)).face
         masks[name] = (face >= 0) & (labels[np.maximum(face, 0)] == part)
     with FakeLLM(part_masks=masks, object_name="pair of boxes") as fake:
-        proc = cli("name", str(path), "--scale", "1.9", "--out", str(tmp_path / "named"),
+        proc = cli("name", str(path), "--out", str(tmp_path / "named"),
                    env={**env, "OPENAI_BASE_URL": fake.base_url})
     assert proc.returncode == 0, proc.stderr
     assert "fit cache hit" in proc.stderr
