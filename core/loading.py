@@ -198,7 +198,11 @@ def _meshes(scene: trimesh.Scene, name: str, fmt: str) -> tuple[list, list]:
 def _without_what_is_missing(refusal: str, name: str, warnings: list) -> str:
     """The refusal of a file with no faces, said as what is missing where
     files it names are not beside it (a USD stage whose meshes are in a
-    layer uploaded without it), else followed by them."""
+    layer uploaded without it) or as what it hides (a stage of invisible
+    collision shapes), else followed by what is missing."""
+    hides = [w for w in warnings if w.startswith("hides ")]
+    if hides and "holds no faces" in refusal:
+        return f"'{name}' holds no faces that are shown: it {hides[0]}; make what it hides visible to segment it."
     missing = [w for w in warnings if "which is not beside it" in w]
     files = [re.search(r"refers to ('[^']*'(?: \([^)]*\))?), which is not beside it", w) for w in missing]
     if missing and "holds no faces" in refusal and all(files) and "; keep " in missing[0]:

@@ -86,12 +86,13 @@ def _stage_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
     # the layers and textures it names that are not there (a scene written as several files, uploaded alone);
     # not MDL shaders (Omniverse's), which PartScope does not read where they are there either
     missing = [os.path.basename(p) for p in UsdUtils.ComputeAllDependencies(path)[2] if not p.lower().endswith(".mdl")]
-    cache, scene, smooth, instancers, shapes = UsdGeom.XformCache(time), trimesh.Scene(), [], 0, 0
+    cache, scene, smooth, instancers, shapes, hidden = UsdGeom.XformCache(time), trimesh.Scene(), [], 0, 0, 0
     prims = iter(Usd.PrimRange(stage.GetPseudoRoot(), Usd.TraverseInstanceProxies(Usd.PrimDefaultPredicate)))
     for prim in prims:
         shown = UsdGeom.Imageable(prim)
         if shown and (shown.ComputeVisibility(time) == UsdGeom.Tokens.invisible
                       or shown.ComputePurpose() in HIDDEN_PURPOSES):
+            hidden += sum(p.IsA(UsdGeom.Gprim) for p in Usd.PrimRange(prim, Usd.TraverseInstanceProxies()))
             prims.PruneChildren()
         elif prim.IsA(UsdGeom.PointInstancer):  # its prototypes below it are drawn only through it
             instancers += 1
@@ -117,6 +118,9 @@ def _stage_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
              for n, what in ((instancers, ("point instancer", "point instancers")),
                              (shapes, ("prim drawn as curves, points or a plane", "prims drawn as curves, points or "
                                                                                   "planes"))) if n]
+    if hidden:
+        notes.append(f"hides {hidden} shape{'s' * (hidden > 1)} (invisible, or a guide or proxy), which PartScope "
+                     "leaves out, as a viewer does")
     if smooth:
         some = ", ".join(repr(n) for n in smooth[:3]) + (" and more" if len(smooth) > 3 else "")
         one = len(smooth) == 1

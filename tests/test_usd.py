@@ -208,6 +208,31 @@ def test_a_materialx_surface_shows_its_base_colour(tmp_path, surface, inputs, sh
     assert _colours(load_asset(path)) == {"floor": shown}
 
 
+def test_what_a_stage_hides_is_said(tmp_path):
+    """Shapes a viewer hides (invisible, as a robot's collision shapes; a
+    guide) are left out and counted in a warning; a stage of nothing else
+    is refused saying so (until 2026-12-06 "empty, damaged or not really
+    USD")."""
+    from pxr import UsdGeom
+
+    path = str(tmp_path / "robot.usda")
+    stage = _stage(path)
+    _floor(stage, "/robot/link")
+    UsdGeom.Cube.Define(stage, "/robot/collision/box").CreateVisibilityAttr(UsdGeom.Tokens.invisible)
+    UsdGeom.Sphere.Define(stage, "/robot/guide").CreatePurposeAttr(UsdGeom.Tokens.guide)
+    stage.Save()
+    asset = load_asset(path)
+    assert asset.n_faces == 5 and asset.warnings == [
+        "'robot.usda' hides 2 shapes (invisible, or a guide or proxy), which PartScope leaves out, as a viewer does."]
+    stage.RemovePrim("/robot/link")
+    stage.Save()
+    with pytest.raises(InputError) as refused:
+        load_asset(path)
+    assert str(refused.value) == (
+        "'robot.usda' holds no faces that are shown: it hides 2 shapes (invisible, or a guide or proxy), which "
+        "PartScope leaves out, as a viewer does; make what it hides visible to segment it.")
+
+
 def test_solid_shapes_are_read_and_what_else_a_stage_draws_is_named(tmp_path):
     """Shapes given as primitives, at USD's sizes, axes and defaults, placed
     and coloured (a cube of size 2 moved up, a sphere of radius 1, a cylinder
