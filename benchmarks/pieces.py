@@ -12,7 +12,10 @@ with a jacket modelled over its torso.
 Per model, the first parts (the part tree before the field is fitted, as the
 app shows it first) cut at the number of parts, with ``--field`` the
 field's parts (the command line's) too, and the classical peer
-(``tests/peer.py``) at the same k, scored by part mIoU.
+(``tests/peer.py``) at the same k, scored by part mIoU; and the first
+parts where the app opens the model (``hierarchy.opening_scale``: its
+objects' count) beside those at ``scales.DEFAULT`` (8 parts), as a person
+first sees them.
 Writes benchmarks/results/pieces.json.
 """
 
@@ -118,7 +121,10 @@ def main() -> None:
     from scipy.spatial import cKDTree
 
     from core import threads
+    from core.geometry import pieces as connected_pieces
+    from core.hierarchy import opening_scale
     from core.metrics import part_miou
+    from core.scales import DEFAULT
     from tests.meshes import chair, mug, soup
     from tests.peer import segment as peer_segment
 
@@ -144,17 +150,22 @@ def main() -> None:
             centres = trimesh.transform_points(asset.mesh.triangles_center, asset.to_original)
             truth = label[cKDTree(mesh.triangles_center).query(centres)[1]]
             k = int(label.max()) + 1
+            opening = opening_scale(connected_pieces(asset.mesh), asset.mesh.area_faces)
             row = {"model": name, "parts": k, "faces": asset.n_faces,
                    "partscope": part_miou(tree.cut(k), truth),
+                   "opening": opening, "at_opening": part_miou(tree.at_scale(opening), truth),
+                   "at_default": part_miou(tree.at_scale(DEFAULT), truth),
                    **({"field": part_miou(fitted.cut(k), truth)} if field else {}),
                    "peer": part_miou(peer_segment(asset.mesh, [k], 0)[0], truth)}
             rows.append(row)
             fitted_text = f"  field {row['field']:.3f}" if field else ""
-            print(f"{name:32s} {k} parts  PartScope {row['partscope']:.3f}{fitted_text}  peer {row['peer']:.3f}",
-                  flush=True)
+            print(f"{name:32s} {k} parts  PartScope {row['partscope']:.3f}{fitted_text}  peer {row['peer']:.3f}  "
+                  f"opening {opening:.1f}: {row['at_opening']:.3f} (at {DEFAULT}: {row['at_default']:.3f})", flush=True)
     keys = ("partscope", "field", "peer") if field else ("partscope", "peer")
     mean = {key: float(np.mean([r[key] for r in rows[:-2]])) for key in keys}  # the welded ones apart
     print("mean part mIoU of the pieces at their count: " + ", ".join(f"{k} {v:.3f}" for k, v in mean.items()))
+    print(f"first parts where the app opens each model: {np.mean([r['at_opening'] for r in rows]):.3f}, at "
+          f"{DEFAULT} (8 parts): {np.mean([r['at_default'] for r in rows]):.3f} (every model)")
     with open(os.path.join(HERE, "results", "pieces.json"), "w") as f:
         json.dump({"models": rows, "mean": mean}, f, indent=1)
 
