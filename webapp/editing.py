@@ -118,7 +118,7 @@ class Editing:
         the part picker with ``targets`` picked (None: the picker as it is)."""
         p = self.page
         listed = listing(item, work)  # part sizes, once for the viewer, the table and the picker
-        out = {p.work: work, p.view: view_value(item, work, listed), p.table: table_html(item, work, listed),
+        out = {p.work: work, p.view: view_value(item, work, listed), p.table: table_html(work, listed),
                p.undo: gr.update(interactive=work.parts.can_undo), p.redo: gr.update(interactive=work.parts.can_redo),
                p.note: note(work, message)}
         if targets is not None:
@@ -151,7 +151,7 @@ class Editing:
                 raise gr.Error(f"Cutting '{session.name}' at scale {float(scale):.1f} failed on the server, "
                                "which logged the details. Try another scale.", print_exception=False) from None
             p, listed = self.page, listing(item, work)
-            out = {p.work: work, p.table: table_html(item, work, listed), p.note: note(work), p.scale: work.scale}
+            out = {p.work: work, p.table: table_html(work, listed), p.note: note(work), p.scale: work.scale}
             if work.following:
                 out[p.targets] = gr.update(choices=part_choices(work, listed["faces"]), value=[])
             if work.face is not None:

@@ -96,10 +96,14 @@ def follow(item, work: Workbench, scale: float) -> None:
 
 
 def listing(item, work: Workbench) -> dict:
-    """The list as a ``Fitted.result``-like dict: "faces", "share", "colors" (hex, hidden ones too)."""
+    """The list as a ``Fitted.result``-like dict: "faces", "share", "colors"
+    (hex, hidden ones too), "names" the name of the model's own object each
+    part is, or None (``core.labels.with_model_names``; the automatic
+    parts' own while the list follows the slider, found once a scale)."""
     state = work.parts.state
     faces, share = item.sizes(state.labels, state.n_parts)
-    return {"faces": faces, "share": share, "colors": payload.hex_colors(state.colors)}
+    names = item.result(work.scale)["names"] if work.following else with_model_names(item.asset, state.labels)
+    return {"faces": faces, "share": share, "colors": payload.hex_colors(state.colors), "names": names}
 
 
 def view_value(item, work: Workbench, listed: dict | None = None) -> dict:
@@ -111,8 +115,9 @@ def view_value(item, work: Workbench, listed: dict | None = None) -> dict:
         parts = item.entry(work.scale)
     else:
         listed = listing(item, work) if listed is None else listed
+        names = [given or own for given, own in zip(state.names, listed["names"])]
         parts = payload.parts_entry(state.labels, payload.hex_colors(state.colors, state.hidden), listed["faces"],
-                                    listed["share"], names=with_model_names(item.asset, state.labels, state.names))
+                                    listed["share"], names=names)
     return payload.view_value(item.asset.digest, item.asset.name, item.scales, work.scale, ladder=item.ladder_id,
                               parts=parts, edited=not work.following, note=item.note,
                               selection=payload.selection_of(work.face, work.selection))
@@ -125,11 +130,11 @@ def first_value(item, scale: float) -> dict:
                               parts=item.entry(s), note=item.note)
 
 
-def table_html(item, work: Workbench, listed: dict) -> str:
+def table_html(work: Workbench, listed: dict) -> str:
     """The parts table of the list; listed : ``listing(item, work)``."""
     state = work.parts.state
     return parts_table(listed, names=state.names, hidden=state.hidden, errors=work.naming_errors(),
-                       defaults=with_model_names(item.asset, state.labels))
+                       defaults=listed["names"])
 
 
 def part_choices(work: Workbench, counts: np.ndarray) -> list[tuple[str, int]]:
