@@ -8,7 +8,8 @@ OBJ names are found as exporters name them (Windows paths, another case).
 An OBJ's polygons of five or more corners are cut here, inside them, after
 its lines continued by a backslash are joined, its indices counted back
 counted from the start and its vertex colours written as bytes read as
-such; every material library it names is read. An OFF file is read here as
+such; every material library it names is read, and a texture its map's
+scale and offset options repeat or move is drawn so. An OFF file is read here as
 well: its colours, which trimesh's reader leaves out, and its polygons cut
 inside them.
 """
@@ -22,6 +23,7 @@ import itertools
 import re
 
 import numpy as np
+import PIL.Image
 import trimesh
 
 from .beside import BesideResolver
@@ -201,7 +203,8 @@ def _cut_polygons(text: str) -> str:
 
 class _TextResolver(BesideResolver):
     """The files an OBJ names (``BesideResolver``), map options before a
-    name and quotes around it taken off; its .mtl files read by
+    name and quotes around it taken off, a texture placed as its map's
+    scale and offset options say (``_placed``); its .mtl files read by
     ``read_text`` (as UTF-8 for trimesh); LIBRARIES as every library in
     ``libraries`` joined, those not there left out (and named in
     ``missing``)."""
@@ -213,9 +216,11 @@ class _TextResolver(BesideResolver):
     def get(self, name: str) -> bytes:
         if name == LIBRARIES and self.libraries:
             return b"\n".join(self._library(library) for library in self.libraries)
-        named = _map_file(name)
+        named, options = _map_statement(name)
         data = super().get(named)
-        return read_text(data).encode("utf-8") if named.lower().endswith(".mtl") else data
+        if named.lower().endswith(".mtl"):
+            return read_text(data).encode("utf-8")
+        return _placed(data, options.get("-s", []), options.get("-o", []))
 
     def _library(self, name: str) -> bytes:
         try:
@@ -229,16 +234,52 @@ _MAP_OPTIONS = {"-blendu": 1, "-blendv": 1, "-bm": 1, "-boost": 1, "-cc": 1, "-c
                 "-mm": 2, "-o": 3, "-s": 3, "-t": 3, "-texres": 1, "-type": 1}
 
 
-def _map_file(value: str) -> str:
-    """The file name in an MTL map statement's value: the options before it
-    and quotes around it taken off (``-s 1 1 1 "wood grain.png"``)."""
+def _map_statement(value: str) -> tuple[str, dict[str, list[str]]]:
+    """The file name in an MTL map statement's value, the options before it
+    and quotes around it taken off (``-s 2 2 1 "wood grain.png"``), and
+    those options (``{"-s": ["2", "2", "1"]}``)."""
     tokens = list(re.finditer(r"\S+", value))
-    i = 0
+    i, options = 0, {}
     while i < len(tokens) - 1 and tokens[i].group().lower() in _MAP_OPTIONS:
-        most, i, taken = _MAP_OPTIONS[tokens[i].group().lower()], i + 1, 0
+        option = tokens[i].group().lower()
+        most, i, taken = _MAP_OPTIONS[option], i + 1, 0
+        options[option] = []
         while taken < most and i < len(tokens) - 1 and (taken == 0 or _is_number(tokens[i].group())):
+            options[option].append(tokens[i].group())
             i, taken = i + 1, taken + 1
-    return value[tokens[i].start():].strip().strip("\"'") if tokens else ""
+    return (value[tokens[i].start():].strip().strip("\"'") if tokens else ""), options
+
+
+#: The most pixels a side of a texture repeated by its map's scale is given.
+_PLACED_SIDE = 4096
+
+
+def _placed(data: bytes, scale: list[str], offset: list[str]) -> bytes:
+    """A texture's image as its map's -s (scale) and -o (origin offset) place
+    it, drawn on the unit square that the texture coordinates address: the
+    pixel at (u, v) is the image's at (u s + o) repeated, as Blender's
+    importer maps it (an image repeated twice across, -s 2 2 1, becomes one
+    of twice its width holding it twice). The image as it is where both are
+    their defaults, or are not numbers."""
+    try:
+        (su, sv), (ou, ov) = ([float(x) for x in (values + [default] * 2)[:2]]
+                              for values, default in ((scale, "1"), (offset, "0")))
+    except ValueError:
+        return data
+    if (su, sv, ou, ov) == (1, 1, 0, 0) or not np.isfinite([su, sv, ou, ov]).all():
+        return data
+    with PIL.Image.open(io.BytesIO(data)) as image:  # a palette or CMYK as colours, any other mode as it is
+        pixels = np.asarray(image.convert("RGBA") if image.mode in ("P", "PA", "CMYK") else image)
+    h, w = pixels.shape[:2]
+    width, height = (int(min(max(n, np.ceil(n * abs(s))), max(n, _PLACED_SIDE))) for n, s in ((w, su), (h, sv)))
+    u = ((np.arange(width) + 0.5) / width * su + ou) % 1.0
+    v = ((1 - (np.arange(height) + 0.5) / height) * sv + ov) % 1.0  # v runs up, rows down
+    rows = np.minimum(((1 - v) * h).astype(np.int64), h - 1)
+    columns = np.minimum((u * w).astype(np.int64), w - 1)
+    out = io.BytesIO()
+    placed = PIL.Image.fromarray(pixels[rows[:, None], columns[None, :]])
+    placed.save(out, "PNG" if placed.mode in ("1", "L", "LA", "I;16", "RGB", "RGBA") else "TIFF")  # 32-bit: TIFF
+    return out.getvalue()
 
 
 def _is_number(text: str) -> bool:

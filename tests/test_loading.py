@@ -426,6 +426,24 @@ def test_a_texture_in_any_image_mode_is_shown_at_its_colour(tmp_path, mode):
     assert np.abs(shown.astype(int) - colour).max() <= 2, shown
 
 
+@pytest.mark.parametrize("options,colour", [("", (0, 0, 255)), ("-bm 0.3 -s 1 1 1 ", (0, 0, 255)),
+                                            ("-s 2 1 1 ", (255, 255, 255)), ("-o 0 0.5 0 ", (255, 0, 0)),
+                                            ("-s 2 2 1 -o 0.25 0 ", (255, 255, 255)),
+                                            ("-s -1 1 1 ", (255, 255, 255))])
+def test_an_mtl_maps_scale_and_offset_place_its_texture(tmp_path, options, colour):
+    """A map's -s and -o move the texture on the surface (u s + o, repeated),
+    as Blender's importer places them; other options change nothing."""
+    quarters = np.zeros((16, 16, 3), np.uint8)  # rows run down: red | green over blue | white
+    quarters[:8, :8], quarters[:8, 8:], quarters[8:, :8], quarters[8:, 8:] = (255, 0, 0), (0, 255, 0), (0, 0, 255), 255
+    Image.fromarray(quarters).save(tmp_path / "quarters.png")
+    (tmp_path / "card.obj").write_text("mtllib card.mtl\nv 0 0 0\nv 1 0 0\nv 1 1 0\nvt 0 0\nvt 1 0\nvt 1 1\n"
+                                       "usemtl m\nf 1/1 2/2 3/3\n")
+    (tmp_path / "card.mtl").write_text(f"newmtl m\nmap_Kd {options}quarters.png\n")
+    at = np.array([[0.7, 0.2, 0.1]])  # u 0.3, v 0.1: the blue quarter as it stands
+    shown = surface_color(load_asset(str(tmp_path / "card.obj")), np.array([0]), at)[0]
+    assert tuple(shown) == colour
+
+
 @pytest.mark.parametrize("named,image", [("C:\\Scans\\RED.PNG", "red.png"), ("<this>_A.png", "scan_A.png")])
 def test_a_ply_texture_named_by_a_windows_path_is_found_and_shown_as_it_is(tmp_path, caplog, named, image):
     """A scanner's PLY names its texture by the path it had on Windows, in
