@@ -298,10 +298,11 @@ def off_mesh(path: str) -> tuple[trimesh.Trimesh, int, int]:
     and fails on any of five or more), its faces in the file's order, and
     its colours, which trimesh's reader leaves out: a polygon's on each of
     its triangles, else a COFF's per vertex (after the position and a
-    NOFF's normal); a 4OFF's points divided by their fourth coordinate. A
-    colour is bytes (0-255), or fractions (0-1) where written with a
-    decimal point. Raises ValueError where the file is not
-    an OFF its counts and indices agree with."""
+    NOFF's normal); a 4OFF's points divided by their fourth coordinate; an
+    nOFF's dimension read (3 only). A colour is bytes (0-255), or fractions
+    (0-1) where written with a decimal point or where no colour of the file
+    goes past 1. Raises ValueError where the file is not an OFF its counts
+    and indices agree with."""
     with open(path, "rb") as f:
         text = read_text(f.read())
     lines = [line for line in (raw.split("#", 1)[0].strip() for raw in text.splitlines()) if line]
@@ -310,9 +311,14 @@ def off_mesh(path: str) -> tuple[trimesh.Trimesh, int, int]:
     head = [run_in.group(1), run_in.group(2), *head[1:]] if run_in else head
     if not head[0].upper().endswith("OFF"):
         raise ValueError("no OFF header")
-    flags, counts = head[0].upper(), head[1:]
-    rows = lines[1:] if counts else lines[2:]
-    n_vertices, n_faces = (int(n) for n in (counts or lines[1].split())[:2])
+    flags, numbers, at = head[0].upper(), head[1:], 1
+    sized = head[0].endswith("nOFF")  # an nOFF gives its points' dimension before the counts
+    while len(numbers) < 2 + sized and at < len(lines):
+        numbers, at = numbers + lines[at].split(), at + 1
+    if sized and int(numbers.pop(0)) != 3:
+        raise ValueError("points in other than three dimensions")
+    n_vertices, n_faces = (int(n) for n in numbers[:2])
+    rows = lines[at:]
     if len(rows) < n_vertices:
         raise ValueError("fewer vertices than the header says")
     vertex = list(map(str.split, rows[:n_vertices]))
@@ -349,13 +355,16 @@ def _colors(rows: list) -> np.ndarray | None:
         return None
     out = np.tile(np.array(GREY, np.uint8), (len(rows), 1))
     widths = np.array([len(row) for row in rows])
-    for width in (3, 4):
+    try:
+        values = {width: np.array([rows[i] for i in np.flatnonzero(widths == width)], np.float64).reshape(-1, width)
+                  for width in (3, 4)}
+    except ValueError:
+        return None
+    all_fractions = max(v.max(initial=0) for v in values.values()) <= 1  # '1 0 0' is red, not black, then
+    for width, colour in values.items():
         which = np.flatnonzero(widths == width)
-        try:
-            values = np.array([rows[i] for i in which], np.float64).reshape(-1, width)
-        except ValueError:
-            return None
-        fractions = np.array([any("." in v for v in rows[i]) for i in which], bool) & (values.max(axis=1) <= 1)
-        values[fractions] *= 255.0
-        out[which, :width] = np.clip(np.round(values), 0, 255)
+        fractions = (np.array([any("." in v for v in rows[i]) for i in which], bool) | all_fractions) \
+            & (colour.max(axis=1, initial=0) <= 1)
+        colour[fractions] *= 255.0
+        out[which, :width] = np.clip(np.round(colour), 0, 255)
     return out

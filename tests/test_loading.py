@@ -356,6 +356,17 @@ def test_an_off_files_colours_are_read(tmp_path):
     some = load_asset(str(tmp_path / "some.off")).corner_color[:, 0]
     assert sorted(map(tuple, some.tolist())) == [
         (0, 0, 255, 68), (0, 0, 255, 68), (0, 128, 0, 255), (200, 200, 200, 255)]
+    # colours written as whole numbers, none past 1, are fractions: '1 0 0' is red (black until 2026-12-06)
+    (tmp_path / "whole.off").write_text("\n".join(["OFF 5 3 0", *square, "3 0 1 2 1 0 0", "4 0 2 4 3 0 0 1",
+                                                    "3 1 2 4 1 1 1"]) + "\n")
+    whole = load_asset(str(tmp_path / "whole.off")).corner_color[:, 0, :3]
+    assert sorted(map(tuple, whole.tolist())) == [(0, 0, 255), (0, 0, 255), (255, 0, 0), (255, 255, 255)]
+    # an nOFF gives its dimension before the counts (refused until 2026-12-06); of three, it is read
+    (tmp_path / "sized.off").write_text((tmp_path / "faces.off").read_text().replace("OFF\n", "nOFF\n3\n"))
+    assert load_asset(str(tmp_path / "sized.off")).corner_color.tolist() == faces.corner_color.tolist()
+    (tmp_path / "four.off").write_text("nOFF 4\n3 1 0\n0 0 0 0\n1 0 0 0\n0 1 0 1\n3 0 1 2\n")
+    with pytest.raises(InputError, match="could not be read as OFF"):
+        load_asset(str(tmp_path / "four.off"))
 
 
 def test_an_off_with_no_vertices_is_refused_as_empty(tmp_path):
