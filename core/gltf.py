@@ -153,6 +153,9 @@ def check(tree: dict) -> None:
             raise GltfError("holds only lines, no faces: export a model with surfaces")
         what = "only images" if tree.get("images") else "no geometry"
         raise GltfError(f"holds no faces ({what}): export a model with its meshes")
+    if not any(_corners(tree, p) >= 3 for p in prims if p.get("mode", TRIANGLES) in TRIANGLE_MODES):
+        raise GltfError("holds no faces: each of its triangle primitives has fewer than three corners; the file "
+                        "is damaged, export it again")
     for prim in prims:
         counts = {tree["accessors"][i].get("count") for target in [prim.get("attributes", {})] + prim.get("targets", [])
                   for i in target.values()}
@@ -199,6 +202,16 @@ def metal_rough(tree: dict) -> bool:
         if SPEC_GLOSS in tree.get(key, []):
             tree[key] = [e for e in tree[key] if e != SPEC_GLOSS]
     return changed
+
+
+def _corners(tree: dict, prim: dict) -> int:
+    """How many corners a primitive gives (its indices, else its positions;
+    3 where it names an accessor that is not there, left to the reader)."""
+    index = prim["indices"] if "indices" in prim else prim.get("attributes", {}).get("POSITION")
+    try:
+        return int(tree["accessors"][index]["count"])
+    except (IndexError, KeyError, TypeError, ValueError):
+        return 3
 
 
 def drop_non_triangles(tree: dict) -> str:

@@ -152,6 +152,18 @@ def test_bad_inputs_give_one_clear_sentence(tmp_path, name, data, phrase):
     assert "\n" not in message and message.endswith(".")
 
 
+def test_a_gltf_whose_triangles_have_too_few_corners_says_so(tmp_path):
+    """A triangle fan of two indices draws nothing: the file holds no faces
+    (called a point cloud until 2026-12-06)."""
+    from tests.corpus_files import FAN, hand_glb
+    square = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0]], np.float32)
+    path = write(tmp_path, "fan.glb", hand_glb([(square, np.array([0, 1]), FAN, 0)]))
+    with pytest.raises(InputError, match="has fewer than three corners") as err:
+        load_asset(path)
+    assert "point cloud" not in str(err.value)
+    assert load_asset(write(tmp_path, "fan3.glb", hand_glb([(square, np.array([0, 1, 2]), FAN, 0)]))).n_faces == 1
+
+
 def test_texture_transform_follows_the_extensions_example():
     """KHR_texture_transform's example (offset 0 1, rotation pi/2, scale 0.5)
     shows the lower left quarter of the image (v runs down): the unit
