@@ -16,7 +16,8 @@ a material's diffuse and vertex colours, are linear light, as Blender's
 Collada importer read a diffuse colour and as glTF holds both. Polygons
 are cut into triangles inside them and round their holes (``polygons``;
 pycollada cuts fans, and leaves polygons with holes out).
-Lines and points are left out.
+Lines and points are left out. A node's <lookat> and <skew> place it as
+COLLADA defines them (pycollada misreads the first and skips the second).
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def _joint_places(node, parent: np.ndarray, joints: dict, visits: list) -> None:
         raise ValueError(f"places more than {MAX_NODES:,} nodes")
     if not isinstance(node, collada.scene.Node):
         return
-    world = parent @ np.asarray(node.matrix, np.float64)
+    world = parent @ _local(node)
     target = node.node if isinstance(node, collada.scene.NodeNode) else node
     for key in (target.xmlnode.get("sid"), target.id, getattr(target, "name", None)):
         if key:
@@ -111,6 +112,64 @@ def _joint_places(node, parent: np.ndarray, joints: dict, visits: list) -> None:
         joints.setdefault(("node", target.id), (node, parent))
     for child in node.children:
         _joint_places(child, world, joints, visits)
+
+
+def _local(node) -> np.ndarray:
+    """A node's matrix, its transforms in their order: a <lookat> as COLLADA
+    defines it (the node at the eye, its -Z towards the point of interest;
+    pycollada writes its axes as rows and the eye in the bottom row) and a
+    <skew> as RenderMan's (pycollada leaves it out)."""
+    if isinstance(node, collada.scene.NodeNode) or node.xmlnode is None \
+            or not any(_tag(child) in ("lookat", "skew") for child in node.xmlnode):
+        return np.asarray(node.matrix, np.float64)
+    parsed, local = {id(t.xmlnode): t.matrix for t in node.transforms}, np.eye(4)
+    for child in node.xmlnode:
+        if _tag(child) == "lookat":
+            local = local @ _look_at(*_numbers(child).reshape(3, 3))
+        elif _tag(child) == "skew":
+            local = local @ _skew(_numbers(child))
+        elif id(child) in parsed:
+            local = local @ np.asarray(parsed[id(child)], np.float64)
+    return local
+
+
+def _tag(element) -> str:
+    return str(element.tag).rpartition("}")[2]
+
+
+def _numbers(element) -> np.ndarray:
+    return np.array((element.text or "").split(), np.float64)
+
+
+def _look_at(eye: np.ndarray, interest: np.ndarray, up: np.ndarray) -> np.ndarray:
+    z = eye - interest
+    x = np.cross(up, z)
+    if not np.linalg.norm(z) or not np.linalg.norm(x):
+        raise ValueError("a <lookat> whose eye is its point of interest, or looks along its up direction")
+    x, z = x / np.linalg.norm(x), z / np.linalg.norm(z)
+    matrix = np.eye(4)
+    matrix[:3, :3], matrix[:3, 3] = np.c_[x, np.cross(z, x), z], eye
+    return matrix
+
+
+def _skew(values: np.ndarray) -> np.ndarray:
+    """RenderMan's skew (angle in degrees, an axis turned, an axis moved
+    along): a shear along the second axis that turns the first by the angle
+    towards it."""
+    if len(values) != 7:
+        raise ValueError("a <skew> without its 7 numbers")
+    along = values[4:] / np.linalg.norm(values[4:])
+    parallel = values[1:4] @ along
+    across = values[1:4] - parallel * along
+    if not np.linalg.norm(across):
+        return np.eye(4)  # the turned axis lies along the other: nothing to turn
+    first = np.arctan2(parallel, np.linalg.norm(across))
+    if not -np.pi / 2 < first + np.radians(values[0]) < np.pi / 2:
+        raise ValueError("a <skew> by an angle past the one between its axes")
+    matrix = np.eye(4)
+    matrix[:3, :3] += (np.tan(first + np.radians(values[0])) - np.tan(first)) * np.outer(
+        along, across / np.linalg.norm(across))
+    return matrix
 
 
 def _rig(instance, joints: dict):
@@ -138,7 +197,7 @@ def _place(node, parent: np.ndarray, name: str, named: bool, joints: dict, mater
         named = bool(node.name)
         name = node.name or name or node.id or ""
     if isinstance(node, collada.scene.Node):
-        world = parent @ np.asarray(node.matrix, np.float64)
+        world = parent @ _local(node)
         return sum(_place(child, world, name, named, joints, materials, resolver, out) for child in node.children)
     controller = getattr(node, "controller", None)
     if isinstance(node, collada.scene.GeometryNode):

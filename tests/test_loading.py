@@ -946,3 +946,23 @@ def test_collada_skins_are_placed_by_their_own_rigs_joints(tmp_path):
         mine = placed[asset.mesh.faces[asset.face_node == k].ravel()]
         assert asset.node_names[k] == ("left", "right")[k]
         assert np.allclose(mine.min(axis=0), [x, 0, 0]) and np.allclose(mine.max(axis=0), [x + 1, 1, 0])
+
+
+@pytest.mark.parametrize("transforms,placed", [
+    # the node at the eye, its -Z towards the point of interest: x to -z, z to x (pycollada's matrix read
+    # its axes as rows and put the eye in the bottom row, until 2026-12-06)
+    ('<translate>0 0 1</translate><lookat>2 0 0 0 0 0 0 1 0</lookat>', [[2, 0, 1], [2, 0, 0], [2, 1, 1]]),
+    # RenderMan's skew: y turned by 45 degrees towards x, a shear (left out until 2026-12-06)
+    ('<skew>45 0 1 0 1 0 0</skew><translate>0 0 3</translate>', [[0, 0, 3], [1, 0, 3], [1, 1, 3]]),
+])
+def test_a_collada_nodes_lookat_and_skew_place_it(tmp_path, transforms, placed):
+    """A triangle (0 0 0), (1 0 0), (0 1 0) placed by a node's transforms,
+    in their order."""
+    from tests.corpus_files import _dae_geometry, collada
+    triangle = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 1, 2]], process=False)
+    libraries = f'<library_geometries>{_dae_geometry("g", triangle, "m")}</library_geometries>'
+    (tmp_path / "placed.dae").write_bytes(collada(
+        "<up_axis>Y_UP</up_axis>", f'<node name="n">{transforms}<instance_geometry url="#g"/></node>', libraries))
+    asset = load_asset(str(tmp_path / "placed.dae"))
+    corners = trimesh.transform_points(asset.mesh.vertices[asset.mesh.faces[0]], asset.to_original)
+    assert sorted(map(tuple, np.round(corners, 6).tolist())) == sorted(map(tuple, np.array(placed, float).tolist()))
