@@ -281,14 +281,19 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     warning; the files an OBJ, PLY or Collada file names found as exporters
     name them (``beside``), a warning for each that is not there."""
     source, kind, resolver, warnings, quantized, named = path, None, None, [], False, 0
-    left_out = {"point": 0, "line": 0}  # primitives
+    left_out = {"point": 0, "line": 0, "free-form": 0}  # primitives
     try:
         if fmt in ("GLB", "glTF"):
             source, warnings, quantized = gltf_decode.prepare(path)
             kind = "glb" if source is not path or fmt == "GLB" else None  # a .vrm is a GLB
         elif fmt == "OBJ":
             source, resolver, kinds = obj_source(path)
-            kind, named, left_out = "obj", kinds["o"] + kinds["g"], {"point": kinds["p"], "line": kinds["l"]}
+            free_form = kinds["curv"] + kinds["curv2"] + kinds["surf"]
+            kind, named = "obj", kinds["o"] + kinds["g"]
+            left_out = {"point": kinds["p"], "line": kinds["l"], "free-form": free_form}
+            if free_form and not kinds["f"]:
+                raise InputError(f"'{name}' holds only free-form curves and surfaces (NURBS or Bezier), no "
+                                 "faces: export it as a polygon mesh.")
             if kinds["l"] and not kinds["f"]:
                 raise InputError(f"'{name}' holds only lines, no faces: export a model with surfaces.")
     except GltfError as exc:

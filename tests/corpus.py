@@ -25,6 +25,10 @@ DATA = os.path.join(ROOT, "tests", "data")
 #: Largest median colour difference (of 255, the largest channel) between a
 #: file and its plain sibling at the same surface points.
 MAX_COLOR_DIFF = 3
+#: A bicubic Bezier patch of 16 control points of its own, as Rhino and Maya can write one.
+BEZIER_PATCH = [f"v {i} {j} {(i * j) % 3}" for i in range(4) for j in range(4)] + [
+    "cstype bezier", "deg 3 3", "surf 0 1 0 1 " + " ".join(str(-k) for k in range(16, 0, -1)), "parm u 0 1",
+    "parm v 0 1", "end"]
 OUTCOMES = ("loaded", "refused", "silently wrong", "valid refused", "wrong sentence", "crash", "hang")
 
 
@@ -182,6 +186,13 @@ def build_cases() -> list[Case]:
              faces=box_faces, warnings=(  # loose edges and a vertex beside the faces, left out silently before
                  "'edges.obj' also holds 1 point primitive and 2 line primitives, which PartScope leaves out: only "
                  "faces are segmented.",)),
+        Case({"patch.obj": ("\n".join([*make.box_obj_lines("box"), *BEZIER_PATCH]) + "\n").encode()},
+             faces=box_faces, warnings=(  # a free-form surface beside the faces (as Rhino can write it), silent before
+                 "'patch.obj' also holds 1 free-form primitive, which PartScope leaves out: only faces are "
+                 "segmented.",)),
+        Case({"patch_only.obj": ("\n".join(BEZIER_PATCH) + "\n").encode()}, sentence=(
+            "'patch_only.obj' holds only free-form curves and surfaces (NURBS or Bezier), no faces: export it as a "
+            "polygon mesh.")),
         Case({"latin1.stl": make.latin1_stl()}, faces=box_faces),
         Case({"latin1_binary.stl": make.latin1_binary_stl()}, faces=box_faces),
         Case({"utf16.obj": make.utf16_obj()}, faces=box_faces, names=("boîte",)),
