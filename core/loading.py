@@ -19,7 +19,6 @@ import collections
 import hashlib
 import logging
 import os
-import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from .threemf import scene as threemf_scene
 from .glb import GltfError
 from .gltf import primitives_in_words
 from .ply import ply_scene, ply_texture
+from .notes import Note
 from .looks import keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
 from .text import obj_source, off_mesh
 from .inputs import (BLENDER_FORMATS, FORMAT_LIST, FORMATS, MAX_UNZIPPED, UNREADABLE_IMAGE, USD_LAYERS, ZIPS,
@@ -135,8 +135,8 @@ def load_asset(path: str) -> Asset:
         scene, warnings, quantized = _read_scene(path, name, fmt)
     try:
         meshes, node_names = _meshes(scene, name, fmt)
-    except InputError as exc:  # what is missing may be why: say so
-        raise InputError(_without_what_is_missing(str(exc), name, warnings)) from None
+    except InputError as exc:  # what is missing or hidden may be why: say so
+        raise InputError(_with_what_is_missing(exc, name, warnings)) from None
     if scene.metadata.get("up") in UPRIGHT:  # stood up mesh by mesh: trimesh turns a scene node by node, slowly
         for mesh in meshes:
             mesh.apply_transform(UPRIGHT[scene.metadata["up"]])
@@ -191,24 +191,27 @@ def _meshes(scene: trimesh.Scene, name: str, fmt: str) -> tuple[list, list]:
         raise InputError(
             f"'{name}' is a point cloud ({n_points} points, no faces): PartScope "
             "segments surface meshes; export the model with its faces.")
-    raise InputError(f"'{name}' holds no faces: it is empty, damaged or not really {fmt}; "
-                     "export the model again.")
+    raise _NoFaces(f"'{name}' holds no faces: it is empty, damaged or not really {fmt}; export the model again.")
 
 
-def _without_what_is_missing(refusal: str, name: str, warnings: list) -> str:
-    """The refusal of a file with no faces, said as what is missing where
-    files it names are not beside it (a USD stage whose meshes are in a
-    layer uploaded without it) or as what it hides (a stage of invisible
-    collision shapes), else followed by what is missing."""
-    hides = [w for w in warnings if w.startswith("hides ")]
-    if hides and "holds no faces" in refusal:
+class _NoFaces(InputError):
+    """A model that holds nothing drawn: no faces, lines or points."""
+
+
+def _with_what_is_missing(refusal: InputError, name: str, warnings: list) -> str:
+    """The refusal of a model, said as what it hides (a stage of invisible
+    collision shapes) or what is missing (a USD stage whose meshes are in a
+    layer uploaded without it) where it holds nothing drawn, else followed
+    by the files it names that are missing (``inputs.Note``)."""
+    missing = [w for w in warnings if getattr(w, "missing", "")]
+    hides = [w for w in warnings if getattr(w, "hidden", 0)]
+    holding = [w for w in missing if w.holds_faces]
+    if isinstance(refusal, _NoFaces) and hides:
         return f"'{name}' holds no faces that are shown: it {hides[0]}; make what it hides visible to segment it."
-    missing = [w for w in warnings if "which is not beside it" in w]
-    files = [re.search(r"refers to ('[^']*'(?: \([^)]*\))?), which is not beside it", w) for w in missing]
-    if missing and "holds no faces" in refusal and all(files) and "; keep " in missing[0]:
-        return (f"'{name}' holds no faces without {' and '.join(f.group(1) for f in files)}, which "
-                f"{'is' if len(files) == 1 else 'are'} not beside it; keep {missing[0].split('; keep ', 1)[1]}.")
-    return " ".join([refusal] + [f"Also, '{name}' {w}." for w in missing])
+    if isinstance(refusal, _NoFaces) and holding:
+        return (f"'{name}' holds no faces without {' and '.join(w.missing for w in holding)}, which "
+                f"{'is' if len(holding) == 1 else 'are'} not beside it; keep {holding[0].keep}.")
+    return " ".join([str(refusal)] + [f"Also, '{name}' {w}." for w in missing])
 
 
 def _check_geometry(geom, name: str) -> None:
@@ -398,9 +401,11 @@ def _missing_beside(missing: str, fmt: str) -> str:
             else ("a texture", "it"))
     files = {"OBJ": ".mtl and images", "USD": "layers and textures", "USDZ": "layers and textures",
              "Blender": "textures and libraries"}.get(fmt, "texture")
-    return (f"refers to '{missing}' ({what[0]}), which is not beside it: the model is loaded without {what[1]}; "
-            f"keep the .{'blend' if fmt == 'Blender' else fmt.lower()} with its {files} (in the web app, drop them "
+    keep = (f"the .{'blend' if fmt == 'Blender' else fmt.lower()} with its {files} (in the web app, drop them "
             "together, or one ZIP of them)")
+    return Note(f"refers to '{missing}' ({what[0]}), which is not beside it: the model is loaded without {what[1]}; "
+                f"keep {keep}", missing=f"'{missing}' ({what[0]})", keep=keep,
+                holds_faces=lower.endswith((*USD_LAYERS, ".blend")))
 
 
 def _wind_outward(asset: Asset) -> None:

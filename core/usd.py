@@ -31,6 +31,7 @@ import trimesh
 from PIL import Image
 
 from . import apart
+from .notes import Note
 from .polygons import triangulate
 
 log = logging.getLogger(__name__)
@@ -119,8 +120,8 @@ def _stage_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
                              (shapes, ("prim drawn as curves, points or a plane", "prims drawn as curves, points or "
                                                                                   "planes"))) if n]
     if hidden:
-        notes.append(f"hides {hidden} shape{'s' * (hidden > 1)} (invisible, or a guide or proxy), which PartScope "
-                     "leaves out, as a viewer does")
+        notes.append(Note(f"hides {hidden} shape{'s' * (hidden > 1)} (invisible, or a guide or proxy), which "
+                          "PartScope leaves out, as a viewer does", hidden=hidden))
     if smooth:
         some = ", ".join(repr(n) for n in smooth[:3]) + (" and more" if len(smooth) > 3 else "")
         one = len(smooth) == 1

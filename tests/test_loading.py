@@ -966,3 +966,14 @@ def test_a_collada_nodes_lookat_and_skew_place_it(tmp_path, transforms, placed):
     asset = load_asset(str(tmp_path / "placed.dae"))
     corners = trimesh.transform_points(asset.mesh.vertices[asset.mesh.faces[0]], asset.to_original)
     assert sorted(map(tuple, np.round(corners, 6).tolist())) == sorted(map(tuple, np.array(placed, float).tolist()))
+
+
+def test_an_empty_obj_is_not_said_to_need_its_missing_library(tmp_path):
+    """A missing .mtl holds no faces: the refusal says the file is empty,
+    then what is missing (until 2026-12-06 it said the faces were in the
+    .mtl, as a USD stage's missing layer may hold them)."""
+    (tmp_path / "empty.obj").write_text("mtllib gone.mtl\n# nothing else\n")
+    with pytest.raises(InputError) as err:
+        load_asset(str(tmp_path / "empty.obj"))
+    assert str(err.value).startswith("'empty.obj' holds no faces: it is empty, damaged or not really OBJ")
+    assert "Also, 'empty.obj' refers to 'gone.mtl' (a library of its materials), which is not beside it" in str(err.value)
