@@ -4,7 +4,9 @@ Blender's Python module (``pip install bpy``, 374 MB) pins numpy below 2,
 so it lives in a Python of its own: ``.venv-blender`` in the repository,
 or the one PARTSCOPE_BLENDER_PYTHON names. That Python opens the file as a
 person does (File > Import > FBX, embedded textures unpacked and missing
-ones looked for beside it; File > Open for a .blend, its scripts not run)
+ones looked for beside it, and where that importer refuses the file, an
+ASCII FBX or one before 7.1, Blender 5's newer one, built on ufbx;
+File > Open for a .blend, its scripts not run)
 and writes what a viewer would draw as a GLB, modifiers applied, which
 PartScope then reads as any GLB. That Python runs this module (``python -m
 core.blender``, ``apart.run``: its memory capped, its time limited), so it
@@ -29,7 +31,7 @@ VENV = os.path.join(HERE, "..", ".venv-blender", *(("Scripts", "python.exe") if 
 INSTALL = "python3.11 -m venv .venv-blender && .venv-blender/bin/pip install bpy==5.0.1"
 #: How long Blender may take to convert one file.
 CONVERT_SECONDS = 300
-#: What a binary FBX starts with; Blender reads no other (no ASCII FBX).
+#: What a binary FBX starts with (an ASCII FBX names itself in a comment).
 BINARY_FBX = b"Kaydara FBX Binary"
 MARK = "PARTSCOPE-BLENDER "
 KIND = {"FBX": "an FBX file", "Blender": "a Blender file"}
@@ -44,18 +46,16 @@ def python() -> str | None:
     return shutil.which(named) if named else (VENV if os.path.exists(VENV) else None)
 
 
-def to_glb(path: str, name: str, fmt: str, folder: str) -> tuple[str, list[str]]:
+def to_glb(path: str, name: str, fmt: str, folder: str) -> tuple[str, list[str], list[str]]:
     """``path`` (an FBX or .blend) written by Blender as a GLB in ``folder``:
-    its path, and the names of the textures and .blend libraries it refers
-    to that are not there. Raises ValueError with a sentence for a person
+    its path, the names of the textures and .blend libraries it refers to
+    that are not there, and of the textures there that do not open as
+    images. Raises ValueError with a sentence for a person
     (``inputs.InputError`` is made of it)."""
     if fmt == "FBX":
         with open(path, "rb") as f:
             head = f.read(256)
-        if not head.startswith(BINARY_FBX):
-            if b"FBX" in head and head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b";"):  # a text FBX's first comment
-                raise ValueError(f"'{name}' is an ASCII FBX file, which Blender's importer does not read: export it "
-                                 "as binary FBX or as GLB")
+        if not head.startswith(BINARY_FBX) and b"FBX" not in head:  # an ASCII FBX names itself in its first lines
             raise ValueError(_unread(name))
     blender = python()
     if blender is None:
@@ -74,7 +74,7 @@ def to_glb(path: str, name: str, fmt: str, folder: str) -> tuple[str, list[str]]
     if done.returncode != 0 or said is None or not os.path.exists(out):
         log.info("Blender did not read %s (exit code %s): %s", name, done.returncode, done.stderr[-500:])
         raise ValueError(_unread(name))
-    return out, said["missing"]
+    return out, said["missing"], said["unreadable"]
 
 
 def libraries_used(paths: list) -> set:
@@ -116,7 +116,7 @@ def _said(done: subprocess.CompletedProcess):
 def _unread(name: str) -> str:
     """The sentence for a file Blender does not read."""
     return (f"'{name}' could not be read by Blender: the file looks damaged, or its version is one Blender 5.0 does "
-            "not read (an FBX before 7.1, a newer Blender's file); export it again, or as GLB")
+            "not read (a newer Blender's file); export it again, or as GLB")
 
 
 def _convert(path: str, out: str, cap: str) -> None:
@@ -130,14 +130,24 @@ def _convert(path: str, out: str, cap: str) -> None:
     if path.lower().endswith(".blend"):
         bpy.ops.wm.open_mainfile(filepath=path, load_ui=False, use_scripts=False)
     else:
-        bpy.ops.import_scene.fbx(filepath=path, use_image_search=True)
-    named = [image.filepath for image in bpy.data.images
-             if image.source == "FILE" and image.packed_file is None and image.users]
+        try:  # Blender's own importer, as File > Import > FBX
+            bpy.ops.import_scene.fbx(filepath=path, use_image_search=True)
+        except RuntimeError:  # ASCII, before 7.1, or written loosely (Assimp's): Blender's newer importer (ufbx)
+            bpy.ops.wm.read_factory_settings(use_empty=True)
+            bpy.ops.wm.fbx_import(filepath=path)
+            objects = bpy.context.scene.collection.objects
+            for obj in sorted(objects, key=lambda o: o.name):  # made in threads, in any order: by name, every time
+                objects.unlink(obj)
+                objects.link(obj)
+    images = [image for image in bpy.data.images if image.source == "FILE" and image.users]
+    named = [image.filepath for image in images if image.packed_file is None]
     named += [library.filepath for library in bpy.data.libraries]  # a .blend's objects linked from another
     missing = sorted({os.path.basename(file) for file in map(bpy.path.abspath, named) if not os.path.isfile(file)})
+    unreadable = sorted({os.path.basename(bpy.path.abspath(image.filepath)) or image.name for image in images
+                         if tuple(image.size) == (0, 0)} - set(missing))  # it does not decode: the GLB leaves it out
     bpy.ops.export_scene.gltf(filepath=out, export_format="GLB", export_apply=True, export_animations=False,
                               use_visible=True, use_active_scene=True)
-    print(MARK + json.dumps({"missing": missing}))
+    print(MARK + json.dumps({"missing": missing, "unreadable": unreadable}))
 
 
 if __name__ == "__main__":

@@ -126,11 +126,12 @@ def load_asset(path: str) -> Asset:
     if fmt in BLENDER_FORMATS:  # Blender writes it as a GLB, read as any GLB
         with tempfile.TemporaryDirectory(prefix="partscope-blender-") as folder:
             try:
-                glb, missing = blender.to_glb(path, name, fmt, folder)
+                glb, missing, unreadable = blender.to_glb(path, name, fmt, folder)
             except ValueError as exc:
                 raise InputError(f"{exc}.") from None
             scene, warnings, quantized = _read_scene(glb, name, "GLB")
-        warnings += [_missing_beside(file, fmt) for file in missing]
+        warnings += [_missing_beside(file, fmt) for file in missing] + [
+            _unreadable(image) for image in unreadable]
     else:
         scene, warnings, quantized = _read_scene(path, name, fmt)
     try:
@@ -358,8 +359,7 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     if fmt in ("OBJ", "PLY"):
         white_under_textures(scene)
     warnings += [_missing_beside(missing, fmt) for missing in getattr(resolver, "missing", [])]
-    warnings += [f"refers to '{image}' (a texture), which does not open as an image {UNREADABLE_IMAGE}"
-                 for image in getattr(resolver, "unreadable", [])]
+    warnings += [_unreadable(image) for image in getattr(resolver, "unreadable", [])]
     if fmt == "STL":
         scene.metadata["up"] = "Z"
     return scene, warnings, quantized
@@ -389,6 +389,11 @@ def _unpacked(path: str) -> int:
             return sum(m.file_size for m in archive.infolist())
     except (zipfile.BadZipFile, OSError, EOFError):
         return 0
+
+
+def _unreadable(image: str) -> str:
+    """The warning for a texture a file names that is there but does not open as an image."""
+    return f"refers to '{image}' (a texture), which does not open as an image {UNREADABLE_IMAGE}"
 
 
 def _missing_beside(missing: str, fmt: str) -> str:
