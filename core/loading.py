@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import io
 import logging
 import os
 import tempfile
@@ -331,6 +332,12 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
             scene = _named_scene(placed, "Z")
             warnings += [f"refers to '{image}' (a texture), which it does not hold or which does not open as an image: "
                          "the model is loaded without it; export it again" for image in missing]
+        elif fmt == "STL":
+            source, held, said = _binary_stl(path)
+            scene = trimesh.load_scene(source, file_type="stl", **options)
+            if 0 < said != held:
+                warnings.append(f"says it has {said:,} faces but holds {held:,}: the model is loaded with those it "
+                                "holds; if some are missing, export it again")
         elif fmt == "OFF":
             mesh, held, said = off_mesh(path)
             scene = trimesh.Scene({os.path.basename(path): mesh})
@@ -380,6 +387,28 @@ def _named_scene(placed: list, up: str) -> trimesh.Scene:
         seen.add(unique)
         scene.add_geometry(mesh, node_name=unique, geom_name=unique)
     return scene
+
+
+def _binary_stl(path: str) -> tuple:
+    """(file for trimesh, faces it holds, faces its header says) of an STL:
+    a binary STL whose length its header's count disagrees with read as
+    admesh (PrusaSlicer's) and MeshLab read it: by its length where that is
+    whole faces (a writer that streams its faces leaves the count 0), by its
+    count where a few bytes follow its last face; the path as it is (counts
+    0) for an ASCII STL, an empty one or one its count fits. ValueError for
+    one that ends inside a face (cut short)."""
+    with open(path, "rb") as f:
+        head = f.read(84)
+        body = os.path.getsize(path) - 84
+        said = int.from_bytes(head[80:84], "little") if len(head) == 84 else 0
+        held = said if 0 < 50 * said <= body < 50 * said + 50 else body // 50 if body > 0 and not body % 50 else 0
+        if body <= 0 or body == 50 * said or (head.lstrip()[:5].lower() == b"solid" and b"facet" in head + f.read(4096)):
+            return path, 0, 0
+        if not held:
+            raise ValueError("a binary STL that ends inside a face")
+        f.seek(84)
+        data = head[:80] + held.to_bytes(4, "little") + f.read(50 * held)
+    return io.BytesIO(data), held, said
 
 
 def _unpacked(path: str) -> int:

@@ -641,6 +641,14 @@ def latin1_binary_stl() -> bytes:
     return bytes(data)
 
 
+def counted_stl(count: int, after: bytes = b"") -> bytes:
+    """The box as a binary STL whose header counts ``count`` faces (it holds
+    12), with ``after`` after its last face."""
+    data = bytearray(trimesh.creation.box().export(file_type="stl"))
+    data[80:84] = count.to_bytes(4, "little")
+    return bytes(data) + after
+
+
 def utf16_obj() -> bytes:
     return latin1_obj().decode("latin-1").encode("utf-16")
 
