@@ -402,7 +402,7 @@ def _binary_stl(path: str) -> tuple:
         body = os.path.getsize(path) - 84
         said = int.from_bytes(head[80:84], "little") if len(head) == 84 else 0
         held = said if 0 < 50 * said <= body < 50 * said + 50 else body // 50 if body > 0 and not body % 50 else 0
-        if body <= 0 or body == 50 * said or (head.lstrip()[:5].lower() == b"solid" and b"facet" in head + f.read(4096)):
+        if body <= 0 or body == 50 * said or (head.lstrip()[:5].lower() == b"solid" and b"facet" in (head + f.read(4096)).lower()):
             return path, 0, 0
         if not held:
             raise ValueError("a binary STL that ends inside a face")

@@ -6,7 +6,8 @@ quads, as Blender writes a modelled mesh), cuts polygons as fans
 names (MeshLab and OpenMVS write a scan's atlases so, each face's
 ``texnumber`` choosing its own). Such a file is read here with plyfile, its
 polygons cut by ``polygons.triangulate``, and written again as one binary
-PLY of triangles per texture, for trimesh.
+PLY of triangles per texture, for trimesh. A PLY of triangle strips, which
+trimesh reads as points, is cut into its triangles the same way.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def ply_scene(path: str, options: dict) -> trimesh.Scene:
     (faces of mixed sizes or polygons, several textures), as the meshes
     ``_meshes`` makes of it, one node per texture."""
     faces, textures = _header(path)
+    if not faces and re.search(r"^element\s+tristrips\s+[1-9]", _head(path), re.M):
+        scene = trimesh.Scene()
+        for geom in trimesh.load_scene(_strips_as_faces(path), file_type="ply", **options).geometry.values():
+            scene.add_geometry(geom, node_name=os.path.basename(path), geom_name=os.path.basename(path))
+        return scene
     if textures < 2:
         try:
             scene = trimesh.load_scene(path, **options)
@@ -61,6 +67,26 @@ def ply_scene(path: str, options: dict) -> trimesh.Scene:
         for geom in trimesh.load_scene(data, file_type="ply", **options).geometry.values():
             scene.add_geometry(geom, node_name=label, geom_name=label)
     return scene
+
+
+def _strips_as_faces(path: str) -> io.BytesIO:
+    """A PLY of triangle strips (``element tristrips``, -1 ending a strip,
+    as the Stanford scanning repository's older models are written) as a
+    binary PLY of the triangles, every other one turned so that all wind
+    alike; those with a repeated corner (the joins) left out."""
+    data = plyfile.PlyData.read(path)
+    strips = data["tristrips"].data
+    index = next(name for name in strips.dtype.names if name in ("vertex_indices", "vertex_index"))
+    run = np.concatenate([np.append(np.asarray(s, np.int64), -1) for s in strips[index]])
+    k = np.flatnonzero((run[:-2] >= 0) & (run[1:-1] >= 0) & (run[2:] >= 0))
+    start = np.maximum.accumulate(np.where(run < 0, np.arange(len(run)) + 1, 0))  # where each strip begins
+    tris = np.stack([run[k], run[k + 1], run[k + 2]], axis=1)
+    odd = (k - start[k]) % 2 == 1
+    tris[odd] = tris[odd][:, [1, 0, 2]]
+    tris = tris[(tris[:, 0] != tris[:, 1]) & (tris[:, 1] != tris[:, 2]) & (tris[:, 0] != tris[:, 2])]
+    rows = np.empty(len(tris), np.dtype([("n", "u1"), ("vertex_indices", "<i4", (3,))]))
+    rows["n"], rows["vertex_indices"] = 3, tris
+    return _binary_ply(data.comments, data.obj_info, data["vertex"].data, rows)
 
 
 def _head(path: str) -> str:

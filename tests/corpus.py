@@ -198,6 +198,7 @@ def build_cases() -> list[Case]:
         # a binary STL whose header count its length disagrees with, read by its length as admesh and MeshLab
         # do (refused until 2026-12-06): a streaming writer's 0, bytes after the last face, a count too large
         Case({"streamed.stl": make.counted_stl(0)}, faces=box_faces),
+        Case({"upper_case.stl": trimesh.creation.box().export(file_type="stl_ascii").upper().encode()}, faces=box_faces),
         Case({"padded.stl": make.counted_stl(12, b"\0" * 7)}, faces=box_faces),
         Case({"overcounted.stl": make.counted_stl(20)}, faces=box_faces, warnings=(
             "'overcounted.stl' says it has 20 faces but holds 12: the model is loaded with those it holds; if some "

@@ -977,3 +977,23 @@ def test_an_empty_obj_is_not_said_to_need_its_missing_library(tmp_path):
         load_asset(str(tmp_path / "empty.obj"))
     assert str(err.value).startswith("'empty.obj' holds no faces: it is empty, damaged or not really OBJ")
     assert "Also, 'empty.obj' refers to 'gone.mtl' (a library of its materials), which is not beside it" in str(err.value)
+
+
+@pytest.mark.parametrize("fmt", ["ascii", "binary_little_endian"])
+def test_a_ply_of_triangle_strips_is_read_as_its_triangles(tmp_path, fmt):
+    """Triangle strips (-1 ending one, as the Stanford scanning repository's
+    older models are written): every triangle, wound alike, its vertices'
+    colours kept (read as 4 points until 2026-12-06)."""
+    import plyfile
+    grid = np.array([(x, y, 0, 200, 20 * x, 0) for x in range(4) for y in range(2)],
+                    dtype=[("x", "f4"), ("y", "f4"), ("z", "f4"), ("red", "u1"), ("green", "u1"), ("blue", "u1")])
+    # a strip over the first two squares, a restart, a strip over the third; and a strip of one triangle
+    strips = np.array([([0, 1, 2, 3, 4, 5, -1, 4, 5, 6, 7],), ([0, 3, 4],)], dtype=[("vertex_indices", "O")])
+    plyfile.PlyData([plyfile.PlyElement.describe(grid, "vertex"),
+                     plyfile.PlyElement.describe(strips, "tristrips", val_types={"vertex_indices": "i4"})],
+                    text=fmt == "ascii").write(str(tmp_path / "strips.ply"))
+    asset = load_asset(str(tmp_path / "strips.ply"))
+    placed = trimesh.Trimesh(trimesh.transform_points(asset.mesh.vertices, asset.to_original), asset.mesh.faces)
+    assert asset.n_faces == 7 and np.isclose(placed.area, 3 + 1)  # six of the three squares, one across two
+    assert len(np.unique(np.sign(placed.face_normals[:, 2]))) == 1
+    assert sorted(np.unique(asset.corner_color[..., 1]).tolist()) == [0, 20, 40, 60]
