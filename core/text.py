@@ -54,8 +54,8 @@ def obj_source(path: str) -> tuple[io.BytesIO, trimesh.resolvers.Resolver, colle
     a library is taken out: trimesh reads the first 'mtllib' in the text,
     commented out or not (raylib's cube: '#mtllib cube.mtl')."""
     with open(path, "rb") as f:
-        text = _CONTINUED.sub(" ", _uncommented(read_text(f.read())))
-        text = _cut_polygons(_absolute_indices(_colours_as_fractions(text)))
+        text = _CONTINUED.sub(" ", _uncommented(read_text(f.read()))).replace("\t", " ")  # trimesh splits at spaces
+        text = _cut_polygons(_absolute_indices(_colours_as_fractions(_decimal_points(text))))
     text, libraries = _one_library(text)
     kinds = collections.Counter(line.split(None, 1)[0] for line in text.splitlines() if line.strip())
     return io.BytesIO(text.encode("utf-8")), _TextResolver(path, libraries), kinds
@@ -112,6 +112,24 @@ _VERTEX_AFTER = re.compile(r"\n[ \t]*v[tn]?[ \t]")
 _VERTEX_LINE = re.compile(r"^[ \t]*v[ \t][^\n]*", re.M)
 #: A vertex with a colour after its position: v x y z r g b.
 _COLOURED = re.compile(r"^([ \t]*v[ \t]+(?:\S+[ \t]+){3})(\S+)[ \t]+(\S+)[ \t]+(\S+)", re.M)
+
+
+#: A number written with a decimal comma ('0,5'), as exporters set to some languages write them.
+_DECIMAL_COMMA = re.compile(r"-?\d+,\d+(?:[eE][-+]?\d+)?")
+#: A position, texture coordinate or normal statement (the whole line) holding a comma.
+_VERTEX_COMMA = re.compile(r"^[ \t]*v[tn]?[ \t][^\n]*,[^\n]*", re.M)
+
+
+def _decimal_points(text: str) -> str:
+    """An OBJ whose first vertex is written with decimal commas ('v 0,5
+    1,25 0', as some exporters set to languages that write them do) with
+    decimal points in every vertex statement; others as they are."""
+    first = _VERTEX_LINE.search(text)
+    numbers = first.group().split()[1:] if first else []
+    if not numbers or not any("," in n for n in numbers) or not all(
+            _DECIMAL_COMMA.fullmatch(n) or _is_number(n) for n in numbers):
+        return text
+    return _VERTEX_COMMA.sub(lambda m: m.group().replace(",", "."), text)
 
 
 def _colours_as_fractions(text: str) -> str:

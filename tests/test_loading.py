@@ -997,3 +997,15 @@ def test_a_ply_of_triangle_strips_is_read_as_its_triangles(tmp_path, fmt):
     assert asset.n_faces == 7 and np.isclose(placed.area, 3 + 1)  # six of the three squares, one across two
     assert len(np.unique(np.sign(placed.face_normals[:, 2]))) == 1
     assert sorted(np.unique(asset.corner_color[..., 1]).tolist()) == [0, 20, 40, 60]
+
+
+@pytest.mark.parametrize("written", ["v\t0.5\t0\t0\nv\t1\t0\t0\nv\t0\t1\t0\nvt\t0\t0\nf\t1/1\t2/1\t3/1\n",
+                                     "v 0,5 0 0\nv 1 0 0\nv 0 1,0 0\nvn 0 0 1,0\nf 1//1 2//1 3//1\n"])
+def test_an_obj_written_with_tabs_or_decimal_commas_is_read(tmp_path, written):
+    """Tabs between the values (trimesh found no faces) and decimal commas,
+    as exporters set to some languages write numbers (refused as damaged),
+    both until 2026-12-06."""
+    (tmp_path / "odd.obj").write_text(written)
+    asset = load_asset(str(tmp_path / "odd.obj"))
+    placed = trimesh.transform_points(asset.mesh.vertices[asset.mesh.faces[0]], asset.to_original)
+    assert asset.n_faces == 1 and sorted(map(tuple, placed.tolist())) == [(0, 1, 0), (0.5, 0, 0), (1, 0, 0)]
