@@ -36,7 +36,7 @@ from .glb import GltfError
 from .gltf import primitives_in_words
 from .ply import ply_scene, ply_texture
 from .notes import Note
-from .looks import keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
+from .looks import GREY, keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
 from .text import obj_source, off_mesh
 from .inputs import (BLENDER_FORMATS, FORMAT_LIST, FORMATS, MAX_UNZIPPED, UNREADABLE_IMAGE, USD_LAYERS, ZIPS,
                      InputError, unzip_model)
@@ -335,6 +335,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         elif fmt == "STL":
             source, held, said = _binary_stl(path)
             scene = trimesh.load_scene(source, file_type="stl", **options)
+            with open(path, "rb") as f:
+                _stl_colours(scene, f.read(80))
             if 0 < said != held:
                 warnings.append(f"says it has {said:,} faces but holds {held:,}: the model is loaded with those it "
                                 "holds; if some are missing, export it again")
@@ -409,6 +411,29 @@ def _binary_stl(path: str) -> tuple:
         f.seek(84)
         data = head[:80] + held.to_bytes(4, "little") + f.read(50 * held)
     return io.BytesIO(data), held, said
+
+
+def _stl_colours(scene: trimesh.Scene, head: bytes) -> None:
+    """A binary STL's face colours, where it has them, on its mesh (in
+    place): five bits each in a face's two spare bytes, as Materialise Magics
+    writes them (its header's 'COLOR=' and four bytes the whole model's
+    colour, a face's own where bit 15 is clear, red in the low bits) or as
+    VisCAM and SolidView do (a face's own where bit 15 is set, blue in the
+    low bits; the others grey)."""
+    for geom in scene.geometry.values():
+        bits = getattr(geom, "face_attributes", {}).get("stl")
+        if bits is None or len(bits) != len(geom.faces) or not np.any(bits):
+            continue
+        bits = np.asarray(bits).astype(np.uint16)
+        five = (np.stack([(bits >> shift) & 31 for shift in (0, 5, 10)], axis=1) * 255 + 15) // 31
+        at = head.find(b"COLOR=")
+        if at >= 0 and len(head) >= at + 10:
+            own, rgba = bits < 0x8000, np.tile(np.frombuffer(head[at + 6:at + 10], np.uint8), (len(bits), 1))
+        else:
+            own, rgba, five = bits >= 0x8000, np.tile(np.array(GREY, np.uint8), (len(bits), 1)), five[:, ::-1]
+        if own.any():
+            rgba[own, :3] = five[own]
+            geom.visual = trimesh.visual.ColorVisuals(geom, face_colors=rgba)
 
 
 def _unpacked(path: str) -> int:
