@@ -32,7 +32,7 @@ from . import blender, gltf_decode
 from .beside import BesideResolver
 from .collada import scene as collada_scene
 from .threemf import scene as threemf_scene
-from .glb import GltfError
+from .glb import MAGIC, GltfError
 from .gltf import primitives_in_words
 from .ply import ply_scene, ply_texture
 from .notes import Note
@@ -290,7 +290,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     try:
         if fmt in ("GLB", "glTF"):
             source, warnings, quantized = gltf_decode.prepare(path)
-            kind = "glb" if source is not path or fmt == "GLB" else None  # a .vrm is a GLB
+            with open(path, "rb") as f:  # by what it holds: a .gltf written as .glb (as VTK names it), or the reverse
+                kind = "glb" if source is not path or f.read(4) == MAGIC else "gltf"
         elif fmt == "OBJ":
             source, resolver, kinds = obj_source(path)
             free_form = kinds["curv"] + kinds["curv2"] + kinds["surf"]

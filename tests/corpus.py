@@ -57,6 +57,11 @@ class Case:
         return next(iter(self.files))
 
 
+def _renamed(files: dict, old: str, new: str) -> dict:
+    """``files`` with ``old`` named ``new``, first (the one opened)."""
+    return {new: files[old], **{name: data for name, data in files.items() if name != old}}
+
+
 def _data(name: str) -> bytes:
     with open(os.path.join(DATA, name), "rb") as f:
         return f.read()
@@ -88,6 +93,9 @@ def build_cases() -> list[Case]:
         like(make.gltf_files(scene, "separate")),
         like(("separate.zip", make.zipped(make.gltf_files(scene, "separate"), folder="model/"))),
         like(make.windows_gltf_files(scene, "windows")),
+        # a glTF named .glb (as VTK's exporter names what it writes) and a GLB named .gltf: read by what they hold
+        like(_renamed(make.gltf_files(scene, "text_glb"), "text_glb.gltf", "text_glb.glb")),
+        like(("binary.gltf", plain)),
         like(("windows_zip.zip", make.windows_zip(make.gltf_files(scene, "windows_zip")))),
         like(("draco_separate.zip", make.zipped(make.gltf_files(scene, "draco_sep", draco=True)))),
         like(("draco.glb", draco)),
