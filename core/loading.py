@@ -264,6 +264,11 @@ def _normalized(vertices: np.ndarray, faces: np.ndarray, name: str) -> tuple[tri
     to_original[:3, 3] = center
     mesh = trimesh.Trimesh((vertices - center) / extent, faces, process=False)
     if mesh.area < MIN_AREA:
+        lo, hi = np.percentile(vertices, [1, 99], axis=0)
+        most = float((hi - lo).max())
+        if 0 < most < extent / 1000:  # a stray corner (a damaged number) makes every real face vanishingly small
+            raise InputError(f"'{name}' has a corner {extent:.3g} away where most lie within {most:.3g}: the file is "
+                             "damaged or holds stray faces; repair or re-export the mesh.")
         raise InputError(f"'{name}' has only faces of zero area (flat as a line or a point): it has no "
                          "surface to segment; repair or re-export the mesh.")
     return mesh, to_original

@@ -1030,3 +1030,14 @@ def test_a_binary_stls_face_colours_are_shown(tmp_path, maker):
     shown = load_asset(str(tmp_path / "coloured.stl")).corner_color[:, 0, :3].tolist()
     other = [0, 255, 0] if maker == "magics" else [200, 200, 200]
     assert shown == [[255, 0, 0]] * 2 + [[0, 0, 255]] * 2 + [other] * 8
+
+
+def test_a_stray_corner_far_away_is_named_as_such(tmp_path):
+    """One number of a binary STL damaged into 3e30 makes every real face
+    vanishingly small after scaling: said as that corner (until 2026-12-06
+    'only faces of zero area')."""
+    data = bytearray(trimesh.creation.icosphere(3).export(file_type="stl"))
+    data[84 + 12:84 + 16] = np.float32(3e30).tobytes()  # the first face's first corner's x
+    (tmp_path / "stray.stl").write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"has a corner 3e\+30 away where most lie within 1.98: the file is damaged"):
+        load_asset(str(tmp_path / "stray.stl"))
