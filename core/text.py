@@ -7,11 +7,11 @@ file is read by one rule and handed to trimesh as UTF-8, and the files an
 OBJ names are found as exporters name them (Windows paths, another case).
 An OBJ's polygons of five or more corners are cut here, inside them, after
 its lines continued by a backslash are joined, its indices counted back
-counted from the start and its vertex colours written as bytes read as
-such; every material library it names is read, and a texture its map's
-scale and offset options repeat or move is drawn so. An OFF file is read here as
-well: its colours, which trimesh's reader leaves out, and its polygons cut
-inside them.
+counted from the start, its vertex colours written as bytes read as such
+and ZBrush's polypaint read as vertex colours; every material library it
+names is read, and a texture its map's scale and offset options repeat or
+move is drawn so. An OFF file is read here as well: its colours, which
+trimesh's reader leaves out, and its polygons cut inside them.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def obj_source(path: str) -> tuple[io.BytesIO, trimesh.resolvers.Resolver, colle
     commented out or not (raylib's cube: '#mtllib cube.mtl')."""
     with open(path, "rb") as f:
         text = _CONTINUED.sub(" ", _uncommented(read_text(f.read()))).replace("\t", " ")  # trimesh splits at spaces
-        text = _cut_polygons(_absolute_indices(_colours_as_fractions(_decimal_points(text))))
+        text = _cut_polygons(_absolute_indices(_colours_as_fractions(_polypaint(_decimal_points(text)))))
     text, libraries = _one_library(text)
     kinds = collections.Counter(line.split(None, 1)[0] for line in text.splitlines() if line.strip())
     return io.BytesIO(text.encode("utf-8")), _TextResolver(path, libraries), kinds
@@ -130,6 +130,28 @@ def _decimal_points(text: str) -> str:
             _DECIMAL_COMMA.fullmatch(n) or _is_number(n) for n in numbers):
         return text
     return _VERTEX_COMMA.sub(lambda m: m.group().replace(",", "."), text)
+
+
+#: ZBrush's polypaint: after every 64 vertices, their colours as MMRRGGBB in hexadecimal (MM its mask).
+_MRGB = re.compile(r"^#MRGB[ \t]+([0-9a-fA-F]+)", re.M)
+
+
+def _polypaint(text: str) -> str:
+    """An OBJ with ZBrush's polypaint ('#MRGB' comments, which other readers
+    skip) with each vertex's colour after its position, as trimesh reads
+    vertex colours; as it is where the colours do not count one a vertex."""
+    if "#MRGB" not in text:
+        return text
+    found = "".join(m.group(1) for m in _MRGB.finditer(text))
+    vertices = list(_VERTEX_LINE.finditer(text))
+    if len(found) % 8 or len(found) // 8 != len(vertices):
+        return text
+    rgb = np.frombuffer(bytes.fromhex(found), np.uint8).reshape(-1, 4)[:, 1:] / 255.0
+    out, at = [], 0
+    for m, (r, g, b) in zip(vertices, rgb.tolist()):
+        out += [text[at:m.start()], " ".join(m.group().split()[:4]), f" {r:.4g} {g:.4g} {b:.4g}"]
+        at = m.end()
+    return "".join(out + [text[at:]])
 
 
 def _colours_as_fractions(text: str) -> str:

@@ -1041,3 +1041,21 @@ def test_a_stray_corner_far_away_is_named_as_such(tmp_path):
     (tmp_path / "stray.stl").write_bytes(bytes(data))
     with pytest.raises(InputError, match=r"has a corner 3e\+30 away where most lie within 1.98: the file is damaged"):
         load_asset(str(tmp_path / "stray.stl"))
+
+
+def test_zbrushs_polypaint_is_shown(tmp_path):
+    """ZBrush writes a sculpt's polypaint as '#MRGB' comments after every 64
+    vertices (MMRRGGBB each, MM its mask), which other readers skip: read as
+    the vertices' colours (white until 2026-12-06)."""
+    box = trimesh.creation.box()
+    colours = [(255, 0, 0)] * 4 + [(0, 0, 255)] * 4
+    lines = [f"v {x} {y} {z}" for x, y, z in box.vertices]
+    lines.append("#MRGB " + "".join(f"ff{r:02x}{g:02x}{b:02x}" for r, g, b in colours))
+    lines += [f"f {a + 1} {b + 1} {c + 1}" for a, b, c in box.faces]
+    (tmp_path / "sculpt.obj").write_text("\n".join(lines) + "\n")
+    asset = load_asset(str(tmp_path / "sculpt.obj"))
+    placed = trimesh.transform_points(asset.mesh.vertices, asset.to_original)
+    corner = placed[asset.mesh.faces]  # each corner's colour is its vertex's, red for the first four
+    first = np.isclose(corner[..., None, :], box.vertices[:4]).all(-1).any(-1)
+    assert (asset.corner_color[..., :3][first] == [255, 0, 0]).all()
+    assert (asset.corner_color[..., :3][~first] == [0, 0, 255]).all() and first.any() and (~first).any()
