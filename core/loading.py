@@ -204,7 +204,7 @@ def _with_what_is_missing(refusal: InputError, name: str, warnings: list) -> str
     """The refusal of a model, said as what it hides (a stage of invisible
     collision shapes) or what is missing (a USD stage whose meshes are in a
     layer uploaded without it) where it holds nothing drawn, else followed
-    by the files it names that are missing (``inputs.Note``)."""
+    by the files it names that are missing (``notes.Note``)."""
     missing = [w for w in warnings if getattr(w, "missing", "")]
     hides = [w for w in warnings if getattr(w, "hidden", 0)]
     holding = [w for w in missing if w.holds_faces]
@@ -410,7 +410,8 @@ def _binary_stl(path: str) -> tuple:
         body = os.path.getsize(path) - 84
         said = int.from_bytes(head[80:84], "little") if len(head) == 84 else 0
         held = said if 0 < 50 * said <= body < 50 * said + 50 else body // 50 if body > 0 and not body % 50 else 0
-        if body <= 0 or body == 50 * said or (head.lstrip()[:5].lower() == b"solid" and b"facet" in (head + f.read(4096)).lower()):
+        text = head.lstrip()[:5].lower() == b"solid" and b"facet" in (head + f.read(4096)).lower()
+        if body <= 0 or body == 50 * said or text:
             return path, 0, 0
         if not held:
             raise ValueError("a binary STL that ends inside a face")

@@ -206,7 +206,8 @@ def build_cases() -> list[Case]:
         # a binary STL whose header count its length disagrees with, read by its length as admesh and MeshLab
         # do (refused until 2026-12-06): a streaming writer's 0, bytes after the last face, a count too large
         Case({"streamed.stl": make.counted_stl(0)}, faces=box_faces),
-        Case({"upper_case.stl": trimesh.creation.box().export(file_type="stl_ascii").upper().encode()}, faces=box_faces),
+        Case({"upper_case.stl": trimesh.creation.box().export(file_type="stl_ascii").upper().encode()},
+             faces=box_faces),
         Case({"padded.stl": make.counted_stl(12, b"\0" * 7)}, faces=box_faces),
         Case({"overcounted.stl": make.counted_stl(20)}, faces=box_faces, warnings=(
             "'overcounted.stl' says it has 20 faces but holds 12: the model is loaded with those it holds; if some "
@@ -406,7 +407,8 @@ def _through_blender(car: int) -> list[Case]:
     Python module is installed (``core.blender``), else refused saying how
     to install it."""
     names = ("toy_car_blender_embedded.fbx", "toy_car_blender.fbx", "toy_car_blender.blend", "chair_blender.blend",
-             "toy_car_blender_rigged.fbx", "toy_car_blender_fbx.zip", "toy_car_assimp_fbx.zip", "toy_car_blender_cut.fbx")
+             "toy_car_blender_rigged.fbx", "toy_car_blender_fbx.zip", "toy_car_assimp_fbx.zip",
+             "toy_car_blender_cut.fbx")
     files = {name: _data(name) for name in names[:-1]}
     files[names[-1]] = files["toy_car_blender_embedded.fbx"][:30000]
     files["ascii.fbx"] = b"; FBX 7.4.0 project file\nFBXHeaderExtension:  {\n}\n"  # an ASCII FBX of nothing

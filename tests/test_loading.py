@@ -976,7 +976,8 @@ def test_an_empty_obj_is_not_said_to_need_its_missing_library(tmp_path):
     with pytest.raises(InputError) as err:
         load_asset(str(tmp_path / "empty.obj"))
     assert str(err.value).startswith("'empty.obj' holds no faces: it is empty, damaged or not really OBJ")
-    assert "Also, 'empty.obj' refers to 'gone.mtl' (a library of its materials), which is not beside it" in str(err.value)
+    said = "Also, 'empty.obj' refers to 'gone.mtl' (a library of its materials), which is not beside it"
+    assert said in str(err.value)
 
 
 @pytest.mark.parametrize("fmt", ["ascii", "binary_little_endian"])
