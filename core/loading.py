@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import io
 import logging
 import os
 import tempfile
@@ -35,8 +34,9 @@ from .threemf import scene as threemf_scene
 from .glb import MAGIC, GltfError
 from .gltf import primitives_in_words
 from .ply import ply_scene, ply_texture
+from .stl import stl_scene
 from .notes import Note
-from .looks import GREY, keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
+from .looks import keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
 from .text import obj_source, off_mesh
 from .inputs import (BLENDER_FORMATS, FORMAT_LIST, FORMATS, MAX_UNZIPPED, UNREADABLE_IMAGE, USD_LAYERS, ZIPS,
                      InputError, unzip_model)
@@ -285,10 +285,11 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     is, not times a colour (``white_under_textures``); a PLY's vertex
     colours beside texture coordinates without a texture, or named as
     scanners name them (``ply_vertex_colors``); an OFF read with its
-    colours and polygons (``text.off_mesh``); Collada and 3MF by their own
-    readers (``collada``, ``threemf``), each mesh a node under its own name,
-    an OBJ's points and lines and a Collada file's lines counted in a
-    warning; the files an OBJ, PLY or Collada file names found as exporters
+    colours and polygons (``text.off_mesh``), an STL with its face colours
+    and by its length where its header's count disagrees (``stl``); Collada
+    and 3MF by their own readers (``collada``, ``threemf``), each mesh a
+    node under its own name, an OBJ's points, lines and free-form surfaces
+    and a Collada file's lines counted in a warning; the files an OBJ, PLY or Collada file names found as exporters
     name them (``beside``), a warning for each that is not there."""
     source, kind, resolver, warnings, quantized, named = path, None, None, [], False, 0
     left_out = {"point": 0, "line": 0, "free-form": 0}  # primitives
@@ -339,10 +340,7 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
             warnings += [f"refers to '{image}' (a texture), which it does not hold or which does not open as an image: "
                          "the model is loaded without it; export it again" for image in missing]
         elif fmt == "STL":
-            source, held, said = _binary_stl(path)
-            scene = trimesh.load_scene(source, file_type="stl", **options)
-            with open(path, "rb") as f:
-                _stl_colours(scene, f.read(80))
+            scene, held, said = stl_scene(path, options)
             if 0 < said != held:
                 warnings.append(f"says it has {said:,} faces but holds {held:,}: the model is loaded with those it "
                                 "holds; if some are missing, export it again")
@@ -395,52 +393,6 @@ def _named_scene(placed: list, up: str) -> trimesh.Scene:
         seen.add(unique)
         scene.add_geometry(mesh, node_name=unique, geom_name=unique)
     return scene
-
-
-def _binary_stl(path: str) -> tuple:
-    """(file for trimesh, faces it holds, faces its header says) of an STL:
-    a binary STL whose length its header's count disagrees with read as
-    admesh (PrusaSlicer's) and MeshLab read it: by its length where that is
-    whole faces (a writer that streams its faces leaves the count 0), by its
-    count where a few bytes follow its last face; the path as it is (counts
-    0) for an ASCII STL, an empty one or one its count fits. ValueError for
-    one that ends inside a face (cut short)."""
-    with open(path, "rb") as f:
-        head = f.read(84)
-        body = os.path.getsize(path) - 84
-        said = int.from_bytes(head[80:84], "little") if len(head) == 84 else 0
-        held = said if 0 < 50 * said <= body < 50 * said + 50 else body // 50 if body > 0 and not body % 50 else 0
-        text = head.lstrip()[:5].lower() == b"solid" and b"facet" in (head + f.read(4096)).lower()
-        if body <= 0 or body == 50 * said or text:
-            return path, 0, 0
-        if not held:
-            raise ValueError("a binary STL that ends inside a face")
-        f.seek(84)
-        data = head[:80] + held.to_bytes(4, "little") + f.read(50 * held)
-    return io.BytesIO(data), held, said
-
-
-def _stl_colours(scene: trimesh.Scene, head: bytes) -> None:
-    """A binary STL's face colours, where it has them, on its mesh (in
-    place): five bits each in a face's two spare bytes, as Materialise Magics
-    writes them (its header's 'COLOR=' and four bytes the whole model's
-    colour, a face's own where bit 15 is clear, red in the low bits) or as
-    VisCAM and SolidView do (a face's own where bit 15 is set, blue in the
-    low bits; the others grey)."""
-    for geom in scene.geometry.values():
-        bits = getattr(geom, "face_attributes", {}).get("stl")
-        if bits is None or len(bits) != len(geom.faces) or not np.any(bits):
-            continue
-        bits = np.asarray(bits).astype(np.uint16)
-        five = (np.stack([(bits >> shift) & 31 for shift in (0, 5, 10)], axis=1) * 255 + 15) // 31
-        at = head.find(b"COLOR=")
-        if at >= 0 and len(head) >= at + 10:
-            own, rgba = bits < 0x8000, np.tile(np.frombuffer(head[at + 6:at + 10], np.uint8), (len(bits), 1))
-        else:
-            own, rgba, five = bits >= 0x8000, np.tile(np.array(GREY, np.uint8), (len(bits), 1)), five[:, ::-1]
-        if own.any():
-            rgba[own, :3] = five[own]
-            geom.visual = trimesh.visual.ColorVisuals(geom, face_colors=rgba)
 
 
 def _unpacked(path: str) -> int:
