@@ -52,10 +52,11 @@ def _binary_stl(path: str) -> tuple:
 def _stl_colours(scene: trimesh.Scene, head: bytes) -> None:
     """A binary STL's face colours, where it has them, on its mesh (in
     place): five bits each in a face's two spare bytes, as Materialise Magics
-    writes them (its header's 'COLOR=' and four bytes the whole model's
-    colour, a face's own where bit 15 is clear, red in the low bits) or as
-    VisCAM and SolidView do (a face's own where bit 15 is set, blue in the
-    low bits; the others grey)."""
+    writes them (its header's 'COLOR=' and three bytes the whole model's
+    colour, a face's own where bit 15 is clear, red in the low bits; where
+    every face sets bit 15 and they differ, as MeshLab writes them, each
+    face's own) or as VisCAM and SolidView do (a face's own where bit 15 is
+    set, blue in the low bits; the others grey)."""
     for geom in scene.geometry.values():
         bits = getattr(geom, "face_attributes", {}).get("stl")
         if bits is None or len(bits) != len(geom.faces) or not np.any(bits):
@@ -63,8 +64,10 @@ def _stl_colours(scene: trimesh.Scene, head: bytes) -> None:
         bits = np.asarray(bits).astype(np.uint16)
         five = (np.stack([(bits >> shift) & 31 for shift in (0, 5, 10)], axis=1) * 255 + 15) // 31
         at = head.find(b"COLOR=")
-        if at >= 0 and len(head) >= at + 10:
-            own, rgba = bits < 0x8000, np.tile(np.frombuffer(head[at + 6:at + 10], np.uint8), (len(bits), 1))
+        if at >= 0 and len(head) >= at + 9:  # its alpha left out: MeshLab writes a space there
+            own = bits < 0x8000
+            own |= not own.any() and len(np.unique(bits)) > 1  # MeshLab sets bit 15 on every face it colours
+            rgba = np.tile(np.frombuffer(head[at + 6:at + 9] + b"\xff", np.uint8), (len(bits), 1))
         else:
             own, rgba, five = bits >= 0x8000, np.tile(np.array(GREY, np.uint8), (len(bits), 1)), five[:, ::-1]
         if own.any():

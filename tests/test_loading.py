@@ -1012,24 +1012,28 @@ def test_an_obj_written_with_tabs_or_decimal_commas_is_read(tmp_path, written):
     assert asset.n_faces == 1 and sorted(map(tuple, placed.tolist())) == [(0, 1, 0), (0.5, 0, 0), (1, 0, 0)]
 
 
-@pytest.mark.parametrize("maker", ["magics", "viscam"])
+@pytest.mark.parametrize("maker", ["magics", "meshlab", "viscam"])
 def test_a_binary_stls_face_colours_are_shown(tmp_path, maker):
     """Five bits a channel in a face's spare bytes: Materialise Magics' (the
-    header's COLOR= for faces with bit 15 set, red in the low bits) and
-    VisCAM's (a colour where bit 15 is set, blue in the low bits; the others
-    grey). Every face was grey until 2026-12-06."""
+    header's COLOR= for faces with bit 15 set, red in the low bits), MeshLab's
+    (Magics' header and order, bit 15 set on every face it colours; its
+    header's alpha a space) and VisCAM's (a colour where bit 15 is set, blue
+    in the low bits; the others grey). Every face was grey until 2026-12-06."""
     data = bytearray(trimesh.creation.box().export(file_type="stl"))
     red, blue = 31, 31 << 10  # as Magics writes them; VisCAM's the other way round
     if maker == "magics":
         data[:80] = b"COLOR=\x00\xff\x00\xff".ljust(80, b" ")  # the whole model green
         spare = [red] * 2 + [blue] * 2 + [0x8000] * 8
+    elif maker == "meshlab":
+        data[:80] = b"COLOR=\x7f\x7f\x7f MATERIAL=\x7f\x7f\x7f \x7f\x7f\x7f \x7f\x7f\x7f ".ljust(80, b" ")
+        spare = [0x8000 | red] * 2 + [0x8000 | blue] * 2 + [0x8000 | 31 << 5] * 8
     else:
         spare = [0x8000 | blue] * 2 + [0x8000 | red] * 2 + [0] * 8
     for k, value in enumerate(spare):
         data[84 + 50 * k + 48:84 + 50 * k + 50] = value.to_bytes(2, "little")
     (tmp_path / "coloured.stl").write_bytes(bytes(data))
     shown = load_asset(str(tmp_path / "coloured.stl")).corner_color[:, 0, :3].tolist()
-    other = [0, 255, 0] if maker == "magics" else [200, 200, 200]
+    other = {"magics": [0, 255, 0], "meshlab": [0, 255, 0], "viscam": [200, 200, 200]}[maker]
     assert shown == [[255, 0, 0]] * 2 + [[0, 0, 255]] * 2 + [other] * 8
 
 
