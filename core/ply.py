@@ -7,7 +7,8 @@ names (MeshLab and OpenMVS write a scan's atlases so, each face's
 ``texnumber`` choosing its own). Such a file is read here with plyfile, its
 polygons cut by ``polygons.triangulate``, and written again as one binary
 PLY of triangles per texture, for trimesh. A PLY of triangle strips, which
-trimesh reads as points, is cut into its triangles the same way.
+trimesh reads as points, is cut into its triangles the same way, and a
+text PLY with blank lines among its rows is read without them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import io
 import logging
 import os
 import re
+import tempfile
 
 import numpy as np
 import plyfile
@@ -39,6 +41,15 @@ def ply_scene(path: str, options: dict) -> trimesh.Scene:
     """A PLY as trimesh reads it, or, where trimesh would read it wrongly
     (faces of mixed sizes or polygons, several textures), as the meshes
     ``_meshes`` makes of it, one node per texture."""
+    if _blank_rows(path):  # trimesh's and plyfile's text readers take a blank line for a row
+        with tempfile.TemporaryDirectory(prefix="partscope-ply-") as folder:
+            with open(path, "rb") as f:
+                head, body = f.read().split(b"end_header", 1)
+            rows = [line for line in body.splitlines()[1:] if line.strip()]
+            clean = os.path.join(folder, os.path.basename(path))
+            with open(clean, "wb") as f:
+                f.write(head + b"end_header\n" + b"\n".join(rows) + b"\n")
+            return ply_scene(clean, options)
     faces, textures = _header(path)
     if not faces and re.search(r"^element\s+tristrips\s+[1-9]", _head(path), re.M):
         scene = trimesh.Scene()
@@ -87,6 +98,16 @@ def _strips_as_faces(path: str) -> io.BytesIO:
     rows = np.empty(len(tris), np.dtype([("n", "u1"), ("vertex_indices", "<i4", (3,))]))
     rows["n"], rows["vertex_indices"] = 3, tris
     return _binary_ply(data.comments, data.obj_info, data["vertex"].data, rows)
+
+
+def _blank_rows(path: str) -> bool:
+    """Whether a text PLY has blank lines among its rows (some writers put
+    one between its vertices and its faces)."""
+    if not re.search(r"^format\s+ascii", _head(path), re.M):
+        return False
+    with open(path, "rb") as f:
+        body = f.read().split(b"end_header", 1)[-1].strip()
+    return re.search(rb"\n[ \t]*\r?\n", body) is not None
 
 
 def _head(path: str) -> str:

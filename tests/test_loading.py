@@ -1064,3 +1064,16 @@ def test_zbrushs_polypaint_is_shown(tmp_path):
     first = np.isclose(corner[..., None, :], box.vertices[:4]).all(-1).any(-1)
     assert (asset.corner_color[..., :3][first] == [255, 0, 0]).all()
     assert (asset.corner_color[..., :3][~first] == [0, 0, 255]).all() and first.any() and (~first).any()
+
+
+def test_a_text_ply_with_blank_lines_among_its_rows_is_read(tmp_path):
+    """A blank line between the vertices and the faces, as some writers put
+    one, and after them: read, colours and all (refused as damaged until
+    2026-12-06: trimesh's reader takes the blank line for a row)."""
+    (tmp_path / "spaced.ply").write_text(
+        "ply\nformat ascii 1.0\nelement vertex 4\nproperty float x\nproperty float y\nproperty float z\n"
+        "property uchar red\nproperty uchar green\nproperty uchar blue\nelement face 2\n"
+        "property list uchar int vertex_indices\nend_header\n0 0 0 255 0 0\n1 0 0 255 0 0\n1 1 0 255 0 0\n"
+        "0 1 0 255 0 0\n\n3 0 1 2\n3 0 2 3\n\n")
+    asset = load_asset(str(tmp_path / "spaced.ply"))
+    assert asset.n_faces == 2 and (asset.corner_color[..., :3] == [255, 0, 0]).all()
