@@ -4,8 +4,8 @@ Blender's Python module (``pip install bpy``, 374 MB) pins numpy below 2,
 so it lives in a Python of its own: ``.venv-blender`` in the repository,
 or the one PARTSCOPE_BLENDER_PYTHON names. That Python opens the file as a
 person does (File > Import > FBX, embedded textures unpacked and missing
-ones looked for beside it, and where that importer refuses the file, an
-ASCII FBX or one before 7.1, Blender 5's newer one, built on ufbx;
+ones looked for beside it, and where that importer refuses the file (an
+ASCII FBX), Blender 5's newer one, built on ufbx;
 File > Open for a .blend, its scripts not run)
 and writes what a viewer would draw as a GLB, modifiers applied, which
 PartScope then reads as any GLB. That Python runs this module (``python -m
@@ -132,7 +132,7 @@ def _convert(path: str, out: str, cap: str) -> None:
     else:
         try:  # Blender's own importer, as File > Import > FBX
             bpy.ops.import_scene.fbx(filepath=path, use_image_search=True)
-        except RuntimeError:  # ASCII, before 7.1, or written loosely (Assimp's): Blender's newer importer (ufbx)
+        except RuntimeError:  # ASCII (Assimp's), or before 7.1: Blender 5's newer importer (ufbx)
             bpy.ops.wm.read_factory_settings(use_empty=True)
             bpy.ops.wm.fbx_import(filepath=path)
             objects = bpy.context.scene.collection.objects
