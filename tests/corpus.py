@@ -208,6 +208,8 @@ def build_cases() -> list[Case]:
         Case({"streamed.stl": make.counted_stl(0)}, faces=box_faces),
         Case({"upper_case.stl": trimesh.creation.box().export(file_type="stl_ascii").upper().encode()},
              faces=box_faces),
+        Case({"bom.stl": b"\xef\xbb\xbf" + trimesh.creation.box().export(file_type="stl_ascii").encode()},
+             faces=box_faces),
         Case({"padded.stl": make.counted_stl(12, b"\0" * 7)}, faces=box_faces),
         Case({"overcounted.stl": make.counted_stl(20)}, faces=box_faces, warnings=(
             "'overcounted.stl' says it has 20 faces but holds 12: the model is loaded with those it holds; if some "
