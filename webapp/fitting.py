@@ -334,7 +334,7 @@ class Fitting:
         if field is None:
             return None
         self._fitted.add(key)
-        return self.store.add(Fitted(key, asset, field, anchor=getattr(field, "opening", self.default_scale)))
+        return self.store.add(Fitted(key, asset, field, computed=True))
 
     def save_ladder(self, item: Fitted) -> None:
         """Store callback: once a field's whole ladder is computed, keep it on disk too."""

@@ -53,9 +53,11 @@ class Fitted:
     first : whether these are the first parts, from the masks (the ladder id says so)
     colors_from : a Fitted (the first parts) whose colors the parts at the
         anchor take over by overlap, or None
+    computed : whether the field holds parts already computed (read back
+        from the cache): described now, from its opening scale outwards
     """
 
-    def __init__(self, key: str, asset, field, scales=None, note: str | None = None, anchor: float | None = None,
+    def __init__(self, key: str, asset, field, scales=None, note: str | None = None, computed: bool = False,
                  first: bool = False, colors_from: "Fitted | None" = None):
         self.key = key
         self.note = note
@@ -70,10 +72,10 @@ class Fitted:
         self._changed = threading.Condition(self._lock)
         self._futures: dict[float, Future] = {}
         self._entries: dict[float, dict] = {}
-        self._anchor = None if anchor is None else self.snap(anchor)
+        self._anchor = self.opening if computed else None
         self._colors_from = colors_from
         self._naming_views = None
-        if self._anchor is not None:  # a field with parts already computed: describe them now
+        if computed:
             cached = {self.snap(s) for s in field.cached_scales if self._on_ladder(s)}
             for s in ladder_order(self.scales, self._anchor):
                 if s in cached:
@@ -99,8 +101,8 @@ class Fitted:
         name of the model's own object each part is, or None
         (``core.labels.with_model_names``)}.
 
-        Colors start at the anchor, the first scale asked for (or the one
-        given): there parts take the colors of the first parts they overlap
+        Colors start at the anchor, the first scale asked for (the opening
+        scale for a field read back ``computed``): there parts take the colors of the first parts they overlap
         most (``colors_from``), or the palette in order; a part at any other
         scale keeps the color of its part at the next scale towards the
         anchor (``core.export.inherited_colors``), so that scale comes first
