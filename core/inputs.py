@@ -30,6 +30,13 @@ USD_LAYERS = (".usd", ".usda", ".usdc", ".usdz")
 ZIPS = (".zip", ".kmz", ".zae")
 #: Most bytes a ZIP may unpack to (a glTF with its .bin and images).
 MAX_UNZIPPED = 2**30
+#: Most pixels a model's texture images may hold in all, four 8K images or
+#: sixteen 4K ones (``loading``): decoded, each pixel takes about ten bytes
+#: while the model loads, and a PNG of one colour 8,000 pixels wide is
+#: 0.2 MB in the file. One image may hold them all (a 16K photogrammetry
+#: texture): Pillow refuses an image of twice its limit.
+MAX_TEXTURE_PIXELS = 2**28
+PIL.Image.MAX_IMAGE_PIXELS = MAX_TEXTURE_PIXELS // 2
 
 
 class InputError(ValueError):

@@ -38,8 +38,8 @@ from .stl import stl_scene
 from .notes import Note
 from .looks import keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
 from .text import obj_source, off_mesh
-from .inputs import (BLENDER_FORMATS, FORMAT_LIST, FORMATS, MAX_UNZIPPED, UNREADABLE_IMAGE, USD_LAYERS, ZIPS,
-                     InputError, unzip_model)
+from .inputs import (BLENDER_FORMATS, FORMAT_LIST, FORMATS, MAX_TEXTURE_PIXELS, MAX_UNZIPPED, UNREADABLE_IMAGE,
+                     USD_LAYERS, ZIPS, InputError, unzip_model)
 from .usd import usd_scene
 from .topology import close_cracks, outward_flips
 
@@ -55,6 +55,8 @@ UPRIGHT = {"Z": Z_UP, "X": np.array([[0.0, -1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0]
 #: An OBJ naming more objects and groups than this has a node per material:
 #: a converter's group per few faces is no artist's object.
 MAX_OBJ_NODES = 2000
+#: A material's keys (trimesh's) for the image that gives its surface colour.
+COLOUR_MAPS = ("image", "baseColorTexture")
 #: Surface area (of the model scaled to a largest side of 1) below which
 #: there is nothing to segment: every face is flat as a line or a point.
 MIN_AREA = 1e-9
@@ -229,16 +231,52 @@ def _check_geometry(geom, name: str) -> None:
         raise InputError(f"'{name}' has faces that point at missing vertices: the file is damaged; export it again.")
 
 
+def _within_texture_budget(scene: trimesh.Scene, name: str) -> list[str]:
+    """Past MAX_TEXTURE_PIXELS (image sizes read from their headers, nothing
+    decoded yet), the images no colour map shows (normal, roughness,
+    occlusion, emissive maps) are taken out of the materials, the largest
+    first, until the rest fit: the warning saying so; InputError where the
+    colour textures alone do not fit."""
+    uses = {}  # id of each image: (the image, its (material, key) uses)
+    for geom in scene.geometry.values():
+        material = getattr(getattr(geom, "visual", None), "material", None)
+        for key, image in _images_of(material).items():
+            uses.setdefault(id(image), (image, []))[1].append((material, key))
+    pixels = {i: image.width * image.height for i, (image, _) in uses.items()}
+    total = sum(pixels.values())
+    if total <= MAX_TEXTURE_PIXELS:
+        return []
+    spare = sorted((i for i, (_, where) in uses.items() if all(key not in COLOUR_MAPS for _, key in where)),
+                   key=lambda i: -pixels[i])
+    budget = f"{MAX_TEXTURE_PIXELS / 1e6:.0f} million: four 8K images or sixteen 4K ones"
+    if total - sum(pixels[i] for i in spare) > MAX_TEXTURE_PIXELS:
+        raise InputError(f"'{name}' holds colour textures of {total / 1e6:.0f} million pixels in all, more than "
+                         f"PartScope decodes ({budget}): export it with smaller textures (4K or less) and try again.")
+    for i in spare:
+        if total <= MAX_TEXTURE_PIXELS:
+            break
+        for material, key in uses[i][1]:
+            setattr(material, key, None)
+        total -= pixels[i]
+    return [f"holds texture images of more pixels in all than PartScope decodes ({budget}): some of its normal, "
+            "roughness and other maps that are not colour are left out, of the parts and the downloads; export "
+            "it with smaller textures to keep them"]
+
+
+def _images_of(material) -> dict:
+    """{key: PIL image} of a trimesh material (its colour map under "image"
+    or "baseColorTexture", its other maps under their glTF names)."""
+    images = dict(getattr(material, "_data", {}), image=getattr(material, "image", None))
+    return {key: image for key, image in images.items() if isinstance(image, PIL.Image.Image)}
+
+
 def _drop_broken_images(scene: trimesh.Scene) -> bool:
     """Take out of the materials every image that does not decode (trimesh
     leaves them undecoded until ``Scene.dump`` copies them); whether any was."""
     broken = False
     for geom in scene.geometry.values():
         material = getattr(getattr(geom, "visual", None), "material", None)
-        images = dict(getattr(material, "_data", {}), image=getattr(material, "image", None))
-        for key, image in images.items():
-            if not isinstance(image, PIL.Image.Image):
-                continue
+        for key, image in _images_of(material).items():
             try:
                 image.load()
             except Exception:  # Pillow's decoders fail in many ways on damaged data
@@ -366,6 +404,7 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
         warnings.append(f"also holds {modifiers} slicer volume{'s' * (modifiers > 1)} that "
                         f"{'are' if modifiers > 1 else 'is'} not printed (modifiers, negative volumes, support "
                         "blockers or enforcers), which PartScope leaves out: only the printed parts are segmented")
+    warnings += _within_texture_budget(scene, name)
     if _drop_broken_images(scene):
         warnings.append("has a texture that does not decode (the image is damaged): the model is loaded without it; "
                         "export it again")
@@ -443,7 +482,7 @@ def _digest(vertices: np.ndarray, faces: np.ndarray, asset: Asset) -> str:
     h = hashlib.sha256()
     for arr in (vertices.astype(np.float64), faces.astype(np.int64), asset.face_node,
                 asset.corner_color, np.nan_to_num(asset.corner_uv, nan=-1.0), asset.face_material):
-        h.update(np.ascontiguousarray(arr).tobytes())
+        h.update(np.ascontiguousarray(arr))
     for tex in asset.textures:
-        h.update(np.ascontiguousarray(tex).tobytes())
+        h.update(np.ascontiguousarray(tex))
     return h.hexdigest()[:32]

@@ -20,6 +20,10 @@ from .colorspace import linear_from_srgb, srgb_bytes
 
 #: The colour of a surface its file gives none.
 GREY = (200, 200, 200, 255)
+#: Largest side of a texture as the engine looks at it: the views are 512
+#: pixels, the viewer's textures 1024; a larger image is shrunk by a whole
+#: factor (an 8K texture decoded is 268 MB; the downloads keep the file's own).
+TEXTURE_SIDE = 4096
 #: The image trimesh gives a mesh with texture coordinates and no texture
 #: (an OBJ without its .mtl, a PLY's bare UV map).
 _STAND_IN = np.asarray(trimesh.visual.material.color_image())
@@ -105,12 +109,16 @@ def _cut_out(texture: np.ndarray, material) -> np.ndarray:
 
 
 def _texture(image) -> np.ndarray:
-    """(h, w, 4) uint8 of a PIL image; 16-bit grey scaled to 8 bits, where
-    Pillow's conversion would clip it to white."""
+    """(h, w, 4) uint8 of a PIL image, no side over TEXTURE_SIDE (shrunk by
+    a whole factor, each texel the mean of its block); 16-bit grey scaled to
+    8 bits, where Pillow's conversion would clip it to white."""
     if image.mode.startswith("I"):
         grey = np.asarray(image, np.float64)
         grey = grey / 257.0 if grey.max(initial=0) > 255 else grey
         image = PIL.Image.fromarray(np.clip(np.round(grey), 0, 255).astype(np.uint8))
+    factor = -(-max(image.size) // TEXTURE_SIDE)
+    if factor > 1:
+        image = (image if image.mode in ("L", "LA", "RGB", "RGBA") else image.convert("RGBA")).reduce(factor)
     return np.asarray(image.convert("RGBA"), dtype=np.uint8)
 
 

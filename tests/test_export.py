@@ -19,7 +19,9 @@ from scipy.spatial import cKDTree
 from core.export import (colored_scene, inherited_colors, ladder_colors, part_names, part_palette, segmented_scene,
                          write_downloads, write_glb, write_labels, write_parts_zip)
 from core.export import ImageBank, source_images
+from core import looks
 from core.loading import load_asset
+from core.looks import surface_color
 from core.colorspace import srgb_bytes
 from meshes import PSB
 
@@ -603,6 +605,28 @@ def test_a_jpeg_texture_keeps_its_encoding_and_is_stored_once(jpeg_model, tmp_pa
         scene = trimesh.load_scene(str(tmp_path / "unzipped" / member), process=False)
         (geometry,) = scene.geometry.values()
         assert np.array_equal(np.asarray(geometry.visual.material.baseColorTexture.convert("RGB")), expected)
+
+
+def test_a_texture_larger_than_the_engine_looks_at_is_shrunk_there_and_kept_whole_in_the_downloads(
+        jpeg_model, tmp_path, monkeypatch):
+    """An 8K texture decoded is 268 MB: the engine looks at a copy with no
+    side over TEXTURE_SIDE (here 200 for a 512 image: a third), each texel
+    its block's mean, so the surface shows the colours it did; the downloads
+    keep the file's own JPEG, whole."""
+    path, whole, jpeg = jpeg_model
+    monkeypatch.setattr(looks, "TEXTURE_SIDE", 200)
+    asset = load_asset(path)
+    assert [t.shape for t in asset.textures] == [(171, 171, 4)] * len(whole.textures)  # 512 / 3, rounded up
+    faces = np.arange(asset.n_faces)
+    bary = np.random.default_rng(0).dirichlet(np.ones(3), len(faces))
+    shrunk, full = (surface_color(a, faces, bary)[:, :3].astype(float) for a in (asset, whole))
+    for node in range(4):  # each ball's tint and quarter of the image
+        on = asset.face_node == node
+        assert np.abs(shrunk[on].mean(axis=0) - full[on].mean(axis=0)).max() < 2
+    assert min(np.corrcoef(shrunk[:, c], full[:, c])[0, 1] for c in range(3)) > 0.85  # less only the grain
+    labels = asset.face_node.astype(np.int64)
+    paths = write_downloads(asset, labels, tmp_path, stem="balls", images=ImageBank(source_images(path)))
+    assert open(paths["glb"], "rb").read().count(jpeg) == 1
 
 
 def test_images_are_read_back_from_a_zipped_gltf(jpeg_model, tmp_path):

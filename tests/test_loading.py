@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 import trimesh
-from PIL import Image
+from PIL import Image, ImageFile
 
 from core.export import write_downloads
 from core.loading import InputError, load_asset
@@ -1077,3 +1077,46 @@ def test_a_text_ply_with_blank_lines_among_its_rows_is_read(tmp_path):
         "0 1 0 255 0 0\n\n3 0 1 2\n3 0 2 3\n\n")
     asset = load_asset(str(tmp_path / "spaced.ply"))
     assert asset.n_faces == 2 and (asset.corner_color[..., :3] == [255, 0, 0]).all()
+
+
+def _balls_with_maps(path, colour_side, normal_side, n=3):
+    """A GLB of ``n`` balls, each with a colour texture of its own and a
+    normal map of its own, PNGs of one colour (a few hundred bytes each,
+    however wide)."""
+    scene = trimesh.Scene()
+    for i in range(n):
+        ball = trimesh.creation.icosphere(subdivisions=2, radius=0.3).apply_translation([i, 0, 0])
+        uv = (ball.vertices[:, :2] + 0.3) / 0.6
+        material = trimesh.visual.material.PBRMaterial(
+            baseColorTexture=Image.new("RGB", (colour_side, colour_side), (200, 40 * i, 30)),
+            normalTexture=Image.new("RGB", (normal_side, normal_side), (128, 128, 255)))
+        ball.visual = trimesh.visual.TextureVisuals(uv=uv, material=material)
+        scene.add_geometry(ball, geom_name=f"ball{i}")
+    scene.export(path)
+    return path
+
+
+def test_textures_past_the_pixel_budget_are_refused_before_they_are_decoded(tmp_path, monkeypatch):
+    """A PNG of one colour 8,000 pixels wide is 0.2 MB in the file and 200 MB
+    decoded: a model's images may hold MAX_TEXTURE_PIXELS in all (here 3 x
+    64 x 64). Past it the maps that are not colour go first, with a
+    warning; colour textures alone past it refuse the model with a sentence,
+    nothing decoded."""
+    import core.loading
+
+    monkeypatch.setattr(core.loading, "MAX_TEXTURE_PIXELS", 3 * 64 * 64 + 32 * 32)
+    asset = load_asset(_balls_with_maps(str(tmp_path / "maps.glb"), 64, 32))
+    assert len(asset.warnings) == 1 and "normal, roughness and other maps" in asset.warnings[0]
+    materials = [m.visual.material for m in asset.source_meshes]
+    normals = [m.normalTexture for m in materials]
+    assert normals.count(None) == 2 and np.asarray(max(normals, key=bool)).shape == (32, 32, 3)  # one fits
+    assert [np.asarray(m.baseColorTexture).shape for m in materials] == [(64, 64, 3)] * 3
+    first = [np.flatnonzero(asset.face_node == node)[0] for node in range(3)]
+    colours = surface_color(asset, np.array(first), np.full((3, 3), 1 / 3))[:, :3]
+    assert sorted(map(tuple, colours.tolist())) == [(200, 0, 30), (200, 40, 30), (200, 80, 30)]
+
+    opened = []
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda image: opened.append(image))
+    with pytest.raises(InputError, match="colour textures of .* pixels in all, more than PartScope decodes"):
+        load_asset(_balls_with_maps(str(tmp_path / "colours.glb"), 67, 8))
+    assert not opened
