@@ -55,6 +55,11 @@ UPRIGHT = {"Z": Z_UP, "X": np.array([[0.0, -1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0]
 #: An OBJ naming more objects and groups than this has a node per material:
 #: a converter's group per few faces is no artist's object.
 MAX_OBJ_NODES = 2000
+#: Most faces a model may hold once every mesh is drawn at each of its places:
+#: about what a 50 MB file holds without compression or instancing (a GLB of
+#: 1.3 million faces is 22 MB); a mesh of 80,000 faces placed by 200 nodes,
+#: 1.5 MB, took 11 GB and 96 s to load.
+MAX_PLACED_FACES = 3_000_000
 #: A material's keys (trimesh's) for the image that gives its surface colour.
 COLOUR_MAPS = ("image", "baseColorTexture")
 #: Surface area (of the model scaled to a largest side of 1) below which
@@ -175,6 +180,13 @@ def _meshes(scene: trimesh.Scene, name: str, fmt: str) -> tuple[list, list]:
     n_points = n_lines = 0
     for geom in scene.geometry.values():
         _check_geometry(geom, name)
+    placed = sum(len(getattr(scene.geometry.get(scene.graph[node][1]), "faces", ()))
+                 for node in scene.graph.nodes_geometry)
+    if placed > MAX_PLACED_FACES:
+        raise InputError(
+            f"'{name}' holds {placed:,} faces once its meshes are placed, more than PartScope segments "
+            f"({MAX_PLACED_FACES:,}, about what a 50 MB file holds uncompressed): export it decimated or with "
+            "fewer copies of its meshes, and try again.")
     for geom in scene.dump():
         if isinstance(geom, trimesh.Trimesh):
             if len(geom.faces):

@@ -1120,3 +1120,24 @@ def test_textures_past_the_pixel_budget_are_refused_before_they_are_decoded(tmp_
     with pytest.raises(InputError, match="colour textures of .* pixels in all, more than PartScope decodes"):
         load_asset(_balls_with_maps(str(tmp_path / "colours.glb"), 67, 8))
     assert not opened
+
+
+def test_a_mesh_placed_past_the_face_limit_is_refused_before_it_is_copied(tmp_path, monkeypatch):
+    """A mesh drawn at many places costs its faces at each: 80,000 faces
+    placed by 200 nodes (1.5 MB) took 11 GB. The faces are counted where the
+    nodes place them (here past 1,000: a 320-face ball four times; three
+    times loads) and the model refused with a sentence before any is copied."""
+    import core.loading
+
+    monkeypatch.setattr(core.loading, "MAX_PLACED_FACES", 1000)
+    ball = trimesh.creation.icosphere(subdivisions=2)
+    for copies in (3, 4):
+        scene = trimesh.Scene()
+        for i in range(copies):
+            scene.add_geometry(ball, node_name=f"ball_{i}", geom_name="ball",
+                               transform=trimesh.transformations.translation_matrix([3 * i, 0, 0]))
+        scene.export(tmp_path / f"balls{copies}.glb")
+    assert load_asset(str(tmp_path / "balls3.glb")).n_faces == 960
+    monkeypatch.setattr(trimesh.Scene, "dump", lambda *_: pytest.fail("copied"))
+    with pytest.raises(InputError, match="holds 1,280 faces once its meshes are placed, more than PartScope"):
+        load_asset(str(tmp_path / "balls4.glb"))
