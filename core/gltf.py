@@ -43,6 +43,11 @@ READ_AS_IS = {TRANSFORM, "EXT_texture_webp", "KHR_lights_punctual", "KHR_materia
               "KHR_xmp_json_ld", "EXT_lights_image_based", "KHR_animation_pointer", "KHR_materials_emissive_strength"}
 DECODED = {DRACO, *MESHOPT, BASISU, AVIF, QUANTIZATION, INSTANCING}
 
+#: Most nodes a glTF may have once each place a node draws its mesh at
+#: (``EXT_mesh_gpu_instancing``) is a node of its own: a 1.2 MB GLB placing a
+#: box at 100,000 places took 28 s to read; a 50 MB one would place it at 4
+#: million (as Collada's and 3MF's readers limit their placements).
+MAX_PLACES = 200_000
 COMPONENTS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
 DTYPES = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32, 5126: np.float32}
 POINTS, TRIANGLES, STRIP, FAN = 0, 4, 5, 6
@@ -144,6 +149,13 @@ def check(tree: dict) -> None:
         names = ", ".join(sorted(needed))
         raise GltfError(f"needs the glTF extension {names}, which PartScope cannot read: "
                         "export the model again without it")
+    places = len(tree.get("nodes", []))
+    for node in tree.get("nodes", []):
+        ext = node.get("extensions", {}).get(INSTANCING) or {}
+        places += min((tree["accessors"][i].get("count", 0) for i in ext.get("attributes", {}).values()), default=0)
+    if places > MAX_PLACES:
+        raise GltfError(f"draws its meshes at {places:,} places, more than PartScope reads ({MAX_PLACES:,}): export "
+                        "it with fewer copies of its meshes")
     prims = primitives(tree)
     if not any(p.get("mode", TRIANGLES) in TRIANGLE_MODES for p in prims):
         if prims and all(p.get("mode", TRIANGLES) == POINTS for p in prims):

@@ -1141,3 +1141,20 @@ def test_a_mesh_placed_past_the_face_limit_is_refused_before_it_is_copied(tmp_pa
     monkeypatch.setattr(trimesh.Scene, "dump", lambda *_: pytest.fail("copied"))
     with pytest.raises(InputError, match="holds 1,280 faces once its meshes are placed, more than PartScope"):
         load_asset(str(tmp_path / "balls4.glb"))
+
+
+def test_a_gltf_drawing_its_meshes_at_more_places_than_the_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    """Each place of EXT_mesh_gpu_instancing becomes a node: a 1.2 MB GLB
+    placing a box at 100,000 places took 28 s to read, a 50 MB one could
+    place it at 4 million. The legs' GLB, its four legs drawn by one node,
+    has 6 nodes and 4 places: refused past 9 places, read at 10."""
+    import core.gltf
+    import corpus_files as make
+
+    path = tmp_path / "legs_instanced.glb"
+    path.write_bytes(make.instanced_glb(make.glb(make.legs_scene())))
+    monkeypatch.setattr(core.gltf, "MAX_PLACES", 9)
+    with pytest.raises(InputError, match="'legs_instanced.glb' draws its meshes at 10 places, more than PartScope"):
+        load_asset(str(path))
+    monkeypatch.setattr(core.gltf, "MAX_PLACES", 10)
+    assert load_asset(str(path)).n_faces == make.scene_faces(make.legs_scene())
