@@ -26,7 +26,8 @@ import os
 import numpy as np
 import trimesh
 
-from . import glb, gltf
+from . import glb, gltf, ktx2
+from .inputs import MAX_TEXTURE_PIXELS
 from .gltf import DRACO, DTYPES, FAN, INSTANCING, MESHOPT, TRANSFORM, GltfError
 
 
@@ -93,11 +94,16 @@ def _images(tree: dict, out: "_Packer", folder: str) -> None:
                 texture["source"] = ext["source"]
                 tree["images"][ext["source"]]["mimeType"] = mime
     used = {t["source"] for t in tree.get("textures", []) if t.get("source") is not None}
+    decoded = 0  # pixels of the KTX2 images so far: the model's budget holds before each is decoded
     for i, image in enumerate(tree.get("images", [])):
         if gltf.is_ktx2(image) and i not in used:  # a KTX2 copy beside a PNG or JPEG one
             image.pop("uri", None), image.pop("bufferView", None)
         elif gltf.is_ktx2(image):
             data = gltf.resource(image["uri"], folder) if "uri" in image else out.view_bytes(image["bufferView"])
+            decoded += ktx2.pixels(data)
+            if decoded > MAX_TEXTURE_PIXELS:
+                raise GltfError(f"holds KTX2 textures of more than {MAX_TEXTURE_PIXELS / 1e6:.0f} million pixels "
+                                "in all, more than PartScope decodes: export it with smaller textures")
             out.embed(image, _ktx2_png(data), "image/png")
         elif "uri" in image:
             out.embed(image, gltf.resource(image["uri"], folder), image.get("mimeType") or _mime(image["uri"]))
@@ -362,8 +368,6 @@ def _bake_base_color_uv(tree: dict, out: "_Packer") -> None:
 
 def _ktx2_png(data: bytes) -> bytes:
     from PIL import Image
-
-    from . import ktx2
 
     buf = io.BytesIO()
     Image.fromarray(ktx2.rgba(data), "RGBA").save(buf, format="PNG")

@@ -32,14 +32,23 @@ PLAIN = {
 }
 #: vkFormat -> Pillow's BCn decoder number (BC1 RGB/RGBA, BC2, BC3, BC4, BC5, BC7; UNORM and SRGB).
 BLOCKS = {131: 1, 132: 1, 133: 1, 134: 1, 135: 2, 136: 2, 137: 3, 138: 3, 139: 4, 141: 5, 145: 7, 146: 7}
+#: Most pixels of one KTX2 image (8K): its data may be supercompressed, so
+#: that a 1 MB file of zeros once decoded an 8K image of floats in 12 GB.
+MAX_PIXELS = 8192 * 8192
+#: Rows of an image of plain values turned into bytes at once.
+BAND = 256
 DAMAGED = "has a KTX2 texture that does not decode: the file is damaged; export it again, or with PNG or JPEG textures"
 
 
 def rgba(data: bytes) -> np.ndarray:
-    """(h, w, 4) uint8 image of a KTX2 file; GltfError when it cannot be read."""
+    """(h, w, 4) uint8 image of a KTX2 file; GltfError when it cannot be
+    read, or holds more than MAX_PIXELS."""
     if data[:12] != MAGIC or len(data) < 104:
         raise GltfError(DAMAGED)
     vk_format, _, width, height = struct.unpack_from("<4I", data, 12)
+    if pixels(data) > MAX_PIXELS:
+        raise GltfError(f"has a KTX2 texture of {width:,} x {height:,} pixels, more than PartScope decodes (8,192 x "
+                        "8,192): export it again with smaller textures")
     scheme = struct.unpack_from("<I", data, 44)[0]
     if scheme == BASIS_LZ or vk_format == 0:
         return _basis(data)
@@ -54,6 +63,11 @@ def rgba(data: bytes) -> np.ndarray:
         return _blocks(level, vk_format, width, height)
     raise GltfError(f"has a KTX2 texture in a format PartScope cannot decode (Vulkan format {vk_format}): "
                     "export it again with PNG, JPEG or Basis Universal textures")
+
+
+def pixels(data: bytes) -> int:
+    """Pixels of a KTX2 file's image, read from its header (0 where it has none)."""
+    return int(np.prod(struct.unpack_from("<2I", data, 20), dtype=np.int64)) if len(data) >= 28 else 0
 
 
 def _basis(data: bytes) -> np.ndarray:
@@ -76,7 +90,7 @@ def _inflate(level: bytes, scheme: int, size: int) -> bytes:
                                     "zstandard==0.25.0")
     try:
         if scheme == ZLIB:
-            return zlib.decompress(level)
+            return zlib.decompressobj().decompress(level, size)
         return zstandard.ZstdDecompressor().decompress(level, max_output_size=size)
     except Exception:  # zlib.error, zstandard.ZstdError: the data is damaged
         raise GltfError(DAMAGED) from None
@@ -88,16 +102,19 @@ def _plain(level: bytes, vk_format: int, width: int, height: int) -> np.ndarray:
     count = width * height * channels
     if len(level) < count * dtype.itemsize:
         raise GltfError(DAMAGED)
-    values = np.frombuffer(level, dtype, count).reshape(height, width, channels).astype(np.float64)
-    if dtype.kind == "f":  # linear light: colours take the sRGB curve, alpha does not
-        values = np.nan_to_num(values)
-        colour, alpha = srgb_bytes(values), np.clip(values, 0.0, 1.0) * 255
-    else:
-        colour = alpha = values / 257.0 if dtype.itemsize == 2 else values
+    stored = np.frombuffer(level, dtype, count).reshape(height, width, channels)
     out = np.zeros((height, width, 4), np.uint8)
     out[..., 3] = 255
-    for i, name in enumerate(order):
-        out[..., "RGBA".index(name)] = np.clip(np.round((alpha if name == "A" else colour)[..., i]), 0, 255)
+    for top in range(0, height, BAND):  # a band at a time: floats of a whole 8K image would take gigabytes
+        values = stored[top:top + BAND].astype(np.float32)
+        if dtype.kind == "f":  # linear light: colours take the sRGB curve, alpha does not
+            values = np.nan_to_num(values)
+            colour, alpha = srgb_bytes(values), np.clip(values, 0.0, 1.0) * 255
+        else:
+            colour = alpha = values / 257.0 if dtype.itemsize == 2 else values
+        for i, name in enumerate(order):
+            band = (alpha if name == "A" else colour)[..., i]
+            out[top:top + BAND, :, "RGBA".index(name)] = np.clip(np.round(band), 0, 255)
     return out
 
 

@@ -211,6 +211,36 @@ def test_block_compressed_ktx2_decodes_as_its_blocks(vk_format, n):
     assert np.median(np.abs(got[..., :3].astype(int) - rgba[..., :3])) < 16
 
 
+def test_ktx2_textures_past_their_limits_are_refused_before_they_are_decoded(tmp_path, monkeypatch):
+    """A KTX2 image's data may be supercompressed: 1 MB of zlib once decoded
+    an 8K image of floats in 12 GB. One image past MAX_PIXELS (here 15 for a
+    4 x 4) is refused by its header; a glTF's KTX2 images past the model's
+    budget (here one of the textured scene's two 16 x 16 images) are refused
+    before the one that would pass it is decoded."""
+    import core.gltf_decode
+    from core import ktx2
+    from core.gltf import GltfError
+    from tests.corpus_files import glb, textured_scene
+    from tests.corpus_ktx2 import ktx2_bytes, ktx2_glb
+
+    image = ktx2_bytes(np.zeros((4, 4, 4), np.float32), 109, scheme=3)
+    assert ktx2.rgba(image).shape == (4, 4, 4)
+    monkeypatch.setattr(ktx2, "MAX_PIXELS", 15)
+    with pytest.raises(GltfError, match="has a KTX2 texture of 4 x 4 pixels, more than PartScope decodes"):
+        ktx2.rgba(image)
+    monkeypatch.undo()
+
+    path = tmp_path / "ktx2.glb"
+    path.write_bytes(ktx2_glb(glb(textured_scene()), vk_format=43))
+    assert len(load_asset(str(path)).textures) == 2
+    decoded = []
+    monkeypatch.setattr(core.gltf_decode, "MAX_TEXTURE_PIXELS", 16 * 16)
+    monkeypatch.setattr(ktx2, "rgba", lambda data, _rgba=ktx2.rgba: decoded.append(data) or _rgba(data))
+    with pytest.raises(InputError, match="'ktx2.glb' holds KTX2 textures of more than 0 million pixels in all"):
+        load_asset(str(path))
+    assert len(decoded) == 1
+
+
 def test_a_ktx2_format_it_cannot_decode_is_named():
     from tests.corpus_ktx2 import ktx2_bytes
     from core import ktx2
