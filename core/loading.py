@@ -187,7 +187,7 @@ def _meshes(scene: trimesh.Scene, name: str, fmt: str) -> tuple[list, list]:
             f"'{name}' holds {placed:,} faces once its meshes are placed, more than PartScope segments "
             f"({MAX_PLACED_FACES:,}, about what a 50 MB file holds uncompressed): export it decimated or with "
             "fewer copies of its meshes, and try again.")
-    for geom in scene.dump():
+    for geom in _dumped(scene):
         if isinstance(geom, trimesh.Trimesh):
             if len(geom.faces):
                 meshes.append(keep_vertex_colors(geom, scene.geometry.get(geom.metadata.get("name"))))
@@ -208,6 +208,29 @@ def _meshes(scene: trimesh.Scene, name: str, fmt: str) -> tuple[list, list]:
             f"'{name}' is a point cloud ({n_points} points, no faces): PartScope "
             "segments surface meshes; export the model with its faces.")
     raise _NoFaces(f"'{name}' holds no faces: it is empty, damaged or not really {fmt}; export the model again.")
+
+
+def _dumped(scene: trimesh.Scene) -> list:
+    """``scene.dump()``: a copy of each mesh where its nodes place it, the
+    images of its material the scene's own, not copied (trimesh copies
+    them: an 8K image decoded is 200 MB)."""
+    held = [(geom.visual.material, _images_of(geom.visual.material)) for geom in scene.geometry.values()
+            if hasattr(getattr(geom, "visual", None), "material")]
+    for material, images in held:
+        for key in images:
+            setattr(material, key, None)
+    try:
+        dumped = scene.dump()
+    finally:
+        for material, images in held:
+            for key, image in images.items():
+                setattr(material, key, image)
+    for geom in dumped:
+        source = scene.geometry.get(geom.metadata.get("name"))
+        if hasattr(getattr(geom, "visual", None), "material") and source is not None:
+            for key, image in _images_of(source.visual.material).items():
+                setattr(geom.visual.material, key, image)
+    return dumped
 
 
 class _NoFaces(InputError):

@@ -1,14 +1,13 @@
 """Texture images in the downloads: each image once, in its original encoding.
 
-The loader hands the exporter decoded images (trimesh's copies, which have
-forgotten their file's format). An ``ImageBank`` gives each of an asset's
-images one encoded form, made once and reused by every export of that asset:
-the bytes the model's own file held for an image with the same pixels
-(``source_images``; JPEG or PNG, the two encodings glTF itself has), else a
-JPEG still known as one with its own quantization tables, else PNG
-(lossless). Images with the same pixels share one encoding, so the GLB
-stores each image once; the parts ZIP then stores each image once as a file
-its part GLBs share (``export.files``).
+The loader hands the exporter the file's images as Pillow decoded them. An
+``ImageBank`` gives each of an asset's images one encoded form, made once
+and reused by every export of that asset: the bytes the model's own file
+held for an image with the same pixels (``source_images``; JPEG or PNG, the
+two encodings glTF itself has), else PNG (lossless: a JPEG encoded again,
+even with its own quantization tables, drifts). Images with the same pixels
+share one encoding, so the GLB stores each image once; the parts ZIP then
+stores each image once as a file its part GLBs share (``export.files``).
 """
 
 from __future__ import annotations
@@ -161,12 +160,8 @@ class ImageBank:
             done = self._encoded.get(digest) or self.sources.get(digest)
         if done is None:
             buffer = io.BytesIO()
-            if image.format == "JPEG" and getattr(image, "quantization", None) and hasattr(image, "layer"):
-                PIL.Image.Image.save(image, buffer, "JPEG", quality="keep", subsampling="keep")
-                done = (buffer.getvalue(), "JPEG")
-            else:
-                PIL.Image.Image.save(image, buffer, "PNG", compress_level=1)
-                done = (buffer.getvalue(), "PNG")
+            PIL.Image.Image.save(image, buffer, "PNG", compress_level=1)
+            done = (buffer.getvalue(), "PNG")
         with self._lock:
             self._encoded[digest] = done
         return done
