@@ -102,8 +102,8 @@ def _images(tree: dict, out: "_Packer", folder: str) -> None:
             data = gltf.resource(image["uri"], folder) if "uri" in image else out.view_bytes(image["bufferView"])
             decoded += ktx2.pixels(data)
             if decoded > MAX_TEXTURE_PIXELS:
-                raise GltfError(f"holds KTX2 textures of more than {MAX_TEXTURE_PIXELS / 1e6:.0f} million pixels "
-                                "in all, more than PartScope decodes: export it with smaller textures")
+                raise GltfError(f"holds KTX2 textures of more pixels in all than PartScope decodes "
+                                f"({MAX_TEXTURE_PIXELS / 1e6:.0f} million): export it with smaller textures")
             out.embed(image, _ktx2_png(data), "image/png")
         elif "uri" in image:
             out.embed(image, gltf.resource(image["uri"], folder), image.get("mimeType") or _mime(image["uri"]))

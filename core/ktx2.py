@@ -67,7 +67,10 @@ def rgba(data: bytes) -> np.ndarray:
 
 def pixels(data: bytes) -> int:
     """Pixels of a KTX2 file's image, read from its header (0 where it has none)."""
-    return int(np.prod(struct.unpack_from("<2I", data, 20), dtype=np.int64)) if len(data) >= 28 else 0
+    if len(data) < 28:
+        return 0
+    width, height = struct.unpack_from("<2I", data, 20)
+    return width * height
 
 
 def _basis(data: bytes) -> np.ndarray:

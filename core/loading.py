@@ -307,7 +307,7 @@ def _images_of(material) -> dict:
 
 def _drop_broken_images(scene: trimesh.Scene) -> bool:
     """Take out of the materials every image that does not decode (trimesh
-    leaves them undecoded until ``Scene.dump`` copies them); whether any was."""
+    leaves them undecoded until they are first used); whether any was."""
     broken = False
     for geom in scene.geometry.values():
         material = getattr(getattr(geom, "visual", None), "material", None)
