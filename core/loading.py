@@ -214,22 +214,17 @@ def _dumped(scene: trimesh.Scene) -> list:
     """``scene.dump()``: a copy of each mesh where its nodes place it, the
     images of its material the scene's own, not copied (trimesh copies
     them: an 8K image decoded is 200 MB)."""
-    held = [(geom.visual.material, _images_of(geom.visual.material)) for geom in scene.geometry.values()
-            if hasattr(getattr(geom, "visual", None), "material")]
-    for material, images in held:
-        for key in images:
-            setattr(material, key, None)
+    held = list(_scene_images(scene))
+    for material, key, _ in held:
+        setattr(material, key, None)
     try:
         dumped = scene.dump()
     finally:
-        for material, images in held:
-            for key, image in images.items():
-                setattr(material, key, image)
+        for material, key, image in held:
+            setattr(material, key, image)
     for geom in dumped:
-        source = scene.geometry.get(geom.metadata.get("name"))
-        if hasattr(getattr(geom, "visual", None), "material") and source is not None:
-            for key, image in _images_of(source.visual.material).items():
-                setattr(geom.visual.material, key, image)
+        for key, image in _images_of(_material(scene.geometry.get(geom.metadata.get("name")))).items():
+            setattr(_material(geom), key, image)
     return dumped
 
 
@@ -273,10 +268,8 @@ def _within_texture_budget(scene: trimesh.Scene, name: str) -> list[str]:
     first, until the rest fit: the warning saying so; InputError where the
     colour textures alone do not fit."""
     uses = {}  # id of each image: (the image, its (material, key) uses)
-    for geom in scene.geometry.values():
-        material = getattr(getattr(geom, "visual", None), "material", None)
-        for key, image in _images_of(material).items():
-            uses.setdefault(id(image), (image, []))[1].append((material, key))
+    for material, key, image in _scene_images(scene):
+        uses.setdefault(id(image), (image, []))[1].append((material, key))
     pixels = {i: image.width * image.height for i, (image, _) in uses.items()}
     total = sum(pixels.values())
     if total <= MAX_TEXTURE_PIXELS:
@@ -284,8 +277,9 @@ def _within_texture_budget(scene: trimesh.Scene, name: str) -> list[str]:
     spare = sorted((i for i, (_, where) in uses.items() if all(key not in COLOUR_MAPS for _, key in where)),
                    key=lambda i: -pixels[i])
     budget = f"{MAX_TEXTURE_PIXELS / 1e6:.0f} million: four 8K images or sixteen 4K ones"
-    if total - sum(pixels[i] for i in spare) > MAX_TEXTURE_PIXELS:
-        raise InputError(f"'{name}' holds colour textures of {total / 1e6:.0f} million pixels in all, more than "
+    colour = total - sum(pixels[i] for i in spare)
+    if colour > MAX_TEXTURE_PIXELS:
+        raise InputError(f"'{name}' holds colour textures of {colour / 1e6:.0f} million pixels in all, more than "
                          f"PartScope decodes ({budget}): export it with smaller textures (4K or less) and try again.")
     for i in spare:
         if total <= MAX_TEXTURE_PIXELS:
@@ -296,6 +290,19 @@ def _within_texture_budget(scene: trimesh.Scene, name: str) -> list[str]:
     return [f"holds texture images of more pixels in all than PartScope decodes ({budget}): some of its normal, "
             "roughness and other maps that are not colour are left out, of the parts and the downloads; export "
             "it with smaller textures to keep them"]
+
+
+def _material(geom):
+    """A mesh's material (trimesh's), or None where it has none."""
+    return getattr(getattr(geom, "visual", None), "material", None)
+
+
+def _scene_images(scene: trimesh.Scene):
+    """(material, key, PIL image) of every image every mesh's material shows."""
+    for geom in scene.geometry.values():
+        material = _material(geom)
+        for key, image in _images_of(material).items():
+            yield material, key, image
 
 
 def _images_of(material) -> dict:
@@ -309,14 +316,12 @@ def _drop_broken_images(scene: trimesh.Scene) -> bool:
     """Take out of the materials every image that does not decode (trimesh
     leaves them undecoded until they are first used); whether any was."""
     broken = False
-    for geom in scene.geometry.values():
-        material = getattr(getattr(geom, "visual", None), "material", None)
-        for key, image in _images_of(material).items():
-            try:
-                image.load()
-            except Exception:  # Pillow's decoders fail in many ways on damaged data
-                broken = True
-                setattr(material, key, None)
+    for material, key, image in _scene_images(scene):
+        try:
+            image.load()
+        except Exception:  # Pillow's decoders fail in many ways on damaged data
+            broken = True
+            setattr(material, key, None)
     return broken
 
 
