@@ -26,7 +26,7 @@ import numpy as np
 from . import glb
 from .beside import Beside
 from .glb import GltfError  # noqa: F401  (raised by every reader of a glTF)
-from .inputs import UNREADABLE_IMAGE, opens_as_image
+from .inputs import UNREADABLE_IMAGE, opens_as_image, past_face_limit
 
 log = logging.getLogger(__name__)
 
@@ -149,13 +149,18 @@ def check(tree: dict) -> None:
         names = ", ".join(sorted(needed))
         raise GltfError(f"needs the glTF extension {names}, which PartScope cannot read: "
                         "export the model again without it")
-    places = len(tree.get("nodes", []))
+    places, faces = len(tree.get("nodes", [])), 0
     for node in tree.get("nodes", []):
         ext = node.get("extensions", {}).get(INSTANCING) or {}
-        places += min((tree["accessors"][i].get("count", 0) for i in ext.get("attributes", {}).values()), default=0)
+        copies = min((tree["accessors"][i].get("count", 0) for i in ext.get("attributes", {}).values()), default=0)
+        places += copies
+        if "mesh" in node:
+            faces += max(copies, 1) * sum(_faces(tree, p) for p in tree["meshes"][node["mesh"]].get("primitives", []))
     if places > MAX_PLACES:
         raise GltfError(f"draws its meshes at {places:,} places, more than PartScope reads ({MAX_PLACES:,}): export "
                         "it with fewer copies of its meshes")
+    if past_face_limit(faces):  # before Draco or meshopt unpacks them
+        raise GltfError(past_face_limit(faces))
     prims = primitives(tree)
     if not any(p.get("mode", TRIANGLES) in TRIANGLE_MODES for p in prims):
         if prims and all(p.get("mode", TRIANGLES) == POINTS for p in prims):
@@ -224,6 +229,12 @@ def _corners(tree: dict, prim: dict) -> int:
         return int(tree["accessors"][index]["count"])
     except (IndexError, KeyError, TypeError, ValueError):
         return 3
+
+
+def _faces(tree: dict, prim: dict) -> int:
+    """How many triangles a primitive gives, by its accessors' counts."""
+    mode, corners = prim.get("mode", TRIANGLES), _corners(tree, prim)
+    return corners // 3 if mode == TRIANGLES else max(corners - 2, 0) if mode in (STRIP, FAN) else 0
 
 
 def drop_non_triangles(tree: dict) -> str:

@@ -30,6 +30,18 @@ USD_LAYERS = (".usd", ".usda", ".usdc", ".usdz")
 ZIPS = (".zip", ".kmz", ".zae")
 #: Most bytes a ZIP may unpack to (a glTF with its .bin and images).
 MAX_UNZIPPED = 2**30
+#: Most bytes the model file in a ZIP (a 3MF's model parts, together) may
+#: unpack to: an OBJ of 3 million faces is about 250 MB, and reading text
+#: takes 10 to 35 times its size in memory (a zipped OBJ of 100 MB, 0.15 MB
+#: in the ZIP, took 2.2 GB; a 3MF of 100 MB, 0.3 MB, 3.6 GB).
+MAX_MODEL_BYTES = 2**28
+#: Most faces a model may hold once every mesh is drawn at each of its places:
+#: about what a 50 MB file holds without compression or instancing (a GLB of
+#: 1.3 million faces is 22 MB); a mesh of 80,000 faces placed by 200 nodes,
+#: 1.5 MB, took 11 GB and 96 s to load. Counted before the geometry is read
+#: where the file says it (a glTF's accessors: Draco packs 21 million faces
+#: in 5 MB, which took 2 GB and 9 s to decode; an OBJ's and a 3MF's faces).
+MAX_PLACED_FACES = 3_000_000
 #: Most pixels a model's texture images may hold in all, four 8K images or
 #: sixteen 4K ones (``loading``): decoded, each pixel takes about ten bytes
 #: while the model loads, and a PNG of one colour 8,000 pixels wide is
@@ -52,6 +64,26 @@ def opens_as_image(data: bytes) -> bool:
             return True
     except Exception:  # an unknown format, a damaged header, a bomb
         return False
+
+
+def past_face_limit(count: int) -> str:
+    """The end of the sentence that refuses a model of ``count`` faces
+    (after its name, before the full stop); '' where it is within MAX_PLACED_FACES."""
+    if count <= MAX_PLACED_FACES:
+        return ""
+    return (f"holds {count:,} faces once its meshes are placed, more than PartScope segments "
+            f"({MAX_PLACED_FACES:,}, about what a 50 MB file holds uncompressed): export it decimated or with "
+            "fewer copies of its meshes, and try again")
+
+
+def occurrences(stream, token: bytes, chunk: int = 2**24) -> int:
+    """How many times ``token`` occurs in a binary stream, read a chunk at a time."""
+    count, tail = 0, b""
+    while block := stream.read(chunk):
+        data = tail + block
+        count += data.count(token)
+        tail = data[len(data) - len(token) + 1:]  # too short to hold it: its start, met again with the next chunk
+    return count
 
 
 #: The end of the sentence for a texture that does not open (``opens_as_image``).
@@ -118,6 +150,10 @@ def unzip_model(path: str, name: str, folder: str) -> str:
         held = models_held([os.path.relpath(m, folder).replace(os.sep, "/") for m in models])
         raise InputError(f"'{name}' holds {held}: a ZIP must hold one model ({FORMAT_LIST}) with the files it "
                          "refers to.")
+    size = os.path.getsize(models[0])
+    if size > MAX_MODEL_BYTES:
+        raise InputError(f"'{name}' unpacks to a model of {size >> 20} MB, more than PartScope reads "
+                         f"({MAX_MODEL_BYTES >> 20} MB): export it decimated and try again.")
     return models[0]
 
 

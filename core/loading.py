@@ -38,8 +38,8 @@ from .stl import stl_scene
 from .notes import Note
 from .looks import keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
 from .text import obj_source, off_mesh
-from .inputs import (BLENDER_FORMATS, FORMAT_LIST, FORMATS, MAX_TEXTURE_PIXELS, MAX_UNZIPPED, UNREADABLE_IMAGE,
-                     USD_LAYERS, ZIPS, InputError, unzip_model)
+from .inputs import (BLENDER_FORMATS, FORMAT_LIST, FORMATS, MAX_MODEL_BYTES, MAX_TEXTURE_PIXELS, MAX_UNZIPPED,
+                     UNREADABLE_IMAGE, USD_LAYERS, ZIPS, InputError, occurrences, past_face_limit, unzip_model)
 from .usd import usd_scene
 from .topology import close_cracks, outward_flips
 
@@ -55,11 +55,6 @@ UPRIGHT = {"Z": Z_UP, "X": np.array([[0.0, -1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0]
 #: An OBJ naming more objects and groups than this has a node per material:
 #: a converter's group per few faces is no artist's object.
 MAX_OBJ_NODES = 2000
-#: Most faces a model may hold once every mesh is drawn at each of its places:
-#: about what a 50 MB file holds without compression or instancing (a GLB of
-#: 1.3 million faces is 22 MB); a mesh of 80,000 faces placed by 200 nodes,
-#: 1.5 MB, took 11 GB and 96 s to load.
-MAX_PLACED_FACES = 3_000_000
 #: A material's keys (trimesh's) for the image that gives its surface colour.
 COLOUR_MAPS = ("image", "baseColorTexture")
 #: Surface area (of the model scaled to a largest side of 1) below which
@@ -182,11 +177,7 @@ def _meshes(scene: trimesh.Scene, name: str, fmt: str) -> tuple[list, list]:
         _check_geometry(geom, name)
     placed = sum(len(getattr(scene.geometry.get(scene.graph[node][1]), "faces", ()))
                  for node in scene.graph.nodes_geometry)
-    if placed > MAX_PLACED_FACES:
-        raise InputError(
-            f"'{name}' holds {placed:,} faces once its meshes are placed, more than PartScope segments "
-            f"({MAX_PLACED_FACES:,}, about what a 50 MB file holds uncompressed): export it decimated or with "
-            "fewer copies of its meshes, and try again.")
+    _within_face_limit(placed, name)
     for geom in _dumped(scene):
         if isinstance(geom, trimesh.Trimesh):
             if len(geom.faces):
@@ -377,6 +368,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
             with open(path, "rb") as f:  # by what it holds: a .gltf written as .glb (as VTK names it), or the reverse
                 kind = "glb" if source is not path or f.read(4) == MAGIC else "gltf"
         elif fmt == "OBJ":
+            with open(path, "rb") as f:  # its faces counted before the text is read
+                _within_face_limit(occurrences(f, b"\nf "), name)
             source, resolver, kinds = obj_source(path)
             free_form = kinds["curv"] + kinds["curv2"] + kinds["surf"]
             kind, named = "obj", kinds["o"] + kinds["g"]
@@ -396,8 +389,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
                          "export it again.") from None
     bare_uv = fmt == "PLY" and not ply_texture(path)  # keep its vertices as numbered, for their colours
     resolver = BesideResolver(path) if fmt in ("PLY", "DAE") else resolver
-    if fmt == "3MF" and _unpacked(path) > MAX_UNZIPPED:
-        raise InputError(f"'{name}' unpacks to more than {MAX_UNZIPPED >> 30} GB: export the model as GLB.")
+    if fmt == "3MF":
+        _within_3mf_limits(path, name)
     modifiers = 0
     try:
         split = fmt == "OBJ" and named <= MAX_OBJ_NODES  # trimesh's split takes 28 s for 80,000 groups
@@ -474,13 +467,36 @@ def _named_scene(placed: list, up: str) -> trimesh.Scene:
     return scene
 
 
-def _unpacked(path: str) -> int:
-    """Bytes a 3MF (a ZIP) unpacks to; 0 where it is no ZIP (its reader then says it is damaged)."""
+def _within_face_limit(count: int, name: str) -> None:
+    """InputError where a model of ``count`` faces is past the face limit."""
+    if past_face_limit(count):
+        raise InputError(f"'{name}' {past_face_limit(count)}.")
+
+
+def _within_3mf_limits(path: str, name: str) -> None:
+    """InputError where a 3MF (a ZIP) unpacks past MAX_UNZIPPED, its model
+    parts past MAX_MODEL_BYTES or their triangles past the face limit
+    (counted as they unpack). Where it is no ZIP, or a damaged one, its
+    reader says so."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return sum(m.file_size for m in archive.infolist())
-    except (zipfile.BadZipFile, OSError, EOFError):
-        return 0
+            members = archive.infolist()
+            models = [m for m in members if m.filename.lower().endswith(".model")]
+            if sum(m.file_size for m in members) > MAX_UNZIPPED:
+                raise InputError(f"'{name}' unpacks to more than {MAX_UNZIPPED >> 30} GB: export the model as GLB.")
+            size = sum(m.file_size for m in models)
+            if size > MAX_MODEL_BYTES:
+                raise InputError(f"'{name}' unpacks to a model of {size >> 20} MB, more than PartScope reads "
+                                 f"({MAX_MODEL_BYTES >> 20} MB): export it decimated, or as GLB.")
+            triangles = 0
+            for model in models:
+                with archive.open(model) as f:
+                    triangles += occurrences(f, b"<triangle ")
+    except InputError:
+        raise
+    except Exception:  # no ZIP, a damaged one, a locked one: its reader says so
+        return
+    _within_face_limit(triangles, name)
 
 
 def _unreadable(image: str) -> str:
