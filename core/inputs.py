@@ -14,6 +14,7 @@ import zlib
 import PIL.Image
 
 from .blender import libraries_used
+from .settings import MAX_FACES, load_settings
 from .usd import layers_used
 
 #: A VRM avatar (VRChat, VTubers, XR) is a GLB with extensions that only say how to animate it.
@@ -30,18 +31,13 @@ USD_LAYERS = (".usd", ".usda", ".usdc", ".usdz")
 ZIPS = (".zip", ".kmz", ".zae")
 #: Most bytes a ZIP may unpack to (a glTF with its .bin and images).
 MAX_UNZIPPED = 2**30
-#: Most bytes the model file in a ZIP (a 3MF's model parts, together) may
-#: unpack to: an OBJ of 3 million faces is about 250 MB, and reading text
-#: takes 10 to 35 times its size in memory (a zipped OBJ of 100 MB, 0.15 MB
-#: in the ZIP, took 2.2 GB; a 3MF of 100 MB, 0.3 MB, 3.6 GB).
-MAX_MODEL_BYTES = 2**28
-#: Most faces a model may hold once every mesh is drawn at each of its places:
-#: about what a 50 MB file holds without compression or instancing (a GLB of
-#: 1.3 million faces is 22 MB); a mesh of 80,000 faces placed by 200 nodes,
-#: 1.5 MB, took 11 GB and 96 s to load. Counted before the geometry is read
-#: where the file says it (a glTF's accessors: Draco packs 21 million faces
-#: in 5 MB, which took 2 GB and 9 s to decode; an OBJ's and a 3MF's faces).
-MAX_PLACED_FACES = 3_000_000
+#: Bytes a face takes in a text model at most as exporters write them (an
+#: OBJ with normals and texture coordinates: 83): the model file in a ZIP,
+#: or a 3MF's model parts, may unpack to this many a face the face limit
+#: allows (257 MB at 3 million, ``model_bytes_limit``). Text takes 10 to 35
+#: times its size in memory as it is read, and its faces pack small (a zipped
+#: OBJ of 100 MB, 0.15 MB in the ZIP, took 2.2 GB; a 3MF of 100 MB, 0.3 MB, 3.6 GB).
+BYTES_A_FACE = 90
 #: Most pixels a model's texture images may hold in all, four 8K images or
 #: sixteen 4K ones (``loading``): decoded, each pixel takes about ten bytes
 #: while the model loads, and a PNG of one colour 8,000 pixels wide is
@@ -68,12 +64,22 @@ def opens_as_image(data: bytes) -> bool:
 
 def past_face_limit(count: int) -> str:
     """The end of the sentence that refuses a model of ``count`` faces
-    (after its name, before the full stop); '' where it is within MAX_PLACED_FACES."""
-    if count <= MAX_PLACED_FACES:
+    (after its name, before the full stop); '' where it is within the
+    deployment's limit (``settings.MAX_FACES``, PARTSCOPE_MAX_FACES). The
+    faces are counted before the geometry is read where the file says how
+    many it holds (a glTF's accessors: Draco packs 21 million faces in 5 MB,
+    which took 2 GB and 9 s to decode; an OBJ's and a 3MF's faces)."""
+    limit = load_settings().max_faces
+    if count <= limit:
         return ""
-    return (f"holds {count:,} faces once its meshes are placed, more than PartScope segments "
-            f"({MAX_PLACED_FACES:,}, about what a 50 MB file holds uncompressed): export it decimated or with "
-            "fewer copies of its meshes, and try again")
+    usual = ", about what a 50 MB file holds uncompressed" if limit == MAX_FACES else ""
+    return (f"holds {count:,} faces once its meshes are placed, more than PartScope segments ({limit:,}{usual}): "
+            "export it decimated or with fewer copies of its meshes, and try again")
+
+
+def model_bytes_limit() -> int:
+    """Most bytes a model file may unpack to (``BYTES_A_FACE``)."""
+    return BYTES_A_FACE * load_settings().max_faces
 
 
 def occurrences(stream, token: bytes, chunk: int = 2**24) -> int:
@@ -151,9 +157,9 @@ def unzip_model(path: str, name: str, folder: str) -> str:
         raise InputError(f"'{name}' holds {held}: a ZIP must hold one model ({FORMAT_LIST}) with the files it "
                          "refers to.")
     size = os.path.getsize(models[0])
-    if size > MAX_MODEL_BYTES:
+    if size > model_bytes_limit():
         raise InputError(f"'{name}' unpacks to a model of {size >> 20} MB, more than PartScope reads "
-                         f"({MAX_MODEL_BYTES >> 20} MB): export it decimated and try again.")
+                         f"({model_bytes_limit() >> 20} MB): export it decimated and try again.")
     return models[0]
 
 

@@ -1157,10 +1157,9 @@ def test_a_mesh_placed_past_the_face_limit_is_refused_before_it_is_copied(tmp_pa
     placed by 200 nodes (1.5 MB) took 11 GB. The faces are counted where the
     build places them (a 3MF: here past 1,000, a 320-face ball four times;
     three times loads) and the model refused with a sentence before any is copied."""
-    import core.inputs
     import corpus_files as make
 
-    monkeypatch.setattr(core.inputs, "MAX_PLACED_FACES", 1000)
+    monkeypatch.setenv("PARTSCOPE_MAX_FACES", "1000")
     ball = make.mesh_3mf(trimesh.creation.icosphere(subdivisions=2))
     for copies in (3, 4):
         items = "".join(f'<item objectid="1" transform="1 0 0 0 1 0 0 0 1 {3 * i} 0 0"/>' for i in range(copies))
@@ -1181,16 +1180,15 @@ def test_a_gltf_past_the_face_limit_is_refused_by_its_counts_before_draco_unpack
     by one node, as instances), holds 36 faces placed; refused past 35
     before any primitive is decoded, read at 36."""
     import DracoPy
-    import core.inputs
     import corpus_files as make
 
     legs = make.legs_scene()
     path = tmp_path / "legs_draco_instanced.glb"
     path.write_bytes(make.instanced_glb(make.draco_glb(legs)))
     faces = make.scene_faces(legs)
-    monkeypatch.setattr(core.inputs, "MAX_PLACED_FACES", faces)
+    monkeypatch.setenv("PARTSCOPE_MAX_FACES", str(faces))
     assert load_asset(str(path)).n_faces == faces
-    monkeypatch.setattr(core.inputs, "MAX_PLACED_FACES", faces - 1)
+    monkeypatch.setenv("PARTSCOPE_MAX_FACES", str(faces - 1))
     monkeypatch.setattr(DracoPy, "decode", lambda *_: pytest.fail("decoded"))
     with pytest.raises(InputError, match=f"'legs_draco_instanced.glb' holds {faces:,} faces once its meshes are "
                                          "placed, more than PartScope segments"):
@@ -1203,7 +1201,6 @@ def test_an_obj_or_a_3mf_past_the_face_limit_is_refused_before_its_text_is_read(
     triangles (100 MB, 0.3 MB) 3.6 GB. Their faces are counted in the bytes
     first (OBJ's 'f' statements, 3MF's <triangle> elements) and the model
     refused past the limit before the text is parsed."""
-    import core.inputs
     import core.loading
     import corpus_files as make
 
@@ -1212,9 +1209,9 @@ def test_an_obj_or_a_3mf_past_the_face_limit_is_refused_before_its_text_is_read(
     model = make.model_3mf(f'<object id="1" type="model">{make.mesh_3mf(ball)}</object>', '<item objectid="1"/>')
     (tmp_path / "ball.3mf").write_bytes(make.package_3mf(
         {"[Content_Types].xml": make._TYPES, "_rels/.rels": make._RELS, "3D/3dmodel.model": model}))
-    monkeypatch.setattr(core.inputs, "MAX_PLACED_FACES", 320)
+    monkeypatch.setenv("PARTSCOPE_MAX_FACES", "320")
     assert load_asset(str(tmp_path / "ball.obj")).n_faces == load_asset(str(tmp_path / "ball.3mf")).n_faces == 320
-    monkeypatch.setattr(core.inputs, "MAX_PLACED_FACES", 319)
+    monkeypatch.setenv("PARTSCOPE_MAX_FACES", "319")
     monkeypatch.setattr(core.loading, "obj_source", lambda *_: pytest.fail("read"))
     monkeypatch.setattr(core.loading, "threemf_scene", lambda *_: pytest.fail("read"))
     for name in ("ball.obj", "ball.3mf"):
@@ -1224,14 +1221,13 @@ def test_an_obj_or_a_3mf_past_the_face_limit_is_refused_before_its_text_is_read(
 
 def test_a_model_that_unpacks_past_its_limit_is_refused(tmp_path, monkeypatch):
     """A ZIP may unpack to 1 GB (a glTF's images), but its model file, or a
-    3MF's model parts, to 256 MB: text takes 10 to 35 times its size in
-    memory as it is read, and 1 GB of faces packs into a few MB. Here the
-    limit is set just under the ball's OBJ and 3MF model: refused with the
-    sentence; at their size they load."""
+    3MF's model parts, only to 90 bytes a face the face limit allows (270
+    MB): text takes 10 to 35 times its size in memory as it is read, and 1
+    GB of faces packs into a few MB. Here the limit is set just under the
+    ball's OBJ and 3MF model: refused with the sentence; at their size they load."""
     import zipfile
 
     import core.inputs
-    import core.loading
     import corpus_files as make
 
     ball = trimesh.creation.icosphere(subdivisions=2)
@@ -1241,12 +1237,11 @@ def test_a_model_that_unpacks_past_its_limit_is_refused(tmp_path, monkeypatch):
     model = make.model_3mf(f'<object id="1" type="model">{make.mesh_3mf(ball)}</object>', '<item objectid="1"/>')
     (tmp_path / "ball.3mf").write_bytes(make.package_3mf(
         {"[Content_Types].xml": make._TYPES, "_rels/.rels": make._RELS, "3D/3dmodel.model": model}))
+    monkeypatch.setattr(core.inputs, "BYTES_A_FACE", 1)  # the limit: as many bytes as PARTSCOPE_MAX_FACES says faces
     for name, size in (("ball.zip", len(obj)), ("ball.3mf", len(model))):
-        for module in (core.inputs, core.loading):
-            monkeypatch.setattr(module, "MAX_MODEL_BYTES", size)
+        monkeypatch.setenv("PARTSCOPE_MAX_FACES", str(size))
         assert load_asset(str(tmp_path / name)).n_faces == 320
-        for module in (core.inputs, core.loading):
-            monkeypatch.setattr(module, "MAX_MODEL_BYTES", size - 1)
+        monkeypatch.setenv("PARTSCOPE_MAX_FACES", str(size - 1))
         with pytest.raises(InputError, match=f"'{name}' unpacks to a model of 0 MB, more than PartScope reads"):
             load_asset(str(tmp_path / name))
 
