@@ -263,12 +263,13 @@ def _within_texture_budget(scene: trimesh.Scene, name: str) -> list[str]:
         uses.setdefault(id(image), (image, []))[1].append((material, key))
     pixels = {i: image.width * image.height for i, (image, _) in uses.items()}
     total = sum(pixels.values())
-    if total <= MAX_TEXTURE_PIXELS:
+    stated = scene.metadata.get("texture_pixels", 0)  # a USD stage's: its reader decodes none past the budget
+    if max(total, stated) <= MAX_TEXTURE_PIXELS:
         return []
     spare = sorted((i for i, (_, where) in uses.items() if all(key not in COLOUR_MAPS for _, key in where)),
                    key=lambda i: -pixels[i])
     budget = f"{MAX_TEXTURE_PIXELS / 1e6:.0f} million: four 8K images or sixteen 4K ones"
-    colour = total - sum(pixels[i] for i in spare)
+    colour = max(total - sum(pixels[i] for i in spare), stated)
     if colour > MAX_TEXTURE_PIXELS:
         raise InputError(f"'{name}' holds colour textures of {colour / 1e6:.0f} million pixels in all, more than "
                          f"PartScope decodes ({budget}): export it with smaller textures (4K or less) and try again.")
@@ -400,7 +401,7 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
             scene = ply_scene(path, options)
             ply_vertex_colors(scene, bare_uv)  # columns of unequal length are a damaged file too
         elif fmt in ("USDZ", "USD"):
-            scene, missing, notes = usd_scene(path)
+            scene, missing, notes = usd_scene(path, MAX_TEXTURE_PIXELS)
             warnings += notes + [_missing_beside(file, fmt) for file in missing]
         elif fmt == "DAE":
             placed, up, left_out["line"] = collada_scene(path, resolver)

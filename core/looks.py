@@ -40,26 +40,29 @@ def looks(meshes: list, linear: bool = False) -> tuple[list, np.ndarray, np.ndar
     """Every mesh's look (``appearance``; ``linear`` for a glTF file's),
     joined: the textures, (F,) int32 texture of each face (-1 none),
     (F, 3, 2) float32 corner uv and (F, 3, 4) uint8 corner color."""
-    textures, mat_ids, uvs, colors = [], [], [], []
+    textures, made, index, mat_ids, uvs, colors = [], {}, {}, [], [], []
     for m in meshes:
-        tex, uv, color = appearance(m, linear)
-        if tex is not None:
+        tex, uv, color = appearance(m, linear, made)
+        if tex is not None and id(tex) not in index:
+            index[id(tex)] = len(textures)
             textures.append(tex)
-        mat_ids.append(np.full(len(m.faces), len(textures) - 1 if tex is not None else -1, np.int32))
+        mat_ids.append(np.full(len(m.faces), -1 if tex is None else index[id(tex)], np.int32))
         uvs.append(uv)
         colors.append(color)
     return (textures, np.concatenate(mat_ids), np.concatenate(uvs).astype(np.float32),
             np.concatenate(colors).astype(np.uint8))
 
 
-def appearance(m: trimesh.Trimesh, linear: bool = False):
+def appearance(m: trimesh.Trimesh, linear: bool = False, made: dict | None = None):
     """Texture image (h, w, 4) uint8 or None, (F, 3, 2) corner uv, (F, 3, 4)
     corner color: the material's base color times the vertex colors (glTF's
     COLOR_0), the texture's tint where there is one; sRGB-encoded as shown.
     A material's color is linear light (glTF's base color factor, an MTL's
     Kd, as Blender reads both); vertex and face colors are where ``linear``
     (a glTF file's), else sRGB (PLY, OFF and OBJ colors, as Blender reads
-    them)."""
+    them). made : the textures made so far, by image and cut-out, so that
+    meshes that share an image (a game model's nodes and one atlas) share
+    its texture."""
     n = len(m.faces)
     uv = np.full((n, 3, 2), np.nan, np.float32)
     light = None  # (n, 3, 4) linear light in [0, 1], alpha as it is
@@ -77,7 +80,12 @@ def appearance(m: trimesh.Trimesh, linear: bool = False):
         if _stand_in(image):
             image = PIL.Image.new("RGBA", (1, 1), GREY)
         if image is not None and visual.uv is not None and len(visual.uv) == len(m.vertices):
-            tex = _cut_out(_texture(image), material)
+            key = (id(image), getattr(material, "alphaMode", None), getattr(material, "alphaCutoff", None),
+                   int(material_color(material)[3]))
+            made = {} if made is None else made
+            if key not in made:
+                made[key] = (image, _cut_out(_texture(image), material))  # the image kept: its id stays its own
+            tex = made[key][1]
             uv = np.asarray(visual.uv, np.float32)[m.faces]
     elif isinstance(visual, trimesh.visual.ColorVisuals) and visual.defined:
         if visual.kind == "vertex":

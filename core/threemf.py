@@ -29,6 +29,7 @@ import trimesh
 from lxml import etree
 
 from . import slicers
+from .inputs import MAX_TEXTURE_PIXELS
 from .looks import GREY
 
 CORE = "{http://schemas.microsoft.com/3dmanufacturing/core/2015/02}"
@@ -67,12 +68,15 @@ def scene(path: str) -> tuple[list, int, list]:
         slicer = slicers.parts(archive, names, PARSER)
         filaments = [_color(c) for c in slicers.filament_colours(archive, names)]
         pictures: dict = {}
+        decoded = [0]  # pixels: past the budget an image is left to the loader's count, undecoded
 
         def image(texture: str):
             if texture not in pictures:
                 try:
                     pictures[texture] = PIL.Image.open(io.BytesIO(archive.read(names[texture.lstrip("/").lower()])))
-                    pictures[texture].load()
+                    decoded[0] += pictures[texture].width * pictures[texture].height
+                    if decoded[0] <= MAX_TEXTURE_PIXELS:
+                        pictures[texture].load()
                 except Exception:  # not in the package, or not an image: drawn grey, named in a warning
                     pictures[texture] = None
             return pictures[texture]

@@ -62,12 +62,26 @@ class _Look:
     uv: np.ndarray = field(default_factory=lambda: np.eye(2, 3))
 
 
-def usd_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
+def usd_scene(path: str, max_pixels: int) -> tuple[trimesh.Scene, list[str], list[str]]:
     """``_stage_scene``, read in a process of its own (``_apart``)."""
-    return _apart(_stage_scene, path)
+    return _apart(_stage_scene, path, max_pixels)
 
 
-def _stage_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
+@dataclass
+class _Textures:
+    """The textures one read of a stage meets: the files that are not there
+    (or are no images), each file's image decoded once (a material bound to
+    many meshes is one image, not one per mesh), and the pixels of the
+    distinct images, decoded while they are within ``budget``; past it none
+    more is (the loader refuses the model by ``pixels``, as a glTF's)."""
+
+    budget: int
+    missing: list
+    images: dict = field(default_factory=dict)
+    pixels: int = 0
+
+
+def _stage_scene(path: str, max_pixels: int) -> tuple[trimesh.Scene, list[str], list[str]]:
     """The stage at ``path`` as a scene of meshes in world coordinates, at
     its first time sample where it is animated: a node per mesh prim
     (``_node_name``) and per material it binds to some of its faces, and per
@@ -76,8 +90,9 @@ def _stage_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
     textures), and
     warnings: what it holds that is left out (point instancers, curves,
     points, planes) and the meshes it says are subdivision surfaces (read as
-    their control cages). Raises ValueError where the file is not a USD
-    stage."""
+    their control cages); ``metadata["texture_pixels"]`` the pixels of its
+    textures (``_Textures``, at most ``max_pixels`` decoded). Raises
+    ValueError where the file is not a USD stage."""
     from pxr import Usd, UsdGeom, UsdUtils  # here: only a USD file needs the library
 
     stage = Usd.Stage.Open(path)
@@ -86,7 +101,8 @@ def _stage_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
     time = Usd.TimeCode.EarliestTime()
     # the layers and textures it names that are not there (a scene written as several files, uploaded alone);
     # not MDL shaders (Omniverse's), which PartScope does not read where they are there either
-    missing = [os.path.basename(p) for p in UsdUtils.ComputeAllDependencies(path)[2] if not p.lower().endswith(".mdl")]
+    textures = _Textures(max_pixels, [os.path.basename(p) for p in UsdUtils.ComputeAllDependencies(path)[2]
+                                      if not p.lower().endswith(".mdl")])
     cache, scene, smooth, instancers, shapes, hidden = UsdGeom.XformCache(time), trimesh.Scene(), [], 0, 0, 0
     prims = iter(Usd.PrimRange(stage.GetPseudoRoot(), Usd.TraverseInstanceProxies(Usd.PrimDefaultPredicate)))
     for prim in prims:
@@ -99,7 +115,7 @@ def _stage_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
             instancers += 1
             prims.PruneChildren()
         elif prim.IsA(UsdGeom.Mesh):
-            pieces = _meshes(prim, np.array(cache.GetLocalToWorldTransform(prim)).T, time, missing)
+            pieces = _meshes(prim, np.array(cache.GetLocalToWorldTransform(prim)).T, time, textures)
             name = _node_name(prim, scene.geometry)
             for part, mesh in pieces:
                 part = f"{name}_{part}" if part else name
@@ -108,13 +124,14 @@ def _stage_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
             if pieces and scheme.HasAuthoredValue() and scheme.Get() != UsdGeom.Tokens.none:  # unsaid: no choice
                 smooth.append(name)
         elif prim.IsA(UsdGeom.Gprim):
-            mesh = _shape(prim, np.array(cache.GetLocalToWorldTransform(prim)).T, time, missing)
+            mesh = _shape(prim, np.array(cache.GetLocalToWorldTransform(prim)).T, time, textures)
             if mesh is None:
                 shapes += 1
             else:
                 name = _node_name(prim, scene.geometry)
                 scene.add_geometry(mesh, node_name=name, geom_name=name)
     scene.metadata["up"] = "Z" if UsdGeom.GetStageUpAxis(stage) == UsdGeom.Tokens.z else "Y"
+    scene.metadata["texture_pixels"] = textures.pixels
     notes = [f"also holds {n} {what[n > 1]}, which PartScope leaves out: only meshes and solid shapes are segmented"
              for n, what in ((instancers, ("point instancer", "point instancers")),
                              (shapes, ("prim drawn as curves, points or a plane", "prims drawn as curves, points or "
@@ -129,7 +146,7 @@ def _stage_scene(path: str) -> tuple[trimesh.Scene, list[str], list[str]]:
                      f"{'its control cage' if one else 'their control cages'}, as usdview draws "
                      f"{'it' if one else 'them'} by default; apply the subdivision before exporting to segment the "
                      "smooth surface")
-    return scene, sorted(set(missing)), notes
+    return scene, sorted(set(textures.missing)), notes
 
 
 def layers_used(paths: list) -> set:
@@ -193,7 +210,7 @@ def _answer(question: str, answer: str, cap: str) -> None:
         pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _shape(prim, world: np.ndarray, time, missing: list) -> trimesh.Trimesh | None:
+def _shape(prim, world: np.ndarray, time, textures: _Textures) -> trimesh.Trimesh | None:
     """A shape given as a primitive (a cube, sphere, cylinder, cone or
     capsule, with USD's sizes and defaults) as a mesh in world coordinates
     (``world``, (4, 4)) in the colour of its material (``_material``), else
@@ -205,7 +222,7 @@ def _shape(prim, world: np.ndarray, time, missing: list) -> trimesh.Trimesh | No
     if mesh is None:
         return None
     mesh.apply_transform(world)
-    look = _material(prim, missing)
+    look = _material(prim, textures)
     colour = look.colour
     if look.primvar == "displayColor":  # no material
         shown = UsdGeom.Gprim(prim).GetDisplayColorAttr().Get(time)
@@ -257,7 +274,7 @@ def _node_name(prim, taken) -> str:
         f"{name}_{k}" for k in range(2, len(taken) + 3) if f"{name}_{k}" not in taken)
 
 
-def _meshes(prim, world: np.ndarray, time, missing: list) -> list[tuple[str, trimesh.Trimesh]]:
+def _meshes(prim, world: np.ndarray, time, textures: _Textures) -> list[tuple[str, trimesh.Trimesh]]:
     """One mesh prim at ``time`` as trimesh meshes in world coordinates
     (``world``, (4, 4), column vectors): one for each material its faces are
     bound to (its GeomSubsets', named after the subset; the rest, the
@@ -294,17 +311,17 @@ def _meshes(prim, world: np.ndarray, time, missing: list) -> list[tuple[str, tri
     for k in np.unique(owner[face]):
         bound, name = (prim, "") if k < 0 else (subsets[k].GetPrim(), subsets[k].GetPrim().GetName())
         mine = owner[face] == k
-        out.append((name, _piece(prim, bound, xyz[mine], corner[mine], counts, indices, missing)))
+        out.append((name, _piece(prim, bound, xyz[mine], corner[mine], counts, indices, textures)))
     return out
 
 
 def _piece(prim, bound, xyz: np.ndarray, corner: np.ndarray, counts: np.ndarray, indices: np.ndarray,
-           missing: list) -> trimesh.Trimesh:
+           textures: _Textures) -> trimesh.Trimesh:
     """The triangles (``xyz`` (T, 3, 3) in the world, ``corner`` (T, 3) the
     file's corners) of a mesh prim bound to one material (``bound``: the
     prim or a GeomSubset of it), coloured as ``_material`` says; corners
     alike in place, texture coordinate and colour welded."""
-    look = _material(bound, missing)
+    look = _material(bound, textures)
     material, texture, primvar = look.colour, look.texture, look.primvar
     uv = _per_corner(prim, primvar, counts, indices, (2,)) if texture is not None else None
     if texture is not None and uv is None:  # no coordinates: a primvar reader's fallback, (0, 0), everywhere
@@ -334,17 +351,17 @@ def _piece(prim, bound, xyz: np.ndarray, corner: np.ndarray, counts: np.ndarray,
     return mesh
 
 
-def _material(prim, missing: list) -> _Look:
+def _material(prim, textures: _Textures) -> _Look:
     """What the UsdPreviewSurface bound to ``prim`` (a mesh, a GeomSubset of
     one, a shape) takes its diffuse colour from, as a USD viewer shows it: a
     colour, a diffuse texture (its scale and bias applied, its coordinates
     through a UsdTransform2d), a primvar; a cut-out where its opacity is the
     texture's alpha under an ``opacityThreshold`` (as glTF's MASK). With no
     such material, the prim's ``displayColor``, as viewers show a mesh
-    without one. A texture whose file is not there is named in ``missing``
+    without one. A texture whose file is not there is named in ``textures.missing``
     and left out. A MaterialX surface alone: its base colour
     (``_materialx``)."""
-    from pxr import Ar, UsdShade
+    from pxr import UsdShade
 
     material = UsdShade.MaterialBindingAPI(prim).ComputeBoundMaterial(UsdShade.Tokens.preview)[0]
     shader = material.ComputeSurfaceSource()[0] if material else None
@@ -356,18 +373,10 @@ def _material(prim, missing: list) -> _Look:
     if source.GetIdAttr().Get() != "UsdUVTexture":  # a primvar reader: the colour is the primvar's
         return _Look(np.ones(3), primvar=_varname(source) or "displayColor")
     file = source.GetInput("file").Get() if source.GetInput("file") else None
-    image = None
-    if file is not None and file.resolvedPath:
-        try:
-            image = Image.open(io.BytesIO(bytes(Ar.GetResolver().OpenAsset(
-                Ar.ResolvedPath(file.resolvedPath)).GetBuffer())))
-            image.load()
-        except Exception as exc:  # not an image: the model without it, and a warning
-            log.info("texture %s of %s: %r", file.path, prim.GetPath(), exc)
-            image = None
-    if image is None:
-        if file is not None and file.path:
-            missing.append(os.path.basename(file.path))
+    image = _image(file, textures) if file is not None and file.resolvedPath else None
+    if image is None or image is _PAST_BUDGET:
+        if image is None and file is not None and file.path:
+            textures.missing.append(os.path.basename(file.path))
         return _Look(np.full(3, 0.18))
     threshold, opacity = _source(shader.GetInput("opacityThreshold"))[0], _source(shader.GetInput("opacity"))[1]
     cutoff = float(threshold) if threshold and opacity is not None and opacity.GetPrim() == source.GetPrim() else None
@@ -376,7 +385,36 @@ def _material(prim, missing: list) -> _Look:
         uv = _transform2d(reader)
         reader = _source(reader.GetInput("in"))[1]
     varname = _varname(reader) if reader is not None else None
-    return _Look(np.ones(3), _scaled(image, source), varname or "st", cutoff, uv)
+    key = (file.resolvedPath, str(source.GetPath()))
+    if key not in textures.images:
+        textures.images[key] = _scaled(image, source)
+    return _Look(np.ones(3), textures.images[key], varname or "st", cutoff, uv)
+
+
+#: What ``_image`` gives for a texture past the stage's pixel budget.
+_PAST_BUDGET = object()
+
+
+def _image(file, textures: _Textures):
+    """The decoded image of a texture file (an SdfAssetPath that resolved),
+    once per file; None where it is not an image, _PAST_BUDGET past the
+    budget of ``textures``."""
+    from pxr import Ar
+
+    path = file.resolvedPath
+    if path not in textures.images:
+        try:
+            image = Image.open(io.BytesIO(bytes(Ar.GetResolver().OpenAsset(Ar.ResolvedPath(path)).GetBuffer())))
+            textures.pixels += image.width * image.height
+            if textures.pixels > textures.budget:
+                image = _PAST_BUDGET
+            else:
+                image.load()
+        except Exception as exc:  # not an image: the model without it, and a warning
+            log.info("texture %s: %r", file.path, exc)
+            image = None
+        textures.images[path] = image
+    return textures.images[path]
 
 
 #: MaterialX surfaces by their node definition: their base colour's and weight's inputs and defaults.

@@ -342,6 +342,39 @@ def test_a_usd_texture_is_read_directly_or_through_a_node_graph(tmp_path, graph)
     assert _colours(asset)["floor"] == [30, 160, 90]
 
 
+def test_meshes_that_share_a_usd_texture_share_its_image(tmp_path, monkeypatch):
+    """A material bound to many meshes (a game asset's parts and its atlas)
+    was decoded once for each: sixty meshes sharing a 4K texture were
+    refused as 1,007 million pixels, after 46 s and 7.1 GB. Each file is
+    decoded once and the meshes share its texture; past the budget (here
+    under the two files' 80 pixels) the stage is refused by the pixels its
+    textures hold, as a glTF is."""
+    import core.loading
+    from PIL import Image as PILImage
+    from pxr import UsdShade
+
+    PILImage.new("RGB", (4, 4), (30, 160, 90)).save(tmp_path / "moss.png")
+    PILImage.new("RGB", (8, 8), (200, 40, 30)).save(tmp_path / "brick.png")
+    path = str(tmp_path / "shared.usda")
+    stage = _stage(path)
+    floors = [_floor(stage, f"/floor{i}/tiles") for i in range(3)]
+    for i, floor in enumerate(floors):
+        floor.AddTranslateOp().Set((0, 0, 3 * i))
+        _coordinates(floor, (0.5, 0.5))
+    _textured(stage, floors[0], "moss", "moss.png")
+    UsdShade.MaterialBindingAPI.Apply(floors[1].GetPrim()).Bind(UsdShade.Material(stage.GetPrimAtPath("/looks/moss")))
+    _textured(stage, floors[2], "brick", "brick.png")
+    stage.Save()
+    asset = load_asset(path)
+    assert len(asset.textures) == 2 and asset.warnings == []
+    shown = {asset.node_names[n]: int(asset.face_material[asset.face_node == n][0]) for n in range(3)}
+    assert shown["floor0"] == shown["floor1"] != shown["floor2"]
+    assert [t.shape[:2] for t in asset.textures] == [(4, 4), (8, 8)]
+    monkeypatch.setattr(core.loading, "MAX_TEXTURE_PIXELS", 79)
+    with pytest.raises(InputError, match="'shared.usda' holds colour textures of 0 million pixels in all, more than"):
+        load_asset(path)
+
+
 @pytest.mark.parametrize("coordinates", [True, False])
 def test_a_usd_texture_is_moved_and_scaled_as_its_shaders_say(tmp_path, coordinates):
     """A texture half red, half blue, read at the red half's coordinates
