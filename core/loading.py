@@ -38,8 +38,8 @@ from .stl import stl_scene
 from .notes import Note
 from .looks import keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
 from .text import obj_source, off_mesh
-from .inputs import (BLENDER_FORMATS, FORMAT_LIST, FORMATS, MAX_TEXTURE_PIXELS, MAX_UNZIPPED, UNREADABLE_IMAGE, USD_LAYERS,
-                     ZIPS, InputError, model_bytes_limit, occurrences, past_face_limit, unzip_model)
+from .inputs import (BLENDER_FORMATS, FORMAT_LIST, FORMATS, MAX_TEXTURE_PIXELS, MAX_UNZIPPED, UNREADABLE_IMAGE,
+                     USD_LAYERS, ZIPS, InputError, model_bytes_limit, occurrences, past_face_limit, unzip_model)
 from .usd import usd_scene
 from .topology import close_cracks, outward_flips
 

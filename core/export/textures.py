@@ -143,19 +143,20 @@ class ImageBank:
         if found is not None and found[0] is image:
             return found[1]
         image.load()
-        data, kind = self._encode(image)
+        digest = pixel_digest(image)
+        data, kind = self._encode(image, digest)
         view = EncodedImage.__new__(EncodedImage)
         view.__dict__.update(image.__dict__)  # shares the pixel storage
         view.info = dict(image.info)
         view.format = kind
         view.__dict__["_partscope_bytes"] = data
+        view.__dict__["_partscope_digest"] = digest
         with self._lock:
             self._views[id(image)] = (image, view)
         return view
 
-    def _encode(self, image: PIL.Image.Image) -> tuple[bytes, str]:
-        """(bytes, format) for ``image``: its file's own, or made once per pixels."""
-        digest = pixel_digest(image)
+    def _encode(self, image: PIL.Image.Image, digest: str) -> tuple[bytes, str]:
+        """(bytes, format) for ``image`` (``pixel_digest`` ``digest``): its file's own, or made once per pixels."""
         with self._lock:
             done = self._encoded.get(digest) or self.sources.get(digest)
         if done is None:
