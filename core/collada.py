@@ -357,7 +357,7 @@ def _material(material, cache: dict, resolver):
     cut_out = False
     if isinstance(diffuse, collada.material.Map):
         color[:] = 1.0
-        image = _image(diffuse, resolver)
+        image = _image(diffuse, resolver, cache)
         cut_out = (isinstance(transparent, collada.material.Map) and _image_path(transparent) == _image_path(diffuse)
                    and effect.opaque_mode == collada.material.OPAQUE_MODE.A_ONE)
     elif diffuse is not None:
@@ -376,15 +376,18 @@ def _image_path(texture) -> str | None:
         return None
 
 
-def _image(texture, resolver):
+def _image(texture, resolver, cache: dict):
     """The texture's image, or None where it is not beside the file or does
     not open (the resolver keeps its name for the warning); one that opens
     but does not decode is dropped, with its warning, as a glTF's
-    (``loading._drop_broken_images``)."""
+    (``loading._drop_broken_images``). One image per file in ``cache``:
+    the materials that show it share it, and its texture."""
     path = _image_path(texture)
     if not path:
         return None
-    try:
-        return PIL.Image.open(io.BytesIO(resolver.get(path)))
-    except Exception:  # missing or unreadable: the resolver says which
-        return None
+    if ("image", path) not in cache:
+        try:
+            cache[("image", path)] = PIL.Image.open(io.BytesIO(resolver.get(path)))
+        except Exception:  # missing or unreadable: the resolver says which
+            cache[("image", path)] = None
+    return cache[("image", path)]

@@ -11,6 +11,8 @@ reading; colors written to glTF go back through it (``linear_from_srgb``)."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import PIL.Image
 import trimesh
@@ -42,10 +44,11 @@ def looks(meshes: list, linear: bool = False) -> tuple[list, np.ndarray, np.ndar
     (F, 3, 2) float32 corner uv and (F, 3, 4) uint8 corner color."""
     textures, made, index, mat_ids, uvs, colors = [], {}, {}, [], [], []
     for m in meshes:
-        tex, uv, color = appearance(m, linear, made)
-        if tex is not None and id(tex) not in index:
-            index[id(tex)] = len(textures)
-            textures.append(tex)
+        tex, uv, color = appearance(m, linear, made)  # ``made`` keeps each tex alive: its id stays its own
+        if tex is not None and id(tex) not in index:  # one texture per pixels: an OBJ's materials open one file each
+            index[id(tex)] = index.setdefault((tex.shape, hashlib.sha1(tex).digest()), len(textures))
+            if index[id(tex)] == len(textures):
+                textures.append(tex)
         mat_ids.append(np.full(len(m.faces), -1 if tex is None else index[id(tex)], np.int32))
         uvs.append(uv)
         colors.append(color)

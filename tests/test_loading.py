@@ -694,6 +694,34 @@ def test_a_sketchup_card_is_cut_out_where_its_texture_is_clear(tmp_path, transpa
     assert (texture[..., :3] == 120).all()
 
 
+def test_collada_materials_that_show_one_image_share_its_texture(tmp_path):
+    """SketchUp and 3ds Max write a material per use of an image (a lambert
+    and a phong effect of one texture here): each opened the file again, a
+    texture per material. One image per file, one texture: both cards show it."""
+    from tests.corpus_files import _bound, _dae_geometry, collada
+
+    Image.new("RGB", (4, 4), (120, 60, 30)).save(tmp_path / "wood.png")
+    card = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [1, 0, 1], [0, 0, 1]], [[0, 1, 2], [0, 2, 3]], process=False)
+    card.visual = trimesh.visual.TextureVisuals(uv=[[0, 0], [1, 0], [1, 1], [0, 1]])
+    other = card.copy().apply_translation([2, 0, 0])
+    effects = "".join(
+        f'<effect id="fx{k}"><profile_COMMON><newparam sid="s{k}"><surface type="2D"><init_from>img</init_from>'
+        f'</surface></newparam><newparam sid="t{k}"><sampler2D><source>s{k}</source></sampler2D></newparam>'
+        f'<technique sid="COMMON"><{shading}><diffuse><texture texture="t{k}" texcoord="UVSET0"/></diffuse>'
+        f'</{shading}></technique></profile_COMMON></effect>' for k, shading in ((1, "lambert"), (2, "phong")))
+    (tmp_path / "cards.dae").write_bytes(collada(
+        '<up_axis>Z_UP</up_axis>', f'<node name="one">{_bound("g1", "paint", "m1")}</node>'
+                                   f'<node name="two">{_bound("g2", "paint", "m2")}</node>',
+        f'<library_geometries>{_dae_geometry("g1", card, "paint")}{_dae_geometry("g2", other, "paint")}'
+        '</library_geometries><library_materials><material id="m1"><instance_effect url="#fx1"/></material>'
+        '<material id="m2"><instance_effect url="#fx2"/></material></library_materials><library_effects>'
+        f'{effects}</library_effects><library_images><image id="img"><init_from>wood.png</init_from></image>'
+        '</library_images>'))
+    asset = load_asset(str(tmp_path / "cards.dae"))
+    assert len(asset.textures) == 1 and (asset.face_material == 0).all()
+    assert surface_color(asset, [0, 2], [[1 / 3] * 3] * 2)[:, :3].tolist() == [[120, 60, 30]] * 2
+
+
 def _star_prism() -> tuple:
     """A ten-pointed star (points at radius 1, inner corners at 0.4, the
     first corner a point) raised 0.3: (20, 3) vertices, its two caps and ten
@@ -1178,6 +1206,23 @@ def test_meshes_that_share_an_image_share_one_texture(tmp_path):
     faces = [np.flatnonzero(asset.face_node == asset.node_names.index(f"box{i}"))[0] for i in (0, 4)]
     colours = surface_color(asset, np.array(faces), np.full((2, 3), 1 / 3))[:, :3]
     assert colours.tolist() == [[200, 40, 30], [30, 160, 90]]
+
+
+def test_obj_materials_that_map_one_image_share_its_texture(tmp_path):
+    """An OBJ's materials each open the image their map names, one file
+    named by three materials gave three textures of the same pixels: one
+    texture, which the three cards show."""
+    Image.new("RGB", (64, 64), (120, 60, 30)).save(tmp_path / "wood.png")
+    (tmp_path / "cards.mtl").write_text("".join(f"newmtl m{k}\nKd 1 1 1\nmap_Kd wood.png\n" for k in range(3)))
+    lines = ["mtllib cards.mtl"]
+    for k in range(3):
+        lines += [f"v {2 * k} 0 0", f"v {2 * k + 1} 0 0", f"v {2 * k + 1} 0 1", f"v {2 * k} 0 1",
+                  "vt 0 0", "vt 1 0", "vt 1 1", "vt 0 1", f"o card{k}", f"usemtl m{k}"]
+        lines += [" ".join(["f"] + [f"{4 * k + c}/{4 * k + c}" for c in face]) for face in ((1, 2, 3), (1, 3, 4))]
+    (tmp_path / "cards.obj").write_text("\n".join(lines) + "\n")
+    asset = load_asset(str(tmp_path / "cards.obj"))
+    assert len(asset.textures) == 1 and (asset.face_material == 0).all() and len(asset.node_names) == 3
+    assert surface_color(asset, [0, 2, 4], [[1 / 3] * 3] * 3)[:, :3].tolist() == [[120, 60, 30]] * 3
 
 
 def test_a_3mf_decodes_its_textures_only_within_the_pixel_budget(tmp_path, monkeypatch):
