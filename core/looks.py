@@ -66,7 +66,7 @@ def appearance(m: trimesh.Trimesh, linear: bool = False, made: dict | None = Non
     them). made : the textures made so far, by image and cut-out, so that
     meshes that share an image (a game model's nodes and one atlas) share
     its texture."""
-    n = len(m.faces)
+    n, made = len(m.faces), {} if made is None else made
     uv = np.full((n, 3, 2), np.nan, np.float32)
     light = None  # (n, 3, 4) linear light in [0, 1], alpha as it is
     visual = m.visual
@@ -85,7 +85,6 @@ def appearance(m: trimesh.Trimesh, linear: bool = False, made: dict | None = Non
         if image is not None and visual.uv is not None and len(visual.uv) == len(m.vertices):
             key = (id(image), getattr(material, "alphaMode", None), getattr(material, "alphaCutoff", None),
                    int(material_color(material)[3]))
-            made = {} if made is None else made
             if key not in made:
                 made[key] = (image, _cut_out(_texture(image), material))  # the image kept: its id stays its own
             tex = made[key][1]
