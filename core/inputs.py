@@ -34,7 +34,7 @@ MAX_UNZIPPED = 2**30
 #: Bytes a face takes in a text model at most as exporters write them (an
 #: OBJ with normals and texture coordinates: 83): the model file in a ZIP,
 #: or a 3MF's model parts, may unpack to this many a face the face limit
-#: allows (257 MB at 3 million, ``model_bytes_limit``). Text takes 10 to 35
+#: allows (257 MB at 3 million, ``past_model_bytes``). Text takes 10 to 35
 #: times its size in memory as it is read, and its faces pack small (a zipped
 #: OBJ of 100 MB, 0.15 MB in the ZIP, took 2.2 GB; a 3MF of 100 MB, 0.3 MB, 3.6 GB).
 BYTES_A_FACE = 90
@@ -77,9 +77,15 @@ def past_face_limit(count: int) -> str:
             "export it decimated or with fewer copies of its meshes, and try again")
 
 
-def model_bytes_limit() -> int:
-    """Most bytes a model file may unpack to (``BYTES_A_FACE``)."""
-    return BYTES_A_FACE * load_settings().max_faces
+def past_model_bytes(size: int) -> str:
+    """The end of the sentence that refuses a model file of ``size`` bytes
+    unpacked (after its name, before the full stop); '' where it is within
+    ``BYTES_A_FACE`` a face the face limit allows."""
+    limit = BYTES_A_FACE * load_settings().max_faces
+    if size <= limit:
+        return ""
+    return (f"unpacks to a model of {size >> 20} MB, more than PartScope reads ({limit >> 20} MB): export it "
+            "decimated and try again")
 
 
 def occurrences(stream, token: bytes, chunk: int = 2**24) -> int:
@@ -156,10 +162,8 @@ def unzip_model(path: str, name: str, folder: str) -> str:
         held = models_held([os.path.relpath(m, folder).replace(os.sep, "/") for m in models])
         raise InputError(f"'{name}' holds {held}: a ZIP must hold one model ({FORMAT_LIST}) with the files it "
                          "refers to.")
-    size = os.path.getsize(models[0])
-    if size > model_bytes_limit():
-        raise InputError(f"'{name}' unpacks to a model of {size >> 20} MB, more than PartScope reads "
-                         f"({model_bytes_limit() >> 20} MB): export it decimated and try again.")
+    if past_model_bytes(os.path.getsize(models[0])):
+        raise InputError(f"'{name}' {past_model_bytes(os.path.getsize(models[0]))}.")
     return models[0]
 
 

@@ -39,7 +39,7 @@ from .notes import Note
 from .looks import keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
 from .text import obj_source, off_mesh
 from .inputs import (BLENDER_FORMATS, FORMAT_LIST, FORMATS, MAX_TEXTURE_PIXELS, MAX_UNZIPPED, UNREADABLE_IMAGE,
-                     USD_LAYERS, ZIPS, InputError, model_bytes_limit, occurrences, past_face_limit, unzip_model)
+                     USD_LAYERS, ZIPS, InputError, occurrences, past_face_limit, past_model_bytes, unzip_model)
 from .usd import usd_scene
 from .topology import close_cracks, outward_flips
 
@@ -476,7 +476,7 @@ def _within_face_limit(count: int, name: str) -> None:
 
 def _within_3mf_limits(path: str, name: str) -> None:
     """InputError where a 3MF (a ZIP) unpacks past MAX_UNZIPPED, its model
-    parts past ``model_bytes_limit`` or their triangles past the face limit
+    parts past ``past_model_bytes`` or their triangles past the face limit
     (counted as they unpack). Where it is no ZIP, or a damaged one, its
     reader says so."""
     try:
@@ -486,9 +486,8 @@ def _within_3mf_limits(path: str, name: str) -> None:
             if sum(m.file_size for m in members) > MAX_UNZIPPED:
                 raise InputError(f"'{name}' unpacks to more than {MAX_UNZIPPED >> 30} GB: export the model as GLB.")
             size = sum(m.file_size for m in models)
-            if size > model_bytes_limit():
-                raise InputError(f"'{name}' unpacks to a model of {size >> 20} MB, more than PartScope reads "
-                                 f"({model_bytes_limit() >> 20} MB): export it decimated, or as GLB.")
+            if past_model_bytes(size):
+                raise InputError(f"'{name}' {past_model_bytes(size)}.")
             triangles = 0
             for model in models:
                 with archive.open(model) as f:
