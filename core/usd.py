@@ -70,10 +70,11 @@ def usd_scene(path: str, max_pixels: int) -> tuple[trimesh.Scene, list[str], lis
 @dataclass
 class _Textures:
     """The textures one read of a stage meets: the files that are not there
-    (or are no images), each file's image decoded once (a material bound to
-    many meshes is one image, not one per mesh), and the pixels of the
-    distinct images, decoded while they are within ``budget``; past it none
-    more is (the loader refuses the model by ``pixels``, as a glTF's)."""
+    (or are no images); each file's image decoded once and each texture
+    shader's scaled once (``images``, by file and by (file, shader): a
+    material bound to many meshes is one image, not one per mesh); the
+    pixels of the distinct images, decoded while within ``budget``, none
+    past it (the loader refuses the model by ``pixels``, as a glTF's)."""
 
     budget: int
     missing: list
