@@ -19,6 +19,7 @@ import collections
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -392,6 +393,8 @@ def _read_scene(path: str, name: str, fmt: str) -> tuple[trimesh.Scene, list[str
     resolver = BesideResolver(path) if fmt in ("PLY", "DAE") else resolver
     if fmt == "3MF":
         _within_3mf_limits(path, name)
+    if fmt in ("PLY", "OFF"):  # a scan of millions of faces, refused by its header before its rows are read
+        _within_face_limit(_stated_faces(path, fmt), name)
     modifiers = 0
     try:
         split = fmt == "OBJ" and named <= MAX_OBJ_NODES  # trimesh's split takes 28 s for 80,000 groups
@@ -472,6 +475,20 @@ def _within_face_limit(count: int, name: str) -> None:
     """InputError where a model of ``count`` faces is past the face limit."""
     if past_face_limit(count):
         raise InputError(f"'{name}' {past_face_limit(count)}.")
+
+
+def _stated_faces(path: str, fmt: str) -> int:
+    """The faces a PLY's or OFF's header says it holds, where the file is
+    long enough to hold them (4 bytes a face at least); else 0, and its
+    reader finds it damaged."""
+    with open(path, "rb") as f:
+        head = f.read(65536).decode("latin-1")
+    if fmt == "PLY":
+        found = re.search(r"^element\s+face\s+(\d+)", head.split("end_header")[0], re.M)
+    else:  # 'OFF', 'COFF 8 6 12', or the counts on a line of their own after comments
+        found = re.match(r"\s*(?:#[^\n]*\n\s*)*\w*OFF(?:\s*#[^\n]*)?\s+(?:3\s+)?\d+\s+(\d+)", head)
+    count = int(found.group(1)) if found else 0
+    return count if 4 * count <= os.path.getsize(path) else 0
 
 
 def _within_3mf_limits(path: str, name: str) -> None:

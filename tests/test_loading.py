@@ -1333,6 +1333,31 @@ def test_an_obj_or_a_3mf_past_the_face_limit_is_refused_before_its_text_is_read(
             load_asset(str(tmp_path / name))
 
 
+def test_a_ply_or_off_past_the_face_limit_is_refused_by_its_header(tmp_path, monkeypatch):
+    """A scan of millions of faces (a zipped text PLY of 200 MB) was read
+    row by row, gigabytes, before its faces were counted: refused by the
+    count its header gives, before any row is read. A header that counts
+    more faces than the file could hold (4 bytes a face) is not believed:
+    the reader reads the faces it holds, and says so."""
+    import core.loading
+
+    ball = trimesh.creation.icosphere(subdivisions=2)  # 320 faces
+    for ext in ("ply", "off"):
+        ball.export(tmp_path / f"ball.{ext}")
+    monkeypatch.setenv("PARTSCOPE_MAX_FACES", "320")
+    assert load_asset(str(tmp_path / "ball.ply")).n_faces == load_asset(str(tmp_path / "ball.off")).n_faces == 320
+    monkeypatch.setenv("PARTSCOPE_MAX_FACES", "319")
+    monkeypatch.setattr(core.loading, "ply_scene", lambda *_: pytest.fail("read"))
+    monkeypatch.setattr(core.loading, "off_mesh", lambda *_: pytest.fail("read"))
+    for name in ("ball.ply", "ball.off"):
+        with pytest.raises(InputError, match=f"'{name}' holds 320 faces once its meshes are placed, more than"):
+            load_asset(str(tmp_path / name))
+    monkeypatch.undo()
+    (tmp_path / "lying.off").write_text("OFF\n3 99999999 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n")
+    lying = load_asset(str(tmp_path / "lying.off"))
+    assert lying.n_faces == 1 and "says it has 99,999,999 faces but holds 1" in lying.warnings[0]
+
+
 def test_a_model_that_unpacks_past_its_limit_is_refused(tmp_path, monkeypatch):
     """A ZIP may unpack to 1 GB (a glTF's images), but its model file, or a
     3MF's model parts, only to 90 bytes a face the face limit allows (270
