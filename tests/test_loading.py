@@ -1309,49 +1309,33 @@ def test_a_gltf_past_the_face_limit_is_refused_by_its_counts_before_draco_unpack
         load_asset(str(path))
 
 
-def test_an_obj_or_a_3mf_past_the_face_limit_is_refused_before_its_text_is_read(tmp_path, monkeypatch):
-    """A zipped OBJ of 12.5 million faces (100 MB, 0.15 MB zipped) took 2.2
-    GB and 20 s to read before its faces were counted; a 3MF of 3 million
-    triangles (100 MB, 0.3 MB) 3.6 GB. Their faces are counted in the bytes
-    first (OBJ's 'f' statements, 3MF's <triangle> elements) and the model
-    refused past the limit before the text is parsed."""
+def test_a_model_past_the_face_limit_is_refused_by_its_count_before_it_is_read(tmp_path, monkeypatch):
+    """Text packs faces small: a zipped OBJ of 12.5 million faces (100 MB,
+    0.15 MB zipped) took 2.2 GB and 20 s to read before its faces were
+    counted, a 3MF of 3 million triangles (100 MB, 0.3 MB) 3.6 GB, a zipped
+    text PLY of 5.2 million (a scan) 3.5 GB. Their faces are counted first
+    (OBJ's 'f' statements and 3MF's <triangle> elements in the bytes, a
+    PLY's and an OFF's header) and the model refused past the limit before
+    it is parsed. A header that counts more faces than the file could hold
+    (4 bytes a face) is not believed: the reader reads the faces it holds,
+    and says so."""
     import core.loading
     import corpus_files as make
 
     ball = trimesh.creation.icosphere(subdivisions=2)  # 320 faces
-    ball.export(tmp_path / "ball.obj")
+    for ext in ("obj", "ply", "off"):
+        ball.export(tmp_path / f"ball.{ext}")
     model = make.model_3mf(f'<object id="1" type="model">{make.mesh_3mf(ball)}</object>', '<item objectid="1"/>')
     (tmp_path / "ball.3mf").write_bytes(make.package_3mf(
         {"[Content_Types].xml": make._TYPES, "_rels/.rels": make._RELS, "3D/3dmodel.model": model}))
+    readers = {"obj": "obj_source", "3mf": "threemf_scene", "ply": "ply_scene", "off": "off_mesh"}
     monkeypatch.setenv("PARTSCOPE_MAX_FACES", "320")
-    assert load_asset(str(tmp_path / "ball.obj")).n_faces == load_asset(str(tmp_path / "ball.3mf")).n_faces == 320
+    assert [load_asset(str(tmp_path / f"ball.{ext}")).n_faces for ext in readers] == [320] * 4
     monkeypatch.setenv("PARTSCOPE_MAX_FACES", "319")
-    monkeypatch.setattr(core.loading, "obj_source", lambda *_: pytest.fail("read"))
-    monkeypatch.setattr(core.loading, "threemf_scene", lambda *_: pytest.fail("read"))
-    for name in ("ball.obj", "ball.3mf"):
-        with pytest.raises(InputError, match=f"'{name}' holds 320 faces once its meshes are placed, more than"):
-            load_asset(str(tmp_path / name))
-
-
-def test_a_ply_or_off_past_the_face_limit_is_refused_by_its_header(tmp_path, monkeypatch):
-    """A scan of millions of faces (a zipped text PLY of 200 MB) was read
-    row by row, gigabytes, before its faces were counted: refused by the
-    count its header gives, before any row is read. A header that counts
-    more faces than the file could hold (4 bytes a face) is not believed:
-    the reader reads the faces it holds, and says so."""
-    import core.loading
-
-    ball = trimesh.creation.icosphere(subdivisions=2)  # 320 faces
-    for ext in ("ply", "off"):
-        ball.export(tmp_path / f"ball.{ext}")
-    monkeypatch.setenv("PARTSCOPE_MAX_FACES", "320")
-    assert load_asset(str(tmp_path / "ball.ply")).n_faces == load_asset(str(tmp_path / "ball.off")).n_faces == 320
-    monkeypatch.setenv("PARTSCOPE_MAX_FACES", "319")
-    monkeypatch.setattr(core.loading, "ply_scene", lambda *_: pytest.fail("read"))
-    monkeypatch.setattr(core.loading, "off_mesh", lambda *_: pytest.fail("read"))
-    for name in ("ball.ply", "ball.off"):
-        with pytest.raises(InputError, match=f"'{name}' holds 320 faces once its meshes are placed, more than"):
-            load_asset(str(tmp_path / name))
+    for ext, reader in readers.items():
+        monkeypatch.setattr(core.loading, reader, lambda *_: pytest.fail("read"))
+        with pytest.raises(InputError, match=f"'ball.{ext}' holds 320 faces once its meshes are placed, more than"):
+            load_asset(str(tmp_path / f"ball.{ext}"))
     monkeypatch.undo()
     (tmp_path / "lying.off").write_text("OFF\n3 99999999 0\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n")
     lying = load_asset(str(tmp_path / "lying.off"))
