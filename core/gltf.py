@@ -159,8 +159,8 @@ def check(tree: dict) -> None:
     if places > MAX_PLACES:
         raise GltfError(f"draws its meshes at {places:,} places, more than PartScope reads ({MAX_PLACES:,}): export "
                         "it with fewer copies of its meshes")
-    if past_face_limit(faces):  # before Draco or meshopt unpacks them
-        raise GltfError(past_face_limit(faces))
+    if refusal := past_face_limit(faces):  # before Draco or meshopt unpacks them
+        raise GltfError(refusal)
     prims = primitives(tree)
     if not any(p.get("mode", TRIANGLES) in TRIANGLE_MODES for p in prims):
         if prims and all(p.get("mode", TRIANGLES) == POINTS for p in prims):

@@ -162,8 +162,8 @@ def unzip_model(path: str, name: str, folder: str) -> str:
         held = models_held([os.path.relpath(m, folder).replace(os.sep, "/") for m in models])
         raise InputError(f"'{name}' holds {held}: a ZIP must hold one model ({FORMAT_LIST}) with the files it "
                          "refers to.")
-    if past_model_bytes(os.path.getsize(models[0])):
-        raise InputError(f"'{name}' {past_model_bytes(os.path.getsize(models[0]))}.")
+    if refusal := past_model_bytes(os.path.getsize(models[0])):
+        raise InputError(f"'{name}' {refusal}.")
     return models[0]
 
 

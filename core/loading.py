@@ -19,7 +19,6 @@ import collections
 import hashlib
 import logging
 import os
-import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -34,11 +33,11 @@ from .collada import scene as collada_scene
 from .threemf import scene as threemf_scene
 from .glb import MAGIC, GltfError
 from .gltf import primitives_in_words
-from .ply import ply_scene, ply_texture
+from .ply import ply_header, ply_scene, ply_texture
 from .stl import stl_scene
 from .notes import Note
 from .looks import keep_vertex_colors, looks, ply_vertex_colors, white_under_textures
-from .text import obj_source, off_mesh
+from .text import obj_source, off_mesh, off_stated_faces
 from .inputs import (BLENDER_FORMATS, FORMAT_LIST, FORMATS, MAX_TEXTURE_PIXELS, MAX_UNZIPPED, UNREADABLE_IMAGE,
                      USD_LAYERS, ZIPS, InputError, occurrences, past_face_limit, past_model_bytes, unzip_model)
 from .usd import usd_scene
@@ -473,21 +472,15 @@ def _named_scene(placed: list, up: str) -> trimesh.Scene:
 
 def _within_face_limit(count: int, name: str) -> None:
     """InputError where a model of ``count`` faces is past the face limit."""
-    if past_face_limit(count):
-        raise InputError(f"'{name}' {past_face_limit(count)}.")
+    if refusal := past_face_limit(count):
+        raise InputError(f"'{name}' {refusal}.")
 
 
 def _stated_faces(path: str, fmt: str) -> int:
     """The faces a PLY's or OFF's header says it holds, where the file is
     long enough to hold them (4 bytes a face at least); else 0, and its
-    reader finds it damaged."""
-    with open(path, "rb") as f:
-        head = f.read(65536).decode("latin-1")
-    if fmt == "PLY":
-        found = re.search(r"^element\s+face\s+(\d+)", head.split("end_header")[0], re.M)
-    else:  # 'OFF', 'COFF 8 6 12', or the counts on a line of their own after comments
-        found = re.match(r"\s*(?:#[^\n]*\n\s*)*\w*OFF(?:\s*#[^\n]*)?\s+(?:3\s+)?\d+\s+(\d+)", head)
-    count = int(found.group(1)) if found else 0
+    reader finds it damaged, or reads the faces it holds."""
+    count = ply_header(path)[0] if fmt == "PLY" else off_stated_faces(path)
     return count if 4 * count <= os.path.getsize(path) else 0
 
 
@@ -502,9 +495,8 @@ def _within_3mf_limits(path: str, name: str) -> None:
             models = [m for m in members if m.filename.lower().endswith(".model")]
             if sum(m.file_size for m in members) > MAX_UNZIPPED:
                 raise InputError(f"'{name}' unpacks to more than {MAX_UNZIPPED >> 30} GB: export the model as GLB.")
-            size = sum(m.file_size for m in models)
-            if past_model_bytes(size):
-                raise InputError(f"'{name}' {past_model_bytes(size)}.")
+            if refusal := past_model_bytes(sum(m.file_size for m in models)):
+                raise InputError(f"'{name}' {refusal}.")
             triangles = 0
             for model in models:
                 with archive.open(model) as f:

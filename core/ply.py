@@ -50,7 +50,7 @@ def ply_scene(path: str, options: dict) -> trimesh.Scene:
             with open(clean, "wb") as f:
                 f.write(head + b"end_header\n" + b"\n".join(rows) + b"\n")
             return ply_scene(clean, options)
-    faces, textures = _header(path)
+    faces, textures = ply_header(path)
     if not faces and re.search(r"^element\s+tristrips\s+[1-9]", _head(path), re.M):
         scene = trimesh.Scene()
         for geom in trimesh.load_scene(_strips_as_faces(path), file_type="ply", **options).geometry.values():
@@ -116,7 +116,7 @@ def _head(path: str) -> str:
         return f.read(65536).split(b"end_header")[0].decode("ascii", "replace")
 
 
-def _header(path: str) -> tuple[int, int]:
+def ply_header(path: str) -> tuple[int, int]:
     """The face count a PLY's header gives (0 if none) and how many texture files it names."""
     head = _head(path)
     found = re.search(r"^element\s+face\s+(\d+)", head, re.M)

@@ -330,6 +330,44 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def off_stated_faces(path: str) -> int:
+    """The face count an OFF's header gives (read from its first 64 kB; 0
+    where it gives none)."""
+    with open(path, "rb") as f:
+        head = f.read(65536)
+    if len(head) == 65536:  # its last line may be cut short
+        head = head[:head.rfind(b"\n") + 1]
+    try:
+        return _off_header(_off_lines(head.decode("latin-1")))[2]
+    except (ValueError, IndexError):
+        return 0
+
+
+def _off_lines(text: str) -> list[str]:
+    """An OFF's lines, comments and blank lines left out."""
+    return [line for line in (raw.split("#", 1)[0].strip() for raw in text.splitlines()) if line]
+
+
+def _off_header(lines: list[str]) -> tuple[str, int, int, int]:
+    """(flags such as 'COFF', vertex count, face count, the index of the
+    first row after the header) of an OFF's lines: the counts on the
+    header's line or the next, an nOFF's dimension before them, a header run
+    into its counts ('OFF8 6 12'). ValueError where it is not an OFF."""
+    head = lines[0].split() if lines else [""]
+    run_in = re.match(r"(\w*?OFF)(\d+)$", head[0], re.I)  # 'OFF8 6 12': the header run into its counts
+    head = [run_in.group(1), run_in.group(2), *head[1:]] if run_in else head
+    if not head[0].upper().endswith("OFF"):
+        raise ValueError("no OFF header")
+    flags, numbers, at = head[0].upper(), head[1:], 1
+    sized = head[0].endswith("nOFF")  # an nOFF gives its points' dimension before the counts
+    while len(numbers) < 2 + sized and at < len(lines):
+        numbers, at = numbers + lines[at].split(), at + 1
+    if sized and int(numbers.pop(0)) != 3:
+        raise ValueError("points in other than three dimensions")
+    n_vertices, n_faces = (int(n) for n in numbers[:2])
+    return flags, n_vertices, n_faces, at
+
+
 def off_mesh(path: str) -> tuple[trimesh.Trimesh, int, int]:
     """An OFF file as a mesh, the faces (polygons) it holds and the count
     its header gives (MeshLab's polygonal OFF counts more than it writes;
@@ -344,20 +382,8 @@ def off_mesh(path: str) -> tuple[trimesh.Trimesh, int, int]:
     goes past 1. Raises ValueError where the file is not an OFF its counts
     and indices agree with."""
     with open(path, "rb") as f:
-        text = read_text(f.read())
-    lines = [line for line in (raw.split("#", 1)[0].strip() for raw in text.splitlines()) if line]
-    head = lines[0].split() if lines else [""]
-    run_in = re.match(r"(\w*?OFF)(\d+)$", head[0], re.I)  # 'OFF8 6 12': the header run into its counts
-    head = [run_in.group(1), run_in.group(2), *head[1:]] if run_in else head
-    if not head[0].upper().endswith("OFF"):
-        raise ValueError("no OFF header")
-    flags, numbers, at = head[0].upper(), head[1:], 1
-    sized = head[0].endswith("nOFF")  # an nOFF gives its points' dimension before the counts
-    while len(numbers) < 2 + sized and at < len(lines):
-        numbers, at = numbers + lines[at].split(), at + 1
-    if sized and int(numbers.pop(0)) != 3:
-        raise ValueError("points in other than three dimensions")
-    n_vertices, n_faces = (int(n) for n in numbers[:2])
+        lines = _off_lines(read_text(f.read()))
+    flags, n_vertices, n_faces, at = _off_header(lines)
     rows = lines[at:]
     if len(rows) < n_vertices:
         raise ValueError("fewer vertices than the header says")
