@@ -3,14 +3,18 @@ patches around random faces, each patch with vertices of its own, either
 moved a ten-thousandth of the size off its neighbours' (a hairline crack,
 ``tests.meshes.cracked``) or, every other patch, cut finer (each face in four,
 so the seams run through T-junctions, as tessellators of CAD faces leave
-them); or written as scene nodes welded to each other by position: three
+them); or decimated to a quarter of its faces by quadric error (coarse:
+large faces where the surface is flat, small where it bends, as a
+simplified or CAD-tessellated model is; fast-simplification, through
+trimesh); or written as scene nodes welded to each other by position: three
 by face ranges, as exporters split a mesh at a vertex limit (chunks), or
 one per part of the first people's segmentation, as an artist separates
-parts (parts). People's parts are the same faces.
+parts (parts). People's parts are the same faces (a coarse face takes the part of
+the whole mesh's face nearest its centre).
 
     python -m benchmarks.cracks --root ../shared/psb-dev
 
-Per mesh and form (whole, cracked, cut finer, chunks, parts): the first
+Per mesh and form (whole, cracked, cut finer, coarse, chunks, parts): the first
 parts (the part tree before the field is fitted, as the app shows it first)
 and the classical peer (``tests/peer.py``) at the people's count, part mIoU
 averaged over people's segmentations. Writes
@@ -32,6 +36,7 @@ from tests.meshes import own_vertices
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PATCHES = 30
+COARSE = 0.25  # share of the faces a coarse mesh keeps
 
 
 def cut_finer(mesh: trimesh.Trimesh, n_patches: int = PATCHES, seed: int = 0) -> tuple[trimesh.Trimesh, np.ndarray]:
@@ -54,6 +59,15 @@ def cut_finer(mesh: trimesh.Trimesh, n_patches: int = PATCHES, seed: int = 0) ->
     return trimesh.Trimesh(np.vstack(vertices), np.vstack(faces), process=False), np.concatenate(source)
 
 
+def coarse(mesh: trimesh.Trimesh, keep: float = COARSE) -> tuple[trimesh.Trimesh, np.ndarray]:
+    """``mesh`` decimated by quadric error to ``keep`` of its faces, and (F',)
+    the face of ``mesh`` nearest each face's centre."""
+    from scipy.spatial import cKDTree
+
+    fewer = mesh.simplify_quadric_decimation(percent=1.0 - keep)
+    return fewer, cKDTree(mesh.triangles_center).query(fewer.triangles_center)[1]
+
+
 def as_nodes(mesh: trimesh.Trimesh, groups: list) -> trimesh.Scene:
     """``mesh`` as one scene node per group of faces ((n,) int arrays, in
     order), each with the vertices it uses: welded to the others by position."""
@@ -66,7 +80,7 @@ def as_nodes(mesh: trimesh.Trimesh, groups: list) -> trimesh.Scene:
 def run(root: str, model: int) -> dict:
     from scipy.spatial import cKDTree
 
-    from benchmarks.pieces import first_parts
+    from benchmarks.pieces import trees
     from core import threads
     from core.metrics import human_counts, human_segmentations, part_miou
     from tests.meshes import cracked
@@ -79,6 +93,7 @@ def run(root: str, model: int) -> dict:
     first = np.unique(humans[0], return_inverse=True)[1].ravel()  # the first people's parts, as nodes
     by_part = np.argsort(first, kind="stable")
     forms = {"whole": (whole, every), "cracked": (cracked(whole, PATCHES), every), "finer": cut_finer(whole),
+             "coarse": coarse(whole),
              "chunks": (as_nodes(whole, np.array_split(every, 3)), every),
              "parts": (as_nodes(whole, np.split(by_part, np.cumsum(np.bincount(first))[:-1])), by_part)}
     row = {"model": model, "parts": count}
@@ -86,7 +101,7 @@ def run(root: str, model: int) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "model.glb")
             mesh.export(path)
-            asset, tree = first_parts(path)
+            asset, tree, _ = trees(path)
         # the loaded faces, back in the file's coordinates, find the face of the whole mesh they lie in
         centres = trimesh.transform_points(asset.mesh.triangles_center, asset.to_original)
         written = mesh.to_mesh() if isinstance(mesh, trimesh.Scene) else mesh  # the faces in the file's order
@@ -105,7 +120,7 @@ def main(argv=None) -> None:
     with ProcessPoolExecutor(2) as pool:
         rows = list(pool.map(run, [args.root] * len(models), models))
     mean = {key: float(np.mean([r[key] for r in rows])) for key in rows[0] if key not in ("model", "parts")}
-    for form in ("whole", "cracked", "finer", "chunks", "parts"):
+    for form in ("whole", "cracked", "finer", "coarse", "chunks", "parts"):
         print(f"{form:8s} PartScope {mean[form + ' partscope']:.3f}  peer {mean[form + ' peer']:.3f}")
     name = os.path.basename(os.path.normpath(args.root))
     with open(os.path.join(HERE, "results", f"cracks-{name}.json"), "w") as f:
