@@ -124,11 +124,14 @@ def fit_meanwhile(url: str, path: str) -> tuple:
     """Start a fit of ``path`` in another session: (thread, box) where box["done"] says when it ends."""
     from gradio_client import Client, handle_file
 
-    box = {"done": False, "seconds": None}
+    box = {"done": False, "seconds": None, "error": None}
 
     def run():
         t0 = time.perf_counter()
-        Client(url, verbose=False).predict(handle_file(path), api_name="/open_model")
+        try:  # the app takes a list of files (a model and the files beside it)
+            Client(url, verbose=False).predict([handle_file(path)], api_name="/open_model")
+        except Exception as exc:  # said in the result: the moves then did not run beside a fit
+            box["error"] = f"{type(exc).__name__}: {exc}"
         box.update(done=True, seconds=round(time.perf_counter() - t0, 1))
 
     thread = threading.Thread(target=run, daemon=True)
@@ -150,6 +153,8 @@ def bench_model(browser, url: str, path: str, busy: str, moves: int, seed: int) 
     loaded = move_slider(page, moves, rng, until=lambda: box["done"])
     during = not box["done"]
     thread.join(timeout=1800)
+    if box["error"]:
+        raise RuntimeError(f"the other session's fit of {busy} failed: {box['error']}")
     for name, values in (("quiet", quiet), ("while_another_session_fits", loaded)):
         values = np.asarray(values, np.float64).reshape(-1, 2) / 1000
         result[name] = {"input_to_frame_drawn": summary_ms(values[:, 0]),

@@ -117,7 +117,7 @@ def bench_server_click(model: str, cache_dir: str, clicks: int, fast: bool, log_
 
     with server_process(cache_dir, fast, log_path) as (url, _):
         client = Client(url, verbose=False)
-        out = client.predict(handle_file(model), api_name="/open_model")
+        out = client.predict([handle_file(model)], api_name="/open_model")
         for s in np.round(np.arange(0, 2.01, 0.1), 1):  # the whole ladder, computed once
             client.predict(float(s), api_name="/set_scale")
         config = httpx.get(url + "config").json()

@@ -182,7 +182,7 @@ def bench_server(models: list[str], cache_dir: str, moves: int, log_path: str, f
         base = proc_memory_mb(proc.pid)
         clients = [Client(url, verbose=False) for _ in models]
         t0 = time.perf_counter()
-        jobs = [c.submit(handle_file(m), api_name="/open_model") for c, m in zip(clients, models)]
+        jobs = [c.submit([handle_file(m)], api_name="/open_model") for c, m in zip(clients, models)]
         opened = []
         for job in jobs:
             out = job.result(timeout=3600)
