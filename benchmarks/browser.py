@@ -130,7 +130,7 @@ def fit_meanwhile(url: str, path: str) -> tuple:
         t0 = time.perf_counter()
         try:  # the app takes a list of files (a model and the files beside it)
             Client(url, verbose=False).predict([handle_file(path)], api_name="/open_model")
-        except Exception as exc:  # said in the result: the moves then did not run beside a fit
+        except Exception as exc:  # the benchmark stops with it: the moves did not run beside a fit
             box["error"] = f"{type(exc).__name__}: {exc}"
         box.update(done=True, seconds=round(time.perf_counter() - t0, 1))
 

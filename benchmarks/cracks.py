@@ -9,8 +9,8 @@ simplified or CAD-tessellated model is; fast-simplification, through
 trimesh); or written as scene nodes welded to each other by position: three
 by face ranges, as exporters split a mesh at a vertex limit (chunks), or
 one per part of the first people's segmentation, as an artist separates
-parts (parts). People's parts are the same faces (a coarse face takes the part of
-the whole mesh's face nearest its centre).
+parts (parts). People's parts are the same faces (a coarse face takes
+the part of the whole mesh's face nearest its centre).
 
     python -m benchmarks.cracks --root ../shared/psb-dev
 
