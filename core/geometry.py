@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 
 from .rendering import cast, ray_scene
 from .sampling import face_normals
-from .topology import edge_pairs, first_seen, split_connected
+from .topology import edge_pairs, first_seen, split_connected, unique_rows
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ def face_patches(centroids: np.ndarray, area: np.ndarray, pairs: np.ndarray,
 def grid_cells(centroids: np.ndarray, size: float) -> np.ndarray:
     """(F,) int32 grid cell of every centroid, cells of side ``size``, numbered from 0."""
     key = np.floor(centroids / max(size, 1e-12)).astype(np.int64)
-    return np.unique(key, axis=0, return_inverse=True)[1].ravel().astype(np.int32)
+    return unique_rows(key)[1].astype(np.int32)
 
 
 def shape_diameter(mesh, n_rays: int = 32, cone_deg: float = 60.0, seed: int = 0,

@@ -13,12 +13,24 @@ from scipy.sparse.csgraph import connected_components
 SEAM_POINTS = 2_000_000
 
 
+def unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Equal rows of ``keys`` ((n, k), finite) made one: each distinct row's
+    first index, and (n,) int64 the distinct row of each, numbered in sorted
+    order (as ``np.unique(axis=0)``, a few times faster)."""
+    order = np.lexsort(keys.T[::-1])
+    ranked = keys[order]
+    new = np.ones(len(keys), bool)
+    new[1:] = (ranked[1:] != ranked[:-1]).any(axis=1)
+    inverse = np.empty(len(keys), np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse
+
+
 def merged_faces(mesh, decimals: int = 6) -> tuple[np.ndarray, np.ndarray]:
     """Faces over vertices merged by rounded position: (F, 3) int64 faces, (V', 3) positions."""
     vertices = np.asarray(mesh.vertices)
-    _, first, inverse = np.unique(np.round(vertices, decimals), axis=0,
-                                  return_index=True, return_inverse=True)
-    return inverse.ravel()[np.asarray(mesh.faces)], vertices[first]
+    first, inverse = unique_rows(np.round(vertices, decimals))
+    return inverse[np.asarray(mesh.faces)], vertices[first]
 
 
 def edge_pairs(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -181,7 +193,7 @@ def texture_islands(mesh, corner_uv: np.ndarray) -> np.ndarray:
     faces, _ = merged_faces(mesh)
     textured = ~np.isnan(corner_uv).any(axis=(1, 2))
     corner = np.concatenate([faces[..., None].astype(np.float64), np.round(np.nan_to_num(corner_uv), 5)], axis=2)
-    corner_id = np.unique(corner.reshape(-1, 3), axis=0, return_inverse=True)[1].reshape(-1, 3)
+    corner_id = unique_rows(corner.reshape(-1, 3))[1].reshape(-1, 3)
     pairs = shared_edges(corner_id)[0]
     pairs = pairs[textured[pairs[:, 0]] & textured[pairs[:, 1]]]
     islands = split_connected(np.zeros(len(faces), np.int32), pairs)
@@ -281,8 +293,8 @@ def close_cracks(vertices: np.ndarray, faces: np.ndarray, group: np.ndarray, sha
 
     if len(np.unique(group)) < 2:
         return vertices.copy()
-    _, first, same = np.unique(vertices, axis=0, return_index=True, return_inverse=True)
-    merged = same.ravel()[faces].astype(np.int64)
+    first, same = unique_rows(vertices)
+    merged = same[faces]
     edges = np.sort(merged[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
     key, count = np.unique(edges[:, 0] * len(first) + edges[:, 1], return_counts=True)  # one number an edge
     border = np.stack(np.divmod(key[count == 1], len(first)), axis=1)

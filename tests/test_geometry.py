@@ -10,6 +10,7 @@ from core.geomasks import EMBEDDING_SIZE, geometry_segments
 from core import geometry
 from core.geometry import affinity, face_graph, shape_diameter, spectral_embedding
 from core.loading import load_asset
+from core.topology import unique_rows
 from meshes import PSB, chair, own_vertices, soup, table, table_parts
 
 
@@ -354,3 +355,18 @@ def test_a_surface_written_with_both_sides_is_one_piece_facing_out():
         faces = np.where(outward_flips(both)[:, None], both.faces[:, ::-1], both.faces)
         turned = trimesh.Trimesh(both.vertices, faces, process=False)
         assert np.all(np.einsum("ij,ij->i", turned.face_normals, turned.triangles_center) > 0)
+
+
+def test_unique_rows_numbers_rows_as_numpy_does():
+    # merged vertices, grid cells and welded corners are numbered by it: the
+    # same numbers and first rows as np.unique(axis=0), so the face graph,
+    # and every part, is what it was with np.unique
+    mesh = trimesh.load(os.path.join(PSB, "off", "241.off"), process=False)
+    corners = np.round(mesh.vertices[mesh.faces.ravel()], 2)  # each vertex once per face, some rounded together
+    assert len(np.unique(corners, axis=0)) < len(mesh.vertices)
+    corners = np.vstack([corners, [[0.0, 2.0, 2.0], [-0.0, 2.0, 2.0]]])  # zeros of both signs: one row
+    for keys in (corners, np.floor(mesh.triangles_center / 0.05).astype(np.int64), np.zeros((0, 3))):
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        got_first, got_inverse = unique_rows(keys)
+        assert np.array_equal(got_first, first) and np.array_equal(got_inverse, inverse.ravel())
+    assert unique_rows(corners)[1][-1] == unique_rows(corners)[1][-2]
