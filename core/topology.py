@@ -9,6 +9,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+#: A piece whose volume is under this share of its area times its reach
+#: from its centre is flat (``outward_flips``): its winding stays as written.
+FLAT = 1e-6
 #: The most points ``seams`` lays along a model's open border edges.
 SEAM_POINTS = 2_000_000
 
@@ -271,9 +274,13 @@ def outward_flips(mesh) -> np.ndarray:
     center /= np.bincount(piece)[:, None]
     rel = tri - center[piece][:, None]
     volume = np.einsum("ij,ij->i", rel[:, 0], np.cross(rel[:, 1], rel[:, 2]))
-    size = np.bincount(piece, np.prod(np.linalg.norm(rel, axis=2), axis=1))  # the most volume it could have
-    volume = np.bincount(piece, np.where(flip, -volume, volume))
-    return flip != (volume < -1e-3 * size)[piece]  # a flat piece (no volume either way) stays as written
+    volume = np.bincount(piece, np.where(flip, -volume, volume))  # six times the volume
+    # against its area times its reach from the centre: a flat piece's volume
+    # is rounding, a thin closed one's (a pair of glasses) is not
+    area = np.bincount(piece, np.linalg.norm(np.cross(rel[:, 1] - rel[:, 0], rel[:, 2] - rel[:, 0]), axis=1))
+    reach = np.zeros(len(first))
+    np.maximum.at(reach, piece, np.linalg.norm(rel, axis=2).max(axis=1))
+    return flip != (volume < -FLAT * area * reach)[piece]  # a flat piece stays as written
 
 
 def close_cracks(vertices: np.ndarray, faces: np.ndarray, group: np.ndarray, share: float = 0.25) -> np.ndarray:
