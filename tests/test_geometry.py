@@ -94,6 +94,21 @@ def test_links_weaken_where_a_limb_thickens(monkeypatch):
     assert min(across_cone) < 0.5
 
 
+def test_a_fold_is_concave_only_where_its_faces_clearly_open_inward():
+    # two faces on the edge (0,0,0)-(1,0,0), the second folded back onto the
+    # first: whether its off corner lies 1e-7 above or below the first's
+    # plane is rounding, and the fold reads convex either way; folded to
+    # within 3 degrees, inward, it is a concave crease
+    from core.geometry import dihedral
+
+    faces = np.array([[0, 1, 2], [1, 0, 3]])
+    pairs, shared = np.array([[0, 1]]), np.array([[0, 1]])
+    for lift, concave in ((1e-7, False), (-1e-7, False), (np.sin(np.radians(3)), True)):
+        verts = np.array([[0, 0, 0], [1, 0, 0], [0.5, 1, 0], [0.5, np.cos(np.asin(lift)), lift]], float)
+        cos, is_concave, _ = dihedral(faces, verts, pairs, shared)
+        assert cos[0] < -0.99 and is_concave[0] == concave
+
+
 @pytest.mark.psb
 def test_default_masks_find_the_part_whatever_the_seed():
     # PSB 321 is a body with one cap that people cut off; the candidate
