@@ -275,8 +275,8 @@ def outward_flips(mesh) -> np.ndarray:
     rel = tri - center[piece][:, None]
     volume = np.einsum("ij,ij->i", rel[:, 0], np.cross(rel[:, 1], rel[:, 2]))
     volume = np.bincount(piece, np.where(flip, -volume, volume))  # six times the volume
-    # against its area times its reach from the centre: a flat piece's volume
-    # is rounding, a thin closed one's (a pair of glasses) is not
+    # against (twice) its area times its reach from the centre: a flat
+    # piece's volume is rounding, a thin closed one's (a pair of glasses) is not
     area = np.bincount(piece, np.linalg.norm(np.cross(rel[:, 1] - rel[:, 0], rel[:, 2] - rel[:, 0]), axis=1))
     reach = np.zeros(len(first))
     np.maximum.at(reach, piece, np.linalg.norm(rel, axis=2).max(axis=1))
