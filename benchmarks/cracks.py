@@ -9,16 +9,21 @@ simplified or CAD-tessellated model is; fast-simplification, through
 trimesh); or written as scene nodes welded to each other by position: three
 by face ranges, as exporters split a mesh at a vertex limit (chunks), or
 one per part of the first people's segmentation, as an artist separates
-parts (parts). People's parts are the same faces (a coarse face takes
-the part of the whole mesh's face nearest its centre).
+parts (parts); or with faces that add no surface, as exporters leave
+them: a face of no area on one edge in twenty (two corners on one vertex)
+and one across the middle of another (its corners in a line) (slivers), or
+every face written again, reversed, on vertices of its own (a double-sided
+export: two-sided). People's parts are the same faces (a coarse face, a
+sliver, a back take the part of the whole mesh's face nearest its centre).
 
-    python -m benchmarks.cracks --root ../shared/psb-dev
+    python -m benchmarks.cracks --root ../shared/psb-dev [--forms whole,slivers]
 
-Per mesh and form (whole, cracked, cut finer, coarse, chunks, parts): the first
-parts (the part tree before the field is fitted, as the app shows it first)
-and the classical peer (``tests/peer.py``) at the people's count, part mIoU
-averaged over people's segmentations. Writes
-benchmarks/results/cracks-<set>.json.
+Per mesh and form (whole, cracked, cut finer, coarse, chunks, parts,
+slivers, two-sided; ``--forms`` runs some of them and keeps the others'
+figures in the results file): the first parts (the part tree before the
+field is fitted, as the app shows it first) and the classical peer
+(``tests/peer.py``) at the people's count, part mIoU averaged over
+people's segmentations. Writes benchmarks/results/cracks-<set>.json.
 """
 
 from __future__ import annotations
@@ -32,11 +37,12 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import trimesh
 
-from tests.meshes import own_vertices
+from tests.meshes import own_vertices, slivers, two_sided
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PATCHES = 30
 COARSE = 0.25  # share of the faces a coarse mesh keeps
+FORMS = ("whole", "cracked", "finer", "coarse", "chunks", "parts", "slivers", "two-sided")
 
 
 def cut_finer(mesh: trimesh.Trimesh, n_patches: int = PATCHES, seed: int = 0) -> tuple[trimesh.Trimesh, np.ndarray]:
@@ -77,7 +83,7 @@ def as_nodes(mesh: trimesh.Trimesh, groups: list) -> trimesh.Scene:
     return scene
 
 
-def run(root: str, model: int) -> dict:
+def run(root: str, model: int, names: tuple = FORMS) -> dict:
     from scipy.spatial import cKDTree
 
     from benchmarks.pieces import trees
@@ -95,9 +101,11 @@ def run(root: str, model: int) -> dict:
     forms = {"whole": (whole, every), "cracked": (cracked(whole, PATCHES), every), "finer": cut_finer(whole),
              "coarse": coarse(whole),
              "chunks": (as_nodes(whole, np.array_split(every, 3)), every),
-             "parts": (as_nodes(whole, np.split(by_part, np.cumsum(np.bincount(first))[:-1])), by_part)}
+             "parts": (as_nodes(whole, np.split(by_part, np.cumsum(np.bincount(first))[:-1])), by_part),
+             "slivers": slivers(whole), "two-sided": two_sided(whole)}
     row = {"model": model, "parts": count}
-    for form, (mesh, source) in forms.items():
+    for form in names:
+        mesh, source = forms[form]
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "model.glb")
             mesh.export(path)
@@ -115,15 +123,24 @@ def run(root: str, model: int) -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", required=True, help="a PSB set: off/ and seg/")
+    parser.add_argument("--forms", default=",".join(FORMS), help=f"comma-separated, of {', '.join(FORMS)}")
     args = parser.parse_args(argv)
+    names = tuple(args.forms.split(","))
+    if set(names) - set(FORMS):
+        parser.error(f"unknown forms: {', '.join(sorted(set(names) - set(FORMS)))}")
     models = sorted(int(name[:-4]) for name in os.listdir(os.path.join(args.root, "off")) if name.endswith(".off"))
     with ProcessPoolExecutor(2) as pool:
-        rows = list(pool.map(run, [args.root] * len(models), models))
+        rows = list(pool.map(run, [args.root] * len(models), models, [names] * len(models)))
+    path = os.path.join(HERE, "results", f"cracks-{os.path.basename(os.path.normpath(args.root))}.json")
+    if os.path.exists(path):  # the other forms' figures stay
+        with open(path) as f:
+            kept = {r["model"]: r for r in json.load(f)["models"]}
+        rows = [{**kept.get(r["model"], {}), **r} for r in rows]
     mean = {key: float(np.mean([r[key] for r in rows])) for key in rows[0] if key not in ("model", "parts")}
-    for form in ("whole", "cracked", "finer", "coarse", "chunks", "parts"):
-        print(f"{form:8s} PartScope {mean[form + ' partscope']:.3f}  peer {mean[form + ' peer']:.3f}")
-    name = os.path.basename(os.path.normpath(args.root))
-    with open(os.path.join(HERE, "results", f"cracks-{name}.json"), "w") as f:
+    for form in FORMS:
+        if f"{form} partscope" in mean:
+            print(f"{form:9s} PartScope {mean[form + ' partscope']:.3f}  peer {mean[form + ' peer']:.3f}")
+    with open(path, "w") as f:
         json.dump({"models": rows, "mean": mean}, f, indent=1)
 
 

@@ -182,7 +182,7 @@ def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = Non
     graph = graph or face_graph(mesh)
     if embedding is None:
         embedding = spectral_embedding(mesh, graph, EMBEDDING_SIZE, order=order)
-    area = np.asarray(mesh.area_faces, np.float64)
+    area = np.where(graph.extra, 0.0, mesh.area_faces)  # a back is not more surface
     weighted_length = crease_weight(graph) * graph.length
 
     structural = []

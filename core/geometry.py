@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 
 from .rendering import cast, ray_scene
 from .sampling import face_normals
-from .topology import edge_pairs, first_seen, split_connected, unique_rows
+from .topology import edge_pairs, first_seen, split_connected, unique_rows, without_area
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ class FaceGraph:
     piece : (F,) int32, connected piece of each face over shared edges
     thickness : (F,) float64, log shape diameter, smoothed over neighbors
     patch : (F,) int32, the patch of each face (``face_patches``)
+    extra : (F,) bool, faces that add no surface (``topology.extra_faces``),
+        each linked to the face it goes with only, and in its patch
     """
 
     pairs: np.ndarray
@@ -81,6 +83,7 @@ class FaceGraph:
     piece: np.ndarray
     thickness: np.ndarray
     patch: np.ndarray
+    extra: np.ndarray
 
     @property
     def n_faces(self) -> int:
@@ -108,30 +111,39 @@ def surface_links(mesh, pairs: np.ndarray | None = None, piece: np.ndarray | Non
 def face_graph(mesh, workers: int = 1) -> FaceGraph:
     """Adjacency over shared (merged) edges, with dihedral angle and concavity
     (the shape diameter's rays cast on ``workers`` threads)."""
-    faces, verts, pairs, shared = edge_pairs(mesh)
+    faces, verts, pairs, shared, host = edge_pairs(mesh)
     n_faces = len(faces)
-    cos, concave, scale = dihedral(faces, verts, pairs, shared)
+    extra = host >= 0
+    cos, concave, scale = dihedral(faces, verts, pairs, shared, extra)
     piece = pieces(mesh, pairs)
     area = np.asarray(mesh.area_faces)
     # a patch never spans a crease that alone would halve a link
     smooth_links = pairs[crease(1.0 - cos, concave) < np.log(2.0)]
     patch = face_patches(np.asarray(mesh.triangles_center), area, smooth_links, pairs)
+    if extra.any():  # a face that adds no surface is its host's: no node, no rays of its own
+        patch = patch.copy()
+        patch[extra] = patch[host[extra]]
+        patch = np.unique(patch, return_inverse=True)[1].astype(np.int32)
     # each patch's largest face stands for it (every face, below MAX_FACES)
     order = np.lexsort((-area, patch))
     first = order[np.unique(patch[order], return_index=True)[1]]
     diameter = shape_diameter(mesh, faces=first, piece=piece, workers=workers)[patch]
-    thickness = smooth(np.log(np.maximum(diameter, 1e-6)), pairs, n_faces)
+    thickness = smooth(np.log(np.maximum(diameter, 1e-6)), pairs, n_faces, weight=~extra)
     return FaceGraph(pairs=pairs, angle=1.0 - cos, concave=concave, length=scale,
-                     piece=piece, thickness=thickness, patch=patch)
+                     piece=piece, thickness=thickness, patch=patch, extra=extra)
 
 
-def dihedral(faces: np.ndarray, verts: np.ndarray, pairs: np.ndarray,
-             shared: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def dihedral(faces: np.ndarray, verts: np.ndarray, pairs: np.ndarray, shared: np.ndarray,
+             extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Across every link of ``topology.edge_pairs``: (E,) cos of the angle
     between the two face normals, (E,) bool concave crease, (E,) length of
-    the shared edge."""
+    the shared edge. extra : (F,) bool faces that add no surface
+    (``topology.extra_faces``; default: those without area): their links
+    bend nothing, their normal being rounding, none, or their host's."""
     normals = face_normals(verts, faces)
     cos = np.clip(np.einsum("ij,ij->i", normals[pairs[:, 0]], normals[pairs[:, 1]]), -1, 1)
+    still = (without_area(verts, faces) if extra is None else extra)[pairs].any(axis=1)
+    cos[still] = 1.0
     # the corner of face b off the shared edge lies in front of face a's plane: concave
     fb = faces[pairs[:, 1]]
     off = np.where((fb != shared[:, :1]) & (fb != shared[:, 1:]), fb, -1).max(axis=1)
@@ -139,7 +151,7 @@ def dihedral(faces: np.ndarray, verts: np.ndarray, pairs: np.ndarray,
     length = np.linalg.norm(verts[shared[:, 0]] - verts[shared[:, 1]], axis=1)
     # folded back to back, the off corner lies in the other plane up to rounding
     off_plane = np.where(cos < FOLD, FOLD_HEIGHT, 1e-9) * np.maximum(length, 1e-12)
-    return cos, height > off_plane, length
+    return cos, (height > off_plane) & ~still, length
 
 
 def face_patches(centroids: np.ndarray, area: np.ndarray, pairs: np.ndarray,
@@ -284,12 +296,16 @@ def link_matrix(pairs: np.ndarray, weight: np.ndarray, n_faces: int) -> sp.csr_m
     return sp.coo_matrix((np.r_[weight, weight], (np.r_[a, b], np.r_[b, a])), shape=(n_faces, n_faces)).tocsr()
 
 
-def smooth(values: np.ndarray, pairs: np.ndarray, n_faces: int, rounds: int = 5) -> np.ndarray:
-    """Average each face's value with its neighbors', ``rounds`` times."""
+def smooth(values: np.ndarray, pairs: np.ndarray, n_faces: int, rounds: int = 5,
+           weight: np.ndarray | None = None) -> np.ndarray:
+    """Average each face's value with its neighbors', ``rounds`` times; faces
+    of ``weight`` False ((F,) bool, default none) take the average of their
+    neighbours that have weight and add nothing to it."""
     W = link_matrix(pairs, np.ones(len(pairs)), n_faces) + sp.eye(n_faces, format="csr")
-    degree = np.asarray(W.sum(axis=1)).ravel()
+    weight = np.ones(n_faces) if weight is None else np.asarray(weight, np.float64)
+    degree = W @ weight
     for _ in range(rounds):
-        values = (W @ values) / degree
+        values = np.where(degree > 0, (W @ (weight * values)) / np.maximum(degree, 1e-300), values)
     return values
 
 
@@ -397,6 +413,7 @@ def spectral_embedding(mesh, graph: FaceGraph, n: int = 16, convex_weight: float
     out in (``sampling.node_order``; default by index)."""
     n_faces = graph.n_faces
     w = affinity(graph, convex_weight)
+    w[graph.extra[graph.pairs].any(axis=1)] = 0.0  # inside a patch: a face that adds no surface is no node
     pairs = graph.pairs
     centroids = np.asarray(mesh.triangles_center)
     links = proximity_links(centroids, graph.piece)

@@ -8,6 +8,7 @@ import numpy as np
 
 from .loading import Asset
 from .looks import surface_color
+from .topology import extra_faces, merged_faces
 
 
 @dataclass
@@ -31,10 +32,14 @@ class Points:
 
 def sample_points(asset: Asset, n: int, seed: int = 0) -> Points:
     """Draw ``n`` points uniformly by area (every face with area > 0 may get
-    some), the faces taken in ``node_order``."""
+    some, but a face that adds no surface, ``topology.extra_faces``: the
+    back of a surface written twice gets none), the faces taken in
+    ``node_order``."""
     rng = np.random.default_rng(seed)
     mesh = asset.mesh
     area = np.asarray(mesh.area_faces, dtype=np.float64)
+    faces, verts = merged_faces(mesh)
+    area = np.where(extra_faces(verts, faces) >= 0, 0.0, area)
     if not area.sum() > 0:
         area = np.ones_like(area)
     order = node_order(asset)

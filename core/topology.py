@@ -14,6 +14,13 @@ from scipy.sparse.csgraph import connected_components
 FLAT = 1e-6
 #: The most points ``seams`` lays along a model's open border edges.
 SEAM_POINTS = 2_000_000
+#: A face whose height over its longest edge is under this share of the
+#: model's size has no side (its corners in a line, or one written twice, as
+#: exporters leave them): its normal is rounding (a float32 file's positions
+#: are off by about 1e-7 of the model), so it bends nothing and joins no edge
+#: (``edge_pairs``). In PSB only a CAD-tessellated bearing has such faces (71,
+#: 20 of them in a line; the next thinnest there stands at 1.5e-6).
+AREALESS = 1e-6
 
 
 def unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -36,14 +43,76 @@ def merged_faces(mesh, decimals: int = 6) -> tuple[np.ndarray, np.ndarray]:
     return inverse[np.asarray(mesh.faces)], vertices[first]
 
 
-def edge_pairs(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def without_area(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(F,) bool the faces whose height over their longest edge is under
+    AREALESS of the model's size (its bounding box's largest side)."""
+    if not len(faces):
+        return np.zeros(0, bool)
+    size = float(np.ptp(verts, axis=0).max())
+    tri = verts[faces]
+    a, b, c = (tri[:, 1] - tri[:, 0]).T, (tri[:, 2] - tri[:, 1]).T, (tri[:, 0] - tri[:, 2]).T
+    span = (a[1] * c[2] - a[2] * c[1]) ** 2 + (a[2] * c[0] - a[0] * c[2]) ** 2 + (a[0] * c[1] - a[1] * c[0]) ** 2
+    longest = np.maximum(np.maximum((a * a).sum(axis=0), (b * b).sum(axis=0)), (c * c).sum(axis=0))
+    return span <= (AREALESS * size) ** 2 * longest  # the height squared, times the longest edge squared
+
+
+def extra_faces(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(F,) int64 for every face that adds no surface of its own the face it
+    goes with, else -1: a face without area (``without_area``) goes with the
+    face with area whose centre is nearest its own; a face on the same corners
+    as an earlier one, where every face that shares its edges has a twin as
+    well (the back of a surface written twice, not two pieces glued over a
+    whole face), with the first of them.
+
+    faces : (F, 3) int merged vertex ids (``merged_faces``); verts : (V, 3)"""
+    first, same = unique_rows(np.sort(faces, axis=1))
+    flat = without_area(verts, faces)
+    back = first[same] != np.arange(len(faces))
+    if back.any():
+        # a back where every face at its edges is doubled too; where another
+        # face meets them (two boxes glued face to face), each box keeps its own
+        doubled = np.bincount(same)[same] > 1
+        edge = unique_rows(np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1))[1]
+        single = np.bincount(edge, np.repeat(~doubled & ~flat, 3)) > 0
+        back &= ~single[edge].reshape(-1, 3).any(axis=1)
+    host = np.where(back, first[same], -1)
+    ok = np.flatnonzero(~flat & (host < 0))  # the faces that make the surface
+    if flat.any() and len(ok):
+        from scipy.spatial import cKDTree
+
+        center = verts[faces].mean(axis=1)
+        host[flat] = ok[cKDTree(center[ok]).query(center[flat])[1]]
+    return host
+
+
+def edge_pairs(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Faces that share an edge (vertices merged by position) or lie across a
     seam (see ``seams``): (F, 3) merged faces, (V', 3) positions, (E, 2) int64
-    face pairs, (E, 2) their shared edge (across a seam, the second face's)."""
+    face pairs, (E, 2) their shared edge (across a seam, the second face's),
+    and (F,) int64 the host of every face (``extra_faces``).
+
+    A face that adds no surface (``extra_faces``) stands between no two
+    faces: it is linked to the face it goes with, that one first, by one of
+    its edges, and to nothing else."""
     faces, verts = merged_faces(mesh)
-    pairs, shared = shared_edges(faces, mesh.faces, verts)
-    seam, _, seam_edge = seams(faces, verts)
-    return faces, verts, np.concatenate([pairs, seam]), np.concatenate([shared, seam_edge])
+    host = extra_faces(verts, faces)
+    extra = host >= 0
+    pairs, shared, seam, _, seam_edge = _links_among(faces, np.asarray(mesh.faces), verts, ~extra)
+    stand = np.stack([host[extra], np.flatnonzero(extra)], axis=1)
+    return (faces, verts, np.concatenate([pairs, seam, stand]),
+            np.concatenate([shared, seam_edge, np.sort(faces[extra, :2], axis=1)]), host)
+
+
+def _links_among(faces: np.ndarray, written: np.ndarray, verts: np.ndarray, among: np.ndarray) -> tuple:
+    """``shared_edges`` and ``seams`` among the faces ``among`` ((F,) bool),
+    numbered as in ``faces``: pairs, their shared edges, seam pairs and each
+    side's edge."""
+    if among.all():  # no copies of a million faces where every face takes part
+        return (*shared_edges(faces, written, verts), *seams(faces, verts))
+    keep = np.flatnonzero(among)
+    pairs, shared = shared_edges(faces[keep], written[keep], verts)
+    seam, seam_a, seam_b = seams(faces[keep], verts)
+    return keep[pairs], shared, keep[seam], seam_a, seam_b
 
 
 def shared_edges(faces: np.ndarray, written: np.ndarray | None = None,
@@ -248,8 +317,9 @@ def outward_flips(mesh) -> np.ndarray:
     non-orientable piece is left as it is.
     """
     faces, verts = merged_faces(mesh)
-    pairs, shared = shared_edges(faces, mesh.faces, verts)
-    seam, seam_a, seam_b = seams(faces, verts)
+    # a face without area has no side: its own piece, of no volume, kept as written
+    pairs, shared, seam, seam_a, seam_b = _links_among(faces, np.asarray(mesh.faces), verts,
+                                                       ~without_area(verts, faces))
     n = len(faces)
     agree = _runs_forward(faces[pairs[:, 0]], shared) != _runs_forward(faces[pairs[:, 1]], shared)
     # a face on the same corners as another (its other side) faces the same way

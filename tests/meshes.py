@@ -75,6 +75,29 @@ def soup(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
                            process=False)
 
 
+def slivers(mesh: trimesh.Trimesh, every: int = 20, seed: int = 0) -> tuple[trimesh.Trimesh, np.ndarray]:
+    """``mesh`` with a face of no area on one edge in ``every`` (two corners on
+    one vertex) and one across the middle of another (a vertex of its own
+    there, the corners in a line), after the faces: the mesh and (F',) the
+    face of ``mesh`` each face lies on."""
+    rng = np.random.default_rng(seed)
+    on = rng.choice(len(mesh.faces), len(mesh.faces) // every, replace=False)
+    corners = mesh.faces[on]
+    middle = len(mesh.vertices) + np.arange(len(on))
+    vertices = np.vstack([mesh.vertices, mesh.vertices[corners[:, :2]].mean(axis=1)])
+    faces = np.vstack([mesh.faces, corners[:, [0, 1, 1]], np.stack([corners[:, 0], middle, corners[:, 1]], axis=1)])
+    return trimesh.Trimesh(vertices, faces, process=False), np.concatenate([np.arange(len(mesh.faces)), on, on])
+
+
+def two_sided(mesh: trimesh.Trimesh) -> tuple[trimesh.Trimesh, np.ndarray]:
+    """``mesh`` with every face written again, reversed, on vertices of its
+    own, after the faces: the mesh and (F',) the face of ``mesh`` each is."""
+    n = len(mesh.vertices)
+    both = trimesh.Trimesh(np.vstack([mesh.vertices] * 2), np.vstack([mesh.faces, mesh.faces[:, ::-1] + n]),
+                           process=False)
+    return both, np.tile(np.arange(len(mesh.faces)), 2)
+
+
 def two_boxes(gap: float = 0.6) -> trimesh.Trimesh:
     """Two unit-ish boxes side by side with a gap, one mesh, two pieces."""
     a = trimesh.creation.box(extents=[0.5, 0.5, 0.5])

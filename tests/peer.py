@@ -45,7 +45,7 @@ MAX_PARTS = 20
 def link_distances(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(E, 2) int64 faces that share an edge, (E,) their distance d, (E,) the
     edge's length."""
-    faces, verts, pairs, shared = edge_pairs(mesh)
+    faces, verts, pairs, shared, _ = edge_pairs(mesh)
     cos, concave, length = dihedral(faces, verts, pairs, shared)
     center = verts[faces].mean(axis=1)
     middle = verts[shared].mean(axis=1)
