@@ -10,8 +10,8 @@ trimesh); or written as scene nodes welded to each other by position: three
 by face ranges, as exporters split a mesh at a vertex limit (chunks), or
 one per part of the first people's segmentation, as an artist separates
 parts (parts); or with faces that add no surface, as exporters leave
-them: a face of no area on one edge in twenty (two corners on one vertex)
-and one across the middle of another (its corners in a line) (slivers), or
+them: on one edge in twenty, two faces of no area, one with two corners on
+one vertex, one across the edge's middle, its corners in a line (slivers), or
 every face written again, reversed, on vertices of its own (a double-sided
 export: two-sided). People's parts are the same faces (a coarse face, a
 sliver, a back take the part of the whole mesh's face nearest its centre).

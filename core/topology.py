@@ -53,7 +53,7 @@ def without_area(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     a, b, c = (tri[:, 1] - tri[:, 0]).T, (tri[:, 2] - tri[:, 1]).T, (tri[:, 0] - tri[:, 2]).T
     span = (a[1] * c[2] - a[2] * c[1]) ** 2 + (a[2] * c[0] - a[0] * c[2]) ** 2 + (a[0] * c[1] - a[1] * c[0]) ** 2
     longest = np.maximum(np.maximum((a * a).sum(axis=0), (b * b).sum(axis=0)), (c * c).sum(axis=0))
-    return span <= (AREALESS * size) ** 2 * longest  # the height squared, times the longest edge squared
+    return span <= (AREALESS * size) ** 2 * longest  # (twice the area)^2 = height^2 * longest^2
 
 
 def extra_faces(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:

@@ -76,10 +76,10 @@ def soup(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
 
 
 def slivers(mesh: trimesh.Trimesh, every: int = 20, seed: int = 0) -> tuple[trimesh.Trimesh, np.ndarray]:
-    """``mesh`` with a face of no area on one edge in ``every`` (two corners on
-    one vertex) and one across the middle of another (a vertex of its own
-    there, the corners in a line), after the faces: the mesh and (F',) the
-    face of ``mesh`` each face lies on."""
+    """``mesh`` with two faces of no area on the first edge of one face in
+    ``every``: one with two corners on one vertex, one across the edge's
+    middle (a vertex of its own there, its corners in a line); after the
+    faces: the mesh and (F',) the face of ``mesh`` each face lies on."""
     rng = np.random.default_rng(seed)
     on = rng.choice(len(mesh.faces), len(mesh.faces) // every, replace=False)
     corners = mesh.faces[on]

@@ -410,10 +410,10 @@ def test_a_thin_closed_model_wound_inside_out_is_turned_to_face_out():
 
 
 def test_faces_that_add_no_surface_change_no_link_and_no_embedding():
-    """A bird (PSB 241) written as exporters leave models: a face of no area
-    on one edge in twenty (two corners on one vertex) and one across the
-    middle of another edge (corners in a line); then also every face again,
-    reversed, on vertices of its own (a double-sided export). The faces the
+    """A bird (PSB 241) written as exporters leave models: on one edge in
+    twenty, a face with two corners on one vertex and one across the edge's
+    middle (corners in a line); then also every face again, reversed, on
+    vertices of its own (a double-sided export). The faces the
     bird had keep their links and thickness, their spectral embedding is the
     same (to rounding, where a ray meets a face and its back), and every other
     face takes its host's. Before, each face of no area bent its links by a
