@@ -65,17 +65,18 @@ def extra_faces(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     whole face), with the first of them.
 
     faces : (F, 3) int merged vertex ids (``merged_faces``); verts : (V, 3)"""
-    first, same = unique_rows(np.sort(faces, axis=1))
+    twins = _twins(faces, np.arange(len(faces)))[0]
     flat = without_area(verts, faces)
-    back = first[same] != np.arange(len(faces))
-    if back.any():
+    host = np.full(len(faces), -1, np.int64)
+    if len(twins):
         # a back where every face at its edges is doubled too; where another
         # face meets them (two boxes glued face to face), each box keeps its own
-        doubled = np.bincount(same)[same] > 1
+        doubled = np.zeros(len(faces), bool)
+        doubled[twins.ravel()] = True
         edge = unique_rows(np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1))[1]
         single = np.bincount(edge, np.repeat(~doubled & ~flat, 3)) > 0
-        back &= ~single[edge].reshape(-1, 3).any(axis=1)
-    host = np.where(back, first[same], -1)
+        back = twins[~single[edge].reshape(-1, 3).any(axis=1)[twins[:, 1]]]
+        host[back[:, 1]] = back[:, 0]
     ok = np.flatnonzero(~flat & (host < 0))  # the faces that make the surface
     if flat.any() and len(ok):
         from scipy.spatial import cKDTree
@@ -167,8 +168,8 @@ def _twins(faces: np.ndarray, among: np.ndarray) -> tuple[np.ndarray, np.ndarray
     pieces glued over a whole face): (T, 2) int64 the earlier face and the
     twin, (T, 2) an edge of both."""
     corners = np.sort(faces[among], axis=1)
-    _, first, same = np.unique(corners, axis=0, return_index=True, return_inverse=True)
-    earlier = first[same.ravel()]
+    first, same = unique_rows(corners)
+    earlier = first[same]
     copies = np.flatnonzero(earlier != np.arange(len(among)))
     return np.stack([among[earlier[copies]], among[copies]], axis=1).astype(np.int64), corners[copies, :2]
 
