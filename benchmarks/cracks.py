@@ -13,17 +13,21 @@ parts (parts); or with faces that add no surface, as exporters leave
 them: on one edge in twenty, two faces of no area, one with two corners on
 one vertex, one across the edge's middle, its corners in a line (slivers), or
 every face written again, reversed, on vertices of its own (a double-sided
-export: two-sided). People's parts are the same faces (a coarse face, a
-sliver, a back take the part of the whole mesh's face nearest its centre).
+export: two-sided), or only the faces of the first people's part of middle
+area so (a part exported double-sided: two-sided-part); or as a triangle
+soup whose every corner is moved by up to 1e-7 of the size, as float32
+rounding leaves copies of a vertex computed apart (rounded). People's
+parts are the same faces (a coarse face, a sliver, a back take the part of
+the whole mesh's face nearest its centre).
 
     python -m benchmarks.cracks --root ../shared/psb-dev [--forms whole,slivers]
 
 Per mesh and form (whole, cracked, cut finer, coarse, chunks, parts,
-slivers, two-sided; ``--forms`` runs some of them and keeps the others'
-figures in the results file): the first parts (the part tree before the
-field is fitted, as the app shows it first) and the classical peer
-(``tests/peer.py``) at the people's count, part mIoU averaged over
-people's segmentations. Writes benchmarks/results/cracks-<set>.json.
+slivers, two-sided, two-sided-part, rounded; ``--forms`` runs some of them
+and keeps the others' figures in the results file): the first parts (the
+part tree before the field is fitted, as the app shows it first) and the
+classical peer (``tests/peer.py``) at the people's count, part mIoU
+averaged over people's segmentations. Writes benchmarks/results/cracks-<set>.json.
 """
 
 from __future__ import annotations
@@ -37,12 +41,12 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import trimesh
 
-from tests.meshes import own_vertices, slivers, two_sided
+from tests.meshes import own_vertices, rounded_apart, slivers, two_sided
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PATCHES = 30
 COARSE = 0.25  # share of the faces a coarse mesh keeps
-FORMS = ("whole", "cracked", "finer", "coarse", "chunks", "parts", "slivers", "two-sided")
+FORMS = ("whole", "cracked", "finer", "coarse", "chunks", "parts", "slivers", "two-sided", "two-sided-part", "rounded")
 
 
 def cut_finer(mesh: trimesh.Trimesh, n_patches: int = PATCHES, seed: int = 0) -> tuple[trimesh.Trimesh, np.ndarray]:
@@ -98,11 +102,15 @@ def run(root: str, model: int, names: tuple = FORMS) -> dict:
     every = np.arange(len(whole.faces))
     first = np.unique(humans[0], return_inverse=True)[1].ravel()  # the first people's parts, as nodes
     by_part = np.argsort(first, kind="stable")
+    share = np.bincount(first, whole.area_faces)
+    middle = np.argsort(share)[len(share) // 2]  # the first people's part of the middle area
     forms = {"whole": (whole, every), "cracked": (cracked(whole, PATCHES), every), "finer": cut_finer(whole),
              "coarse": coarse(whole),
              "chunks": (as_nodes(whole, np.array_split(every, 3)), every),
              "parts": (as_nodes(whole, np.split(by_part, np.cumsum(np.bincount(first))[:-1])), by_part),
-             "slivers": slivers(whole), "two-sided": two_sided(whole)}
+             "slivers": slivers(whole), "two-sided": two_sided(whole),
+             "two-sided-part": two_sided(whole, np.flatnonzero(first == middle)),
+             "rounded": (rounded_apart(whole), every)}
     row = {"model": model, "parts": count}
     for form in names:
         mesh, source = forms[form]
@@ -139,7 +147,7 @@ def main(argv=None) -> None:
     mean = {key: float(np.mean([r[key] for r in rows])) for key in rows[0] if key not in ("model", "parts")}
     for form in FORMS:
         if f"{form} partscope" in mean:
-            print(f"{form:9s} PartScope {mean[form + ' partscope']:.3f}  peer {mean[form + ' peer']:.3f}")
+            print(f"{form:14s} PartScope {mean[form + ' partscope']:.3f}  peer {mean[form + ' peer']:.3f}")
     with open(path, "w") as f:
         json.dump({"models": rows, "mean": mean}, f, indent=1)
 

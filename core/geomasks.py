@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from .clustering import relabel_by_size
-from .geometry import FaceGraph, face_graph, spectral_embedding
+from .geometry import FaceGraph, face_graph, spectral_embedding, surface_area
 from .sampling import node_order
 from .topology import first_seen, split_connected, texture_islands
 from .loading import Asset
@@ -182,7 +182,7 @@ def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = Non
     graph = graph or face_graph(mesh)
     if embedding is None:
         embedding = spectral_embedding(mesh, graph, EMBEDDING_SIZE, order=order)
-    area = np.where(graph.extra, 0.0, mesh.area_faces)  # a back is not more surface
+    area = surface_area(mesh, graph.extra)
     weighted_length = crease_weight(graph) * graph.length
 
     structural = []
@@ -200,10 +200,19 @@ def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = Non
     found, found_costs = candidate_parts(partitions, graph, area, weighted_length)
     candidates += found
     costs = np.concatenate(costs + [found_costs])
-    parts = nested_family(structural + candidates, np.concatenate([np.full(len(structural), -1.0), costs]),
-                          MAX_BOUNDARY_COST, asset.n_faces)
+    # nested among the faces that add surface (a part written double-sided is
+    # not twice its size there); a face that adds none takes its host's layers
+    own = np.flatnonzero(~graph.extra)
+    index = np.full(asset.n_faces, -1)
+    index[own] = np.arange(len(own))
+    parts = nested_family([index[m][index[m] >= 0] for m in structural + candidates],
+                          np.concatenate([np.full(len(structural), -1.0), costs]), MAX_BOUNDARY_COST, len(own))
     log.info("default masks: %d of %d candidate parts kept", len(parts), len(candidates) + len(structural))
-    return nested_layers(parts, asset.n_faces)
+    own_layers = nested_layers(parts, len(own))
+    layers = np.empty((len(own_layers), asset.n_faces), np.int32)
+    layers[:, own] = own_layers
+    layers[:, graph.extra] = layers[:, graph.host[graph.extra]]
+    return layers
 
 
 def nested_layers(parts: list[np.ndarray], n_faces: int) -> np.ndarray:

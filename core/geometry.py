@@ -72,8 +72,8 @@ class FaceGraph:
     piece : (F,) int32, connected piece of each face over shared edges
     thickness : (F,) float64, log shape diameter, smoothed over neighbors
     patch : (F,) int32, the patch of each face (``face_patches``)
-    extra : (F,) bool, faces that add no surface (``topology.extra_faces``),
-        each linked to the face it goes with only, and in its patch
+    host : (F,) int64, for a face that adds no surface the face it goes with
+        (``topology.extra_faces``; linked to it only, and in its patch), else -1
     """
 
     pairs: np.ndarray
@@ -83,7 +83,12 @@ class FaceGraph:
     piece: np.ndarray
     thickness: np.ndarray
     patch: np.ndarray
-    extra: np.ndarray
+    host: np.ndarray
+
+    @property
+    def extra(self) -> np.ndarray:
+        """(F,) bool the faces that add no surface."""
+        return self.host >= 0
 
     @property
     def n_faces(self) -> int:
@@ -108,6 +113,13 @@ def surface_links(mesh, pairs: np.ndarray | None = None, piece: np.ndarray | Non
     return np.concatenate([pairs, proximity_links(np.asarray(mesh.triangles_center), piece)])
 
 
+def surface_area(mesh, extra: np.ndarray) -> np.ndarray:
+    """(F,) float64 the surface each face adds: its area, none where ``extra``
+    ((F,) bool, ``topology.extra_faces``), so a surface written with both
+    sides counts once."""
+    return np.where(extra, 0.0, np.asarray(mesh.area_faces, np.float64))
+
+
 def face_graph(mesh, workers: int = 1) -> FaceGraph:
     """Adjacency over shared (merged) edges, with dihedral angle and concavity
     (the shape diameter's rays cast on ``workers`` threads)."""
@@ -130,7 +142,7 @@ def face_graph(mesh, workers: int = 1) -> FaceGraph:
     diameter = shape_diameter(mesh, faces=first, piece=piece, workers=workers)[patch]
     thickness = smooth(np.log(np.maximum(diameter, 1e-6)), pairs, n_faces, weight=~extra)
     return FaceGraph(pairs=pairs, angle=1.0 - cos, concave=concave, length=scale,
-                     piece=piece, thickness=thickness, patch=patch, extra=extra)
+                     piece=piece, thickness=thickness, patch=patch, host=host)
 
 
 def dihedral(faces: np.ndarray, verts: np.ndarray, pairs: np.ndarray, shared: np.ndarray,

@@ -17,7 +17,7 @@ from . import scales, threads
 from .clustering import cluster_points, on_own_pieces, split_regions, vote_donors, vote_faces
 from .config import SegmentConfig
 from .field import ScaleField, ScaleTransform, field_features
-from .geometry import concavity, pieces, surface_links
+from .geometry import concavity, pieces, surface_area, surface_links
 from .geomasks import MaskParts
 from .hierarchy import ATOM_CLUSTERS, MergeTree, merge_tree, opening_scale, overlay
 from .loading import Asset
@@ -32,7 +32,7 @@ def fragment_share(config: SegmentConfig, points: Points) -> float:
 
 
 def part_tree(asset: Asset, points: Points, layers: list[np.ndarray], ensemble: np.ndarray, links: np.ndarray,
-              piece: np.ndarray, min_share: float, seed: int, cut_again: bool = True) -> MergeTree:
+              piece: np.ndarray, area: np.ndarray, min_share: float, seed: int, cut_again: bool = True) -> MergeTree:
     """The part hierarchy (``hierarchy``) over the finest parts in ``layers``
     ((F,) labelings: the field's, the default masks' family's): atoms where
     they all agree, each cut again by ``ensemble``'s partition at
@@ -42,8 +42,9 @@ def part_tree(asset: Asset, points: Points, layers: list[np.ndarray], ensemble: 
     family's, where there is one) group the atoms, and no atom crosses from
     one connected piece (``piece``, (F,) int, ``geometry.pieces``) to
     another. Grouped by the field's parts too, a region of a car's body that
-    the field set apart joined the wheel beside it, not the body."""
-    area, order = asset.mesh.area_faces, node_order(asset)
+    the field set apart joined the wheel beside it, not the body. ``area``:
+    (F,) the surface each face adds (``PartField.area``)."""
+    order = node_order(asset)
     coarse = atoms = overlay(layers, links, area, min_share, order, piece)
     if cut_again:  # row k - 2 holds k clusters
         atoms = overlay([coarse, ensemble[min(ATOM_CLUSTERS - 2, len(ensemble) - 1)]], links, area, min_share,
@@ -76,10 +77,10 @@ class FirstParts:
 
     @classmethod
     def of(cls, asset: Asset, points: Points, family: MaskParts, partitions: np.ndarray, links: np.ndarray,
-           piece: np.ndarray, config: SegmentConfig) -> "FirstParts":
-        return cls(part_tree(asset, points, [family.finest()], partitions, links, piece,
+           piece: np.ndarray, area: np.ndarray, config: SegmentConfig) -> "FirstParts":
+        return cls(part_tree(asset, points, [family.finest()], partitions, links, piece, area,
                              fragment_share(config, points), config.seed),
-                   opening=opening_scale(piece, asset.mesh.area_faces))
+                   opening=opening_scale(piece, area))
 
     def parts(self, scale: float) -> np.ndarray:
         """(F,) int32 face labels at the slider's ``scale``, contiguous from 0, largest first."""
@@ -116,6 +117,7 @@ class PartField:
     _renderer: object = field(default=None, repr=False)
     _links: np.ndarray | None = field(default=None, repr=False)
     _piece: np.ndarray | None = field(default=None, repr=False)
+    _area: np.ndarray | None = field(default=None, repr=False)
     _opening: float | None = field(default=None, repr=False)
     _donors: np.ndarray | None = field(default=None, repr=False)
     _tree: MergeTree | None = field(default=None, repr=False)
@@ -140,7 +142,7 @@ class PartField:
             mesh = self.asset.mesh
             labels = vote_faces(self.point_labels(key) if point_labels is None else point_labels,
                                 self.points.face, self.donors)
-            return split_regions(labels, self.links, mesh.triangles_center, mesh.area_faces, self.min_share)
+            return split_regions(labels, self.links, mesh.triangles_center, self.area, self.min_share)
 
         return self._once(self._cuts, key, compute)
 
@@ -156,12 +158,12 @@ class PartField:
         own cuts at the ladder scales, atoms not cut again)."""
         if self._tree is None:
             mesh = self.asset.mesh
-            home = on_own_pieces(self.cut(0.0), self.piece, mesh.triangles_center, mesh.area_faces)
+            home = on_own_pieces(self.cut(0.0), self.piece, mesh.triangles_center, self.area)
             layers = [home] + ([self.family.finest()] if self.family is not None else [])
             kmeans = self.partitions is not None and len(self.partitions) > 0
             ensemble = self.partitions if kmeans else np.stack([self.cut(s) for s in default_scales()])
-            tree = part_tree(self.asset, self.points, layers, ensemble, self.links, self.piece, self.min_share,
-                             self.config.seed, cut_again=kmeans)
+            tree = part_tree(self.asset, self.points, layers, ensemble, self.links, self.piece, self.area,
+                             self.min_share, self.config.seed, cut_again=kmeans)
             with self._lock:
                 self._tree = self._tree or tree
         return self._tree
@@ -260,7 +262,7 @@ class PartField:
         found once (kept in the fit cache: a fit read back need not find its
         pieces, 2.5 s on 1.3M faces, to open)."""
         if self._opening is None:
-            self._opening = opening_scale(self.piece, self.asset.mesh.area_faces)
+            self._opening = opening_scale(self.piece, self.area)
         return self._opening
 
     @property
@@ -270,12 +272,23 @@ class PartField:
             self._find_surface()
         return self._piece
 
+    @property
+    def area(self) -> np.ndarray:
+        """(F,) the surface each face adds: its area, none for a face that adds
+        no surface (``topology.extra_faces``: the back of a surface written
+        twice counts once), found once on first use."""
+        if self._area is None:
+            self._find_surface()
+        return self._area
+
     def _find_surface(self) -> None:
-        """The links and the pieces from one pass over the faces' edges (a fit
-        from the cache has neither; a new one is given both by the engine)."""
-        pairs = edge_pairs(self.asset.mesh)[2]
+        """The links, the pieces and the faces' areas from one pass over the
+        faces' edges (a fit from the cache has none; a new one is given them
+        by the engine)."""
+        _, _, pairs, _, host = edge_pairs(self.asset.mesh)
         self._piece = pieces(self.asset.mesh, pairs)
         self._links = surface_links(self.asset.mesh, pairs, self._piece)
+        self._area = surface_area(self.asset.mesh, host >= 0)
 
     @property
     def donors(self) -> np.ndarray:

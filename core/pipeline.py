@@ -14,7 +14,7 @@ import torch
 from . import threads
 from .config import SegmentConfig, config_key
 from .field import fit_field, use_bfloat16
-from .geometry import face_graph, spectral_embedding, surface_links
+from .geometry import face_graph, spectral_embedding, surface_area, surface_links
 from .geomasks import EMBEDDING_SIZE, MaskParts, kmeans_partitions
 from .loading import Asset
 from .masks import build_view_masks
@@ -31,7 +31,7 @@ BACKBONES = ("none", "spectral")
 STAGES = ("loading", "rendering", "masks", "fitting", "clustering")
 #: Part of every fit's cache key: bump it when a fit changes with no setting
 #: changing, so fits cached by an older version are not served.
-FIT_VERSION = 16
+FIT_VERSION = 17
 
 
 def warm_device(device: str, cfg) -> None:
@@ -110,8 +110,9 @@ class Engine:
                 partitions = None if embedding is None else kmeans_partitions(embedding, graph, cfg.seed, order)
                 masks, family = self.masks(asset, views, points, graph, embedding, partitions)
                 links = surface_links(asset.mesh, graph.pairs, graph.piece)
+                area = surface_area(asset.mesh, graph.extra)
             if preview is not None and family is not None:
-                preview(FirstParts.of(asset, points, family, partitions, links, graph.piece, cfg))
+                preview(FirstParts.of(asset, points, family, partitions, links, graph.piece, area, cfg))
             backbone = None
             if cfg.field.backbone == "spectral":
                 backbone = embedding[points.face]
@@ -127,7 +128,7 @@ class Engine:
                                              progress=lambda f: report("fitting", f), threads=lanes)
             model = model.cpu()
         return PartField(asset, points, model, transform, backbone, cfg, timer.seconds, family, partitions,
-                         _links=links, _piece=graph.piece)
+                         _links=links, _piece=graph.piece, _area=area)
 
 
 class GeometryMasks:

@@ -21,6 +21,9 @@ SEAM_POINTS = 2_000_000
 #: (``edge_pairs``). In PSB only a CAD-tessellated bearing has such faces (71,
 #: 20 of them in a line; the next thinnest there stands at 1.5e-6).
 AREALESS = 1e-6
+#: Copies of a vertex closer than this (of a normalized model's size) are one
+#: vertex (``merged_faces``): float32 positions are off by about 1e-7.
+WELD = 1e-6
 
 
 def unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -36,10 +39,23 @@ def unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order[new], inverse
 
 
-def merged_faces(mesh, decimals: int = 6) -> tuple[np.ndarray, np.ndarray]:
-    """Faces over vertices merged by rounded position: (F, 3) int64 faces, (V', 3) positions."""
+def merged_faces(mesh) -> tuple[np.ndarray, np.ndarray]:
+    """Faces over vertices merged by position: (F, 3) int64 faces, (V', 3)
+    positions. Copies of a vertex merge when they round to the same WELD
+    grid point or lie within WELD of each other (copies computed apart, each
+    off by float32 rounding, fall on both sides of a grid line)."""
+    from scipy.spatial import cKDTree
+
     vertices = np.asarray(mesh.vertices)
-    first, inverse = unique_rows(np.round(vertices, decimals))
+    first, inverse = unique_rows(np.round(vertices / WELD))
+    near = cKDTree(vertices[first], balanced_tree=False).query_pairs(WELD, output_type="ndarray")
+    if len(near):
+        n = len(first)
+        group = connected_components(sp.coo_matrix((np.ones(len(near)), (near[:, 0], near[:, 1])), shape=(n, n)),
+                                     directed=False)[1]
+        lead = np.full(group.max() + 1, n)
+        np.minimum.at(lead, group, np.arange(n))
+        first, inverse = first[lead], group[inverse]
     return inverse[np.asarray(mesh.faces)], vertices[first]
 
 
@@ -60,22 +76,24 @@ def extra_faces(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """(F,) int64 for every face that adds no surface of its own the face it
     goes with, else -1: a face without area (``without_area``) goes with the
     face with area whose centre is nearest its own; a face on the same corners
-    as an earlier one, where every face that shares its edges has a twin as
-    well (the back of a surface written twice, not two pieces glued over a
-    whole face), with the first of them.
+    as an earlier one, where at most one face without a twin shares each of
+    its edges (the back of a surface, or of a part of it, written twice; not
+    two pieces glued over a whole face, where a side of each meets the
+    edge), with the first of them.
 
     faces : (F, 3) int merged vertex ids (``merged_faces``); verts : (V, 3)"""
     twins = _twins(faces, np.arange(len(faces)))[0]
     flat = without_area(verts, faces)
     host = np.full(len(faces), -1, np.int64)
     if len(twins):
-        # a back where every face at its edges is doubled too; where another
-        # face meets them (two boxes glued face to face), each box keeps its own
+        # a back where at most one face that is not doubled meets it at each
+        # edge (the surface goes on written once there); where two do (two
+        # boxes glued face to face, a side of each), each box keeps its own
         doubled = np.zeros(len(faces), bool)
         doubled[twins.ravel()] = True
         edge = unique_rows(np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1))[1]
-        single = np.bincount(edge, np.repeat(~doubled & ~flat, 3)) > 0
-        back = twins[~single[edge].reshape(-1, 3).any(axis=1)[twins[:, 1]]]
+        branches = np.bincount(edge, np.repeat(~doubled & ~flat, 3)) > 1
+        back = twins[~branches[edge].reshape(-1, 3).any(axis=1)[twins[:, 1]]]
         host[back[:, 1]] = back[:, 0]
     ok = np.flatnonzero(~flat & (host < 0))  # the faces that make the surface
     if flat.any() and len(ok):

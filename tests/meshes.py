@@ -75,6 +75,16 @@ def soup(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
                            process=False)
 
 
+def rounded_apart(mesh: trimesh.Trimesh, seed: int = 0) -> trimesh.Trimesh:
+    """``mesh`` as a triangle soup whose every corner is moved by up to 1e-7
+    of the model's size, as float32 rounding leaves copies of one vertex
+    computed apart (each face through a transform of its own)."""
+    rng = np.random.default_rng(seed)
+    size = float(np.ptp(mesh.vertices, axis=0).max())
+    corners = mesh.triangles.reshape(-1, 3) + rng.uniform(-1e-7, 1e-7, (3 * len(mesh.faces), 3)) * size
+    return trimesh.Trimesh(corners, np.arange(len(corners)).reshape(-1, 3), process=False)
+
+
 def slivers(mesh: trimesh.Trimesh, every: int = 20, seed: int = 0) -> tuple[trimesh.Trimesh, np.ndarray]:
     """``mesh`` with two faces of no area on the first edge of one face in
     ``every``: one with two corners on one vertex, one across the edge's
@@ -89,13 +99,15 @@ def slivers(mesh: trimesh.Trimesh, every: int = 20, seed: int = 0) -> tuple[trim
     return trimesh.Trimesh(vertices, faces, process=False), np.concatenate([np.arange(len(mesh.faces)), on, on])
 
 
-def two_sided(mesh: trimesh.Trimesh) -> tuple[trimesh.Trimesh, np.ndarray]:
-    """``mesh`` with every face written again, reversed, on vertices of its
-    own, after the faces: the mesh and (F',) the face of ``mesh`` each is."""
+def two_sided(mesh: trimesh.Trimesh, faces: np.ndarray | None = None) -> tuple[trimesh.Trimesh, np.ndarray]:
+    """``mesh`` with every face (of ``faces``, (n,) int, when given) written
+    again, reversed, on vertices of its own, after the faces: the mesh and
+    (F',) the face of ``mesh`` each is."""
     n = len(mesh.vertices)
-    both = trimesh.Trimesh(np.vstack([mesh.vertices] * 2), np.vstack([mesh.faces, mesh.faces[:, ::-1] + n]),
+    again = np.arange(len(mesh.faces)) if faces is None else faces
+    both = trimesh.Trimesh(np.vstack([mesh.vertices] * 2), np.vstack([mesh.faces, mesh.faces[again][:, ::-1] + n]),
                            process=False)
-    return both, np.tile(np.arange(len(mesh.faces)), 2)
+    return both, np.concatenate([np.arange(len(mesh.faces)), again])
 
 
 def two_boxes(gap: float = 0.6) -> trimesh.Trimesh:
