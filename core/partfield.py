@@ -71,6 +71,8 @@ class FirstParts:
     and SAM's masks need."""
 
     tree: MergeTree
+    area: np.ndarray
+    """(F,) the surface each face adds (``PartField.area``)."""
     cached_scales: list = field(default_factory=list)  # nothing to compute ahead: a cut is a look-up
     opening: float = scales.DEFAULT
     """The scale the app opens the object at (``hierarchy.opening_scale``)."""
@@ -80,7 +82,7 @@ class FirstParts:
            piece: np.ndarray, area: np.ndarray, config: SegmentConfig) -> "FirstParts":
         return cls(part_tree(asset, points, [family.finest()], partitions, links, piece, area,
                              fragment_share(config, points), config.seed),
-                   opening=opening_scale(piece, area))
+                   area, opening=opening_scale(piece, area))
 
     def parts(self, scale: float) -> np.ndarray:
         """(F,) int32 face labels at the slider's ``scale``, contiguous from 0, largest first."""

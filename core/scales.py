@@ -55,3 +55,7 @@ class Parts(Protocol):
     @property
     def cached_scales(self) -> list[float]:
         """The scales whose parts are computed already (cheap to show first)."""
+
+    @property
+    def area(self) -> np.ndarray:
+        """(F,) the surface each face adds (a back of a surface written twice: none)."""

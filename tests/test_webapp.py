@@ -398,7 +398,7 @@ class _CountingField:
 
     def __init__(self, asset, delay=0.0, shift=0):
         self.asset, self.delay, self.calls, self.shift = asset, delay, [], shift
-        self.cached_scales = []
+        self.cached_scales, self.area = [], asset.mesh.area_faces
 
     def parts(self, scale):
         self.calls.append(round(scale, 3))

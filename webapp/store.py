@@ -66,7 +66,7 @@ class Fitted:
         self.first = first
         self.ladder_id = f"{key}:first" if first else key
         self.scales = np.asarray(default_scales() if scales is None else scales, np.float64)
-        self.area = np.asarray(asset.mesh.area_faces, np.float64)
+        self.area = np.asarray(field.area, np.float64)  # a back of a surface written twice adds none
         self.evicted = False
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
