@@ -321,6 +321,7 @@ class PartField:
             "family": None if self.family is None else (self.family.segments, self.family.scales),
             "partitions": self.partitions,
             "opening": self.opening,
+            "no_surface": np.flatnonzero(self.area == 0),  # few or none: the area read back without the edges
         }
 
     @classmethod
@@ -334,4 +335,6 @@ class PartField:
                  config=cfg, seconds=dict(state["seconds"]), family=family, partitions=state["partitions"])
         pf._labels.update(state["labels"])
         pf._opening = state.get("opening")  # a fit cached before 2026-12-06 finds it when asked
+        pf._area = np.asarray(asset.mesh.area_faces, np.float64).copy()
+        pf._area[state["no_surface"]] = 0.0
         return pf

@@ -242,6 +242,7 @@ def test_packed_state_round_trip(table_fit):
     again = PartField.from_state(field.asset, state)
     np.testing.assert_allclose(again.features(0.7), field.features(0.7), atol=1e-6)
     np.testing.assert_array_equal(again.parts(0.1), field.parts(0.1))
+    np.testing.assert_array_equal(again.area, field.area)
 
 
 def test_balanced_sampling_gives_small_parts_their_share():
