@@ -205,8 +205,9 @@ def geometry_segments(asset: Asset, seed: int = 0, graph: FaceGraph | None = Non
     own = np.flatnonzero(~graph.extra)
     index = np.full(asset.n_faces, -1)
     index[own] = np.arange(len(own))
-    parts = nested_family([index[m][index[m] >= 0] for m in structural + candidates],
-                          np.concatenate([np.full(len(structural), -1.0), costs]), MAX_BOUNDARY_COST, len(own))
+    surface = [faces[faces >= 0] for faces in (index[m] for m in structural + candidates)]
+    parts = nested_family(surface, np.concatenate([np.full(len(structural), -1.0), costs]), MAX_BOUNDARY_COST,
+                          len(own))
     log.info("default masks: %d of %d candidate parts kept", len(parts), len(candidates) + len(structural))
     own_layers = nested_layers(parts, len(own))
     layers = np.empty((len(own_layers), asset.n_faces), np.int32)
