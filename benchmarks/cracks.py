@@ -16,18 +16,21 @@ every face written again, reversed, on vertices of its own (a double-sided
 export: two-sided), or only the faces of the first people's part of middle
 area so (a part exported double-sided: two-sided-part); or as a triangle
 soup whose every corner is moved by up to 1e-7 of the size, as float32
-rounding leaves copies of a vertex computed apart (rounded). People's
+rounding leaves copies of a vertex computed apart (rounded); or hollowed
+as for printing, an inner shell WALL of the size inside (hollow). People's
 parts are the same faces (a coarse face, a sliver, a back take the part of
-the whole mesh's face nearest its centre).
+the whole mesh's face nearest its centre; an inner shell's face, of the
+face it lies under).
 
     python -m benchmarks.cracks --root ../shared/psb-dev [--forms whole,slivers]
 
 Per mesh and form (whole, cracked, cut finer, coarse, chunks, parts,
-slivers, two-sided, two-sided-part, rounded; ``--forms`` runs some of them
-and keeps the others' figures in the results file): the first parts (the
-part tree before the field is fitted, as the app shows it first) and the
-classical peer (``tests/peer.py``) at the people's count, part mIoU
-averaged over people's segmentations. Writes benchmarks/results/cracks-<set>.json.
+slivers, two-sided, two-sided-part, rounded, hollow; ``--forms`` runs some
+of them and keeps the others' figures in the results file): the first
+parts (the part tree before the field is fitted, as the app shows it
+first) and the classical peer (``tests/peer.py``) at the people's count,
+part mIoU averaged over people's segmentations. Writes
+benchmarks/results/cracks-<set>.json.
 """
 
 from __future__ import annotations
@@ -46,7 +49,9 @@ from tests.meshes import own_vertices, rounded_apart, slivers, two_sided
 HERE = os.path.dirname(os.path.abspath(__file__))
 PATCHES = 30
 COARSE = 0.25  # share of the faces a coarse mesh keeps
-FORMS = ("whole", "cracked", "finer", "coarse", "chunks", "parts", "slivers", "two-sided", "two-sided-part", "rounded")
+FORMS = ("whole", "cracked", "finer", "coarse", "chunks", "parts", "slivers", "two-sided", "two-sided-part", "rounded",
+         "hollow")
+WALL = 0.003  # a hollow mesh's wall, of its size
 
 
 def cut_finer(mesh: trimesh.Trimesh, n_patches: int = PATCHES, seed: int = 0) -> tuple[trimesh.Trimesh, np.ndarray]:
@@ -76,6 +81,17 @@ def coarse(mesh: trimesh.Trimesh, keep: float = COARSE) -> tuple[trimesh.Trimesh
 
     fewer = mesh.simplify_quadric_decimation(percent=1.0 - keep)
     return fewer, cKDTree(mesh.triangles_center).query(fewer.triangles_center)[1]
+
+
+def hollow(mesh: trimesh.Trimesh, wall: float = WALL) -> tuple[trimesh.Trimesh, np.ndarray]:
+    """``mesh`` hollowed as for printing: an inner shell ``wall`` of the size
+    inside (each vertex moved back along its normal), wound inward, on
+    vertices of its own, after the faces; and (F',) the face of ``mesh``
+    each face lies on or under."""
+    inner = mesh.vertices - mesh.vertex_normals * wall * float(np.ptp(mesh.vertices, axis=0).max())
+    shell = trimesh.Trimesh(np.vstack([mesh.vertices, inner]),
+                            np.vstack([mesh.faces, mesh.faces[:, ::-1] + len(mesh.vertices)]), process=False)
+    return shell, np.tile(np.arange(len(mesh.faces)), 2)
 
 
 def as_nodes(mesh: trimesh.Trimesh, groups: list) -> trimesh.Scene:
@@ -110,7 +126,7 @@ def run(root: str, model: int, names: tuple = FORMS) -> dict:
              "parts": (as_nodes(whole, np.split(by_part, np.cumsum(np.bincount(first))[:-1])), by_part),
              "slivers": slivers(whole), "two-sided": two_sided(whole),
              "two-sided-part": two_sided(whole, np.flatnonzero(first == middle)),
-             "rounded": (rounded_apart(whole), every)}
+             "rounded": (rounded_apart(whole), every), "hollow": hollow(whole)}
     row = {"model": model, "parts": count}
     for form in names:
         mesh, source = forms[form]
