@@ -21,9 +21,9 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from .clustering import relabel_by_size
-from .geometry import FaceGraph, face_graph, spectral_embedding, surface_area
+from .geometry import FaceGraph, face_graph, spectral_embedding
 from .sampling import node_order
-from .topology import first_seen, split_connected, texture_islands
+from .topology import first_seen, split_connected, surface_area, texture_islands
 from .loading import Asset
 from .config import MaskConfig
 from .masks import ViewMasks, group_scales, object_box

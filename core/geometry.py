@@ -113,13 +113,6 @@ def surface_links(mesh, pairs: np.ndarray | None = None, piece: np.ndarray | Non
     return np.concatenate([pairs, proximity_links(np.asarray(mesh.triangles_center), piece)])
 
 
-def surface_area(mesh, extra: np.ndarray) -> np.ndarray:
-    """(F,) float64 the surface each face adds: its area, none where ``extra``
-    ((F,) bool, ``topology.extra_faces``), so a surface written with both
-    sides counts once."""
-    return np.where(extra, 0.0, np.asarray(mesh.area_faces, np.float64))
-
-
 def face_graph(mesh, workers: int = 1) -> FaceGraph:
     """Adjacency over shared (merged) edges, with dihedral angle and concavity
     (the shape diameter's rays cast on ``workers`` threads)."""

@@ -17,13 +17,13 @@ from . import scales, threads
 from .clustering import cluster_points, on_own_pieces, split_regions, vote_donors, vote_faces
 from .config import SegmentConfig
 from .field import ScaleField, ScaleTransform, field_features
-from .geometry import concavity, pieces, surface_area, surface_links
+from .geometry import concavity, pieces, surface_links
 from .geomasks import MaskParts
 from .hierarchy import ATOM_CLUSTERS, MergeTree, merge_tree, opening_scale, overlay
 from .loading import Asset
 from .sampling import Points, node_order
 from .scales import default_scales
-from .topology import edge_pairs
+from .topology import edge_pairs, surface_area
 
 
 def fragment_share(config: SegmentConfig, points: Points) -> float:

@@ -14,7 +14,7 @@ import torch
 from . import threads
 from .config import SegmentConfig, config_key
 from .field import fit_field, use_bfloat16
-from .geometry import face_graph, spectral_embedding, surface_area, surface_links
+from .geometry import face_graph, spectral_embedding, surface_links
 from .geomasks import EMBEDDING_SIZE, MaskParts, kmeans_partitions
 from .loading import Asset
 from .masks import build_view_masks
@@ -24,6 +24,7 @@ from .sam import SamMasks
 from .sampling import Points, node_order, sample_points
 from .settings import Settings, load_settings, pick_device
 from .timing import StageTimer
+from .topology import surface_area
 
 log = logging.getLogger(__name__)
 

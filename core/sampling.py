@@ -8,7 +8,7 @@ import numpy as np
 
 from .loading import Asset
 from .looks import surface_color
-from .topology import extra_faces, merged_faces
+from .topology import extra_faces, merged_faces, surface_area
 
 
 @dataclass
@@ -37,9 +37,8 @@ def sample_points(asset: Asset, n: int, seed: int = 0) -> Points:
     ``node_order``."""
     rng = np.random.default_rng(seed)
     mesh = asset.mesh
-    area = np.asarray(mesh.area_faces, dtype=np.float64)
     faces, verts = merged_faces(mesh)
-    area = np.where(extra_faces(verts, faces) >= 0, 0.0, area)
+    area = surface_area(mesh, extra_faces(verts, faces) >= 0)
     if not area.sum() > 0:
         area = np.ones_like(area)
     order = node_order(asset)

@@ -104,6 +104,13 @@ def extra_faces(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return host
 
 
+def surface_area(mesh, extra: np.ndarray) -> np.ndarray:
+    """(F,) float64 the surface each face adds: its area, none where ``extra``
+    ((F,) bool, ``extra_faces``), so a surface written with both
+    sides counts once."""
+    return np.where(extra, 0.0, np.asarray(mesh.area_faces, np.float64))
+
+
 def edge_pairs(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Faces that share an edge (vertices merged by position) or lie across a
     seam (see ``seams``): (F, 3) merged faces, (V', 3) positions, (E, 2) int64
