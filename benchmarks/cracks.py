@@ -44,7 +44,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import trimesh
 
-from tests.meshes import own_vertices, rounded_apart, slivers, two_sided
+from tests.meshes import hollowed, own_vertices, rounded_apart, slivers, two_sided
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PATCHES = 30
@@ -83,17 +83,6 @@ def coarse(mesh: trimesh.Trimesh, keep: float = COARSE) -> tuple[trimesh.Trimesh
     return fewer, cKDTree(mesh.triangles_center).query(fewer.triangles_center)[1]
 
 
-def hollow(mesh: trimesh.Trimesh, wall: float = WALL) -> tuple[trimesh.Trimesh, np.ndarray]:
-    """``mesh`` hollowed as for printing: an inner shell ``wall`` of the size
-    inside (each vertex moved back along its normal), wound inward, on
-    vertices of its own, after the faces; and (F',) the face of ``mesh``
-    each face lies on or under."""
-    inner = mesh.vertices - mesh.vertex_normals * wall * float(np.ptp(mesh.vertices, axis=0).max())
-    shell = trimesh.Trimesh(np.vstack([mesh.vertices, inner]),
-                            np.vstack([mesh.faces, mesh.faces[:, ::-1] + len(mesh.vertices)]), process=False)
-    return shell, np.tile(np.arange(len(mesh.faces)), 2)
-
-
 def as_nodes(mesh: trimesh.Trimesh, groups: list) -> trimesh.Scene:
     """``mesh`` as one scene node per group of faces ((n,) int arrays, in
     order), each with the vertices it uses: welded to the others by position."""
@@ -126,7 +115,7 @@ def run(root: str, model: int, names: tuple = FORMS) -> dict:
              "parts": (as_nodes(whole, np.split(by_part, np.cumsum(np.bincount(first))[:-1])), by_part),
              "slivers": slivers(whole), "two-sided": two_sided(whole),
              "two-sided-part": two_sided(whole, np.flatnonzero(first == middle)),
-             "rounded": (rounded_apart(whole), every), "hollow": hollow(whole)}
+             "rounded": (rounded_apart(whole), every), "hollow": hollowed(whole, WALL)}
     row = {"model": model, "parts": count}
     for form in names:
         mesh, source = forms[form]

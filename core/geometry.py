@@ -13,9 +13,9 @@ from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from scipy.spatial import cKDTree
 
-from .rendering import cast, ray_scene
+from .rays import cast, ray_scene
 from .sampling import face_normals
-from .topology import edge_pairs, first_seen, split_connected, unique_rows, without_area
+from .topology import edge_pairs, first_seen, split_connected, surface_area, unique_rows, without_area
 
 log = logging.getLogger(__name__)
 
@@ -113,15 +113,16 @@ def surface_links(mesh, pairs: np.ndarray | None = None, piece: np.ndarray | Non
     return np.concatenate([pairs, proximity_links(np.asarray(mesh.triangles_center), piece)])
 
 
-def face_graph(mesh, workers: int = 1) -> FaceGraph:
+def face_graph(mesh, workers: int = 1, merged: tuple | None = None) -> FaceGraph:
     """Adjacency over shared (merged) edges, with dihedral angle and concavity
-    (the shape diameter's rays cast on ``workers`` threads)."""
-    faces, verts, pairs, shared, host = edge_pairs(mesh)
+    (the shape diameter's rays cast on ``workers`` threads); ``merged``:
+    ``topology.surface(mesh)`` when already found."""
+    faces, verts, pairs, shared, host = edge_pairs(mesh, merged)
     n_faces = len(faces)
     extra = host >= 0
     cos, concave, scale = dihedral(faces, verts, pairs, shared, extra)
     piece = pieces(mesh, pairs)
-    area = np.asarray(mesh.area_faces)
+    area = surface_area(mesh, extra)
     # a patch never spans a crease that alone would halve a link
     smooth_links = pairs[crease(1.0 - cos, concave) < np.log(2.0)]
     patch = face_patches(np.asarray(mesh.triangles_center), area, smooth_links, pairs)
@@ -129,10 +130,10 @@ def face_graph(mesh, workers: int = 1) -> FaceGraph:
         patch = patch.copy()
         patch[extra] = patch[host[extra]]
         patch = np.unique(patch, return_inverse=True)[1].astype(np.int32)
-    # each patch's largest face stands for it (every face, below MAX_FACES)
+    # each patch's largest face that adds surface stands for it (every face, below MAX_FACES)
     order = np.lexsort((-area, patch))
     first = order[np.unique(patch[order], return_index=True)[1]]
-    diameter = shape_diameter(mesh, faces=first, piece=piece, workers=workers)[patch]
+    diameter = shape_diameter(mesh, faces=first, piece=piece, solid=~extra, workers=workers)[patch]
     thickness = smooth(np.log(np.maximum(diameter, 1e-6)), pairs, n_faces, weight=~extra)
     return FaceGraph(pairs=pairs, angle=1.0 - cos, concave=concave, length=scale,
                      piece=piece, thickness=thickness, patch=patch, host=host)
@@ -162,18 +163,21 @@ def dihedral(faces: np.ndarray, verts: np.ndarray, pairs: np.ndarray, shared: np
 def face_patches(centroids: np.ndarray, area: np.ndarray, pairs: np.ndarray,
                  links: np.ndarray | None = None) -> np.ndarray:
     """(F,) int32 patch of every face, numbered from 0: every face its own
-    patch up to MAX_FACES faces; above, faces that share a grid cell (sized
-    for about PATCHES cells on the surface) and are joined by ``pairs``.
+    patch up to MAX_FACES faces that add surface; above, faces that share a
+    grid cell (sized for about PATCHES cells on the surface) and are joined
+    by ``pairs``.
     Never more than MAX_PATCHES patches: where that gives more (thousands of
     small separate pieces, faceted surfaces), pieces smaller than a cell are
     pooled per cell, then patches may span any of ``links``, then the cells
     grow, until it does not.
 
-    centroids : (F, 3); area : (F,) face areas; pairs : (E, 2) links that a
-    patch may span; links : (E', 2) all links between faces (default ``pairs``)
+    centroids : (F, 3); area : (F,) the surface each face adds
+    (``topology.surface_area``: a back's, an inner wall's none); pairs :
+    (E, 2) links that a patch may span; links : (E', 2) all links between
+    faces (default ``pairs``)
     """
     n_faces = len(centroids)
-    if n_faces <= MAX_FACES:
+    if np.count_nonzero(area) <= MAX_FACES:
         return np.arange(n_faces, dtype=np.int32)
     links = pairs if links is None else links
     cell = np.sqrt(area.sum() / PATCHES)
@@ -203,7 +207,7 @@ def grid_cells(centroids: np.ndarray, size: float) -> np.ndarray:
 
 def shape_diameter(mesh, n_rays: int = 32, cone_deg: float = 60.0, seed: int = 0,
                    faces: np.ndarray | None = None, piece: np.ndarray | None = None,
-                   workers: int = 1) -> np.ndarray:
+                   solid: np.ndarray | None = None, workers: int = 1) -> np.ndarray:
     """(F,) float64 shape diameter function (Shapira et al.): the median length
     of rays cast inward from each face's centroid, in a cone around the
     inverted normal. The rays are laid out in each face's own frame (its
@@ -214,6 +218,8 @@ def shape_diameter(mesh, n_rays: int = 32, cone_deg: float = 60.0, seed: int = 0
     faces : (F',) int, the faces to cast from (default: all); then (F',)
     piece : (F,) int, the connected piece of every face of the mesh; a ray
     goes on through another piece's face within ``TOUCH`` of its start
+    solid : (F,) bool, the faces a ray stops at (default: all; not the faces
+    that add no surface, ``topology.extra_faces``: a hollowed print's inner wall)
     """
     which = np.arange(len(mesh.faces)) if faces is None else np.asarray(faces)
     vertices, faces = np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces)[which]
@@ -235,12 +241,12 @@ def shape_diameter(mesh, n_rays: int = 32, cone_deg: float = 60.0, seed: int = 0
     dirs = ((r * np.cos(phi))[None, :, None] * u[:, None] + (r * np.sin(phi))[None, :, None] * w[:, None]
             + z[None, :, None] * inward[:, None]).reshape(-1, 3)
     origins = np.repeat(tri.mean(axis=1) - 1e-5 * normals, len(z), axis=0)
-    scene = ray_scene(mesh)
+    scene, stops = solid_scene(mesh, solid)
     hit = cast(scene, origins.astype(np.float32), dirs.astype(np.float32), workers)
     length = np.where(hit["geomID"] >= 0, hit["tfar"], np.nan)
     if piece is not None:
         near = TOUCH * float(np.linalg.norm(np.ptp(vertices, axis=0)))
-        start, face = np.repeat(piece[which], len(z)), hit["primID"]
+        start, face = np.repeat(piece[which], len(z)), stops[hit["primID"]]
         for _ in range(3):
             through = np.nonzero((length < near) & (piece[face] != start))[0]
             if not len(through):
@@ -249,7 +255,7 @@ def shape_diameter(mesh, n_rays: int = 32, cone_deg: float = 60.0, seed: int = 0
             again = cast(scene, (origins[through] + step[:, None] * dirs[through]).astype(np.float32),
                          dirs[through].astype(np.float32), workers)
             length[through] = np.where(again["geomID"] >= 0, again["tfar"] + step, np.nan)
-            face[through] = again["primID"]
+            face[through] = stops[again["primID"]]
     length = length.reshape(n_faces, len(z))
     seen = ~np.isnan(length).all(axis=1)
     out = np.full(n_faces, 1.0)
@@ -259,8 +265,15 @@ def shape_diameter(mesh, n_rays: int = 32, cone_deg: float = 60.0, seed: int = 0
     return out
 
 
+def solid_scene(mesh, solid: np.ndarray | None = None):
+    """The ray scene (``rays.ray_scene``) of ``mesh``'s faces ``solid`` ((F,)
+    bool, default all) and (F'+1,) int64 each hit's face (a miss's -1 last)."""
+    stops = np.arange(len(mesh.faces)) if solid is None else np.flatnonzero(solid)
+    return ray_scene(mesh.vertices, np.asarray(mesh.faces)[stops]), np.append(stops, -1)
+
+
 def concavity(mesh, xyz: np.ndarray, normal: np.ndarray, owner: np.ndarray, n: int, seed: int = 0,
-              workers: int = 1) -> np.ndarray:
+              workers: int = 1, solid: np.ndarray | None = None) -> np.ndarray:
     """(n, n) float64, for every two atoms the share of segments between
     their points that do not run inside the shape (approximate convexity, as
     in Kaick et al., "Shape segmentation by approximate convexity analysis",
@@ -271,7 +284,8 @@ def concavity(mesh, xyz: np.ndarray, normal: np.ndarray, owner: np.ndarray, n: i
     drawn in the order given.
 
     xyz, normal : (N, 3) surface points (``sampling.Points``) and their unit
-    normals; owner : (N,) int atom of every point, 0..n-1"""
+    normals; owner : (N,) int atom of every point, 0..n-1; solid : (F,) bool
+    the faces a segment meets (default all; see ``shape_diameter``)"""
     per = int(np.clip(CONVEXITY_BUDGET // max(n, 1), 4, CONVEXITY_POINTS))
     rng = np.random.default_rng(seed)
     by_atom = np.argsort(owner, kind="stable")
@@ -286,7 +300,8 @@ def concavity(mesh, xyz: np.ndarray, normal: np.ndarray, owner: np.ndarray, n: i
     dirs = step / np.maximum(length, 1e-12)[:, None]
     inward = ((np.einsum("nc,nc->n", dirs, normal[i]) < TANGENT_SLACK)
               & (np.einsum("nc,nc->n", dirs, normal[j]) > -TANGENT_SLACK))
-    hit = cast(ray_scene(mesh), (xyz[i] + RAY_START * dirs).astype(np.float32), dirs.astype(np.float32), workers)
+    hit = cast(solid_scene(mesh, solid)[0], (xyz[i] + RAY_START * dirs).astype(np.float32),
+               dirs.astype(np.float32), workers)
     clear = np.where(hit["geomID"] >= 0, hit["tfar"], np.inf) >= length - 3 * RAY_START
     outside = ~(inward & clear & (length > 1e-9))
     share, count = np.zeros((n, n)), np.zeros((n, n))

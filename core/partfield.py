@@ -56,7 +56,8 @@ def part_tree(asset: Asset, points: Points, layers: list[np.ndarray], ensemble: 
     np.add.at(within, (atoms, coarse), area)
     # a piece too small to be an atom has joined another: the atom goes with the piece most of it is in
     inside = sp.coo_matrix((area, (atoms, piece))).tocsr()  # sparse: a scene may hold 100,000 pieces
-    concave = concavity(asset.mesh, points.xyz, points.normal, atoms[points.face], n, seed, threads.count())
+    concave = concavity(asset.mesh, points.xyz, points.normal, atoms[points.face], n, seed, threads.count(),
+                        solid=area > 0)
     return merge_tree(atoms, ensemble, area, links, group=within.argmax(axis=1), concave=concave,
                       piece=np.asarray(inside.argmax(axis=1)).ravel())
 

@@ -24,7 +24,7 @@ from .sam import SamMasks
 from .sampling import Points, node_order, sample_points
 from .settings import Settings, load_settings, pick_device
 from .timing import StageTimer
-from .topology import surface_area
+from .topology import surface, surface_area
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ BACKBONES = ("none", "spectral")
 STAGES = ("loading", "rendering", "masks", "fitting", "clustering")
 #: Part of every fit's cache key: bump it when a fit changes with no setting
 #: changing, so fits cached by an older version are not served.
-FIT_VERSION = 17
+FIT_VERSION = 18
 
 
 def warm_device(device: str, cfg) -> None:
@@ -98,20 +98,21 @@ class Engine:
             workers = threads.count()  # as the entry point set them
             log.info("fitting %s on %s thread(s)", asset.name, workers)
             with timer.stage("sampling"):
-                points = sample_points(asset, cfg.sample.n_points, cfg.seed)
+                merged = surface(asset.mesh)  # found once, for the points and the face graph
+                area = surface_area(asset.mesh, merged[2] >= 0)
+                points = sample_points(asset, cfg.sample.n_points, cfg.seed, area)
             report("rendering", 0.0)
             with timer.stage("rendering"):
                 views = render_views(asset, cfg.render, workers)
             report("masks", 0.0)
             with timer.stage("masks"):
-                graph, order = face_graph(asset.mesh, workers), node_order(asset)
+                graph, order = face_graph(asset.mesh, workers, merged), node_order(asset)
                 embedding = None
                 if cfg.masks.source == "default" or cfg.field.backbone == "spectral":
                     embedding = spectral_embedding(asset.mesh, graph, EMBEDDING_SIZE, order=order)
                 partitions = None if embedding is None else kmeans_partitions(embedding, graph, cfg.seed, order)
                 masks, family = self.masks(asset, views, points, graph, embedding, partitions)
                 links = surface_links(asset.mesh, graph.pairs, graph.piece)
-                area = surface_area(asset.mesh, graph.extra)
             if preview is not None and family is not None:
                 preview(FirstParts.of(asset, points, family, partitions, links, graph.piece, area, cfg))
             backbone = None

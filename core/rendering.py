@@ -8,12 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from embreex import rtcore_scene
-from embreex.mesh_construction import TriangleMesh
 
 from .config import RenderConfig
 from .loading import Asset
 from .looks import cut_out, surface_color
+from .rays import ray_scene
 from .sampling import face_normals
 
 BACKGROUND = 255
@@ -110,33 +109,13 @@ def reference_cameras(cfg: RenderConfig, diagonal: float) -> list[Camera]:
     return cams
 
 
-def ray_scene(mesh) -> rtcore_scene.EmbreeScene:
-    """An embree scene of the mesh; ``run(origins, dirs, output=1)`` casts rays."""
-    scene = rtcore_scene.EmbreeScene()
-    TriangleMesh(scene=scene, vertices=np.asarray(mesh.vertices, np.float32),
-                 indices=np.asarray(mesh.faces, np.int32))
-    return scene
-
-
-def cast(scene: rtcore_scene.EmbreeScene, origins: np.ndarray, dirs: np.ndarray, workers: int = 1) -> dict:
-    """``scene.run(origins, dirs, output=1)``, the rays cut into ``workers``
-    runs cast side by side on threads (embree lets go of the interpreter
-    while it traces). origins, dirs : (n, 3) float32."""
-    if workers <= 1 or len(origins) < 20_000:
-        return scene.run(origins, dirs, output=1)
-    cuts = np.linspace(0, len(origins), workers + 1).astype(int)
-    with ThreadPoolExecutor(workers) as pool:
-        runs = list(pool.map(lambda a, b: scene.run(origins[a:b], dirs[a:b], output=1), cuts[:-1], cuts[1:]))
-    return {key: np.concatenate([r[key] for r in runs]) for key in runs[0]}
-
-
 class Renderer:
     """Holds the ray-tracing scene of one asset; renders any camera."""
 
     def __init__(self, asset: Asset):
         self.asset = asset
         self.normals = face_normals(asset.mesh.vertices, asset.mesh.faces).astype(np.float32)
-        self.scene = ray_scene(asset.mesh)
+        self.scene = ray_scene(asset.mesh.vertices, asset.mesh.faces)
         # textures with cut-out texels (alphaMode MASK), which a ray goes through as the viewer shows them
         self.cut_outs = [t for t, image in enumerate(asset.textures) if (image[..., 3] < 128).any()]
 

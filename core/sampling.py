@@ -8,7 +8,7 @@ import numpy as np
 
 from .loading import Asset
 from .looks import surface_color
-from .topology import extra_faces, merged_faces, surface_area
+from .topology import surface, surface_area
 
 
 @dataclass
@@ -30,15 +30,16 @@ class Points:
         return len(self.xyz)
 
 
-def sample_points(asset: Asset, n: int, seed: int = 0) -> Points:
+def sample_points(asset: Asset, n: int, seed: int = 0, area: np.ndarray | None = None) -> Points:
     """Draw ``n`` points uniformly by area (every face with area > 0 may get
     some, but a face that adds no surface, ``topology.extra_faces``: the
     back of a surface written twice gets none), the faces taken in
-    ``node_order``."""
+    ``node_order``. area : (F,) the surface each face adds
+    (``topology.surface_area``), when already found."""
     rng = np.random.default_rng(seed)
     mesh = asset.mesh
-    faces, verts = merged_faces(mesh)
-    area = surface_area(mesh, extra_faces(verts, faces) >= 0)
+    if area is None:
+        area = surface_area(mesh, surface(mesh)[2] >= 0)
     if not area.sum() > 0:
         area = np.ones_like(area)
     order = node_order(asset)

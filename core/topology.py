@@ -9,6 +9,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from . import threads
+from .rays import cast, ray_scene
+
 #: A piece whose volume is under this share of its area times its reach
 #: from its centre is flat (``outward_flips``): its winding stays as written.
 FLAT = 1e-6
@@ -24,6 +27,11 @@ AREALESS = 1e-6
 #: Copies of a vertex closer than this (of a normalized model's size) are one
 #: vertex (``merged_faces``): float32 positions are off by about 1e-7.
 WELD = 1e-6
+#: A piece that lies under another's surface, within LINING of its own
+#: size, over LINED of its own surface or more (a print hollowed with an
+#: inner wall, an outline hull's body) adds no surface (``extra_faces``).
+LINING = 0.05
+LINED = 0.9
 
 
 def unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +87,8 @@ def extra_faces(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     as an earlier one, where at most one face without a twin shares each of
     its edges (the back of a surface, or of a part of it, written twice; not
     two pieces glued over a whole face, where a side of each meets the
-    edge), with the first of them.
+    edge), with the first of them; a face of a lining (``_linings``: a
+    hollowed print's inner wall) with the face it lies under.
 
     faces : (F, 3) int merged vertex ids (``merged_faces``); verts : (V, 3)"""
     twins = _twins(faces, np.arange(len(faces)))[0]
@@ -101,6 +110,64 @@ def extra_faces(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
         center = verts[faces].mean(axis=1)
         host[flat] = ok[cKDTree(center[ok]).query(center[flat])[1]]
+    return _linings(verts, faces, host)
+
+
+def _linings(verts: np.ndarray, faces: np.ndarray, host: np.ndarray) -> np.ndarray:
+    """``host`` (``extra_faces``) with the faces of every lining taken as
+    adding no surface: a piece (faces joined by vertices) whose faces mostly
+    (LINED of its surface) look out, along their normals, at the back of
+    another piece's face within LINING of its own size, as the inner
+    wall of a print hollowed (wound inward in the file, turned out by the
+    loader) looks at the outer one. Each such face goes with the face it
+    looks at; the piece's other faces within LINING of one of them with
+    that one's (where the wall's offset folded), the rest stay surface (a
+    body under clothes keeps the hands and the head that show)."""
+    from scipy.spatial import cKDTree
+
+    n = len(verts)
+    corners = faces[:, [0, 1, 1, 2]].reshape(-1, 2)
+    n_pieces, of_vertex = connected_components(
+        sp.coo_matrix((np.ones(len(corners)), (corners[:, 0], corners[:, 1])), shape=(n, n)), directed=False)
+    own = np.flatnonzero(host < 0)
+    if n_pieces < 2 or not len(own):
+        return host
+    piece = of_vertex[faces[own, 0]]
+    tri = verts[faces[own]]
+    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    area = np.linalg.norm(normal, axis=1)
+    normal /= np.maximum(area, 1e-300)[:, None]
+    low, high = np.full((n_pieces, 3), np.inf), np.full((n_pieces, 3), -np.inf)
+    np.minimum.at(low, of_vertex, verts)
+    np.maximum.at(high, of_vertex, verts)
+    reach = LINING * (high - low).max(axis=1)[piece]  # of the piece's own size: a leaf's, not its tree's
+    size = float(np.ptp(verts, axis=0).max())
+    hit = cast(ray_scene(verts, faces[own]), (tri.mean(axis=1) + 1e-5 * size * normal).astype(np.float32),
+               normal.astype(np.float32), threads.count())
+    seen = np.flatnonzero((hit["geomID"] >= 0) & (hit["tfar"] < reach))
+    at = hit["primID"][seen]
+    keep = (piece[at] != piece[seen]) & (np.einsum("ij,ij->i", normal[seen], normal[at]) > 0.5)
+    under, above = seen[keep], at[keep]  # rows of ``own``
+    share = np.bincount(piece[under], area[under], n_pieces) / np.maximum(np.bincount(piece, area, n_pieces), 1e-300)
+    lining = np.zeros(len(faces), bool)
+    lining[own] = share[piece] >= LINED
+    take = lining[own[under]]
+    if not take.any():
+        return host
+    looked = own[under[take]]
+    host[looked] = own[above[take]]
+    rest = np.flatnonzero(lining & (host < 0))
+    center = verts[faces].mean(axis=1)
+    off, near = cKDTree(center[looked]).query(center[rest])
+    close = off < reach[np.searchsorted(own, rest)]
+    host[rest[close]] = host[looked[near[close]]]
+    for _ in range(8):  # a face goes with one that adds surface (a lining in a lining: with the outer face)
+        up = np.flatnonzero(host >= 0)
+        deeper = up[host[host[up]] >= 0]
+        if not len(deeper):
+            break
+        host[deeper] = host[host[deeper]]
+    host[(host >= 0) & (host[np.maximum(host, 0)] >= 0)] = -1  # linings round each other keep their own
     return host
 
 
@@ -111,17 +178,26 @@ def surface_area(mesh, extra: np.ndarray) -> np.ndarray:
     return np.where(extra, 0.0, np.asarray(mesh.area_faces, np.float64))
 
 
-def edge_pairs(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def surface(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``mesh``'s faces over vertices merged by position (``merged_faces``)
+    and the host of every face (``extra_faces``): (F, 3) int64, (V', 3),
+    (F,) int64. A fit finds it once and hands it on (``edge_pairs``,
+    ``sampling.sample_points``): on a million faces it takes seconds."""
+    faces, verts = merged_faces(mesh)
+    return faces, verts, extra_faces(verts, faces)
+
+
+def edge_pairs(mesh, merged: tuple | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Faces that share an edge (vertices merged by position) or lie across a
     seam (see ``seams``): (F, 3) merged faces, (V', 3) positions, (E, 2) int64
     face pairs, (E, 2) their shared edge (across a seam, the second face's),
-    and (F,) int64 the host of every face (``extra_faces``).
+    and (F,) int64 the host of every face (``extra_faces``); ``merged``:
+    ``surface(mesh)`` when already found.
 
     A face that adds no surface (``extra_faces``) stands between no two
     faces: it is linked to the face it goes with, that one first, by one of
     its edges, and to nothing else."""
-    faces, verts = merged_faces(mesh)
-    host = extra_faces(verts, faces)
+    faces, verts, host = surface(mesh) if merged is None else merged
     extra = host >= 0
     pairs, shared, seam, _, seam_edge = _links_among(faces, np.asarray(mesh.faces), verts, ~extra)
     stand = np.stack([host[extra], np.flatnonzero(extra)], axis=1)

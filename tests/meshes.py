@@ -110,6 +110,23 @@ def two_sided(mesh: trimesh.Trimesh, faces: np.ndarray | None = None) -> tuple[t
     return both, np.concatenate([np.arange(len(mesh.faces)), again])
 
 
+def hollowed(mesh: trimesh.Trimesh, wall: float) -> tuple[trimesh.Trimesh, np.ndarray]:
+    """``mesh`` hollowed as for printing: an inner shell ``wall`` of the size
+    inside (each vertex moved back along its normal, the faces round it
+    weighed by area), wound inward, on vertices of its own, after the faces;
+    and (F',) the face of ``mesh`` each face lies on or under."""
+    tri = mesh.vertices[mesh.faces]
+    span = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    normal = np.zeros_like(mesh.vertices)
+    for corner in range(3):  # trimesh leaves a vertex of a face without area none
+        np.add.at(normal, mesh.faces[:, corner], span)
+    normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-300)
+    inner = mesh.vertices - normal * wall * float(np.ptp(mesh.vertices, axis=0).max())
+    shell = trimesh.Trimesh(np.vstack([mesh.vertices, inner]),
+                            np.vstack([mesh.faces, mesh.faces[:, ::-1] + len(mesh.vertices)]), process=False)
+    return shell, np.tile(np.arange(len(mesh.faces)), 2)
+
+
 def two_boxes(gap: float = 0.6) -> trimesh.Trimesh:
     """Two unit-ish boxes side by side with a gap, one mesh, two pieces."""
     a = trimesh.creation.box(extents=[0.5, 0.5, 0.5])
