@@ -116,7 +116,7 @@ def split_regions(labels: np.ndarray, links: np.ndarray, face_centers: np.ndarra
     joins the nearest region.
 
     labels : (F,) int; links : (E, 2) faces that touch (``geometry.surface_links``);
-    face_centers : (F, 3); area : (F,) face areas
+    face_centers : (F, 3); area : (F,) the surface each face adds (``topology.surface_area``)
     """
     labels = np.asarray(labels)
     regions = split_connected(labels, links)
@@ -130,7 +130,7 @@ def split_regions(labels: np.ndarray, links: np.ndarray, face_centers: np.ndarra
     fragment = (split & (np.bincount(regions, weights=area) < min_share * area.sum()))[regions]
     if not fragment.all():
         part = copy_nearest(part, ~fragment, face_centers)
-    return relabel_by_size(part)
+    return relabel_by_size(part, area)
 
 
 def join_fragments(labels: np.ndarray, links: np.ndarray, weight: np.ndarray, area: np.ndarray,
@@ -216,7 +216,8 @@ def copy_nearest(labels: np.ndarray, known: np.ndarray, face_centers: np.ndarray
 
 
 def relabel_by_size(labels: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """(F,) int32 labels renumbered 0..P-1 by decreasing size (ties by old id)."""
+    """(F,) int32 labels renumbered 0..P-1 by decreasing size: the number of
+    faces, or the sum of their ``weights`` ((F,), their surface); ties by old id."""
     uniq, inverse = np.unique(labels, return_inverse=True)
     size = np.bincount(inverse, weights=weights, minlength=len(uniq))
     order = np.lexsort((uniq, -size))

@@ -88,21 +88,26 @@ class MergeTree:
 
     atoms : (F,) int32 atom of every face, 0..R-1
     merges : (R-1, 2) int32, in order: atom set ``j`` joins atom set ``i``
+    size : (R,) float64 the surface of every atom (``topology.surface_area``):
+        a cut's parts are numbered by it, largest first, so a part written
+        double-sided or lined inside is numbered as it shows
     """
 
     atoms: np.ndarray
     merges: np.ndarray
+    size: np.ndarray
 
     @property
     def n_atoms(self) -> int:
         return int(self.atoms.max()) + 1 if len(self.atoms) else 0
 
     def cut(self, count: int) -> np.ndarray:
-        """(F,) int32 labels with ``count`` parts (1..n_atoms), numbered by size."""
+        """(F,) int32 labels with ``count`` parts (1..n_atoms), numbered by
+        their surface, largest first."""
         owner = np.arange(self.n_atoms)
         for i, j in self.merges[:self.n_atoms - int(np.clip(count, 1, self.n_atoms))]:
             owner[owner == j] = owner[i]
-        return relabel_by_size(owner[self.atoms])
+        return relabel_by_size(owner, self.size)[self.atoms]
 
     def at_scale(self, scale: float) -> np.ndarray:
         """(F,) int32 labels the ladder shows at ``scale``: the cut with
@@ -129,6 +134,7 @@ def merge_tree(atoms: np.ndarray, partitions: np.ndarray, area: np.ndarray, link
     """
     n = int(atoms.max()) + 1
     votes, size, k = _cluster_areas(atoms, n, partitions, area)
+    surface = size.copy()  # ``size`` grows as atoms merge
     group = np.full(n, -1) if group is None else np.asarray(group).copy()
     piece = np.zeros(n, np.int64) if piece is None else np.asarray(piece).copy()
     # each piece's share of the area; a part of several pieces (-1) counts as large
@@ -180,7 +186,7 @@ def merge_tree(atoms: np.ndarray, partitions: np.ndarray, area: np.ndarray, link
         for other in touch[i]:
             x, y = min(i, other), max(i, other)
             heapq.heappush(heap, (cost(x, y), x, y, version[x], version[y]))
-    return MergeTree(np.asarray(atoms, np.int32), np.asarray(merges, np.int32).reshape(-1, 2))
+    return MergeTree(np.asarray(atoms, np.int32), np.asarray(merges, np.int32).reshape(-1, 2), surface)
 
 
 def _cluster_areas(atoms: np.ndarray, n: int, partitions: np.ndarray, area: np.ndarray) -> tuple:
