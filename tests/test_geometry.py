@@ -583,8 +583,8 @@ def test_a_hollowed_print_gives_the_same_points_masks_and_parts(tmp_path):
     same thickness and default masks on its outer faces, and the same first
     parts at 6 as written solid; each inner face takes the masks and the
     part of the face it lies under. Before, the inner wall was a piece of
-    its own: it drew half the points, stopped the thickness rays (median
-    log thickness -5.6 against -3.1), and took one of the parts
+    its own: it drew half the points, stopped the thickness rays (a bird's
+    median log thickness -5.6 against -3.1), and took one of the parts
     (``benchmarks.cracks``' hollow PSB dev: 0.474 at the people's count
     against 0.788 solid)."""
     from core.sampling import sample_points
