@@ -481,7 +481,19 @@ def first_parts(asset):
     return seen.value.args[0]
 
 
-def test_a_double_sided_export_gives_the_same_points_masks_and_parts(tmp_path):
+@pytest.fixture(scope="module")
+def fish(tmp_path_factory):
+    """PSB's fish (221): the mesh, the asset read from it written as a GLB,
+    and its first parts (``first_parts``), found once for the tests that
+    write it otherwise."""
+    mesh = trimesh.load(os.path.join(PSB, "off", "221.off"), process=False)
+    path = tmp_path_factory.mktemp("fish") / "once.glb"
+    mesh.export(path)
+    asset = load_asset(str(path))
+    return mesh, asset, first_parts(asset)
+
+
+def test_a_double_sided_export_gives_the_same_points_masks_and_parts(tmp_path, fish):
     """A fish (PSB 221) written with both sides, the back on vertices of its
     own (a double-sided export), or only one people's part so: it loads
     facing out on both sides and gets the same surface points, the same
@@ -497,12 +509,12 @@ def test_a_double_sided_export_gives_the_same_points_masks_and_parts(tmp_path):
     their faces, which the backs add to)."""
     from core.sampling import sample_points
 
-    fish = trimesh.load(os.path.join(PSB, "off", "221.off"), process=False)
+    fish, once, written_once = fish
     n = len(fish.faces)
     part = human_segmentations(PSB, 221)[0]
     part = np.flatnonzero(part == np.bincount(part).argmin())
-    assets = []
-    for name, mesh in (("once", fish), ("twice", two_sided(fish)[0]), ("part", two_sided(fish, part)[0])):
+    assets = [once]
+    for name, mesh in (("twice", two_sided(fish)[0]), ("part", two_sided(fish, part)[0])):
         mesh.export(tmp_path / f"{name}.glb")
         assets.append(load_asset(str(tmp_path / f"{name}.glb")))
     once, twice, in_part = assets
@@ -513,7 +525,7 @@ def test_a_double_sided_export_gives_the_same_points_masks_and_parts(tmp_path):
     layers, doubled, doubled_part = (geometry_segments(asset, 0) for asset in assets)
     assert np.array_equal(layers, doubled[:, :n]) and np.array_equal(layers, doubled_part[:, :n])
 
-    written_once, with_part_twice = first_parts(once), first_parts(in_part)
+    with_part_twice = first_parts(in_part)
     # the same parts, numbered alike: by their surface, which the backs do not add to
     assert np.array_equal(written_once.tree.cut(6), with_part_twice.tree.cut(6)[:n])
     # the app's part shares weigh the surface: the backs add none
@@ -577,7 +589,7 @@ def test_an_inner_wall_goes_with_the_face_it_lies_under(tmp_path):
     assert bare.any() and (host[bare] == -1).all()
 
 
-def test_a_hollowed_print_gives_the_same_points_masks_and_parts(tmp_path):
+def test_a_hollowed_print_gives_the_same_points_masks_and_parts(tmp_path, fish):
     """The fish (PSB 221) hollowed as for printing (``meshes.hollowed``: an
     inner wall 0.3 % of its size inside) gets the same surface points, the
     same thickness and default masks on its outer faces, and the same first
@@ -589,12 +601,10 @@ def test_a_hollowed_print_gives_the_same_points_masks_and_parts(tmp_path):
     against 0.788 solid)."""
     from core.sampling import sample_points
 
-    fish = trimesh.load(os.path.join(PSB, "off", "221.off"), process=False)
+    fish, solid_asset, solid_parts = fish
     n = len(fish.faces)
-    assets = []
-    for name, mesh in (("solid", fish), ("hollow", hollowed(fish, 0.003)[0])):
-        mesh.export(tmp_path / f"{name}.glb")
-        assets.append(load_asset(str(tmp_path / f"{name}.glb")))
+    hollowed(fish, 0.003)[0].export(tmp_path / "hollow.glb")
+    assets = [solid_asset, load_asset(str(tmp_path / "hollow.glb"))]
     a, b = (sample_points(asset, 5000, 0) for asset in assets)
     assert np.array_equal(a.face, b.face) and np.allclose(a.xyz, b.xyz)
     solid, hollow = (face_graph(asset.mesh) for asset in assets)
@@ -603,5 +613,5 @@ def test_a_hollowed_print_gives_the_same_points_masks_and_parts(tmp_path):
     layers, inner = (geometry_segments(asset, 0, graph) for asset, graph in zip(assets, (solid, hollow)))
     assert np.array_equal(inner[:, :n], layers) and np.array_equal(inner[:, n:], layers[:, host])
 
-    parts, hollow_parts = (first_parts(asset).tree.cut(6) for asset in assets)
+    parts, hollow_parts = solid_parts.tree.cut(6), first_parts(assets[1]).tree.cut(6)
     assert np.array_equal(hollow_parts[:n], parts) and np.array_equal(hollow_parts[n:], parts[host])
