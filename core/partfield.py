@@ -336,6 +336,7 @@ class PartField:
                  config=cfg, seconds=dict(state["seconds"]), family=family, partitions=state["partitions"])
         pf._labels.update(state["labels"])
         pf._opening = state.get("opening")  # a fit cached before 2026-12-06 finds it when asked
-        pf._area = np.asarray(asset.mesh.area_faces, np.float64).copy()
-        pf._area[state["no_surface"]] = 0.0
+        extra = np.zeros(asset.n_faces, bool)
+        extra[state["no_surface"]] = True
+        pf._area = surface_area(asset.mesh, extra)
         return pf
