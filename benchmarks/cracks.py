@@ -17,7 +17,12 @@ export: two-sided), or only the faces of the first people's part of middle
 area so (a part exported double-sided: two-sided-part); or as a triangle
 soup whose every corner is moved by up to 1e-7 of the size, as float32
 rounding leaves copies of a vertex computed apart (rounded); or hollowed
-as for printing, an inner shell WALL of the size inside (hollow). People's
+as for printing, an inner shell WALL of the size inside (hollow); or with
+the coarse copy beside it as a node of its own, named as a game asset's
+coarser level of detail (``model_LOD0``, ``model_LOD1``: lod); or with
+every face cut in four until past DENSE vertices (dense), and that written
+as an exporter of 16-bit indices writes it, in chunks of at most 65,535
+vertices (split16; a dense mesh's scores are its own, not whole's). People's
 parts are the same faces (a coarse face, a sliver, a back take the part of
 the whole mesh's face nearest its centre; an inner shell's face, of the
 face it lies under).
@@ -25,8 +30,10 @@ face it lies under).
     python -m benchmarks.cracks --root ../shared/psb-dev [--forms whole,slivers]
 
 Per mesh and form (whole, cracked, cut finer, coarse, chunks, parts,
-slivers, two-sided, two-sided-part, rounded, hollow; ``--forms`` runs some
-of them and keeps the others' figures in the results file): the first
+slivers, two-sided, two-sided-part, rounded, hollow, lod, dense, split16;
+``--forms`` runs some of them and keeps the others' figures in the results
+file; by default all but dense and split16, meshes of up to half a million
+faces, slow to run): the first
 parts (the part tree before the field is fitted, as the app shows it
 first) and the classical peer (``tests/peer.py``) at the people's count,
 part mIoU averaged over people's segmentations. Writes
@@ -44,14 +51,15 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import trimesh
 
-from tests.meshes import hollowed, own_vertices, rounded_apart, slivers, two_sided
+from tests.meshes import hollowed, index_chunks, own_vertices, rounded_apart, slivers, two_sided
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PATCHES = 30
 COARSE = 0.25  # share of the faces a coarse mesh keeps
 FORMS = ("whole", "cracked", "finer", "coarse", "chunks", "parts", "slivers", "two-sided", "two-sided-part", "rounded",
-         "hollow")
+         "hollow", "lod", "dense", "split16")
 WALL = 0.003  # a hollow mesh's wall, of its size
+DENSE = 70_000  # vertices a dense mesh passes: past one 16-bit chunk
 
 
 def cut_finer(mesh: trimesh.Trimesh, n_patches: int = PATCHES, seed: int = 0) -> tuple[trimesh.Trimesh, np.ndarray]:
@@ -92,6 +100,30 @@ def as_nodes(mesh: trimesh.Trimesh, groups: list) -> trimesh.Scene:
     return scene
 
 
+def with_lod(mesh: trimesh.Trimesh) -> tuple[trimesh.Scene, np.ndarray]:
+    """``mesh`` and its coarse copy as the nodes ``model_LOD0`` and
+    ``model_LOD1``, and (F',) the face of ``mesh`` each face is or lies nearest."""
+    fewer, source = coarse(mesh)
+    scene = trimesh.Scene()
+    for name, copy in (("model_LOD0", mesh), ("model_LOD1", fewer)):
+        scene.add_geometry(copy, node_name=name, geom_name=name)
+    return scene, np.concatenate([np.arange(len(mesh.faces)), source])
+
+
+def dense(mesh: trimesh.Trimesh) -> tuple[trimesh.Trimesh, np.ndarray]:
+    """``mesh`` with every face cut in four until it has more than DENSE
+    vertices, and (F',) the face of ``mesh`` each face lies in."""
+    vertices, faces, source = mesh.vertices, mesh.faces, np.arange(len(mesh.faces))
+    while len(vertices) <= DENSE:  # trimesh writes a face's four quarters one after another
+        (vertices, faces), source = trimesh.remesh.subdivide(vertices, faces), np.repeat(source, 4)
+    return trimesh.Trimesh(vertices, faces, process=False), source
+
+
+def split16(mesh: trimesh.Trimesh, source: np.ndarray) -> tuple[trimesh.Scene, np.ndarray]:
+    """``mesh`` as an exporter of 16-bit indices writes it (``tests.meshes.index_chunks``), and ``source``."""
+    return as_nodes(mesh, index_chunks(mesh.faces)), source
+
+
 def run(root: str, model: int, names: tuple = FORMS) -> dict:
     from scipy.spatial import cKDTree
 
@@ -109,16 +141,18 @@ def run(root: str, model: int, names: tuple = FORMS) -> dict:
     by_part = np.argsort(first, kind="stable")
     share = np.bincount(first, whole.area_faces)
     middle = np.argsort(share)[len(share) // 2]  # the first people's part of the middle area
-    forms = {"whole": (whole, every), "cracked": (cracked(whole, PATCHES), every), "finer": cut_finer(whole),
-             "coarse": coarse(whole),
-             "chunks": (as_nodes(whole, np.array_split(every, 3)), every),
-             "parts": (as_nodes(whole, np.split(by_part, np.cumsum(np.bincount(first))[:-1])), by_part),
-             "slivers": slivers(whole), "two-sided": two_sided(whole),
-             "two-sided-part": two_sided(whole, np.flatnonzero(first == middle)),
-             "rounded": (rounded_apart(whole), every), "hollow": hollowed(whole, WALL)}
+    forms = {"whole": lambda: (whole, every), "cracked": lambda: (cracked(whole, PATCHES), every),
+             "finer": lambda: cut_finer(whole), "coarse": lambda: coarse(whole),
+             "chunks": lambda: (as_nodes(whole, np.array_split(every, 3)), every),
+             "parts": lambda: (as_nodes(whole, np.split(by_part, np.cumsum(np.bincount(first))[:-1])), by_part),
+             "slivers": lambda: slivers(whole), "two-sided": lambda: two_sided(whole),
+             "two-sided-part": lambda: two_sided(whole, np.flatnonzero(first == middle)),
+             "rounded": lambda: (rounded_apart(whole), every), "hollow": lambda: hollowed(whole, WALL),
+             "lod": lambda: with_lod(whole), "dense": lambda: dense(whole),
+             "split16": lambda: split16(*dense(whole))}
     row = {"model": model, "parts": count}
     for form in names:
-        mesh, source = forms[form]
+        mesh, source = forms[form]()
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "model.glb")
             mesh.export(path)
@@ -136,7 +170,8 @@ def run(root: str, model: int, names: tuple = FORMS) -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", required=True, help="a PSB set: off/ and seg/")
-    parser.add_argument("--forms", default=",".join(FORMS), help=f"comma-separated, of {', '.join(FORMS)}")
+    parser.add_argument("--forms", default=",".join(f for f in FORMS if f not in ("dense", "split16")),
+                        help=f"comma-separated, of {', '.join(FORMS)}")
     args = parser.parse_args(argv)
     names = tuple(args.forms.split(","))
     if set(names) - set(FORMS):

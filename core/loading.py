@@ -6,7 +6,8 @@ Face order is a contract: it is the order of
 trimesh would misread, of the plain GLB ``gltf_decode.prepare`` makes of it: the
 file's own primitives in its order, fans as triangles, no lines; for Collada
 and 3MF, which trimesh misreads, mesh by mesh as ``core.collada`` and
-``core.threemf`` place them). Windings
+``core.threemf`` place them), less the nodes a game engine does not draw
+(collision shapes, coarser levels of detail: ``core.nodes``). Windings
 are not: faces wound inward are turned, so every piece faces out. A file
 that cannot be used raises ``InputError`` with one sentence that names the
 cause; what is left out of a file that can be used is said in
@@ -28,6 +29,7 @@ import PIL.Image
 import trimesh
 
 from . import blender, gltf_decode
+from .nodes import not_drawn
 from .beside import BesideResolver
 from .collada import scene as collada_scene
 from .threemf import scene as threemf_scene
@@ -141,6 +143,11 @@ def load_asset(path: str) -> Asset:
         meshes, node_names = _meshes(scene, name, fmt)
     except InputError as exc:  # what is missing or hidden may be why: say so
         raise InputError(_with_what_is_missing(exc, name, warnings)) from None
+    left, left_out = not_drawn(node_names)
+    if left_out:  # a game asset's collision shapes and coarser levels of detail
+        drawn = np.flatnonzero(~left)
+        meshes, node_names = [meshes[i] for i in drawn], [node_names[i] for i in drawn]
+        warnings.append(left_out)
     if scene.metadata.get("up") in UPRIGHT:  # stood up mesh by mesh: trimesh turns a scene node by node, slowly
         for mesh in meshes:
             mesh.apply_transform(UPRIGHT[scene.metadata["up"]])

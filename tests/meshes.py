@@ -127,6 +127,20 @@ def hollowed(mesh: trimesh.Trimesh, wall: float) -> tuple[trimesh.Trimesh, np.nd
     return shell, np.tile(np.arange(len(mesh.faces)), 2)
 
 
+def index_chunks(faces: np.ndarray, limit: int = 65_535) -> list[np.ndarray]:
+    """The chunks an exporter writing 16-bit indices splits ``faces`` ((F, 3)
+    int) into, as Blender's older glTF exporter did: faces in order, a new
+    chunk before a face whose new vertices would take it past ``limit``
+    vertices; (n,) int face indices each."""
+    starts, seen = [0], set()
+    for i, face in enumerate(faces.tolist()):
+        if len(seen) + len(set(face) - seen) > limit:
+            starts.append(i)
+            seen = set()
+        seen.update(face)
+    return np.split(np.arange(len(faces)), starts[1:])
+
+
 def two_boxes(gap: float = 0.6) -> trimesh.Trimesh:
     """Two unit-ish boxes side by side with a gap, one mesh, two pieces."""
     a = trimesh.creation.box(extents=[0.5, 0.5, 0.5])
