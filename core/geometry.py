@@ -70,7 +70,8 @@ class FaceGraph:
     concave : (E,) bool, the crease between the two faces is concave
     length : (E,) float64, length of the shared edge (0 for proximity links)
     piece : (F,) int32, connected piece of each face over shared edges
-    thickness : (F,) float64, log shape diameter, smoothed over neighbors
+    thickness : (F,) float64, log shape diameter, smoothed over neighbouring
+        faces (above MAX_FACES over neighbouring patches, each one value)
     patch : (F,) int32, the patch of each face (``face_patches``)
     host : (F,) int64, for a face that adds no surface the face it goes with
         (``topology.extra_faces``; linked to it only, and in its patch), else -1
@@ -133,8 +134,13 @@ def face_graph(mesh, workers: int = 1, merged: tuple | None = None) -> FaceGraph
     # each patch's largest face that adds surface stands for it (every face, below MAX_FACES)
     order = np.lexsort((-area, patch))
     first = order[np.unique(patch[order], return_index=True)[1]]
-    diameter = shape_diameter(mesh, faces=first, piece=piece, solid=~extra, workers=workers)[patch]
-    thickness = smooth(np.log(np.maximum(diameter, 1e-6)), pairs, n_faces, weight=~extra)
+    diameter = np.log(np.maximum(shape_diameter(mesh, faces=first, piece=piece, solid=~extra, workers=workers), 1e-6))
+    if np.count_nonzero(area) > MAX_FACES:  # smoothed over the patches, as over the faces below MAX_FACES
+        between = np.sort(patch[pairs], axis=1)
+        between = between[between[:, 0] != between[:, 1]]
+        thickness = smooth(diameter, between[unique_rows(between)[0]], len(first))[patch]
+    else:
+        thickness = smooth(diameter[patch], pairs, n_faces, weight=~extra)
     return FaceGraph(pairs=pairs, angle=1.0 - cos, concave=concave, length=scale,
                      piece=piece, thickness=thickness, patch=patch, host=host)
 

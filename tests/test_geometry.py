@@ -207,6 +207,10 @@ def test_a_large_model_is_embedded_over_patches_and_keeps_its_parts(tmp_path):
     graph = face_graph(asset.mesh)
     assert asset.n_faces > geometry.MAX_FACES
     assert graph.patch.max() + 1 < asset.n_faces / 2
+    # the thickness is smoothed over the patches, one value each, as over the faces of a smaller model
+    each = np.zeros(graph.patch.max() + 1)
+    each[graph.patch] = graph.thickness
+    assert np.array_equal(each[graph.patch], graph.thickness)
     segments = geometry_segments(asset, 0, graph)
     for part in range(5):
         faces = human == part
