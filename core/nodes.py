@@ -5,8 +5,9 @@ A game asset carries more than its drawn surface: collision shapes
 (Unreal's ``UCX_``, ``UBX_``, ``UCP_`` and ``USP_`` prefixes; Godot's
 ``-colonly`` and ``-convcolonly`` suffixes, with ``-``, ``_`` or ``$``, any
 case) and coarser copies for the distance (``_LOD1``, ``_LOD2``, ...:
-Unreal and Unity read ``_LOD`` and a number at the end of a name). Each is a piece over or through the model, and would be
-cut into parts of its own and hide the model in the views; the engine draws
+Unreal and Unity read ``_LOD`` and a number at the end of a name). Each is
+a piece over or through the model: it would be cut into parts of its own,
+and a hull round the model would hide it in the viewer; the engine draws
 neither up close, so neither is segmented.
 """
 
@@ -53,4 +54,3 @@ def _some(names: list[str], mask: np.ndarray) -> str:
     """The first three names of ``mask``, and how many more."""
     chosen = [f"'{names[i]}'" for i in np.flatnonzero(mask)]
     return ", ".join(chosen[:3]) + (f" and {len(chosen) - 3} more" if len(chosen) > 3 else "")
-

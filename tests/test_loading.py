@@ -11,8 +11,7 @@ from core.export import write_downloads
 from core.loading import InputError, load_asset
 from core.looks import surface_color
 from core.sampling import sample_points
-import meshes
-from meshes import PSB, textured_scene, two_boxes
+from meshes import PSB, chair, textured_scene, two_boxes
 
 
 def contract_faces(path):
@@ -604,8 +603,8 @@ def test_a_game_assets_collision_shapes_and_coarser_levels_of_detail_are_left_ou
     distance and a convex collision hull round it (Unreal's names): only
     the chair is segmented and downloaded, and a warning names what was
     left out; a file of nothing but collision shapes keeps them all."""
-    chair, _ = meshes.chair()
-    coarse = chair.convex_hull.apply_scale(1.001)
+    model, _ = chair()
+    hull = model.convex_hull
 
     def written(name, nodes):
         scene = trimesh.Scene()
@@ -614,13 +613,14 @@ def test_a_game_assets_collision_shapes_and_coarser_levels_of_detail_are_left_ou
         scene.export(str(tmp_path / (name + ext)))
         return load_asset(str(tmp_path / (name + ext)))
 
-    alone = written("alone", {"SM_Chair_LOD0": chair})
-    game = written("game", {"SM_Chair_LOD0": chair, "SM_Chair_LOD1": coarse, "UCX_SM_Chair_00": chair.convex_hull})
-    assert game.node_names == ["SM_Chair_LOD0"] and game.n_faces == len(chair.faces)
+    alone = written("alone", {"SM_Chair_LOD0": model})
+    game = written("game", {"SM_Chair_LOD0": model, "SM_Chair_LOD1": hull.copy().apply_scale(1.001),
+                            "UCX_SM_Chair_00": hull.copy().apply_scale(1.05)})
+    assert game.node_names == ["SM_Chair_LOD0"] and game.n_faces == len(model.faces)
     np.testing.assert_array_equal(game.mesh.vertices[game.mesh.faces], alone.mesh.vertices[alone.mesh.faces])
     assert len(game.warnings) == 1 and "'UCX_SM_Chair_00'" in game.warnings[0] and "'SM_Chair_LOD1'" in game.warnings[0]
     glb = write_downloads(game, np.zeros(game.n_faces, np.int32), str(tmp_path), None, "chair")["glb"]
-    assert len(trimesh.load(glb, force="mesh").faces) == len(chair.faces)
+    assert len(trimesh.load(glb, force="mesh").faces) == len(model.faces)
     only = written("only", {"UCX_Box": trimesh.creation.box(), "USP_Ball": trimesh.creation.icosphere()})
     assert sorted(only.node_names) == ["UCX_Box", "USP_Ball"] and not only.warnings
 
