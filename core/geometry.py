@@ -15,7 +15,7 @@ from scipy.spatial import cKDTree
 
 from .rays import cast, ray_scene
 from .sampling import face_normals
-from .topology import edge_pairs, first_seen, split_connected, surface_area, unique_rows, without_area
+from .topology import edge_pairs, first_seen, label_links, split_connected, surface_area, unique_rows, without_area
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +136,7 @@ def face_graph(mesh, workers: int = 1, merged: tuple | None = None) -> FaceGraph
     first = order[np.unique(patch[order], return_index=True)[1]]
     diameter = np.log(np.maximum(shape_diameter(mesh, faces=first, piece=piece, solid=~extra, workers=workers), 1e-6))
     if np.count_nonzero(area) > MAX_FACES:  # smoothed over the patches, as over the faces below MAX_FACES
-        between = np.sort(patch[pairs], axis=1)
-        between = between[between[:, 0] != between[:, 1]]
-        thickness = smooth(diameter, between[unique_rows(between)[0]], len(first))[patch]
+        thickness = smooth(diameter, label_links(patch, pairs), len(first))[patch]
     else:
         thickness = smooth(diameter[patch], pairs, n_faces, weight=~extra)
     return FaceGraph(pairs=pairs, angle=1.0 - cos, concave=concave, length=scale,

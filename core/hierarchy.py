@@ -43,6 +43,7 @@ import numpy as np
 
 from .clustering import join_fragments, relabel_by_size
 from .scales import COARSEST, DEFAULT, STEP, default_scales, key, steps_from_coarse
+from .topology import label_links
 
 #: Clusters of the k-means partition that cuts the atoms finer.
 ATOM_CLUSTERS = 20
@@ -141,8 +142,7 @@ def merge_tree(atoms: np.ndarray, partitions: np.ndarray, area: np.ndarray, link
     whole = np.append(np.bincount(piece, size) / size.sum(), 1.0)
     # summed over atom pairs weighted by both areas, so merged parts add up
     bent = np.zeros((n, n)) if concave is None else np.asarray(concave, np.float64) * np.outer(size, size)
-    a, b = atoms[links[:, 0]], atoms[links[:, 1]]
-    pairs = np.unique(np.sort(np.stack([a, b], axis=1)[a != b], axis=1), axis=0)
+    pairs = label_links(atoms, links)
     touch = [set() for _ in range(n)]
     for i, j in pairs.tolist():
         touch[i].add(j)

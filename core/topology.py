@@ -47,6 +47,15 @@ def unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order[new], inverse
 
 
+def label_links(labels: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """(n, 2) the distinct pairs of different ``labels`` ((F,) int) that the
+    links ``pairs`` ((E, 2) faces) join, each as (smaller, larger), in
+    sorted order: which atoms or patches touch."""
+    ends = np.sort(labels[pairs], axis=1)
+    ends = ends[ends[:, 0] != ends[:, 1]]
+    return ends[unique_rows(ends)[0]]
+
+
 def merged_faces(mesh) -> tuple[np.ndarray, np.ndarray]:
     """Faces over vertices merged by position: (F, 3) int64 faces, (V', 3)
     positions. Copies of a vertex merge when they round to the same WELD
