@@ -41,14 +41,12 @@ def ply_scene(path: str, options: dict) -> trimesh.Scene:
     """A PLY as trimesh reads it, or, where trimesh would read it wrongly
     (faces of mixed sizes or polygons, several textures), as the meshes
     ``_meshes`` makes of it, one node per texture."""
-    if _blank_rows(path):  # trimesh's and plyfile's text readers take a blank line for a row
+    fixed = _without_blank_rows(path) or _colours_as_written(path)
+    if fixed is not None:
         with tempfile.TemporaryDirectory(prefix="partscope-ply-") as folder:
-            with open(path, "rb") as f:
-                head, body = f.read().split(b"end_header", 1)
-            rows = [line for line in body.splitlines()[1:] if line.strip()]
             clean = os.path.join(folder, os.path.basename(path))
             with open(clean, "wb") as f:
-                f.write(head + b"end_header\n" + b"\n".join(rows) + b"\n")
+                f.write(fixed)
             return ply_scene(clean, options)
     faces, textures = ply_header(path)
     if not faces and re.search(r"^element\s+tristrips\s+[1-9]", _head(path), re.M):
@@ -100,14 +98,47 @@ def _strips_as_faces(path: str) -> io.BytesIO:
     return _binary_ply(data.comments, data.obj_info, data["vertex"].data, rows)
 
 
-def _blank_rows(path: str) -> bool:
-    """Whether a text PLY has blank lines among its rows (some writers put
-    one between its vertices and its faces)."""
+def _without_blank_rows(path: str) -> bytes | None:
+    """A text PLY with blank lines among its rows (some writers put one
+    between its vertices and its faces; trimesh's and plyfile's text readers
+    take one for a row) without them; None for any other PLY."""
     if not re.search(r"^format\s+ascii", _head(path), re.M):
-        return False
+        return None
     with open(path, "rb") as f:
-        body = f.read().split(b"end_header", 1)[-1].strip()
-    return re.search(rb"\n[ \t]*\r?\n", body) is not None
+        head, body = f.read().split(b"end_header", 1)
+    if re.search(rb"\n[ \t]*\r?\n", body.strip()) is None:
+        return None
+    return head + b"end_header\n" + b"\n".join(line for line in body.splitlines()[1:] if line.strip()) + b"\n"
+
+
+def _colours_as_written(path: str) -> bytes | None:
+    """A binary PLY by Assimp (5.0 to 5.4) that declares its vertex colours
+    as bytes but writes each as a 4-byte float, the rest of the file then
+    read out of step (a damaged file to every reader), with those colours
+    declared as floats; None for any other PLY, and where the file's length
+    does not come out exact so."""
+    head = _head(path)
+    colour = rb"(?m)^property\s+uchar\s+((?:red|green|blue|alpha)\d*)[ \t]*\r?$"
+    if not (re.search(r"^format\s+binary", head, re.M) and "Open Asset Import Library" in head):
+        return None
+    with open(path, "rb") as f:
+        head, body = f.read().split(b"end_header", 1)
+    fixed = re.sub(colour, rb"property float \1", head)
+    if fixed == head:
+        return None
+    try:
+        data = _read(io.BytesIO(fixed + b"end_header" + body), fixed.decode("ascii", "replace"))
+    except (plyfile.PlyParseError, ValueError):
+        return None
+    size = len(fixed) + len(b"end_header") + body.find(b"\n") + 1  # the data begins after end_header's line
+    for element in data.elements:
+        for prop in element.properties:
+            if isinstance(prop, plyfile.PlyListProperty):
+                values = _lengths(element.data[prop.name]).sum()
+                size += element.count * np.dtype(prop.len_dtype).itemsize + values * np.dtype(prop.val_dtype).itemsize
+            else:
+                size += element.count * np.dtype(prop.val_dtype).itemsize
+    return fixed + b"end_header" + body if size == len(fixed) + len(b"end_header") + len(body) else None
 
 
 def _head(path: str) -> str:
@@ -174,12 +205,12 @@ def _meshes(path: str) -> list[tuple[str, io.BytesIO]] | None:
     return out
 
 
-def _read(path: str) -> plyfile.PlyData:
-    """The PLY as plyfile reads it: its face lists read at once where every
-    face is a triangle, or every face a quad (their lengths checked; other
-    lists two values a corner, texture coordinates), else row by row (13 s
-    for a million faces)."""
-    head = _head(path)
+def _read(path, head: str | None = None) -> plyfile.PlyData:
+    """The PLY (a path, or a stream with its ``head``er's text) as plyfile
+    reads it: its face lists read at once where every face is a triangle, or
+    every face a quad (their lengths checked; other lists two values a
+    corner, texture coordinates), else row by row (13 s for a million faces)."""
+    head = _head(path) if head is None else head
     face = head.split("element face", 1)[1].split("element", 1)[0] if "element face" in head else ""
     lists = re.findall(r"^property\s+list\s+\S+\s+\S+\s+(\S+)", face, re.M)
     for corners in () if re.search(r"^format\s+ascii", head, re.M) else (3, 4):
@@ -187,7 +218,8 @@ def _read(path: str) -> plyfile.PlyData:
         try:
             return plyfile.PlyData.read(path, known_list_len={"face": known})
         except plyfile.PlyParseError:  # faces of other sizes
-            pass
+            if not isinstance(path, str):
+                path.seek(0)
     return plyfile.PlyData.read(path)
 
 

@@ -1166,6 +1166,32 @@ def test_a_text_ply_with_blank_lines_among_its_rows_is_read(tmp_path):
     assert asset.n_faces == 2 and (asset.corner_color[..., :3] == [255, 0, 0]).all()
 
 
+@pytest.mark.parametrize("colour", ["<f4", "u1"])
+def test_a_binary_ply_by_assimp_is_read_with_its_colours(tmp_path, colour):
+    """Assimp's binary PLY exporter (5.0 to 5.4) declares the vertex colours
+    as bytes and writes each as a float, so every reader took the file for
+    damaged (refused until 2026-12-07); later versions write bytes. Both
+    give the ball as a plain PLY of it does, red."""
+    ball = trimesh.creation.icosphere(subdivisions=2)
+    ball.visual.vertex_colors = np.tile([200, 30, 30, 255], (len(ball.vertices), 1))
+    rows = np.empty(len(ball.vertices), np.dtype([("xyz", "<f4", 3), ("normal", "<f4", 3), ("rgba", colour, 4)]))
+    rows["xyz"], rows["normal"] = ball.vertices, ball.vertex_normals
+    rows["rgba"] = ball.visual.vertex_colors / (255.0 if colour == "<f4" else 1)
+    faces = np.empty(len(ball.faces), np.dtype([("n", "u1"), ("corners", "<i4", 3)]))
+    faces["n"], faces["corners"] = 3, ball.faces
+    header = ["ply", "format binary_little_endian 1.0",
+              "comment Created by Open Asset Import Library - http://assimp.sf.net (v5.2.5)",
+              f"element vertex {len(rows)}", *(f"property float {c}" for c in ("x", "y", "z", "nx", "ny", "nz")),
+              *(f"property uchar {c}" for c in ("red", "green", "blue", "alpha")),
+              f"element face {len(faces)}", "property list uchar int vertex_indices", "end_header\n"]
+    (tmp_path / "ball.ply").write_bytes("\n".join(header).encode() + rows.tobytes() + faces.tobytes())
+    ball.export(tmp_path / "plain.ply")
+    asset, plain = load_asset(str(tmp_path / "ball.ply")), load_asset(str(tmp_path / "plain.ply"))
+    assert asset.n_faces == plain.n_faces == 320
+    np.testing.assert_allclose(asset.mesh.vertices, plain.mesh.vertices, atol=1e-6)
+    assert (asset.corner_color == [200, 30, 30, 255]).all()
+
+
 def _balls_with_maps(path, colour_side, normal_side, n=3):
     """A GLB of ``n`` balls, each with a colour texture of its own and a
     normal map of its own, PNGs of one colour (a few hundred bytes each,
