@@ -171,9 +171,10 @@ def face_patches(centroids: np.ndarray, area: np.ndarray, pairs: np.ndarray,
     grid cell (sized for about PATCHES cells on the surface) and are joined
     by ``pairs``.
     Never more than MAX_PATCHES patches: where that gives more (thousands of
-    small separate pieces, faceted surfaces), pieces smaller than a cell are
-    pooled per cell, then patches may span any of ``links``, then the cells
-    grow, until it does not.
+    small separate pieces, faceted surfaces, thin walls), pieces smaller than
+    a cell are pooled per cell, then patches may span any of ``links``, then
+    the cells grow (so patches span any link, cut where the surface parts),
+    until it does not.
 
     centroids : (F, 3); area : (F,) the surface each face adds
     (``topology.surface_area``: a back's, an inner wall's none); pairs :
@@ -185,22 +186,21 @@ def face_patches(centroids: np.ndarray, area: np.ndarray, pairs: np.ndarray,
         return np.arange(n_faces, dtype=np.int32)
     links = pairs if links is None else links
     cell = np.sqrt(area.sum() / PATCHES)
-    cells = grid_cells(centroids, cell)
     piece = split_connected(np.zeros(n_faces, np.int32), links)
-    small = np.nonzero((np.bincount(piece, area) < cell**2)[piece])[0]
-    # each small piece's faces linked to the first small face of their cell
-    first = np.full(cells.max() + 1, -1, np.int64)
-    first[cells[small[::-1]]] = small[::-1]
-    pooled = np.stack([small, first[cells[small]]], axis=1)
-    for spans in (pairs, np.concatenate([pairs, pooled]), np.concatenate([links, pooled])):
-        patch = split_connected(cells, spans)
-        if patch.max() < MAX_PATCHES:
-            break
-    while patch.max() >= MAX_PATCHES:
-        cell *= 2
-        patch = grid_cells(centroids, cell)
-    log.info("%d faces in %d patches", n_faces, patch.max() + 1)
-    return patch
+    while True:  # a cell as large as the model holds one patch
+        cells = grid_cells(centroids, cell)
+        small = np.nonzero((np.bincount(piece, area) < cell**2)[piece])[0]
+        # each small piece's faces linked to the first small face of their cell
+        first = np.full(cells.max() + 1, -1, np.int64)
+        first[cells[small[::-1]]] = small[::-1]
+        pooled = np.stack([small, first[cells[small]]], axis=1)
+        for spans in (pairs, np.concatenate([pairs, pooled]), np.concatenate([links, pooled])):
+            patch = split_connected(cells, spans)
+            if patch.max() < MAX_PATCHES:
+                log.info("%d faces in %d patches", n_faces, patch.max() + 1)
+                return patch
+        # larger cells, still cut where the surface parts: a plain cell would join a cup's two walls
+        cell *= np.sqrt(2.0)
 
 
 def grid_cells(centroids: np.ndarray, size: float) -> np.ndarray:

@@ -32,7 +32,7 @@ BACKBONES = ("none", "spectral")
 STAGES = ("loading", "rendering", "masks", "fitting", "clustering")
 #: Part of every fit's cache key: bump it when a fit changes with no setting
 #: changing, so fits cached by an older version are not served.
-FIT_VERSION = 19
+FIT_VERSION = 20
 
 
 def warm_device(device: str, cfg) -> None:

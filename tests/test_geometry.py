@@ -10,7 +10,7 @@ from core.geomasks import EMBEDDING_SIZE, geometry_segments
 from core import geometry
 from core.geometry import affinity, face_graph, shape_diameter, spectral_embedding
 from core.loading import load_asset
-from core.topology import unique_rows
+from core.topology import split_connected, unique_rows
 from meshes import (PSB, chair, cracked, hollowed, own_vertices, rounded_apart, slivers, soup, table, table_parts,
                     two_sided)
 
@@ -248,6 +248,21 @@ def test_patches_stay_few_however_many_pieces(monkeypatch):
     body = sizes[graph.piece] >= np.sort(sizes)[-12]
     share = np.bincount(graph.patch, body) / np.bincount(graph.patch)
     assert np.all((share == 0) | (share == 1))
+
+
+def test_patches_never_join_the_two_sides_of_a_thin_wall(monkeypatch):
+    # a tube whose wall is 4 % of its radius, past MAX_PATCHES: the cells
+    # grow and are still cut where the surface parts, so every patch is one
+    # connected stretch of surface (plain cells, until 2026-12-07, held both
+    # sides: a dense cup's two walls and handle in one patch, PSB's cup 0.35)
+    monkeypatch.setattr(geometry, "MAX_FACES", 1000)
+    monkeypatch.setattr(geometry, "PATCHES", 400)
+    monkeypatch.setattr(geometry, "MAX_PATCHES", 300)
+    tube = trimesh.creation.annulus(r_min=0.48, r_max=0.5, height=1.0, sections=64)
+    tube = trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(tube.vertices, tube.faces, max_edge=0.08))
+    graph = face_graph(tube)
+    assert 100 < graph.patch.max() + 1 <= 300
+    assert split_connected(graph.patch, graph.pairs).max() == graph.patch.max()
 
 
 def test_separate_machines_are_embedded_quickly_and_apart(monkeypatch):
