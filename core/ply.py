@@ -40,7 +40,8 @@ trimesh.util.log.addFilter(_SaidElsewhere())
 def ply_scene(path: str, options: dict) -> trimesh.Scene:
     """A PLY as trimesh reads it, or, where trimesh would read it wrongly
     (faces of mixed sizes or polygons, several textures), as the meshes
-    ``_meshes`` makes of it, one node per texture."""
+    ``_meshes`` makes of it, one node per texture; a text PLY's blank rows
+    and Assimp's colours put right first."""
     fixed = _without_blank_rows(path) or _colours_as_written(path)
     if fixed is not None:
         with tempfile.TemporaryDirectory(prefix="partscope-ply-") as folder:
@@ -117,10 +118,10 @@ def _colours_as_written(path: str) -> bytes | None:
     read out of step (a damaged file to every reader), with those colours
     declared as floats; None for any other PLY, and where the file's length
     does not come out exact so."""
-    head = _head(path)
-    colour = rb"(?m)^property\s+uchar\s+((?:red|green|blue|alpha)\d*)[ \t]*\r?$"
-    if not (re.search(r"^format\s+binary", head, re.M) and "Open Asset Import Library" in head):
+    text = _head(path)
+    if not (re.search(r"^format\s+binary", text, re.M) and "Open Asset Import Library" in text):
         return None
+    colour = rb"(?m)^property\s+uchar\s+((?:red|green|blue|alpha)\d*)[ \t]*\r?$"
     with open(path, "rb") as f:
         head, body = f.read().split(b"end_header", 1)
     fixed = re.sub(colour, rb"property float \1", head)

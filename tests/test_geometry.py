@@ -254,7 +254,7 @@ def test_patches_never_join_the_two_sides_of_a_thin_wall(monkeypatch):
     # a tube whose wall is 4 % of its radius, past MAX_PATCHES: the cells
     # grow and are still cut where the surface parts, so every patch is one
     # connected stretch of surface (plain cells, until 2026-12-07, held both
-    # sides: a dense cup's two walls and handle in one patch, PSB's cup 0.35)
+    # sides: a dense cup's two walls and handle in one patch, PSB's cup 0.35 cut in four)
     monkeypatch.setattr(geometry, "MAX_FACES", 1000)
     monkeypatch.setattr(geometry, "PATCHES", 400)
     monkeypatch.setattr(geometry, "MAX_PATCHES", 300)
