@@ -105,8 +105,7 @@ def _without_blank_rows(path: str) -> bytes | None:
     take one for a row) without them; None for any other PLY."""
     if not re.search(r"^format\s+ascii", _head(path), re.M):
         return None
-    with open(path, "rb") as f:
-        head, body = f.read().split(b"end_header", 1)
+    head, body = _halves(path)
     if re.search(rb"\n[ \t]*\r?\n", body.strip()) is None:
         return None
     return head + b"end_header\n" + b"\n".join(line for line in body.splitlines()[1:] if line.strip()) + b"\n"
@@ -122,16 +121,16 @@ def _colours_as_written(path: str) -> bytes | None:
     if not (re.search(r"^format\s+binary", text, re.M) and "Open Asset Import Library" in text):
         return None
     colour = rb"(?m)^property\s+uchar\s+((?:red|green|blue|alpha)\d*)[ \t]*\r?$"
-    with open(path, "rb") as f:
-        head, body = f.read().split(b"end_header", 1)
+    head, body = _halves(path)
     fixed = re.sub(colour, rb"property float \1", head)
     if fixed == head:
         return None
+    whole = fixed + b"end_header" + body
     try:
-        data = _read(io.BytesIO(fixed + b"end_header" + body), fixed.decode("ascii", "replace"))
+        data = _read(io.BytesIO(whole), fixed.decode("ascii", "replace"))
     except (plyfile.PlyParseError, ValueError):
         return None
-    size = len(fixed) + len(b"end_header") + body.find(b"\n") + 1  # the data begins after end_header's line
+    size = 0  # of the data, which begins after end_header's line
     for element in data.elements:
         for prop in element.properties:
             if isinstance(prop, plyfile.PlyListProperty):
@@ -139,7 +138,14 @@ def _colours_as_written(path: str) -> bytes | None:
                 size += element.count * np.dtype(prop.len_dtype).itemsize + values * np.dtype(prop.val_dtype).itemsize
             else:
                 size += element.count * np.dtype(prop.val_dtype).itemsize
-    return fixed + b"end_header" + body if size == len(fixed) + len(b"end_header") + len(body) else None
+    return whole if size == len(body) - body.find(b"\n") - 1 else None
+
+
+def _halves(path: str) -> tuple[bytes, bytes]:
+    """A PLY's bytes before its ``end_header`` and after it."""
+    with open(path, "rb") as f:
+        head, body = f.read().split(b"end_header", 1)
+    return head, body
 
 
 def _head(path: str) -> str:
