@@ -135,7 +135,7 @@ def face_graph(mesh, workers: int = 1, merged: tuple | None = None) -> FaceGraph
     order = np.lexsort((-area, patch))
     first = order[np.unique(patch[order], return_index=True)[1]]
     diameter = np.log(np.maximum(shape_diameter(mesh, faces=first, piece=piece, solid=~extra, workers=workers), 1e-6))
-    if np.count_nonzero(area) > MAX_FACES:  # smoothed over the patches, as over the faces below MAX_FACES
+    if in_patches(area):  # smoothed over the patches, as over the faces below MAX_FACES
         thickness = smooth(diameter, label_links(patch, pairs), len(first))[patch]
     else:
         thickness = smooth(diameter[patch], pairs, n_faces, weight=~extra)
@@ -164,6 +164,12 @@ def dihedral(faces: np.ndarray, verts: np.ndarray, pairs: np.ndarray, shared: np
     return cos, (height > off_plane) & ~still, length
 
 
+def in_patches(area: np.ndarray) -> bool:
+    """Whether the face graph works on patches (``face_patches``): more than
+    MAX_FACES faces add surface (``area``, (F,) ``topology.surface_area``)."""
+    return np.count_nonzero(area) > MAX_FACES
+
+
 def face_patches(centroids: np.ndarray, area: np.ndarray, pairs: np.ndarray,
                  links: np.ndarray | None = None) -> np.ndarray:
     """(F,) int32 patch of every face, numbered from 0: every face its own
@@ -182,7 +188,7 @@ def face_patches(centroids: np.ndarray, area: np.ndarray, pairs: np.ndarray,
     faces (default ``pairs``)
     """
     n_faces = len(centroids)
-    if np.count_nonzero(area) <= MAX_FACES:
+    if not in_patches(area):
         return np.arange(n_faces, dtype=np.int32)
     links = pairs if links is None else links
     cell = np.sqrt(area.sum() / PATCHES)
