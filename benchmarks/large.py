@@ -5,7 +5,7 @@ plus two nodes of thousands of separate leaves, then runs the command line
 every stage and the peak memory.
 
     python benchmarks/large.py                  # -> benchmarks/results/large.json
-    python benchmarks/large.py --nodes 30       # a quarter of it, for a quick look
+    python benchmarks/large.py --nodes 30       # a quarter of it, for a quick look (-> large-30.json)
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import numpy as np
 import trimesh
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: Machine-part nodes of the full-size scene, whose figures are large.json.
+NODES = 120
 
 
 def machine_part(rng: np.random.Generator) -> trimesh.Trimesh:
@@ -48,7 +50,7 @@ def leaves(rng: np.random.Generator, n: int = 3000) -> trimesh.Trimesh:
     return trimesh.Trimesh(vertices, faces, process=False)
 
 
-def build_scene(n_nodes: int = 120, seed: int = 0) -> trimesh.Scene:
+def build_scene(n_nodes: int = NODES, seed: int = 0) -> trimesh.Scene:
     """``n_nodes`` machine parts on a grid and two crowns of leaves."""
     rng = np.random.default_rng(seed)
     scene = trimesh.Scene()
@@ -66,9 +68,11 @@ def build_scene(n_nodes: int = 120, seed: int = 0) -> trimesh.Scene:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--nodes", type=int, default=120, help="machine-part nodes (about 8,200 faces each)")
-    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "large.json"))
+    parser.add_argument("--nodes", type=int, default=NODES, help="machine-part nodes (about 8,200 faces each)")
+    parser.add_argument("--out", help="default benchmarks/results/large.json, large-NODES.json at another size")
     args = parser.parse_args()
+    args.out = args.out or os.path.join(ROOT, "benchmarks", "results",
+                                        "large.json" if args.nodes == NODES else f"large-{args.nodes}.json")
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         scene = build_scene(args.nodes)
