@@ -432,7 +432,8 @@ def smallest_eigenpairs(L: sp.csc_matrix, k: int, v0: np.ndarray,
 
 
 def spectral_embedding(mesh, graph: FaceGraph, n: int = 16, convex_weight: float = 0.15,
-                       bridge: float = 0.05, order: np.ndarray | None = None) -> np.ndarray:
+                       bridge: float = 0.05, order: np.ndarray | None = None,
+                       proximity: np.ndarray | None = None) -> np.ndarray:
     """(F, n) float32 commute-time embedding of the faces: eigenvectors of the
     normalized Laplacian of the concavity-weighted face graph, each divided
     by the square root of its eigenvalue. Separate pieces are bridged by
@@ -440,13 +441,14 @@ def spectral_embedding(mesh, graph: FaceGraph, n: int = 16, convex_weight: float
     it is the same problem restricted to one value per patch: links summed
     between patches, the links inside a patch kept as its self-loop. order :
     (F,) the faces in the order the eigensolver's fixed random start is handed
-    out in (``sampling.node_order``; default by index)."""
+    out in (``sampling.node_order``; default by index). proximity : the
+    ``proximity_links`` of the mesh's pieces, when already found."""
     n_faces = graph.n_faces
     w = affinity(graph, convex_weight)
     w[graph.extra[graph.pairs].any(axis=1)] = 0.0  # inside a patch: a face that adds no surface is no node
     pairs = graph.pairs
     centroids = np.asarray(mesh.triangles_center)
-    links = proximity_links(centroids, graph.piece)
+    links = proximity_links(centroids, graph.piece) if proximity is None else proximity
     if len(links):
         pairs = np.concatenate([pairs, links])
         w = np.concatenate([w, np.full(len(links), bridge)])

@@ -107,12 +107,13 @@ class Engine:
             report("masks", 0.0)
             with timer.stage("masks"):
                 graph, order = face_graph(asset.mesh, workers, merged), node_order(asset)
+                links = surface_links(asset.mesh, graph.pairs, graph.piece)
                 embedding = None
                 if cfg.masks.source == "default" or cfg.field.backbone == "spectral":
-                    embedding = spectral_embedding(asset.mesh, graph, EMBEDDING_SIZE, order=order)
+                    embedding = spectral_embedding(asset.mesh, graph, EMBEDDING_SIZE, order=order,
+                                                   proximity=links[len(graph.pairs):])
                 partitions = None if embedding is None else kmeans_partitions(embedding, graph, cfg.seed, order)
                 masks, family = self.masks(asset, views, points, graph, embedding, partitions)
-                links = surface_links(asset.mesh, graph.pairs, graph.piece)
             if preview is not None and family is not None:
                 preview(FirstParts.of(asset, points, family, partitions, links, graph.piece, area, cfg))
             backbone = None
