@@ -107,8 +107,9 @@ def pieces(mesh, pairs: np.ndarray | None = None) -> np.ndarray:
 def surface_links(mesh, pairs: np.ndarray | None = None, piece: np.ndarray | None = None) -> np.ndarray:
     """(E, 2) int64 links between faces that touch: a shared edge (or seam),
     or, between separate pieces of the model, proximity (see
-    ``proximity_links``); from the edge links ``pairs``
-    (``topology.edge_pairs``) and ``piece`` (``pieces``) when already found."""
+    ``proximity_links``), in that order (the edge links' rows first); from
+    the edge links ``pairs`` (``topology.edge_pairs``) and ``piece``
+    (``pieces``) when already found."""
     pairs = edge_pairs(mesh)[2] if pairs is None else pairs
     piece = pieces(mesh, pairs) if piece is None else piece
     return np.concatenate([pairs, proximity_links(np.asarray(mesh.triangles_center), piece)])
