@@ -109,7 +109,7 @@ def extra_faces(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
         # boxes glued face to face, a side of each), each box keeps its own
         doubled = np.zeros(len(faces), bool)
         doubled[twins.ravel()] = True
-        edge = unique_rows(np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1))[1]
+        edge = np.unique(_edge_keys(faces, len(verts)), return_inverse=True)[1]
         branches = np.bincount(edge, np.repeat(~doubled & ~flat, 3)) > 1
         back = twins[~branches[edge].reshape(-1, 3).any(axis=1)[twins[:, 1]]]
         host[back[:, 1]] = back[:, 0]
@@ -242,14 +242,14 @@ def shared_edges(faces: np.ndarray, written: np.ndarray | None = None,
     sides of a surface written as two faces) are linked as well."""
     if not len(faces):
         return np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64)
-    corners = [0, 1, 1, 2, 2, 0]
-    edges = np.sort(faces[:, corners].reshape(-1, 2), axis=1)
-    own = edges if written is None else np.sort(np.asarray(written)[:, corners].reshape(-1, 2), axis=1)
-    owner = np.repeat(np.arange(len(faces)), 3)
-    order = np.lexsort((own[:, 1], own[:, 0], edges[:, 1], edges[:, 0]))
-    edges, own, owner = edges[order], own[order], owner[order]
-    same = np.all(edges[1:] == edges[:-1], axis=1)
-    as_written = same & np.all(own[1:] == own[:-1], axis=1)
+    n = int(faces.max()) + 1
+    key = _edge_keys(faces, n)  # one number an edge, in the order of its sorted vertex ids
+    own = key if written is None else _edge_keys(np.asarray(written), int(np.max(written)) + 1)
+    order = np.argsort(key, kind="stable") if written is None else np.lexsort((own, key))
+    key, own, owner = key[order], own[order], order // 3
+    same = key[1:] == key[:-1]
+    as_written = same & (own[1:] == own[:-1])
+    edges = _edge_ends(key, n).astype(faces.dtype, copy=False)
     row_edge = np.cumsum(np.concatenate([[0], ~same]))
     faces_at = np.bincount(row_edge)
     first_row = np.cumsum(faces_at) - faces_at
@@ -270,6 +270,19 @@ def shared_edges(faces: np.ndarray, written: np.ndarray | None = None,
     twins, twin_edge = _twins(faces, np.unique(owner[faces_at[row_edge] > 2]))  # others share edges of two
     return (np.concatenate([pairs[keep], twins]).astype(np.int64),
             np.concatenate([edges[rows[keep, 0]], twin_edge]))
+
+
+def _edge_keys(faces: np.ndarray, n: int) -> np.ndarray:
+    """(3F,) int64 each face's edges (corners 0-1, 1-2, 2-0) as one number:
+    the smaller vertex id times ``n`` (above every id) plus the larger."""
+    start = faces.astype(np.int64, copy=False)
+    end = start[:, [1, 2, 0]]
+    return (np.minimum(start, end) * n + np.maximum(start, end)).ravel()
+
+
+def _edge_ends(key: np.ndarray, n: int) -> np.ndarray:
+    """(E, 2) int64 the vertex ids of edges numbered by ``_edge_keys``, smaller first."""
+    return np.stack(np.divmod(key, n), axis=1)
 
 
 def _twins(faces: np.ndarray, among: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -332,12 +345,12 @@ def seams(faces: np.ndarray, verts: np.ndarray, share: float = 0.25) -> tuple[np
     from scipy.spatial import cKDTree
 
     empty = np.zeros((0, 2), np.int64)
-    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1).astype(np.int64)
-    _, first, count = np.unique(edges[:, 0] * len(verts) + edges[:, 1], return_index=True, return_counts=True)
-    border = first[count == 1]  # rows of ``edges``: face row // 3
+    key = _edge_keys(faces, len(verts))
+    _, first, count = np.unique(key, return_index=True, return_counts=True)
+    border = first[count == 1]  # rows of ``key``: face row // 3
     if len(border) < 2:
         return empty, empty, empty
-    start, end = verts[edges[border, 0]], verts[edges[border, 1]]
+    start, end = verts[_edge_ends(key[border], len(verts))].transpose(1, 0, 2)
     length = np.linalg.norm(end - start, axis=1)
     # points every ``step`` along each edge, so the nearest lies within step / 2 of any spot on it;
     # the step of the edges that have a length, and at most SEAM_POINTS in all (degenerate faces along a
@@ -363,7 +376,7 @@ def seams(faces: np.ndarray, verts: np.ndarray, share: float = 0.25) -> tuple[np
     keep &= border[a] // 3 != border[b] // 3
     a, b = a[keep], b[keep]
     pairs = np.stack([border[b] // 3, border[a] // 3], axis=1).astype(np.int64)
-    return pairs, edges[border[b]].astype(np.int64), edges[border[a]].astype(np.int64)
+    return pairs, _edge_ends(key[border[b]], len(verts)), _edge_ends(key[border[a]], len(verts))
 
 
 def texture_islands(mesh, corner_uv: np.ndarray) -> np.ndarray:
@@ -434,7 +447,7 @@ def outward_flips(mesh) -> np.ndarray:
     n = len(faces)
     agree = _runs_forward(faces[pairs[:, 0]], shared) != _runs_forward(faces[pairs[:, 1]], shared)
     # a face on the same corners as another (its other side) faces the same way
-    twins = np.all(np.sort(faces[pairs[:, 0]], axis=1) == np.sort(faces[pairs[:, 1]], axis=1), axis=1)
+    twins = faces[pairs[:, 0]].sum(axis=1) == faces[pairs[:, 1]].sum(axis=1)  # both hold the shared edge
     agree ^= twins
 
     def walked(face, edge):  # the direction a face walks its edge in
@@ -460,7 +473,7 @@ def outward_flips(mesh) -> np.ndarray:
     # piece's volume is rounding, a thin closed one's (a pair of glasses) is not
     area = np.bincount(piece, np.linalg.norm(np.cross(rel[:, 1] - rel[:, 0], rel[:, 2] - rel[:, 0]), axis=1))
     reach = np.zeros(len(first))
-    np.maximum.at(reach, piece, np.linalg.norm(rel, axis=2).max(axis=1))
+    np.maximum.at(reach, piece, np.sqrt(np.einsum("fcx,fcx->fc", rel, rel).max(axis=1)))
     return flip != (volume < -FLAT * area * reach)[piece]  # a flat piece stays as written
 
 
@@ -483,9 +496,8 @@ def close_cracks(vertices: np.ndarray, faces: np.ndarray, group: np.ndarray, sha
         return vertices.copy()
     first, same = unique_rows(vertices)
     merged = same[faces]
-    edges = np.sort(merged[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    key, count = np.unique(edges[:, 0] * len(first) + edges[:, 1], return_counts=True)  # one number an edge
-    border = np.stack(np.divmod(key[count == 1], len(first)), axis=1)
+    key, count = np.unique(_edge_keys(merged, len(first)), return_counts=True)
+    border = _edge_ends(key[count == 1], len(first))
     if not len(border):
         return vertices.copy()
     spot = vertices[first]
