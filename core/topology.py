@@ -446,8 +446,9 @@ def outward_flips(mesh) -> np.ndarray:
                                                        ~without_area(verts, faces))
     n = len(faces)
     agree = _runs_forward(faces[pairs[:, 0]], shared) != _runs_forward(faces[pairs[:, 1]], shared)
-    # a face on the same corners as another (its other side) faces the same way
-    twins = faces[pairs[:, 0]].sum(axis=1) == faces[pairs[:, 1]].sum(axis=1)  # both hold the shared edge
+    # a face on the same corners as another (its other side) faces the same way; linked faces hold their shared
+    # edge and no repeated corner (faces without area are left out), so the same sum is the same third corner
+    twins = faces[pairs[:, 0]].sum(axis=1) == faces[pairs[:, 1]].sum(axis=1)
     agree ^= twins
 
     def walked(face, edge):  # the direction a face walks its edge in
